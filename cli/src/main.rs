@@ -1,0 +1,358 @@
+//! `eventsmith`: a thin command line over `eventsmith-core`.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use eventsmith_core::config::{self, Config, FILE_NAME};
+use eventsmith_core::fs::RealFs;
+use eventsmith_core::report::{self, Format};
+use eventsmith_core::scaffold::{self, NewItem, PlannedFile};
+use eventsmith_core::source::SourceFile;
+use eventsmith_core::{LoadOptions, Loaded, load};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const EXAMPLES: &str = "\
+Examples:
+  eventsmith init shop                       # a new project with a sample aggregate
+  eventsmith validate                        # check every schema file, report every error
+  eventsmith validate --format json          # machine-readable findings
+  eventsmith new aggregate order
+  eventsmith new event order.placed
+  eventsmith new command order.place_order --emits order.placed
+  eventsmith new projection order_summary --key order_id --subscribes order.placed
+  eventsmith new version order.placed        # v(N+1) with an upcast block to fill in
+
+Exit codes: 0 ok, 1 findings (invalid schemas), 2 usage or I/O errors.";
+
+/// Turn versioned JSON Schema event contracts into event-sourced Rust.
+#[derive(Parser)]
+#[command(name = "eventsmith", version, about, after_help = EXAMPLES)]
+struct Cli {
+    /// The project directory (default: the nearest eventsmith.toml upward from here).
+    #[arg(long, global = true, value_name = "DIR")]
+    project: Option<PathBuf>,
+    /// When to color the output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Print only errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Print more about what was done.
+    #[arg(long, short, global = true, conflicts_with = "quiet")]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Human,
+    Json,
+    Github,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new schema project with a sample aggregate.
+    #[command(after_help = "Example:\n  eventsmith init shop && cd shop && eventsmith validate")]
+    Init {
+        /// Where to create it (default: the current directory).
+        dir: Option<PathBuf>,
+        /// The project name (default: the directory's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Add an event, command, aggregate, projection or event version.
+    #[command(subcommand)]
+    New(NewCommand),
+    /// Check every schema file against every rule and report all findings.
+    #[command(
+        after_help = "Examples:\n  eventsmith validate\n  eventsmith validate --format github   # annotations in GitHub Actions"
+    )]
+    Validate {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+        format: FormatArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum NewCommand {
+    /// A new event at version 1: `events/<aggregate>/<name>.v1.json`.
+    #[command(after_help = "Example:\n  eventsmith new event order.refunded")]
+    Event {
+        /// `<aggregate>.<name>`
+        event: String,
+    },
+    /// A new command: `commands/<aggregate>/<name>.json`.
+    #[command(
+        after_help = "Example:\n  eventsmith new command order.refund_order --emits order.refunded"
+    )]
+    Command {
+        /// `<aggregate>.<name>`
+        command: String,
+        /// Event types the command emits.
+        #[arg(long, required = true, num_args = 1.., value_name = "EVENT")]
+        emits: Vec<String>,
+    },
+    /// A new aggregate: `aggregates/<name>.json`.
+    #[command(after_help = "Example:\n  eventsmith new aggregate invoice")]
+    Aggregate {
+        /// The aggregate's name.
+        name: String,
+    },
+    /// A new projection: `projections/<name>.json`.
+    #[command(
+        after_help = "Example:\n  eventsmith new projection order_summary --key order_id --subscribes order.placed order.paid"
+    )]
+    Projection {
+        /// The projection's name.
+        name: String,
+        /// The row property that keys the read model.
+        #[arg(long)]
+        key: String,
+        /// Event types it handles.
+        #[arg(long, required = true, num_args = 1.., value_name = "EVENT")]
+        subscribes: Vec<String>,
+    },
+    /// The next major version of an event, copied from the latest, with an upcast block.
+    #[command(after_help = "Example:\n  eventsmith new version order.placed")]
+    Version {
+        /// `<aggregate>.<name>`
+        event: String,
+    },
+}
+
+/// A failure that ends the run with exit code 2.
+struct Fatal {
+    message: String,
+    help: Option<String>,
+}
+
+impl Fatal {
+    fn new(message: impl Into<String>, help: Option<String>) -> Self {
+        Self {
+            message: message.into(),
+            help,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => code,
+        Err(fatal) => {
+            eprintln!("error: {}", fatal.message);
+            if let Some(help) = fatal.help {
+                eprintln!("help: {help}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<ExitCode, Fatal> {
+    match &cli.command {
+        Command::Init { dir, name } => init(cli, dir.as_deref(), name.as_deref()),
+        Command::New(item) => new(cli, item),
+        Command::Validate { format } => validate(cli, *format),
+    }
+}
+
+fn color(cli: &Cli) -> bool {
+    match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+fn current_dir() -> Result<PathBuf, Fatal> {
+    std::env::current_dir()
+        .map_err(|err| Fatal::new(format!("cannot read the current directory: {err}"), None))
+}
+
+fn project_root(cli: &Cli) -> Result<PathBuf, Fatal> {
+    let cwd = current_dir()?;
+    match &cli.project {
+        Some(dir) => Ok(cwd.join(dir)),
+        None => config::find_project_root(&cwd).ok_or_else(|| {
+            Fatal::new(
+                format!(
+                    "no {FILE_NAME} in {} or any parent directory",
+                    cwd.display()
+                ),
+                Some("run `eventsmith init` to create a project, or pass --project DIR".into()),
+            )
+        }),
+    }
+}
+
+fn validate(cli: &Cli, format: FormatArg) -> Result<ExitCode, Fatal> {
+    let root = project_root(cli)?;
+    let loaded = load(
+        &RealFs,
+        &LoadOptions {
+            root,
+            display_base: Some(current_dir()?),
+        },
+    );
+    let mut diagnostics = loaded.diagnostics.clone();
+    if cli.quiet {
+        diagnostics.retain(|d| d.is_error());
+    }
+    let format = match format {
+        FormatArg::Human => Format::Human,
+        FormatArg::Json => Format::Json,
+        FormatArg::Github => Format::Github,
+    };
+    match format {
+        Format::Human => {
+            if !(cli.quiet && diagnostics.is_empty()) {
+                if diagnostics.is_empty() {
+                    println!("{}", inventory(&loaded));
+                } else {
+                    print!(
+                        "{}",
+                        report::human(&diagnostics, &loaded.sources, color(cli))
+                    );
+                    if !loaded.has_errors() && !cli.quiet {
+                        println!("{}", inventory(&loaded));
+                    }
+                }
+            }
+        }
+        Format::Json => print!("{}", report::json(&diagnostics)),
+        Format::Github => print!("{}", report::github(&diagnostics)),
+    }
+    Ok(if loaded.has_io_errors() {
+        ExitCode::from(2)
+    } else if loaded.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `ok: 2 aggregates, 8 events (9 versions), ...`
+fn inventory(loaded: &Loaded) -> String {
+    let Some(project) = &loaded.project else {
+        return String::new();
+    };
+    let versions: usize = project.events.values().map(|e| e.versions.len()).sum();
+    let count = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "ok: {}, {} ({}), {}, {}, {}",
+        count(project.aggregates.len(), "aggregate"),
+        count(project.events.len(), "event"),
+        count(versions, "version"),
+        count(project.commands.len(), "command"),
+        count(project.projections.len(), "projection"),
+        count(project.types.len(), "shared type file"),
+    )
+}
+
+fn init(cli: &Cli, dir: Option<&Path>, name: Option<&str>) -> Result<ExitCode, Fatal> {
+    let dir = current_dir()?.join(dir.unwrap_or(Path::new(".")));
+    if dir.join(FILE_NAME).exists() {
+        return Err(Fatal::new(
+            format!("{} already holds an eventsmith project", dir.display()),
+            Some("eventsmith never overwrites a project; choose another directory".into()),
+        ));
+    }
+    let name = name.map_or_else(|| scaffold::project_name_for(&dir), str::to_owned);
+    let files = scaffold::init(&dir, &name);
+    write_all(cli, &files)?;
+    if !cli.quiet {
+        println!("created project `{name}` in {}", dir.display());
+        println!("next: cd {} && eventsmith validate", dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn new(cli: &Cli, command: &NewCommand) -> Result<ExitCode, Fatal> {
+    let root = project_root(cli)?;
+    let config_path = root.join(FILE_NAME);
+    let text = std::fs::read_to_string(&config_path).map_err(|err| {
+        Fatal::new(
+            format!("cannot read {}: {err}", config_path.display()),
+            None,
+        )
+    })?;
+    let config = Config::parse(&SourceFile::new(&config_path, text))
+        .map_err(|d| Fatal::new(format!("{}: {}", d.location(), d.message), d.help))?;
+    let item = match command {
+        NewCommand::Event { event } => NewItem::Event {
+            event_type: event.clone(),
+        },
+        NewCommand::Command { command, emits } => NewItem::Command {
+            command: command.clone(),
+            emits: emits.clone(),
+        },
+        NewCommand::Aggregate { name } => NewItem::Aggregate { name: name.clone() },
+        NewCommand::Projection {
+            name,
+            key,
+            subscribes,
+        } => NewItem::Projection {
+            name: name.clone(),
+            key: key.clone(),
+            subscribes: subscribes.clone(),
+        },
+        NewCommand::Version { event } => NewItem::Version {
+            event_type: event.clone(),
+        },
+    };
+    let files = scaffold::new_item(&root, &config, &item)
+        .map_err(|err| Fatal::new(err.message, err.help))?;
+    write_all(cli, &files)?;
+    if !cli.quiet {
+        if let NewItem::Version { .. } = item {
+            println!(
+                "next: describe the change in `x-eventsmith.upcast` (rules or \"custom\": true), then run `eventsmith validate`"
+            );
+        } else {
+            println!(
+                "next: fill in the descriptions, properties and examples, then run `eventsmith validate`"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes new files; refuses (before writing anything) if any exists.
+fn write_all(cli: &Cli, files: &[PlannedFile]) -> Result<(), Fatal> {
+    if let Some(existing) = files.iter().find(|f| f.path.exists()) {
+        return Err(Fatal::new(
+            format!("{} already exists", existing.path.display()),
+            Some(
+                "eventsmith never overwrites files; move it away or choose another directory"
+                    .into(),
+            ),
+        ));
+    }
+    for file in files {
+        if let Some(parent) = file.path.parent() {
+            std::fs::create_dir_all(parent).map_err(|err| {
+                Fatal::new(format!("cannot create {}: {err}", parent.display()), None)
+            })?;
+        }
+        std::fs::write(&file.path, &file.contents).map_err(|err| {
+            Fatal::new(format!("cannot write {}: {err}", file.path.display()), None)
+        })?;
+        if !cli.quiet {
+            println!("created {}", file.path.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! The project layout: which file under `schema/` is what, and the naming rules for file names.
+
+use std::path::{Path, PathBuf};
+
+/// What a schema file is, from where it sits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FileRole {
+    /// `events/<aggregate>/<name>.v<N>.json`
+    Event {
+        /// The aggregate directory.
+        aggregate: String,
+        /// The event name.
+        name: String,
+        /// The version, from 1.
+        version: u32,
+    },
+    /// `commands/<aggregate>/<name>.json`
+    Command {
+        /// The aggregate directory.
+        aggregate: String,
+        /// The command name.
+        name: String,
+    },
+    /// `aggregates/<name>.json`
+    Aggregate {
+        /// The aggregate name.
+        name: String,
+    },
+    /// `projections/<name>.json`
+    Projection {
+        /// The projection name.
+        name: String,
+    },
+    /// `types/**.json`
+    Type,
+}
+
+impl FileRole {
+    /// The annotation kind in the meta-schema (`event`, `command`, ...), `None` for shared types.
+    pub fn annotation_kind(&self) -> Option<&'static str> {
+        match self {
+            FileRole::Event { .. } => Some("event"),
+            FileRole::Command { .. } => Some("command"),
+            FileRole::Aggregate { .. } => Some("aggregate"),
+            FileRole::Projection { .. } => Some("projection"),
+            FileRole::Type => None,
+        }
+    }
+}
+
+/// The top-level directories of the layout.
+pub const DIRECTORIES: &[&str] = &["events", "commands", "aggregates", "projections", "types"];
+
+/// Directories under the schema dir that the loader skips: eventsmith's published meta-schemas.
+pub const IGNORED_DIRECTORIES: &[&str] = &["meta"];
+
+/// Why a file's name or place does not fit the layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutError {
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub help: String,
+}
+
+/// A valid name: a letter, then letters, digits, `_` or `-`.
+pub fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+const NAME_HELP: &str = "names start with a letter and use ASCII letters, digits, `_` or `-`";
+
+/// The role of a `.json` file at `relative` (relative to the schema dir, `/`-separated components).
+pub fn classify(relative: &Path) -> Result<FileRole, LayoutError> {
+    let parts: Vec<&str> = relative.iter().filter_map(|p| p.to_str()).collect();
+    let file = parts.last().copied().unwrap_or_default();
+    let stem = file.strip_suffix(".json").unwrap_or(file);
+    let err = |message: String, help: &str| LayoutError {
+        message,
+        help: help.to_owned(),
+    };
+    let named = |kind: &str, name: &str| {
+        if is_valid_name(name) {
+            Ok(name.to_owned())
+        } else {
+            Err(err(
+                format!("`{name}` is not a valid {kind} name"),
+                NAME_HELP,
+            ))
+        }
+    };
+    match parts.as_slice() {
+        ["events", aggregate, _] => {
+            let aggregate = named("aggregate", aggregate)?;
+            let (name, version) = split_version(stem).ok_or_else(|| {
+                err(
+                    format!("event file `{file}` is not named `<name>.v<N>.json`"),
+                    &format!(
+                        "rename it to `{}.v1.json` (versions start at 1, without leading zeros)",
+                        stem.split('.').next().unwrap_or(stem)
+                    ),
+                )
+            })?;
+            Ok(FileRole::Event {
+                aggregate,
+                name: named("event", name)?,
+                version,
+            })
+        }
+        ["events", ..] => Err(err(
+            format!("`{}` is not where event files go", relative.display()),
+            "event versions live at `events/<aggregate>/<name>.v<N>.json`",
+        )),
+        ["commands", aggregate, _] => Ok(FileRole::Command {
+            aggregate: named("aggregate", aggregate)?,
+            name: named("command", stem)?,
+        }),
+        ["commands", ..] => Err(err(
+            format!("`{}` is not where command files go", relative.display()),
+            "commands live at `commands/<aggregate>/<name>.json`",
+        )),
+        ["aggregates", _] => Ok(FileRole::Aggregate {
+            name: named("aggregate", stem)?,
+        }),
+        ["aggregates", ..] => Err(err(
+            format!("`{}` is not where aggregate files go", relative.display()),
+            "aggregates live at `aggregates/<name>.json`",
+        )),
+        ["projections", _] => Ok(FileRole::Projection {
+            name: named("projection", stem)?,
+        }),
+        ["projections", ..] => Err(err(
+            format!("`{}` is not where projection files go", relative.display()),
+            "projections live at `projections/<name>.json`",
+        )),
+        ["types", ..] => Ok(FileRole::Type),
+        _ => Err(err(
+            format!("`{}` is outside the schema layout", relative.display()),
+            "schema files live under events/, commands/, aggregates/, projections/ or types/",
+        )),
+    }
+}
+
+/// `placed.v2` → (`placed`, 2); `None` without a `.v<N>` suffix or with a leading zero.
+fn split_version(stem: &str) -> Option<(&str, u32)> {
+    let (name, version) = stem.rsplit_once(".v")?;
+    if version.starts_with('0') || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((name, version.parse().ok()?))
+}
+
+/// The file of an event version, relative to the schema dir.
+pub fn event_file(aggregate: &str, name: &str, version: u32) -> PathBuf {
+    ["events", aggregate, &format!("{name}.v{version}.json")]
+        .iter()
+        .collect()
+}
+
+/// The file of a command, relative to the schema dir.
+pub fn command_file(aggregate: &str, name: &str) -> PathBuf {
+    ["commands", aggregate, &format!("{name}.json")]
+        .iter()
+        .collect()
+}
+
+/// The file of an aggregate, relative to the schema dir.
+pub fn aggregate_file(name: &str) -> PathBuf {
+    ["aggregates", &format!("{name}.json")].iter().collect()
+}
+
+/// The file of a projection, relative to the schema dir.
+pub fn projection_file(name: &str) -> PathBuf {
+    ["projections", &format!("{name}.json")].iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_from_paths() {
+        assert_eq!(
+            classify(Path::new("events/order/placed.v2.json")),
+            Ok(FileRole::Event {
+                aggregate: "order".into(),
+                name: "placed".into(),
+                version: 2
+            })
+        );
+        assert_eq!(
+            classify(Path::new("commands/order/place_order.json")),
+            Ok(FileRole::Command {
+                aggregate: "order".into(),
+                name: "place_order".into()
+            })
+        );
+        assert_eq!(
+            classify(Path::new("types/a/b/money.json")),
+            Ok(FileRole::Type)
+        );
+        assert!(classify(Path::new("events/order/placed.json")).is_err());
+        assert!(classify(Path::new("events/order/placed.v0.json")).is_err());
+        assert!(classify(Path::new("events/order/placed.v01.json")).is_err());
+        assert!(classify(Path::new("events/order/pla ced.v1.json")).is_err());
+        assert!(classify(Path::new("events/placed.v1.json")).is_err());
+        assert!(classify(Path::new("aggregates/x/y.json")).is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! Validation of schema files against their draft's meta-schema and of `x-eventsmith` against
+//! eventsmith's own meta-schema (`schema/meta/x-eventsmith.schema.json`).
+
+use crate::annotations::KEYWORD;
+use crate::diagnostic::Diagnostic;
+use crate::document::Document;
+use crate::draft::Draft;
+use crate::pointer;
+use serde_json::Value;
+use std::sync::OnceLock;
+
+/// eventsmith's annotation meta-schema, as published for editors.
+pub const ANNOTATIONS_META_SCHEMA: &str =
+    include_str!("../../schema/meta/x-eventsmith.schema.json");
+
+/// Every violation of the draft's meta-schema, positioned in the document.
+pub(crate) fn check_draft(document: &Document, draft: Draft) -> Vec<Diagnostic> {
+    let validator = match draft {
+        Draft::Draft7 => jsonschema::draft7::meta::validator(),
+        Draft::Draft202012 => jsonschema::draft202012::meta::validator(),
+    };
+    validator
+        .iter_errors(document.value())
+        .map(|error| {
+            let at = error.instance_path().as_str().to_owned();
+            let keyword = at.rsplit('/').next().unwrap_or_default().to_owned();
+            let diagnostic = Diagnostic::error(
+                "meta-schema",
+                format!("not a valid {} schema: {error}", draft.name()),
+            )
+            .with_label(format!("invalid under the {} meta-schema", draft.name()))
+            .with_help(keyword_help(&keyword, draft));
+            document.diagnostic_at(diagnostic, &at)
+        })
+        .collect()
+}
+
+fn keyword_help(keyword: &str, draft: Draft) -> String {
+    match keyword {
+        "type" => "`type` is one of array, boolean, integer, null, number, object, string, or a list of them".to_owned(),
+        "required" => "`required` is a list of property names".to_owned(),
+        "properties" | "$defs" | "definitions" | "patternProperties" => {
+            format!("`{keyword}` maps names to schemas (objects or booleans)")
+        }
+        "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" | "multipleOf" => {
+            format!("`{keyword}` takes a number")
+        }
+        "minLength" | "maxLength" | "minItems" | "maxItems" | "minProperties" | "maxProperties" => {
+            format!("`{keyword}` takes a non-negative integer")
+        }
+        _ => format!(
+            "see the JSON Schema {} specification for this keyword",
+            draft.name()
+        ),
+    }
+}
+
+struct AnnotationValidators {
+    event: jsonschema::Validator,
+    command: jsonschema::Validator,
+    aggregate: jsonschema::Validator,
+    projection: jsonschema::Validator,
+}
+
+fn annotation_validators() -> &'static AnnotationValidators {
+    static VALIDATORS: OnceLock<AnnotationValidators> = OnceLock::new();
+    VALIDATORS.get_or_init(|| {
+        let meta: Value = serde_json::from_str(ANNOTATIONS_META_SCHEMA)
+            .expect("schema/meta/x-eventsmith.schema.json is valid JSON");
+        let build = |kind: &str| {
+            let mut schema = meta.clone();
+            schema["$ref"] = Value::String(format!("#/$defs/{kind}"));
+            jsonschema::draft202012::new(&schema)
+                .expect("schema/meta/x-eventsmith.schema.json is a valid schema")
+        };
+        AnnotationValidators {
+            event: build("event"),
+            command: build("command"),
+            aggregate: build("aggregate"),
+            projection: build("projection"),
+        }
+    })
+}
+
+/// Checks the `x-eventsmith` value of a file of the given kind (`event`, `command`, ...).
+pub(crate) fn check_annotations(document: &Document, kind: &str) -> Vec<Diagnostic> {
+    let validators = annotation_validators();
+    let validator = match kind {
+        "event" => &validators.event,
+        "command" => &validators.command,
+        "aggregate" => &validators.aggregate,
+        _ => &validators.projection,
+    };
+    let root = pointer::push("", KEYWORD);
+    let Some(value) = document.get(&root) else {
+        let needed = match kind {
+            "command" => Some(
+                "commands declare the events they emit: add \"x-eventsmith\": {\"emits\": [\"<aggregate>.<event>\"]}",
+            ),
+            "projection" => Some(
+                "projections declare their key and events: add \"x-eventsmith\": {\"key\": \"<row property>\", \"subscribes\": [\"<aggregate>.<event>\"]}",
+            ),
+            _ => None,
+        };
+        return needed
+            .map(|help| {
+                document.diagnostic_at(
+                    Diagnostic::error(
+                        "annotation",
+                        format!("{} {kind} needs `x-eventsmith` annotations", article(kind)),
+                    )
+                    .with_label("missing `x-eventsmith`")
+                    .with_help(help),
+                    "",
+                )
+            })
+            .into_iter()
+            .collect();
+    };
+    validator
+        .iter_errors(value)
+        .map(|error| {
+            let at = format!("{root}{}", error.instance_path().as_str());
+            document.diagnostic_at(
+                Diagnostic::error("annotation", format!("invalid `x-eventsmith` for {} {kind}: {error}", article(kind)))
+                    .with_label("does not match eventsmith's annotation schema")
+                    .with_help(format!(
+                        "see docs/schema-format.md#annotations and schema/meta/x-eventsmith.schema.json#/$defs/{kind}"
+                    )),
+                &at,
+            )
+        })
+        .collect()
+}
+
+fn article(kind: &str) -> &'static str {
+    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}

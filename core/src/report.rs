@@ -1,0 +1,271 @@
+//! Renders diagnostics for people (source snippets), for programs (JSON) and for GitHub Actions
+//! (workflow-command annotations).
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::source::SourceMap;
+use codespan_reporting::diagnostic::{Diagnostic as Report, Label};
+use codespan_reporting::files::SimpleFiles;
+use codespan_reporting::term::{self, Config, termcolor::Buffer};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Output formats of commands that report findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Source snippets with `file:line:col`, labels and help.
+    #[default]
+    Human,
+    /// One stable JSON document (documented in docs/schema-format.md).
+    Json,
+    /// GitHub Actions `::error file=..,line=..::message` lines.
+    Github,
+}
+
+/// Human rendering: a snippet per diagnostic, then a summary line.
+pub fn human(diagnostics: &[Diagnostic], sources: &SourceMap, color: bool) -> String {
+    let mut files = SimpleFiles::new();
+    let mut ids = HashMap::new();
+    for (path, text) in sources.iter() {
+        ids.insert(
+            path.clone(),
+            files.add(path.display().to_string(), text.clone()),
+        );
+    }
+    let mut buffer = if color {
+        Buffer::ansi()
+    } else {
+        Buffer::no_color()
+    };
+    let config = Config::default();
+    for diagnostic in diagnostics {
+        let mut report = match diagnostic.severity {
+            Severity::Error => Report::error(),
+            Severity::Warning => Report::warning(),
+        }
+        .with_code(diagnostic.code)
+        .with_message(&diagnostic.message);
+        let file = diagnostic
+            .file
+            .as_ref()
+            .and_then(|f| ids.get(f).map(|id| (f, *id)));
+        match (file, diagnostic.span) {
+            (Some((_, id)), Some(span)) => {
+                let label = Label::primary(id, span.start..span.end.max(span.start));
+                report = report.with_labels(vec![match &diagnostic.label {
+                    Some(text) => label.with_message(text),
+                    None => label,
+                }]);
+            }
+            _ => {
+                if let Some(file) = &diagnostic.file {
+                    report = report.with_notes(vec![format!("in {}", file.display())]);
+                }
+            }
+        }
+        if let Some(help) = &diagnostic.help {
+            report.notes.push(format!("help: {help}"));
+        }
+        if term::emit_to_write_style(&mut buffer, &config, &files, &report).is_err() {
+            // A span outside its file cannot be drawn; fall back to the one-line form.
+            buffer_line(&mut buffer, &one_line(diagnostic));
+        }
+    }
+    let mut out = String::from_utf8_lossy(buffer.as_slice()).into_owned();
+    out.push_str(&summary(diagnostics));
+    out.push('\n');
+    out
+}
+
+fn buffer_line(buffer: &mut Buffer, line: &str) {
+    use std::io::Write;
+    let _ = writeln!(buffer, "{line}");
+}
+
+/// `file:line:col: severity[code]: message`, the greppable form.
+pub fn one_line(diagnostic: &Diagnostic) -> String {
+    let severity = match diagnostic.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let location = diagnostic.location();
+    let prefix = if location.is_empty() {
+        String::new()
+    } else {
+        format!("{location}: ")
+    };
+    format!(
+        "{prefix}{severity}[{}]: {}",
+        diagnostic.code, diagnostic.message
+    )
+}
+
+/// `2 errors, 1 warning`, or `no problems found`.
+pub fn summary(diagnostics: &[Diagnostic]) -> String {
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    match (errors, warnings) {
+        (0, 0) => "no problems found".to_owned(),
+        (e, 0) => plural(e, "error"),
+        (0, w) => plural(w, "warning"),
+        (e, w) => format!("{}, {}", plural(e, "error"), plural(w, "warning")),
+    }
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    version: u32,
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+    summary: JsonSummary,
+}
+
+#[derive(Serialize)]
+struct JsonDiagnostic<'a> {
+    code: &'a str,
+    severity: Severity,
+    file: Option<String>,
+    line: Option<u32>,
+    column: Option<u32>,
+    end_line: Option<u32>,
+    end_column: Option<u32>,
+    pointer: Option<&'a str>,
+    message: &'a str,
+    label: Option<&'a str>,
+    help: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    errors: usize,
+    warnings: usize,
+}
+
+/// The JSON report (format version 1).
+pub fn json(diagnostics: &[Diagnostic]) -> String {
+    let report = JsonReport {
+        version: 1,
+        diagnostics: diagnostics
+            .iter()
+            .map(|d| JsonDiagnostic {
+                code: d.code,
+                severity: d.severity,
+                file: d
+                    .file
+                    .as_ref()
+                    .map(|f| f.display().to_string().replace('\\', "/")),
+                line: d.span.map(|s| s.line),
+                column: d.span.map(|s| s.column),
+                end_line: d.span.map(|s| s.end_line),
+                end_column: d.span.map(|s| s.end_column),
+                pointer: d.pointer.as_deref(),
+                message: &d.message,
+                label: d.label.as_deref(),
+                help: d.help.as_deref(),
+            })
+            .collect(),
+        summary: JsonSummary {
+            errors: diagnostics.iter().filter(|d| d.is_error()).count(),
+            warnings: diagnostics.iter().filter(|d| !d.is_error()).count(),
+        },
+    };
+    let mut out = serde_json::to_string_pretty(&report).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// GitHub Actions workflow commands, one line per diagnostic.
+pub fn github(diagnostics: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diagnostics {
+        let command = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut properties = Vec::new();
+        if let Some(file) = &d.file {
+            properties.push(format!(
+                "file={}",
+                escape_property(&file.display().to_string())
+            ));
+        }
+        if let Some(span) = d.span {
+            properties.push(format!("line={}", span.line));
+            properties.push(format!("col={}", span.column));
+            properties.push(format!("endLine={}", span.end_line));
+            properties.push(format!("endColumn={}", span.end_column));
+        }
+        properties.push(format!(
+            "title={}",
+            escape_property(&format!("eventsmith {}", d.code))
+        ));
+        let mut message = d.message.clone();
+        if let Some(help) = &d.help {
+            message.push_str("\nhelp: ");
+            message.push_str(help);
+        }
+        out.push_str(&format!(
+            "::{command} {}::{}\n",
+            properties.join(","),
+            escape_data(&message)
+        ));
+    }
+    out
+}
+
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceFile;
+
+    fn sample() -> (Vec<Diagnostic>, SourceMap) {
+        let file = SourceFile::new("a.json", "{\n  \"type\": \"strin\"\n}\n");
+        let mut sources = SourceMap::default();
+        sources.insert(&file);
+        let diagnostic = Diagnostic::error("meta-schema", "bad type")
+            .in_file("a.json", Some(file.span(12..19)))
+            .with_label("not a type")
+            .with_help("use string");
+        (vec![diagnostic], sources)
+    }
+
+    #[test]
+    fn human_has_location_snippet_and_help() {
+        let (diagnostics, sources) = sample();
+        let out = human(&diagnostics, &sources, false);
+        assert!(out.contains("error[meta-schema]: bad type"), "{out}");
+        assert!(out.contains("a.json:2:11"), "{out}");
+        assert!(out.contains("\"type\": \"strin\""), "{out}");
+        assert!(out.contains("help: use string"), "{out}");
+        assert!(out.ends_with("1 error\n"), "{out}");
+    }
+
+    #[test]
+    fn github_escapes() {
+        let (mut diagnostics, _) = sample();
+        diagnostics[0].message = "a, b: 50%\nnext".into();
+        let out = github(&diagnostics);
+        assert_eq!(
+            out,
+            "::error file=a.json,line=2,col=11,endLine=2,endColumn=18,title=eventsmith meta-schema::a, b: 50%25%0Anext%0Ahelp: use string\n"
+        );
+    }
+
+    #[test]
+    fn json_is_stable() {
+        let (diagnostics, _) = sample();
+        let value: serde_json::Value = serde_json::from_str(&json(&diagnostics)).unwrap();
+        assert_eq!(value["version"], 1);
+        assert_eq!(value["diagnostics"][0]["line"], 2);
+        assert_eq!(value["summary"]["errors"], 1);
+    }
+}

@@ -1,0 +1,466 @@
+//! Files written by `eventsmith init` and `eventsmith new`: schemas that validate as written,
+//! with descriptions left for the author to fill in. Nothing here overwrites a file.
+
+use crate::annotations::KEYWORD;
+use crate::config::{Config, FILE_NAME};
+use crate::draft::Draft;
+use crate::layout::{self, is_valid_name};
+use heck::ToUpperCamelCase;
+use serde_json::{Map, Value, json};
+use std::path::{Path, PathBuf};
+
+/// A file to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedFile {
+    /// Where, as an absolute path or relative to the current directory.
+    pub path: PathBuf,
+    /// Its content.
+    pub contents: String,
+}
+
+/// Why a scaffold cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ScaffoldError {
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+fn error(message: impl Into<String>, help: Option<String>) -> ScaffoldError {
+    ScaffoldError {
+        message: message.into(),
+        help,
+    }
+}
+
+/// What `eventsmith new` creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewItem {
+    /// `new event <aggregate>.<name>`
+    Event {
+        /// `<aggregate>.<name>`
+        event_type: String,
+    },
+    /// `new command <aggregate>.<name> --emits <event>...`
+    Command {
+        /// `<aggregate>.<name>`
+        command: String,
+        /// Event types it emits.
+        emits: Vec<String>,
+    },
+    /// `new aggregate <name>`
+    Aggregate {
+        /// The aggregate.
+        name: String,
+    },
+    /// `new projection <name> --key K --subscribes <event>...`
+    Projection {
+        /// The projection.
+        name: String,
+        /// Its key property.
+        key: String,
+        /// Event types it handles.
+        subscribes: Vec<String>,
+    },
+    /// `new version <aggregate>.<name>`
+    Version {
+        /// `<aggregate>.<name>`
+        event_type: String,
+    },
+}
+
+/// Pretty JSON with a trailing newline, keys in insertion order.
+pub fn to_json(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The files of a new project in `dir`, named `name`, with a sample `task` aggregate.
+pub fn init(dir: &Path, name: &str) -> Vec<PlannedFile> {
+    let schema = dir.join("schema");
+    let file = |relative: PathBuf, value: Value| PlannedFile {
+        path: schema.join(relative),
+        contents: to_json(&value),
+    };
+    let owners = json!(["my-team"]);
+    vec![
+        PlannedFile {
+            path: dir.join(FILE_NAME),
+            contents: format!(
+                "# eventsmith project settings: see docs/schema-format.md#eventsmithtoml\n\
+                 [project]\nname = \"{name}\"\n\n\
+                 [schema]\ndir = \"schema\"\n\n\
+                 [compatibility]\n# none | backward | backward-transitive | forward | forward-transitive | full | full-transitive\n\
+                 level = \"backward\"\n\n\
+                 [output]\nrust = \"src/events\"\ncatalog = \"docs/catalog\"\nservice = \"service\"\n"
+            ),
+        },
+        file(
+            PathBuf::from("types/task.json"),
+            json!({
+                "$schema": Draft::Draft202012.uri(),
+                "title": "Task types",
+                "description": "Definitions shared by the task schemas.",
+                "$defs": {
+                    "Title": {
+                        "description": "A short, human-readable task title.",
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 200,
+                        "examples": ["Write the release notes"]
+                    }
+                }
+            }),
+        ),
+        file(
+            layout::aggregate_file("task"),
+            json!({
+                "$schema": Draft::Draft202012.uri(),
+                "title": "Task",
+                "description": "A piece of work someone has to do.",
+                "type": "object",
+                "properties": {
+                    "title": {"$ref": "../types/task.json#/$defs/Title", "description": "What the task is."},
+                    "open": {"type": "boolean", "description": "Whether the task still has to be done."}
+                },
+                "required": ["title", "open"],
+                "examples": [{"title": "Write the release notes", "open": true}],
+                "x-eventsmith": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "stream": "task",
+                    "snapshot": {"every": 100},
+                    "owners": owners
+                }
+            }),
+        ),
+        file(
+            layout::event_file("task", "created", 1),
+            json!({
+                "$schema": Draft::Draft202012.uri(),
+                "title": "TaskCreated",
+                "description": "A task was created.",
+                "type": "object",
+                "properties": {
+                    "title": {"$ref": "../../types/task.json#/$defs/Title", "description": "The task's title."},
+                    "due": {"type": "string", "format": "date", "description": "When the task is due, if it has a due date."}
+                },
+                "required": ["title"],
+                "additionalProperties": false,
+                "examples": [{"title": "Write the release notes", "due": "2026-12-01"}],
+                "x-eventsmith": {"owners": owners}
+            }),
+        ),
+        file(
+            layout::command_file("task", "create_task"),
+            json!({
+                "$schema": Draft::Draft202012.uri(),
+                "title": "CreateTask",
+                "description": "Create a task. Rejected when a task with this id already exists.",
+                "type": "object",
+                "properties": {
+                    "title": {"$ref": "../../types/task.json#/$defs/Title", "description": "The task's title."},
+                    "due": {"type": "string", "format": "date", "description": "When the task is due."}
+                },
+                "required": ["title"],
+                "additionalProperties": false,
+                "examples": [{"title": "Write the release notes"}],
+                "x-eventsmith": {"emits": ["task.created"], "owners": owners}
+            }),
+        ),
+        file(
+            layout::projection_file("open_tasks"),
+            json!({
+                "$schema": Draft::Draft202012.uri(),
+                "title": "OpenTask",
+                "description": "One row per task that is still open.",
+                "type": "object",
+                "properties": {
+                    "task_id": {"type": "string", "format": "uuid", "description": "The task's id."},
+                    "title": {"$ref": "../types/task.json#/$defs/Title", "description": "The task's title."},
+                    "due": {"type": "string", "format": "date", "description": "When the task is due."}
+                },
+                "required": ["task_id", "title"],
+                "additionalProperties": false,
+                "examples": [{"task_id": "0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f23", "title": "Write the release notes"}],
+                "x-eventsmith": {"key": "task_id", "subscribes": ["task.created"], "owners": owners}
+            }),
+        ),
+    ]
+}
+
+/// A project name from a directory name: lower-case letters, digits, `-` and `_`.
+pub fn project_name_for(dir: &Path) -> String {
+    let raw = std::path::absolute(dir)
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let cleaned: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim_matches('-').to_owned();
+    if cleaned.is_empty() || !cleaned.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        format!("events-{cleaned}").trim_end_matches('-').to_owned()
+    } else {
+        cleaned
+    }
+}
+
+/// The files `eventsmith new` writes into the project at `root`.
+pub fn new_item(
+    root: &Path,
+    config: &Config,
+    item: &NewItem,
+) -> Result<Vec<PlannedFile>, ScaffoldError> {
+    let schema = root.join(&config.schema.dir);
+    let planned = |relative: PathBuf, value: Value| -> Result<Vec<PlannedFile>, ScaffoldError> {
+        let path = schema.join(relative);
+        if path.exists() {
+            return Err(error(
+                format!("{} already exists", path.display()),
+                Some(
+                    "eventsmith never overwrites a schema file; pick another name or edit it"
+                        .into(),
+                ),
+            ));
+        }
+        Ok(vec![PlannedFile {
+            path,
+            contents: to_json(&value),
+        }])
+    };
+    match item {
+        NewItem::Aggregate { name } => {
+            check_name("aggregate", name)?;
+            planned(
+                layout::aggregate_file(name),
+                json!({
+                    "$schema": Draft::Draft202012.uri(),
+                    "title": name.to_upper_camel_case(),
+                    "description": format!("Describe what a {name} is and which rules protect it."),
+                    "type": "object",
+                    "properties": {},
+                    "examples": [{}],
+                    "x-eventsmith": {"id": {"type": "string", "format": "uuid"}, "stream": name, "owners": []}
+                }),
+            )
+        }
+        NewItem::Event { event_type } => {
+            let (aggregate, name) = split_qualified("event", event_type)?;
+            require_aggregate(&schema, aggregate)?;
+            if let Some(latest) = latest_version(&schema, aggregate, name) {
+                return Err(error(
+                    format!("event `{event_type}` already exists (latest v{latest})"),
+                    Some(format!(
+                        "to change it, add a version: `eventsmith new version {event_type}`"
+                    )),
+                ));
+            }
+            planned(
+                layout::event_file(aggregate, name, 1),
+                json!({
+                    "$schema": Draft::Draft202012.uri(),
+                    "title": format!("{aggregate}_{name}").to_upper_camel_case(),
+                    "description": "Describe the fact this event records, in the past tense.",
+                    "type": "object",
+                    "properties": {},
+                    "required": [],
+                    "additionalProperties": false,
+                    "examples": [{}],
+                    "x-eventsmith": {"owners": aggregate_owners(&schema, aggregate)}
+                }),
+            )
+        }
+        NewItem::Command { command, emits } => {
+            let (aggregate, name) = split_qualified("command", command)?;
+            require_aggregate(&schema, aggregate)?;
+            if emits.is_empty() {
+                return Err(error(
+                    "a command needs at least one event it emits",
+                    Some(format!("pass --emits {aggregate}.<event>")),
+                ));
+            }
+            for event in emits {
+                let (event_aggregate, event_name) = split_qualified("event", event)?;
+                if latest_version(&schema, event_aggregate, event_name).is_none() {
+                    return Err(error(
+                        format!("event `{event}` does not exist"),
+                        Some(format!("create it first: `eventsmith new event {event}`")),
+                    ));
+                }
+            }
+            planned(
+                layout::command_file(aggregate, name),
+                json!({
+                    "$schema": Draft::Draft202012.uri(),
+                    "title": name.to_upper_camel_case(),
+                    "description": "Describe what this command asks for and when it is rejected.",
+                    "type": "object",
+                    "properties": {},
+                    "required": [],
+                    "additionalProperties": false,
+                    "examples": [{}],
+                    "x-eventsmith": {"emits": emits, "owners": aggregate_owners(&schema, aggregate)}
+                }),
+            )
+        }
+        NewItem::Projection {
+            name,
+            key,
+            subscribes,
+        } => {
+            check_name("projection", name)?;
+            if subscribes.is_empty() {
+                return Err(error(
+                    "a projection needs at least one event it subscribes to",
+                    Some("pass --subscribes <aggregate>.<event>".into()),
+                ));
+            }
+            for event in subscribes {
+                let (event_aggregate, event_name) = split_qualified("event", event)?;
+                if latest_version(&schema, event_aggregate, event_name).is_none() {
+                    return Err(error(
+                        format!("event `{event}` does not exist"),
+                        Some(format!("create it first: `eventsmith new event {event}`")),
+                    ));
+                }
+            }
+            let mut properties = Map::new();
+            properties.insert(
+                key.clone(),
+                json!({"type": "string", "description": "The key of a row."}),
+            );
+            planned(
+                layout::projection_file(name),
+                json!({
+                    "$schema": Draft::Draft202012.uri(),
+                    "title": name.to_upper_camel_case(),
+                    "description": "Describe what one row of this read model shows.",
+                    "type": "object",
+                    "properties": properties,
+                    "required": [key],
+                    "additionalProperties": false,
+                    "examples": [{key: "example-key"}],
+                    "x-eventsmith": {"key": key, "subscribes": subscribes, "owners": []}
+                }),
+            )
+        }
+        NewItem::Version { event_type } => {
+            let (aggregate, name) = split_qualified("event", event_type)?;
+            let Some(latest) = latest_version(&schema, aggregate, name) else {
+                return Err(error(
+                    format!("event `{event_type}` does not exist"),
+                    Some(format!("create it: `eventsmith new event {event_type}`")),
+                ));
+            };
+            let path = schema.join(layout::event_file(aggregate, name, latest));
+            let text = std::fs::read_to_string(&path)
+                .map_err(|err| error(format!("cannot read {}: {err}", path.display()), None))?;
+            let mut value: Value = serde_json::from_str(&text).map_err(|err| {
+                error(
+                    format!("{} is not valid JSON: {err}", path.display()),
+                    Some("run `eventsmith validate` and fix it first".into()),
+                )
+            })?;
+            let Some(object) = value.as_object_mut() else {
+                return Err(error(
+                    format!("{} does not hold a JSON object", path.display()),
+                    None,
+                ));
+            };
+            let annotations = object.entry(KEYWORD).or_insert_with(|| json!({}));
+            if !annotations.is_object() {
+                *annotations = json!({});
+            }
+            annotations["upcast"] = json!({
+                "description": format!("Describe what changed from v{latest} to v{}.", latest + 1),
+                "rules": []
+            });
+            planned(layout::event_file(aggregate, name, latest + 1), value)
+        }
+    }
+}
+
+fn check_name(kind: &str, name: &str) -> Result<(), ScaffoldError> {
+    if is_valid_name(name) {
+        Ok(())
+    } else {
+        Err(error(
+            format!("`{name}` is not a valid {kind} name"),
+            Some("names start with a letter and use ASCII letters, digits, `_` or `-`".into()),
+        ))
+    }
+}
+
+fn split_qualified<'a>(
+    kind: &str,
+    qualified: &'a str,
+) -> Result<(&'a str, &'a str), ScaffoldError> {
+    let Some((aggregate, name)) = qualified.split_once('.') else {
+        return Err(error(
+            format!("`{qualified}` is not `<aggregate>.<name>`"),
+            Some(format!(
+                "name the {kind} with its aggregate, e.g. `order.placed`"
+            )),
+        ));
+    };
+    check_name("aggregate", aggregate)?;
+    check_name(kind, name)?;
+    Ok((aggregate, name))
+}
+
+fn require_aggregate(schema: &Path, aggregate: &str) -> Result<(), ScaffoldError> {
+    if schema.join(layout::aggregate_file(aggregate)).is_file() {
+        Ok(())
+    } else {
+        Err(error(
+            format!("aggregate `{aggregate}` is not defined"),
+            Some(format!(
+                "create it first: `eventsmith new aggregate {aggregate}`"
+            )),
+        ))
+    }
+}
+
+fn aggregate_owners(schema: &Path, aggregate: &str) -> Value {
+    std::fs::read_to_string(schema.join(layout::aggregate_file(aggregate)))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .and_then(|value| value.get(KEYWORD)?.get("owners").cloned())
+        .unwrap_or_else(|| json!([]))
+}
+
+/// The highest N of `events/<aggregate>/<name>.v<N>.json`.
+fn latest_version(schema: &Path, aggregate: &str, name: &str) -> Option<u32> {
+    let dir = schema.join("events").join(aggregate);
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let stem = file.strip_suffix(".json")?;
+            let (event, version) = stem.rsplit_once(".v")?;
+            (event == name).then(|| version.parse().ok()).flatten()
+        })
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_names_from_directories() {
+        assert_eq!(project_name_for(Path::new("/tmp/My Shop")), "my-shop");
+        assert_eq!(project_name_for(Path::new("/tmp/42")), "events-42");
+    }
+}
