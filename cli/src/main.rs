@@ -200,6 +200,7 @@ fn project_root(cli: &Cli) -> Result<PathBuf, Fatal> {
 
 fn validate(cli: &Cli, format: FormatArg) -> Result<ExitCode, Fatal> {
     let root = project_root(cli)?;
+    let started = std::time::Instant::now();
     let loaded = load(
         &RealFs,
         &LoadOptions {
@@ -235,6 +236,9 @@ fn validate(cli: &Cli, format: FormatArg) -> Result<ExitCode, Fatal> {
         Format::Json => print!("{}", report::json(&diagnostics)),
         Format::Github => print!("{}", report::github(&diagnostics)),
     }
+    if cli.verbose && format == Format::Human {
+        eprint!("{}", details(&loaded, started.elapsed()));
+    }
     Ok(if loaded.has_io_errors() {
         ExitCode::from(2)
     } else if loaded.has_errors() {
@@ -242,6 +246,51 @@ fn validate(cli: &Cli, format: FormatArg) -> Result<ExitCode, Fatal> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What was loaded, for `--verbose`: every event with its versions, and the time taken.
+fn details(loaded: &Loaded, elapsed: std::time::Duration) -> String {
+    let mut out = String::new();
+    if let Some(project) = &loaded.project {
+        for (name, aggregate) in &project.aggregates {
+            out.push_str(&format!(
+                "aggregate {name} (stream `{}-<id>`)\n",
+                aggregate.stream_category()
+            ));
+            for event in project.events_of(name) {
+                let versions: Vec<String> = event
+                    .versions
+                    .iter()
+                    .map(|v| format!("v{}", v.version))
+                    .collect();
+                out.push_str(&format!(
+                    "  event {} [{}]\n",
+                    event.event_type(),
+                    versions.join(", ")
+                ));
+            }
+            for command in project.commands_of(name) {
+                out.push_str(&format!(
+                    "  command {} -> {}\n",
+                    command.name,
+                    command.annotations.emits.join(", ")
+                ));
+            }
+        }
+        for (name, projection) in &project.projections {
+            out.push_str(&format!(
+                "projection {name} (key {}) <- {}\n",
+                projection.annotations.key,
+                projection.annotations.subscribes.join(", ")
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "read {} files in {:.1} ms\n",
+        loaded.sources.iter().count(),
+        elapsed.as_secs_f64() * 1e3
+    ));
+    out
 }
 
 /// `ok: 2 aggregates, 8 events (9 versions), ...`

@@ -11,6 +11,10 @@ pub trait FileSystem: Sync {
     fn read_dir(&self, path: &Path) -> io::Result<Vec<(PathBuf, bool)>>;
     /// Whether a directory exists.
     fn is_dir(&self, path: &Path) -> bool;
+    /// The path with links resolved, to notice a directory reached twice; identity by default.
+    fn canonical(&self, path: &Path) -> PathBuf {
+        path.to_owned()
+    }
 }
 
 /// The machine's file system.
@@ -37,6 +41,10 @@ impl FileSystem for RealFs {
 
     fn is_dir(&self, path: &Path) -> bool {
         path.is_dir()
+    }
+
+    fn canonical(&self, path: &Path) -> PathBuf {
+        std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
     }
 }
 

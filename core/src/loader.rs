@@ -47,6 +47,9 @@ impl Loaded {
     }
 }
 
+/// How deep directories under the schema dir may nest (stops symbolic-link loops).
+const MAX_DIR_DEPTH: usize = 32;
+
 /// Rule code of I/O failures.
 pub const IO: &str = "io";
 
@@ -226,7 +229,11 @@ impl<'a> Loader<'a> {
 
     fn collect_files(&mut self, schema_dir: &Path, files: &mut Vec<PathBuf>) {
         let mut pending = vec![schema_dir.to_owned()];
+        let mut visited = HashSet::new();
         while let Some(dir) = pending.pop() {
+            if !visited.insert(self.fs.canonical(&dir)) {
+                continue; // reached again through a link
+            }
             let entries = match self.fs.read_dir(&dir) {
                 Ok(entries) => entries,
                 Err(err) => {
@@ -249,12 +256,24 @@ impl<'a> Loader<'a> {
                     if dir == schema_dir && layout::IGNORED_DIRECTORIES.contains(&name) {
                         continue;
                     }
+                    if path.components().count() > schema_dir.components().count() + MAX_DIR_DEPTH {
+                        self.diagnostics.push(
+                            Diagnostic::warning(
+                                "layout",
+                                format!("directory {} is nested too deeply; it is skipped", self.display(&path).display()),
+                            )
+                            .in_file(self.display(&path), None)
+                            .with_help(format!("schema directories nest at most {MAX_DIR_DEPTH} levels; a symbolic link that points to its own parent causes this")),
+                        );
+                        continue;
+                    }
                     if dir == schema_dir && !layout::DIRECTORIES.contains(&name) {
                         self.diagnostics.push(
                             Diagnostic::warning(
                                 "layout",
                                 format!("directory {} is not part of the schema layout; its files are ignored", self.display(&path).display()),
                             )
+                            .in_file(self.display(&path), None)
                             .with_help("schema files live under events/, commands/, aggregates/, projections/ or types/"),
                         );
                         continue;
