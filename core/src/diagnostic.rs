@@ -12,6 +12,8 @@ pub enum Severity {
     Error,
     /// Worth fixing, but the project still loads.
     Warning,
+    /// Information, e.g. a compatible schema change.
+    Note,
 }
 
 /// A region of a source file: byte offsets plus 1-based line and column (columns count characters).
@@ -56,6 +58,11 @@ impl Diagnostic {
     /// A new error with a rule code and a message, not yet positioned.
     pub fn error(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(Severity::Error, code, message)
+    }
+
+    /// A new note with a rule code and a message, not yet positioned.
+    pub fn note(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Severity::Note, code, message)
     }
 
     /// A new warning with a rule code and a message, not yet positioned.

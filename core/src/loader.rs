@@ -65,6 +65,60 @@ pub fn load(fs: &dyn FileSystem, options: &LoadOptions) -> Loaded {
     })
 }
 
+/// One schema file loaded on its own (for `eventsmith diff`), with the files it references.
+#[derive(Debug)]
+pub struct LoadedFile {
+    /// The file and everything it references.
+    pub store: Store,
+    /// The file itself, when it could be read and parsed.
+    pub doc: Option<DocId>,
+    /// Findings: syntax, draft, meta-schema and reference errors.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The text of every file read.
+    pub sources: SourceMap,
+}
+
+impl LoadedFile {
+    /// Whether any finding is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Loads a plain JSON Schema file, outside any project, following its references.
+pub fn load_file(fs: &dyn FileSystem, path: &Path, display_base: Option<&Path>) -> LoadedFile {
+    let options = LoadOptions {
+        root: path.parent().map(Path::to_owned).unwrap_or_default(),
+        display_base: display_base.map(Path::to_owned),
+    };
+    let run = || {
+        let mut loader = Loader::new(fs, &options);
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        let doc = loader.read_document(&path);
+        loader.resolve_refs();
+        for id in loader.store.ids().collect::<Vec<_>>() {
+            let document = loader.store.document(id);
+            if let (Some(draft), true) = (loader.store.draft(id), document.value().is_object() || document.value().is_boolean()) {
+                let found = metaschema::check_draft(document, draft);
+                loader.add_for(id, found);
+            }
+        }
+        diagnostic::sort(&mut loader.diagnostics);
+        LoadedFile {
+            store: loader.store,
+            doc,
+            diagnostics: loader.diagnostics,
+            sources: loader.sources,
+        }
+    };
+    stack::with_large_stack(run).unwrap_or_else(|err| LoadedFile {
+        store: Store::default(),
+        doc: None,
+        diagnostics: vec![Diagnostic::error(IO, format!("cannot start the loader thread: {err}"))],
+        sources: SourceMap::default(),
+    })
+}
+
 struct Loader<'a> {
     fs: &'a dyn FileSystem,
     root: PathBuf,

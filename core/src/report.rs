@@ -19,6 +19,8 @@ pub enum Format {
     Json,
     /// GitHub Actions `::error file=..,line=..::message` lines.
     Github,
+    /// SARIF 2.1.0, for code-scanning tools.
+    Sarif,
 }
 
 /// Human rendering: a snippet per diagnostic, then a summary line.
@@ -41,6 +43,7 @@ pub fn human(diagnostics: &[Diagnostic], sources: &SourceMap, color: bool) -> St
         let mut report = match diagnostic.severity {
             Severity::Error => Report::error(),
             Severity::Warning => Report::warning(),
+            Severity::Note => Report::note(),
         }
         .with_code(diagnostic.code)
         .with_message(&diagnostic.message);
@@ -86,6 +89,7 @@ pub fn one_line(diagnostic: &Diagnostic) -> String {
     let severity = match diagnostic.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
+        Severity::Note => "note",
     };
     let location = diagnostic.location();
     let prefix = if location.is_empty() {
@@ -102,7 +106,7 @@ pub fn one_line(diagnostic: &Diagnostic) -> String {
 /// `2 errors, 1 warning`, or `no problems found`.
 pub fn summary(diagnostics: &[Diagnostic]) -> String {
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = diagnostics.len() - errors;
+    let warnings = diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     match (errors, warnings) {
         (0, 0) => "no problems found".to_owned(),
@@ -165,7 +169,7 @@ pub fn json(diagnostics: &[Diagnostic]) -> String {
             .collect(),
         summary: JsonSummary {
             errors: diagnostics.iter().filter(|d| d.is_error()).count(),
-            warnings: diagnostics.iter().filter(|d| !d.is_error()).count(),
+            warnings: diagnostics.iter().filter(|d| d.severity == Severity::Warning).count(),
         },
     };
     let mut out = serde_json::to_string_pretty(&report).unwrap_or_default();
@@ -180,6 +184,7 @@ pub fn github(diagnostics: &[Diagnostic]) -> String {
         let command = match d.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "notice",
         };
         let mut properties = Vec::new();
         if let Some(file) = &d.file {
@@ -209,6 +214,71 @@ pub fn github(diagnostics: &[Diagnostic]) -> String {
             escape_data(&message)
         ));
     }
+    out
+}
+
+/// A SARIF 2.1.0 log with one run: each diagnostic a result, each rule code a rule.
+pub fn sarif(diagnostics: &[Diagnostic], rule_description: impl Fn(&str) -> String) -> String {
+    let mut rules: Vec<&str> = diagnostics.iter().map(|d| d.code).collect();
+    rules.sort_unstable();
+    rules.dedup();
+    let results: Vec<serde_json::Value> = diagnostics
+        .iter()
+        .map(|d| {
+            let level = match d.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+                Severity::Note => "note",
+            };
+            let mut text = d.message.clone();
+            if let Some(help) = &d.help {
+                text.push_str("\nhelp: ");
+                text.push_str(help);
+            }
+            let mut result = serde_json::json!({
+                "ruleId": d.code,
+                "ruleIndex": rules.iter().position(|r| *r == d.code).unwrap_or(0),
+                "level": level,
+                "message": {"text": text},
+            });
+            if let Some(file) = &d.file {
+                let mut location = serde_json::json!({
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": file.display().to_string().replace('\\', "/")}
+                    }
+                });
+                if let Some(span) = d.span {
+                    location["physicalLocation"]["region"] = serde_json::json!({
+                        "startLine": span.line,
+                        "startColumn": span.column,
+                        "endLine": span.end_line,
+                        "endColumn": span.end_column.max(if span.end_line == span.line { span.column } else { 1 }),
+                    });
+                }
+                result["locations"] = serde_json::json!([location]);
+            }
+            result
+        })
+        .collect();
+    let log = serde_json::json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "eventsmith",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/eventsmith/eventsmith",
+                "rules": rules.iter().map(|id| serde_json::json!({
+                    "id": id,
+                    "shortDescription": {"text": rule_description(id)},
+                })).collect::<Vec<_>>(),
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }]
+    });
+    let mut out = serde_json::to_string_pretty(&log).unwrap_or_default();
+    out.push('\n');
     out
 }
 
@@ -268,4 +338,38 @@ mod tests {
         assert_eq!(value["diagnostics"][0]["line"], 2);
         assert_eq!(value["summary"]["errors"], 1);
     }
+}
+
+/// One line on what a rule or change kind checks, for SARIF rule metadata.
+pub fn describe(code: &str) -> String {
+    if let Some(kind) = crate::compat::ChangeKind::from_id(code) {
+        return format!("schema change: {}", kind.summary());
+    }
+    let text = match code {
+        "json-syntax" => "the file is not valid JSON",
+        "json-too-deep" => "JSON nesting deeper than the limit",
+        "encoding" => "the file is not UTF-8",
+        "duplicate-key" => "an object repeats a key",
+        "schema-root" => "a schema file must hold an object",
+        "unsupported-draft" => "`$schema` names a draft eventsmith does not read",
+        "meta-schema" => "the schema is invalid under its draft's meta-schema",
+        "annotation" => "`x-eventsmith` does not match eventsmith's annotation schema",
+        "config" => "eventsmith.toml is invalid",
+        "file-name" => "a file's name or place does not fit the layout",
+        "layout" => "a directory outside the layout",
+        "version-sequence" => "event versions must start at 1 without gaps",
+        "name-collision" => "names collide after case conversion",
+        "undefined-aggregate" => "an aggregate is used but not defined",
+        "dangling-ref" => "a `$ref` does not resolve",
+        "unreadable-ref" => "a `$ref` points to a file that cannot be read",
+        "invalid-example" => "an example does not validate against its schema",
+        "example-check" => "examples could not be checked",
+        "unknown-emitted-event" => "a command emits an undefined event",
+        "unknown-subscribed-event" => "a projection subscribes to an undefined event",
+        "projection-key" => "a projection key is not a row property",
+        "upcast-on-first-version" => "version 1 declares an upcast",
+        "io" => "a file or directory could not be read",
+        other => return other.to_owned(),
+    };
+    text.to_owned()
 }

@@ -90,6 +90,13 @@ impl SourceMap {
             .insert(file.display.clone(), Arc::clone(&file.text));
     }
 
+    /// Adds every file of another map.
+    pub fn extend(&mut self, other: &SourceMap) {
+        for (path, text) in &other.files {
+            self.files.insert(path.clone(), Arc::clone(text));
+        }
+    }
+
     /// The text of a file by its display path.
     pub fn get(&self, display: &Path) -> Option<&Arc<str>> {
         self.files.get(display)

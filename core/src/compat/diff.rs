@@ -1,0 +1,825 @@
+//! The structural diff: walks two schemas side by side, keyword by keyword, following `$ref` on
+//! both sides (cycles stop where they close), and records typed changes with both locations.
+
+use super::kind::ChangeKind as K;
+use super::schema::View;
+use crate::store::{NodeRef, Store};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// One change between an old and a new schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// What changed.
+    pub kind: K,
+    /// Where, in the old schema (the keyword, or the schema that lacks it).
+    pub old: NodeRef,
+    /// Where, in the new schema.
+    pub new: NodeRef,
+    /// Documents valid under the old schema stay valid under the new one.
+    pub backward: bool,
+    /// Documents valid under the new schema are valid under the old one.
+    pub forward: bool,
+    /// The specifics, e.g. "`maxLength` 50 → 20".
+    pub detail: String,
+    /// The verdict follows Confluent's documented rule where the subset relation is stricter.
+    pub confluent_exception: bool,
+}
+
+pub(crate) struct Differ<'a> {
+    old: &'a Store,
+    new: &'a Store,
+    pub changes: Vec<Change>,
+    visited: HashSet<(NodeRef, NodeRef, bool)>,
+    /// Inside an odd number of `not`s: verdicts swap.
+    flipped: bool,
+}
+
+impl<'a> Differ<'a> {
+    pub fn new(old: &'a Store, new: &'a Store) -> Self {
+        Self {
+            old,
+            new,
+            changes: Vec::new(),
+            visited: HashSet::new(),
+            flipped: false,
+        }
+    }
+
+    fn push(&mut self, kind: K, old: NodeRef, new: NodeRef, detail: impl Into<String>) {
+        self.push_verdict(kind, old, new, detail, kind.backward(), kind.forward());
+    }
+
+    fn push_verdict(
+        &mut self,
+        kind: K,
+        old: NodeRef,
+        new: NodeRef,
+        detail: impl Into<String>,
+        backward: bool,
+        forward: bool,
+    ) {
+        let (backward, forward) = if self.flipped { (forward, backward) } else { (backward, forward) };
+        self.changes.push(Change {
+            kind,
+            old,
+            new,
+            backward,
+            forward,
+            detail: detail.into(),
+            confluent_exception: kind.is_confluent_exception(),
+        });
+    }
+
+    /// Compares without recording: the verdicts a comparison would give, and how many changes.
+    fn trial(&self, old: &View<'a>, new: &View<'a>) -> (bool, bool, usize) {
+        let mut probe = Differ::new(self.old, self.new);
+        probe.compare(old, new);
+        let backward = probe.changes.iter().all(|c| c.backward);
+        let forward = probe.changes.iter().all(|c| c.forward);
+        (backward, forward, probe.changes.len())
+    }
+
+    pub fn compare(&mut self, old: &View<'a>, new: &View<'a>) {
+        if !self.visited.insert((old.at.clone(), new.at.clone(), self.flipped)) {
+            return; // a cycle closed, or this pair was already compared
+        }
+        match (old.boolean, new.boolean) {
+            (Some(false), Some(false)) => return,
+            (Some(false), _) => {
+                self.push(K::SchemaWasFalse, old.at.clone(), new.at.clone(), "was `false`");
+                return;
+            }
+            (_, Some(false)) => {
+                self.push(K::SchemaBecameFalse, old.at.clone(), new.at.clone(), "is `false`");
+                return;
+            }
+            _ => {}
+        }
+        self.annotations(old, new);
+        if self.combinators(old, new) {
+            return;
+        }
+        let old_types = types(old);
+        let new_types = types(new);
+        self.types(old, new, &old_types, &new_types);
+        self.values(old, new);
+        let both = |t: &str| allows(&old_types, t) && allows(&new_types, t);
+        if both("string") {
+            self.strings(old, new);
+        }
+        if both("number") || both("integer") {
+            self.numbers(old, new);
+        }
+        if both("object") {
+            self.objects(old, new);
+        }
+        if both("array") {
+            self.arrays(old, new);
+        }
+        self.negation(old, new);
+        self.conditional(old, new);
+    }
+
+    fn resolve(&self, side_old: bool, node: &NodeRef) -> View<'a> {
+        View::resolve(if side_old { self.old } else { self.new }, node)
+    }
+
+    fn annotations(&mut self, old: &View<'a>, new: &View<'a>) {
+        const ANNOTATIONS: &[(&str, K)] = &[
+            ("$id", K::IdChanged),
+            ("title", K::TitleChanged),
+            ("description", K::DescriptionChanged),
+            ("default", K::DefaultChanged),
+            ("examples", K::ExamplesChanged),
+            ("deprecated", K::DeprecatedChanged),
+            ("readOnly", K::ReadOnlyChanged),
+            ("writeOnly", K::WriteOnlyChanged),
+            ("contentEncoding", K::ContentChanged),
+            ("contentMediaType", K::ContentChanged),
+            ("contentSchema", K::ContentChanged),
+        ];
+        for (keyword, kind) in ANNOTATIONS {
+            let a = old.get(keyword).map(|(v, _)| v);
+            let b = new.get(keyword).map(|(v, _)| v);
+            if !same(a, b) {
+                self.push(*kind, old.location(keyword), new.location(keyword), format!("`{keyword}`"));
+            }
+        }
+    }
+
+    fn types(&mut self, old: &View<'a>, new: &View<'a>, a: &Option<BTreeSet<String>>, b: &Option<BTreeSet<String>>) {
+        let (lo, ln) = (old.location("type"), new.location("type"));
+        let show = |t: &Option<BTreeSet<String>>| match t {
+            None => "any".to_owned(),
+            Some(set) => set.iter().cloned().collect::<Vec<_>>().join("|"),
+        };
+        let detail = format!("type {} → {}", show(a), show(b));
+        match (a, b) {
+            (None, None) => {}
+            (None, Some(_)) => self.push(K::TypeAdded, lo, ln, detail),
+            (Some(_), None) => self.push(K::TypeRemoved, lo, ln, detail),
+            (Some(o), Some(n)) => match (covers(n, o), covers(o, n)) {
+                (true, true) => {}
+                (true, false) => self.push(K::TypeExtended, lo, ln, detail),
+                (false, true) => self.push(K::TypeNarrowed, lo, ln, detail),
+                (false, false) => self.push(K::TypeChanged, lo, ln, detail),
+            },
+        }
+    }
+
+    fn values(&mut self, old: &View<'a>, new: &View<'a>) {
+        let read = |view: &View<'a>| -> Option<(Vec<Value>, bool, NodeRef)> {
+            if let Some((value, at)) = view.get("const") {
+                return Some((vec![value.clone()], true, at));
+            }
+            match view.get("enum") {
+                Some((Value::Array(values), at)) => Some((values.clone(), false, at)),
+                _ => None,
+            }
+        };
+        match (read(old), read(new)) {
+            (None, None) => {}
+            (None, Some((_, is_const, at))) => {
+                let kind = if is_const { K::ConstAdded } else { K::EnumAdded };
+                self.push(kind, old.at.clone(), at, "")
+            }
+            (Some((_, is_const, at)), None) => {
+                let kind = if is_const { K::ConstRemoved } else { K::EnumRemoved };
+                self.push(kind, at, new.at.clone(), "")
+            }
+            (Some((a, a_const, la)), Some((b, b_const, lb))) => {
+                let a_in_b = a.iter().all(|x| b.iter().any(|y| json_eq(x, y)));
+                let b_in_a = b.iter().all(|y| a.iter().any(|x| json_eq(x, y)));
+                let detail = format!("{} → {}", show_values(&a), show_values(&b));
+                match (a_in_b, b_in_a) {
+                    (true, true) => {}
+                    _ if a_const && b_const => self.push(K::ConstChanged, la, lb, detail),
+                    (true, false) => self.push(K::EnumExtended, la, lb, detail),
+                    (false, true) => self.push(K::EnumNarrowed, la, lb, detail),
+                    (false, false) => self.push(K::EnumChanged, la, lb, detail),
+                }
+            }
+        }
+    }
+
+    /// A numeric keyword: added, removed, increased or decreased.
+    fn bound(&mut self, old: &View<'a>, new: &View<'a>, keyword: &str, kinds: [K; 4]) {
+        let a = old.get(keyword).and_then(|(v, _)| v.as_f64());
+        let b = new.get(keyword).and_then(|(v, _)| v.as_f64());
+        let [added, removed, increased, decreased] = kinds;
+        let (lo, ln) = (old.location(keyword), new.location(keyword));
+        let show = |v: Option<f64>| v.map_or("none".to_owned(), |v| v.to_string());
+        let detail = format!("`{keyword}` {} → {}", show(a), show(b));
+        match (a, b) {
+            (None, Some(_)) => self.push(added, lo, ln, detail),
+            (Some(_), None) => self.push(removed, lo, ln, detail),
+            (Some(x), Some(y)) if y > x => self.push(increased, lo, ln, detail),
+            (Some(x), Some(y)) if y < x => self.push(decreased, lo, ln, detail),
+            _ => {}
+        }
+    }
+
+    fn strings(&mut self, old: &View<'a>, new: &View<'a>) {
+        use K::*;
+        self.bound(old, new, "maxLength", [MaxLengthAdded, MaxLengthRemoved, MaxLengthIncreased, MaxLengthDecreased]);
+        self.bound(old, new, "minLength", [MinLengthAdded, MinLengthRemoved, MinLengthIncreased, MinLengthDecreased]);
+        self.text(old, new, "pattern", [PatternAdded, PatternRemoved, PatternChanged]);
+        self.text(old, new, "format", [FormatAdded, FormatRemoved, FormatChanged]);
+    }
+
+    fn text(&mut self, old: &View<'a>, new: &View<'a>, keyword: &str, [added, removed, changed]: [K; 3]) {
+        let a = old.get(keyword).map(|(v, _)| v);
+        let b = new.get(keyword).map(|(v, _)| v);
+        let (lo, ln) = (old.location(keyword), new.location(keyword));
+        let show = |v: Option<&Value>| v.map_or("none".to_owned(), |v| v.to_string());
+        let detail = format!("`{keyword}` {} → {}", show(a), show(b));
+        match (a, b) {
+            (None, Some(_)) => self.push(added, lo, ln, detail),
+            (Some(_), None) => self.push(removed, lo, ln, detail),
+            (Some(x), Some(y)) if x != y => self.push(changed, lo, ln, detail),
+            _ => {}
+        }
+    }
+
+    fn numbers(&mut self, old: &View<'a>, new: &View<'a>) {
+        use K::*;
+        self.bound(old, new, "minimum", [MinimumAdded, MinimumRemoved, MinimumIncreased, MinimumDecreased]);
+        self.bound(old, new, "maximum", [MaximumAdded, MaximumRemoved, MaximumIncreased, MaximumDecreased]);
+        self.bound(old, new, "exclusiveMinimum", [ExclusiveMinimumAdded, ExclusiveMinimumRemoved, ExclusiveMinimumIncreased, ExclusiveMinimumDecreased]);
+        self.bound(old, new, "exclusiveMaximum", [ExclusiveMaximumAdded, ExclusiveMaximumRemoved, ExclusiveMaximumIncreased, ExclusiveMaximumDecreased]);
+        let a = old.get("multipleOf").and_then(|(v, _)| v.as_f64()).filter(|v| *v > 0.0);
+        let b = new.get("multipleOf").and_then(|(v, _)| v.as_f64()).filter(|v| *v > 0.0);
+        let (lo, ln) = (old.location("multipleOf"), new.location("multipleOf"));
+        let show = |v: Option<f64>| v.map_or("none".to_owned(), |v| v.to_string());
+        let detail = format!("`multipleOf` {} → {}", show(a), show(b));
+        match (a, b) {
+            (None, Some(_)) => self.push(MultipleOfAdded, lo, ln, detail),
+            (Some(_), None) => self.push(MultipleOfRemoved, lo, ln, detail),
+            (Some(x), Some(y)) if x != y => {
+                let kind = if is_whole(x / y) {
+                    MultipleOfReduced
+                } else if is_whole(y / x) {
+                    MultipleOfExpanded
+                } else {
+                    MultipleOfChanged
+                };
+                self.push(kind, lo, ln, detail)
+            }
+            _ => {}
+        }
+    }
+
+    fn objects(&mut self, old: &View<'a>, new: &View<'a>) {
+        let old_props = properties(old);
+        let new_props = properties(new);
+        let old_required = required(old);
+        let new_required = required(new);
+        let names: BTreeSet<&String> = old_props.keys().chain(new_props.keys()).collect();
+        let mut encoded_required = HashSet::new();
+        for name in names {
+            match (old_props.get(name), new_props.get(name)) {
+                (Some(a), Some(b)) => {
+                    let (a, b) = (self.resolve(true, a), self.resolve(false, b));
+                    self.compare(&a, &b);
+                }
+                (None, Some(b_node)) => {
+                    let b = self.resolve(false, b_node);
+                    let detail = format!("property `{name}`");
+                    let now_required = new_required.contains(name) && !old_required.contains(name);
+                    match self.allowance(old, true, name) {
+                        Allowance::Forbidden => {
+                            let kind = match (now_required, b.has("default")) {
+                                (true, true) => K::RequiredPropertyWithDefaultAddedToClosedContentModel,
+                                (true, false) => K::RequiredPropertyAddedToClosedContentModel,
+                                (false, _) => K::OptionalPropertyAddedToClosedContentModel,
+                            };
+                            encoded_required.insert(name.clone());
+                            self.push(kind, old.location("properties"), b_node.clone(), detail);
+                        }
+                        Allowance::Any => {
+                            let kind = if b.is_empty() {
+                                K::PropertyWithEmptySchemaAddedToOpenContentModel
+                            } else {
+                                K::PropertyAddedToOpenContentModel
+                            };
+                            self.push(kind, old.location("properties"), b_node.clone(), detail);
+                        }
+                        Allowance::Schema(cover) => {
+                            let (backward, forward, _) = self.trial(&cover, &b);
+                            self.push_verdict(K::PropertyAddedToPartiallyOpenContentModel, cover.at.clone(), b_node.clone(), detail, backward, forward);
+                        }
+                    }
+                }
+                (Some(a_node), None) => {
+                    let a = self.resolve(true, a_node);
+                    let detail = format!("property `{name}`");
+                    match self.allowance(new, false, name) {
+                        Allowance::Forbidden => {
+                            let kind = if a.boolean == Some(false) {
+                                K::PropertyWithFalseRemovedFromClosedContentModel
+                            } else {
+                                K::PropertyRemovedFromClosedContentModel
+                            };
+                            self.push(kind, a_node.clone(), new.location("properties"), detail);
+                        }
+                        Allowance::Any => self.push(K::PropertyRemovedFromOpenContentModel, a_node.clone(), new.location("properties"), detail),
+                        Allowance::Schema(cover) => {
+                            let (backward, forward, _) = self.trial(&a, &cover);
+                            self.push_verdict(K::PropertyRemovedFromPartiallyOpenContentModel, a_node.clone(), cover.at.clone(), detail, backward, forward);
+                        }
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        for name in new_required.difference(&old_required) {
+            if encoded_required.contains(name) {
+                continue;
+            }
+            let with_default = new_props
+                .get(name)
+                .is_some_and(|node| self.resolve(false, node).has("default"));
+            let kind = if with_default { K::RequiredWithDefaultAdded } else { K::RequiredAdded };
+            self.push(kind, old.location("required"), new.location("required"), format!("`{name}`"));
+        }
+        for name in old_required.difference(&new_required) {
+            self.push(K::RequiredRemoved, old.location("required"), new.location("required"), format!("`{name}`"));
+        }
+        self.additional(old, new, &["additionalProperties", "unevaluatedProperties"], K::AdditionalPropertiesAllowed, K::AdditionalPropertiesForbidden);
+        self.pattern_properties(old, new);
+        self.optional_schema(old, new, "propertyNames", K::PropertyNamesAdded, K::PropertyNamesRemoved);
+        use K::*;
+        self.bound(old, new, "minProperties", [MinPropertiesAdded, MinPropertiesRemoved, MinPropertiesIncreased, MinPropertiesDecreased]);
+        self.bound(old, new, "maxProperties", [MaxPropertiesAdded, MaxPropertiesRemoved, MaxPropertiesIncreased, MaxPropertiesDecreased]);
+        self.dependencies(old, new);
+    }
+
+    /// What `view` allows for a property it does not declare.
+    fn allowance(&self, view: &View<'a>, side_old: bool, name: &str) -> Allowance<'a> {
+        if let Some((Value::Object(patterns), at)) = view.get("patternProperties") {
+            for pattern in patterns.keys() {
+                if regex::Regex::new(pattern).is_ok_and(|re| re.is_match(name)) {
+                    let node = NodeRef { doc: at.doc, pointer: crate::pointer::push(&at.pointer, pattern) };
+                    return Allowance::Schema(self.resolve(side_old, &node));
+                }
+            }
+        }
+        let additional = view.get("additionalProperties").or_else(|| view.get("unevaluatedProperties"));
+        match additional {
+            None | Some((Value::Bool(true), _)) => Allowance::Any,
+            Some((Value::Bool(false), _)) => Allowance::Forbidden,
+            Some((_, node)) => {
+                let schema = self.resolve(side_old, &node);
+                match schema.boolean {
+                    Some(false) => Allowance::Forbidden,
+                    _ if schema.is_empty() => Allowance::Any,
+                    _ => Allowance::Schema(schema),
+                }
+            }
+        }
+    }
+
+    /// `additionalProperties`/`additionalItems`-like keywords: allowed, forbidden, or compared.
+    fn additional(&mut self, old: &View<'a>, new: &View<'a>, keywords: &[&str], allowed: K, forbidden: K) {
+        let pick = |view: &View<'a>| keywords.iter().find_map(|k| view.get(k).map(|(_, at)| at));
+        let a = pick(old).map(|at| self.resolve(true, &at)).unwrap_or_else(|| View::absent(&old.at));
+        let b = pick(new).map(|at| self.resolve(false, &at)).unwrap_or_else(|| View::absent(&new.at));
+        let closed = |v: &View<'a>| v.boolean == Some(false);
+        match (closed(&a), closed(&b)) {
+            (true, true) => {}
+            (true, false) => self.push(allowed, a.at.clone(), b.at.clone(), ""),
+            (false, true) => self.push(forbidden, a.at.clone(), b.at.clone(), ""),
+            (false, false) => self.compare(&a, &b),
+        }
+    }
+
+    fn pattern_properties(&mut self, old: &View<'a>, new: &View<'a>) {
+        let read = |view: &View<'a>| -> BTreeMap<String, NodeRef> {
+            match view.get("patternProperties") {
+                Some((Value::Object(map), at)) => map
+                    .keys()
+                    .map(|k| (k.clone(), NodeRef { doc: at.doc, pointer: crate::pointer::push(&at.pointer, k) }))
+                    .collect(),
+                _ => BTreeMap::new(),
+            }
+        };
+        let (a, b) = (read(old), read(new));
+        for pattern in a.keys().chain(b.keys()).collect::<BTreeSet<_>>() {
+            let detail = format!("pattern `{pattern}`");
+            match (a.get(pattern), b.get(pattern)) {
+                (Some(x), Some(y)) => {
+                    let (x, y) = (self.resolve(true, x), self.resolve(false, y));
+                    self.compare(&x, &y);
+                }
+                (None, Some(y)) => {
+                    if !self.resolve(false, y).is_empty() {
+                        self.push(K::PatternPropertyAdded, old.location("patternProperties"), y.clone(), detail);
+                    }
+                }
+                (Some(x), None) => {
+                    if !self.resolve(true, x).is_empty() {
+                        self.push(K::PatternPropertyRemoved, x.clone(), new.location("patternProperties"), detail);
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+    }
+
+    /// A keyword holding one subschema that constrains when present.
+    fn optional_schema(&mut self, old: &View<'a>, new: &View<'a>, keyword: &str, added: K, removed: K) {
+        match (old.get(keyword), new.get(keyword)) {
+            (Some((_, x)), Some((_, y))) => {
+                let (x, y) = (self.resolve(true, &x), self.resolve(false, &y));
+                self.compare(&x, &y);
+            }
+            (None, Some((_, y))) => {
+                if !self.resolve(false, &y).is_empty() || keyword == "contains" {
+                    self.push(added, old.at.clone(), y, format!("`{keyword}`"));
+                }
+            }
+            (Some((_, x)), None) => {
+                if !self.resolve(true, &x).is_empty() || keyword == "contains" {
+                    self.push(removed, x, new.at.clone(), format!("`{keyword}`"));
+                }
+            }
+            (None, None) => {}
+        }
+    }
+
+    fn dependencies(&mut self, old: &View<'a>, new: &View<'a>) {
+        let lists = |view: &View<'a>| -> BTreeMap<String, (BTreeSet<String>, NodeRef)> {
+            let mut out = BTreeMap::new();
+            for keyword in ["dependentRequired", "dependencies"] {
+                if let Some((Value::Object(map), at)) = view.get(keyword) {
+                    for (key, value) in map {
+                        if let Value::Array(names) = value {
+                            let names = names.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect();
+                            out.insert(key.clone(), (names, NodeRef { doc: at.doc, pointer: crate::pointer::push(&at.pointer, key) }));
+                        }
+                    }
+                }
+            }
+            out
+        };
+        let schemas = |view: &View<'a>| -> BTreeMap<String, NodeRef> {
+            let mut out = BTreeMap::new();
+            for keyword in ["dependentSchemas", "dependencies"] {
+                if let Some((Value::Object(map), at)) = view.get(keyword) {
+                    for (key, value) in map {
+                        if value.is_object() || value.is_boolean() {
+                            out.insert(key.clone(), NodeRef { doc: at.doc, pointer: crate::pointer::push(&at.pointer, key) });
+                        }
+                    }
+                }
+            }
+            out
+        };
+        let (a, b) = (lists(old), lists(new));
+        for key in a.keys().chain(b.keys()).collect::<BTreeSet<_>>() {
+            let detail = format!("when `{key}` is present");
+            match (a.get(key), b.get(key)) {
+                (Some((x, lx)), Some((y, ly))) => {
+                    let kind = match (x.is_subset(y), y.is_subset(x)) {
+                        (true, true) => continue,
+                        (true, false) => K::DependentRequiredExtended,
+                        (false, true) => K::DependentRequiredNarrowed,
+                        (false, false) => K::DependentRequiredChanged,
+                    };
+                    self.push(kind, lx.clone(), ly.clone(), detail);
+                }
+                (None, Some((y, ly))) if !y.is_empty() => self.push(K::DependentRequiredAdded, old.at.clone(), ly.clone(), detail),
+                (Some((x, lx)), None) if !x.is_empty() => self.push(K::DependentRequiredRemoved, lx.clone(), new.at.clone(), detail),
+                _ => {}
+            }
+        }
+        let (a, b) = (schemas(old), schemas(new));
+        for key in a.keys().chain(b.keys()).collect::<BTreeSet<_>>() {
+            let detail = format!("when `{key}` is present");
+            match (a.get(key), b.get(key)) {
+                (Some(x), Some(y)) => {
+                    let (x, y) = (self.resolve(true, x), self.resolve(false, y));
+                    self.compare(&x, &y);
+                }
+                (None, Some(y)) => {
+                    if !self.resolve(false, y).is_empty() {
+                        self.push(K::DependentSchemaAdded, old.at.clone(), y.clone(), detail);
+                    }
+                }
+                (Some(x), None) => {
+                    if !self.resolve(true, x).is_empty() {
+                        self.push(K::DependentSchemaRemoved, x.clone(), new.at.clone(), detail);
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+    }
+
+    fn arrays(&mut self, old: &View<'a>, new: &View<'a>) {
+        use K::*;
+        let (a_prefix, a_rest) = self.tuple(old, true);
+        let (b_prefix, b_rest) = self.tuple(new, false);
+        for index in 0..a_prefix.len().max(b_prefix.len()) {
+            let detail = format!("position {index}");
+            match (a_prefix.get(index), b_prefix.get(index)) {
+                (Some(x), Some(y)) => self.compare(x, y),
+                (None, Some(y)) => match rest_allowance(&a_rest) {
+                    Allowance::Forbidden => self.push(ItemAddedToClosedContentModel, a_rest.at.clone(), y.at.clone(), detail),
+                    Allowance::Any => {
+                        let kind = if y.is_empty() { ItemWithEmptySchemaAddedToOpenContentModel } else { ItemAddedToOpenContentModel };
+                        self.push(kind, a_rest.at.clone(), y.at.clone(), detail)
+                    }
+                    Allowance::Schema(cover) => {
+                        let (backward, forward, _) = self.trial(&cover, y);
+                        self.push_verdict(ItemAddedToPartiallyOpenContentModel, cover.at.clone(), y.at.clone(), detail, backward, forward)
+                    }
+                },
+                (Some(x), None) => match rest_allowance(&b_rest) {
+                    Allowance::Forbidden => self.push(ItemRemovedFromClosedContentModel, x.at.clone(), b_rest.at.clone(), detail),
+                    Allowance::Any => self.push(ItemRemovedFromOpenContentModel, x.at.clone(), b_rest.at.clone(), detail),
+                    Allowance::Schema(cover) => {
+                        let (backward, forward, _) = self.trial(x, &cover);
+                        self.push_verdict(ItemRemovedFromPartiallyOpenContentModel, x.at.clone(), cover.at.clone(), detail, backward, forward)
+                    }
+                },
+                (None, None) => {}
+            }
+        }
+        match (a_rest.boolean == Some(false), b_rest.boolean == Some(false)) {
+            (true, true) => {}
+            (true, false) => self.push(AdditionalItemsAllowed, a_rest.at.clone(), b_rest.at.clone(), ""),
+            (false, true) => self.push(AdditionalItemsForbidden, a_rest.at.clone(), b_rest.at.clone(), ""),
+            (false, false) => self.compare(&a_rest, &b_rest),
+        }
+        self.bound(old, new, "minItems", [MinItemsAdded, MinItemsRemoved, MinItemsIncreased, MinItemsDecreased]);
+        self.bound(old, new, "maxItems", [MaxItemsAdded, MaxItemsRemoved, MaxItemsIncreased, MaxItemsDecreased]);
+        let unique = |view: &View<'a>| view.get("uniqueItems").is_some_and(|(v, _)| v == &Value::Bool(true));
+        match (unique(old), unique(new)) {
+            (false, true) => self.push(UniqueItemsAdded, old.location("uniqueItems"), new.location("uniqueItems"), ""),
+            (true, false) => self.push(UniqueItemsRemoved, old.location("uniqueItems"), new.location("uniqueItems"), ""),
+            _ => {}
+        }
+        self.optional_schema(old, new, "contains", ContainsAdded, ContainsRemoved);
+        if old.has("contains") && new.has("contains") {
+            self.bound(old, new, "minContains", [MinContainsAdded, MinContainsRemoved, MinContainsIncreased, MinContainsDecreased]);
+            self.bound(old, new, "maxContains", [MaxContainsAdded, MaxContainsRemoved, MaxContainsIncreased, MaxContainsDecreased]);
+        }
+    }
+
+    /// Positional item schemas and the schema for the rest (`true` when absent).
+    fn tuple(&self, view: &View<'a>, side_old: bool) -> (Vec<View<'a>>, View<'a>) {
+        let positional = |at: &NodeRef, count: usize| -> Vec<View<'a>> {
+            (0..count)
+                .map(|i| self.resolve(side_old, &NodeRef { doc: at.doc, pointer: format!("{}/{i}", at.pointer) }))
+                .collect()
+        };
+        let rest = |keywords: &[&str]| {
+            keywords
+                .iter()
+                .find_map(|k| view.get(k).map(|(_, at)| self.resolve(side_old, &at)))
+                .unwrap_or_else(|| View::absent(&view.at))
+        };
+        if let Some((Value::Array(items), at)) = view.get("prefixItems") {
+            return (positional(&at, items.len()), rest(&["items", "unevaluatedItems"]));
+        }
+        if let Some((Value::Array(items), at)) = view.get("items") {
+            return (positional(&at, items.len()), rest(&["additionalItems", "unevaluatedItems"]));
+        }
+        (Vec::new(), rest(&["items", "unevaluatedItems"]))
+    }
+
+    fn negation(&mut self, old: &View<'a>, new: &View<'a>) {
+        match (old.get("not"), new.get("not")) {
+            (Some((_, x)), Some((_, y))) => {
+                let (x, y) = (self.resolve(true, &x), self.resolve(false, &y));
+                self.flipped = !self.flipped;
+                self.compare(&x, &y);
+                self.flipped = !self.flipped;
+            }
+            (None, Some((_, y))) => self.push(K::NotAdded, old.at.clone(), y, ""),
+            (Some((_, x)), None) => self.push(K::NotRemoved, x, new.at.clone(), ""),
+            (None, None) => {}
+        }
+    }
+
+    fn conditional(&mut self, old: &View<'a>, new: &View<'a>) {
+        let branches = |view: &View<'a>| view.has("then") || view.has("else");
+        match (old.get("if"), new.get("if")) {
+            (None, Some((_, y))) if branches(new) => self.push(K::ConditionAdded, old.at.clone(), y, ""),
+            (Some((_, x)), None) if branches(old) => self.push(K::ConditionRemoved, x, new.at.clone(), ""),
+            (Some((_, x)), Some((_, y))) => {
+                let (cx, cy) = (self.resolve(true, &x), self.resolve(false, &y));
+                if self.trial(&cx, &cy).2 > 0 {
+                    self.push(K::ConditionChanged, x, y, "");
+                    return;
+                }
+                self.optional_branch(old, new, "then", K::ThenAdded, K::ThenRemoved);
+                self.optional_branch(old, new, "else", K::ElseAdded, K::ElseRemoved);
+            }
+            _ => {}
+        }
+    }
+
+    fn optional_branch(&mut self, old: &View<'a>, new: &View<'a>, keyword: &str, added: K, removed: K) {
+        match (old.get(keyword), new.get(keyword)) {
+            (Some((_, x)), Some((_, y))) => {
+                let (x, y) = (self.resolve(true, &x), self.resolve(false, &y));
+                self.compare(&x, &y);
+            }
+            (None, Some((_, y))) if !self.resolve(false, &y).is_empty() => self.push(added, old.at.clone(), y, ""),
+            (Some((_, x)), None) if !self.resolve(true, &x).is_empty() => self.push(removed, x, new.at.clone(), ""),
+            _ => {}
+        }
+    }
+
+    /// `allOf`/`anyOf`/`oneOf`. Returns true when the whole comparison was done here (a plain
+    /// schema compared with a combination of alternatives).
+    fn combinators(&mut self, old: &View<'a>, new: &View<'a>) -> bool {
+        let a = combinator(old);
+        let b = combinator(new);
+        match (&a, &b) {
+            (None, None) => false,
+            (Some((ka, la, na)), Some((kb, lb, nb))) => {
+                let kind_change = match (ka.as_str(), kb.as_str()) {
+                    (x, y) if x == y => None,
+                    (_, "anyOf") => Some(K::CombinedTypeExtended),
+                    ("anyOf", _) => Some(K::CombinedTypeNarrowed),
+                    _ => Some(K::CombinedTypeChanged),
+                };
+                if let Some(kind) = kind_change {
+                    self.push(kind, la.clone(), lb.clone(), format!("`{ka}` → `{kb}`"));
+                }
+                let xs = self.subschemas(true, la, *na);
+                let ys = self.subschemas(false, lb, *nb);
+                self.match_subschemas(&xs, &ys, ka == "allOf" && kb == "allOf", kb == "oneOf");
+                false
+            }
+            (None, Some((kb, lb, nb))) if kb != "allOf" && only_combinator(new) => {
+                // A plain schema became one alternative among several.
+                let ys = self.subschemas(false, lb, *nb);
+                self.match_subschemas(std::slice::from_ref(old), &ys, false, kb == "oneOf");
+                true
+            }
+            (Some((ka, la, na)), None) if ka != "allOf" && only_combinator(old) => {
+                let xs = self.subschemas(true, la, *na);
+                self.match_subschemas(&xs, std::slice::from_ref(new), false, false);
+                true
+            }
+            (None, Some((kb, lb, _))) => {
+                self.push(K::CombinatorAdded, old.at.clone(), lb.clone(), format!("`{kb}`"));
+                false
+            }
+            (Some((ka, la, _)), None) => {
+                self.push(K::CombinatorRemoved, la.clone(), new.at.clone(), format!("`{ka}`"));
+                false
+            }
+        }
+    }
+
+    fn subschemas(&self, side_old: bool, at: &NodeRef, count: usize) -> Vec<View<'a>> {
+        (0..count)
+            .map(|i| self.resolve(side_old, &NodeRef { doc: at.doc, pointer: format!("{}/{i}", at.pointer) }))
+            .collect()
+    }
+
+    /// Pairs subschemas across the sides (closest first), compares the pairs, and reports the
+    /// rest as added or removed.
+    fn match_subschemas(&mut self, xs: &[View<'a>], ys: &[View<'a>], conjunction: bool, one_of: bool) {
+        let mut distances = Vec::new();
+        for (i, x) in xs.iter().enumerate() {
+            for (j, y) in ys.iter().enumerate() {
+                let (backward, forward, count) = self.trial(x, y);
+                let penalty = usize::from(!backward) + usize::from(!forward);
+                distances.push((count + penalty * 1000, i, j));
+            }
+        }
+        distances.sort();
+        let (mut used_x, mut used_y) = (vec![false; xs.len()], vec![false; ys.len()]);
+        for (_, i, j) in distances {
+            if !used_x[i] && !used_y[j] {
+                used_x[i] = true;
+                used_y[j] = true;
+                self.compare(&xs[i], &ys[j]);
+            }
+        }
+        let anchor_new = ys.first().map_or_else(|| xs[0].at.clone(), |y| y.at.clone());
+        let anchor_old = xs.first().map_or_else(|| ys[0].at.clone(), |x| x.at.clone());
+        for (i, x) in xs.iter().enumerate().filter(|(i, _)| !used_x[*i]) {
+            let kind = if conjunction { K::ConjunctRemoved } else { K::AlternativeRemoved };
+            self.push(kind, x.at.clone(), anchor_new.clone(), format!("subschema {i}"));
+        }
+        for (j, y) in ys.iter().enumerate().filter(|(j, _)| !used_y[*j]) {
+            let kind = if conjunction { K::ConjunctAdded } else { K::AlternativeAdded };
+            self.push(kind, anchor_old.clone(), y.at.clone(), format!("subschema {j}"));
+            if one_of && !conjunction {
+                // An old document may now match two alternatives of a `oneOf`; Confluent
+                // still calls this compatible.
+                if let Some(last) = self.changes.last_mut() {
+                    last.confluent_exception = true;
+                }
+            }
+        }
+    }
+}
+
+enum Allowance<'a> {
+    Forbidden,
+    Any,
+    Schema(View<'a>),
+}
+
+fn rest_allowance<'a>(rest: &View<'a>) -> Allowance<'a> {
+    match rest.boolean {
+        Some(false) => Allowance::Forbidden,
+        _ if rest.is_empty() => Allowance::Any,
+        _ => Allowance::Schema(rest.clone()),
+    }
+}
+
+/// The combinator a schema uses (`allOf`, `anyOf` or `oneOf`; the first present), its location
+/// and number of subschemas.
+fn combinator(view: &View<'_>) -> Option<(String, NodeRef, usize)> {
+    ["anyOf", "oneOf", "allOf"].iter().find_map(|k| match view.get(k) {
+        Some((Value::Array(list), at)) => Some(((*k).to_owned(), at, list.len())),
+        _ => None,
+    })
+}
+
+/// Whether the combinator is the schema's only assertion.
+fn only_combinator(view: &View<'_>) -> bool {
+    view.layers.iter().all(|layer| {
+        layer.object.keys().all(|k| {
+            !super::schema::ASSERTIONS.contains(&k.as_str()) || matches!(k.as_str(), "anyOf" | "oneOf")
+        })
+    })
+}
+
+fn properties(view: &View<'_>) -> BTreeMap<String, NodeRef> {
+    match view.get("properties") {
+        Some((Value::Object(map), at)) => map
+            .keys()
+            .map(|k| (k.clone(), NodeRef { doc: at.doc, pointer: crate::pointer::push(&at.pointer, k) }))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+fn required(view: &View<'_>) -> BTreeSet<String> {
+    match view.get("required") {
+        Some((Value::Array(names), _)) => names.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+fn types(view: &View<'_>) -> Option<BTreeSet<String>> {
+    match view.get("type")?.0 {
+        Value::String(t) => Some([t.clone()].into()),
+        Value::Array(list) => Some(list.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect()),
+        _ => None,
+    }
+}
+
+/// Whether a type set admits values of type `t` (an absent set admits all).
+fn allows(types: &Option<BTreeSet<String>>, t: &str) -> bool {
+    match types {
+        None => true,
+        Some(set) => set.contains(t) || (t == "integer" && set.contains("number")) || (t == "number" && set.contains("integer")),
+    }
+}
+
+/// Whether every type in `inner` is admitted by `outer` (integer within number).
+fn covers(outer: &BTreeSet<String>, inner: &BTreeSet<String>) -> bool {
+    inner.iter().all(|t| outer.contains(t) || (t == "integer" && outer.contains("number")))
+}
+
+fn is_whole(ratio: f64) -> bool {
+    ratio >= 1.0 && (ratio - ratio.round()).abs() < 1e-9
+}
+
+fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => json_eq(x, y),
+        _ => false,
+    }
+}
+
+/// JSON equality where 1 and 1.0 are the same number.
+pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x == y || x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn show_values(values: &[Value]) -> String {
+    let shown: Vec<String> = values.iter().take(6).map(Value::to_string).collect();
+    let more = if values.len() > 6 { ", …" } else { "" };
+    format!("[{}{more}]", shown.join(", "))
+}

@@ -1,0 +1,124 @@
+//! `eventsmith diff`: two plain schema files, no project.
+
+use super::{Change, Verdict, change_diagnostic, diff};
+use crate::config::Level;
+use crate::diagnostic::Diagnostic;
+use crate::fs::FileSystem;
+use crate::loader::load_file;
+use crate::source::SourceMap;
+use crate::store::NodeRef;
+use serde_json::json;
+use std::path::Path;
+
+/// The outcome of comparing two schema files.
+#[derive(Debug)]
+pub struct FileDiff {
+    /// Findings: load errors (the comparison did not run) or one per change.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The text of every file read.
+    pub sources: SourceMap,
+    /// The changes with their verdicts; empty when a file did not load.
+    pub changes: Vec<ChangeReport>,
+    /// Whether both files loaded.
+    pub loaded: bool,
+    /// The verdict over all changes.
+    pub verdict: Verdict,
+}
+
+/// A change with its positions resolved, for the JSON report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChangeReport {
+    /// The kind id.
+    pub kind: &'static str,
+    /// The specifics.
+    pub detail: String,
+    /// Backward verdict.
+    pub backward: bool,
+    /// Forward verdict.
+    pub forward: bool,
+    /// Whether it breaks the level asked for.
+    pub breaking: bool,
+    /// Where in the old schema.
+    pub old: Position,
+    /// Where in the new schema.
+    pub new: Position,
+}
+
+/// A file, JSON pointer, line and column.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Position {
+    /// The file as shown.
+    pub file: String,
+    /// The JSON pointer.
+    pub pointer: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+}
+
+impl FileDiff {
+    /// Whether the changes pass `level`.
+    pub fn passes(&self, level: Level) -> bool {
+        self.verdict.passes(level)
+    }
+
+    /// The JSON report (format version 1).
+    pub fn json(&self, level: Level) -> String {
+        let report = json!({
+            "version": 1,
+            "level": level.name(),
+            "compatible": self.loaded && self.passes(level),
+            "verdict": {"backward": self.verdict.backward, "forward": self.verdict.forward},
+            "changes": self.changes,
+            "diagnostics": serde_json::from_str::<serde_json::Value>(&crate::report::json(&self.diagnostics))
+                .map(|v| v["diagnostics"].clone())
+                .unwrap_or_default(),
+        });
+        let mut out = serde_json::to_string_pretty(&report).unwrap_or_default();
+        out.push('\n');
+        out
+    }
+}
+
+/// Compares two schema files at `level`.
+pub fn diff_files(fs: &dyn FileSystem, old: &Path, new: &Path, level: Level, display_base: Option<&Path>) -> FileDiff {
+    let a = load_file(fs, old, display_base);
+    let b = load_file(fs, new, display_base);
+    let mut sources = a.sources.clone();
+    sources.extend(&b.sources);
+    let mut diagnostics: Vec<Diagnostic> = a.diagnostics.iter().chain(&b.diagnostics).cloned().collect();
+    let (Some(da), Some(db)) = (a.doc, b.doc) else {
+        return FileDiff { diagnostics, sources, changes: Vec::new(), loaded: false, verdict: Verdict { backward: false, forward: false } };
+    };
+    if a.has_errors() || b.has_errors() {
+        return FileDiff { diagnostics, sources, changes: Vec::new(), loaded: false, verdict: Verdict { backward: false, forward: false } };
+    }
+    let root = |doc| NodeRef { doc, pointer: String::new() };
+    let changes: Vec<Change> = crate::stack::with_large_stack(|| diff(&a.store, &root(da), &b.store, &root(db))).unwrap_or_default();
+    let fix = "make the change compatible, or publish it as a new major version with an upcaster";
+    let position = |store: &crate::store::Store, node: &NodeRef| {
+        let document = store.document(node.doc);
+        let span = document.span_of(&node.pointer);
+        Position {
+            file: document.display().display().to_string(),
+            pointer: node.pointer.clone(),
+            line: span.line,
+            column: span.column,
+        }
+    };
+    let reports = changes
+        .iter()
+        .map(|c| ChangeReport {
+            kind: c.kind.id(),
+            detail: c.detail.clone(),
+            backward: c.backward,
+            forward: c.forward,
+            breaking: super::breaks(c, level),
+            old: position(&a.store, &c.old),
+            new: position(&b.store, &c.new),
+        })
+        .collect();
+    diagnostics.extend(changes.iter().map(|c| change_diagnostic(c, &a.store, &b.store, level, fix)));
+    FileDiff { diagnostics, sources, verdict: Verdict::of(&changes), changes: reports, loaded: true }
+}

@@ -1,0 +1,130 @@
+//! A schema as the diff sees it: the object at a node with its `$ref` chain followed, read as
+//! layers (the referring object first, then each target), each keyword with its source location.
+
+use crate::draft::Draft;
+use crate::store::{NodeRef, Store};
+use serde_json::{Map, Value};
+
+/// At most this many `$ref` hops are followed from one node (a pure `$ref` loop stops here).
+const MAX_HOPS: usize = 64;
+
+/// One object of the chain.
+#[derive(Debug, Clone)]
+pub(crate) struct Layer<'a> {
+    pub node: NodeRef,
+    pub object: &'a Map<String, Value>,
+}
+
+/// A resolved schema.
+#[derive(Debug, Clone)]
+pub(crate) struct View<'a> {
+    /// Where the schema is (the node that was asked for).
+    pub at: NodeRef,
+    /// `Some(b)` for a boolean schema (and for an absent keyword, `true`).
+    pub boolean: Option<bool>,
+    pub layers: Vec<Layer<'a>>,
+}
+
+impl<'a> View<'a> {
+    /// The schema at `node`, following `$ref`.
+    pub fn resolve(store: &'a Store, node: &NodeRef) -> View<'a> {
+        let mut layers = Vec::new();
+        let mut current = node.clone();
+        let mut boolean = None;
+        for _ in 0..MAX_HOPS {
+            match store.value(&current) {
+                Some(Value::Bool(b)) => {
+                    if layers.is_empty() {
+                        boolean = Some(*b);
+                    } else if !*b {
+                        // `$ref` to `false` with siblings: nothing validates.
+                        boolean = Some(false);
+                    }
+                    break;
+                }
+                Some(Value::Object(object)) => {
+                    let draft7 = store.draft(current.doc) == Some(Draft::Draft7);
+                    let target = object
+                        .contains_key("$ref")
+                        .then(|| store.ref_target(&current))
+                        .flatten()
+                        .and_then(|t| t.as_ref().ok())
+                        .cloned();
+                    // In draft-07, keywords beside `$ref` are ignored.
+                    if !(draft7 && target.is_some()) {
+                        layers.push(Layer {
+                            node: current.clone(),
+                            object,
+                        });
+                    }
+                    match target {
+                        Some(next) => current = next,
+                        None => break,
+                    }
+                }
+                _ => break,
+            }
+        }
+        View {
+            at: node.clone(),
+            boolean,
+            layers,
+        }
+    }
+
+    /// The empty schema (`true`) standing in for an absent keyword, located at `at`.
+    pub fn absent(at: &NodeRef) -> View<'a> {
+        View {
+            at: at.clone(),
+            boolean: Some(true),
+            layers: Vec::new(),
+        }
+    }
+
+    /// The first layer's value of a keyword, with its node.
+    pub fn get(&self, keyword: &str) -> Option<(&'a Value, NodeRef)> {
+        self.layers.iter().find_map(|layer| {
+            layer.object.get(keyword).map(|value| {
+                (
+                    value,
+                    NodeRef {
+                        doc: layer.node.doc,
+                        pointer: crate::pointer::push(&layer.node.pointer, keyword),
+                    },
+                )
+            })
+        })
+    }
+
+    /// Whether a keyword is present.
+    pub fn has(&self, keyword: &str) -> bool {
+        self.layers.iter().any(|l| l.object.contains_key(keyword))
+    }
+
+    /// The location of a keyword, or of the schema when it is absent.
+    pub fn location(&self, keyword: &str) -> NodeRef {
+        self.get(keyword).map_or_else(|| self.at.clone(), |(_, at)| at)
+    }
+
+    /// Whether it accepts everything: `true`, or an object with no assertion keywords.
+    pub fn is_empty(&self) -> bool {
+        match self.boolean {
+            Some(b) => b,
+            None => !self
+                .layers
+                .iter()
+                .any(|l| l.object.keys().any(|k| ASSERTIONS.contains(&k.as_str()))),
+        }
+    }
+}
+
+/// Keywords that constrain what validates (everything else is an annotation or unknown).
+pub(crate) const ASSERTIONS: &[&str] = &[
+    "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
+    "exclusiveMinimum", "maxLength", "minLength", "pattern", "format", "items", "prefixItems",
+    "additionalItems", "unevaluatedItems", "contains", "maxItems", "minItems", "uniqueItems",
+    "maxContains", "minContains", "properties", "patternProperties", "additionalProperties",
+    "unevaluatedProperties", "propertyNames", "required", "dependentRequired",
+    "dependentSchemas", "dependencies", "maxProperties", "minProperties", "allOf", "anyOf",
+    "oneOf", "not", "if", "then", "else",
+];
