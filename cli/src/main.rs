@@ -1,11 +1,15 @@
 //! `eventsmith`: a thin command line over `eventsmith-core`.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use eventsmith_core::config::{self, Config, FILE_NAME};
+use eventsmith_core::compat::check::{self, Base};
+use eventsmith_core::compat::files::diff_files;
+use eventsmith_core::config::{self, Config, FILE_NAME, Level};
+use eventsmith_core::diagnostic::{Diagnostic, Severity};
 use eventsmith_core::fs::RealFs;
 use eventsmith_core::report::{self, Format};
 use eventsmith_core::scaffold::{self, NewItem, PlannedFile};
 use eventsmith_core::source::SourceFile;
+use eventsmith_core::source::SourceMap;
 use eventsmith_core::{LoadOptions, Loaded, load};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -21,8 +25,10 @@ Examples:
   eventsmith new command order.place_order --emits order.placed
   eventsmith new projection order_summary --key order_id --subscribes order.placed
   eventsmith new version order.placed        # v(N+1) with an upcast block to fill in
+  eventsmith diff old.json new.json --level full
+  eventsmith check --against origin/main --format github
 
-Exit codes: 0 ok, 1 findings (invalid schemas), 2 usage or I/O errors.";
+Exit codes: 0 ok, 1 findings (invalid schemas, incompatible changes), 2 usage or I/O errors.";
 
 /// Turn versioned JSON Schema event contracts into event-sourced Rust.
 #[derive(Parser)]
@@ -56,6 +62,44 @@ enum FormatArg {
     Human,
     Json,
     Github,
+    Sarif,
+}
+
+impl From<FormatArg> for Format {
+    fn from(format: FormatArg) -> Format {
+        match format {
+            FormatArg::Human => Format::Human,
+            FormatArg::Json => Format::Json,
+            FormatArg::Github => Format::Github,
+            FormatArg::Sarif => Format::Sarif,
+        }
+    }
+}
+
+/// Compatibility levels, with Confluent Schema Registry's meanings.
+#[derive(Clone, Copy, ValueEnum)]
+enum LevelArg {
+    None,
+    Backward,
+    BackwardTransitive,
+    Forward,
+    ForwardTransitive,
+    Full,
+    FullTransitive,
+}
+
+impl From<LevelArg> for Level {
+    fn from(level: LevelArg) -> Level {
+        match level {
+            LevelArg::None => Level::None,
+            LevelArg::Backward => Level::Backward,
+            LevelArg::BackwardTransitive => Level::BackwardTransitive,
+            LevelArg::Forward => Level::Forward,
+            LevelArg::ForwardTransitive => Level::ForwardTransitive,
+            LevelArg::Full => Level::Full,
+            LevelArg::FullTransitive => Level::FullTransitive,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -77,6 +121,41 @@ enum Command {
         after_help = "Examples:\n  eventsmith validate\n  eventsmith validate --format github   # annotations in GitHub Actions"
     )]
     Validate {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+        format: FormatArg,
+    },
+    /// Compare two plain JSON Schema files (draft-07 or 2020-12) and judge the change.
+    #[command(
+        after_help = "Examples:\n  eventsmith diff v1.json v2.json                 # backward by default\n  eventsmith diff old.json new.json --level full --format json\n\nExit codes: 0 compatible at the level, 1 incompatible, 2 usage or parse errors."
+    )]
+    Diff {
+        /// The schema before the change.
+        old: PathBuf,
+        /// The schema after the change.
+        new: PathBuf,
+        /// The compatibility level to judge at (default: backward).
+        #[arg(long, value_enum)]
+        level: Option<LevelArg>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+        format: FormatArg,
+    },
+    /// Check the project against a base: released versions change only compatibly, nothing
+    /// released is deleted, and breaking new versions carry a sound upcast.
+    #[command(
+        after_help = "Examples:\n  eventsmith check --against origin/main --format github   # in CI\n  eventsmith check                                          # against HEAD\n  eventsmith check --against-dir ../released --level full-transitive"
+    )]
+    Check {
+        /// A git revision of the repository holding the project (default: HEAD).
+        #[arg(long, value_name = "GIT-REF", conflicts_with = "against_dir")]
+        against: Option<String>,
+        /// A directory holding the base project instead of a git revision.
+        #[arg(long, value_name = "DIR")]
+        against_dir: Option<PathBuf>,
+        /// The compatibility level (default: eventsmith.toml's `[compatibility] level`).
+        #[arg(long, value_enum)]
+        level: Option<LevelArg>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = FormatArg::Human)]
         format: FormatArg,
@@ -164,6 +243,24 @@ fn run(cli: &Cli) -> Result<ExitCode, Fatal> {
         Command::Init { dir, name } => init(cli, dir.as_deref(), name.as_deref()),
         Command::New(item) => new(cli, item),
         Command::Validate { format } => validate(cli, *format),
+        Command::Diff {
+            old,
+            new,
+            level,
+            format,
+        } => diff(cli, old, new, level.map(Level::from), (*format).into()),
+        Command::Check {
+            against,
+            against_dir,
+            level,
+            format,
+        } => {
+            let base = match against_dir {
+                Some(dir) => Base::Dir(current_dir()?.join(dir)),
+                None => Base::Git(against.clone().unwrap_or_else(|| "HEAD".to_owned())),
+            };
+            check_project(cli, &base, level.map(Level::from), (*format).into())
+        }
     }
 }
 
@@ -201,40 +298,21 @@ fn project_root(cli: &Cli) -> Result<PathBuf, Fatal> {
 fn validate(cli: &Cli, format: FormatArg) -> Result<ExitCode, Fatal> {
     let root = project_root(cli)?;
     let started = std::time::Instant::now();
-    let loaded = load(
-        &RealFs,
-        &LoadOptions {
-            root,
-            display_base: Some(current_dir()?),
-        },
-    );
+    let loaded = load(&RealFs, &LoadOptions::new(root, Some(current_dir()?)));
     let mut diagnostics = loaded.diagnostics.clone();
     if cli.quiet {
         diagnostics.retain(|d| d.is_error());
     }
-    let format = match format {
-        FormatArg::Human => Format::Human,
-        FormatArg::Json => Format::Json,
-        FormatArg::Github => Format::Github,
-    };
-    match format {
-        Format::Human => {
-            if !(cli.quiet && diagnostics.is_empty()) {
-                if diagnostics.is_empty() {
-                    println!("{}", inventory(&loaded));
-                } else {
-                    print!(
-                        "{}",
-                        report::human(&diagnostics, &loaded.sources, color(cli))
-                    );
-                    if !loaded.has_errors() && !cli.quiet {
-                        println!("{}", inventory(&loaded));
-                    }
-                }
-            }
+    let format: Format = format.into();
+    if format == Format::Human && diagnostics.is_empty() {
+        if !cli.quiet {
+            println!("{}", inventory(&loaded));
         }
-        Format::Json => print!("{}", report::json(&diagnostics)),
-        Format::Github => print!("{}", report::github(&diagnostics)),
+    } else {
+        emit(cli, format, &diagnostics, &loaded.sources, None);
+        if format == Format::Human && !loaded.has_errors() && !cli.quiet {
+            println!("{}", inventory(&loaded));
+        }
     }
     if cli.verbose && format == Format::Human {
         eprint!("{}", details(&loaded, started.elapsed()));
@@ -242,6 +320,113 @@ fn validate(cli: &Cli, format: FormatArg) -> Result<ExitCode, Fatal> {
     Ok(if loaded.has_io_errors() {
         ExitCode::from(2)
     } else if loaded.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Prints diagnostics in a format; `json` is the given document when there is one.
+fn emit(
+    cli: &Cli,
+    format: Format,
+    diagnostics: &[Diagnostic],
+    sources: &SourceMap,
+    json: Option<String>,
+) {
+    match format {
+        Format::Human => print!("{}", report::human(diagnostics, sources, color(cli))),
+        Format::Json => print!("{}", json.unwrap_or_else(|| report::json(diagnostics))),
+        Format::Github => print!("{}", report::github(diagnostics)),
+        Format::Sarif => print!("{}", report::sarif(diagnostics, report::describe)),
+    }
+}
+
+fn diff(
+    cli: &Cli,
+    old: &Path,
+    new: &Path,
+    level: Option<Level>,
+    format: Format,
+) -> Result<ExitCode, Fatal> {
+    let cwd = current_dir()?;
+    for path in [old, new] {
+        if !cwd.join(path).is_file() {
+            return Err(Fatal::new(
+                format!("{} is not a file", path.display()),
+                Some("pass two JSON Schema files: eventsmith diff OLD.json NEW.json".into()),
+            ));
+        }
+    }
+    let level = level.unwrap_or(Level::Backward);
+    let result = diff_files(&RealFs, &cwd.join(old), &cwd.join(new), level, Some(&cwd));
+    let mut diagnostics = result.diagnostics.clone();
+    if cli.quiet {
+        diagnostics.retain(|d| d.severity != Severity::Note);
+    }
+    emit(
+        cli,
+        format,
+        &diagnostics,
+        &result.sources,
+        Some(result.json(level)),
+    );
+    if !result.loaded {
+        return Ok(ExitCode::from(2));
+    }
+    let compatible = result.passes(level);
+    if format == Format::Human && !cli.quiet {
+        let breaking = result.changes.iter().filter(|c| c.breaking).count();
+        println!(
+            "{} at `{}`: {} change{}, {breaking} breaking",
+            if compatible {
+                "compatible"
+            } else {
+                "incompatible"
+            },
+            level.name(),
+            result.changes.len(),
+            if result.changes.len() == 1 { "" } else { "s" },
+        );
+    }
+    Ok(if compatible {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn check_project(
+    cli: &Cli,
+    base: &Base,
+    level: Option<Level>,
+    format: Format,
+) -> Result<ExitCode, Fatal> {
+    let root = project_root(cli)?;
+    let cwd = current_dir()?;
+    let result = check::check(&root, base, level, Some(&cwd));
+    let mut diagnostics = result.diagnostics.clone();
+    if !cli.verbose {
+        diagnostics.retain(|d| d.severity != Severity::Note);
+    }
+    if cli.quiet {
+        diagnostics.retain(Diagnostic::is_error);
+    }
+    let json = report::json(&diagnostics).replacen(
+        "{\n",
+        &format!("{{\n  \"level\": \"{}\",\n", result.level.name()),
+        1,
+    );
+    if format == Format::Human && diagnostics.is_empty() {
+        if !cli.quiet {
+            println!("compatible at `{}`", result.level.name());
+        }
+    } else {
+        emit(cli, format, &diagnostics, &result.sources, Some(json));
+    }
+    Ok(if result.io_error {
+        ExitCode::from(2)
+    } else if result.has_errors() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -116,10 +116,7 @@ fn main() {
     for events in [1_000usize, 5_000] {
         let temp = tempfile::tempdir().unwrap();
         let files = generate(temp.path(), events);
-        let options = LoadOptions {
-            root: temp.path().to_owned(),
-            display_base: None,
-        };
+        let options = LoadOptions::new(temp.path(), None);
         let loaded = load(&RealFs, &options);
         assert!(
             !loaded.has_errors(),

@@ -101,3 +101,25 @@ impl FileSystem for MemoryFs {
             .any(|file| file != path && file.starts_with(path))
     }
 }
+
+/// A tree with some files laid over another (e.g. a derived schema beside the real ones).
+pub struct OverlayFs<'a> {
+    /// The tree underneath.
+    pub base: &'a dyn FileSystem,
+    /// The files on top.
+    pub top: MemoryFs,
+}
+
+impl FileSystem for OverlayFs<'_> {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.top.read(path).or_else(|_| self.base.read(path))
+    }
+
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<(PathBuf, bool)>> {
+        self.base.read_dir(path)
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        self.base.is_dir(path)
+    }
+}

@@ -14,6 +14,7 @@ pub mod document;
 pub mod draft;
 mod examples;
 pub mod fs;
+pub mod git;
 pub mod layout;
 pub mod loader;
 mod metaschema;

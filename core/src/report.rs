@@ -106,7 +106,10 @@ pub fn one_line(diagnostic: &Diagnostic) -> String {
 /// `2 errors, 1 warning`, or `no problems found`.
 pub fn summary(diagnostics: &[Diagnostic]) -> String {
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
+    let warnings = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .count();
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     match (errors, warnings) {
         (0, 0) => "no problems found".to_owned(),
@@ -169,7 +172,10 @@ pub fn json(diagnostics: &[Diagnostic]) -> String {
             .collect(),
         summary: JsonSummary {
             errors: diagnostics.iter().filter(|d| d.is_error()).count(),
-            warnings: diagnostics.iter().filter(|d| d.severity == Severity::Warning).count(),
+            warnings: diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Warning)
+                .count(),
         },
     };
     let mut out = serde_json::to_string_pretty(&report).unwrap_or_default();
@@ -292,6 +298,40 @@ fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// One line on what a rule or change kind checks, for SARIF rule metadata.
+pub fn describe(code: &str) -> String {
+    if let Some(kind) = crate::compat::ChangeKind::from_id(code) {
+        return format!("schema change: {}", kind.summary());
+    }
+    let text = match code {
+        "json-syntax" => "the file is not valid JSON",
+        "json-too-deep" => "JSON nesting deeper than the limit",
+        "encoding" => "the file is not UTF-8",
+        "duplicate-key" => "an object repeats a key",
+        "schema-root" => "a schema file must hold an object",
+        "unsupported-draft" => "`$schema` names a draft eventsmith does not read",
+        "meta-schema" => "the schema is invalid under its draft's meta-schema",
+        "annotation" => "`x-eventsmith` does not match eventsmith's annotation schema",
+        "config" => "eventsmith.toml is invalid",
+        "file-name" => "a file's name or place does not fit the layout",
+        "layout" => "a directory outside the layout",
+        "version-sequence" => "event versions must start at 1 without gaps",
+        "name-collision" => "names collide after case conversion",
+        "undefined-aggregate" => "an aggregate is used but not defined",
+        "dangling-ref" => "a `$ref` does not resolve",
+        "unreadable-ref" => "a `$ref` points to a file that cannot be read",
+        "invalid-example" => "an example does not validate against its schema",
+        "example-check" => "examples could not be checked",
+        "unknown-emitted-event" => "a command emits an undefined event",
+        "unknown-subscribed-event" => "a projection subscribes to an undefined event",
+        "projection-key" => "a projection key is not a row property",
+        "upcast-on-first-version" => "version 1 declares an upcast",
+        "io" => "a file or directory could not be read",
+        other => return other.to_owned(),
+    };
+    text.to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,38 +378,4 @@ mod tests {
         assert_eq!(value["diagnostics"][0]["line"], 2);
         assert_eq!(value["summary"]["errors"], 1);
     }
-}
-
-/// One line on what a rule or change kind checks, for SARIF rule metadata.
-pub fn describe(code: &str) -> String {
-    if let Some(kind) = crate::compat::ChangeKind::from_id(code) {
-        return format!("schema change: {}", kind.summary());
-    }
-    let text = match code {
-        "json-syntax" => "the file is not valid JSON",
-        "json-too-deep" => "JSON nesting deeper than the limit",
-        "encoding" => "the file is not UTF-8",
-        "duplicate-key" => "an object repeats a key",
-        "schema-root" => "a schema file must hold an object",
-        "unsupported-draft" => "`$schema` names a draft eventsmith does not read",
-        "meta-schema" => "the schema is invalid under its draft's meta-schema",
-        "annotation" => "`x-eventsmith` does not match eventsmith's annotation schema",
-        "config" => "eventsmith.toml is invalid",
-        "file-name" => "a file's name or place does not fit the layout",
-        "layout" => "a directory outside the layout",
-        "version-sequence" => "event versions must start at 1 without gaps",
-        "name-collision" => "names collide after case conversion",
-        "undefined-aggregate" => "an aggregate is used but not defined",
-        "dangling-ref" => "a `$ref` does not resolve",
-        "unreadable-ref" => "a `$ref` points to a file that cannot be read",
-        "invalid-example" => "an example does not validate against its schema",
-        "example-check" => "examples could not be checked",
-        "unknown-emitted-event" => "a command emits an undefined event",
-        "unknown-subscribed-event" => "a projection subscribes to an undefined event",
-        "projection-key" => "a projection key is not a row property",
-        "upcast-on-first-version" => "version 1 declares an upcast",
-        "io" => "a file or directory could not be read",
-        other => return other.to_owned(),
-    };
-    text.to_owned()
 }

@@ -25,13 +25,7 @@ fn project_with(files: &[(&str, Vec<u8>)]) -> Loaded {
     for (path, bytes) in files {
         fs.insert(format!("{ROOT}/schema/{path}"), bytes.clone());
     }
-    load(
-        &fs,
-        &LoadOptions {
-            root: PathBuf::from(ROOT),
-            display_base: Some(PathBuf::from(ROOT)),
-        },
-    )
+    load(&fs, &LoadOptions::new(ROOT, Some(PathBuf::from(ROOT))))
 }
 
 fn codes(loaded: &Loaded) -> Vec<&'static str> {

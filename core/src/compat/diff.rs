@@ -33,6 +33,8 @@ pub(crate) struct Differ<'a> {
     visited: HashSet<(NodeRef, NodeRef, bool)>,
     /// Inside an odd number of `not`s: verdicts swap.
     flipped: bool,
+    /// Inside a `oneOf` alternative: widening it may make a document match two alternatives.
+    in_one_of: usize,
 }
 
 impl<'a> Differ<'a> {
@@ -43,6 +45,7 @@ impl<'a> Differ<'a> {
             changes: Vec::new(),
             visited: HashSet::new(),
             flipped: false,
+            in_one_of: 0,
         }
     }
 
@@ -59,7 +62,11 @@ impl<'a> Differ<'a> {
         backward: bool,
         forward: bool,
     ) {
-        let (backward, forward) = if self.flipped { (forward, backward) } else { (backward, forward) };
+        let (backward, forward) = if self.flipped {
+            (forward, backward)
+        } else {
+            (backward, forward)
+        };
         self.changes.push(Change {
             kind,
             old,
@@ -67,7 +74,9 @@ impl<'a> Differ<'a> {
             backward,
             forward,
             detail: detail.into(),
-            confluent_exception: kind.is_confluent_exception(),
+            // Confluent judges `oneOf` like `anyOf`; a widened alternative can overlap another.
+            confluent_exception: kind.is_confluent_exception()
+                || (self.in_one_of > 0 && backward && !forward),
         });
     }
 
@@ -81,17 +90,30 @@ impl<'a> Differ<'a> {
     }
 
     pub fn compare(&mut self, old: &View<'a>, new: &View<'a>) {
-        if !self.visited.insert((old.at.clone(), new.at.clone(), self.flipped)) {
+        if !self
+            .visited
+            .insert((old.at.clone(), new.at.clone(), self.flipped))
+        {
             return; // a cycle closed, or this pair was already compared
         }
         match (old.boolean, new.boolean) {
             (Some(false), Some(false)) => return,
             (Some(false), _) => {
-                self.push(K::SchemaWasFalse, old.at.clone(), new.at.clone(), "was `false`");
+                self.push(
+                    K::SchemaWasFalse,
+                    old.at.clone(),
+                    new.at.clone(),
+                    "was `false`",
+                );
                 return;
             }
             (_, Some(false)) => {
-                self.push(K::SchemaBecameFalse, old.at.clone(), new.at.clone(), "is `false`");
+                self.push(
+                    K::SchemaBecameFalse,
+                    old.at.clone(),
+                    new.at.clone(),
+                    "is `false`",
+                );
                 return;
             }
             _ => {}
@@ -143,12 +165,23 @@ impl<'a> Differ<'a> {
             let a = old.get(keyword).map(|(v, _)| v);
             let b = new.get(keyword).map(|(v, _)| v);
             if !same(a, b) {
-                self.push(*kind, old.location(keyword), new.location(keyword), format!("`{keyword}`"));
+                self.push(
+                    *kind,
+                    old.location(keyword),
+                    new.location(keyword),
+                    format!("`{keyword}`"),
+                );
             }
         }
     }
 
-    fn types(&mut self, old: &View<'a>, new: &View<'a>, a: &Option<BTreeSet<String>>, b: &Option<BTreeSet<String>>) {
+    fn types(
+        &mut self,
+        old: &View<'a>,
+        new: &View<'a>,
+        a: &Option<BTreeSet<String>>,
+        b: &Option<BTreeSet<String>>,
+    ) {
         let (lo, ln) = (old.location("type"), new.location("type"));
         let show = |t: &Option<BTreeSet<String>>| match t {
             None => "any".to_owned(),
@@ -181,11 +214,19 @@ impl<'a> Differ<'a> {
         match (read(old), read(new)) {
             (None, None) => {}
             (None, Some((_, is_const, at))) => {
-                let kind = if is_const { K::ConstAdded } else { K::EnumAdded };
+                let kind = if is_const {
+                    K::ConstAdded
+                } else {
+                    K::EnumAdded
+                };
                 self.push(kind, old.at.clone(), at, "")
             }
             (Some((_, is_const, at)), None) => {
-                let kind = if is_const { K::ConstRemoved } else { K::EnumRemoved };
+                let kind = if is_const {
+                    K::ConstRemoved
+                } else {
+                    K::EnumRemoved
+                };
                 self.push(kind, at, new.at.clone(), "")
             }
             (Some((a, a_const, la)), Some((b, b_const, lb))) => {
@@ -222,13 +263,49 @@ impl<'a> Differ<'a> {
 
     fn strings(&mut self, old: &View<'a>, new: &View<'a>) {
         use K::*;
-        self.bound(old, new, "maxLength", [MaxLengthAdded, MaxLengthRemoved, MaxLengthIncreased, MaxLengthDecreased]);
-        self.bound(old, new, "minLength", [MinLengthAdded, MinLengthRemoved, MinLengthIncreased, MinLengthDecreased]);
-        self.text(old, new, "pattern", [PatternAdded, PatternRemoved, PatternChanged]);
-        self.text(old, new, "format", [FormatAdded, FormatRemoved, FormatChanged]);
+        self.bound(
+            old,
+            new,
+            "maxLength",
+            [
+                MaxLengthAdded,
+                MaxLengthRemoved,
+                MaxLengthIncreased,
+                MaxLengthDecreased,
+            ],
+        );
+        self.bound(
+            old,
+            new,
+            "minLength",
+            [
+                MinLengthAdded,
+                MinLengthRemoved,
+                MinLengthIncreased,
+                MinLengthDecreased,
+            ],
+        );
+        self.text(
+            old,
+            new,
+            "pattern",
+            [PatternAdded, PatternRemoved, PatternChanged],
+        );
+        self.text(
+            old,
+            new,
+            "format",
+            [FormatAdded, FormatRemoved, FormatChanged],
+        );
     }
 
-    fn text(&mut self, old: &View<'a>, new: &View<'a>, keyword: &str, [added, removed, changed]: [K; 3]) {
+    fn text(
+        &mut self,
+        old: &View<'a>,
+        new: &View<'a>,
+        keyword: &str,
+        [added, removed, changed]: [K; 3],
+    ) {
         let a = old.get(keyword).map(|(v, _)| v);
         let b = new.get(keyword).map(|(v, _)| v);
         let (lo, ln) = (old.location(keyword), new.location(keyword));
@@ -244,12 +321,58 @@ impl<'a> Differ<'a> {
 
     fn numbers(&mut self, old: &View<'a>, new: &View<'a>) {
         use K::*;
-        self.bound(old, new, "minimum", [MinimumAdded, MinimumRemoved, MinimumIncreased, MinimumDecreased]);
-        self.bound(old, new, "maximum", [MaximumAdded, MaximumRemoved, MaximumIncreased, MaximumDecreased]);
-        self.bound(old, new, "exclusiveMinimum", [ExclusiveMinimumAdded, ExclusiveMinimumRemoved, ExclusiveMinimumIncreased, ExclusiveMinimumDecreased]);
-        self.bound(old, new, "exclusiveMaximum", [ExclusiveMaximumAdded, ExclusiveMaximumRemoved, ExclusiveMaximumIncreased, ExclusiveMaximumDecreased]);
-        let a = old.get("multipleOf").and_then(|(v, _)| v.as_f64()).filter(|v| *v > 0.0);
-        let b = new.get("multipleOf").and_then(|(v, _)| v.as_f64()).filter(|v| *v > 0.0);
+        self.bound(
+            old,
+            new,
+            "minimum",
+            [
+                MinimumAdded,
+                MinimumRemoved,
+                MinimumIncreased,
+                MinimumDecreased,
+            ],
+        );
+        self.bound(
+            old,
+            new,
+            "maximum",
+            [
+                MaximumAdded,
+                MaximumRemoved,
+                MaximumIncreased,
+                MaximumDecreased,
+            ],
+        );
+        self.bound(
+            old,
+            new,
+            "exclusiveMinimum",
+            [
+                ExclusiveMinimumAdded,
+                ExclusiveMinimumRemoved,
+                ExclusiveMinimumIncreased,
+                ExclusiveMinimumDecreased,
+            ],
+        );
+        self.bound(
+            old,
+            new,
+            "exclusiveMaximum",
+            [
+                ExclusiveMaximumAdded,
+                ExclusiveMaximumRemoved,
+                ExclusiveMaximumIncreased,
+                ExclusiveMaximumDecreased,
+            ],
+        );
+        let a = old
+            .get("multipleOf")
+            .and_then(|(v, _)| v.as_f64())
+            .filter(|v| *v > 0.0);
+        let b = new
+            .get("multipleOf")
+            .and_then(|(v, _)| v.as_f64())
+            .filter(|v| *v > 0.0);
         let (lo, ln) = (old.location("multipleOf"), new.location("multipleOf"));
         let show = |v: Option<f64>| v.map_or("none".to_owned(), |v| v.to_string());
         let detail = format!("`multipleOf` {} → {}", show(a), show(b));
@@ -290,7 +413,9 @@ impl<'a> Differ<'a> {
                     match self.allowance(old, true, name) {
                         Allowance::Forbidden => {
                             let kind = match (now_required, b.has("default")) {
-                                (true, true) => K::RequiredPropertyWithDefaultAddedToClosedContentModel,
+                                (true, true) => {
+                                    K::RequiredPropertyWithDefaultAddedToClosedContentModel
+                                }
                                 (true, false) => K::RequiredPropertyAddedToClosedContentModel,
                                 (false, _) => K::OptionalPropertyAddedToClosedContentModel,
                             };
@@ -307,7 +432,14 @@ impl<'a> Differ<'a> {
                         }
                         Allowance::Schema(cover) => {
                             let (backward, forward, _) = self.trial(&cover, &b);
-                            self.push_verdict(K::PropertyAddedToPartiallyOpenContentModel, cover.at.clone(), b_node.clone(), detail, backward, forward);
+                            self.push_verdict(
+                                K::PropertyAddedToPartiallyOpenContentModel,
+                                cover.at.clone(),
+                                b_node.clone(),
+                                detail,
+                                backward,
+                                forward,
+                            );
                         }
                     }
                 }
@@ -323,10 +455,24 @@ impl<'a> Differ<'a> {
                             };
                             self.push(kind, a_node.clone(), new.location("properties"), detail);
                         }
-                        Allowance::Any => self.push(K::PropertyRemovedFromOpenContentModel, a_node.clone(), new.location("properties"), detail),
+                        Allowance::Any => {
+                            let kind = if a.is_empty() {
+                                K::PropertyWithEmptySchemaRemovedFromOpenContentModel
+                            } else {
+                                K::PropertyRemovedFromOpenContentModel
+                            };
+                            self.push(kind, a_node.clone(), new.location("properties"), detail)
+                        }
                         Allowance::Schema(cover) => {
                             let (backward, forward, _) = self.trial(&a, &cover);
-                            self.push_verdict(K::PropertyRemovedFromPartiallyOpenContentModel, a_node.clone(), cover.at.clone(), detail, backward, forward);
+                            self.push_verdict(
+                                K::PropertyRemovedFromPartiallyOpenContentModel,
+                                a_node.clone(),
+                                cover.at.clone(),
+                                detail,
+                                backward,
+                                forward,
+                            );
                         }
                     }
                 }
@@ -340,18 +486,64 @@ impl<'a> Differ<'a> {
             let with_default = new_props
                 .get(name)
                 .is_some_and(|node| self.resolve(false, node).has("default"));
-            let kind = if with_default { K::RequiredWithDefaultAdded } else { K::RequiredAdded };
-            self.push(kind, old.location("required"), new.location("required"), format!("`{name}`"));
+            let kind = if with_default {
+                K::RequiredWithDefaultAdded
+            } else {
+                K::RequiredAdded
+            };
+            self.push(
+                kind,
+                old.location("required"),
+                new.location("required"),
+                format!("`{name}`"),
+            );
         }
         for name in old_required.difference(&new_required) {
-            self.push(K::RequiredRemoved, old.location("required"), new.location("required"), format!("`{name}`"));
+            self.push(
+                K::RequiredRemoved,
+                old.location("required"),
+                new.location("required"),
+                format!("`{name}`"),
+            );
         }
-        self.additional(old, new, &["additionalProperties", "unevaluatedProperties"], K::AdditionalPropertiesAllowed, K::AdditionalPropertiesForbidden);
+        self.additional(
+            old,
+            new,
+            &["additionalProperties", "unevaluatedProperties"],
+            K::AdditionalPropertiesAllowed,
+            K::AdditionalPropertiesForbidden,
+        );
         self.pattern_properties(old, new);
-        self.optional_schema(old, new, "propertyNames", K::PropertyNamesAdded, K::PropertyNamesRemoved);
+        self.optional_schema(
+            old,
+            new,
+            "propertyNames",
+            K::PropertyNamesAdded,
+            K::PropertyNamesRemoved,
+        );
         use K::*;
-        self.bound(old, new, "minProperties", [MinPropertiesAdded, MinPropertiesRemoved, MinPropertiesIncreased, MinPropertiesDecreased]);
-        self.bound(old, new, "maxProperties", [MaxPropertiesAdded, MaxPropertiesRemoved, MaxPropertiesIncreased, MaxPropertiesDecreased]);
+        self.bound(
+            old,
+            new,
+            "minProperties",
+            [
+                MinPropertiesAdded,
+                MinPropertiesRemoved,
+                MinPropertiesIncreased,
+                MinPropertiesDecreased,
+            ],
+        );
+        self.bound(
+            old,
+            new,
+            "maxProperties",
+            [
+                MaxPropertiesAdded,
+                MaxPropertiesRemoved,
+                MaxPropertiesIncreased,
+                MaxPropertiesDecreased,
+            ],
+        );
         self.dependencies(old, new);
     }
 
@@ -360,12 +552,17 @@ impl<'a> Differ<'a> {
         if let Some((Value::Object(patterns), at)) = view.get("patternProperties") {
             for pattern in patterns.keys() {
                 if regex::Regex::new(pattern).is_ok_and(|re| re.is_match(name)) {
-                    let node = NodeRef { doc: at.doc, pointer: crate::pointer::push(&at.pointer, pattern) };
+                    let node = NodeRef {
+                        doc: at.doc,
+                        pointer: crate::pointer::push(&at.pointer, pattern),
+                    };
                     return Allowance::Schema(self.resolve(side_old, &node));
                 }
             }
         }
-        let additional = view.get("additionalProperties").or_else(|| view.get("unevaluatedProperties"));
+        let additional = view
+            .get("additionalProperties")
+            .or_else(|| view.get("unevaluatedProperties"));
         match additional {
             None | Some((Value::Bool(true), _)) => Allowance::Any,
             Some((Value::Bool(false), _)) => Allowance::Forbidden,
@@ -381,10 +578,21 @@ impl<'a> Differ<'a> {
     }
 
     /// `additionalProperties`/`additionalItems`-like keywords: allowed, forbidden, or compared.
-    fn additional(&mut self, old: &View<'a>, new: &View<'a>, keywords: &[&str], allowed: K, forbidden: K) {
+    fn additional(
+        &mut self,
+        old: &View<'a>,
+        new: &View<'a>,
+        keywords: &[&str],
+        allowed: K,
+        forbidden: K,
+    ) {
         let pick = |view: &View<'a>| keywords.iter().find_map(|k| view.get(k).map(|(_, at)| at));
-        let a = pick(old).map(|at| self.resolve(true, &at)).unwrap_or_else(|| View::absent(&old.at));
-        let b = pick(new).map(|at| self.resolve(false, &at)).unwrap_or_else(|| View::absent(&new.at));
+        let a = pick(old)
+            .map(|at| self.resolve(true, &at))
+            .unwrap_or_else(|| View::absent(&old.at));
+        let b = pick(new)
+            .map(|at| self.resolve(false, &at))
+            .unwrap_or_else(|| View::absent(&new.at));
         let closed = |v: &View<'a>| v.boolean == Some(false);
         match (closed(&a), closed(&b)) {
             (true, true) => {}
@@ -399,7 +607,15 @@ impl<'a> Differ<'a> {
             match view.get("patternProperties") {
                 Some((Value::Object(map), at)) => map
                     .keys()
-                    .map(|k| (k.clone(), NodeRef { doc: at.doc, pointer: crate::pointer::push(&at.pointer, k) }))
+                    .map(|k| {
+                        (
+                            k.clone(),
+                            NodeRef {
+                                doc: at.doc,
+                                pointer: crate::pointer::push(&at.pointer, k),
+                            },
+                        )
+                    })
                     .collect(),
                 _ => BTreeMap::new(),
             }
@@ -414,12 +630,22 @@ impl<'a> Differ<'a> {
                 }
                 (None, Some(y)) => {
                     if !self.resolve(false, y).is_empty() {
-                        self.push(K::PatternPropertyAdded, old.location("patternProperties"), y.clone(), detail);
+                        self.push(
+                            K::PatternPropertyAdded,
+                            old.location("patternProperties"),
+                            y.clone(),
+                            detail,
+                        );
                     }
                 }
                 (Some(x), None) => {
                     if !self.resolve(true, x).is_empty() {
-                        self.push(K::PatternPropertyRemoved, x.clone(), new.location("patternProperties"), detail);
+                        self.push(
+                            K::PatternPropertyRemoved,
+                            x.clone(),
+                            new.location("patternProperties"),
+                            detail,
+                        );
                     }
                 }
                 (None, None) => {}
@@ -428,7 +654,14 @@ impl<'a> Differ<'a> {
     }
 
     /// A keyword holding one subschema that constrains when present.
-    fn optional_schema(&mut self, old: &View<'a>, new: &View<'a>, keyword: &str, added: K, removed: K) {
+    fn optional_schema(
+        &mut self,
+        old: &View<'a>,
+        new: &View<'a>,
+        keyword: &str,
+        added: K,
+        removed: K,
+    ) {
         match (old.get(keyword), new.get(keyword)) {
             (Some((_, x)), Some((_, y))) => {
                 let (x, y) = (self.resolve(true, &x), self.resolve(false, &y));
@@ -455,8 +688,20 @@ impl<'a> Differ<'a> {
                 if let Some((Value::Object(map), at)) = view.get(keyword) {
                     for (key, value) in map {
                         if let Value::Array(names) = value {
-                            let names = names.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect();
-                            out.insert(key.clone(), (names, NodeRef { doc: at.doc, pointer: crate::pointer::push(&at.pointer, key) }));
+                            let names = names
+                                .iter()
+                                .filter_map(|n| n.as_str().map(str::to_owned))
+                                .collect();
+                            out.insert(
+                                key.clone(),
+                                (
+                                    names,
+                                    NodeRef {
+                                        doc: at.doc,
+                                        pointer: crate::pointer::push(&at.pointer, key),
+                                    },
+                                ),
+                            );
                         }
                     }
                 }
@@ -469,7 +714,13 @@ impl<'a> Differ<'a> {
                 if let Some((Value::Object(map), at)) = view.get(keyword) {
                     for (key, value) in map {
                         if value.is_object() || value.is_boolean() {
-                            out.insert(key.clone(), NodeRef { doc: at.doc, pointer: crate::pointer::push(&at.pointer, key) });
+                            out.insert(
+                                key.clone(),
+                                NodeRef {
+                                    doc: at.doc,
+                                    pointer: crate::pointer::push(&at.pointer, key),
+                                },
+                            );
                         }
                     }
                 }
@@ -489,8 +740,18 @@ impl<'a> Differ<'a> {
                     };
                     self.push(kind, lx.clone(), ly.clone(), detail);
                 }
-                (None, Some((y, ly))) if !y.is_empty() => self.push(K::DependentRequiredAdded, old.at.clone(), ly.clone(), detail),
-                (Some((x, lx)), None) if !x.is_empty() => self.push(K::DependentRequiredRemoved, lx.clone(), new.at.clone(), detail),
+                (None, Some((y, ly))) if !y.is_empty() => self.push(
+                    K::DependentRequiredAdded,
+                    old.at.clone(),
+                    ly.clone(),
+                    detail,
+                ),
+                (Some((x, lx)), None) if !x.is_empty() => self.push(
+                    K::DependentRequiredRemoved,
+                    lx.clone(),
+                    new.at.clone(),
+                    detail,
+                ),
                 _ => {}
             }
         }
@@ -526,22 +787,57 @@ impl<'a> Differ<'a> {
             match (a_prefix.get(index), b_prefix.get(index)) {
                 (Some(x), Some(y)) => self.compare(x, y),
                 (None, Some(y)) => match rest_allowance(&a_rest) {
-                    Allowance::Forbidden => self.push(ItemAddedToClosedContentModel, a_rest.at.clone(), y.at.clone(), detail),
+                    Allowance::Forbidden => self.push(
+                        ItemAddedToClosedContentModel,
+                        a_rest.at.clone(),
+                        y.at.clone(),
+                        detail,
+                    ),
                     Allowance::Any => {
-                        let kind = if y.is_empty() { ItemWithEmptySchemaAddedToOpenContentModel } else { ItemAddedToOpenContentModel };
+                        let kind = if y.is_empty() {
+                            ItemWithEmptySchemaAddedToOpenContentModel
+                        } else {
+                            ItemAddedToOpenContentModel
+                        };
                         self.push(kind, a_rest.at.clone(), y.at.clone(), detail)
                     }
                     Allowance::Schema(cover) => {
                         let (backward, forward, _) = self.trial(&cover, y);
-                        self.push_verdict(ItemAddedToPartiallyOpenContentModel, cover.at.clone(), y.at.clone(), detail, backward, forward)
+                        self.push_verdict(
+                            ItemAddedToPartiallyOpenContentModel,
+                            cover.at.clone(),
+                            y.at.clone(),
+                            detail,
+                            backward,
+                            forward,
+                        )
                     }
                 },
                 (Some(x), None) => match rest_allowance(&b_rest) {
-                    Allowance::Forbidden => self.push(ItemRemovedFromClosedContentModel, x.at.clone(), b_rest.at.clone(), detail),
-                    Allowance::Any => self.push(ItemRemovedFromOpenContentModel, x.at.clone(), b_rest.at.clone(), detail),
+                    Allowance::Forbidden => self.push(
+                        ItemRemovedFromClosedContentModel,
+                        x.at.clone(),
+                        b_rest.at.clone(),
+                        detail,
+                    ),
+                    Allowance::Any => {
+                        let kind = if x.is_empty() {
+                            ItemWithEmptySchemaRemovedFromOpenContentModel
+                        } else {
+                            ItemRemovedFromOpenContentModel
+                        };
+                        self.push(kind, x.at.clone(), b_rest.at.clone(), detail)
+                    }
                     Allowance::Schema(cover) => {
                         let (backward, forward, _) = self.trial(x, &cover);
-                        self.push_verdict(ItemRemovedFromPartiallyOpenContentModel, x.at.clone(), cover.at.clone(), detail, backward, forward)
+                        self.push_verdict(
+                            ItemRemovedFromPartiallyOpenContentModel,
+                            x.at.clone(),
+                            cover.at.clone(),
+                            detail,
+                            backward,
+                            forward,
+                        )
                     }
                 },
                 (None, None) => {}
@@ -549,22 +845,85 @@ impl<'a> Differ<'a> {
         }
         match (a_rest.boolean == Some(false), b_rest.boolean == Some(false)) {
             (true, true) => {}
-            (true, false) => self.push(AdditionalItemsAllowed, a_rest.at.clone(), b_rest.at.clone(), ""),
-            (false, true) => self.push(AdditionalItemsForbidden, a_rest.at.clone(), b_rest.at.clone(), ""),
+            (true, false) => self.push(
+                AdditionalItemsAllowed,
+                a_rest.at.clone(),
+                b_rest.at.clone(),
+                "",
+            ),
+            (false, true) => self.push(
+                AdditionalItemsForbidden,
+                a_rest.at.clone(),
+                b_rest.at.clone(),
+                "",
+            ),
             (false, false) => self.compare(&a_rest, &b_rest),
         }
-        self.bound(old, new, "minItems", [MinItemsAdded, MinItemsRemoved, MinItemsIncreased, MinItemsDecreased]);
-        self.bound(old, new, "maxItems", [MaxItemsAdded, MaxItemsRemoved, MaxItemsIncreased, MaxItemsDecreased]);
-        let unique = |view: &View<'a>| view.get("uniqueItems").is_some_and(|(v, _)| v == &Value::Bool(true));
+        self.bound(
+            old,
+            new,
+            "minItems",
+            [
+                MinItemsAdded,
+                MinItemsRemoved,
+                MinItemsIncreased,
+                MinItemsDecreased,
+            ],
+        );
+        self.bound(
+            old,
+            new,
+            "maxItems",
+            [
+                MaxItemsAdded,
+                MaxItemsRemoved,
+                MaxItemsIncreased,
+                MaxItemsDecreased,
+            ],
+        );
+        let unique = |view: &View<'a>| {
+            view.get("uniqueItems")
+                .is_some_and(|(v, _)| v == &Value::Bool(true))
+        };
         match (unique(old), unique(new)) {
-            (false, true) => self.push(UniqueItemsAdded, old.location("uniqueItems"), new.location("uniqueItems"), ""),
-            (true, false) => self.push(UniqueItemsRemoved, old.location("uniqueItems"), new.location("uniqueItems"), ""),
+            (false, true) => self.push(
+                UniqueItemsAdded,
+                old.location("uniqueItems"),
+                new.location("uniqueItems"),
+                "",
+            ),
+            (true, false) => self.push(
+                UniqueItemsRemoved,
+                old.location("uniqueItems"),
+                new.location("uniqueItems"),
+                "",
+            ),
             _ => {}
         }
         self.optional_schema(old, new, "contains", ContainsAdded, ContainsRemoved);
         if old.has("contains") && new.has("contains") {
-            self.bound(old, new, "minContains", [MinContainsAdded, MinContainsRemoved, MinContainsIncreased, MinContainsDecreased]);
-            self.bound(old, new, "maxContains", [MaxContainsAdded, MaxContainsRemoved, MaxContainsIncreased, MaxContainsDecreased]);
+            self.bound(
+                old,
+                new,
+                "minContains",
+                [
+                    MinContainsAdded,
+                    MinContainsRemoved,
+                    MinContainsIncreased,
+                    MinContainsDecreased,
+                ],
+            );
+            self.bound(
+                old,
+                new,
+                "maxContains",
+                [
+                    MaxContainsAdded,
+                    MaxContainsRemoved,
+                    MaxContainsIncreased,
+                    MaxContainsDecreased,
+                ],
+            );
         }
     }
 
@@ -572,7 +931,15 @@ impl<'a> Differ<'a> {
     fn tuple(&self, view: &View<'a>, side_old: bool) -> (Vec<View<'a>>, View<'a>) {
         let positional = |at: &NodeRef, count: usize| -> Vec<View<'a>> {
             (0..count)
-                .map(|i| self.resolve(side_old, &NodeRef { doc: at.doc, pointer: format!("{}/{i}", at.pointer) }))
+                .map(|i| {
+                    self.resolve(
+                        side_old,
+                        &NodeRef {
+                            doc: at.doc,
+                            pointer: format!("{}/{i}", at.pointer),
+                        },
+                    )
+                })
                 .collect()
         };
         let rest = |keywords: &[&str]| {
@@ -582,10 +949,16 @@ impl<'a> Differ<'a> {
                 .unwrap_or_else(|| View::absent(&view.at))
         };
         if let Some((Value::Array(items), at)) = view.get("prefixItems") {
-            return (positional(&at, items.len()), rest(&["items", "unevaluatedItems"]));
+            return (
+                positional(&at, items.len()),
+                rest(&["items", "unevaluatedItems"]),
+            );
         }
         if let Some((Value::Array(items), at)) = view.get("items") {
-            return (positional(&at, items.len()), rest(&["additionalItems", "unevaluatedItems"]));
+            return (
+                positional(&at, items.len()),
+                rest(&["additionalItems", "unevaluatedItems"]),
+            );
         }
         (Vec::new(), rest(&["items", "unevaluatedItems"]))
     }
@@ -607,8 +980,12 @@ impl<'a> Differ<'a> {
     fn conditional(&mut self, old: &View<'a>, new: &View<'a>) {
         let branches = |view: &View<'a>| view.has("then") || view.has("else");
         match (old.get("if"), new.get("if")) {
-            (None, Some((_, y))) if branches(new) => self.push(K::ConditionAdded, old.at.clone(), y, ""),
-            (Some((_, x)), None) if branches(old) => self.push(K::ConditionRemoved, x, new.at.clone(), ""),
+            (None, Some((_, y))) if branches(new) => {
+                self.push(K::ConditionAdded, old.at.clone(), y, "")
+            }
+            (Some((_, x)), None) if branches(old) => {
+                self.push(K::ConditionRemoved, x, new.at.clone(), "")
+            }
             (Some((_, x)), Some((_, y))) => {
                 let (cx, cy) = (self.resolve(true, &x), self.resolve(false, &y));
                 if self.trial(&cx, &cy).2 > 0 {
@@ -622,14 +999,25 @@ impl<'a> Differ<'a> {
         }
     }
 
-    fn optional_branch(&mut self, old: &View<'a>, new: &View<'a>, keyword: &str, added: K, removed: K) {
+    fn optional_branch(
+        &mut self,
+        old: &View<'a>,
+        new: &View<'a>,
+        keyword: &str,
+        added: K,
+        removed: K,
+    ) {
         match (old.get(keyword), new.get(keyword)) {
             (Some((_, x)), Some((_, y))) => {
                 let (x, y) = (self.resolve(true, &x), self.resolve(false, &y));
                 self.compare(&x, &y);
             }
-            (None, Some((_, y))) if !self.resolve(false, &y).is_empty() => self.push(added, old.at.clone(), y, ""),
-            (Some((_, x)), None) if !self.resolve(true, &x).is_empty() => self.push(removed, x, new.at.clone(), ""),
+            (None, Some((_, y))) if !self.resolve(false, &y).is_empty() => {
+                self.push(added, old.at.clone(), y, "")
+            }
+            (Some((_, x)), None) if !self.resolve(true, &x).is_empty() => {
+                self.push(removed, x, new.at.clone(), "")
+            }
             _ => {}
         }
     }
@@ -653,7 +1041,12 @@ impl<'a> Differ<'a> {
                 }
                 let xs = self.subschemas(true, la, *na);
                 let ys = self.subschemas(false, lb, *nb);
-                self.match_subschemas(&xs, &ys, ka == "allOf" && kb == "allOf", kb == "oneOf");
+                self.match_subschemas(
+                    &xs,
+                    &ys,
+                    ka == "allOf" && kb == "allOf",
+                    ka == "oneOf" || kb == "oneOf",
+                );
                 false
             }
             (None, Some((kb, lb, nb))) if kb != "allOf" && only_combinator(new) => {
@@ -664,15 +1057,25 @@ impl<'a> Differ<'a> {
             }
             (Some((ka, la, na)), None) if ka != "allOf" && only_combinator(old) => {
                 let xs = self.subschemas(true, la, *na);
-                self.match_subschemas(&xs, std::slice::from_ref(new), false, false);
+                self.match_subschemas(&xs, std::slice::from_ref(new), false, ka == "oneOf");
                 true
             }
             (None, Some((kb, lb, _))) => {
-                self.push(K::CombinatorAdded, old.at.clone(), lb.clone(), format!("`{kb}`"));
+                self.push(
+                    K::CombinatorAdded,
+                    old.at.clone(),
+                    lb.clone(),
+                    format!("`{kb}`"),
+                );
                 false
             }
             (Some((ka, la, _)), None) => {
-                self.push(K::CombinatorRemoved, la.clone(), new.at.clone(), format!("`{ka}`"));
+                self.push(
+                    K::CombinatorRemoved,
+                    la.clone(),
+                    new.at.clone(),
+                    format!("`{ka}`"),
+                );
                 false
             }
         }
@@ -680,13 +1083,27 @@ impl<'a> Differ<'a> {
 
     fn subschemas(&self, side_old: bool, at: &NodeRef, count: usize) -> Vec<View<'a>> {
         (0..count)
-            .map(|i| self.resolve(side_old, &NodeRef { doc: at.doc, pointer: format!("{}/{i}", at.pointer) }))
+            .map(|i| {
+                self.resolve(
+                    side_old,
+                    &NodeRef {
+                        doc: at.doc,
+                        pointer: format!("{}/{i}", at.pointer),
+                    },
+                )
+            })
             .collect()
     }
 
     /// Pairs subschemas across the sides (closest first), compares the pairs, and reports the
     /// rest as added or removed.
-    fn match_subschemas(&mut self, xs: &[View<'a>], ys: &[View<'a>], conjunction: bool, one_of: bool) {
+    fn match_subschemas(
+        &mut self,
+        xs: &[View<'a>],
+        ys: &[View<'a>],
+        conjunction: bool,
+        one_of: bool,
+    ) {
         let mut distances = Vec::new();
         for (i, x) in xs.iter().enumerate() {
             for (j, y) in ys.iter().enumerate() {
@@ -701,23 +1118,53 @@ impl<'a> Differ<'a> {
             if !used_x[i] && !used_y[j] {
                 used_x[i] = true;
                 used_y[j] = true;
+                self.in_one_of += usize::from(one_of);
                 self.compare(&xs[i], &ys[j]);
+                self.in_one_of -= usize::from(one_of);
             }
         }
-        let anchor_new = ys.first().map_or_else(|| xs[0].at.clone(), |y| y.at.clone());
-        let anchor_old = xs.first().map_or_else(|| ys[0].at.clone(), |x| x.at.clone());
+        let anchor_new = ys
+            .first()
+            .map_or_else(|| xs[0].at.clone(), |y| y.at.clone());
+        let anchor_old = xs
+            .first()
+            .map_or_else(|| ys[0].at.clone(), |x| x.at.clone());
         for (i, x) in xs.iter().enumerate().filter(|(i, _)| !used_x[*i]) {
-            let kind = if conjunction { K::ConjunctRemoved } else { K::AlternativeRemoved };
-            self.push(kind, x.at.clone(), anchor_new.clone(), format!("subschema {i}"));
+            let kind = if conjunction {
+                K::ConjunctRemoved
+            } else {
+                K::AlternativeRemoved
+            };
+            self.push(
+                kind,
+                x.at.clone(),
+                anchor_new.clone(),
+                format!("subschema {i}"),
+            );
+            if one_of && !conjunction {
+                // Without this alternative, a document that matched two now matches one.
+                if let Some(last) = self.changes.last_mut() {
+                    last.confluent_exception = last.backward;
+                }
+            }
         }
         for (j, y) in ys.iter().enumerate().filter(|(j, _)| !used_y[*j]) {
-            let kind = if conjunction { K::ConjunctAdded } else { K::AlternativeAdded };
-            self.push(kind, anchor_old.clone(), y.at.clone(), format!("subschema {j}"));
+            let kind = if conjunction {
+                K::ConjunctAdded
+            } else {
+                K::AlternativeAdded
+            };
+            self.push(
+                kind,
+                anchor_old.clone(),
+                y.at.clone(),
+                format!("subschema {j}"),
+            );
             if one_of && !conjunction {
                 // An old document may now match two alternatives of a `oneOf`; Confluent
                 // still calls this compatible.
                 if let Some(last) = self.changes.last_mut() {
-                    last.confluent_exception = true;
+                    last.confluent_exception = last.backward;
                 }
             }
         }
@@ -741,17 +1188,20 @@ fn rest_allowance<'a>(rest: &View<'a>) -> Allowance<'a> {
 /// The combinator a schema uses (`allOf`, `anyOf` or `oneOf`; the first present), its location
 /// and number of subschemas.
 fn combinator(view: &View<'_>) -> Option<(String, NodeRef, usize)> {
-    ["anyOf", "oneOf", "allOf"].iter().find_map(|k| match view.get(k) {
-        Some((Value::Array(list), at)) => Some(((*k).to_owned(), at, list.len())),
-        _ => None,
-    })
+    ["anyOf", "oneOf", "allOf"]
+        .iter()
+        .find_map(|k| match view.get(k) {
+            Some((Value::Array(list), at)) => Some(((*k).to_owned(), at, list.len())),
+            _ => None,
+        })
 }
 
 /// Whether the combinator is the schema's only assertion.
 fn only_combinator(view: &View<'_>) -> bool {
     view.layers.iter().all(|layer| {
         layer.object.keys().all(|k| {
-            !super::schema::ASSERTIONS.contains(&k.as_str()) || matches!(k.as_str(), "anyOf" | "oneOf")
+            !super::schema::ASSERTIONS.contains(&k.as_str())
+                || matches!(k.as_str(), "anyOf" | "oneOf")
         })
     })
 }
@@ -760,7 +1210,15 @@ fn properties(view: &View<'_>) -> BTreeMap<String, NodeRef> {
     match view.get("properties") {
         Some((Value::Object(map), at)) => map
             .keys()
-            .map(|k| (k.clone(), NodeRef { doc: at.doc, pointer: crate::pointer::push(&at.pointer, k) }))
+            .map(|k| {
+                (
+                    k.clone(),
+                    NodeRef {
+                        doc: at.doc,
+                        pointer: crate::pointer::push(&at.pointer, k),
+                    },
+                )
+            })
             .collect(),
         _ => BTreeMap::new(),
     }
@@ -768,7 +1226,10 @@ fn properties(view: &View<'_>) -> BTreeMap<String, NodeRef> {
 
 fn required(view: &View<'_>) -> BTreeSet<String> {
     match view.get("required") {
-        Some((Value::Array(names), _)) => names.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect(),
+        Some((Value::Array(names), _)) => names
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect(),
         _ => BTreeSet::new(),
     }
 }
@@ -776,7 +1237,11 @@ fn required(view: &View<'_>) -> BTreeSet<String> {
 fn types(view: &View<'_>) -> Option<BTreeSet<String>> {
     match view.get("type")?.0 {
         Value::String(t) => Some([t.clone()].into()),
-        Value::Array(list) => Some(list.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect()),
+        Value::Array(list) => Some(
+            list.iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect(),
+        ),
         _ => None,
     }
 }
@@ -785,13 +1250,19 @@ fn types(view: &View<'_>) -> Option<BTreeSet<String>> {
 fn allows(types: &Option<BTreeSet<String>>, t: &str) -> bool {
     match types {
         None => true,
-        Some(set) => set.contains(t) || (t == "integer" && set.contains("number")) || (t == "number" && set.contains("integer")),
+        Some(set) => {
+            set.contains(t)
+                || (t == "integer" && set.contains("number"))
+                || (t == "number" && set.contains("integer"))
+        }
     }
 }
 
 /// Whether every type in `inner` is admitted by `outer` (integer within number).
 fn covers(outer: &BTreeSet<String>, inner: &BTreeSet<String>) -> bool {
-    inner.iter().all(|t| outer.contains(t) || (t == "integer" && outer.contains("number")))
+    inner
+        .iter()
+        .all(|t| outer.contains(t) || (t == "integer" && outer.contains("number")))
 }
 
 fn is_whole(ratio: f64) -> bool {
@@ -810,9 +1281,13 @@ fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
 pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x == y || x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
+        }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }

@@ -82,20 +82,54 @@ impl FileDiff {
 }
 
 /// Compares two schema files at `level`.
-pub fn diff_files(fs: &dyn FileSystem, old: &Path, new: &Path, level: Level, display_base: Option<&Path>) -> FileDiff {
+pub fn diff_files(
+    fs: &dyn FileSystem,
+    old: &Path,
+    new: &Path,
+    level: Level,
+    display_base: Option<&Path>,
+) -> FileDiff {
     let a = load_file(fs, old, display_base);
     let b = load_file(fs, new, display_base);
     let mut sources = a.sources.clone();
     sources.extend(&b.sources);
-    let mut diagnostics: Vec<Diagnostic> = a.diagnostics.iter().chain(&b.diagnostics).cloned().collect();
+    let mut diagnostics: Vec<Diagnostic> = a
+        .diagnostics
+        .iter()
+        .chain(&b.diagnostics)
+        .cloned()
+        .collect();
     let (Some(da), Some(db)) = (a.doc, b.doc) else {
-        return FileDiff { diagnostics, sources, changes: Vec::new(), loaded: false, verdict: Verdict { backward: false, forward: false } };
+        return FileDiff {
+            diagnostics,
+            sources,
+            changes: Vec::new(),
+            loaded: false,
+            verdict: Verdict {
+                backward: false,
+                forward: false,
+            },
+        };
     };
     if a.has_errors() || b.has_errors() {
-        return FileDiff { diagnostics, sources, changes: Vec::new(), loaded: false, verdict: Verdict { backward: false, forward: false } };
+        return FileDiff {
+            diagnostics,
+            sources,
+            changes: Vec::new(),
+            loaded: false,
+            verdict: Verdict {
+                backward: false,
+                forward: false,
+            },
+        };
     }
-    let root = |doc| NodeRef { doc, pointer: String::new() };
-    let changes: Vec<Change> = crate::stack::with_large_stack(|| diff(&a.store, &root(da), &b.store, &root(db))).unwrap_or_default();
+    let root = |doc| NodeRef {
+        doc,
+        pointer: String::new(),
+    };
+    let changes: Vec<Change> =
+        crate::stack::with_large_stack(|| diff(&a.store, &root(da), &b.store, &root(db)))
+            .unwrap_or_default();
     let fix = "make the change compatible, or publish it as a new major version with an upcaster";
     let position = |store: &crate::store::Store, node: &NodeRef| {
         let document = store.document(node.doc);
@@ -119,6 +153,17 @@ pub fn diff_files(fs: &dyn FileSystem, old: &Path, new: &Path, level: Level, dis
             new: position(&b.store, &c.new),
         })
         .collect();
-    diagnostics.extend(changes.iter().map(|c| change_diagnostic(c, &a.store, &b.store, level, fix)));
-    FileDiff { diagnostics, sources, verdict: Verdict::of(&changes), changes: reports, loaded: true }
+    diagnostics.extend(
+        changes
+            .iter()
+            .map(|c| change_diagnostic(c, &a.store, &b.store, level, fix)),
+    );
+    crate::diagnostic::sort(&mut diagnostics);
+    FileDiff {
+        diagnostics,
+        sources,
+        verdict: Verdict::of(&changes),
+        changes: reports,
+        loaded: true,
+    }
 }

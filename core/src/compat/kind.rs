@@ -106,6 +106,7 @@ kinds! {
     RequiredPropertyWithDefaultAddedToClosedContentModel = "required-property-with-default-added-to-closed-content-model", true, false, "a required property with a default was added to a closed model";
     PropertyAddedToPartiallyOpenContentModel = "property-added-to-partially-open-content-model", true, true, "a property was added where `patternProperties`/`additionalProperties` applied (computed)";
     PropertyRemovedFromOpenContentModel = "property-removed-from-open-content-model", true, false, "a property was removed from an open model";
+    PropertyWithEmptySchemaRemovedFromOpenContentModel = "property-with-empty-schema-removed-from-open-content-model", true, true, "a property accepting anything was removed from an open model";
     PropertyRemovedFromClosedContentModel = "property-removed-from-closed-content-model", false, true, "a property was removed from a closed model";
     PropertyWithFalseRemovedFromClosedContentModel = "property-with-false-removed-from-closed-content-model", true, true, "a forbidden (`false`) property was removed from a closed model";
     PropertyRemovedFromPartiallyOpenContentModel = "property-removed-from-partially-open-content-model", true, true, "a property was removed; `patternProperties`/`additionalProperties` now apply (computed)";
@@ -159,6 +160,7 @@ kinds! {
     ItemAddedToClosedContentModel = "item-added-to-closed-content-model", true, false, "a tuple position was added to a closed tuple";
     ItemAddedToPartiallyOpenContentModel = "item-added-to-partially-open-content-model", true, true, "a tuple position was added where the rest-items schema applied (computed)";
     ItemRemovedFromOpenContentModel = "item-removed-from-open-content-model", true, false, "a tuple position was removed from an open tuple";
+    ItemWithEmptySchemaRemovedFromOpenContentModel = "item-with-empty-schema-removed-from-open-content-model", true, true, "a tuple position accepting anything was removed from an open tuple";
     ItemRemovedFromClosedContentModel = "item-removed-from-closed-content-model", false, true, "a tuple position was removed from a closed tuple";
     ItemRemovedFromPartiallyOpenContentModel = "item-removed-from-partially-open-content-model", true, true, "a tuple position was removed; the rest-items schema now applies (computed)";
     AdditionalItemsAllowed = "additional-items-allowed", true, false, "items past the tuple are now allowed";

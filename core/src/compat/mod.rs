@@ -2,10 +2,12 @@
 //! backward and forward compatibility, and the levels (Confluent Schema Registry's meanings) that
 //! judge a set of changes.
 
+pub mod check;
 mod diff;
 pub mod files;
 pub mod kind;
 mod schema;
+pub mod upcast;
 
 pub use diff::Change;
 pub use kind::ChangeKind;
@@ -55,14 +57,24 @@ impl Verdict {
 
 /// A change as a diagnostic at its place in the new schema: an error when it breaks `level`,
 /// a note otherwise. `fix` says what to do about a breaking change in this context.
-pub fn change_diagnostic(change: &Change, old: &Store, new: &Store, level: Level, fix: &str) -> Diagnostic {
+pub fn change_diagnostic(
+    change: &Change,
+    old: &Store,
+    new: &Store,
+    level: Level,
+    fix: &str,
+) -> Diagnostic {
     let breaking = breaks(change, level);
     let message = if change.detail.is_empty() {
         change.kind.summary().to_owned()
     } else {
         format!("{}: {}", change.kind.summary(), change.detail)
     };
-    let diagnostic = if breaking { Diagnostic::error(change.kind.id(), message) } else { Diagnostic::note(change.kind.id(), message) };
+    let diagnostic = if breaking {
+        Diagnostic::error(change.kind.id(), message)
+    } else {
+        Diagnostic::note(change.kind.id(), message)
+    };
     let verdicts = match (change.backward, change.forward) {
         (true, true) => "compatible both ways",
         (true, false) => "backward compatible, breaks forward",
@@ -85,9 +97,14 @@ pub fn change_diagnostic(change: &Change, old: &Store, new: &Store, level: Level
         format!("compatible at `{}` (before: {before})", level.name())
     };
     let diagnostic = diagnostic
-        .with_label(if breaking { format!("{verdicts}: not allowed at `{}`", level.name()) } else { verdicts.to_owned() })
+        .with_label(if breaking {
+            format!("{verdicts}: not allowed at `{}`", level.name())
+        } else {
+            verdicts.to_owned()
+        })
         .with_help(help);
-    new.document(change.new.doc).diagnostic_at(diagnostic, &change.new.pointer)
+    new.document(change.new.doc)
+        .diagnostic_at(diagnostic, &change.new.pointer)
 }
 
 /// Whether one change breaks `level`.
@@ -137,8 +154,22 @@ mod tests {
         fs.insert("/b/new.json", serde_json::to_vec(&new).unwrap());
         let a = load_file(&fs, Path::new("/a/old.json"), None);
         let b = load_file(&fs, Path::new("/b/new.json"), None);
-        assert!(!a.has_errors() && !b.has_errors(), "{:?} {:?}", a.diagnostics, b.diagnostics);
-        let (ra, rb) = (NodeRef { doc: a.doc.unwrap(), pointer: String::new() }, NodeRef { doc: b.doc.unwrap(), pointer: String::new() });
+        assert!(
+            !a.has_errors() && !b.has_errors(),
+            "{:?} {:?}",
+            a.diagnostics,
+            b.diagnostics
+        );
+        let (ra, rb) = (
+            NodeRef {
+                doc: a.doc.unwrap(),
+                pointer: String::new(),
+            },
+            NodeRef {
+                doc: b.doc.unwrap(),
+                pointer: String::new(),
+            },
+        );
         diff(&a.store, &ra, &b.store, &rb)
             .into_iter()
             .map(|c| (c.kind.id(), c.backward, c.forward))
@@ -156,24 +187,60 @@ mod tests {
         let open = json!({"type": "object", "properties": {"a": {"type": "string"}}});
         let mut added = open.clone();
         added["properties"]["b"] = json!({"type": "integer"});
-        assert_eq!(changes(open.clone(), added.clone()), vec![("property-added-to-open-content-model", false, true)]);
+        assert_eq!(
+            changes(open.clone(), added.clone()),
+            vec![("property-added-to-open-content-model", false, true)]
+        );
         let mut closed = open.clone();
         closed["additionalProperties"] = json!(false);
         let mut closed_added = added.clone();
         closed_added["additionalProperties"] = json!(false);
-        assert_eq!(changes(closed.clone(), closed_added.clone()), vec![("optional-property-added-to-closed-content-model", true, false)]);
+        assert_eq!(
+            changes(closed.clone(), closed_added.clone()),
+            vec![(
+                "optional-property-added-to-closed-content-model",
+                true,
+                false
+            )]
+        );
         closed_added["required"] = json!(["b"]);
-        assert_eq!(changes(closed, closed_added), vec![("required-property-added-to-closed-content-model", false, false)]);
+        assert_eq!(
+            changes(closed, closed_added),
+            vec![(
+                "required-property-added-to-closed-content-model",
+                false,
+                false
+            )]
+        );
         let partial = json!({"type": "object", "additionalProperties": {"type": "integer"}});
         let partial_added = json!({"type": "object", "properties": {"b": {"type": "integer", "minimum": 0}}, "additionalProperties": {"type": "integer"}});
-        assert_eq!(changes(partial, partial_added), vec![("property-added-to-partially-open-content-model", false, true)]);
+        assert_eq!(
+            changes(partial, partial_added),
+            vec![(
+                "property-added-to-partially-open-content-model",
+                false,
+                true
+            )]
+        );
     }
 
     #[test]
     fn types_widen_and_narrow() {
-        assert_eq!(changes(json!({"type": "integer"}), json!({"type": "number"})), vec![("type-extended", true, false)]);
-        assert_eq!(changes(json!({"type": ["string", "null"]}), json!({"type": "string"})), vec![("type-narrowed", false, true)]);
-        assert_eq!(changes(json!({"type": "string"}), json!({"type": "integer"})), vec![("type-changed", false, false)]);
+        assert_eq!(
+            changes(json!({"type": "integer"}), json!({"type": "number"})),
+            vec![("type-extended", true, false)]
+        );
+        assert_eq!(
+            changes(
+                json!({"type": ["string", "null"]}),
+                json!({"type": "string"})
+            ),
+            vec![("type-narrowed", false, true)]
+        );
+        assert_eq!(
+            changes(json!({"type": "string"}), json!({"type": "integer"})),
+            vec![("type-changed", false, false)]
+        );
     }
 
     #[test]
@@ -181,19 +248,40 @@ mod tests {
         let tree = json!({"$defs": {"node": {"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#/$defs/node"}}, "name": {"type": "string", "maxLength": 10}}}}, "$ref": "#/$defs/node"});
         let mut shorter = tree.clone();
         shorter["$defs"]["node"]["properties"]["name"]["maxLength"] = json!(5);
-        assert_eq!(changes(tree, shorter), vec![("max-length-decreased", false, true)]);
+        assert_eq!(
+            changes(tree, shorter),
+            vec![("max-length-decreased", false, true)]
+        );
     }
 
     #[test]
     fn alternatives_are_matched() {
         let old = json!({"oneOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]});
         let new = json!({"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}, {"type": "null"}]});
-        assert_eq!(changes(old, new), vec![("minimum-increased", false, true), ("alternative-added", true, false)]);
-        assert_eq!(changes(json!({"type": "string"}), json!({"anyOf": [{"type": "string"}, {"type": "null"}]})), vec![("alternative-added", true, false)]);
+        assert_eq!(
+            changes(old, new),
+            vec![
+                ("minimum-increased", false, true),
+                ("alternative-added", true, false)
+            ]
+        );
+        assert_eq!(
+            changes(
+                json!({"type": "string"}),
+                json!({"anyOf": [{"type": "string"}, {"type": "null"}]})
+            ),
+            vec![("alternative-added", true, false)]
+        );
     }
 
     #[test]
     fn not_flips_verdicts() {
-        assert_eq!(changes(json!({"not": {"type": "string", "maxLength": 5}}), json!({"not": {"type": "string", "maxLength": 3}})), vec![("max-length-decreased", true, false)]);
+        assert_eq!(
+            changes(
+                json!({"not": {"type": "string", "maxLength": 5}}),
+                json!({"not": {"type": "string", "maxLength": 3}})
+            ),
+            vec![("max-length-decreased", true, false)]
+        );
     }
 }

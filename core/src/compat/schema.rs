@@ -103,7 +103,8 @@ impl<'a> View<'a> {
 
     /// The location of a keyword, or of the schema when it is absent.
     pub fn location(&self, keyword: &str) -> NodeRef {
-        self.get(keyword).map_or_else(|| self.at.clone(), |(_, at)| at)
+        self.get(keyword)
+            .map_or_else(|| self.at.clone(), |(_, at)| at)
     }
 
     /// Whether it accepts everything: `true`, or an object with no assertion keywords.
@@ -120,11 +121,44 @@ impl<'a> View<'a> {
 
 /// Keywords that constrain what validates (everything else is an annotation or unknown).
 pub(crate) const ASSERTIONS: &[&str] = &[
-    "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
-    "exclusiveMinimum", "maxLength", "minLength", "pattern", "format", "items", "prefixItems",
-    "additionalItems", "unevaluatedItems", "contains", "maxItems", "minItems", "uniqueItems",
-    "maxContains", "minContains", "properties", "patternProperties", "additionalProperties",
-    "unevaluatedProperties", "propertyNames", "required", "dependentRequired",
-    "dependentSchemas", "dependencies", "maxProperties", "minProperties", "allOf", "anyOf",
-    "oneOf", "not", "if", "then", "else",
+    "type",
+    "enum",
+    "const",
+    "multipleOf",
+    "maximum",
+    "exclusiveMaximum",
+    "minimum",
+    "exclusiveMinimum",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "format",
+    "items",
+    "prefixItems",
+    "additionalItems",
+    "unevaluatedItems",
+    "contains",
+    "maxItems",
+    "minItems",
+    "uniqueItems",
+    "maxContains",
+    "minContains",
+    "properties",
+    "patternProperties",
+    "additionalProperties",
+    "unevaluatedProperties",
+    "propertyNames",
+    "required",
+    "dependentRequired",
+    "dependentSchemas",
+    "dependencies",
+    "maxProperties",
+    "minProperties",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+    "if",
+    "then",
+    "else",
 ];

@@ -1,0 +1,383 @@
+//! `eventsmith check`: the project against a base (a git revision or a directory). Released
+//! versions may change only compatibly; deleting a released version or event type is an error; a
+//! new version that breaks the previous one needs a sound upcast rule.
+
+use super::upcast;
+use super::{Change, change_diagnostic, diff};
+use crate::annotations::KEYWORD;
+use crate::config::Level;
+use crate::diagnostic::{self, Diagnostic};
+use crate::fs::{FileSystem, MemoryFs, OverlayFs, RealFs};
+use crate::git::GitTree;
+use crate::loader::{LoadOptions, load, load_file};
+use crate::model::{Event, Project};
+use crate::pointer;
+use crate::source::SourceMap;
+use crate::store::{NodeRef, Store};
+use std::path::{Path, PathBuf};
+
+/// What to compare against.
+#[derive(Debug, Clone)]
+pub enum Base {
+    /// A git revision of the repository holding the project.
+    Git(String),
+    /// A directory holding the base project (its `eventsmith.toml`).
+    Dir(PathBuf),
+}
+
+/// The outcome of a check.
+#[derive(Debug)]
+pub struct CheckReport {
+    /// Every finding: the head project's own errors, breaking changes, deletions, upcast problems,
+    /// and (as notes) compatible changes.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The head project's sources, for snippets.
+    pub sources: SourceMap,
+    /// The level applied.
+    pub level: Level,
+    /// Whether a file or the base could not be read (exit code 2).
+    pub io_error: bool,
+}
+
+impl CheckReport {
+    /// Whether anything breaks.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Checks the project at `root` against `base`, at `level` or the project's level.
+pub fn check(
+    root: &Path,
+    base: &Base,
+    level: Option<Level>,
+    display_base: Option<&Path>,
+) -> CheckReport {
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
+    let mut options = LoadOptions::new(&root, display_base.map(Path::to_owned));
+    options.check_examples = false;
+    let head = load(&RealFs, &options);
+    let mut report = CheckReport {
+        diagnostics: head.diagnostics.clone(),
+        sources: head.sources.clone(),
+        level: level.unwrap_or_default(),
+        io_error: head.has_io_errors(),
+    };
+    let Some(head_project) = head.project.as_ref().filter(|_| !head.has_errors()) else {
+        return report;
+    };
+    report.level = level.unwrap_or(head_project.config.compatibility.level);
+    let (base_fs, base_root, prefix): (Box<dyn FileSystem>, PathBuf, String) = match base {
+        Base::Git(rev) => match GitTree::open(&root, rev) {
+            Ok(tree) => (Box::new(tree), root.clone(), format!("{rev}:")),
+            Err(err) => {
+                report.io_error = true;
+                report.diagnostics.push(
+                    Diagnostic::error("io", format!("cannot read `{rev}` from git: {err}"))
+                        .with_help("pass a branch, tag or commit of the repository that holds the project, e.g. --against origin/main"),
+                );
+                return report;
+            }
+        },
+        Base::Dir(dir) => {
+            let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+            (Box::new(RealFs), dir, String::new())
+        }
+    };
+    let mut base_options = LoadOptions::new(&base_root, display_base.map(Path::to_owned));
+    base_options.check_examples = false;
+    base_options.display_prefix = (!prefix.is_empty()).then_some(prefix);
+    let base_loaded = load(base_fs.as_ref(), &base_options);
+    let Some(base_project) = base_loaded.project.as_ref() else {
+        // No project at the base: everything is new.
+        report.diagnostics.push(Diagnostic::note(
+            "check",
+            "the base holds no eventsmith project; nothing was released yet",
+        ));
+        return report;
+    };
+    let mut checker = Checker {
+        head: head_project,
+        base: base_project,
+        level: report.level,
+        diagnostics: Vec::new(),
+        base_fs: base_fs.as_ref(),
+        base_tree_rev: match base {
+            Base::Git(rev) => Some(rev.clone()),
+            Base::Dir(_) => None,
+        },
+    };
+    checker.released_events();
+    checker.new_versions();
+    report.diagnostics.extend(checker.diagnostics);
+    diagnostic::sort(&mut report.diagnostics);
+    report
+}
+
+struct Checker<'a> {
+    head: &'a Project,
+    base: &'a Project,
+    level: Level,
+    diagnostics: Vec<Diagnostic>,
+    base_fs: &'a dyn FileSystem,
+    base_tree_rev: Option<String>,
+}
+
+fn root(doc: crate::store::DocId) -> NodeRef {
+    NodeRef {
+        doc,
+        pointer: String::new(),
+    }
+}
+
+impl Checker<'_> {
+    /// Released versions must still exist and change only compatibly.
+    fn released_events(&mut self) {
+        for (event_type, released) in &self.base.events {
+            let Some(current) = self.head.events.get(event_type) else {
+                self.deleted_event(event_type, released);
+                continue;
+            };
+            for version in &released.versions {
+                let Some(now) = current
+                    .versions
+                    .iter()
+                    .find(|v| v.version == version.version)
+                else {
+                    let display = self
+                        .base
+                        .store
+                        .document(version.schema)
+                        .display()
+                        .to_owned();
+                    self.diagnostics.push(
+                        Diagnostic::error("version-deleted", format!("released version v{} of `{event_type}` was deleted or renamed", version.version))
+                            .in_file(display, None)
+                            .with_label("this version is gone")
+                            .with_help("stored events of this version must stay readable: restore the file; to retire it, deprecate it in x-eventsmith.deprecated"),
+                    );
+                    continue;
+                };
+                let context = format!("`{event_type}` v{}", version.version);
+                let fix = format!(
+                    "released versions must stay {} compatible: revert this change, or add v{} with an upcast rule in x-eventsmith.upcast",
+                    self.level.name(),
+                    current.latest().version.max(version.version) + 1
+                );
+                let changes = diff(
+                    &self.base.store,
+                    &root(version.schema),
+                    &self.head.store,
+                    &root(now.schema),
+                );
+                self.report(&changes, &self.base.store, &context, &fix, None);
+                if self.level.is_transitive() {
+                    self.history(event_type, version.schema, now.schema, &context, &fix);
+                }
+            }
+        }
+    }
+
+    /// Transitive levels: every committed state of the file in the base's history.
+    fn history(
+        &mut self,
+        event_type: &str,
+        base_doc: crate::store::DocId,
+        head_doc: crate::store::DocId,
+        context: &str,
+        fix: &str,
+    ) {
+        let Some(rev) = self.base_tree_rev.clone() else {
+            return;
+        };
+        let path = self.base.store.document(base_doc).path().to_owned();
+        let Ok(repo) = crate::git::repository_of(&self.head.root) else {
+            return;
+        };
+        let Ok(commits) = GitTree::history_of(&repo, &rev, &path) else {
+            return;
+        };
+        let mut seen: Vec<Vec<u8>> = vec![self.base_fs.read(&path).unwrap_or_default()];
+        for commit in commits {
+            let tree = GitTree::lazy(&repo, &commit);
+            let Ok(bytes) = tree.read(&path) else {
+                continue;
+            };
+            if seen.contains(&bytes) {
+                continue;
+            }
+            seen.push(bytes);
+            let short: String = commit.chars().take(10).collect();
+            let old = load_file(&tree, &path, None);
+            let (Some(doc), false) = (old.doc, old.has_errors()) else {
+                continue;
+            };
+            let changes = diff(&old.store, &root(doc), &self.head.store, &root(head_doc));
+            let context =
+                format!("{context} (against its state in {short} of {event_type}'s history)");
+            self.report(&changes, &old.store, &context, fix, Some(()));
+        }
+    }
+
+    fn report(
+        &mut self,
+        changes: &[Change],
+        old: &Store,
+        context: &str,
+        fix: &str,
+        transitive: Option<()>,
+    ) {
+        for change in changes {
+            let mut diagnostic = change_diagnostic(change, old, &self.head.store, self.level, fix);
+            if !diagnostic.is_error() && transitive.is_some() {
+                continue;
+            }
+            diagnostic.message = format!("{context}: {}", diagnostic.message);
+            self.diagnostics.push(diagnostic);
+        }
+    }
+
+    fn deleted_event(&mut self, event_type: &str, released: &Event) {
+        let latest = self.base.store.document(released.latest().schema);
+        let renamed = self.head.events.iter().find(|(name, event)| {
+            !self.base.events.contains_key(*name)
+                && self
+                    .head
+                    .store
+                    .document(event.versions[0].schema)
+                    .value()
+                    .get("properties")
+                    == latest.value().get("properties")
+        });
+        let help = match renamed {
+            Some((name, _)) => format!(
+                "was it renamed to `{name}`? event types are permanent: keep `{event_type}` (deprecate it) and add `{name}` beside it"
+            ),
+            None => format!(
+                "stored `{event_type}` events must stay readable: restore it; to retire it, deprecate it in x-eventsmith.deprecated"
+            ),
+        };
+        self.diagnostics.push(
+            Diagnostic::error(
+                "event-deleted",
+                format!("released event type `{event_type}` was deleted or renamed"),
+            )
+            .in_file(latest.display(), None)
+            .with_label("this event type is gone")
+            .with_help(help),
+        );
+    }
+
+    /// Every version that the base does not have: when it breaks the previous version, it needs
+    /// an upcast, and a declarative upcast must be sound.
+    fn new_versions(&mut self) {
+        for (event_type, event) in &self.head.events {
+            let released = self.base.events.get(event_type);
+            for pair in event.versions.windows(2) {
+                let (previous, next) = (&pair[0], &pair[1]);
+                if released.is_some_and(|r| r.versions.iter().any(|v| v.version == next.version)) {
+                    continue;
+                }
+                let store = &self.head.store;
+                let changes = diff(store, &root(previous.schema), store, &root(next.schema));
+                let breaking: Vec<&Change> = changes.iter().filter(|c| !c.backward).collect();
+                if breaking.is_empty() {
+                    continue;
+                }
+                let document = store.document(next.schema);
+                let context = format!("`{event_type}` v{}", next.version);
+                match &next.annotations.upcast {
+                    None => {
+                        let first = &breaking[0];
+                        self.diagnostics.push(document.diagnostic_at(
+                            Diagnostic::error(
+                                "upcast-required",
+                                format!(
+                                    "{context} cannot read v{} events as they are ({} breaking changes, e.g. {}{}) and declares no upcast",
+                                    previous.version,
+                                    breaking.len(),
+                                    first.kind.summary(),
+                                    if first.detail.is_empty() { String::new() } else { format!(": {}", first.detail) }
+                                ),
+                            )
+                            .with_label("add `x-eventsmith.upcast` here")
+                            .with_help("describe how a v(N-1) event becomes vN with `\"upcast\": {\"rules\": [...]}` (rename, default, drop, move, convert), or `\"custom\": true` for a hand-written upcaster"),
+                            "",
+                        ));
+                    }
+                    Some(upcast) if upcast.custom => {}
+                    Some(upcast) => self.soundness(
+                        event_type,
+                        previous.schema,
+                        next.schema,
+                        &upcast.rules,
+                        &context,
+                    ),
+                }
+            }
+        }
+    }
+
+    /// Applies the rules to the previous version's schema and checks the result is backward
+    /// compatible with the next version.
+    fn soundness(
+        &mut self,
+        _event_type: &str,
+        previous: crate::store::DocId,
+        next: crate::store::DocId,
+        rules: &[crate::annotations::UpcastRule],
+        context: &str,
+    ) {
+        let store = &self.head.store;
+        let next_document = store.document(next);
+        let upcast_at = pointer::push(&pointer::push("", KEYWORD), "upcast");
+        let next_uri = store.uri(next).clone();
+        let derived = upcast::apply(store.document(previous).value(), rules, |path| {
+            let mut target = next_uri.clone();
+            target.set_fragment(Some(&upcast::schema_pointer(path)));
+            serde_json::json!({ "$ref": target.to_string() })
+        });
+        let derived = match derived {
+            Ok(derived) => derived,
+            Err(why) => {
+                self.diagnostics.push(next_document.diagnostic_at(
+                    Diagnostic::error("unsound-upcast", format!("{context}: an upcast rule does not apply to the previous version: {why}"))
+                        .with_label("this upcast does not fit the previous version")
+                        .with_help("rule paths name properties of the previous version (`from`, `field`) and of this version (`to`)"),
+                    &upcast_at,
+                ));
+                return;
+            }
+        };
+        let previous_path = store.document(previous).path();
+        let derived_path = previous_path.with_extension("upcast.json");
+        let mut top = MemoryFs::new();
+        top.insert(
+            &derived_path,
+            serde_json::to_vec(&derived).unwrap_or_default(),
+        );
+        let fs = OverlayFs { base: &RealFs, top };
+        let loaded = load_file(&fs, &derived_path, None);
+        let Some(doc) = loaded.doc.filter(|_| !loaded.has_errors()) else {
+            return;
+        };
+        let changes = diff(&loaded.store, &root(doc), store, &root(next));
+        for change in changes.iter().filter(|c| !c.backward) {
+            let detail = if change.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", change.detail)
+            };
+            let change_at = next_document.span_of(&change.new.pointer);
+            self.diagnostics.push(next_document.diagnostic_at(
+                Diagnostic::error(
+                    "unsound-upcast",
+                    format!("{context}: after the upcast rules, a previous-version event can still be rejected: {}{detail} (at line {})", change.kind.summary(), change_at.line),
+                )
+                .with_label("these rules do not bridge the versions")
+                .with_help("add or fix a rule (rename, default, drop, move, convert), or declare `\"custom\": true` and write the upcaster"),
+                &upcast_at,
+            ));
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Declarative upcast rules applied to a schema: the schema of what the upcaster produces from
+//! version N-1. The rules are sound when that schema is backward compatible with version N.
+
+use crate::annotations::{KEYWORD, UpcastRule};
+use crate::pointer;
+use serde_json::{Map, Value, json};
+
+/// Applies `rules` to the root object schema `old`. `new_field` gives, for a path, a `$ref` to the
+/// field's schema in version N (conversions are trusted to produce values valid there).
+pub fn apply(
+    old: &Value,
+    rules: &[UpcastRule],
+    new_field: impl Fn(&str) -> Value,
+) -> Result<Value, String> {
+    let mut schema = old.clone();
+    if let Some(object) = schema.as_object_mut() {
+        object.remove(KEYWORD);
+        object.remove("examples");
+    }
+    for rule in rules {
+        match rule {
+            UpcastRule::Rename { from, to } | UpcastRule::Move { from, to } => {
+                let (field, required) = take(&mut schema, from.pointer())?;
+                put(&mut schema, to.pointer(), field, required)?;
+            }
+            UpcastRule::Default { field, value } => {
+                let existing = take(&mut schema, field.pointer()).ok();
+                let constant = json!({ "const": value });
+                let field_schema = match existing {
+                    Some((old_field, _)) => json!({ "anyOf": [old_field, constant] }),
+                    None => constant,
+                };
+                put(&mut schema, field.pointer(), field_schema, true)?;
+            }
+            UpcastRule::Drop { field } => {
+                take(&mut schema, field.pointer())?;
+            }
+            UpcastRule::Convert { field, .. } => {
+                let (_, required) = take(&mut schema, field.pointer())?;
+                put(
+                    &mut schema,
+                    field.pointer(),
+                    new_field(field.pointer()),
+                    required,
+                )?;
+            }
+        }
+    }
+    Ok(schema)
+}
+
+/// The JSON pointer (within the schema) of the object schema holding `path`'s field, creating
+/// intermediate objects when `create` is set, and the field's name.
+fn parent(schema: &mut Value, path: &str, create: bool) -> Result<(String, String), String> {
+    let tokens = pointer::tokens(path)
+        .filter(|t| !t.is_empty() && t.iter().all(|x| !x.is_empty()))
+        .ok_or_else(|| format!("`{path}` is not a field path"))?;
+    let (last, parents) = tokens
+        .split_last()
+        .ok_or_else(|| format!("`{path}` names no field"))?;
+    let mut at = String::new();
+    for token in parents {
+        let object = schema
+            .pointer_mut(&at)
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| format!("`{path}`: not an object schema"))?;
+        if object.contains_key("$ref") && !object.contains_key("properties") {
+            return Err(format!(
+                "`{path}` goes through a `$ref`; declare a custom upcaster for this change"
+            ));
+        }
+        let exists = object
+            .get("properties")
+            .and_then(|p| p.get(token))
+            .is_some();
+        if !exists {
+            if !create {
+                return Err(format!(
+                    "there is no property `{token}` on the way to `{path}`"
+                ));
+            }
+            let properties = object.entry("properties").or_insert_with(|| json!({}));
+            properties
+                .as_object_mut()
+                .ok_or_else(|| format!("`{path}`: `properties` is not an object"))?
+                .insert(token.clone(), json!({"type": "object", "properties": {}}));
+            add_required(object, token);
+        }
+        at = pointer::push(&pointer::push(&at, "properties"), token);
+    }
+    Ok((at, last.clone()))
+}
+
+fn add_required(object: &mut Map<String, Value>, name: &str) {
+    let required = object.entry("required").or_insert_with(|| json!([]));
+    if let Some(list) = required.as_array_mut() {
+        if !list.iter().any(|v| v == name) {
+            list.push(Value::String(name.to_owned()));
+        }
+    }
+}
+
+/// Removes the field at `path`: its schema and whether it was required.
+fn take(schema: &mut Value, path: &str) -> Result<(Value, bool), String> {
+    let (at, name) = parent(schema, path, false)?;
+    let object = schema
+        .pointer_mut(&at)
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| format!("`{path}`: not an object schema"))?;
+    let field = object
+        .get_mut("properties")
+        .and_then(Value::as_object_mut)
+        .and_then(|p| p.remove(&name))
+        .ok_or_else(|| format!("there is no property `{name}` at `{path}`"))?;
+    let mut required = false;
+    if let Some(list) = object.get_mut("required").and_then(Value::as_array_mut) {
+        let before = list.len();
+        list.retain(|v| v != name.as_str());
+        required = list.len() != before;
+    }
+    Ok((field, required))
+}
+
+/// Puts a field schema at `path`, creating intermediate objects.
+fn put(schema: &mut Value, path: &str, field: Value, required: bool) -> Result<(), String> {
+    let (at, name) = parent(schema, path, true)?;
+    let object = schema
+        .pointer_mut(&at)
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| format!("`{path}`: not an object schema"))?;
+    let properties = object.entry("properties").or_insert_with(|| json!({}));
+    properties
+        .as_object_mut()
+        .ok_or_else(|| format!("`{path}`: `properties` is not an object"))?
+        .insert(name.clone(), field);
+    if required {
+        add_required(object, &name);
+    }
+    Ok(())
+}
+
+/// The JSON pointer of a field path's schema: `/a/b` → `/properties/a/properties/b`.
+pub fn schema_pointer(path: &str) -> String {
+    pointer::tokens(path)
+        .unwrap_or_default()
+        .iter()
+        .fold(String::new(), |at, token| {
+            pointer::push(&pointer::push(&at, "properties"), token)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::annotations::Upcast;
+
+    #[test]
+    fn rules_reshape_the_schema() {
+        let v1 = json!({"type": "object", "properties": {"total": {"type": "number"}, "street": {"type": "string"}, "legacy": {}}, "required": ["total", "street"], "additionalProperties": false});
+        let upcast: Upcast = serde_json::from_value(json!({"rules": [
+            {"rename": {"from": "total", "to": "total_amount"}},
+            {"default": {"field": "currency", "value": "EUR"}},
+            {"move": {"from": "street", "to": "/address/street"}},
+            {"drop": {"field": "legacy"}}
+        ]}))
+        .unwrap();
+        let derived = apply(&v1, &upcast.rules, |_| json!(true)).unwrap();
+        assert_eq!(
+            derived,
+            json!({
+                "type": "object",
+                "properties": {
+                    "total_amount": {"type": "number"},
+                    "currency": {"const": "EUR"},
+                    "address": {"type": "object", "properties": {"street": {"type": "string"}}, "required": ["street"]}
+                },
+                "required": ["total_amount", "currency", "address"],
+                "additionalProperties": false
+            })
+        );
+        let missing: Upcast =
+            serde_json::from_value(json!({"rules": [{"rename": {"from": "totl", "to": "x"}}]}))
+                .unwrap();
+        assert!(
+            apply(&v1, &missing.rules, |_| json!(true))
+                .unwrap_err()
+                .contains("totl")
+        );
+        assert_eq!(schema_pointer("/a/b"), "/properties/a/properties/b");
+    }
+}

@@ -1,0 +1,164 @@
+//! The compatibility corpus: every case in tests/compat/corpus/*.json gives an old and a new
+//! schema, the change kinds expected, and the backward and forward verdicts (from which every
+//! level follows). All mismatches are reported together.
+
+use eventsmith_core::compat::{ChangeKind, Verdict, diff};
+use eventsmith_core::config::Level;
+use eventsmith_core::fs::MemoryFs;
+use eventsmith_core::loader::load_file;
+use eventsmith_core::store::NodeRef;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/compat/corpus")
+}
+
+struct Outcome {
+    kinds: Vec<String>,
+    verdict: Verdict,
+}
+
+fn run_case(case: &Value) -> Result<Outcome, String> {
+    let mut fs = MemoryFs::new();
+    fs.insert(
+        "/old/schema.json",
+        serde_json::to_vec(&case["old"]).unwrap(),
+    );
+    fs.insert(
+        "/new/schema.json",
+        serde_json::to_vec(&case["new"]).unwrap(),
+    );
+    for (key, sides) in [
+        ("files", &["/old", "/new"][..]),
+        ("old_files", &["/old"]),
+        ("new_files", &["/new"]),
+    ] {
+        if let Some(Value::Object(files)) = case.get(key) {
+            for (path, content) in files {
+                for side in sides {
+                    fs.insert(
+                        format!("{side}/{path}"),
+                        serde_json::to_vec(content).unwrap(),
+                    );
+                }
+            }
+        }
+    }
+    let old = load_file(&fs, Path::new("/old/schema.json"), None);
+    let new = load_file(&fs, Path::new("/new/schema.json"), None);
+    for loaded in [&old, &new] {
+        if loaded.has_errors() {
+            let messages: Vec<_> = loaded
+                .diagnostics
+                .iter()
+                .map(|d| format!("{}: {}", d.code, d.message))
+                .collect();
+            return Err(format!("does not load: {}", messages.join("; ")));
+        }
+    }
+    let root = |doc| NodeRef {
+        doc,
+        pointer: String::new(),
+    };
+    let changes = diff(
+        &old.store,
+        &root(old.doc.unwrap()),
+        &new.store,
+        &root(new.doc.unwrap()),
+    );
+    let mut kinds: Vec<String> = changes.iter().map(|c| c.kind.id().to_owned()).collect();
+    kinds.sort();
+    Ok(Outcome {
+        kinds,
+        verdict: Verdict::of(&changes),
+    })
+}
+
+#[test]
+fn corpus_verdicts_and_kinds() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .expect("tests/compat/corpus exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let (mut total, mut failures) = (0, Vec::new());
+    let mut covered = BTreeSet::new();
+    for file in &files {
+        let corpus: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        for case in corpus["cases"].as_array().expect("a `cases` array") {
+            total += 1;
+            let label = format!("{name} / {}", case["name"].as_str().unwrap_or("?"));
+            let mut expected: Vec<String> = case["kinds"]
+                .as_array()
+                .expect("`kinds`")
+                .iter()
+                .map(|k| k.as_str().unwrap().to_owned())
+                .collect();
+            expected.sort();
+            for kind in &expected {
+                if ChangeKind::from_id(kind).is_none() {
+                    failures.push(format!("{label}: unknown kind `{kind}` in the corpus"));
+                }
+                covered.insert(kind.clone());
+            }
+            let want = Verdict {
+                backward: case["backward"].as_bool().unwrap(),
+                forward: case["forward"].as_bool().unwrap(),
+            };
+            match run_case(case) {
+                Err(err) => failures.push(format!("{label}: {err}")),
+                Ok(outcome) => {
+                    if outcome.kinds != expected {
+                        failures.push(format!(
+                            "{label}: kinds {:?}, expected {:?}",
+                            outcome.kinds, expected
+                        ));
+                    }
+                    if outcome.verdict != want {
+                        failures.push(format!(
+                            "{label}: verdict {:?}, expected {:?}",
+                            outcome.verdict, want
+                        ));
+                    }
+                    for level in [
+                        Level::None,
+                        Level::Backward,
+                        Level::Forward,
+                        Level::Full,
+                        Level::BackwardTransitive,
+                        Level::ForwardTransitive,
+                        Level::FullTransitive,
+                    ] {
+                        assert_eq!(
+                            outcome.verdict.passes(level),
+                            want.passes(level) || outcome.verdict != want
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        total >= 250,
+        "the corpus has {total} cases; it should have at least 250"
+    );
+    let uncovered: Vec<&str> = ChangeKind::ALL
+        .iter()
+        .map(|k| k.id())
+        .filter(|k| !covered.contains(*k))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {total} corpus cases fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        uncovered.is_empty(),
+        "change kinds no corpus case expects: {uncovered:?}"
+    );
+}
