@@ -44,6 +44,49 @@ const FRAGMENT: &AsciiSet = &CONTROLS
     .add(b'|')
     .add(b'}');
 
+/// Builds validators for any node of a store. A retriever serves the documents, not a shared
+/// registry: each validator then indexes only the documents it reaches, which keeps checking
+/// linear in the project's size.
+pub(crate) struct Validators {
+    retriever: StoreRetriever,
+}
+
+impl Validators {
+    /// Validators over the given documents (whose references all resolve among them).
+    pub fn new(store: &Store, docs: &std::collections::HashSet<DocId>) -> Self {
+        Self {
+            retriever: StoreRetriever {
+                documents: Arc::new(
+                    store
+                        .resources_of(docs)
+                        .map(|(uri, value)| (uri, value.clone()))
+                        .collect(),
+                ),
+            },
+        }
+    }
+
+    /// A validator for the schema at `pointer` of `doc`, formats asserted.
+    pub fn build(
+        &self,
+        store: &Store,
+        doc: DocId,
+        pointer: &str,
+    ) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
+        let target = format!(
+            "{}#{}",
+            store.uri(doc),
+            utf8_percent_encode(pointer, FRAGMENT)
+        );
+        let draft = store.draft(doc).unwrap_or(crate::draft::Draft::Draft202012);
+        jsonschema::options()
+            .with_draft(draft.engine())
+            .with_retriever(self.retriever.clone())
+            .should_validate_formats(true)
+            .build(&json!({ "$ref": target }))
+    }
+}
+
 /// Checks the examples of `docs` (documents known to be valid schemas).
 pub(crate) fn check(store: &Store, docs: &[DocId]) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
@@ -53,16 +96,7 @@ pub(crate) fn check(store: &Store, docs: &[DocId]) -> Vec<Diagnostic> {
         .copied()
         .filter(|d| resolvable.contains(d))
         .collect();
-    // A retriever, not a shared registry: each validator then indexes only the documents it
-    // reaches, which keeps checking linear in the project's size.
-    let retriever = StoreRetriever {
-        documents: Arc::new(
-            store
-                .resources_of(&resolvable)
-                .map(|(uri, value)| (uri, value.clone()))
-                .collect(),
-        ),
-    };
+    let validators = Validators::new(store, &resolvable);
     for doc in docs {
         let Some(draft) = store.draft(doc) else {
             continue;
@@ -75,17 +109,8 @@ pub(crate) fn check(store: &Store, docs: &[DocId]) -> Vec<Diagnostic> {
             if examples.is_empty() {
                 continue;
             }
-            let target = format!(
-                "{}#{}",
-                store.uri(doc),
-                utf8_percent_encode(&sub.pointer, FRAGMENT)
-            );
             let examples_at = format!("{}/examples", sub.pointer);
-            let validator = jsonschema::options()
-                .with_draft(draft.engine())
-                .with_retriever(retriever.clone())
-                .should_validate_formats(true)
-                .build(&json!({ "$ref": target }));
+            let validator = validators.build(store, doc, &sub.pointer);
             let validator = match validator {
                 Ok(validator) => validator,
                 Err(err) => {

@@ -12,7 +12,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod document;
 pub mod draft;
-mod examples;
+pub(crate) mod examples;
 pub mod fs;
 pub mod git;
 pub mod layout;

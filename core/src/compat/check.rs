@@ -349,6 +349,49 @@ impl Checker<'_> {
                 return;
             }
         };
+        // Every path the rules write must be a field of the new version.
+        for rule in rules {
+            use crate::annotations::UpcastRule::*;
+            let written = match rule {
+                Rename { to, .. } | Move { to, .. } => to,
+                Default { field, .. } | Convert { field, .. } => field,
+                Drop { .. } => continue,
+            };
+            if next_document
+                .get(&upcast::schema_pointer(written.pointer()))
+                .is_none()
+            {
+                self.diagnostics.push(next_document.diagnostic_at(
+                    Diagnostic::error("unsound-upcast", format!("{context}: an upcast rule writes `{}`, which is not a property of this version", written.pointer()))
+                        .with_label("this upcast does not fit this version")
+                        .with_help("`to` and `field` name properties of the version the rules produce"),
+                    &upcast_at,
+                ));
+                return;
+            }
+        }
+        // Default values must be valid in the new version, where the derived schema relies on them.
+        let validators = crate::examples::Validators::new(store, &store.fully_resolvable());
+        for rule in rules {
+            let crate::annotations::UpcastRule::Default { field, value } = rule else {
+                continue;
+            };
+            let at = upcast::schema_pointer(field.pointer());
+            if next_document.get(&at).is_none() {
+                continue; // reported by the diff below as a missing property
+            }
+            let Ok(validator) = validators.build(store, next, &at) else {
+                continue;
+            };
+            if let Some(error) = validator.iter_errors(value).next() {
+                self.diagnostics.push(next_document.diagnostic_at(
+                    Diagnostic::error("unsound-upcast", format!("{context}: the default for `{}` is not valid in this version: {error}", field.pointer()))
+                        .with_label("this default would produce an invalid event")
+                        .with_help("give a default that the field's schema accepts"),
+                    &upcast_at,
+                ));
+            }
+        }
         let previous_path = store.document(previous).path();
         let derived_path = previous_path.with_extension("upcast.json");
         let mut top = MemoryFs::new();
@@ -359,6 +402,28 @@ impl Checker<'_> {
         let fs = OverlayFs { base: &RealFs, top };
         let loaded = load_file(&fs, &derived_path, None);
         let Some(doc) = loaded.doc.filter(|_| !loaded.has_errors()) else {
+            let why: Vec<String> = loaded
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.message.clone())
+                .collect();
+            self.diagnostics.push(
+                next_document.diagnostic_at(
+                    Diagnostic::error(
+                        "unsound-upcast",
+                        format!(
+                            "{context}: the upcast rules give no usable schema: {}",
+                            why.join("; ")
+                        ),
+                    )
+                    .with_label("these rules could not be checked")
+                    .with_help(
+                        "simplify the rules, or declare `\"custom\": true` and write the upcaster",
+                    ),
+                    &upcast_at,
+                ),
+            );
             return;
         };
         let changes = diff(&loaded.store, &root(doc), store, &root(next));
