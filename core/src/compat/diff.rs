@@ -169,7 +169,7 @@ impl<'a> Differ<'a> {
                     *kind,
                     old.location(keyword),
                     new.location(keyword),
-                    format!("`{keyword}`"),
+                    "",
                 );
             }
         }
@@ -669,12 +669,12 @@ impl<'a> Differ<'a> {
             }
             (None, Some((_, y))) => {
                 if !self.resolve(false, &y).is_empty() || keyword == "contains" {
-                    self.push(added, old.at.clone(), y, format!("`{keyword}`"));
+                    self.push(added, old.at.clone(), y, "");
                 }
             }
             (Some((_, x)), None) => {
                 if !self.resolve(true, &x).is_empty() || keyword == "contains" {
-                    self.push(removed, x, new.at.clone(), format!("`{keyword}`"));
+                    self.push(removed, x, new.at.clone(), "");
                 }
             }
             (None, None) => {}
