@@ -6,99 +6,11 @@
 
 use eventsmith_core::fs::RealFs;
 use eventsmith_core::{LoadOptions, load};
-use serde_json::json;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-const VERSIONS: u32 = 3;
-const EVENTS_PER_AGGREGATE: usize = 10;
+mod support;
 
-fn write(path: &Path, value: &serde_json::Value) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, serde_json::to_vec_pretty(value).unwrap()).unwrap();
-}
-
-/// A project with `events` events of 3 versions each, referencing shared types.
-fn generate(root: &Path, events: usize) -> Vec<std::path::PathBuf> {
-    std::fs::write(
-        root.join("eventsmith.toml"),
-        "[project]\nname = \"bench\"\n",
-    )
-    .unwrap();
-    let schema = root.join("schema");
-    write(
-        &schema.join("types/money.json"),
-        &json!({
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$defs": {
-                "Amount": {"type": "number", "minimum": 0, "multipleOf": 0.01},
-                "Currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
-                "Money": {"type": "object", "properties": {
-                    "amount": {"$ref": "#/$defs/Amount"}, "currency": {"$ref": "#/$defs/Currency"}
-                }, "required": ["amount", "currency"], "additionalProperties": false}
-            }
-        }),
-    );
-    write(
-        &schema.join("types/ids.json"),
-        &json!({"$defs": {"Id": {"type": "string", "format": "uuid"}}}),
-    );
-    for aggregate in 0..events.div_ceil(EVENTS_PER_AGGREGATE) {
-        write(
-            &schema.join(format!("aggregates/agg{aggregate}.json")),
-            &json!({"type": "object", "description": "An aggregate.", "x-eventsmith": {"owners": ["team"]}}),
-        );
-    }
-    for event in 0..events {
-        let aggregate = event / EVENTS_PER_AGGREGATE;
-        for version in 1..=VERSIONS {
-            let mut annotations = json!({"owners": ["team"]});
-            if version > 1 {
-                annotations["upcast"] = json!({"rules": [
-                    {"rename": {"from": format!("note{}", version - 1), "to": format!("note{version}")}}
-                ]});
-            }
-            write(
-                &schema.join(format!(
-                    "events/agg{aggregate}/event{event}.v{version}.json"
-                )),
-                &json!({
-                    "$schema": "https://json-schema.org/draft/2020-12/schema",
-                    "title": format!("Event{event}"),
-                    "description": "Something happened.",
-                    "type": "object",
-                    "properties": {
-                        "id": {"$ref": "../../types/ids.json#/$defs/Id", "description": "Which one."},
-                        "price": {"$ref": "../../types/money.json#/$defs/Money", "description": "How much."},
-                        "quantity": {"type": "integer", "minimum": 1, "description": "How many."},
-                        format!("note{version}"): {"type": "string", "maxLength": 200, "description": "Why."}
-                    },
-                    "required": ["id", "price", "quantity"],
-                    "additionalProperties": false,
-                    "examples": [{
-                        "id": "0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f23",
-                        "price": {"amount": 12.5, "currency": "EUR"},
-                        "quantity": 2
-                    }],
-                    "x-eventsmith": annotations
-                }),
-            );
-        }
-    }
-    let mut files = Vec::new();
-    let mut pending = vec![schema];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path)
-            } else {
-                files.push(path)
-            }
-        }
-    }
-    files
-}
+use support::{VERSIONS, generate};
 
 fn best_of(runs: usize, mut f: impl FnMut()) -> Duration {
     (0..runs)

@@ -56,7 +56,15 @@ pub fn check(
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
     let mut options = LoadOptions::new(&root, display_base.map(Path::to_owned));
     options.check_examples = false;
-    let head = load(&RealFs, &options);
+    // The working tree and the base load side by side.
+    let (head, base_side) = std::thread::scope(|scope| {
+        let head = scope.spawn(|| load(&RealFs, &options));
+        let base_side = open_base(&root, base, display_base);
+        let head = head
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (head, base_side)
+    });
     let mut report = CheckReport {
         diagnostics: head.diagnostics.clone(),
         sources: head.sources.clone(),
@@ -67,27 +75,14 @@ pub fn check(
         return report;
     };
     report.level = level.unwrap_or(head_project.config.compatibility.level);
-    let (base_fs, base_root, prefix): (Box<dyn FileSystem>, PathBuf, String) = match base {
-        Base::Git(rev) => match GitTree::open(&root, rev) {
-            Ok(tree) => (Box::new(tree), root.clone(), format!("{rev}:")),
-            Err(err) => {
-                report.io_error = true;
-                report.diagnostics.push(
-                    Diagnostic::error("io", format!("cannot read `{rev}` from git: {err}"))
-                        .with_help("pass a branch, tag or commit of the repository that holds the project, e.g. --against origin/main"),
-                );
-                return report;
-            }
-        },
-        Base::Dir(dir) => {
-            let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
-            (Box::new(RealFs), dir, String::new())
+    let (base_fs, base_loaded) = match base_side {
+        Ok(side) => side,
+        Err(diagnostic) => {
+            report.io_error = true;
+            report.diagnostics.push(diagnostic);
+            return report;
         }
     };
-    let mut base_options = LoadOptions::new(&base_root, display_base.map(Path::to_owned));
-    base_options.check_examples = false;
-    base_options.display_prefix = (!prefix.is_empty()).then_some(prefix);
-    let base_loaded = load(base_fs.as_ref(), &base_options);
     let Some(base_project) = base_loaded.project.as_ref() else {
         // No project at the base: everything is new.
         report.diagnostics.push(Diagnostic::note(
@@ -112,6 +107,32 @@ pub fn check(
     report.diagnostics.extend(checker.diagnostics);
     diagnostic::sort(&mut report.diagnostics);
     report
+}
+
+/// Reads the base: its file tree and the project loaded from it.
+fn open_base(
+    root: &Path,
+    base: &Base,
+    display_base: Option<&Path>,
+) -> Result<(Box<dyn FileSystem>, crate::loader::Loaded), Diagnostic> {
+    let (base_fs, base_root, prefix): (Box<dyn FileSystem>, PathBuf, Option<String>) = match base {
+        Base::Git(rev) => match GitTree::open(root, rev) {
+            Ok(tree) => (Box::new(tree), root.to_owned(), Some(format!("{rev}:"))),
+            Err(err) => {
+                return Err(Diagnostic::error("io", format!("cannot read `{rev}` from git: {err}"))
+                    .with_help("pass a branch, tag or commit of the repository that holds the project, e.g. --against origin/main"));
+            }
+        },
+        Base::Dir(dir) => {
+            let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+            (Box::new(RealFs), dir, None)
+        }
+    };
+    let mut options = LoadOptions::new(&base_root, display_base.map(Path::to_owned));
+    options.check_examples = false;
+    options.display_prefix = prefix;
+    let loaded = load(base_fs.as_ref(), &options);
+    Ok((base_fs, loaded))
 }
 
 struct Checker<'a> {

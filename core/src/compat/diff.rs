@@ -165,12 +165,7 @@ impl<'a> Differ<'a> {
             let a = old.get(keyword).map(|(v, _)| v);
             let b = new.get(keyword).map(|(v, _)| v);
             if !same(a, b) {
-                self.push(
-                    *kind,
-                    old.location(keyword),
-                    new.location(keyword),
-                    "",
-                );
+                self.push(*kind, old.location(keyword), new.location(keyword), "");
             }
         }
     }
