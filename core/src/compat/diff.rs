@@ -5,7 +5,9 @@ use super::kind::ChangeKind as K;
 use super::schema::View;
 use crate::store::{NodeRef, Store};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
 
 /// One change between an old and a new schema.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +37,13 @@ pub(crate) struct Differ<'a> {
     flipped: bool,
     /// Inside a `oneOf` alternative: widening it may make a document match two alternatives.
     in_one_of: usize,
+    /// Trial comparisons already made (combinator matching would otherwise repeat them
+    /// exponentially in nested combinators), shared with the probes.
+    trials: Rc<RefCell<HashMap<(NodeRef, NodeRef), Trial>>>,
 }
+
+/// The verdicts and number of changes of a comparison made without recording it.
+type Trial = (bool, bool, usize);
 
 impl<'a> Differ<'a> {
     pub fn new(old: &'a Store, new: &'a Store) -> Self {
@@ -46,6 +54,7 @@ impl<'a> Differ<'a> {
             visited: HashSet::new(),
             flipped: false,
             in_one_of: 0,
+            trials: Rc::default(),
         }
     }
 
@@ -81,12 +90,19 @@ impl<'a> Differ<'a> {
     }
 
     /// Compares without recording: the verdicts a comparison would give, and how many changes.
-    fn trial(&self, old: &View<'a>, new: &View<'a>) -> (bool, bool, usize) {
+    fn trial(&self, old: &View<'a>, new: &View<'a>) -> Trial {
+        let key = (old.at.clone(), new.at.clone());
+        if let Some(known) = self.trials.borrow().get(&key) {
+            return *known;
+        }
         let mut probe = Differ::new(self.old, self.new);
+        probe.trials = Rc::clone(&self.trials);
         probe.compare(old, new);
         let backward = probe.changes.iter().all(|c| c.backward);
         let forward = probe.changes.iter().all(|c| c.forward);
-        (backward, forward, probe.changes.len())
+        let result = (backward, forward, probe.changes.len());
+        self.trials.borrow_mut().insert(key, result);
+        result
     }
 
     pub fn compare(&mut self, old: &View<'a>, new: &View<'a>) {
