@@ -95,6 +95,9 @@ impl<'a> Differ<'a> {
         if let Some(known) = self.trials.borrow().get(&key) {
             return *known;
         }
+        // Assume compatibility while this very comparison is under way: a recursive schema
+        // reaches it again through its cycle.
+        self.trials.borrow_mut().insert(key.clone(), (true, true, 0));
         let mut probe = Differ::new(self.old, self.new);
         probe.trials = Rc::clone(&self.trials);
         probe.compare(old, new);
@@ -140,7 +143,10 @@ impl<'a> Differ<'a> {
         }
         let old_types = types(old);
         let new_types = types(new);
-        self.types(old, new, &old_types, &new_types);
+        // Types implied by `enum` on both sides are compared as the values themselves.
+        if old.has("type") || new.has("type") {
+            self.types(old, new, &old_types, &new_types);
+        }
         self.values(old, new);
         let both = |t: &str| allows(&old_types, t) && allows(&new_types, t);
         if both("string") {
@@ -263,11 +269,22 @@ impl<'a> Differ<'a> {
         let (lo, ln) = (old.location(keyword), new.location(keyword));
         let show = |v: Option<f64>| v.map_or("none".to_owned(), |v| v.to_string());
         let detail = format!("`{keyword}` {} → {}", show(a), show(b));
-        match (a, b) {
-            (None, Some(_)) => self.push(added, lo, ln, detail),
-            (Some(_), None) => self.push(removed, lo, ln, detail),
-            (Some(x), Some(y)) if y > x => self.push(increased, lo, ln, detail),
-            (Some(x), Some(y)) if y < x => self.push(decreased, lo, ln, detail),
+        // An absent lower bound is its default: writing the default out changes nothing, and
+        // `minContains: 0` is looser than the absent 1.
+        let default = match keyword {
+            "minLength" | "minItems" | "minProperties" => Some(0.0),
+            "minContains" => Some(1.0),
+            _ => None,
+        };
+        match (a, b, default) {
+            (None, Some(y), Some(d)) if y == d => {}
+            (Some(x), None, Some(d)) if x == d => {}
+            (None, Some(y), Some(d)) if y < d => self.push(decreased, lo, ln, detail),
+            (Some(x), None, Some(d)) if x < d => self.push(increased, lo, ln, detail),
+            (None, Some(_), _) => self.push(added, lo, ln, detail),
+            (Some(_), None, _) => self.push(removed, lo, ln, detail),
+            (Some(x), Some(y), _) if y > x => self.push(increased, lo, ln, detail),
+            (Some(x), Some(y), _) if y < x => self.push(decreased, lo, ln, detail),
             _ => {}
         }
     }
@@ -418,10 +435,13 @@ impl<'a> Differ<'a> {
                     self.compare(&a, &b);
                 }
                 (None, Some(b_node)) => {
-                    let b = self.resolve(false, b_node);
+                    let b = self.with_patterns(self.resolve(false, b_node), new, false, name);
                     let detail = format!("property `{name}`");
                     let now_required = new_required.contains(name) && !old_required.contains(name);
                     match self.allowance(old, true, name) {
+                        Allowance::Forbidden if b.boolean == Some(false) => {
+                            self.push(K::PropertyWithFalseAddedToClosedContentModel, old.location("properties"), b_node.clone(), detail);
+                        }
                         Allowance::Forbidden => {
                             let kind = match (now_required, b.has("default")) {
                                 (true, true) => {
@@ -455,7 +475,7 @@ impl<'a> Differ<'a> {
                     }
                 }
                 (Some(a_node), None) => {
-                    let a = self.resolve(true, a_node);
+                    let a = self.with_patterns(self.resolve(true, a_node), old, true, name);
                     let detail = format!("property `{name}`");
                     match self.allowance(new, false, name) {
                         Allowance::Forbidden => {
@@ -560,20 +580,41 @@ impl<'a> Differ<'a> {
 
     /// What `view` allows for a property it does not declare.
     fn allowance(&self, view: &View<'a>, side_old: bool, name: &str) -> Allowance<'a> {
-        if let Some((Value::Object(patterns), at)) = view.get("patternProperties") {
-            for pattern in patterns.keys() {
-                if regex::Regex::new(pattern).is_ok_and(|re| re.is_match(name)) {
-                    let node = NodeRef {
-                        doc: at.doc,
-                        pointer: crate::pointer::push(&at.pointer, pattern),
-                    };
-                    return Allowance::Schema(self.resolve(side_old, &node));
-                }
-            }
+        match self.matching_patterns(view, side_old, name).into_iter().next() {
+            Some(schema) => Allowance::Schema(schema),
+            None => self.additional_allowance(view, side_old),
         }
-        let additional = view
-            .get("additionalProperties")
-            .or_else(|| view.get("unevaluatedProperties"));
+    }
+
+    /// The `patternProperties` schemas whose pattern matches `name`.
+    fn matching_patterns(&self, view: &View<'a>, side_old: bool, name: &str) -> Vec<View<'a>> {
+        let Some((Value::Object(patterns), at)) = view.get("patternProperties") else {
+            return Vec::new();
+        };
+        patterns
+            .keys()
+            .filter(|pattern| regex::Regex::new(pattern).is_ok_and(|re| re.is_match(name)))
+            .map(|pattern| {
+                let node = NodeRef { doc: at.doc, pointer: crate::pointer::push(&at.pointer, pattern) };
+                self.resolve(side_old, &node)
+            })
+            .collect()
+    }
+
+    /// A declared property also meets the `patternProperties` its name matches.
+    fn with_patterns(&self, mut property: View<'a>, object: &View<'a>, side_old: bool, name: &str) -> View<'a> {
+        for pattern in self.matching_patterns(object, side_old, name) {
+            if pattern.boolean == Some(false) {
+                property.boolean = Some(false);
+            }
+            property.layers.extend(pattern.layers);
+        }
+        property
+    }
+
+    /// What `additionalProperties` (or `unevaluatedProperties`) allows.
+    fn additional_allowance(&self, view: &View<'a>, side_old: bool) -> Allowance<'a> {
+        let additional = view.get("additionalProperties").or_else(|| view.get("unevaluatedProperties"));
         match additional {
             None | Some((Value::Bool(true), _)) => Allowance::Any,
             Some((Value::Bool(false), _)) => Allowance::Forbidden,
@@ -640,23 +681,25 @@ impl<'a> Differ<'a> {
                     self.compare(&x, &y);
                 }
                 (None, Some(y)) => {
-                    if !self.resolve(false, y).is_empty() {
-                        self.push(
-                            K::PatternPropertyAdded,
-                            old.location("patternProperties"),
-                            y.clone(),
-                            detail,
-                        );
+                    let added = self.resolve(false, y);
+                    let verdict = match self.additional_allowance(old, true) {
+                        Allowance::Forbidden => (added.boolean != Some(false)).then_some((true, false, 0)),
+                        Allowance::Any => Some(self.trial(&View::absent(&old.at), &added)),
+                        Allowance::Schema(cover) => Some(self.trial(&cover, &added)),
+                    };
+                    if let Some((backward, forward, _)) = verdict.filter(|(b, f, _)| !(*b && *f)) {
+                        self.push_verdict(K::PatternPropertyAdded, old.location("patternProperties"), y.clone(), detail, backward, forward);
                     }
                 }
                 (Some(x), None) => {
-                    if !self.resolve(true, x).is_empty() {
-                        self.push(
-                            K::PatternPropertyRemoved,
-                            x.clone(),
-                            new.location("patternProperties"),
-                            detail,
-                        );
+                    let removed = self.resolve(true, x);
+                    let verdict = match self.additional_allowance(new, false) {
+                        Allowance::Forbidden => (removed.boolean != Some(false)).then_some((false, true, 0)),
+                        Allowance::Any => Some(self.trial(&removed, &View::absent(&new.at))),
+                        Allowance::Schema(cover) => Some(self.trial(&removed, &cover)),
+                    };
+                    if let Some((backward, forward, _)) = verdict.filter(|(b, f, _)| !(*b && *f)) {
+                        self.push_verdict(K::PatternPropertyRemoved, x.clone(), new.location("patternProperties"), detail, backward, forward);
                     }
                 }
                 (None, None) => {}
@@ -989,17 +1032,20 @@ impl<'a> Differ<'a> {
     }
 
     fn conditional(&mut self, old: &View<'a>, new: &View<'a>) {
-        let branches = |view: &View<'a>| view.has("then") || view.has("else");
+        let branches = |view: &View<'a>, side_old: bool| {
+            ["then", "else"].iter().any(|k| view.get(k).is_some_and(|(_, at)| !self.resolve(side_old, &at).is_empty()))
+        };
         match (old.get("if"), new.get("if")) {
-            (None, Some((_, y))) if branches(new) => {
+            (None, Some((_, y))) if branches(new, false) => {
                 self.push(K::ConditionAdded, old.at.clone(), y, "")
             }
-            (Some((_, x)), None) if branches(old) => {
+            (Some((_, x)), None) if branches(old, true) => {
                 self.push(K::ConditionRemoved, x, new.at.clone(), "")
             }
             (Some((_, x)), Some((_, y))) => {
                 let (cx, cy) = (self.resolve(true, &x), self.resolve(false, &y));
-                if self.trial(&cx, &cy).2 > 0 {
+                let (backward, forward, _) = self.trial(&cx, &cy);
+                if !(backward && forward) {
                     self.push(K::ConditionChanged, x, y, "");
                     return;
                 }
@@ -1036,57 +1082,51 @@ impl<'a> Differ<'a> {
     /// `allOf`/`anyOf`/`oneOf`. Returns true when the whole comparison was done here (a plain
     /// schema compared with a combination of alternatives).
     fn combinators(&mut self, old: &View<'a>, new: &View<'a>) -> bool {
-        let a = combinator(old);
-        let b = combinator(new);
-        match (&a, &b) {
-            (None, None) => false,
-            (Some((ka, la, na)), Some((kb, lb, nb))) => {
-                let kind_change = match (ka.as_str(), kb.as_str()) {
-                    (x, y) if x == y => None,
-                    (_, "anyOf") => Some(K::CombinedTypeExtended),
-                    ("anyOf", _) => Some(K::CombinedTypeNarrowed),
-                    _ => Some(K::CombinedTypeChanged),
+        let a = combinators_of(old);
+        let b = combinators_of(new);
+        let find = |list: &[(String, NodeRef, usize)], k: &str| list.iter().find(|(x, _, _)| x == k).cloned();
+        // The same keyword on both sides: match its subschemas.
+        for (k, la, na) in &a {
+            if let Some((_, lb, nb)) = find(&b, k) {
+                let xs = self.subschemas(true, la, *na);
+                let ys = self.subschemas(false, &lb, nb);
+                self.match_subschemas(&xs, &ys, k == "allOf", k == "oneOf");
+            }
+        }
+        let only_old: Vec<_> = a.iter().filter(|(k, _, _)| find(&b, k).is_none()).cloned().collect();
+        let only_new: Vec<_> = b.iter().filter(|(k, _, _)| find(&a, k).is_none()).cloned().collect();
+        match (only_old.as_slice(), only_new.as_slice()) {
+            ([], []) => false,
+            ([(ka, la, na)], [(kb, lb, nb)]) => {
+                let kind = match (ka.as_str(), kb.as_str()) {
+                    (_, "anyOf") => K::CombinedTypeExtended,
+                    ("anyOf", _) => K::CombinedTypeNarrowed,
+                    _ => K::CombinedTypeChanged,
                 };
-                if let Some(kind) = kind_change {
-                    self.push(kind, la.clone(), lb.clone(), format!("`{ka}` → `{kb}`"));
-                }
+                self.push(kind, la.clone(), lb.clone(), format!("`{ka}` → `{kb}`"));
                 let xs = self.subschemas(true, la, *na);
                 let ys = self.subschemas(false, lb, *nb);
-                self.match_subschemas(
-                    &xs,
-                    &ys,
-                    ka == "allOf" && kb == "allOf",
-                    ka == "oneOf" || kb == "oneOf",
-                );
+                self.match_subschemas(&xs, &ys, ka == "allOf" && kb == "allOf", ka == "oneOf" || kb == "oneOf");
                 false
             }
-            (None, Some((kb, lb, nb))) if kb != "allOf" && only_combinator(new) => {
+            ([], [(kb, lb, nb)]) if a.is_empty() && kb != "allOf" && only_combinator(new) => {
                 // A plain schema became one alternative among several.
                 let ys = self.subschemas(false, lb, *nb);
                 self.match_subschemas(std::slice::from_ref(old), &ys, false, kb == "oneOf");
                 true
             }
-            (Some((ka, la, na)), None) if ka != "allOf" && only_combinator(old) => {
+            ([(ka, la, na)], []) if b.is_empty() && ka != "allOf" && only_combinator(old) => {
                 let xs = self.subschemas(true, la, *na);
                 self.match_subschemas(&xs, std::slice::from_ref(new), false, ka == "oneOf");
                 true
             }
-            (None, Some((kb, lb, _))) => {
-                self.push(
-                    K::CombinatorAdded,
-                    old.at.clone(),
-                    lb.clone(),
-                    format!("`{kb}`"),
-                );
-                false
-            }
-            (Some((ka, la, _)), None) => {
-                self.push(
-                    K::CombinatorRemoved,
-                    la.clone(),
-                    new.at.clone(),
-                    format!("`{ka}`"),
-                );
+            _ => {
+                for (kb, lb, _) in &only_new {
+                    self.push(K::CombinatorAdded, old.at.clone(), lb.clone(), format!("`{kb}`"));
+                }
+                for (ka, la, _) in &only_old {
+                    self.push(K::CombinatorRemoved, la.clone(), new.at.clone(), format!("`{ka}`"));
+                }
                 false
             }
         }
@@ -1196,15 +1236,16 @@ fn rest_allowance<'a>(rest: &View<'a>) -> Allowance<'a> {
     }
 }
 
-/// The combinator a schema uses (`allOf`, `anyOf` or `oneOf`; the first present), its location
-/// and number of subschemas.
-fn combinator(view: &View<'_>) -> Option<(String, NodeRef, usize)> {
+/// The combinators a schema uses (`anyOf`, `oneOf`, `allOf`), with their location and number of
+/// subschemas.
+fn combinators_of(view: &View<'_>) -> Vec<(String, NodeRef, usize)> {
     ["anyOf", "oneOf", "allOf"]
         .iter()
-        .find_map(|k| match view.get(k) {
+        .filter_map(|k| match view.get(k) {
             Some((Value::Array(list), at)) => Some(((*k).to_owned(), at, list.len())),
             _ => None,
         })
+        .collect()
 }
 
 /// Whether the combinator is the schema's only assertion.
@@ -1245,15 +1286,32 @@ fn required(view: &View<'_>) -> BTreeSet<String> {
     }
 }
 
+/// The types a schema admits: its `type`, or the types of its `enum`/`const` values.
 fn types(view: &View<'_>) -> Option<BTreeSet<String>> {
-    match view.get("type")?.0 {
-        Value::String(t) => Some([t.clone()].into()),
-        Value::Array(list) => Some(
-            list.iter()
-                .filter_map(|t| t.as_str().map(str::to_owned))
-                .collect(),
-        ),
-        _ => None,
+    match view.get("type").map(|(v, _)| v) {
+        Some(Value::String(t)) => return Some([t.clone()].into()),
+        Some(Value::Array(list)) => {
+            return Some(list.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect());
+        }
+        _ => {}
+    }
+    let values: Vec<&Value> = match (view.get("const"), view.get("enum")) {
+        (Some((value, _)), _) => vec![value],
+        (None, Some((Value::Array(values), _))) => values.iter().collect(),
+        _ => return None,
+    };
+    Some(values.into_iter().map(|v| json_type(v).to_owned()).collect())
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0) => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
 }
 

@@ -101,6 +101,7 @@ kinds! {
     // Object properties under the content model of the other side.
     PropertyAddedToOpenContentModel = "property-added-to-open-content-model", false, true, "a property was added where any value was allowed";
     PropertyWithEmptySchemaAddedToOpenContentModel = "property-with-empty-schema-added-to-open-content-model", true, true, "a property accepting anything was added to an open model";
+    PropertyWithFalseAddedToClosedContentModel = "property-with-false-added-to-closed-content-model", true, true, "a forbidden (`false`) property was added to a closed model";
     OptionalPropertyAddedToClosedContentModel = "optional-property-added-to-closed-content-model", true, false, "an optional property was added to a closed model";
     RequiredPropertyAddedToClosedContentModel = "required-property-added-to-closed-content-model", false, false, "a required property was added to a closed model";
     RequiredPropertyWithDefaultAddedToClosedContentModel = "required-property-with-default-added-to-closed-content-model", true, false, "a required property with a default was added to a closed model";
@@ -115,8 +116,8 @@ kinds! {
     RequiredRemoved = "required-removed", true, false, "a property is no longer required";
     AdditionalPropertiesAllowed = "additional-properties-allowed", true, false, "undeclared properties are now allowed";
     AdditionalPropertiesForbidden = "additional-properties-forbidden", false, true, "undeclared properties are now rejected";
-    PatternPropertyAdded = "pattern-property-added", false, true, "a `patternProperties` entry was added";
-    PatternPropertyRemoved = "pattern-property-removed", true, false, "a `patternProperties` entry was removed";
+    PatternPropertyAdded = "pattern-property-added", false, true, "a `patternProperties` entry was added (computed)";
+    PatternPropertyRemoved = "pattern-property-removed", true, false, "a `patternProperties` entry was removed (computed)";
     PropertyNamesAdded = "property-names-added", false, true, "`propertyNames` added";
     PropertyNamesRemoved = "property-names-removed", true, false, "`propertyNames` removed";
     MinPropertiesAdded = "min-properties-added", false, true, "`minProperties` added";
@@ -204,6 +205,8 @@ impl ChangeKind {
                 | ChangeKind::PropertyRemovedFromPartiallyOpenContentModel
                 | ChangeKind::ItemAddedToPartiallyOpenContentModel
                 | ChangeKind::ItemRemovedFromPartiallyOpenContentModel
+                | ChangeKind::PatternPropertyAdded
+                | ChangeKind::PatternPropertyRemoved
         )
     }
 

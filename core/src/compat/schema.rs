@@ -65,9 +65,15 @@ impl<'a> View<'a> {
                 _ => break,
             }
         }
+        // `{"not": {}}` rejects everything, like `false`.
+        let rejects_all = layers.iter().any(|layer| match layer.object.get("not") {
+            Some(Value::Bool(true)) => true,
+            Some(Value::Object(inner)) => inner.is_empty(),
+            _ => false,
+        });
         View {
             at: node.clone(),
-            boolean,
+            boolean: if rejects_all { Some(false) } else { boolean },
             layers,
         }
     }
