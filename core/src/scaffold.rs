@@ -71,6 +71,31 @@ pub enum NewItem {
     },
 }
 
+/// eventsmith's meta-schemas for editors, written into `schema/meta/` by `init` (the loader skips
+/// that directory).
+pub const META_SCHEMAS: &[(&str, &str)] = &[
+    (
+        "x-eventsmith.schema.json",
+        crate::metaschema::ANNOTATIONS_META_SCHEMA,
+    ),
+    (
+        "event.schema.json",
+        include_str!("../../schema/meta/event.schema.json"),
+    ),
+    (
+        "command.schema.json",
+        include_str!("../../schema/meta/command.schema.json"),
+    ),
+    (
+        "aggregate.schema.json",
+        include_str!("../../schema/meta/aggregate.schema.json"),
+    ),
+    (
+        "projection.schema.json",
+        include_str!("../../schema/meta/projection.schema.json"),
+    ),
+];
+
 /// Pretty JSON with a trailing newline, keys in insertion order.
 pub fn to_json(value: &Value) -> String {
     let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
@@ -86,7 +111,11 @@ pub fn init(dir: &Path, name: &str) -> Vec<PlannedFile> {
         contents: to_json(&value),
     };
     let owners = json!(["my-team"]);
-    vec![
+    let meta = META_SCHEMAS.iter().map(|(name, contents)| PlannedFile {
+        path: schema.join("meta").join(name),
+        contents: (*contents).to_owned(),
+    });
+    let mut files = vec![
         PlannedFile {
             path: dir.join(FILE_NAME),
             contents: format!(
@@ -188,7 +217,9 @@ pub fn init(dir: &Path, name: &str) -> Vec<PlannedFile> {
                 "x-eventsmith": {"key": "task_id", "subscribes": ["task.created"], "owners": owners}
             }),
         ),
-    ]
+    ];
+    files.extend(meta);
+    files
 }
 
 /// A project name from a directory name: lower-case letters, digits, `-` and `_`.

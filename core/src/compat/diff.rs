@@ -97,7 +97,9 @@ impl<'a> Differ<'a> {
         }
         // Assume compatibility while this very comparison is under way: a recursive schema
         // reaches it again through its cycle.
-        self.trials.borrow_mut().insert(key.clone(), (true, true, 0));
+        self.trials
+            .borrow_mut()
+            .insert(key.clone(), (true, true, 0));
         let mut probe = Differ::new(self.old, self.new);
         probe.trials = Rc::clone(&self.trials);
         probe.compare(old, new);
@@ -440,7 +442,12 @@ impl<'a> Differ<'a> {
                     let now_required = new_required.contains(name) && !old_required.contains(name);
                     match self.allowance(old, true, name) {
                         Allowance::Forbidden if b.boolean == Some(false) => {
-                            self.push(K::PropertyWithFalseAddedToClosedContentModel, old.location("properties"), b_node.clone(), detail);
+                            self.push(
+                                K::PropertyWithFalseAddedToClosedContentModel,
+                                old.location("properties"),
+                                b_node.clone(),
+                                detail,
+                            );
                         }
                         Allowance::Forbidden => {
                             let kind = match (now_required, b.has("default")) {
@@ -580,7 +587,11 @@ impl<'a> Differ<'a> {
 
     /// What `view` allows for a property it does not declare.
     fn allowance(&self, view: &View<'a>, side_old: bool, name: &str) -> Allowance<'a> {
-        match self.matching_patterns(view, side_old, name).into_iter().next() {
+        match self
+            .matching_patterns(view, side_old, name)
+            .into_iter()
+            .next()
+        {
             Some(schema) => Allowance::Schema(schema),
             None => self.additional_allowance(view, side_old),
         }
@@ -595,14 +606,23 @@ impl<'a> Differ<'a> {
             .keys()
             .filter(|pattern| regex::Regex::new(pattern).is_ok_and(|re| re.is_match(name)))
             .map(|pattern| {
-                let node = NodeRef { doc: at.doc, pointer: crate::pointer::push(&at.pointer, pattern) };
+                let node = NodeRef {
+                    doc: at.doc,
+                    pointer: crate::pointer::push(&at.pointer, pattern),
+                };
                 self.resolve(side_old, &node)
             })
             .collect()
     }
 
     /// A declared property also meets the `patternProperties` its name matches.
-    fn with_patterns(&self, mut property: View<'a>, object: &View<'a>, side_old: bool, name: &str) -> View<'a> {
+    fn with_patterns(
+        &self,
+        mut property: View<'a>,
+        object: &View<'a>,
+        side_old: bool,
+        name: &str,
+    ) -> View<'a> {
         for pattern in self.matching_patterns(object, side_old, name) {
             if pattern.boolean == Some(false) {
                 property.boolean = Some(false);
@@ -614,7 +634,9 @@ impl<'a> Differ<'a> {
 
     /// What `additionalProperties` (or `unevaluatedProperties`) allows.
     fn additional_allowance(&self, view: &View<'a>, side_old: bool) -> Allowance<'a> {
-        let additional = view.get("additionalProperties").or_else(|| view.get("unevaluatedProperties"));
+        let additional = view
+            .get("additionalProperties")
+            .or_else(|| view.get("unevaluatedProperties"));
         match additional {
             None | Some((Value::Bool(true), _)) => Allowance::Any,
             Some((Value::Bool(false), _)) => Allowance::Forbidden,
@@ -683,23 +705,41 @@ impl<'a> Differ<'a> {
                 (None, Some(y)) => {
                     let added = self.resolve(false, y);
                     let verdict = match self.additional_allowance(old, true) {
-                        Allowance::Forbidden => (added.boolean != Some(false)).then_some((true, false, 0)),
+                        Allowance::Forbidden => {
+                            (added.boolean != Some(false)).then_some((true, false, 0))
+                        }
                         Allowance::Any => Some(self.trial(&View::absent(&old.at), &added)),
                         Allowance::Schema(cover) => Some(self.trial(&cover, &added)),
                     };
                     if let Some((backward, forward, _)) = verdict.filter(|(b, f, _)| !(*b && *f)) {
-                        self.push_verdict(K::PatternPropertyAdded, old.location("patternProperties"), y.clone(), detail, backward, forward);
+                        self.push_verdict(
+                            K::PatternPropertyAdded,
+                            old.location("patternProperties"),
+                            y.clone(),
+                            detail,
+                            backward,
+                            forward,
+                        );
                     }
                 }
                 (Some(x), None) => {
                     let removed = self.resolve(true, x);
                     let verdict = match self.additional_allowance(new, false) {
-                        Allowance::Forbidden => (removed.boolean != Some(false)).then_some((false, true, 0)),
+                        Allowance::Forbidden => {
+                            (removed.boolean != Some(false)).then_some((false, true, 0))
+                        }
                         Allowance::Any => Some(self.trial(&removed, &View::absent(&new.at))),
                         Allowance::Schema(cover) => Some(self.trial(&removed, &cover)),
                     };
                     if let Some((backward, forward, _)) = verdict.filter(|(b, f, _)| !(*b && *f)) {
-                        self.push_verdict(K::PatternPropertyRemoved, x.clone(), new.location("patternProperties"), detail, backward, forward);
+                        self.push_verdict(
+                            K::PatternPropertyRemoved,
+                            x.clone(),
+                            new.location("patternProperties"),
+                            detail,
+                            backward,
+                            forward,
+                        );
                     }
                 }
                 (None, None) => {}
@@ -1033,7 +1073,10 @@ impl<'a> Differ<'a> {
 
     fn conditional(&mut self, old: &View<'a>, new: &View<'a>) {
         let branches = |view: &View<'a>, side_old: bool| {
-            ["then", "else"].iter().any(|k| view.get(k).is_some_and(|(_, at)| !self.resolve(side_old, &at).is_empty()))
+            ["then", "else"].iter().any(|k| {
+                view.get(k)
+                    .is_some_and(|(_, at)| !self.resolve(side_old, &at).is_empty())
+            })
         };
         match (old.get("if"), new.get("if")) {
             (None, Some((_, y))) if branches(new, false) => {
@@ -1084,7 +1127,9 @@ impl<'a> Differ<'a> {
     fn combinators(&mut self, old: &View<'a>, new: &View<'a>) -> bool {
         let a = combinators_of(old);
         let b = combinators_of(new);
-        let find = |list: &[(String, NodeRef, usize)], k: &str| list.iter().find(|(x, _, _)| x == k).cloned();
+        let find = |list: &[(String, NodeRef, usize)], k: &str| {
+            list.iter().find(|(x, _, _)| x == k).cloned()
+        };
         // The same keyword on both sides: match its subschemas.
         for (k, la, na) in &a {
             if let Some((_, lb, nb)) = find(&b, k) {
@@ -1093,8 +1138,16 @@ impl<'a> Differ<'a> {
                 self.match_subschemas(&xs, &ys, k == "allOf", k == "oneOf");
             }
         }
-        let only_old: Vec<_> = a.iter().filter(|(k, _, _)| find(&b, k).is_none()).cloned().collect();
-        let only_new: Vec<_> = b.iter().filter(|(k, _, _)| find(&a, k).is_none()).cloned().collect();
+        let only_old: Vec<_> = a
+            .iter()
+            .filter(|(k, _, _)| find(&b, k).is_none())
+            .cloned()
+            .collect();
+        let only_new: Vec<_> = b
+            .iter()
+            .filter(|(k, _, _)| find(&a, k).is_none())
+            .cloned()
+            .collect();
         match (only_old.as_slice(), only_new.as_slice()) {
             ([], []) => false,
             ([(ka, la, na)], [(kb, lb, nb)]) => {
@@ -1106,7 +1159,12 @@ impl<'a> Differ<'a> {
                 self.push(kind, la.clone(), lb.clone(), format!("`{ka}` → `{kb}`"));
                 let xs = self.subschemas(true, la, *na);
                 let ys = self.subschemas(false, lb, *nb);
-                self.match_subschemas(&xs, &ys, ka == "allOf" && kb == "allOf", ka == "oneOf" || kb == "oneOf");
+                self.match_subschemas(
+                    &xs,
+                    &ys,
+                    ka == "allOf" && kb == "allOf",
+                    ka == "oneOf" || kb == "oneOf",
+                );
                 false
             }
             ([], [(kb, lb, nb)]) if a.is_empty() && kb != "allOf" && only_combinator(new) => {
@@ -1122,10 +1180,20 @@ impl<'a> Differ<'a> {
             }
             _ => {
                 for (kb, lb, _) in &only_new {
-                    self.push(K::CombinatorAdded, old.at.clone(), lb.clone(), format!("`{kb}`"));
+                    self.push(
+                        K::CombinatorAdded,
+                        old.at.clone(),
+                        lb.clone(),
+                        format!("`{kb}`"),
+                    );
                 }
                 for (ka, la, _) in &only_old {
-                    self.push(K::CombinatorRemoved, la.clone(), new.at.clone(), format!("`{ka}`"));
+                    self.push(
+                        K::CombinatorRemoved,
+                        la.clone(),
+                        new.at.clone(),
+                        format!("`{ka}`"),
+                    );
                 }
                 false
             }
@@ -1291,7 +1359,11 @@ fn types(view: &View<'_>) -> Option<BTreeSet<String>> {
     match view.get("type").map(|(v, _)| v) {
         Some(Value::String(t)) => return Some([t.clone()].into()),
         Some(Value::Array(list)) => {
-            return Some(list.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect());
+            return Some(
+                list.iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect(),
+            );
         }
         _ => {}
     }
@@ -1300,14 +1372,23 @@ fn types(view: &View<'_>) -> Option<BTreeSet<String>> {
         (None, Some((Value::Array(values), _))) => values.iter().collect(),
         _ => return None,
     };
-    Some(values.into_iter().map(|v| json_type(v).to_owned()).collect())
+    Some(
+        values
+            .into_iter()
+            .map(|v| json_type(v).to_owned())
+            .collect(),
+    )
 }
 
 fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0) => "integer",
+        Value::Number(n)
+            if n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0) =>
+        {
+            "integer"
+        }
         Value::Number(_) => "number",
         Value::String(_) => "string",
         Value::Array(_) => "array",
