@@ -412,11 +412,7 @@ fn check_project(
     if cli.quiet {
         diagnostics.retain(Diagnostic::is_error);
     }
-    let json = report::json(&diagnostics).replacen(
-        "{\n",
-        &format!("{{\n  \"level\": \"{}\",\n", result.level.name()),
-        1,
-    );
+    let json = result.json(&diagnostics);
     if format == Format::Human && diagnostics.is_empty() {
         if !cli.quiet {
             println!("compatible at `{}`", result.level.name());

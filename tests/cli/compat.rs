@@ -190,8 +190,10 @@ fn check_flags_a_breaking_edit_at_its_line() {
         "{stdout}"
     );
     assert!(stdout.contains("title=eventsmith type-changed"), "{stdout}");
-    let (_, human, _) = repo.check(&["--against", "HEAD"]);
-    insta::assert_snapshot!("check human breaking edit", human);
+    for format in ["human", "json", "github", "sarif"] {
+        let (_, output, _) = repo.check(&["--against", "HEAD", "--format", format]);
+        insta::assert_snapshot!(format!("check {format} breaking edit"), output);
+    }
 }
 
 #[test]

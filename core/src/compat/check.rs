@@ -44,6 +44,18 @@ impl CheckReport {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
+
+    /// The JSON report (format version 1): the level, whether the project passes, and the
+    /// diagnostics shown (`shown`, e.g. without notes).
+    pub fn json(&self, shown: &[Diagnostic]) -> String {
+        let mut report: serde_json::Value =
+            serde_json::from_str(&crate::report::json(shown)).unwrap_or_default();
+        report["level"] = serde_json::Value::String(self.level.name().to_owned());
+        report["compatible"] = serde_json::Value::Bool(!self.has_errors() && !self.io_error);
+        let mut out = serde_json::to_string_pretty(&report).unwrap_or_default();
+        out.push('\n');
+        out
+    }
 }
 
 /// Checks the project at `root` against `base`, at `level` or the project's level.
