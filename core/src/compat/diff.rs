@@ -40,6 +40,8 @@ pub(crate) struct Differ<'a> {
     /// Trial comparisons already made (combinator matching would otherwise repeat them
     /// exponentially in nested combinators), shared with the probes.
     trials: Rc<RefCell<HashMap<(NodeRef, NodeRef), Trial>>>,
+    /// `unevaluatedProperties` of a parent, seen by its `allOf` members that set none themselves.
+    inherited: HashMap<(bool, NodeRef), Allowance<'a>>,
 }
 
 /// The verdicts and number of changes of a comparison made without recording it.
@@ -55,6 +57,7 @@ impl<'a> Differ<'a> {
             flipped: false,
             in_one_of: 0,
             trials: Rc::default(),
+            inherited: HashMap::new(),
         }
     }
 
@@ -102,6 +105,7 @@ impl<'a> Differ<'a> {
             .insert(key.clone(), (true, true, 0));
         let mut probe = Differ::new(self.old, self.new);
         probe.trials = Rc::clone(&self.trials);
+        probe.inherited = self.inherited.clone();
         probe.compare(old, new);
         let backward = probe.changes.iter().all(|c| c.backward);
         let forward = probe.changes.iter().all(|c| c.forward);
@@ -638,7 +642,12 @@ impl<'a> Differ<'a> {
             .get("additionalProperties")
             .or_else(|| view.get("unevaluatedProperties"));
         match additional {
-            None | Some((Value::Bool(true), _)) => Allowance::Any,
+            None => self
+                .inherited
+                .get(&(side_old, view.at.clone()))
+                .cloned()
+                .unwrap_or(Allowance::Any),
+            Some((Value::Bool(true), _)) => Allowance::Any,
             Some((Value::Bool(false), _)) => Allowance::Forbidden,
             Some((_, node)) => {
                 let schema = self.resolve(side_old, &node);
@@ -1135,6 +1144,18 @@ impl<'a> Differ<'a> {
             if let Some((_, lb, nb)) = find(&b, k) {
                 let xs = self.subschemas(true, la, *na);
                 let ys = self.subschemas(false, &lb, nb);
+                if k == "allOf" {
+                    // `unevaluatedProperties` beside `allOf` also closes its members.
+                    for (side, view, members) in [(true, old, &xs), (false, new, &ys)] {
+                        if view.has("unevaluatedProperties") {
+                            let allowance = self.additional_allowance(view, side);
+                            for member in members.iter() {
+                                self.inherited
+                                    .insert((side, member.at.clone()), allowance.clone());
+                            }
+                        }
+                    }
+                }
                 self.match_subschemas(&xs, &ys, k == "allOf", k == "oneOf");
             }
         }
@@ -1290,6 +1311,7 @@ impl<'a> Differ<'a> {
     }
 }
 
+#[derive(Clone)]
 enum Allowance<'a> {
     Forbidden,
     Any,
