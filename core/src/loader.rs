@@ -471,10 +471,24 @@ impl<'a> Loader<'a> {
                         queue.push(new);
                     }
                 }
-                found.push((holder, text, target));
+                // Under an `http(s)` `$id`, a relative reference may also mean a file beside this
+                // one (a common layout): keep that file at hand.
+                let beside = self.beside(&holder, &text, &target);
+                if let Some(new) = beside.as_ref().and_then(|url| self.load_referenced(url)) {
+                    queue.push(new);
+                }
+                found.push((holder, text, target, beside));
             }
         }
-        for (holder, text, target) in found {
+        for (holder, text, target, beside) in found {
+            if let (Ok(url), Some(beside)) = (&target, &beside) {
+                if matches!(self.store.lookup(url), Err(RefError::Remote(_)))
+                    && self.store.lookup(beside).is_ok()
+                {
+                    // From now on the `$id`-based URI names the file beside, for validators too.
+                    self.store.alias(url, beside);
+                }
+            }
             let resolved = target.and_then(|url| {
                 let mut resource = url.clone();
                 resource.set_fragment(None);
@@ -494,6 +508,16 @@ impl<'a> Loader<'a> {
             }
             self.store.record_ref(holder, text, resolved);
         }
+    }
+
+    /// For a relative reference resolved against a non-file `$id`, the same reference resolved
+    /// against the file's own location.
+    fn beside(&self, holder: &NodeRef, text: &str, target: &Result<Url, RefError>) -> Option<Url> {
+        let url = target.as_ref().ok()?;
+        if url.scheme() == "file" || Url::parse(text).is_ok() {
+            return None;
+        }
+        self.store.uri(holder.doc).join(text).ok()
     }
 
     /// Loads the file a `file:` URI names when no document holds it yet.

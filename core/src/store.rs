@@ -257,6 +257,13 @@ impl Store {
         })
     }
 
+    /// Makes the resource of `uri` the one of `target` (both without their fragments).
+    pub(crate) fn alias(&mut self, uri: &Url, target: &Url) {
+        if let Some(node) = self.resources.get(&without_fragment(target)).cloned() {
+            self.resources.entry(without_fragment(uri)).or_insert(node);
+        }
+    }
+
     pub(crate) fn record_ref(
         &mut self,
         holder: NodeRef,
