@@ -1244,16 +1244,41 @@ impl<'a> Differ<'a> {
         conjunction: bool,
         one_of: bool,
     ) {
-        let mut distances = Vec::new();
+        let (mut used_x, mut used_y) = (vec![false; xs.len()], vec![false; ys.len()]);
+        // Subschemas written the same way pair first, without trial comparisons (long
+        // alternative lists that barely change would otherwise cost n x m trials).
+        let text = |store: &Store, view: &View<'a>| store.value(&view.at).map(|v| v.to_string());
+        let mut unchanged: HashMap<String, Vec<usize>> = HashMap::new();
+        for (j, y) in ys.iter().enumerate() {
+            if let Some(t) = text(self.new, y) {
+                unchanged.entry(t).or_default().push(j);
+            }
+        }
+        let mut pairs = Vec::new();
         for (i, x) in xs.iter().enumerate() {
-            for (j, y) in ys.iter().enumerate() {
+            let Some(candidates) = text(self.old, x).and_then(|t| unchanged.get_mut(&t)) else {
+                continue;
+            };
+            if let Some(j) = candidates.pop() {
+                used_x[i] = true;
+                used_y[j] = true;
+                pairs.push((i, j));
+            }
+        }
+        let mut distances = Vec::new();
+        for (i, x) in xs.iter().enumerate().filter(|(i, _)| !used_x[*i]) {
+            for (j, y) in ys.iter().enumerate().filter(|(j, _)| !used_y[*j]) {
                 let (backward, forward, count) = self.trial(x, y);
                 let penalty = usize::from(!backward) + usize::from(!forward);
                 distances.push((count + penalty * 1000, i, j));
             }
         }
         distances.sort();
-        let (mut used_x, mut used_y) = (vec![false; xs.len()], vec![false; ys.len()]);
+        for (i, j) in pairs {
+            self.in_one_of += usize::from(one_of);
+            self.compare(&xs[i], &ys[j]);
+            self.in_one_of -= usize::from(one_of);
+        }
         for (_, i, j) in distances {
             if !used_x[i] && !used_y[j] {
                 used_x[i] = true;

@@ -22,7 +22,13 @@ use schema::View;
 pub fn diff(old: &Store, old_root: &NodeRef, new: &Store, new_root: &NodeRef) -> Vec<Change> {
     let mut differ = diff::Differ::new(old, new);
     differ.compare(&View::resolve(old, old_root), &View::resolve(new, new_root));
-    differ.changes
+    // A definition reached through several references reports its changes once.
+    let mut seen = std::collections::HashSet::new();
+    differ
+        .changes
+        .into_iter()
+        .filter(|c| seen.insert((c.kind, c.old.clone(), c.new.clone(), c.detail.clone())))
+        .collect()
 }
 
 /// Whether a set of changes keeps each direction.
