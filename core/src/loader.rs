@@ -103,14 +103,32 @@ impl LoadedFile {
 
 /// Loads a plain JSON Schema file, outside any project, following its references.
 pub fn load_file(fs: &dyn FileSystem, path: &Path, display_base: Option<&Path>) -> LoadedFile {
-    let options = LoadOptions::new(
+    load_file_as(fs, path, display_base, None)
+}
+
+/// [`load_file`], with `display_prefix` shown before every path (e.g. `3f2a9c1:` for a file read
+/// from a commit).
+pub fn load_file_as(
+    fs: &dyn FileSystem,
+    path: &Path,
+    display_base: Option<&Path>,
+    display_prefix: Option<String>,
+) -> LoadedFile {
+    let mut options = LoadOptions::new(
         path.parent().map(Path::to_owned).unwrap_or_default(),
         display_base.map(Path::to_owned),
     );
+    options.display_prefix = display_prefix;
     let run = || {
         let mut loader = Loader::new(fs, &options);
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         let doc = loader.read_document(&path);
+        if let Some(doc) = doc {
+            let value = loader.store.document(doc).value();
+            if !value.is_object() && !value.is_boolean() {
+                loader.check_root_is_object(doc);
+            }
+        }
         loader.resolve_refs();
         for id in loader.store.ids().collect::<Vec<_>>() {
             let document = loader.store.document(id);

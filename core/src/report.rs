@@ -327,6 +327,11 @@ pub fn describe(code: &str) -> String {
         "projection-key" => "a projection key is not a row property",
         "upcast-on-first-version" => "version 1 declares an upcast",
         "io" => "a file or directory could not be read",
+        "event-deleted" => "a released event type was deleted or renamed",
+        "version-deleted" => "a released event version was deleted or renamed",
+        "upcast-required" => "a new version that breaks the previous one declares no upcast",
+        "unsound-upcast" => "upcast rules that do not bridge two versions",
+        "check" => "a note from the compatibility check",
         other => return other.to_owned(),
     };
     text.to_owned()

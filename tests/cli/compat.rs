@@ -276,6 +276,19 @@ fn new_versions_need_a_sound_upcast() {
     let (code, stdout, _) = repo.check(&["--against", "HEAD"]);
     assert_eq!(code, 1);
     assert!(stdout.contains("upcast-required"), "{stdout}");
+    // Moving fields into a new closed object, and defaulting a field v1 already had, are sound.
+    repo.edit(v2, |v| {
+        v["properties"]["meta"] = json!({"type": "object", "properties": {"due": {"type": "string", "format": "date"}}, "additionalProperties": false});
+        v["properties"].as_object_mut().unwrap().remove("due");
+        v["x-eventsmith"]["upcast"] = json!({"rules": [
+            {"rename": {"from": "title", "to": "name"}},
+            {"default": {"field": "priority", "value": 3}},
+            {"move": {"from": "due", "to": "/meta/due"}}
+        ]});
+        v["examples"] = json!([{"name": "Write the notes", "priority": 1, "meta": {"due": "2026-12-01"}}]);
+    });
+    let (code, stdout, _) = repo.check(&["--against", "HEAD"]);
+    assert_eq!(code, 0, "{stdout}");
     // A custom upcaster is accepted.
     repo.edit(v2, |v| {
         v["x-eventsmith"]["upcast"] = json!({"custom": true})
@@ -362,4 +375,7 @@ fn check_against_a_directory() {
     assert!(stdout.contains("required-added"), "{stdout}");
     let (code, _, stderr) = repo.check(&["--against", "no-such-branch"]);
     assert_eq!(code, 2, "{stderr}");
+    let (code, stdout, _) = repo.check(&["--against-dir", "no/such/dir"]);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(stdout.contains("holds no eventsmith.toml"), "{stdout}");
 }

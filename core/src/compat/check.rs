@@ -9,7 +9,7 @@ use crate::config::Level;
 use crate::diagnostic::{self, Diagnostic};
 use crate::fs::{FileSystem, MemoryFs, OverlayFs, RealFs};
 use crate::git::GitTree;
-use crate::loader::{LoadOptions, load, load_file};
+use crate::loader::{LoadOptions, load, load_file, load_file_as};
 use crate::model::{Event, Project};
 use crate::pointer;
 use crate::source::SourceMap;
@@ -136,6 +136,15 @@ fn open_base(
             }
         },
         Base::Dir(dir) => {
+            if !dir.join(crate::config::FILE_NAME).is_file() {
+                return Err(Diagnostic::error(
+                    "io",
+                    format!("{} holds no {}", dir.display(), crate::config::FILE_NAME),
+                )
+                .with_help(
+                    "pass the directory of the base project (where its eventsmith.toml is)",
+                ));
+            }
             let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
             (Box::new(RealFs), dir, None)
         }
@@ -183,12 +192,14 @@ impl Checker<'_> {
                         .document(version.schema)
                         .display()
                         .to_owned();
-                    self.diagnostics.push(
-                        Diagnostic::error("version-deleted", format!("released version v{} of `{event_type}` was deleted or renamed", version.version))
-                            .in_file(display, None)
-                            .with_label("this version is gone")
+                    // Point at a file that still exists, so CI can annotate it.
+                    let here = self.head.store.document(current.latest().schema);
+                    self.diagnostics.push(here.diagnostic_at(
+                        Diagnostic::error("version-deleted", format!("released version v{} of `{event_type}` ({}) was deleted or renamed", version.version, display.display()))
+                            .with_label(format!("v{} of this event is gone", version.version))
                             .with_help("stored events of this version must stay readable: restore the file; to retire it, deprecate it in x-eventsmith.deprecated"),
-                    );
+                        "",
+                    ));
                     continue;
                 };
                 let context = format!("`{event_type}` v{}", version.version);
@@ -241,7 +252,7 @@ impl Checker<'_> {
             }
             seen.push(bytes);
             let short: String = commit.chars().take(10).collect();
-            let old = load_file(&tree, &path, None);
+            let old = load_file_as(&tree, &path, Some(&repo), Some(format!("{short}:")));
             let (Some(doc), false) = (old.doc, old.has_errors()) else {
                 continue;
             };
@@ -290,15 +301,27 @@ impl Checker<'_> {
                 "stored `{event_type}` events must stay readable: restore it; to retire it, deprecate it in x-eventsmith.deprecated"
             ),
         };
-        self.diagnostics.push(
-            Diagnostic::error(
-                "event-deleted",
-                format!("released event type `{event_type}` was deleted or renamed"),
-            )
-            .in_file(latest.display(), None)
-            .with_label("this event type is gone")
-            .with_help(help),
-        );
+        let diagnostic = Diagnostic::error(
+            "event-deleted",
+            format!(
+                "released event type `{event_type}` ({}) was deleted or renamed",
+                latest.display().display()
+            ),
+        )
+        .with_label(format!(
+            "`{event_type}` belonged to this aggregate and is gone"
+        ))
+        .with_help(help);
+        // Point at a file that still exists (the aggregate's), so CI can annotate it.
+        let diagnostic = match self.head.aggregates.get(&released.aggregate) {
+            Some(aggregate) => self
+                .head
+                .store
+                .document(aggregate.schema)
+                .diagnostic_at(diagnostic, ""),
+            None => diagnostic.in_file(latest.display(), None),
+        };
+        self.diagnostics.push(diagnostic);
     }
 
     /// Every version that the base does not have: when it breaks the previous version, it needs
@@ -310,6 +333,9 @@ impl Checker<'_> {
                 let (previous, next) = (&pair[0], &pair[1]);
                 if released.is_some_and(|r| r.versions.iter().any(|v| v.version == next.version)) {
                     continue;
+                }
+                if self.level == Level::None {
+                    continue; // `none` accepts everything, upcasts included
                 }
                 let store = &self.head.store;
                 let changes = diff(store, &root(previous.schema), store, &root(next.schema));
@@ -326,9 +352,10 @@ impl Checker<'_> {
                             Diagnostic::error(
                                 "upcast-required",
                                 format!(
-                                    "{context} cannot read v{} events as they are ({} breaking changes, e.g. {}{}) and declares no upcast",
+                                    "{context} cannot read v{} events as they are ({} breaking change{}, e.g. {}{}) and declares no upcast",
                                     previous.version,
                                     breaking.len(),
+                                    if breaking.len() == 1 { "" } else { "s" },
                                     first.kind.summary(),
                                     if first.detail.is_empty() { String::new() } else { format!(": {}", first.detail) }
                                 ),

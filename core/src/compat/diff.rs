@@ -269,10 +269,16 @@ impl<'a> Differ<'a> {
 
     /// A numeric keyword: added, removed, increased or decreased.
     fn bound(&mut self, old: &View<'a>, new: &View<'a>, keyword: &str, kinds: [K; 4]) {
-        let a = old.get(keyword).and_then(|(v, _)| v.as_f64());
-        let b = new.get(keyword).and_then(|(v, _)| v.as_f64());
+        let lower = keyword.starts_with("min") || keyword == "exclusiveMinimum";
+        let (a, lo) = match old.bound(keyword, lower) {
+            Some((v, at)) => (Some(v), at),
+            None => (None, old.at.clone()),
+        };
+        let (b, ln) = match new.bound(keyword, lower) {
+            Some((v, at)) => (Some(v), at),
+            None => (None, new.at.clone()),
+        };
         let [added, removed, increased, decreased] = kinds;
-        let (lo, ln) = (old.location(keyword), new.location(keyword));
         let show = |v: Option<f64>| v.map_or("none".to_owned(), |v| v.to_string());
         let detail = format!("`{keyword}` {} → {}", show(a), show(b));
         // An absent lower bound is its default: writing the default out changes nothing, and
@@ -1373,46 +1379,62 @@ fn only_combinator(view: &View<'_>) -> bool {
     })
 }
 
+/// Declared properties across the layers (a name declared twice: the referring object's).
 fn properties(view: &View<'_>) -> BTreeMap<String, NodeRef> {
-    match view.get("properties") {
-        Some((Value::Object(map), at)) => map
-            .keys()
-            .map(|k| {
-                (
-                    k.clone(),
-                    NodeRef {
-                        doc: at.doc,
-                        pointer: crate::pointer::push(&at.pointer, k),
-                    },
-                )
-            })
-            .collect(),
-        _ => BTreeMap::new(),
-    }
-}
-
-fn required(view: &View<'_>) -> BTreeSet<String> {
-    match view.get("required") {
-        Some((Value::Array(names), _)) => names
-            .iter()
-            .filter_map(|n| n.as_str().map(str::to_owned))
-            .collect(),
-        _ => BTreeSet::new(),
-    }
-}
-
-/// The types a schema admits: its `type`, or the types of its `enum`/`const` values.
-fn types(view: &View<'_>) -> Option<BTreeSet<String>> {
-    match view.get("type").map(|(v, _)| v) {
-        Some(Value::String(t)) => return Some([t.clone()].into()),
-        Some(Value::Array(list)) => {
-            return Some(
-                list.iter()
-                    .filter_map(|t| t.as_str().map(str::to_owned))
-                    .collect(),
-            );
+    let mut out = BTreeMap::new();
+    for (value, at) in view.get_all("properties") {
+        if let Value::Object(map) = value {
+            for name in map.keys() {
+                out.entry(name.clone()).or_insert_with(|| NodeRef {
+                    doc: at.doc,
+                    pointer: crate::pointer::push(&at.pointer, name),
+                });
+            }
         }
-        _ => {}
+    }
+    out
+}
+
+/// Required names across the layers.
+fn required(view: &View<'_>) -> BTreeSet<String> {
+    view.get_all("required")
+        .into_iter()
+        .filter_map(|(value, _)| value.as_array())
+        .flatten()
+        .filter_map(|n| n.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The types a schema admits: its `type` (intersected across layers), or the types of its
+/// `enum`/`const` values.
+fn types(view: &View<'_>) -> Option<BTreeSet<String>> {
+    let mut declared: Option<BTreeSet<String>> = None;
+    for (value, _) in view.get_all("type") {
+        let set: BTreeSet<String> = match value {
+            Value::String(t) => [t.clone()].into(),
+            Value::Array(list) => list
+                .iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect(),
+            _ => continue,
+        };
+        declared = Some(match declared {
+            None => set,
+            // Both layers apply: keep what each admits (an integer is also a number).
+            Some(previous) => {
+                let admits = |within: &BTreeSet<String>, t: &str| {
+                    within.contains(t) || (t == "integer" && within.contains("number"))
+                };
+                previous
+                    .union(&set)
+                    .filter(|t| admits(&previous, t) && admits(&set, t))
+                    .cloned()
+                    .collect()
+            }
+        });
+    }
+    if declared.is_some() {
+        return declared;
     }
     let values: Vec<&Value> = match (view.get("const"), view.get("enum")) {
         (Some((value, _)), _) => vec![value],

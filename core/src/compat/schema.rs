@@ -102,6 +102,38 @@ impl<'a> View<'a> {
         })
     }
 
+    /// Every layer's value of a keyword, referring object first (a `$ref` with siblings is the
+    /// conjunction of both).
+    pub fn get_all(&self, keyword: &str) -> Vec<(&'a Value, NodeRef)> {
+        self.layers
+            .iter()
+            .filter_map(|layer| {
+                layer.object.get(keyword).map(|value| {
+                    let at = NodeRef {
+                        doc: layer.node.doc,
+                        pointer: crate::pointer::push(&layer.node.pointer, keyword),
+                    };
+                    (value, at)
+                })
+            })
+            .collect()
+    }
+
+    /// The strictest numeric bound among the layers (`lower` picks the largest), and where.
+    pub fn bound(&self, keyword: &str, lower: bool) -> Option<(f64, NodeRef)> {
+        self.get_all(keyword)
+            .into_iter()
+            .filter_map(|(value, at)| value.as_f64().map(|v| (v, at)))
+            .reduce(|best, next| {
+                let stricter = if lower {
+                    next.0 > best.0
+                } else {
+                    next.0 < best.0
+                };
+                if stricter { next } else { best }
+            })
+    }
+
     /// Whether a keyword is present.
     pub fn has(&self, keyword: &str) -> bool {
         self.layers.iter().any(|l| l.object.contains_key(keyword))

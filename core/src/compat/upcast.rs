@@ -24,14 +24,12 @@ pub fn apply(
                 let (field, required) = take(&mut schema, from.pointer())?;
                 put(&mut schema, to.pointer(), field, required)?;
             }
-            UpcastRule::Default { field, value } => {
-                // The caller checks the value against version N's field; here it stands for it.
-                let _ = value;
-                let existing = take(&mut schema, field.pointer()).ok();
-                let filled = new_field(field.pointer());
-                let field_schema = match existing {
-                    Some((old_field, _)) => json!({ "anyOf": [old_field, filled] }),
-                    None => filled,
+            UpcastRule::Default { field, .. } => {
+                // A value already there is kept; where there is none the default fills in, and
+                // the caller checks the default against version N's field, for which it stands.
+                let field_schema = match take(&mut schema, field.pointer()) {
+                    Ok((old_field, _)) => old_field,
+                    Err(_) => new_field(field.pointer()),
                 };
                 put(&mut schema, field.pointer(), field_schema, true)?;
             }
@@ -83,10 +81,14 @@ fn parent(schema: &mut Value, path: &str, create: bool) -> Result<(String, Strin
                 ));
             }
             let properties = object.entry("properties").or_insert_with(|| json!({}));
+            // The upcaster creates this object holding only what the rules put there.
             properties
                 .as_object_mut()
                 .ok_or_else(|| format!("`{path}`: `properties` is not an object"))?
-                .insert(token.clone(), json!({"type": "object", "properties": {}}));
+                .insert(
+                    token.clone(),
+                    json!({"type": "object", "properties": {}, "additionalProperties": false}),
+                );
             add_required(object, token);
         }
         at = pointer::push(&pointer::push(&at, "properties"), token);
@@ -175,7 +177,7 @@ mod tests {
                 "properties": {
                     "total_amount": {"type": "number"},
                     "currency": true,
-                    "address": {"type": "object", "properties": {"street": {"type": "string"}}, "required": ["street"]}
+                    "address": {"type": "object", "properties": {"street": {"type": "string"}}, "additionalProperties": false, "required": ["street"]}
                 },
                 "required": ["total_amount", "currency", "address"],
                 "additionalProperties": false
