@@ -76,30 +76,11 @@ impl From<FormatArg> for Format {
     }
 }
 
-/// Compatibility levels, with Confluent Schema Registry's meanings.
-#[derive(Clone, Copy, ValueEnum)]
-enum LevelArg {
-    None,
-    Backward,
-    BackwardTransitive,
-    Forward,
-    ForwardTransitive,
-    Full,
-    FullTransitive,
-}
-
-impl From<LevelArg> for Level {
-    fn from(level: LevelArg) -> Level {
-        match level {
-            LevelArg::None => Level::None,
-            LevelArg::Backward => Level::Backward,
-            LevelArg::BackwardTransitive => Level::BackwardTransitive,
-            LevelArg::Forward => Level::Forward,
-            LevelArg::ForwardTransitive => Level::ForwardTransitive,
-            LevelArg::Full => Level::Full,
-            LevelArg::FullTransitive => Level::FullTransitive,
-        }
-    }
+/// Parses `--level`, offering the level names in `--help` and in errors.
+fn level_parser() -> impl clap::builder::TypedValueParser<Value = Level> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Level::ALL.map(Level::name))
+        .map(|name: String| Level::from_name(&name).unwrap_or_default())
 }
 
 #[derive(Subcommand)]
@@ -135,8 +116,8 @@ enum Command {
         /// The schema after the change.
         new: PathBuf,
         /// The compatibility level to judge at (default: backward).
-        #[arg(long, value_enum)]
-        level: Option<LevelArg>,
+        #[arg(long, value_parser = level_parser())]
+        level: Option<Level>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = FormatArg::Human)]
         format: FormatArg,
@@ -154,8 +135,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         against_dir: Option<PathBuf>,
         /// The compatibility level (default: eventsmith.toml's `[compatibility] level`).
-        #[arg(long, value_enum)]
-        level: Option<LevelArg>,
+        #[arg(long, value_parser = level_parser())]
+        level: Option<Level>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = FormatArg::Human)]
         format: FormatArg,
@@ -248,7 +229,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Fatal> {
             new,
             level,
             format,
-        } => diff(cli, old, new, level.map(Level::from), (*format).into()),
+        } => diff(cli, old, new, *level, (*format).into()),
         Command::Check {
             against,
             against_dir,
@@ -259,7 +240,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Fatal> {
                 Some(dir) => Base::Dir(current_dir()?.join(dir)),
                 None => Base::Git(against.clone().unwrap_or_else(|| "HEAD".to_owned())),
             };
-            check_project(cli, &base, level.map(Level::from), (*format).into())
+            check_project(cli, &base, *level, (*format).into())
         }
     }
 }

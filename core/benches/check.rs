@@ -11,8 +11,8 @@ use eventsmith_core::fs::RealFs;
 use eventsmith_core::{LoadOptions, load};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
-use support::{VERSIONS, event_file, generate};
+use std::time::Duration;
+use support::{VERSIONS, best_of, event_file, generate};
 
 const EVENTS: usize = 1_000;
 
@@ -24,17 +24,6 @@ fn git(dir: &Path, args: &[&str]) {
         .status()
         .unwrap();
     assert!(status.success(), "git {args:?}");
-}
-
-fn best_of(runs: usize, mut f: impl FnMut()) -> Duration {
-    (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .min()
-        .unwrap()
 }
 
 fn main() {

@@ -6,22 +6,11 @@
 
 use eventsmith_core::fs::RealFs;
 use eventsmith_core::{LoadOptions, load};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod support;
 
-use support::{VERSIONS, generate};
-
-fn best_of(runs: usize, mut f: impl FnMut()) -> Duration {
-    (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .min()
-        .unwrap()
-}
+use support::{VERSIONS, best_of, generate};
 
 fn main() {
     let mut results = Vec::new();

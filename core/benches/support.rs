@@ -2,6 +2,19 @@
 
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The fastest of `runs` runs of `f`.
+pub fn best_of(runs: usize, mut f: impl FnMut()) -> Duration {
+    (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .min()
+        .unwrap()
+}
 
 /// Versions per event.
 pub const VERSIONS: u32 = 3;

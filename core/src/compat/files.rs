@@ -99,30 +99,20 @@ pub fn diff_files(
         .chain(&b.diagnostics)
         .cloned()
         .collect();
-    let (Some(da), Some(db)) = (a.doc, b.doc) else {
+    let loaded = (a.doc, b.doc, a.has_errors() || b.has_errors());
+    let (Some(da), Some(db), false) = loaded else {
+        let verdict = Verdict {
+            backward: false,
+            forward: false,
+        };
         return FileDiff {
             diagnostics,
             sources,
             changes: Vec::new(),
             loaded: false,
-            verdict: Verdict {
-                backward: false,
-                forward: false,
-            },
+            verdict,
         };
     };
-    if a.has_errors() || b.has_errors() {
-        return FileDiff {
-            diagnostics,
-            sources,
-            changes: Vec::new(),
-            loaded: false,
-            verdict: Verdict {
-                backward: false,
-                forward: false,
-            },
-        };
-    }
     let root = |doc| NodeRef {
         doc,
         pointer: String::new(),

@@ -123,6 +123,22 @@ pub fn breaks(change: &Change, level: Level) -> bool {
 }
 
 impl Level {
+    /// Every level, in the order they are documented.
+    pub const ALL: [Level; 7] = [
+        Level::None,
+        Level::Backward,
+        Level::BackwardTransitive,
+        Level::Forward,
+        Level::ForwardTransitive,
+        Level::Full,
+        Level::FullTransitive,
+    ];
+
+    /// The level with this name (as in eventsmith.toml).
+    pub fn from_name(name: &str) -> Option<Level> {
+        Level::ALL.into_iter().find(|level| level.name() == name)
+    }
+
     /// The level's name as written in eventsmith.toml and on the command line.
     pub fn name(self) -> &'static str {
         match self {
