@@ -379,3 +379,31 @@ fn check_against_a_directory() {
     assert_eq!(code, 2, "{stdout}");
     assert!(stdout.contains("holds no eventsmith.toml"), "{stdout}");
 }
+
+#[test]
+fn a_thousand_levels_deep_change_is_found() {
+    let deep = |max: u64| {
+        let mut schema = json!({"type": "string", "maxLength": max});
+        for _ in 0..1000 {
+            schema = json!({"type": "object", "properties": {"next": schema}});
+        }
+        schema
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("old.json"), deep(10).to_string()).unwrap();
+    std::fs::write(dir.path().join("new.json"), deep(5).to_string()).unwrap();
+    let (code, stdout, _) = run(eventsmith()
+        .current_dir(dir.path())
+        .args(["diff", "old.json", "new.json", "--format", "json"]));
+    assert_eq!(code, 1, "{stdout}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["changes"][0]["kind"], "max-length-decreased");
+    assert_eq!(
+        report["changes"][0]["new"]["pointer"]
+            .as_str()
+            .unwrap()
+            .matches("/properties/next")
+            .count(),
+        1000
+    );
+}

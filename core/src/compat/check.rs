@@ -58,8 +58,28 @@ impl CheckReport {
     }
 }
 
-/// Checks the project at `root` against `base`, at `level` or the project's level.
+/// Checks the project at `root` against `base`, at `level` or the project's level. Runs on a large
+/// stack: deeply nested schemas are walked recursively.
 pub fn check(
+    root: &Path,
+    base: &Base,
+    level: Option<Level>,
+    display_base: Option<&Path>,
+) -> CheckReport {
+    crate::stack::with_large_stack(|| check_here(root, base, level, display_base)).unwrap_or_else(
+        |err| CheckReport {
+            diagnostics: vec![Diagnostic::error(
+                "io",
+                format!("cannot start the checker thread: {err}"),
+            )],
+            sources: SourceMap::default(),
+            level: level.unwrap_or_default(),
+            io_error: true,
+        },
+    )
+}
+
+fn check_here(
     root: &Path,
     base: &Base,
     level: Option<Level>,
