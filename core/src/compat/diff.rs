@@ -470,25 +470,18 @@ impl<'a> Differ<'a> {
                             encoded_required.insert(name.clone());
                             self.push(kind, old.location("properties"), b_node.clone(), detail);
                         }
-                        Allowance::Any => {
-                            let kind = if b.is_empty() {
-                                K::PropertyWithEmptySchemaAddedToOpenContentModel
-                            } else {
-                                K::PropertyAddedToOpenContentModel
-                            };
-                            self.push(kind, old.location("properties"), b_node.clone(), detail);
-                        }
-                        Allowance::Schema(cover) => {
-                            let (backward, forward, _) = self.trial(&cover, &b);
-                            self.push_verdict(
+                        other => self.lone_member(
+                            other,
+                            &b,
+                            Side::New,
+                            (old.location("properties"), b_node.clone()),
+                            [
+                                K::PropertyWithEmptySchemaAddedToOpenContentModel,
+                                K::PropertyAddedToOpenContentModel,
                                 K::PropertyAddedToPartiallyOpenContentModel,
-                                cover.at.clone(),
-                                b_node.clone(),
-                                detail,
-                                backward,
-                                forward,
-                            );
-                        }
+                            ],
+                            detail,
+                        ),
                     }
                 }
                 (Some(a_node), None) => {
@@ -503,25 +496,18 @@ impl<'a> Differ<'a> {
                             };
                             self.push(kind, a_node.clone(), new.location("properties"), detail);
                         }
-                        Allowance::Any => {
-                            let kind = if a.is_empty() {
-                                K::PropertyWithEmptySchemaRemovedFromOpenContentModel
-                            } else {
-                                K::PropertyRemovedFromOpenContentModel
-                            };
-                            self.push(kind, a_node.clone(), new.location("properties"), detail)
-                        }
-                        Allowance::Schema(cover) => {
-                            let (backward, forward, _) = self.trial(&a, &cover);
-                            self.push_verdict(
+                        other => self.lone_member(
+                            other,
+                            &a,
+                            Side::Old,
+                            (a_node.clone(), new.location("properties")),
+                            [
+                                K::PropertyWithEmptySchemaRemovedFromOpenContentModel,
+                                K::PropertyRemovedFromOpenContentModel,
                                 K::PropertyRemovedFromPartiallyOpenContentModel,
-                                a_node.clone(),
-                                cover.at.clone(),
-                                detail,
-                                backward,
-                                forward,
-                            );
-                        }
+                            ],
+                            detail,
+                        ),
                     }
                 }
                 (None, None) => {}
@@ -593,6 +579,39 @@ impl<'a> Differ<'a> {
             ],
         );
         self.dependencies(old, new);
+    }
+
+    /// A property or tuple position only one side declares, where the other side allows any value
+    /// (open) or a schema (partially open); closed models are the caller's. `kinds` are the
+    /// empty-schema, open and partially-open kinds; `at` the old and new locations.
+    #[allow(clippy::too_many_arguments)]
+    fn lone_member(
+        &mut self,
+        other_side: Allowance<'a>,
+        member: &View<'a>,
+        member_side: Side,
+        at: (NodeRef, NodeRef),
+        [empty, open, partial]: [K; 3],
+        detail: String,
+    ) {
+        let (old_at, new_at) = at;
+        match other_side {
+            Allowance::Schema(cover) => {
+                let (backward, forward, _) = match member_side {
+                    Side::New => self.trial(&cover, member),
+                    Side::Old => self.trial(member, &cover),
+                };
+                let (old_at, new_at) = match member_side {
+                    Side::New => (cover.at.clone(), new_at),
+                    Side::Old => (old_at, cover.at.clone()),
+                };
+                self.push_verdict(partial, old_at, new_at, detail, backward, forward);
+            }
+            _ => {
+                let kind = if member.is_empty() { empty } else { open };
+                self.push(kind, old_at, new_at, detail);
+            }
+        }
     }
 
     /// What `view` allows for a property it does not declare.
@@ -902,25 +921,18 @@ impl<'a> Differ<'a> {
                         y.at.clone(),
                         detail,
                     ),
-                    Allowance::Any => {
-                        let kind = if y.is_empty() {
-                            ItemWithEmptySchemaAddedToOpenContentModel
-                        } else {
-                            ItemAddedToOpenContentModel
-                        };
-                        self.push(kind, a_rest.at.clone(), y.at.clone(), detail)
-                    }
-                    Allowance::Schema(cover) => {
-                        let (backward, forward, _) = self.trial(&cover, y);
-                        self.push_verdict(
+                    other => self.lone_member(
+                        other,
+                        y,
+                        Side::New,
+                        (a_rest.at.clone(), y.at.clone()),
+                        [
+                            ItemWithEmptySchemaAddedToOpenContentModel,
+                            ItemAddedToOpenContentModel,
                             ItemAddedToPartiallyOpenContentModel,
-                            cover.at.clone(),
-                            y.at.clone(),
-                            detail,
-                            backward,
-                            forward,
-                        )
-                    }
+                        ],
+                        detail,
+                    ),
                 },
                 (Some(x), None) => match rest_allowance(&b_rest) {
                     Allowance::Forbidden => self.push(
@@ -929,25 +941,18 @@ impl<'a> Differ<'a> {
                         b_rest.at.clone(),
                         detail,
                     ),
-                    Allowance::Any => {
-                        let kind = if x.is_empty() {
-                            ItemWithEmptySchemaRemovedFromOpenContentModel
-                        } else {
-                            ItemRemovedFromOpenContentModel
-                        };
-                        self.push(kind, x.at.clone(), b_rest.at.clone(), detail)
-                    }
-                    Allowance::Schema(cover) => {
-                        let (backward, forward, _) = self.trial(x, &cover);
-                        self.push_verdict(
+                    other => self.lone_member(
+                        other,
+                        x,
+                        Side::Old,
+                        (x.at.clone(), b_rest.at.clone()),
+                        [
+                            ItemWithEmptySchemaRemovedFromOpenContentModel,
+                            ItemRemovedFromOpenContentModel,
                             ItemRemovedFromPartiallyOpenContentModel,
-                            x.at.clone(),
-                            cover.at.clone(),
-                            detail,
-                            backward,
-                            forward,
-                        )
-                    }
+                        ],
+                        detail,
+                    ),
                 },
                 (None, None) => {}
             }
@@ -1340,6 +1345,13 @@ impl<'a> Differ<'a> {
             }
         }
     }
+}
+
+/// Which side of the comparison a schema is on.
+#[derive(Clone, Copy)]
+enum Side {
+    Old,
+    New,
 }
 
 #[derive(Clone)]
