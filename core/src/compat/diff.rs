@@ -44,8 +44,24 @@ pub(crate) struct Differ<'a> {
     inherited: HashMap<(bool, NodeRef), Allowance<'a>>,
 }
 
-/// The verdicts and number of changes of a comparison made without recording it.
-type Trial = (bool, bool, usize);
+/// What a comparison made without recording it found.
+#[derive(Debug, Clone, Copy)]
+struct Trial {
+    backward: bool,
+    forward: bool,
+    changes: usize,
+    /// Some verdict relies on a Confluent exception (e.g. inside a `oneOf`).
+    exception: bool,
+}
+
+impl Trial {
+    const SAME: Trial = Trial {
+        backward: true,
+        forward: true,
+        changes: 0,
+        exception: false,
+    };
+}
 
 impl<'a> Differ<'a> {
     pub fn new(old: &'a Store, new: &'a Store) -> Self {
@@ -63,6 +79,23 @@ impl<'a> Differ<'a> {
 
     fn push(&mut self, kind: K, old: NodeRef, new: NodeRef, detail: impl Into<String>) {
         self.push_verdict(kind, old, new, detail, kind.backward(), kind.forward());
+    }
+
+    /// Records a change whose verdict a trial comparison gave.
+    fn push_trial(
+        &mut self,
+        kind: K,
+        old: NodeRef,
+        new: NodeRef,
+        detail: impl Into<String>,
+        trial: Trial,
+    ) {
+        self.push_verdict(kind, old, new, detail, trial.backward, trial.forward);
+        if trial.exception {
+            if let Some(last) = self.changes.last_mut() {
+                last.confluent_exception = true;
+            }
+        }
     }
 
     fn push_verdict(
@@ -100,16 +133,17 @@ impl<'a> Differ<'a> {
         }
         // Assume compatibility while this very comparison is under way: a recursive schema
         // reaches it again through its cycle.
-        self.trials
-            .borrow_mut()
-            .insert(key.clone(), (true, true, 0));
+        self.trials.borrow_mut().insert(key.clone(), Trial::SAME);
         let mut probe = Differ::new(self.old, self.new);
         probe.trials = Rc::clone(&self.trials);
         probe.inherited = self.inherited.clone();
         probe.compare(old, new);
-        let backward = probe.changes.iter().all(|c| c.backward);
-        let forward = probe.changes.iter().all(|c| c.forward);
-        let result = (backward, forward, probe.changes.len());
+        let result = Trial {
+            backward: probe.changes.iter().all(|c| c.backward),
+            forward: probe.changes.iter().all(|c| c.forward),
+            changes: probe.changes.len(),
+            exception: probe.changes.iter().any(|c| c.confluent_exception),
+        };
         self.trials.borrow_mut().insert(key, result);
         result
     }
@@ -597,7 +631,7 @@ impl<'a> Differ<'a> {
         let (old_at, new_at) = at;
         match other_side {
             Allowance::Schema(cover) => {
-                let (backward, forward, _) = match member_side {
+                let trial = match member_side {
                     Side::New => self.trial(&cover, member),
                     Side::Old => self.trial(member, &cover),
                 };
@@ -605,7 +639,7 @@ impl<'a> Differ<'a> {
                     Side::New => (cover.at.clone(), new_at),
                     Side::Old => (old_at, cover.at.clone()),
                 };
-                self.push_verdict(partial, old_at, new_at, detail, backward, forward);
+                self.push_trial(partial, old_at, new_at, detail, trial);
             }
             _ => {
                 let kind = if member.is_empty() { empty } else { open };
@@ -739,40 +773,42 @@ impl<'a> Differ<'a> {
                 (None, Some(y)) => {
                     let added = self.resolve(false, y);
                     let verdict = match self.additional_allowance(old, true) {
-                        Allowance::Forbidden => {
-                            (added.boolean != Some(false)).then_some((true, false, 0))
-                        }
+                        Allowance::Forbidden => (added.boolean != Some(false)).then_some(Trial {
+                            forward: false,
+                            changes: 1,
+                            ..Trial::SAME
+                        }),
                         Allowance::Any => Some(self.trial(&View::absent(&old.at), &added)),
                         Allowance::Schema(cover) => Some(self.trial(&cover, &added)),
                     };
-                    if let Some((backward, forward, _)) = verdict.filter(|(b, f, _)| !(*b && *f)) {
-                        self.push_verdict(
+                    if let Some(trial) = verdict.filter(|t| !(t.backward && t.forward)) {
+                        self.push_trial(
                             K::PatternPropertyAdded,
                             old.location("patternProperties"),
                             y.clone(),
                             detail,
-                            backward,
-                            forward,
+                            trial,
                         );
                     }
                 }
                 (Some(x), None) => {
                     let removed = self.resolve(true, x);
                     let verdict = match self.additional_allowance(new, false) {
-                        Allowance::Forbidden => {
-                            (removed.boolean != Some(false)).then_some((false, true, 0))
-                        }
+                        Allowance::Forbidden => (removed.boolean != Some(false)).then_some(Trial {
+                            backward: false,
+                            changes: 1,
+                            ..Trial::SAME
+                        }),
                         Allowance::Any => Some(self.trial(&removed, &View::absent(&new.at))),
                         Allowance::Schema(cover) => Some(self.trial(&removed, &cover)),
                     };
-                    if let Some((backward, forward, _)) = verdict.filter(|(b, f, _)| !(*b && *f)) {
-                        self.push_verdict(
+                    if let Some(trial) = verdict.filter(|t| !(t.backward && t.forward)) {
+                        self.push_trial(
                             K::PatternPropertyRemoved,
                             x.clone(),
                             new.location("patternProperties"),
                             detail,
-                            backward,
-                            forward,
+                            trial,
                         );
                     }
                 }
@@ -1107,8 +1143,8 @@ impl<'a> Differ<'a> {
             }
             (Some((_, x)), Some((_, y))) => {
                 let (cx, cy) = (self.resolve(true, &x), self.resolve(false, &y));
-                let (backward, forward, _) = self.trial(&cx, &cy);
-                if !(backward && forward) {
+                let trial = self.trial(&cx, &cy);
+                if !(trial.backward && trial.forward) {
                     self.push(K::ConditionChanged, x, y, "");
                     return;
                 }
@@ -1279,9 +1315,9 @@ impl<'a> Differ<'a> {
         let mut distances = Vec::new();
         for (i, x) in xs.iter().enumerate().filter(|(i, _)| !used_x[*i]) {
             for (j, y) in ys.iter().enumerate().filter(|(j, _)| !used_y[*j]) {
-                let (backward, forward, count) = self.trial(x, y);
-                let penalty = usize::from(!backward) + usize::from(!forward);
-                distances.push((count + penalty * 1000, i, j));
+                let trial = self.trial(x, y);
+                let penalty = usize::from(!trial.backward) + usize::from(!trial.forward);
+                distances.push((trial.changes + penalty * 1000, i, j));
             }
         }
         distances.sort();

@@ -297,6 +297,36 @@ mod tests {
     }
 
     #[test]
+    fn verdicts_through_a_one_of_cover_are_flagged_as_confluent_exceptions() {
+        // `{"a": 0}` matches both alternatives of the new `oneOf`, so the removal only passes
+        // under Confluent's reading of `oneOf` as `anyOf`.
+        let old = json!({"type": "object", "properties": {"a": {"type": "integer", "minimum": 0, "maximum": 0}},
+            "additionalProperties": {"oneOf": [{}, {"type": "integer", "minimum": 0, "maximum": 0}]}});
+        let new = json!({"type": "object", "additionalProperties": {"oneOf": [{}, {"type": "integer", "minimum": 0, "maximum": 0}]}});
+        let mut fs = MemoryFs::new();
+        fs.insert("/a/old.json", serde_json::to_vec(&old).unwrap());
+        fs.insert("/b/new.json", serde_json::to_vec(&new).unwrap());
+        let a = load_file(&fs, Path::new("/a/old.json"), None);
+        let b = load_file(&fs, Path::new("/b/new.json"), None);
+        let root = |doc| NodeRef {
+            doc,
+            pointer: String::new(),
+        };
+        let found = diff(
+            &a.store,
+            &root(a.doc.unwrap()),
+            &b.store,
+            &root(b.doc.unwrap()),
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].kind,
+            ChangeKind::PropertyRemovedFromPartiallyOpenContentModel
+        );
+        assert!(found[0].backward && found[0].confluent_exception);
+    }
+
+    #[test]
     fn not_flips_verdicts() {
         assert_eq!(
             changes(
