@@ -618,9 +618,11 @@ impl<'a> Loader<'a> {
     ) -> Option<String> {
         let target_doc = match text.split('#').next() {
             Some("") | None => Some(holder.doc),
-            Some(_) => Url::parse(self.store.uri(holder.doc).as_str())
+            Some(_) => self
+                .store
+                .uri(holder.doc)
+                .join(text)
                 .ok()
-                .and_then(|u| u.join(text).ok())
                 .and_then(|u| u.to_file_path().ok())
                 .and_then(|p| self.store.id_of(&p)),
         }?;
