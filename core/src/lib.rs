@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod annotations;
+pub mod codegen;
 pub mod compat;
 pub mod config;
 pub mod diagnostic;

@@ -164,7 +164,7 @@ pub fn rust_type_name(title: Option<&str>, fallback: &str) -> String {
         t.starts_with(|c: char| c.is_ascii_alphabetic())
             && t.chars().all(|c| c.is_ascii_alphanumeric())
     });
-    from_title.unwrap_or_else(|| fallback.to_upper_camel_case())
+    from_title.unwrap_or_else(|| crate::codegen::names::type_name(fallback, "Event"))
 }
 
 #[cfg(test)]
