@@ -5,11 +5,9 @@
 //!   schema (generated from it, then checked with `jsonschema`) validates under the new one.
 //!   Cases with Confluent's documented exceptions (defaults, `oneOf` alternatives) are skipped.
 
-use eventsmith_core::compat::{Change, Verdict, diff};
+use eventsmith_core::compat::{Change, Verdict, diff_files_in};
 use eventsmith_core::config::Level;
 use eventsmith_core::fs::MemoryFs;
-use eventsmith_core::loader::load_file;
-use eventsmith_core::store::NodeRef;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use std::path::Path;
@@ -18,24 +16,8 @@ fn changes(old: &Value, new: &Value) -> Vec<Change> {
     let mut fs = MemoryFs::new();
     fs.insert("/old/s.json", serde_json::to_vec(old).unwrap());
     fs.insert("/new/s.json", serde_json::to_vec(new).unwrap());
-    let a = load_file(&fs, Path::new("/old/s.json"), None);
-    let b = load_file(&fs, Path::new("/new/s.json"), None);
-    assert!(
-        !a.has_errors() && !b.has_errors(),
-        "{:?}{:?}",
-        a.diagnostics,
-        b.diagnostics
-    );
-    let root = |doc| NodeRef {
-        doc,
-        pointer: String::new(),
-    };
-    diff(
-        &a.store,
-        &root(a.doc.unwrap()),
-        &b.store,
-        &root(b.doc.unwrap()),
-    )
+    diff_files_in(&fs, Path::new("/old/s.json"), Path::new("/new/s.json"))
+        .unwrap_or_else(|errors| panic!("{errors:?}"))
 }
 
 const NAMES: &[&str] = &["a", "b", "c"];

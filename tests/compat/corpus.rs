@@ -2,11 +2,9 @@
 //! schema, the change kinds expected, and the backward and forward verdicts (from which every
 //! level follows). All mismatches are reported together.
 
-use eventsmith_core::compat::{ChangeKind, Verdict, diff};
+use eventsmith_core::compat::{ChangeKind, Verdict, diff_files_in};
 use eventsmith_core::config::Level;
 use eventsmith_core::fs::MemoryFs;
-use eventsmith_core::loader::load_file;
-use eventsmith_core::store::NodeRef;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -46,28 +44,19 @@ fn run_case(case: &Value) -> Result<Outcome, String> {
             }
         }
     }
-    let old = load_file(&fs, Path::new("/old/schema.json"), None);
-    let new = load_file(&fs, Path::new("/new/schema.json"), None);
-    for loaded in [&old, &new] {
-        if loaded.has_errors() {
-            let messages: Vec<_> = loaded
-                .diagnostics
-                .iter()
-                .map(|d| format!("{}: {}", d.code, d.message))
-                .collect();
-            return Err(format!("does not load: {}", messages.join("; ")));
-        }
-    }
-    let root = |doc| NodeRef {
-        doc,
-        pointer: String::new(),
-    };
-    let changes = diff(
-        &old.store,
-        &root(old.doc.unwrap()),
-        &new.store,
-        &root(new.doc.unwrap()),
-    );
+    let changes = diff_files_in(
+        &fs,
+        Path::new("/old/schema.json"),
+        Path::new("/new/schema.json"),
+    )
+    .map_err(|errors| {
+        let messages: Vec<_> = errors
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| format!("{}: {}", d.code, d.message))
+            .collect();
+        format!("does not load: {}", messages.join("; "))
+    })?;
     let mut kinds: Vec<String> = changes.iter().map(|c| c.kind.id().to_owned()).collect();
     kinds.sort();
     Ok(Outcome {

@@ -817,7 +817,8 @@ impl<'a> Differ<'a> {
         }
     }
 
-    /// A keyword holding one subschema that constrains when present.
+    /// A keyword holding one subschema that constrains when present (`contains` even when empty:
+    /// it still asks for one item).
     fn optional_schema(
         &mut self,
         old: &View<'a>,
@@ -1148,31 +1149,8 @@ impl<'a> Differ<'a> {
                     self.push(K::ConditionChanged, x, y, "");
                     return;
                 }
-                self.optional_branch(old, new, "then", K::ThenAdded, K::ThenRemoved);
-                self.optional_branch(old, new, "else", K::ElseAdded, K::ElseRemoved);
-            }
-            _ => {}
-        }
-    }
-
-    fn optional_branch(
-        &mut self,
-        old: &View<'a>,
-        new: &View<'a>,
-        keyword: &str,
-        added: K,
-        removed: K,
-    ) {
-        match (old.get(keyword), new.get(keyword)) {
-            (Some((_, x)), Some((_, y))) => {
-                let (x, y) = (self.resolve(true, &x), self.resolve(false, &y));
-                self.compare(&x, &y);
-            }
-            (None, Some((_, y))) if !self.resolve(false, &y).is_empty() => {
-                self.push(added, old.at.clone(), y, "")
-            }
-            (Some((_, x)), None) if !self.resolve(true, &x).is_empty() => {
-                self.push(removed, x, new.at.clone(), "")
+                self.optional_schema(old, new, "then", K::ThenAdded, K::ThenRemoved);
+                self.optional_schema(old, new, "else", K::ElseAdded, K::ElseRemoved);
             }
             _ => {}
         }

@@ -31,6 +31,26 @@ pub fn diff(old: &Store, old_root: &NodeRef, new: &Store, new_root: &NodeRef) ->
         .collect()
 }
 
+/// Loads two schema files from `fs` and diffs them; the load errors when either does not load.
+pub fn diff_files_in(
+    fs: &dyn crate::fs::FileSystem,
+    old: &std::path::Path,
+    new: &std::path::Path,
+) -> Result<Vec<Change>, Vec<Diagnostic>> {
+    let a = crate::loader::load_file(fs, old, None);
+    let b = crate::loader::load_file(fs, new, None);
+    match (a.doc, b.doc) {
+        (Some(da), Some(db)) if !a.has_errors() && !b.has_errors() => {
+            let root = |doc| NodeRef {
+                doc,
+                pointer: String::new(),
+            };
+            Ok(diff(&a.store, &root(da), &b.store, &root(db)))
+        }
+        _ => Err(a.diagnostics.into_iter().chain(b.diagnostics).collect()),
+    }
+}
+
 /// Whether a set of changes keeps each direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verdict {
@@ -165,34 +185,20 @@ impl Level {
 mod tests {
     use super::*;
     use crate::fs::MemoryFs;
-    use crate::loader::load_file;
     use serde_json::{Value, json};
     use std::path::Path;
 
-    /// (kind id, backward, forward) of every change from `old` to `new`.
-    pub(crate) fn changes(old: Value, new: Value) -> Vec<(&'static str, bool, bool)> {
+    /// Every change from `old` to `new`, both loaded from memory.
+    fn changes_of(old: &Value, new: &Value) -> Vec<Change> {
         let mut fs = MemoryFs::new();
-        fs.insert("/a/old.json", serde_json::to_vec(&old).unwrap());
-        fs.insert("/b/new.json", serde_json::to_vec(&new).unwrap());
-        let a = load_file(&fs, Path::new("/a/old.json"), None);
-        let b = load_file(&fs, Path::new("/b/new.json"), None);
-        assert!(
-            !a.has_errors() && !b.has_errors(),
-            "{:?} {:?}",
-            a.diagnostics,
-            b.diagnostics
-        );
-        let (ra, rb) = (
-            NodeRef {
-                doc: a.doc.unwrap(),
-                pointer: String::new(),
-            },
-            NodeRef {
-                doc: b.doc.unwrap(),
-                pointer: String::new(),
-            },
-        );
-        diff(&a.store, &ra, &b.store, &rb)
+        fs.insert("/a/old.json", serde_json::to_vec(old).unwrap());
+        fs.insert("/b/new.json", serde_json::to_vec(new).unwrap());
+        diff_files_in(&fs, Path::new("/a/old.json"), Path::new("/b/new.json")).unwrap()
+    }
+
+    /// (kind id, backward, forward) of every change from `old` to `new`.
+    fn changes(old: Value, new: Value) -> Vec<(&'static str, bool, bool)> {
+        changes_of(&old, &new)
             .into_iter()
             .map(|c| (c.kind.id(), c.backward, c.forward))
             .collect()
@@ -303,21 +309,7 @@ mod tests {
         let old = json!({"type": "object", "properties": {"a": {"type": "integer", "minimum": 0, "maximum": 0}},
             "additionalProperties": {"oneOf": [{}, {"type": "integer", "minimum": 0, "maximum": 0}]}});
         let new = json!({"type": "object", "additionalProperties": {"oneOf": [{}, {"type": "integer", "minimum": 0, "maximum": 0}]}});
-        let mut fs = MemoryFs::new();
-        fs.insert("/a/old.json", serde_json::to_vec(&old).unwrap());
-        fs.insert("/b/new.json", serde_json::to_vec(&new).unwrap());
-        let a = load_file(&fs, Path::new("/a/old.json"), None);
-        let b = load_file(&fs, Path::new("/b/new.json"), None);
-        let root = |doc| NodeRef {
-            doc,
-            pointer: String::new(),
-        };
-        let found = diff(
-            &a.store,
-            &root(a.doc.unwrap()),
-            &b.store,
-            &root(b.doc.unwrap()),
-        );
+        let found = changes_of(&old, &new);
         assert_eq!(found.len(), 1);
         assert_eq!(
             found[0].kind,
