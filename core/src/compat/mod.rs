@@ -6,7 +6,7 @@ pub mod check;
 mod diff;
 pub mod files;
 pub mod kind;
-mod schema;
+pub(crate) mod schema;
 pub mod upcast;
 
 pub use diff::Change;
