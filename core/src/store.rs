@@ -126,17 +126,6 @@ impl Store {
         self.refs.get(node).map(|(_, target)| target)
     }
 
-    /// Every `$ref` of a document: the subschema holding it, the reference text and its target.
-    pub fn refs_of(
-        &self,
-        doc: DocId,
-    ) -> impl Iterator<Item = (&NodeRef, &str, &Result<NodeRef, RefError>)> {
-        self.refs
-            .iter()
-            .filter(move |(node, _)| node.doc == doc)
-            .map(|(node, (text, target))| (node, text.as_str(), target))
-    }
-
     /// Follows `$ref` chains from `node` to a subschema that is not a bare reference.
     /// Cycles stop where they close; `None` when a reference in the chain is broken.
     pub fn follow(&self, node: &NodeRef) -> Option<NodeRef> {

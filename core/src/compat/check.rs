@@ -234,7 +234,7 @@ impl Checker<'_> {
                     &self.head.store,
                     &root(now.schema),
                 );
-                self.report(&changes, &self.base.store, &context, &fix, None);
+                self.report(&changes, &self.base.store, &context, &fix, false);
                 if self.level.is_transitive() {
                     self.history(event_type, version.schema, now.schema, &context, &fix);
                 }
@@ -279,7 +279,7 @@ impl Checker<'_> {
             let changes = diff(&old.store, &root(doc), &self.head.store, &root(head_doc));
             let context =
                 format!("{context} (against its state in {short} of {event_type}'s history)");
-            self.report(&changes, &old.store, &context, fix, Some(()));
+            self.report(&changes, &old.store, &context, fix, true);
         }
     }
 
@@ -289,11 +289,12 @@ impl Checker<'_> {
         old: &Store,
         context: &str,
         fix: &str,
-        transitive: Option<()>,
+        // Against an older state only breaking changes are worth showing.
+        history: bool,
     ) {
         for change in changes {
             let mut diagnostic = change_diagnostic(change, old, &self.head.store, self.level, fix);
-            if !diagnostic.is_error() && transitive.is_some() {
+            if !diagnostic.is_error() && history {
                 continue;
             }
             diagnostic.message = format!("{context}: {}", diagnostic.message);
@@ -386,13 +387,9 @@ impl Checker<'_> {
                         ));
                     }
                     Some(upcast) if upcast.custom => {}
-                    Some(upcast) => self.soundness(
-                        event_type,
-                        previous.schema,
-                        next.schema,
-                        &upcast.rules,
-                        &context,
-                    ),
+                    Some(upcast) => {
+                        self.soundness(previous.schema, next.schema, &upcast.rules, &context)
+                    }
                 }
             }
         }
@@ -402,7 +399,6 @@ impl Checker<'_> {
     /// compatible with the next version.
     fn soundness(
         &mut self,
-        _event_type: &str,
         previous: crate::store::DocId,
         next: crate::store::DocId,
         rules: &[crate::annotations::UpcastRule],
