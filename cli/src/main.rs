@@ -106,6 +106,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = FormatArg::Human)]
         format: FormatArg,
     },
+    /// Generate the Rust module tree of every event: versioned types, upcasters, `DomainEvent`.
+    #[command(
+        after_help = "Examples:\n  eventsmith generate                  # into [output] rust (default src/events)\n  eventsmith generate --out src/events # then `mod events;` in your crate"
+    )]
+    Generate {
+        /// The directory to write `mod.rs` into (default: `[output] rust` in eventsmith.toml).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Leave out the generated `#[cfg(test)]` tests.
+        #[arg(long)]
+        no_tests: bool,
+    },
     /// Compare two plain JSON Schema files (draft-07 or 2020-12) and judge the change.
     #[command(
         after_help = "Examples:\n  eventsmith diff v1.json v2.json                 # backward by default\n  eventsmith diff old.json new.json --level full --format json\n\nExit codes: 0 compatible at the level, 1 incompatible, 2 usage or parse errors."
@@ -224,6 +236,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Fatal> {
         Command::Init { dir, name } => init(cli, dir.as_deref(), name.as_deref()),
         Command::New(item) => new(cli, item),
         Command::Validate { format } => validate(cli, *format),
+        Command::Generate { out, no_tests } => generate(cli, out.as_deref(), *no_tests),
         Command::Diff {
             old,
             new,
@@ -305,6 +318,58 @@ fn validate(cli: &Cli, format: FormatArg) -> Result<ExitCode, Fatal> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn generate(cli: &Cli, out: Option<&Path>, no_tests: bool) -> Result<ExitCode, Fatal> {
+    let root = project_root(cli)?;
+    let loaded = load(&RealFs, &LoadOptions::new(&root, Some(current_dir()?)));
+    if loaded.has_errors() {
+        let errors: Vec<Diagnostic> = loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .cloned()
+            .collect();
+        emit(cli, Format::Human, &errors, &loaded.sources, None);
+        return Ok(ExitCode::from(if loaded.has_io_errors() { 2 } else { 1 }));
+    }
+    let Some(project) = loaded.project.as_ref() else {
+        return Ok(ExitCode::from(2));
+    };
+    let settings = eventsmith_core::codegen::Settings { tests: !no_tests };
+    let generated = match eventsmith_core::codegen::generate(project, &settings) {
+        Ok(generated) => generated,
+        Err(errors) => {
+            emit(cli, Format::Human, &errors, &loaded.sources, None);
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if !cli.quiet {
+        emit(
+            cli,
+            Format::Human,
+            &generated.warnings,
+            &loaded.sources,
+            None,
+        );
+    }
+    let dir = match out {
+        Some(dir) => current_dir()?.join(dir),
+        None => root.join(&project.config.output.rust),
+    };
+    let file = dir.join("mod.rs");
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&file, &generated.source))
+        .map_err(|err| Fatal::new(format!("cannot write {}: {err}", file.display()), None))?;
+    if !cli.quiet {
+        let versions: usize = project.events.values().map(|e| e.versions.len()).sum();
+        println!(
+            "wrote {} ({} events, {versions} versions)",
+            file.display(),
+            project.events.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints diagnostics in a format; `json` is the given document when there is one.

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod annotations;
+pub mod build;
 pub mod codegen;
 pub mod compat;
 pub mod config;

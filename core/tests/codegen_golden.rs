@@ -1,28 +1,35 @@
-//! The checked-in generated types of the example project are what the generator produces now.
-//! `EVENTSMITH_BLESS=1 cargo test -p eventsmith-core --test codegen_golden` rewrites them.
+//! The example project's generated code, checked in at tests/codegen/example/mod.rs, is what the
+//! generator produces now, from the engine and from the build.rs API alike.
+//! `EVENTSMITH_BLESS=1 cargo test -p eventsmith-core --test codegen_golden` rewrites it.
 
-use eventsmith_core::fs::RealFs;
-use eventsmith_core::{LoadOptions, codegen, load};
+use eventsmith_core::codegen::{Settings, generate_dir};
 use std::path::Path;
 
 #[test]
-fn example_event_types_are_fresh() {
+fn example_code_is_fresh_and_the_build_api_writes_it() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let loaded = load(&RealFs, &LoadOptions::new(&root, None));
-    assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
-    let generated = codegen::latest_event_types(loaded.project.as_ref().unwrap());
-    let golden = root.join("tests/codegen/example_events.rs");
+    let generated = generate_dir(&root, &Settings::default())
+        .map_err(|(text, _)| text)
+        .unwrap();
+    let golden = root.join("tests/codegen/example/mod.rs");
     if std::env::var_os("EVENTSMITH_BLESS").is_some() {
-        std::fs::write(&golden, &generated).unwrap();
+        std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+        std::fs::write(&golden, &generated.source).unwrap();
     }
     let committed = std::fs::read_to_string(&golden).unwrap_or_default();
     assert!(
-        committed == generated,
-        "tests/codegen/example_events.rs is stale: rerun with EVENTSMITH_BLESS=1\n{generated}"
+        committed == generated.source,
+        "tests/codegen/example/mod.rs is stale: rerun with EVENTSMITH_BLESS=1"
     );
     // Deterministic: a second run gives the same bytes.
-    assert_eq!(
-        codegen::latest_event_types(loaded.project.as_ref().unwrap()),
-        generated
-    );
+    let again = generate_dir(&root, &Settings::default())
+        .map_err(|(text, _)| text)
+        .unwrap();
+    assert_eq!(again.source, generated.source);
+    // The build.rs API writes the same file.
+    let out = tempfile::tempdir().unwrap();
+    let (file, _) = eventsmith_core::build::Builder::new(&root)
+        .write_to(out.path())
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(file).unwrap(), committed);
 }

@@ -1,114 +1,92 @@
-//! Rust code generation (issue #4, in progress): naming rules, a type space planned from schema
-//! nodes (objects, string enums, arrays, maps, integers sized from bounds, nullable and optional
-//! kept apart, `$ref` targets shared, recursion boxed) and its emission with prettyplease. Not
-//! yet: versioned modules, upcasters, `DomainEvent`, formats, `oneOf`/`allOf`, constraints, the
-//! CLI, macro and build.rs front-ends; see docs/development.md.
+//! Rust code generation: one engine behind `eventsmith generate`, the `generate!` macro and the
+//! build.rs API. [`generate`] plans the types of every event version ([`types`]), writes them
+//! with their checks ([`emit`]), the upcasters between versions ([`upcast`]) and the event sets
+//! with their generated tests ([`events`]), and formats the result with prettyplease.
 
 pub mod emit;
+pub mod events;
 pub mod names;
+pub mod shape;
 pub mod types;
+pub mod upcast;
 
+use crate::diagnostic::Diagnostic;
 use crate::model::Project;
+use std::path::PathBuf;
 
-/// The Rust types of every event's latest version (and the types they reach), as one source file.
-/// A first step of `eventsmith generate`: versioned modules and upcasters are not generated yet.
-pub fn latest_event_types(project: &Project) -> String {
-    let mut space = types::TypeSpace::new(&project.store);
-    for event in project.events.values() {
-        space.add(
-            &project.root_of(event.latest().schema),
-            &event.rust_name(&project.store),
-        );
-    }
-    emit::render(&space)
+/// What the front-ends may choose. Everything else is decided by the schemas.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Emit the `#[cfg(test)]` tests (examples round-trip, upcasts give valid next versions).
+    pub tests: bool,
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::fs::MemoryFs;
-    use crate::loader::load_file;
-    use crate::store::NodeRef;
-    use serde_json::json;
-    use std::path::Path;
-
-    fn generate(schema: serde_json::Value, files: &[(&str, serde_json::Value)]) -> String {
-        let mut fs = MemoryFs::new();
-        fs.insert("/s/event.json", serde_json::to_vec(&schema).unwrap());
-        for (path, value) in files {
-            fs.insert(format!("/s/{path}"), serde_json::to_vec(value).unwrap());
-        }
-        let loaded = load_file(&fs, Path::new("/s/event.json"), None);
-        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
-        let mut space = super::types::TypeSpace::new(&loaded.store);
-        space.add(
-            &NodeRef {
-                doc: loaded.doc.unwrap(),
-                pointer: String::new(),
-            },
-            "Event",
-        );
-        super::emit::render(&space)
+impl Default for Settings {
+    fn default() -> Self {
+        Self { tests: true }
     }
+}
 
-    #[test]
-    fn optional_nullable_shared_and_recursive_types() {
-        let code = generate(
-            json!({
-                "title": "Order Placed",
-                "type": "object",
-                "properties": {
-                    "type": {"type": "string"},
-                    "note": {"type": ["string", "null"]},
-                    "count": {"type": "integer", "minimum": 0, "maximum": 10},
-                    "delta": {"type": "integer", "minimum": -5, "maximum": 5},
-                    "price": {"$ref": "types.json#/$defs/Money"},
-                    "refund": {"$ref": "types.json#/$defs/Money"},
-                    "tree": {"$ref": "#/$defs/Node"}
-                },
-                "required": ["type", "price"],
-                "additionalProperties": false,
-                "$defs": {"Node": {"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}}}}
-            }),
-            &[(
-                "types.json",
-                json!({"$defs": {"Money": {"type": "object", "properties": {"amount": {"type": "number"}}, "required": ["amount"]}}}),
-            )],
-        );
-        assert!(code.starts_with(super::emit::HEADER), "{code}");
-        assert!(code.contains("pub struct OrderPlaced"), "{code}");
-        assert!(
-            code.contains("#[serde(rename = \"type\")]\n    pub type_: ::std::string::String"),
-            "{code}"
-        );
-        assert!(
-            code.contains("with = \"::eventsmith::double_option\""),
-            "{code}"
-        );
-        assert!(
-            code.contains(
-                "pub note: ::std::option::Option<::std::option::Option<::std::string::String>>"
-            ),
-            "{code}"
-        );
-        assert!(
-            code.contains("pub count: ::std::option::Option<u32>"),
-            "{code}"
-        );
-        assert!(
-            code.contains("pub delta: ::std::option::Option<i32>"),
-            "{code}"
-        );
-        assert_eq!(code.matches("pub struct Money").count(), 1, "{code}");
-        assert!(code.contains("pub price: Money"), "{code}");
-        assert!(
-            code.contains(
-                "pub children: ::std::option::Option<::std::vec::Vec<::std::boxed::Box<Node>>>"
-            ),
-            "{code}"
-        );
-        assert!(
-            code.contains("#[serde(deny_unknown_fields)]\npub struct OrderPlaced"),
-            "{code}"
-        );
+/// Generated code.
+#[derive(Debug)]
+pub struct Generated {
+    /// The formatted source of the module tree, starting with the `@generated` line.
+    pub source: String,
+    /// Findings that did not stop generation (constraints that cannot be enforced).
+    pub warnings: Vec<Diagnostic>,
+    /// Every file the code was generated from (for rebuild tracking).
+    pub inputs: Vec<PathBuf>,
+}
+
+/// Generates the Rust module tree of a loaded project: `types` (shared types), one module per
+/// aggregate with `v1`, `v2`, … modules, latest-version aliases, the aggregate's event enum and
+/// its upcasters, and `DomainEvent` at the root. Errors are upcast rules that cannot be
+/// generated; each names its file and rule.
+pub fn generate(project: &Project, settings: &Settings) -> Result<Generated, Vec<Diagnostic>> {
+    let (tokens, warnings) = events::tokens(project, settings)?;
+    let mut inputs: Vec<PathBuf> = project
+        .store
+        .ids()
+        .map(|id| project.store.document(id).path().to_path_buf())
+        .collect();
+    inputs.push(project.root.join(crate::config::FILE_NAME));
+    inputs.sort();
+    inputs.dedup();
+    Ok(Generated {
+        source: emit::format_file(tokens),
+        warnings,
+        inputs,
+    })
+}
+
+/// Loads the project at `dir` (the directory of `eventsmith.toml`) and generates its code: what
+/// the CLI, the macro and the build.rs API all call. On failure, the findings rendered as text
+/// (file, line, column, help) with the findings themselves.
+pub fn generate_dir(
+    dir: &std::path::Path,
+    settings: &Settings,
+) -> Result<Generated, (String, Vec<Diagnostic>)> {
+    let loaded = crate::load(
+        &crate::fs::RealFs,
+        &crate::LoadOptions::new(dir, Some(dir.to_path_buf())),
+    );
+    let fail = |diagnostics: Vec<Diagnostic>| {
+        (
+            crate::report::human(&diagnostics, &loaded.sources, false),
+            diagnostics,
+        )
+    };
+    if loaded.has_errors() {
+        let errors = loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .cloned()
+            .collect();
+        return Err(fail(errors));
     }
+    let Some(project) = loaded.project.as_ref() else {
+        return Err(fail(loaded.diagnostics.clone()));
+    };
+    generate(project, settings).map_err(fail)
 }

@@ -1,0 +1,717 @@
+//! The module tree of a project's events: versioned modules with their types and upcasters, one
+//! module per aggregate with latest-version aliases, decode chains and the aggregate's event enum,
+//! `DomainEvent` at the root, and the generated tests.
+
+use super::Settings;
+use super::emit::{Emitter, doc_attrs, ident, path};
+use super::names::{Scope, field_name, type_name};
+use super::types::{Ty, TypeSpace};
+use super::upcast::{Upcasts, apply_to_value};
+use crate::diagnostic::Diagnostic;
+use crate::model::{Event, EventVersion, Project, rust_type_name};
+use crate::store::NodeRef;
+use proc_macro2::{Ident, Literal, TokenStream};
+use quote::{format_ident, quote};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// One event version as planned.
+struct Planned {
+    /// The version module.
+    module: usize,
+    /// The root type's name in its module.
+    name: String,
+    /// The root type.
+    ty: Ty,
+}
+
+/// One event with its planned versions.
+struct PlannedEvent<'p> {
+    event: &'p Event,
+    versions: Vec<Planned>,
+    /// The variant in the aggregate's enum.
+    variant: String,
+    /// The name of its decode function in the aggregate module.
+    decode: Ident,
+}
+
+/// The tokens of the whole tree, and warnings.
+pub fn tokens(
+    project: &Project,
+    settings: &Settings,
+) -> Result<(TokenStream, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut space = TypeSpace::new(&project.store);
+    let mut root_names = Scope::new();
+    for reserved in [super::types::SHARED_MODULE, "tests"] {
+        root_names.claim(reserved.to_owned());
+    }
+    // Aggregates with events, each a module.
+    let mut aggregates: BTreeMap<&str, (String, Vec<PlannedEvent<'_>>)> = BTreeMap::new();
+    for event in project.events.values() {
+        aggregates
+            .entry(event.aggregate.as_str())
+            .or_insert_with(|| (root_names.claim(field_name(&event.aggregate)), Vec::new()));
+    }
+    // Names first, so nested types never take an event's name.
+    for event in project.events.values() {
+        let (module_name, planned) = aggregates.get_mut(event.aggregate.as_str()).expect("added");
+        let mut versions = Vec::new();
+        for version in &event.versions {
+            let module = space.module(&[module_name.clone(), format!("v{}", version.version)]);
+            space.assign(version.schema, module);
+            let name = space.claim(module, &version_name(project, event, version));
+            versions.push(Planned {
+                module,
+                name,
+                ty: Ty::Json,
+            });
+        }
+        planned.push(PlannedEvent {
+            event,
+            versions,
+            variant: String::new(),
+            decode: format_ident!("decode_{}", field_name(&event.name).trim_end_matches('_')),
+        });
+    }
+    for (_, planned) in aggregates.values_mut() {
+        let mut variants = Scope::new();
+        for p in planned.iter_mut() {
+            p.variant = variants.claim(type_name(&p.event.name, "Event"));
+            for (planned, version) in p.versions.iter_mut().zip(&p.event.versions) {
+                planned.ty = space.add_root(&project.root_of(version.schema), &planned.name);
+            }
+        }
+    }
+    let emitter = Emitter::new(&space);
+    let mut errors = Vec::new();
+    let mut items: Vec<Vec<TokenStream>> = (0..space.modules.len())
+        .map(|module| emitter.module_items(module))
+        .collect();
+    let upcasters_path = |from: &[String]| path(from, &[], "Upcasters");
+    let mut domain = DomainEnum::default();
+    let mut aggregate_modules = Vec::new();
+    for (aggregate, (module_name, planned)) in &aggregates {
+        let aggregate_path = vec![module_name.clone()];
+        let mut aggregate_items = Vec::new();
+        let mut aliases = Scope::new();
+        let mut version_upcasts: BTreeMap<usize, Upcasts<'_, '_, '_>> = BTreeMap::new();
+        let mut tests = Vec::new();
+        for p in planned {
+            let event_type = p.event.event_type();
+            // Each version: the root alias where needed, the Event impl, the upcaster from the
+            // previous version.
+            for (index, (planned, version)) in p.versions.iter().zip(&p.event.versions).enumerate()
+            {
+                let module_path = space.modules[planned.module].clone();
+                let owned = matches!(planned.ty, Ty::Named(id) if space.defs[id].module == planned.module && space.defs[id].name == planned.name);
+                let name = ident(&planned.name);
+                if !owned {
+                    let ty = emitter.ty(&planned.ty, &module_path);
+                    let doc = format!(" `{event_type}` v{}.", version.version);
+                    items[planned.module].push(quote! { #[doc = #doc] pub type #name = #ty; });
+                } else if count_roots(&aggregates, &planned.ty) == 1 {
+                    let number = unsuffixed(version.version);
+                    items[planned.module].push(quote! {
+                        impl ::eventsmith::Event for #name {
+                            const EVENT_TYPE: &'static str = #event_type;
+                            const VERSION: u32 = #number;
+                        }
+                    });
+                }
+                if index == 0 {
+                    continue;
+                }
+                let previous = &p.versions[index - 1];
+                let upcasts = version_upcasts
+                    .entry(planned.module)
+                    .or_insert_with(|| Upcasts::new(&emitter, &module_path));
+                match upcaster(
+                    project,
+                    p,
+                    index,
+                    previous,
+                    planned,
+                    version,
+                    upcasts,
+                    &upcasters_path(&module_path),
+                ) {
+                    Ok(function) => items[planned.module].push(function),
+                    Err(error) => errors.push(error),
+                }
+            }
+            // The latest alias and the decode chain.
+            let latest = p.versions.last().expect("an event has a version");
+            let latest_path = path(&aggregate_path, &space.modules[latest.module], &latest.name);
+            let alias = aliases.claim(latest.name.clone());
+            let alias_ident = ident(&alias);
+            let deprecated_allow = quote! { #[allow(deprecated)] };
+            aggregate_items.push(if alias == latest.name {
+                quote! { #deprecated_allow pub use #latest_path; }
+            } else {
+                quote! { #deprecated_allow pub use #latest_path as #alias_ident; }
+            });
+            aggregate_items.push(decode_function(p, &space, &aggregate_path, &alias_ident));
+            if settings.tests {
+                tests.extend(event_tests(project, p, &space, &aggregate_path));
+            }
+        }
+        // Custom upcaster traits and conversions, module by module.
+        for (module, upcasts) in version_upcasts {
+            items[module].extend(upcasts.items);
+            if !upcasts.conversions.is_empty() {
+                let module_path = &space.modules[module];
+                let methods = upcasts.conversions.iter().map(|c| {
+                    let (name, input, output) = (&c.name, &c.input, &c.output);
+                    quote! { fn #name(value: #input) -> ::std::result::Result<#output, ::eventsmith::UpcastError>; }
+                });
+                let upcasters = upcasters_path(module_path);
+                let message = format!(
+                    "the conversions named by `convert` rules of {} are not implemented",
+                    module_path.join("::")
+                );
+                let note = format!(
+                    "implement `{}::Conversions` for `Upcasters`",
+                    module_path.join("::")
+                );
+                items[module].push(quote! {
+                    /// The named conversions `convert` upcast rules of this version use. Implement
+                    /// it for the generated `Upcasters`.
+                    #[diagnostic::on_unimplemented(message = #message, note = #note)]
+                    pub trait Conversions { #(#methods)* }
+                    const _: () = {
+                        fn implemented<T: Conversions>() {}
+                        let _ = implemented::<#upcasters>;
+                    };
+                });
+            }
+        }
+        let enum_name = ident(&format!("{}Event", type_name(aggregate, "Aggregate")));
+        aggregate_items.push(aggregate_enum(&enum_name, planned, &aggregate_path, &space));
+        domain.add(&enum_name, module_name, planned, &space, &aggregates);
+        if !tests.is_empty() {
+            aggregate_items.push(quote! {
+                #[cfg(test)]
+                mod tests {
+                    use super::*;
+                    #(#tests)*
+                }
+            });
+        }
+        aggregate_modules.push((module_name.clone(), aggregate_items));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let tree = module_tree(&space, items, aggregate_modules);
+    let domain = domain.tokens();
+    let tokens = quote! {
+        #tree
+        #domain
+        /// The type custom upcasters and named conversions are implemented for: implement each
+        /// generated `…FromV<N>` and `Conversions` trait for it in your crate.
+        #[derive(Debug, Clone, Copy, Default)]
+        #[allow(dead_code)]
+        pub struct Upcasters;
+    };
+    let warnings = space.diagnostics.clone();
+    Ok((tokens, warnings))
+}
+
+/// The Rust name of one version's root type: its `title`, else `<aggregate>_<name>`.
+fn version_name(project: &Project, event: &Event, version: &EventVersion) -> String {
+    let title = project
+        .store
+        .document(version.schema)
+        .get("/title")
+        .and_then(Value::as_str);
+    rust_type_name(title, &format!("{}_{}", event.aggregate, event.name))
+}
+
+/// How many event versions have `ty` as their root (a shared root gets no `Event` impl).
+fn count_roots(aggregates: &BTreeMap<&str, (String, Vec<PlannedEvent<'_>>)>, ty: &Ty) -> usize {
+    aggregates
+        .values()
+        .flat_map(|(_, planned)| planned.iter().flat_map(|p| &p.versions))
+        .filter(|v| &v.ty == ty)
+        .count()
+}
+
+/// The upcaster from the previous version into `planned`: generated from the rules, or a call
+/// into the custom trait the user implements.
+#[allow(clippy::too_many_arguments)]
+fn upcaster(
+    project: &Project,
+    p: &PlannedEvent<'_>,
+    index: usize,
+    previous: &Planned,
+    planned: &Planned,
+    version: &EventVersion,
+    upcasts: &mut Upcasts<'_, '_, '_>,
+    upcasters: &TokenStream,
+) -> Result<TokenStream, Diagnostic> {
+    let event_type = p.event.event_type();
+    let from = version.version - 1;
+    let function = upcast_function(p, index);
+    let doc = format!("Upcasts `{event_type}` v{from} to v{}.", version.version);
+    let upcast = version.annotations.upcast.clone().unwrap_or_default();
+    let module_path = upcasts.module().to_vec();
+    if upcast.custom {
+        let old = upcasts.type_tokens(&previous.ty);
+        let new = ident(&planned.name);
+        let trait_name = format_ident!("{}FromV{}", planned.name, from);
+        let message = format!(
+            "the custom upcaster of `{event_type}` v{from} → v{} is not implemented",
+            version.version
+        );
+        let note = format!(
+            "implement `{}::{trait_name}` for `Upcasters`: its `upcast` turns a v{from} event into v{}",
+            module_path.join("::"),
+            version.version
+        );
+        let doc_fn = format!(" {doc} Calls the custom upcaster [`{trait_name}`].");
+        return Ok(quote! {
+            #[doc = #doc]
+            #[doc = ""]
+            #[doc = " Implement it for the generated `Upcasters` in your crate; the build fails until you do."]
+            #[diagnostic::on_unimplemented(message = #message, note = #note)]
+            pub trait #trait_name {
+                /// Turns an event of the previous version into this one.
+                fn upcast(prev: #old) -> ::std::result::Result<#new, ::eventsmith::UpcastError>;
+            }
+            #[doc = #doc_fn]
+            pub fn #function(prev: #old) -> ::std::result::Result<#new, ::eventsmith::UpcastError> {
+                <#upcasters as #trait_name>::upcast(prev)
+            }
+        });
+    }
+    upcasts
+        .function(&function, &doc, &previous.ty, &planned.ty, &upcast.rules)
+        .map_err(|message| {
+            let document = project.store.document(version.schema);
+            let at = if document.get("/x-eventsmith/upcast").is_some() {
+                "/x-eventsmith/upcast"
+            } else {
+                ""
+            };
+            document.diagnostic_at(
+                Diagnostic::error(
+                    "upcast-not-generated",
+                    format!("cannot generate the upcaster of `{event_type}` v{from} → v{}: {message}", version.version),
+                )
+                .with_help("fix the rule, or declare `\"custom\": true` and implement the upcaster by hand"),
+                at,
+            )
+        })
+}
+
+/// `<event>_from_v<N-1>`, in version N's module.
+fn upcast_function(p: &PlannedEvent<'_>, index: usize) -> Ident {
+    let event = field_name(&p.event.name);
+    format_ident!(
+        "{}_from_v{}",
+        event.trim_end_matches('_'),
+        p.event.versions[index].version - 1
+    )
+}
+
+/// `decode_<event>(version, payload)`: decodes any stored version and upcasts it to the latest.
+fn decode_function(
+    p: &PlannedEvent<'_>,
+    space: &TypeSpace<'_>,
+    here: &[String],
+    latest: &Ident,
+) -> TokenStream {
+    let event_type = p.event.event_type();
+    let arms = p.event.versions.iter().enumerate().map(|(index, version)| {
+        let number = unsuffixed(version.version);
+        let planned = &p.versions[index];
+        let ty = path(here, &space.modules[planned.module], &planned.name);
+        let mut steps = Vec::new();
+        for later in index + 1..p.versions.len() {
+            let module = path(
+                here,
+                &space.modules[p.versions[later].module],
+                &upcast_function(p, later).to_string(),
+            );
+            let from = unsuffixed(p.event.versions[later].version - 1);
+            steps.push(
+                quote! { let event = #module(event).map_err(|e| e.at(#event_type, #from))?; },
+            );
+        }
+        if steps.is_empty() {
+            quote! { #number => ::eventsmith::codec::decode::<#ty>(#event_type, #number, payload), }
+        } else {
+            quote! {
+                #number => {
+                    let event = ::eventsmith::codec::decode::<#ty>(#event_type, #number, payload)?;
+                    #(#steps)*
+                    ::std::result::Result::Ok(event)
+                }
+            }
+        }
+    });
+    let decode = &p.decode;
+    let doc = format!(
+        " Decodes a stored `{event_type}` payload of any version into the latest, upcasting older ones."
+    );
+    quote! {
+        #[doc = #doc]
+        #[allow(deprecated)]
+        pub fn #decode(version: u32, payload: &[u8]) -> ::std::result::Result<#latest, ::eventsmith::DecodeError> {
+            match version {
+                #(#arms)*
+                _ => ::std::result::Result::Err(::eventsmith::codec::unknown_version(#event_type, version)),
+            }
+        }
+    }
+}
+
+/// The aggregate's event enum over its events' latest versions, implementing `EventSet`.
+fn aggregate_enum(
+    name: &Ident,
+    planned: &[PlannedEvent<'_>],
+    here: &[String],
+    space: &TypeSpace<'_>,
+) -> TokenStream {
+    let variants: Vec<Ident> = planned.iter().map(|p| ident(&p.variant)).collect();
+    let types: Vec<TokenStream> = planned
+        .iter()
+        .map(|p| {
+            let latest = p.versions.last().expect("a version");
+            path(here, &space.modules[latest.module], &latest.name)
+        })
+        .collect();
+    let event_types: Vec<String> = planned.iter().map(|p| p.event.event_type()).collect();
+    let versions: Vec<Literal> = planned
+        .iter()
+        .map(|p| unsuffixed(p.event.latest().version))
+        .collect();
+    let decodes: Vec<&Ident> = planned.iter().map(|p| &p.decode).collect();
+    let docs = planned.iter().map(|p| {
+        let doc = format!(
+            " `{}` (v{})",
+            p.event.event_type(),
+            p.event.latest().version
+        );
+        quote! { #[doc = #doc] }
+    });
+    let aggregate = planned
+        .first()
+        .map(|p| p.event.aggregate.clone())
+        .unwrap_or_default();
+    let doc = format!(" Every event of the `{aggregate}` aggregate, at its latest version.");
+    let unique: Vec<bool> = planned
+        .iter()
+        .map(|p| {
+            planned
+                .iter()
+                .filter(|q| q.versions.last().map(|v| &v.ty) == p.versions.last().map(|v| &v.ty))
+                .count()
+                == 1
+        })
+        .collect();
+    let froms = planned
+        .iter()
+        .zip(&types)
+        .zip(&unique)
+        .filter(|(_, u)| **u)
+        .map(|((p, ty), _)| {
+            let variant = ident(&p.variant);
+            quote! {
+                #[allow(deprecated)]
+                impl ::std::convert::From<#ty> for #name {
+                    fn from(event: #ty) -> Self { Self::#variant(event) }
+                }
+            }
+        });
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, PartialEq)]
+        #[allow(clippy::large_enum_variant, clippy::enum_variant_names, deprecated)]
+        pub enum #name { #(#docs #variants(#types),)* }
+
+        #[allow(deprecated)]
+        impl ::eventsmith::EventSet for #name {
+            fn decode(event_type: &str, version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::eventsmith::DecodeError> {
+                match event_type {
+                    #(#event_types => #decodes(version, payload).map(Self::#variants),)*
+                    _ => ::std::result::Result::Err(::eventsmith::codec::unknown_event_type(event_type)),
+                }
+            }
+            fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, ::eventsmith::EncodeError> {
+                match self { #(Self::#variants(event) => ::eventsmith::codec::encode(#event_types, event),)* }
+            }
+            fn event_type(&self) -> &'static str {
+                match self { #(Self::#variants(_) => #event_types,)* }
+            }
+            fn version(&self) -> u32 {
+                match self { #(Self::#variants(_) => #versions,)* }
+            }
+        }
+        #(#froms)*
+    }
+}
+
+/// `DomainEvent`: every event of every aggregate, flat.
+#[derive(Default)]
+struct DomainEnum {
+    names: Scope,
+    variants: Vec<Ident>,
+    types: Vec<TokenStream>,
+    event_types: Vec<String>,
+    versions: Vec<Literal>,
+    decodes: Vec<TokenStream>,
+    docs: Vec<String>,
+    froms: Vec<TokenStream>,
+}
+
+impl DomainEnum {
+    fn add(
+        &mut self,
+        aggregate_enum: &Ident,
+        module: &str,
+        planned: &[PlannedEvent<'_>],
+        space: &TypeSpace<'_>,
+        all: &BTreeMap<&str, (String, Vec<PlannedEvent<'_>>)>,
+    ) {
+        let module_ident = ident(module);
+        let mut arms = Vec::new();
+        for p in planned {
+            let latest = p.versions.last().expect("a version");
+            let variant = ident(&self.names.claim(latest.name.clone()));
+            let ty = path(&[], &space.modules[latest.module], &latest.name);
+            let decode = &p.decode;
+            let aggregate_variant = ident(&p.variant);
+            arms.push(quote! { #module_ident::#aggregate_enum::#aggregate_variant(event) => Self::#variant(event), });
+            if count_roots(all, &latest.ty) == 1 {
+                self.froms.push(quote! {
+                    #[allow(deprecated)]
+                    impl ::std::convert::From<#ty> for DomainEvent {
+                        fn from(event: #ty) -> Self { Self::#variant(event) }
+                    }
+                });
+            }
+            self.variants.push(variant);
+            self.types.push(ty);
+            self.event_types.push(p.event.event_type());
+            self.versions.push(unsuffixed(p.event.latest().version));
+            self.decodes.push(quote! { #module_ident::#decode });
+            self.docs.push(format!(
+                " `{}` (v{})",
+                p.event.event_type(),
+                p.event.latest().version
+            ));
+        }
+        self.froms.push(quote! {
+            #[allow(deprecated)]
+            impl ::std::convert::From<#module_ident::#aggregate_enum> for DomainEvent {
+                fn from(event: #module_ident::#aggregate_enum) -> Self {
+                    match event { #(#arms)* }
+                }
+            }
+        });
+    }
+
+    fn tokens(&self) -> TokenStream {
+        let (variants, types, event_types) = (&self.variants, &self.types, &self.event_types);
+        let (versions, decodes, froms) = (&self.versions, &self.decodes, &self.froms);
+        let docs = self.docs.iter().map(|d| quote! { #[doc = #d] });
+        quote! {
+            /// Every event of the domain, at its latest version: what a store decodes into.
+            #[derive(Debug, Clone, PartialEq)]
+            #[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names, deprecated)]
+            pub enum DomainEvent { #(#docs #variants(#types),)* }
+
+            #[allow(deprecated)]
+            impl ::eventsmith::EventSet for DomainEvent {
+                #[allow(unused_variables)]
+                fn decode(event_type: &str, version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::eventsmith::DecodeError> {
+                    match event_type {
+                        #(#event_types => #decodes(version, payload).map(Self::#variants),)*
+                        _ => ::std::result::Result::Err(::eventsmith::codec::unknown_event_type(event_type)),
+                    }
+                }
+                fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, ::eventsmith::EncodeError> {
+                    match *self { #(Self::#variants(ref event) => ::eventsmith::codec::encode(#event_types, event),)* }
+                }
+                fn event_type(&self) -> &'static str {
+                    match *self { #(Self::#variants(_) => #event_types,)* }
+                }
+                fn version(&self) -> u32 {
+                    match *self { #(Self::#variants(_) => #versions,)* }
+                }
+            }
+            #(#froms)*
+        }
+    }
+}
+
+/// The generated tests of one event: every example of every version round-trips and decodes
+/// through the event set; every example of version N-1 upcasts to a valid version N.
+fn event_tests(
+    project: &Project,
+    p: &PlannedEvent<'_>,
+    space: &TypeSpace<'_>,
+    here: &[String],
+) -> Vec<TokenStream> {
+    let test_path = {
+        let mut path = here.to_vec();
+        path.push("tests".to_owned());
+        path
+    };
+    let event_type = p.event.event_type();
+    let event = field_name(&p.event.name);
+    let event = event.trim_end_matches('_');
+    let mut tests = Vec::new();
+    for (index, version) in p.event.versions.iter().enumerate() {
+        let texts = example_texts(project, version);
+        let examples: Vec<Literal> = texts.iter().map(|t| raw_string(t)).collect();
+        if examples.is_empty() {
+            continue;
+        }
+        let number = unsuffixed(version.version);
+        let planned = &p.versions[index];
+        let ty = path(&test_path, &space.modules[planned.module], &planned.name);
+        let decode = &p.decode;
+        let round_trips = examples.iter().enumerate().map(|(i, example)| {
+            let what = format!("{event_type} v{}, example {}", version.version, i + 1);
+            quote! {
+                ::eventsmith::testing::assert_round_trip::<#ty>(#what, #example);
+                #decode(#number, #example.as_bytes()).expect(#what);
+            }
+        });
+        let name = format_ident!("{}_v{}_examples_round_trip", event, version.version);
+        tests.push(quote! {
+            #[test]
+            #[allow(deprecated)]
+            fn #name() { #(#round_trips)* }
+        });
+        let Some(next) = p.versions.get(index + 1) else {
+            continue;
+        };
+        let next_version = &p.event.versions[index + 1];
+        let rules = next_version.annotations.upcast.clone().unwrap_or_default();
+        let upcast_fn = path(
+            &test_path,
+            &space.modules[next.module],
+            &upcast_function(p, index + 1).to_string(),
+        );
+        let upcasts = examples.iter().enumerate().map(|(i, example)| {
+            let what = format!(
+                "{event_type} v{}, example {}, upcast to v{}",
+                version.version,
+                i + 1,
+                next_version.version
+            );
+            let expected = (!rules.custom)
+                .then(|| serde_json::from_str::<Value>(&texts[i]).ok())
+                .flatten()
+                .and_then(|value| apply_to_value(&value, &rules.rules))
+                .map(|value| raw_string(&value.to_string()));
+            let expected = match expected {
+                Some(text) => quote! { ::std::option::Option::Some(#text) },
+                None => quote! { ::std::option::Option::None },
+            };
+            quote! {
+                let event = ::eventsmith::testing::assert_round_trip::<#ty>(#what, #example);
+                let upcast = #upcast_fn(event).expect(#what);
+                ::eventsmith::testing::assert_upcast(#what, &upcast, #expected);
+            }
+        });
+        let name = format_ident!(
+            "{}_v{}_examples_upcast_to_v{}",
+            event,
+            version.version,
+            next_version.version
+        );
+        tests.push(quote! {
+            #[test]
+            #[allow(deprecated)]
+            fn #name() { #(#upcasts)* }
+        });
+    }
+    tests
+}
+
+/// Nests every module's items: `types`, then each aggregate with its version modules.
+fn module_tree(
+    space: &TypeSpace<'_>,
+    mut items: Vec<Vec<TokenStream>>,
+    aggregates: Vec<(String, Vec<TokenStream>)>,
+) -> TokenStream {
+    let mut out = std::mem::take(&mut items[0]);
+    let shared = space
+        .modules
+        .iter()
+        .position(|m| m.len() == 1 && m[0] == super::types::SHARED_MODULE);
+    if let Some(shared) = shared {
+        let body = std::mem::take(&mut items[shared]);
+        out.push(quote! {
+            /// Types shared between events: the schemas their `$ref`s point to outside the event files.
+            #[allow(dead_code, deprecated)]
+            pub mod types { #(#body)* }
+        });
+    }
+    for (name, aggregate_items) in aggregates {
+        let mut versions: Vec<(u32, usize)> = space
+            .modules
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.len() == 2 && m[0] == name)
+            .filter_map(|(i, m)| m[1].strip_prefix('v')?.parse().ok().map(|n| (n, i)))
+            .collect();
+        versions.sort();
+        let version_modules = versions
+            .iter()
+            .map(|(n, module)| {
+                let body = std::mem::take(&mut items[*module]);
+                let module_name = format_ident!("v{}", n);
+                let doc = format!(" Version {n} of the `{name}` events.");
+                quote! { #[doc = #doc] pub mod #module_name { #(#body)* } }
+            })
+            .collect::<Vec<_>>();
+        let module_name = ident(&name);
+        let doc = doc_attrs(Some(&format!(
+            "The `{name}` aggregate's events: every version, the latest aliased here."
+        )));
+        out.push(quote! {
+            #doc
+            #[allow(dead_code, deprecated)]
+            pub mod #module_name {
+                #(#version_modules)*
+                #(#aggregate_items)*
+            }
+        });
+    }
+    quote! { #(#out)* }
+}
+
+/// The examples' JSON texts.
+fn example_texts(project: &Project, version: &EventVersion) -> Vec<String> {
+    let root = NodeRef {
+        doc: version.schema,
+        pointer: String::new(),
+    };
+    match project.value(&root).and_then(|v| v.get("examples")) {
+        Some(Value::Array(examples)) => examples.iter().map(Value::to_string).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `text` as a raw string literal (`r#"…"#`), readable in the generated file.
+fn raw_string(text: &str) -> Literal {
+    let hashes = "#".repeat(
+        (0..)
+            .find(|n| !text.contains(&format!("\"{}", "#".repeat(*n))))
+            .unwrap_or(0)
+            .max(1),
+    );
+    format!("r{hashes}\"{text}\"{hashes}")
+        .parse()
+        .unwrap_or_else(|_| Literal::string(text))
+}
+
+/// A number literal without a type suffix.
+fn unsuffixed(n: u32) -> Literal {
+    Literal::u32_unsuffixed(n)
+}

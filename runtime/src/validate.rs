@@ -1,0 +1,336 @@
+//! Constraint checks that generated types run after serde has decoded a payload: the schema
+//! keywords serde cannot express (`pattern`, lengths, ranges, `multipleOf`, item counts,
+//! `uniqueItems`, non-string `const`). Every violation is collected, each with its JSON pointer.
+
+use std::sync::OnceLock;
+
+/// One broken constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Where, as a JSON pointer into the payload.
+    pub pointer: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
+        write!(f, "{at}: {}", self.message)
+    }
+}
+
+/// A value whose schema has constraints beyond its serde shape.
+pub trait Validate {
+    /// Records every violation in `value` and below.
+    fn validate(&self, checker: &mut Checker);
+}
+
+// Types whose every value is valid (their constraints, if any, are checked where they are used).
+macro_rules! always_valid {
+    ($($t:ty),*) => {$(
+        impl Validate for $t {
+            fn validate(&self, _checker: &mut Checker) {}
+        }
+    )*};
+}
+always_valid!(
+    bool,
+    i32,
+    i64,
+    u32,
+    u64,
+    String,
+    serde_json::Number,
+    serde_json::Value,
+    crate::format::DateTime,
+    crate::format::Date,
+    crate::format::Time,
+    crate::format::Uuid,
+    crate::format::Email,
+    crate::format::Uri,
+    crate::format::UriReference,
+    crate::format::Ipv4,
+    crate::format::Ipv6,
+    crate::format::Hostname
+);
+
+impl<T: Validate> Validate for Box<T> {
+    fn validate(&self, checker: &mut Checker) {
+        (**self).validate(checker);
+    }
+}
+
+impl<T: Validate> Validate for Option<T> {
+    fn validate(&self, checker: &mut Checker) {
+        if let Some(value) = self {
+            value.validate(checker);
+        }
+    }
+}
+
+impl<T: Validate> Validate for Vec<T> {
+    fn validate(&self, checker: &mut Checker) {
+        for (index, item) in self.iter().enumerate() {
+            checker.at_index(index, |checker| item.validate(checker));
+        }
+    }
+}
+
+impl<T: Validate> Validate for std::collections::BTreeMap<String, T> {
+    fn validate(&self, checker: &mut Checker) {
+        for (key, item) in self {
+            checker.at(key, |checker| item.validate(checker));
+        }
+    }
+}
+
+/// All violations of a value.
+pub fn violations<T: Validate + ?Sized>(value: &T) -> Vec<Violation> {
+    let mut checker = Checker::default();
+    value.validate(&mut checker);
+    checker.violations
+}
+
+/// Walks a value, tracking the JSON pointer, and collects violations.
+#[derive(Debug, Default)]
+pub struct Checker {
+    pointer: String,
+    violations: Vec<Violation>,
+}
+
+impl Checker {
+    /// Runs `check` one property deeper.
+    pub fn at(&mut self, property: &str, check: impl FnOnce(&mut Self)) {
+        let len = self.pointer.len();
+        self.pointer.push('/');
+        for c in property.chars() {
+            match c {
+                '~' => self.pointer.push_str("~0"),
+                '/' => self.pointer.push_str("~1"),
+                c => self.pointer.push(c),
+            }
+        }
+        check(self);
+        self.pointer.truncate(len);
+    }
+
+    /// Runs `check` one array item deeper.
+    pub fn at_index(&mut self, index: usize, check: impl FnOnce(&mut Self)) {
+        let len = self.pointer.len();
+        self.pointer.push('/');
+        self.pointer.push_str(&index.to_string());
+        check(self);
+        self.pointer.truncate(len);
+    }
+
+    /// Records a violation at the current pointer.
+    pub fn fail(&mut self, message: impl Into<String>) {
+        self.violations.push(Violation {
+            pointer: self.pointer.clone(),
+            message: message.into(),
+        });
+    }
+
+    /// `minLength`, counted in characters as JSON Schema counts them.
+    pub fn min_length(&mut self, value: &str, min: u64) {
+        if (value.chars().count() as u64) < min {
+            self.fail(format!("shorter than {min} characters"));
+        }
+    }
+
+    /// `maxLength`, counted in characters.
+    pub fn max_length(&mut self, value: &str, max: u64) {
+        if value.chars().count() as u64 > max {
+            self.fail(format!("longer than {max} characters"));
+        }
+    }
+
+    /// `pattern`: the regular expression must match somewhere in the value.
+    pub fn pattern(&mut self, value: &str, pattern: &Pattern) {
+        match pattern.regex() {
+            Some(regex) if regex.is_match(value) => {}
+            Some(_) => self.fail(format!("does not match the pattern `{}`", pattern.source)),
+            None => self.fail(format!("the pattern `{}` does not compile", pattern.source)),
+        }
+    }
+
+    /// `minimum` or `exclusiveMinimum`.
+    pub fn minimum(&mut self, value: impl Numeric, min: f64, exclusive: bool) {
+        let value = value.to_f64();
+        if value < min || (exclusive && value == min) {
+            let word = if exclusive {
+                "greater than"
+            } else {
+                "at least"
+            };
+            self.fail(format!("must be {word} {min}"));
+        }
+    }
+
+    /// `maximum` or `exclusiveMaximum`.
+    pub fn maximum(&mut self, value: impl Numeric, max: f64, exclusive: bool) {
+        let value = value.to_f64();
+        if value > max || (exclusive && value == max) {
+            let word = if exclusive { "less than" } else { "at most" };
+            self.fail(format!("must be {word} {max}"));
+        }
+    }
+
+    /// `multipleOf`.
+    pub fn multiple_of(&mut self, value: impl Numeric, factor: f64) {
+        let quotient = value.to_f64() / factor;
+        if !quotient.is_finite() || (quotient - quotient.round()).abs() > 1e-9 {
+            self.fail(format!("must be a multiple of {factor}"));
+        }
+    }
+
+    /// `minItems`.
+    pub fn min_items(&mut self, len: usize, min: u64) {
+        if (len as u64) < min {
+            self.fail(format!("fewer than {min} items"));
+        }
+    }
+
+    /// `maxItems`.
+    pub fn max_items(&mut self, len: usize, max: u64) {
+        if len as u64 > max {
+            self.fail(format!("more than {max} items"));
+        }
+    }
+
+    /// `minProperties`.
+    pub fn min_properties(&mut self, len: usize, min: u64) {
+        if (len as u64) < min {
+            self.fail(format!("fewer than {min} properties"));
+        }
+    }
+
+    /// `maxProperties`.
+    pub fn max_properties(&mut self, len: usize, max: u64) {
+        if len as u64 > max {
+            self.fail(format!("more than {max} properties"));
+        }
+    }
+
+    /// `uniqueItems`.
+    pub fn unique_items<T: PartialEq>(&mut self, items: &[T]) {
+        let duplicate = items
+            .iter()
+            .enumerate()
+            .any(|(i, item)| items[..i].contains(item));
+        if duplicate {
+            self.fail("items are not unique");
+        }
+    }
+
+    /// `const` or `enum` for values without a Rust enum of their own: compared as JSON.
+    pub fn one_of_values<T: serde::Serialize>(&mut self, value: &T, allowed: &[&str]) {
+        let Ok(actual) = serde_json::to_value(value) else {
+            return self.fail("cannot be compared with its allowed values");
+        };
+        let allowed_value = |text: &&str| serde_json::from_str::<serde_json::Value>(text).ok();
+        if !allowed
+            .iter()
+            .filter_map(allowed_value)
+            .any(|v| v == actual)
+        {
+            match allowed {
+                [one] => self.fail(format!("must be {one}")),
+                _ => self.fail(format!("must be one of {}", allowed.join(", "))),
+            }
+        }
+    }
+
+    /// The violations found so far.
+    pub fn into_violations(self) -> Vec<Violation> {
+        self.violations
+    }
+}
+
+/// A number a range check can read.
+pub trait Numeric: Copy {
+    /// The value as `f64` (bounds are compared in `f64`, as JSON numbers are).
+    fn to_f64(self) -> f64;
+}
+
+macro_rules! numeric {
+    ($($t:ty),*) => {$(
+        impl Numeric for $t {
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+        }
+    )*};
+}
+numeric!(i8, i16, i32, i64, u8, u16, u32, u64, f64);
+
+impl Numeric for &serde_json::Number {
+    fn to_f64(self) -> f64 {
+        self.as_f64().unwrap_or(f64::NAN)
+    }
+}
+
+/// A `pattern`, compiled once on first use. The generator checks that it compiles.
+#[derive(Debug)]
+pub struct Pattern {
+    source: &'static str,
+    regex: OnceLock<Option<regex::Regex>>,
+}
+
+impl Pattern {
+    /// A pattern from its source text.
+    pub const fn new(source: &'static str) -> Self {
+        Self {
+            source,
+            regex: OnceLock::new(),
+        }
+    }
+
+    /// The compiled expression, or `None` when it does not compile.
+    pub fn regex(&self) -> Option<&regex::Regex> {
+        self.regex
+            .get_or_init(|| regex::Regex::new(self.source).ok())
+            .as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn violations_carry_escaped_pointers() {
+        let mut checker = Checker::default();
+        checker.at("a/b", |c| c.at_index(2, |c| c.min_length("x", 2)));
+        checker.at("ok", |c| c.maximum(3u32, 3.0, false));
+        checker.at("n", |c| c.maximum(3u32, 3.0, true));
+        static DIGITS: Pattern = Pattern::new("^[0-9]+$");
+        checker.pattern("12a", &DIGITS);
+        checker.multiple_of(0.3, 0.1);
+        checker.multiple_of(7u32, 2.0);
+        checker.unique_items(&[1, 2, 1]);
+        checker.one_of_values(&3, &["4"]);
+        checker.one_of_values(&3, &["1", "3"]);
+        let found: Vec<String> = checker
+            .into_violations()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "/a~1b/2: shorter than 2 characters",
+                "/n: must be less than 3",
+                "/: does not match the pattern `^[0-9]+$`",
+                "/: must be a multiple of 2",
+                "/: items are not unique",
+                "/: must be 4",
+            ]
+        );
+    }
+}
