@@ -1,12 +1,12 @@
 //! The build.rs API: generate a schema project's Rust code into `OUT_DIR`.
 //!
-//! ```ignore
+//! ```text
 //! // build.rs
 //! fn main() {
 //!     eventsmith_core::build::Builder::new("schema-project-dir").compile();
 //! }
 //! ```
-//! ```ignore
+//! ```text
 //! // src/events.rs
 //! include!(concat!(env!("OUT_DIR"), "/eventsmith.rs"));
 //! ```

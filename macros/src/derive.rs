@@ -65,6 +65,13 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
         ));
     };
     let path = manifest_dir().join(attr.schema.value());
+    if !path.is_file() {
+        let message = format!(
+            "no schema file at {}: the path is relative to the crate's Cargo.toml",
+            path.display()
+        );
+        return Err(syn::Error::new(attr.schema.span(), message));
+    }
     let loaded = load_file(&eventsmith_core::fs::RealFs, &path, None);
     let errors: Vec<String> = loaded
         .diagnostics
@@ -106,7 +113,11 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
     let mut error: Option<syn::Error> = None;
     let schema_name = attr.schema.value();
     for mismatch in shape::check(&loaded.store, &root, &fields) {
-        let span = mismatch.field.map_or(input.ident.span(), |i| spans[i]);
+        let span = match mismatch.field {
+            Some(i) if mismatch.about_type => spans[i].1,
+            Some(i) => spans[i].0,
+            None => input.ident.span(),
+        };
         let next = syn::Error::new(span, format!("{} (schema {schema_name})", mismatch.message));
         match &mut error {
             Some(error) => error.combine(next),
@@ -176,10 +187,14 @@ fn serde_flag(attrs: &[syn::Attribute], flag: &str) -> syn::Result<bool> {
     Ok(found)
 }
 
+/// The spans of a field's name and of its type.
+type NameAndType = (Span, Span);
+
+/// The serialized fields, with the spans of each one's name and type.
 fn serde_fields(
     fields: &Fields,
     rename_all: Option<&str>,
-) -> syn::Result<(Vec<RustField>, Vec<Span>)> {
+) -> syn::Result<(Vec<RustField>, Vec<NameAndType>)> {
     let Fields::Named(named) = fields else {
         return Err(syn::Error::new(
             fields.span(),
@@ -210,7 +225,8 @@ fn serde_fields(
             kind: kind_of(&field.ty),
             has_default: serde_flag(&field.attrs, "default")?,
         });
-        spans.push(field.span());
+        let name_span = field.ident.as_ref().map_or(field.span(), |i| i.span());
+        spans.push((name_span, field.ty.span()));
     }
     Ok((out, spans))
 }

@@ -11,7 +11,7 @@ use proc_macro::TokenStream;
 /// crate's `Cargo.toml`; default `"."`) into the same module tree `eventsmith generate` writes.
 /// The crate rebuilds when a schema file changes.
 ///
-/// ```ignore
+/// ```text
 /// mod events {
 ///     eventsmith::generate!("..");
 /// }

@@ -24,9 +24,12 @@ pub fn ident(name: &str) -> Ident {
     Ident::new(name, Span::call_site())
 }
 
-/// `#[doc]` attributes, one per line.
+/// `#[doc]` attributes, one per line. Schema text is prose, not Rust: code fences without a
+/// language become `text` fences and indented lines lose the indentation that would make a code
+/// block, so rustdoc never runs a description as a doctest.
 pub fn doc_attrs(doc: Option<&str>) -> TokenStream {
-    let lines = doc.unwrap_or_default().lines().map(|line| {
+    let text = prose(doc.unwrap_or_default());
+    let lines = text.lines().map(|line| {
         let line = if line.is_empty() {
             String::new()
         } else {
@@ -35,6 +38,31 @@ pub fn doc_attrs(doc: Option<&str>) -> TokenStream {
         quote! { #[doc = #line] }
     });
     quote! { #(#lines)* }
+}
+
+fn prose(text: &str) -> String {
+    let mut out = Vec::new();
+    let mut in_fence = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            let info = trimmed.trim_start_matches(['`', '~']).trim();
+            let rust = matches!(info, "" | "rust") || info.starts_with("rust,");
+            if !in_fence && rust {
+                out.push(format!("{}text", &trimmed[..3]));
+            } else {
+                out.push(trimmed.to_owned());
+            }
+            in_fence = !in_fence;
+        } else if in_fence {
+            out.push(line.to_owned());
+        } else {
+            let indent = line.len() - trimmed.len();
+            let trimmed = trimmed.replace('\t', "    ");
+            out.push(format!("{}{trimmed}", " ".repeat(indent.min(3))));
+        }
+    }
+    out.join("\n")
 }
 
 /// The path from module `from` to module `to` (both as name paths), with `name` appended.
@@ -174,9 +202,31 @@ impl<'s, 'a> Emitter<'s, 'a> {
                 };
                 (definition, TokenStream::new())
             }
-            Item::Struct { fields, closed } => {
+            Item::Struct {
+                fields,
+                closed,
+                additional,
+            } => {
                 let closed = closed.then(|| quote! { #[serde(deny_unknown_fields)] });
-                let field_tokens = fields.iter().map(|field| self.field(field, from));
+                let mut field_tokens: Vec<TokenStream> =
+                    fields.iter().map(|field| self.field(field, from)).collect();
+                let mut checks: Vec<TokenStream> = fields
+                    .iter()
+                    .filter_map(|field| self.field_check(field))
+                    .collect();
+                if let Some(additional) = additional {
+                    let rust = ident(&additional.rust);
+                    let map = Ty::Map(Box::new(additional.ty.clone()));
+                    let ty = self.ty(&map, from);
+                    field_tokens.push(quote! {
+                        /// Properties the schema does not declare, kept so the event re-encodes as it came.
+                        #[serde(flatten)]
+                        pub #rust: #ty
+                    });
+                    if self.needs_check(&map) {
+                        checks.push(self.check(&quote! { (&self.#rust) }, &map));
+                    }
+                }
                 let defaults = self.default_accessors(fields, from);
                 let accessors = (!defaults.is_empty()).then(|| {
                     quote! { impl #name { #(#defaults)* } }
@@ -189,7 +239,6 @@ impl<'s, 'a> Emitter<'s, 'a> {
                     pub struct #name { #(#field_tokens,)* }
                     #accessors
                 };
-                let checks = fields.iter().filter_map(|field| self.field_check(field));
                 (definition, quote! { #(#checks)* })
             }
             Item::Tagged { tag, variants } => {
@@ -348,6 +397,11 @@ impl<'s, 'a> Emitter<'s, 'a> {
                 let literal = self.literal(default, &field.ty, from)?;
                 let ty = self.ty(&field.ty, from);
                 let rust = ident(&field.rust);
+                let copied = if self.is_copy(&field.ty) {
+                    quote! { *value }
+                } else {
+                    quote! { value.clone() }
+                };
                 let accessor = format_ident!("{}_or_default", field.rust.trim_end_matches('_'));
                 let doc = format!(
                     " `{}`, or its schema default `{default}` when absent.",
@@ -357,13 +411,24 @@ impl<'s, 'a> Emitter<'s, 'a> {
                     #[doc = #doc]
                     pub fn #accessor(&self) -> #ty {
                         match &self.#rust {
-                            ::std::option::Option::Some(value) => value.clone(),
+                            ::std::option::Option::Some(value) => #copied,
                             ::std::option::Option::None => #literal,
                         }
                     }
                 })
             })
             .collect()
+    }
+
+    /// Whether values of `ty` are `Copy` (generated string enums are).
+    pub fn is_copy(&self, ty: &Ty) -> bool {
+        match ty {
+            Ty::Bool | Ty::I32 | Ty::I64 | Ty::U32 | Ty::U64 => true,
+            Ty::Checked(inner, _) | Ty::Nullable(inner) => self.is_copy(inner),
+            Ty::Tuple(items) => items.iter().all(|t| self.is_copy(t)),
+            Ty::Named(id) => matches!(self.space.defs[*id].item, Item::Enum { .. }),
+            _ => false,
+        }
     }
 
     /// A Rust expression of type `ty` for the JSON `value`, if the value fits the type. Format
@@ -439,11 +504,17 @@ impl<'s, 'a> Emitter<'s, 'a> {
                 let rust = ident(rust);
                 Some(quote! { #path::#rust })
             }
-            (Item::Struct { fields, closed }, Value::Object(entries)) => {
-                if *closed && entries.keys().any(|k| fields.iter().all(|f| &f.json != k)) {
-                    return None;
-                }
-                let parts = fields
+            (
+                Item::Struct {
+                    fields, additional, ..
+                },
+                Value::Object(entries),
+            ) => {
+                let undeclared: Vec<(&String, &Value)> = entries
+                    .iter()
+                    .filter(|(k, _)| fields.iter().all(|f| &f.json != *k))
+                    .collect();
+                let mut parts = fields
                     .iter()
                     .map(|field| {
                         let rust = ident(&field.rust);
@@ -459,6 +530,20 @@ impl<'s, 'a> Emitter<'s, 'a> {
                         Some(quote! { #rust: #value })
                     })
                     .collect::<Option<Vec<_>>>()?;
+                match additional {
+                    Some(additional) => {
+                        let rust = ident(&additional.rust);
+                        let undeclared: serde_json::Map<String, Value> = undeclared
+                            .into_iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
+                        let map = Ty::Map(Box::new(additional.ty.clone()));
+                        let value = self.literal(&Value::Object(undeclared), &map, from)?;
+                        parts.push(quote! { #rust: #value });
+                    }
+                    None if !undeclared.is_empty() => return None,
+                    None => {}
+                }
                 Some(quote! { #path { #(#parts),* } })
             }
             _ => None,
@@ -480,7 +565,14 @@ fn ty_needs_check(ty: &Ty, needs: &[bool]) -> bool {
 
 fn def_needs_check(def: &TypeDef, needs: &[bool]) -> bool {
     match &def.item {
-        Item::Struct { fields, .. } => fields.iter().any(|f| ty_needs_check(&f.ty, needs)),
+        Item::Struct {
+            fields, additional, ..
+        } => {
+            fields.iter().any(|f| ty_needs_check(&f.ty, needs))
+                || additional
+                    .as_ref()
+                    .is_some_and(|a| ty_needs_check(&a.ty, needs))
+        }
         Item::Enum { .. } => false,
         Item::Tagged { variants, .. } | Item::Untagged { variants } => {
             variants.iter().any(|v| ty_needs_check(&v.ty, needs))

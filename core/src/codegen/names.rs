@@ -83,8 +83,13 @@ impl Scope {
         if self.taken.insert(name.clone()) {
             return name;
         }
+        // `Self_` becomes `Self2`, not `Self_2`, which is not UpperCamelCase.
+        let base = match name.trim_end_matches('_') {
+            "" => name.as_str(),
+            trimmed => trimmed,
+        };
         let unique = (2..)
-            .map(|n| format!("{name}{n}"))
+            .map(|n| format!("{base}{n}"))
             .find(|candidate| !self.taken.contains(candidate))
             .unwrap_or_default();
         self.taken.insert(unique.clone());

@@ -46,6 +46,8 @@ pub struct RustField {
 pub struct Mismatch {
     /// The field it is about, if any.
     pub field: Option<usize>,
+    /// Whether it is about the field's type (rather than its name or presence).
+    pub about_type: bool,
     /// What is wrong and how to fix it.
     pub message: String,
 }
@@ -74,6 +76,7 @@ pub fn check(store: &Store, root: &NodeRef, fields: &[RustField]) -> Vec<Mismatc
         _ => {
             return vec![Mismatch {
                 field: None,
+                about_type: false,
                 message: "the schema is not an object schema with `properties`".into(),
             }];
         }
@@ -94,6 +97,7 @@ pub fn check(store: &Store, root: &NodeRef, fields: &[RustField]) -> Vec<Mismatc
             if closed {
                 mismatches.push(Mismatch {
                     field: Some(index),
+                    about_type: false,
                     message: format!(
                         "`{}` is not a property of the schema, which allows no others; its properties are: {}",
                         field.json,
@@ -117,6 +121,7 @@ pub fn check(store: &Store, root: &NodeRef, fields: &[RustField]) -> Vec<Mismatc
         if !is_required && !outer_option && !field.has_default {
             mismatches.push(Mismatch {
                 field: Some(index),
+                about_type: true,
                 message: format!(
                     "`{}` is optional in the schema: make the field an `Option<_>` (with `#[serde(default, skip_serializing_if = \"Option::is_none\")]`)",
                     field.json
@@ -126,6 +131,7 @@ pub fn check(store: &Store, root: &NodeRef, fields: &[RustField]) -> Vec<Mismatc
         if is_required && outer_option && !nullable {
             mismatches.push(Mismatch {
                 field: Some(index),
+                about_type: true,
                 message: format!(
                     "`{}` is required and not nullable in the schema: the field must not be an `Option`",
                     field.json
@@ -135,6 +141,7 @@ pub fn check(store: &Store, root: &NodeRef, fields: &[RustField]) -> Vec<Mismatc
         if let Some(message) = kind_mismatch(store, &property, inner) {
             mismatches.push(Mismatch {
                 field: Some(index),
+                about_type: true,
                 message: format!("`{}`: {message}", field.json),
             });
         }
@@ -143,6 +150,7 @@ pub fn check(store: &Store, root: &NodeRef, fields: &[RustField]) -> Vec<Mismatc
         if fields.iter().all(|f| &f.json != name) {
             mismatches.push(Mismatch {
                 field: None,
+                about_type: false,
                 message: format!(
                     "the schema requires `{name}`, and no field serializes as `{name}`"
                 ),

@@ -186,6 +186,15 @@ pub struct Field {
     pub deprecated: bool,
 }
 
+/// The flattened map of an open struct's undeclared properties.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Additional {
+    /// The Rust field name.
+    pub rust: String,
+    /// The type of each value (`serde_json::Value` unless `additionalProperties` has a schema).
+    pub ty: Ty,
+}
+
 /// One alternative of a `oneOf`/`anyOf` enum.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Variant {
@@ -208,6 +217,8 @@ pub enum Item {
         fields: Vec<Field>,
         /// `additionalProperties: false` (or `unevaluatedProperties: false`).
         closed: bool,
+        /// Where an open object keeps undeclared properties, so they survive a round trip.
+        additional: Option<Additional>,
     },
     /// An enum of string values: (Rust variant, JSON value).
     Enum {
@@ -429,7 +440,7 @@ impl<'a> TypeSpace<'a> {
                 let value = match object.get("additionalProperties") {
                     Some(Value::Object(_)) => {
                         let at = Self::child(node, &["additionalProperties"]);
-                        self.ty(&at, &format!("{hint}Value"))
+                        unboxed(self.ty(&at, &format!("{hint}Value")))
                     }
                     _ => Ty::Json,
                 };
@@ -514,7 +525,7 @@ impl<'a> TypeSpace<'a> {
         match object.get("items") {
             Some(Value::Object(_)) | Some(Value::Bool(true)) => {
                 let at = Self::child(node, &["items"]);
-                Ty::Vec(Box::new(self.ty(&at, &format!("{hint}Item"))))
+                Ty::Vec(Box::new(unboxed(self.ty(&at, &format!("{hint}Item")))))
             }
             _ => Ty::Vec(Box::new(Ty::Json)),
         }
@@ -846,7 +857,21 @@ impl<'a> TypeSpace<'a> {
                     == Some(&Value::Bool(true)),
             });
         }
-        Item::Struct { fields, closed }
+        let additional = (!closed).then(|| {
+            let ty = match view.get("additionalProperties") {
+                Some((Value::Object(_), at)) => unboxed(self.ty(&at, &format!("{parent}Value"))),
+                _ => Ty::Json,
+            };
+            Additional {
+                rust: scope.claim("additional_properties".to_owned()),
+                ty,
+            }
+        });
+        Item::Struct {
+            fields,
+            closed,
+            additional,
+        }
     }
 
     /// The node and its `allOf` members, depth first, through `$ref`.
@@ -865,6 +890,14 @@ impl<'a> TypeSpace<'a> {
                 }
             }
         }
+    }
+}
+
+/// A collection's item type needs no box of its own: the collection is the indirection.
+fn unboxed(ty: Ty) -> Ty {
+    match ty {
+        Ty::Boxed(inner) => *inner,
+        other => other,
     }
 }
 

@@ -6,7 +6,7 @@
 
 use super::emit::{Emitter, ident, path};
 use super::names::Scope;
-use super::types::{Field, Item, Ty};
+use super::types::{Additional, Field, Item, Ty};
 use crate::annotations::UpcastRule;
 use crate::pointer;
 use proc_macro2::{Ident, TokenStream};
@@ -23,8 +23,9 @@ enum Slot {
     Default(Value),
     /// An old value through a named conversion.
     Converted(Box<Slot>, String),
-    /// An object built from its properties' slots.
-    Object(Vec<(String, Slot)>),
+    /// An object built from its properties' slots; the path of the old object it was opened
+    /// from, whose undeclared properties carry over.
+    Object(Vec<(String, Slot)>, Option<Vec<String>>),
 }
 
 /// A conversion method the user implements (for `convert` rules).
@@ -116,6 +117,14 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
         self.ty(ty)
     }
 
+    fn additional_of(&self, ty: &Ty) -> Option<&'s Additional> {
+        let (id, _) = self.fields(ty)?;
+        match &self.emitter.space.defs[id].item {
+            Item::Struct { additional, .. } => additional.as_ref(),
+            _ => None,
+        }
+    }
+
     fn fields(&self, ty: &Ty) -> Option<(usize, &'s [Field])> {
         match ty.unchecked() {
             Ty::Named(id) => match &self.emitter.space.defs[*id].item {
@@ -144,6 +153,7 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
                         .iter()
                         .map(|f| (f.json.clone(), Slot::Old(vec![f.json.clone()])))
                         .collect(),
+                    Some(Vec::new()),
                 );
                 for rule in rules {
                     self.replay(&mut root, rule, old)?;
@@ -206,7 +216,7 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
         let (last, parents) = path.split_last().ok_or("a rule names no field")?;
         let mut at = root;
         for token in parents {
-            let Slot::Object(children) = at else {
+            let Slot::Object(children, _) = at else {
                 return Err(format!("`{}` is not an object", pointer_of(path)));
             };
             let child = children
@@ -234,11 +244,12 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
                             (f.json.clone(), Slot::Old(p))
                         })
                         .collect(),
+                    Some(old_path),
                 );
             }
             at = child;
         }
-        let Slot::Object(children) = at else {
+        let Slot::Object(children, _) = at else {
             return Err(format!("`{}` is not in an object", pointer_of(path)));
         };
         let index = children
@@ -315,7 +326,7 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
                     quote! { <#upcasters as Conversions>::#name(#expr)? },
                 ))
             }
-            Slot::Object(children) => {
+            Slot::Object(children, origin) => {
                 let (optional, inner) = match target.unchecked() {
                     Ty::Nullable(inner) => (true, inner.as_ref().clone()),
                     other => (false, other.clone()),
@@ -343,6 +354,27 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
                                 "the next version requires `{here}` and no rule gives it a value; add a `default` or a `rename`/`move` rule"
                             ));
                         }
+                    };
+                    fallible |= value.fallible;
+                    let value = value.tokens;
+                    parts.push(quote! { #rust: #value });
+                }
+                if let Some(additional) = self.additional_of(&inner) {
+                    let rust = ident(&additional.rust);
+                    let new_map = Ty::Map(Box::new(additional.ty.clone()));
+                    let carried = origin.as_ref().and_then(|origin| {
+                        let old_ty = self.old_ty(old, origin).ok()?;
+                        let old_additional = self.additional_of(&old_ty)?;
+                        Some((origin.clone(), old_additional))
+                    });
+                    let value = match carried {
+                        Some((origin, old_additional)) => {
+                            let source = self.old_expr(old, &origin);
+                            let old_rust = ident(&old_additional.rust);
+                            let old_map = Ty::Map(Box::new(old_additional.ty.clone()));
+                            self.convert(quote! { #source.#old_rust }, &old_map, &new_map, at)
+                        }
+                        None => Expr::ok(quote! { ::std::collections::BTreeMap::new() }),
                     };
                     fallible |= value.fallible;
                     let value = value.tokens;
@@ -405,7 +437,8 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
                         }
                     })
                 } else {
-                    Expr::ok(quote! { #expr.map(|value| #tokens) })
+                    let function = function_of(&tokens);
+                    Expr::ok(quote! { #expr.map(#function) })
                 }
             }
             (_, Ty::Nullable(y)) => {
@@ -434,13 +467,20 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
                 let inner = self.convert(quote! { value }, x, y, at);
                 let tokens = inner.tokens;
                 if inner.fallible {
+                    let function = match strip_question_mark(&tokens) {
+                        Some(result) => function_of(&result),
+                        None => {
+                            quote! { |value| -> ::std::result::Result<_, #error> { ::std::result::Result::Ok(#tokens) } }
+                        }
+                    };
                     Expr::fallible(quote! {
                         #expr.into_iter()
-                            .map(|value| -> ::std::result::Result<_, #error> { ::std::result::Result::Ok(#tokens) })
+                            .map(#function)
                             .collect::<::std::result::Result<::std::vec::Vec<_>, _>>()?
                     })
                 } else {
-                    Expr::ok(quote! { #expr.into_iter().map(|value| #tokens).collect() })
+                    let function = function_of(&tokens);
+                    Expr::ok(quote! { #expr.into_iter().map(#function).collect() })
                 }
             }
             (Ty::Map(x), Ty::Map(y)) => {
@@ -544,9 +584,33 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
                     };
                     parts.push(quote! { #rust: #value });
                 }
-                let prev = if old_fields
-                    .iter()
-                    .any(|o| new_fields.iter().any(|n| n.json == o.json))
+                let mut uses_prev = false;
+                if let Item::Struct {
+                    additional: Some(new_additional),
+                    ..
+                } = &new_def.item
+                {
+                    let rust = ident(&new_additional.rust);
+                    let new_map = Ty::Map(Box::new(new_additional.ty.clone()));
+                    let value = match &old_def.item {
+                        Item::Struct {
+                            additional: Some(old_additional),
+                            ..
+                        } => {
+                            uses_prev = true;
+                            let old_rust = ident(&old_additional.rust);
+                            let old_map = Ty::Map(Box::new(old_additional.ty.clone()));
+                            self.convert(quote! { prev.#old_rust }, &old_map, &new_map, at)
+                                .tokens
+                        }
+                        _ => quote! { ::std::collections::BTreeMap::new() },
+                    };
+                    parts.push(quote! { #rust: #value });
+                }
+                let prev = if uses_prev
+                    || old_fields
+                        .iter()
+                        .any(|o| new_fields.iter().any(|n| n.json == o.json))
                 {
                     quote! { prev }
                 } else {
@@ -593,6 +657,41 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
     }
 }
 
+/// `f` for an expression `f(value)` (a closure that only calls a function is noise, and clippy
+/// says so), otherwise the closure `|value| expression`.
+fn function_of(expression: &TokenStream) -> TokenStream {
+    let tokens: Vec<proc_macro2::TokenTree> = expression.clone().into_iter().collect();
+    if let Some((proc_macro2::TokenTree::Group(args), callee)) = tokens.split_last() {
+        let only_value = args.delimiter() == proc_macro2::Delimiter::Parenthesis
+            && args.stream().to_string() == "value";
+        let callee: TokenStream = callee.iter().cloned().collect();
+        let is_path = !callee.is_empty()
+            && !callee.to_string().contains("value")
+            && callee.clone().into_iter().all(|t| match t {
+                proc_macro2::TokenTree::Ident(_) => true,
+                proc_macro2::TokenTree::Punct(p) => matches!(p.as_char(), ':' | '<' | '>'),
+                _ => false,
+            });
+        if only_value && is_path {
+            return callee;
+        }
+    }
+    quote! { |value| #expression }
+}
+
+/// `e` for an expression `e?`.
+fn strip_question_mark(expression: &TokenStream) -> Option<TokenStream> {
+    let tokens: Vec<proc_macro2::TokenTree> = expression.clone().into_iter().collect();
+    match tokens.split_last() {
+        Some((proc_macro2::TokenTree::Punct(p), rest)) if p.as_char() == '?' => {
+            let rest: TokenStream = rest.iter().cloned().collect();
+            // Only a lone call: `a(b)?.c(d)?` keeps its closure.
+            (!rest.to_string().contains('?')).then_some(rest)
+        }
+        _ => None,
+    }
+}
+
 fn tokens_of(pointer: &str) -> Result<Vec<String>, String> {
     pointer::tokens(pointer)
         .filter(|t| !t.is_empty())
@@ -610,19 +709,19 @@ fn put(root: &mut Slot, path: &[String], slot: Slot) -> Result<(), String> {
     let (last, parents) = path.split_last().ok_or("a rule names no field")?;
     let mut at = root;
     for token in parents {
-        let Slot::Object(children) = at else {
+        let Slot::Object(children, _) = at else {
             return Err(format!("`{}` is not an object", pointer_of(path)));
         };
         let index = match children.iter().position(|(name, _)| name == token) {
             Some(index) => index,
             None => {
-                children.push((token.clone(), Slot::Object(Vec::new())));
+                children.push((token.clone(), Slot::Object(Vec::new(), None)));
                 children.len() - 1
             }
         };
         at = &mut children[index].1;
     }
-    let Slot::Object(children) = at else {
+    let Slot::Object(children, _) = at else {
         return Err(format!("`{}` is not in an object", pointer_of(path)));
     };
     children.retain(|(name, _)| name != last);
@@ -637,8 +736,19 @@ pub fn apply_to_value(value: &Value, rules: &[UpcastRule]) -> Option<Value> {
     for rule in rules {
         match rule {
             UpcastRule::Rename { from, to } | UpcastRule::Move { from, to } => {
-                if let Some(moved) = remove(&mut value, from.pointer()) {
-                    insert(&mut value, to.pointer(), moved);
+                match remove(&mut value, from.pointer()) {
+                    Some(moved) => insert(&mut value, to.pointer(), moved),
+                    // The typed upcaster builds the objects on the way even when the moved field
+                    // is absent.
+                    None => {
+                        if let Some(parent) =
+                            pointer::parent(to.pointer()).filter(|p| !p.is_empty())
+                        {
+                            if value.pointer(parent).is_none() {
+                                insert(&mut value, parent, Value::Object(serde_json::Map::new()));
+                            }
+                        }
+                    }
                 }
             }
             UpcastRule::Default {

@@ -1,0 +1,113 @@
+//! Golden tests of the generator over tests/codegen/fixtures (one small schema project per
+//! mapping rule): an insta snapshot of each generated file, and a trybuild run that compiles each
+//! as its own crate under `#![deny(warnings)]`. The compile-fail cases pin the errors of the
+//! `generate!` macro and of `#[derive(Event)]`. (runtime/tests/codegen_fixtures.rs runs the
+//! fixtures' generated tests.)
+
+use eventsmith_core::codegen::{Settings, generate_dir};
+use std::path::{Path, PathBuf};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn fixtures() -> Vec<(String, PathBuf)> {
+    let dir = workspace().join("tests/codegen/fixtures");
+    let mut fixtures: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.join("eventsmith.toml").is_file())
+        .map(|path| {
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                path,
+            )
+        })
+        .collect();
+    fixtures.sort();
+    fixtures
+}
+
+/// What a fixture's crate adds by hand: the custom upcaster the `custom-upcaster` fixture declares.
+fn hand_written(name: &str) -> &'static str {
+    match name {
+        "custom-upcaster" => {
+            r#"
+impl events::cart::v2::CartCheckedOutFromV1 for events::Upcasters {
+    fn upcast(
+        prev: events::cart::v1::CartCheckedOut,
+    ) -> Result<events::cart::v2::CartCheckedOut, eventsmith::UpcastError> {
+        let mut quantities = std::collections::BTreeMap::new();
+        for line in prev.lines {
+            *quantities.entry(line.sku).or_insert(0) += line.quantity;
+        }
+        Ok(events::cart::v2::CartCheckedOut { quantities })
+    }
+}
+"#
+        }
+        _ => "",
+    }
+}
+
+#[test]
+fn fixtures_generate_their_snapshots_and_compile_without_warnings() {
+    let fixtures = fixtures();
+    assert!(fixtures.len() >= 40, "only {} fixtures", fixtures.len());
+    let out = workspace().join("target/codegen-golden/pass");
+    std::fs::create_dir_all(&out).unwrap();
+    let cases = trybuild::TestCases::new();
+    for (name, dir) in &fixtures {
+        let generated = generate_dir(dir, &Settings::default())
+            .map_err(|(text, _)| text)
+            .unwrap_or_else(|text| panic!("{name}: {text}"));
+        assert!(
+            generated.warnings.is_empty(),
+            "{name}: {:?}",
+            generated.warnings
+        );
+        insta::assert_snapshot!(name.as_str(), generated.source);
+        let file = out.join(format!("{}.rs", name.replace('-', "_")));
+        let crate_source = format!(
+            "#![deny(warnings)]\n\nmod events {{\n{}\n}}\n{}\nfn main() {{}}\n",
+            generated.source,
+            hand_written(name)
+        );
+        std::fs::write(&file, crate_source).unwrap();
+        cases.pass(&file);
+    }
+}
+
+#[test]
+fn macro_and_derive_errors_are_pinned() {
+    // The cases name schema files by absolute path (a trybuild crate builds elsewhere, so a path
+    // relative to its manifest would not reach them): `@WORKSPACE@` is filled in here, into a
+    // git-ignored copy inside this crate, and trybuild prints the paths back as `$WORKSPACE` and
+    // `$DIR`.
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compile-fail");
+    let out = templates.join("expanded");
+    std::fs::create_dir_all(&out).unwrap();
+    let workspace = workspace().to_string_lossy().into_owned();
+    let cases = trybuild::TestCases::new();
+    let mut count = 0;
+    for entry in std::fs::read_dir(&templates).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let source = std::fs::read_to_string(&path)
+                .unwrap()
+                .replace("@WORKSPACE@", &workspace);
+            let target = out.join(path.file_name().unwrap());
+            std::fs::write(&target, source).unwrap();
+            let expected = path.with_extension("stderr");
+            if expected.is_file() {
+                std::fs::copy(&expected, target.with_extension("stderr")).unwrap();
+            }
+            cases.compile_fail(&target);
+            count += 1;
+        }
+    }
+    assert!(count >= 5, "only {count} compile-fail cases");
+}

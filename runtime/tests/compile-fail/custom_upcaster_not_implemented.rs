@@ -1,0 +1,5 @@
+mod events {
+    eventsmith::generate!("@WORKSPACE@/tests/codegen/fixtures/custom-upcaster");
+}
+
+fn main() {}

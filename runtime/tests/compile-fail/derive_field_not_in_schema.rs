@@ -1,0 +1,9 @@
+#[derive(serde::Serialize, serde::Deserialize, eventsmith::Event)]
+#[event(schema = "@WORKSPACE@/schema/events/order/paid.v1.json")]
+struct OrderPaid {
+    amount: f64,
+    method: String,
+    note: String,
+}
+
+fn main() {}

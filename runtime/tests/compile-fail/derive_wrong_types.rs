@@ -1,0 +1,9 @@
+#[derive(serde::Serialize, serde::Deserialize, eventsmith::Event)]
+#[event(schema = "@WORKSPACE@/schema/events/order/paid.v1.json")]
+struct OrderPaid {
+    amount: String,
+    #[serde(rename = "method")]
+    how: Vec<String>,
+}
+
+fn main() {}

@@ -1,0 +1,5 @@
+mod events {
+    eventsmith::generate!("@WORKSPACE@/tests/fixtures/invalid/three-broken-files");
+}
+
+fn main() {}
