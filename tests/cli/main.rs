@@ -5,6 +5,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 mod compat;
+mod generate;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -38,6 +39,7 @@ fn help_is_pinned() {
         &["new", "version", "--help"],
         &["new", "command", "--help"],
         &["validate", "--help"],
+        &["generate", "--help"],
     ] {
         let (code, stdout, _) = run(Command::new(env!("CARGO_BIN_EXE_eventsmith")).args(args));
         assert_eq!(code, 0);
