@@ -27,7 +27,14 @@ pub fn generate(input: TokenStream) -> TokenStream {
 
 /// The expansion for the project in `dir`, or a compile error carrying every finding.
 pub fn expand(dir: &Path, span: Span) -> TokenStream {
-    match generate_dir(dir, &Settings::default()) {
+    // The engine plans and formats on several threads with its own tokens; the compiler's token
+    // API works only on the macro's thread, so the engine runs on proc-macro2's fallback and its
+    // output (text) is turned into compiler tokens afterwards.
+    let generated = {
+        let _fallback = FallbackTokens::force();
+        generate_dir(dir, &Settings::default())
+    };
+    match generated {
         Ok(generated) => {
             let code: TokenStream = match generated.source.parse() {
                 Ok(code) => code,
@@ -49,6 +56,22 @@ pub fn expand(dir: &Path, span: Span) -> TokenStream {
             ),
         )
         .to_compile_error(),
+    }
+}
+
+/// proc-macro2's own token implementation, for as long as this lives.
+struct FallbackTokens;
+
+impl FallbackTokens {
+    fn force() -> Self {
+        proc_macro2::fallback::force();
+        FallbackTokens
+    }
+}
+
+impl Drop for FallbackTokens {
+    fn drop(&mut self) {
+        proc_macro2::fallback::unforce();
     }
 }
 

@@ -45,3 +45,47 @@ where
         assert_eq!(encoded, expected, "{what}: the upcast value differs");
     }
 }
+
+/// Every example of `event_type` at `version` round-trips as `T` and decodes through the event's
+/// decode chain (what the generated tests call, one line per version).
+pub fn assert_examples<T, L>(
+    event_type: &str,
+    version: u32,
+    examples: &[&str],
+    decode: fn(u32, &[u8]) -> Result<L, crate::DecodeError>,
+) where
+    T: DeserializeOwned + Serialize + Validate,
+{
+    for (index, example) in examples.iter().enumerate() {
+        let what = format!("{event_type} v{version}, example {}", index + 1);
+        assert_round_trip::<T>(&what, example);
+        if let Err(error) = decode(version, example.as_bytes()) {
+            panic!("{what}: {error}");
+        }
+    }
+}
+
+/// Every example of `event_type` at `version` upcasts to a valid next version, equal to the
+/// expected payload where the generator could compute one from declarative rules.
+pub fn assert_upcasts<Old, New>(
+    event_type: &str,
+    version: u32,
+    examples: &[(&str, Option<&str>)],
+    upcast: fn(Old) -> Result<New, crate::UpcastError>,
+) where
+    Old: DeserializeOwned + Serialize + Validate,
+    New: DeserializeOwned + Serialize + Validate,
+{
+    for (index, (example, expected)) in examples.iter().enumerate() {
+        let what = format!(
+            "{event_type} v{version}, example {}, upcast to v{}",
+            index + 1,
+            version + 1
+        );
+        let old = assert_round_trip::<Old>(&what, example);
+        match upcast(old) {
+            Ok(new) => assert_upcast(&what, &new, *expected),
+            Err(error) => panic!("{what}: {error}"),
+        }
+    }
+}

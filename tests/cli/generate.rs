@@ -15,7 +15,10 @@ fn generate_writes_the_example_module_tree() {
     // The same bytes as the checked-in file the runtime compiles and the macro test compares.
     let committed =
         std::fs::read_to_string(repo_root().join("tests/codegen/example/mod.rs")).unwrap();
-    assert!(written == committed, "tests/codegen/example/mod.rs differs from `eventsmith generate`");
+    assert!(
+        written == committed,
+        "tests/codegen/example/mod.rs differs from `eventsmith generate`"
+    );
     assert!(written.starts_with("// @generated"));
 }
 

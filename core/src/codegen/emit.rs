@@ -82,6 +82,8 @@ pub struct Emitter<'s, 'a> {
     /// The types.
     pub space: &'s TypeSpace<'a>,
     needs_check: Vec<bool>,
+    /// The types of each module, by index.
+    by_module: Vec<Vec<usize>>,
 }
 
 impl<'s, 'a> Emitter<'s, 'a> {
@@ -102,7 +104,15 @@ impl<'s, 'a> Emitter<'s, 'a> {
                 break;
             }
         }
-        Self { space, needs_check }
+        let mut by_module = vec![Vec::new(); space.modules.len()];
+        for (id, def) in space.defs.iter().enumerate() {
+            by_module[def.module].push(id);
+        }
+        Self {
+            space,
+            needs_check,
+            by_module,
+        }
     }
 
     /// The type as written in module `from`.
@@ -166,12 +176,9 @@ impl<'s, 'a> Emitter<'s, 'a> {
     /// The definitions of every type of module `module`.
     pub fn module_items(&self, module: usize) -> Vec<TokenStream> {
         let from = &self.space.modules[module];
-        self.space
-            .defs
+        self.by_module[module]
             .iter()
-            .enumerate()
-            .filter(|(_, def)| def.module == module)
-            .map(|(id, def)| self.definition(id, def, from))
+            .map(|&id| self.definition(id, &self.space.defs[id], from))
             .collect()
     }
 
@@ -224,7 +231,8 @@ impl<'s, 'a> Emitter<'s, 'a> {
                         pub #rust: #ty
                     });
                     if self.needs_check(&map) {
-                        checks.push(self.check(&quote! { (&self.#rust) }, &map));
+                        let calls = self.check(&Val::Place(quote! { self.#rust }), &map);
+                        checks.push(quote! { #(#calls;)* });
                     }
                 }
                 let defaults = self.default_accessors(fields, from);
@@ -316,12 +324,12 @@ impl<'s, 'a> Emitter<'s, 'a> {
         }
         let rust = ident(&field.rust);
         let json = &field.json;
-        let value = quote! { value };
-        let inner = self.check(&value, &field.ty);
         Some(if field.required {
-            quote! { checker.at(#json, |checker| { let value = &self.#rust; #inner }); }
+            let checks = closure(self.check(&Val::Place(quote! { self.#rust }), &field.ty));
+            quote! { checker.at(#json, #checks); }
         } else {
-            quote! { if let ::std::option::Option::Some(value) = &self.#rust { checker.at(#json, |checker| { #inner }); } }
+            let checks = closure(self.check(&Val::Ref(quote! { value }), &field.ty));
+            quote! { if let ::std::option::Option::Some(value) = &self.#rust { checker.at(#json, #checks); } }
         })
     }
 
@@ -332,8 +340,8 @@ impl<'s, 'a> Emitter<'s, 'a> {
         let arms = variants.iter().map(|variant| {
             let rust = ident(&variant.rust);
             if self.needs_check(&variant.ty) {
-                let inner = self.check(&quote! { value }, &variant.ty);
-                quote! { Self::#rust(value) => { #inner } }
+                let checks = self.check(&Val::Ref(quote! { value }), &variant.ty);
+                quote! { Self::#rust(value) => { #(#checks;)* } }
             } else {
                 quote! { Self::#rust(_) => {} }
             }
@@ -341,50 +349,63 @@ impl<'s, 'a> Emitter<'s, 'a> {
         quote! { match self { #(#arms)* } }
     }
 
-    /// Statements checking `value` (a reference to a `ty`) with `checker` in scope.
-    fn check(&self, value: &TokenStream, ty: &Ty) -> TokenStream {
+    /// Expressions checking `value` (a `ty`), with `checker` in scope.
+    fn check(&self, value: &Val, ty: &Ty) -> Vec<TokenStream> {
         match ty {
             Ty::Checked(inner, checks) => {
-                let own = checks_of(value, inner.unchecked(), checks);
-                let deeper = self.check(value, inner);
-                quote! { #own #deeper }
+                let mut calls = checks_of(value, inner.unchecked(), checks);
+                calls.extend(self.check(value, inner));
+                calls
             }
             Ty::Nullable(inner) if self.needs_check(inner) => {
-                let inner = self.check(&quote! { value }, inner);
-                quote! { if let ::std::option::Option::Some(value) = #value { #inner } }
-            }
-            Ty::Boxed(inner) if self.needs_check(inner) => {
-                let inner = self.check(&quote! { value }, inner);
-                quote! { { let value = &**#value; #inner } }
+                let reference = value.reference();
+                let inner = self.check(&Val::Ref(quote! { value }), inner);
+                vec![
+                    quote! { if let ::std::option::Option::Some(value) = #reference { #(#inner;)* } },
+                ]
             }
             Ty::Vec(inner) if self.needs_check(inner) => {
-                let inner = self.check(&quote! { value }, inner);
-                quote! {
-                    for (index, value) in #value.iter().enumerate() {
-                        checker.at_index(index, |checker| { #inner });
+                let items = value.call(quote! { iter() });
+                let inner = closure(self.check(&Val::Ref(quote! { value }), inner));
+                vec![quote! {
+                    for (index, value) in #items.enumerate() {
+                        checker.at_index(index, #inner);
                     }
-                }
+                }]
             }
             Ty::Map(inner) if self.needs_check(inner) => {
-                let inner = self.check(&quote! { value }, inner);
-                quote! {
-                    for (key, value) in #value {
-                        checker.at(key, |checker| { #inner });
+                let reference = value.reference();
+                let inner = closure(self.check(&Val::Ref(quote! { value }), inner));
+                vec![quote! {
+                    for (key, value) in #reference {
+                        checker.at(key, #inner);
                     }
-                }
+                }]
             }
-            Ty::Tuple(items) => {
-                let positions = items.iter().enumerate().filter(|(_, t)| self.needs_check(t)).map(|(i, item)| {
+            Ty::Tuple(items) => items
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| self.needs_check(t))
+                .map(|(i, item)| {
                     let index = syn::Index::from(i);
-                    let inner = self.check(&quote! { value }, item);
-                    quote! { { let value = &#value.#index; checker.at_index(#i, |checker| { #inner }); } }
-                });
-                quote! { #(#positions)* }
+                    let position = match value {
+                        Val::Place(place) => Val::Place(quote! { #place.#index }),
+                        Val::Ref(reference) => Val::Place(quote! { #reference.#index }),
+                    };
+                    let inner = closure(self.check(&position, item));
+                    quote! { checker.at_index(#i, #inner) }
+                })
+                .collect(),
+            // `Validate` is implemented for `Box<T>`, so a boxed value checks through it.
+            Ty::Boxed(inner) if self.needs_check(inner) => {
+                let reference = value.reference();
+                vec![quote! { ::eventsmith::Validate::validate(#reference, checker) }]
             }
             Ty::Named(id) if self.needs_check[*id] => {
-                quote! { ::eventsmith::Validate::validate(#value, checker); }
+                let reference = value.reference();
+                vec![quote! { ::eventsmith::Validate::validate(#reference, checker) }]
             }
-            _ => TokenStream::new(),
+            _ => Vec::new(),
         }
     }
 
@@ -580,69 +601,110 @@ fn def_needs_check(def: &TypeDef, needs: &[bool]) -> bool {
     }
 }
 
+/// A value being checked: a place (`self.field`) or a reference to one (`value`).
+enum Val {
+    Place(TokenStream),
+    Ref(TokenStream),
+}
+
+impl Val {
+    /// `&place` or the reference.
+    fn reference(&self) -> TokenStream {
+        match self {
+            Val::Place(place) => quote! { &#place },
+            Val::Ref(reference) => reference.clone(),
+        }
+    }
+
+    /// The value itself, for a `Copy` type.
+    fn copied(&self) -> TokenStream {
+        match self {
+            Val::Place(place) => place.clone(),
+            Val::Ref(reference) => quote! { *#reference },
+        }
+    }
+
+    /// A method call on the value (auto-deref does the rest).
+    fn call(&self, method: TokenStream) -> TokenStream {
+        match self {
+            Val::Place(place) => quote! { #place.#method },
+            Val::Ref(reference) => quote! { #reference.#method },
+        }
+    }
+}
+
+/// `|checker| expression`, or a block for several.
+fn closure(checks: Vec<TokenStream>) -> TokenStream {
+    match checks.as_slice() {
+        [one] => quote! { |checker| #one },
+        _ => quote! { |checker| { #(#checks;)* } },
+    }
+}
+
 /// The calls checking one value's own constraints.
-fn checks_of(value: &TokenStream, ty: &Ty, checks: &Checks) -> TokenStream {
+fn checks_of(value: &Val, ty: &Ty, checks: &Checks) -> Vec<TokenStream> {
     let mut calls = Vec::new();
     let number = match ty {
-        Ty::Number => quote! { #value },
-        _ => quote! { *#value },
+        Ty::Number => value.reference(),
+        _ => value.copied(),
     };
-    let float = |f: f64| Literal::f64_suffixed(f);
+    let text = value.call(quote! { as_str() });
+    let float = Literal::f64_suffixed;
     if let Some(n) = checks.min_length {
-        calls.push(quote! { checker.min_length(#value.as_str(), #n); });
+        calls.push(quote! { checker.min_length(#text, #n) });
     }
     if let Some(n) = checks.max_length {
-        calls.push(quote! { checker.max_length(#value.as_str(), #n); });
+        calls.push(quote! { checker.max_length(#text, #n) });
     }
     if let Some(pattern) = &checks.pattern {
         calls.push(quote! {
-            static PATTERN: ::eventsmith::validate::Pattern = ::eventsmith::validate::Pattern::new(#pattern);
-            checker.pattern(#value.as_str(), &PATTERN);
+            {
+                static PATTERN: ::eventsmith::validate::Pattern = ::eventsmith::validate::Pattern::new(#pattern);
+                checker.pattern(#text, &PATTERN)
+            }
         });
     }
     if let Some((bound, exclusive)) = checks.minimum {
         let bound = float(bound);
-        calls.push(quote! { checker.minimum(#number, #bound, #exclusive); });
+        calls.push(quote! { checker.minimum(#number, #bound, #exclusive) });
     }
     if let Some((bound, exclusive)) = checks.maximum {
         let bound = float(bound);
-        calls.push(quote! { checker.maximum(#number, #bound, #exclusive); });
+        calls.push(quote! { checker.maximum(#number, #bound, #exclusive) });
     }
     if let Some(factor) = checks.multiple_of {
         let factor = float(factor);
-        calls.push(quote! { checker.multiple_of(#number, #factor); });
+        calls.push(quote! { checker.multiple_of(#number, #factor) });
     }
     let len = match ty {
         Ty::Tuple(items) => {
             let n = items.len();
             quote! { #n }
         }
-        _ => quote! { #value.len() },
+        _ => value.call(quote! { len() }),
     };
     if let Some(n) = checks.min_items {
-        calls.push(quote! { checker.min_items(#len, #n); });
+        calls.push(quote! { checker.min_items(#len, #n) });
     }
     if let Some(n) = checks.max_items {
-        calls.push(quote! { checker.max_items(#len, #n); });
+        calls.push(quote! { checker.max_items(#len, #n) });
     }
     if checks.unique_items {
-        calls.push(quote! { checker.unique_items(#value); });
+        let items = value.reference();
+        calls.push(quote! { checker.unique_items(#items) });
     }
     if let Some(n) = checks.min_properties {
-        calls.push(quote! { checker.min_properties(#value.len(), #n); });
+        calls.push(quote! { checker.min_properties(#len, #n) });
     }
     if let Some(n) = checks.max_properties {
-        calls.push(quote! { checker.max_properties(#value.len(), #n); });
+        calls.push(quote! { checker.max_properties(#len, #n) });
     }
     if !checks.one_of_values.is_empty() {
         let allowed = &checks.one_of_values;
-        calls.push(quote! { checker.one_of_values(#value, &[#(#allowed),*]); });
+        let reference = value.reference();
+        calls.push(quote! { checker.one_of_values(#reference, &[#(#allowed),*]) });
     }
-    if calls.len() > 1 || checks.pattern.is_some() {
-        quote! { { #(#calls)* } }
-    } else {
-        quote! { #(#calls)* }
-    }
+    calls
 }
 
 /// A `serde_json::Number` with exactly the text of `n`.

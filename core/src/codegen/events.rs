@@ -32,14 +32,14 @@ struct PlannedEvent<'p> {
     /// The variant in the aggregate's enum.
     variant: String,
     /// The name of its decode function in the aggregate module.
-    decode: Ident,
+    decode: String,
 }
 
-/// The tokens of the whole tree, and warnings.
-pub fn tokens(
+/// The formatted source of the whole tree (without the header), and warnings.
+pub fn render(
     project: &Project,
     settings: &Settings,
-) -> Result<(TokenStream, Vec<Diagnostic>), Vec<Diagnostic>> {
+) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut space = TypeSpace::new(&project.store);
     let mut root_names = Scope::new();
     for reserved in [super::types::SHARED_MODULE, "tests"] {
@@ -70,7 +70,7 @@ pub fn tokens(
             event,
             versions,
             variant: String::new(),
-            decode: format_ident!("decode_{}", field_name(&event.name).trim_end_matches('_')),
+            decode: format!("decode_{}", field_name(&event.name).trim_end_matches('_')),
         });
     }
     for (_, planned) in aggregates.values_mut() {
@@ -83,138 +83,283 @@ pub fn tokens(
         }
     }
     let emitter = Emitter::new(&space);
-    let mut errors = Vec::new();
-    let mut items: Vec<Vec<TokenStream>> = (0..space.modules.len())
-        .map(|module| emitter.module_items(module))
-        .collect();
-    let upcasters_path = |from: &[String]| path(from, &[], "Upcasters");
+    let roots = RootCounts::new(&aggregates);
     let mut domain = DomainEnum::default();
-    let mut aggregate_modules = Vec::new();
     for (aggregate, (module_name, planned)) in &aggregates {
-        let aggregate_path = vec![module_name.clone()];
-        let mut aggregate_items = Vec::new();
-        let mut aliases = Scope::new();
-        let mut version_upcasts: BTreeMap<usize, Upcasts<'_, '_, '_>> = BTreeMap::new();
-        let mut tests = Vec::new();
-        for p in planned {
-            let event_type = p.event.event_type();
-            // Each version: the root alias where needed, the Event impl, the upcaster from the
-            // previous version.
-            for (index, (planned, version)) in p.versions.iter().zip(&p.event.versions).enumerate()
-            {
-                let module_path = space.modules[planned.module].clone();
-                let owned = matches!(planned.ty, Ty::Named(id) if space.defs[id].module == planned.module && space.defs[id].name == planned.name);
-                let name = ident(&planned.name);
-                if !owned {
-                    let ty = emitter.ty(&planned.ty, &module_path);
-                    let doc = format!(" `{event_type}` v{}.", version.version);
-                    items[planned.module].push(quote! { #[doc = #doc] pub type #name = #ty; });
-                } else if count_roots(&aggregates, &planned.ty) == 1 {
-                    let number = unsuffixed(version.version);
-                    items[planned.module].push(quote! {
-                        impl ::eventsmith::Event for #name {
-                            const EVENT_TYPE: &'static str = #event_type;
-                            const VERSION: u32 = #number;
-                        }
-                    });
-                }
-                if index == 0 {
-                    continue;
-                }
-                let previous = &p.versions[index - 1];
-                let upcasts = version_upcasts
-                    .entry(planned.module)
-                    .or_insert_with(|| Upcasts::new(&emitter, &module_path));
-                match upcaster(
-                    project,
-                    p,
-                    index,
-                    previous,
-                    planned,
-                    version,
-                    upcasts,
-                    &upcasters_path(&module_path),
-                ) {
-                    Ok(function) => items[planned.module].push(function),
-                    Err(error) => errors.push(error),
-                }
-            }
-            // The latest alias and the decode chain.
-            let latest = p.versions.last().expect("an event has a version");
-            let latest_path = path(&aggregate_path, &space.modules[latest.module], &latest.name);
-            let alias = aliases.claim(latest.name.clone());
-            let alias_ident = ident(&alias);
-            let deprecated_allow = quote! { #[allow(deprecated)] };
-            aggregate_items.push(if alias == latest.name {
-                quote! { #deprecated_allow pub use #latest_path; }
-            } else {
-                quote! { #deprecated_allow pub use #latest_path as #alias_ident; }
-            });
-            aggregate_items.push(decode_function(p, &space, &aggregate_path, &alias_ident));
-            if settings.tests {
-                tests.extend(event_tests(project, p, &space, &aggregate_path));
-            }
+        domain.add(
+            &aggregate_enum_name(aggregate),
+            module_name,
+            planned,
+            &space,
+            &roots,
+        );
+    }
+    // Each aggregate's module is planned into tokens and formatted on its own, on every core;
+    // concatenating formatted items gives the bytes formatting the whole file would.
+    let jobs: Vec<(&&str, &(String, Vec<PlannedEvent<'_>>))> = aggregates.iter().collect();
+    let results = parallel_map(&jobs, |(aggregate, (module_name, planned))| {
+        aggregate_source(
+            project,
+            settings,
+            &emitter,
+            aggregate,
+            module_name,
+            planned,
+            &roots,
+        )
+    });
+    let mut errors = Vec::new();
+    let mut sources = Vec::new();
+    if let Some(shared) = space
+        .modules
+        .iter()
+        .position(|m| m.len() == 1 && m[0] == super::types::SHARED_MODULE)
+    {
+        let body = emitter.module_items(shared);
+        sources.push(format_items(quote! {
+            /// Types shared between events: the schemas their `$ref`s point to outside the event files.
+            #[allow(dead_code, deprecated)]
+            pub mod types { #(#body)* }
+        }));
+    }
+    for result in results {
+        match result {
+            Ok(source) => sources.push(source),
+            Err(mut found) => errors.append(&mut found),
         }
-        // Custom upcaster traits and conversions, module by module.
-        for (module, upcasts) in version_upcasts {
-            items[module].extend(upcasts.items);
-            if !upcasts.conversions.is_empty() {
-                let module_path = &space.modules[module];
-                let methods = upcasts.conversions.iter().map(|c| {
-                    let (name, input, output) = (&c.name, &c.input, &c.output);
-                    quote! { fn #name(value: #input) -> ::std::result::Result<#output, ::eventsmith::UpcastError>; }
-                });
-                let upcasters = upcasters_path(module_path);
-                let message = format!(
-                    "the conversions named by `convert` rules of {} are not implemented",
-                    module_path.join("::")
-                );
-                let note = format!(
-                    "implement `{}::Conversions` for `Upcasters`",
-                    module_path.join("::")
-                );
-                items[module].push(quote! {
-                    /// The named conversions `convert` upcast rules of this version use. Implement
-                    /// it for the generated `Upcasters`.
-                    #[diagnostic::on_unimplemented(message = #message, note = #note)]
-                    pub trait Conversions { #(#methods)* }
-                    const _: () = {
-                        fn implemented<T: Conversions>() {}
-                        let _ = implemented::<#upcasters>;
-                    };
-                });
-            }
-        }
-        let enum_name = ident(&format!("{}Event", type_name(aggregate, "Aggregate")));
-        aggregate_items.push(aggregate_enum(&enum_name, planned, &aggregate_path, &space));
-        domain.add(&enum_name, module_name, planned, &space, &aggregates);
-        if !tests.is_empty() {
-            aggregate_items.push(quote! {
-                #[cfg(test)]
-                mod tests {
-                    use super::*;
-                    #(#tests)*
-                }
-            });
-        }
-        aggregate_modules.push((module_name.clone(), aggregate_items));
     }
     if !errors.is_empty() {
         return Err(errors);
     }
-    let tree = module_tree(&space, items, aggregate_modules);
     let domain = domain.tokens();
-    let tokens = quote! {
-        #tree
+    sources.push(format_items(quote! {
         #domain
         /// The type custom upcasters and named conversions are implemented for: implement each
         /// generated `…FromV<N>` and `Conversions` trait for it in your crate.
         #[derive(Debug, Clone, Copy, Default)]
         #[allow(dead_code)]
         pub struct Upcasters;
-    };
+    }));
     let warnings = space.diagnostics.clone();
-    Ok((tokens, warnings))
+    Ok((sources.concat(), warnings))
+}
+
+/// `<Aggregate>Event`.
+fn aggregate_enum_name(aggregate: &str) -> Ident {
+    ident(&format!("{}Event", type_name(aggregate, "Aggregate")))
+}
+
+/// Formats items with prettyplease (no header).
+fn format_items(tokens: TokenStream) -> String {
+    match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(file) => prettyplease::unparse(&file),
+        // Unreachable for well-formed tokens; keep the unformatted code rather than nothing.
+        Err(_) => tokens.to_string(),
+    }
+}
+
+/// `f` over `items` on every available core, results in input order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len())
+        .max(1);
+    if workers == 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<R>>> =
+        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let result = f(item);
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .filter_map(|slot| slot.into_inner().ok().flatten())
+        .collect()
+}
+
+/// The formatted module of one aggregate: its version modules with their types, upcasters and
+/// `Event` impls, the latest aliases, decode chains, the aggregate's enum and its tests.
+#[allow(clippy::too_many_arguments)]
+fn aggregate_source(
+    project: &Project,
+    settings: &Settings,
+    emitter: &Emitter<'_, '_>,
+    aggregate: &str,
+    module_name: &str,
+    planned: &[PlannedEvent<'_>],
+    roots: &RootCounts,
+) -> Result<String, Vec<Diagnostic>> {
+    let space = emitter.space;
+    let aggregate_path = vec![module_name.to_owned()];
+    let mut versions: BTreeMap<u32, usize> = BTreeMap::new();
+    for p in planned {
+        for (planned, version) in p.versions.iter().zip(&p.event.versions) {
+            versions.insert(version.version, planned.module);
+        }
+    }
+    let mut items: BTreeMap<usize, Vec<TokenStream>> = versions
+        .values()
+        .map(|&module| (module, emitter.module_items(module)))
+        .collect();
+    let mut errors = Vec::new();
+    let mut aggregate_items = Vec::new();
+    let mut aliases = Scope::new();
+    let mut version_upcasts: BTreeMap<usize, Upcasts<'_, '_, '_>> = BTreeMap::new();
+    let mut tests = Vec::new();
+    for p in planned {
+        let event_type = p.event.event_type();
+        // Each version: the root alias where needed, the Event impl, the upcaster from the
+        // previous version.
+        for (index, (planned, version)) in p.versions.iter().zip(&p.event.versions).enumerate() {
+            let module_path = space.modules[planned.module].clone();
+            let owned = matches!(planned.ty, Ty::Named(id) if space.defs[id].module == planned.module && space.defs[id].name == planned.name);
+            let name = ident(&planned.name);
+            let module_items = items.entry(planned.module).or_default();
+            if !owned {
+                let ty = emitter.ty(&planned.ty, &module_path);
+                let doc = format!(" `{event_type}` v{}.", version.version);
+                module_items.push(quote! { #[doc = #doc] pub type #name = #ty; });
+            } else if roots.count(&planned.ty) == 1 {
+                let number = unsuffixed(version.version);
+                module_items.push(quote! {
+                    impl ::eventsmith::Event for #name {
+                        const EVENT_TYPE: &'static str = #event_type;
+                        const VERSION: u32 = #number;
+                    }
+                });
+            }
+            if index == 0 {
+                continue;
+            }
+            let previous = &p.versions[index - 1];
+            let upcasts = version_upcasts
+                .entry(planned.module)
+                .or_insert_with(|| Upcasts::new(emitter, &module_path));
+            let upcasters = path(&module_path, &[], "Upcasters");
+            match upcaster(
+                project, p, index, previous, planned, version, upcasts, &upcasters,
+            ) {
+                Ok(function) => module_items.push(function),
+                Err(error) => errors.push(error),
+            }
+        }
+        // The latest alias and the decode chain.
+        let latest = p.versions.last().expect("an event has a version");
+        let latest_path = path(&aggregate_path, &space.modules[latest.module], &latest.name);
+        let alias = aliases.claim(latest.name.clone());
+        let alias_ident = ident(&alias);
+        aggregate_items.push(if alias == latest.name {
+            quote! { #[allow(deprecated)] pub use #latest_path; }
+        } else {
+            quote! { #[allow(deprecated)] pub use #latest_path as #alias_ident; }
+        });
+        aggregate_items.push(decode_function(p, space, &aggregate_path, &alias_ident));
+        if settings.tests {
+            tests.extend(event_tests(project, p, space, &aggregate_path));
+        }
+    }
+    // Helper conversions, and the traits of named conversions, module by module.
+    for (module, upcasts) in version_upcasts {
+        let module_items = items.entry(module).or_default();
+        module_items.extend(upcasts.items);
+        if !upcasts.conversions.is_empty() {
+            let module_path = &space.modules[module];
+            let methods = upcasts.conversions.iter().map(|c| {
+                let (name, input, output) = (&c.name, &c.input, &c.output);
+                quote! { fn #name(value: #input) -> ::std::result::Result<#output, ::eventsmith::UpcastError>; }
+            });
+            let upcasters = path(module_path, &[], "Upcasters");
+            let message = format!(
+                "the conversions named by `convert` rules of {} are not implemented",
+                module_path.join("::")
+            );
+            let note = format!(
+                "implement `{}::Conversions` for `Upcasters`",
+                module_path.join("::")
+            );
+            module_items.push(quote! {
+                /// The named conversions `convert` upcast rules of this version use. Implement
+                /// it for the generated `Upcasters`.
+                #[diagnostic::on_unimplemented(message = #message, note = #note)]
+                pub trait Conversions { #(#methods)* }
+                const _: () = {
+                    fn implemented<T: Conversions>() {}
+                    let _ = implemented::<#upcasters>;
+                };
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let enum_name = aggregate_enum_name(aggregate);
+    aggregate_items.push(aggregate_enum(&enum_name, planned, &aggregate_path, space));
+    if !tests.is_empty() {
+        aggregate_items.push(quote! {
+            #[cfg(test)]
+            mod tests {
+                use super::*;
+                #(#tests)*
+            }
+        });
+    }
+    let version_modules = versions.iter().map(|(number, module)| {
+        let body = items.remove(module).unwrap_or_default();
+        let module_name = format_ident!("v{}", number);
+        let doc = format!(" Version {number} of the `{aggregate}` events.");
+        quote! { #[doc = #doc] pub mod #module_name { #(#body)* } }
+    });
+    let module_ident = ident(module_name);
+    let doc = doc_attrs(Some(&format!(
+        "The `{aggregate}` aggregate's events: every version, the latest aliased here."
+    )));
+    Ok(format_items(quote! {
+        #doc
+        #[allow(dead_code, deprecated)]
+        pub mod #module_ident {
+            #(#version_modules)*
+            #(#aggregate_items)*
+        }
+    }))
+}
+
+/// How many event versions have each named type as their root: a root shared by several gets no
+/// `Event` impl and no `From` conversion (they would conflict).
+struct RootCounts(std::collections::HashMap<usize, usize>);
+
+impl RootCounts {
+    fn new(aggregates: &BTreeMap<&str, (String, Vec<PlannedEvent<'_>>)>) -> Self {
+        let mut counts = std::collections::HashMap::new();
+        for (_, planned) in aggregates.values() {
+            for version in planned.iter().flat_map(|p| &p.versions) {
+                if let Ty::Named(id) = version.ty {
+                    *counts.entry(id).or_insert(0) += 1;
+                }
+            }
+        }
+        Self(counts)
+    }
+
+    /// Roots of other shapes (`serde_json::Value`, a vector, …) count as shared.
+    fn count(&self, ty: &Ty) -> usize {
+        match ty {
+            Ty::Named(id) => self.0.get(id).copied().unwrap_or(0),
+            _ => usize::MAX,
+        }
+    }
 }
 
 /// The Rust name of one version's root type: its `title`, else `<aggregate>_<name>`.
@@ -225,15 +370,6 @@ fn version_name(project: &Project, event: &Event, version: &EventVersion) -> Str
         .get("/title")
         .and_then(Value::as_str);
     rust_type_name(title, &format!("{}_{}", event.aggregate, event.name))
-}
-
-/// How many event versions have `ty` as their root (a shared root gets no `Event` impl).
-fn count_roots(aggregates: &BTreeMap<&str, (String, Vec<PlannedEvent<'_>>)>, ty: &Ty) -> usize {
-    aggregates
-        .values()
-        .flat_map(|(_, planned)| planned.iter().flat_map(|p| &p.versions))
-        .filter(|v| &v.ty == ty)
-        .count()
 }
 
 /// The upcaster from the previous version into `planned`: generated from the rules, or a call
@@ -350,7 +486,7 @@ fn decode_function(
             }
         }
     });
-    let decode = &p.decode;
+    let decode = ident(&p.decode);
     let doc = format!(
         " Decodes a stored `{event_type}` payload of any version into the latest, upcasting older ones."
     );
@@ -386,7 +522,7 @@ fn aggregate_enum(
         .iter()
         .map(|p| unsuffixed(p.event.latest().version))
         .collect();
-    let decodes: Vec<&Ident> = planned.iter().map(|p| &p.decode).collect();
+    let decodes: Vec<Ident> = planned.iter().map(|p| ident(&p.decode)).collect();
     let docs = planned.iter().map(|p| {
         let doc = format!(
             " `{}` (v{})",
@@ -472,7 +608,7 @@ impl DomainEnum {
         module: &str,
         planned: &[PlannedEvent<'_>],
         space: &TypeSpace<'_>,
-        all: &BTreeMap<&str, (String, Vec<PlannedEvent<'_>>)>,
+        roots: &RootCounts,
     ) {
         let module_ident = ident(module);
         let mut arms = Vec::new();
@@ -480,10 +616,10 @@ impl DomainEnum {
             let latest = p.versions.last().expect("a version");
             let variant = ident(&self.names.claim(latest.name.clone()));
             let ty = path(&[], &space.modules[latest.module], &latest.name);
-            let decode = &p.decode;
+            let decode = ident(&p.decode);
             let aggregate_variant = ident(&p.variant);
             arms.push(quote! { #module_ident::#aggregate_enum::#aggregate_variant(event) => Self::#variant(event), });
-            if count_roots(all, &latest.ty) == 1 {
+            if roots.count(&latest.ty) == 1 {
                 self.froms.push(quote! {
                     #[allow(deprecated)]
                     impl ::std::convert::From<#ty> for DomainEvent {
@@ -572,19 +708,14 @@ fn event_tests(
         let number = unsuffixed(version.version);
         let planned = &p.versions[index];
         let ty = path(&test_path, &space.modules[planned.module], &planned.name);
-        let decode = &p.decode;
-        let round_trips = examples.iter().enumerate().map(|(i, example)| {
-            let what = format!("{event_type} v{}, example {}", version.version, i + 1);
-            quote! {
-                ::eventsmith::testing::assert_round_trip::<#ty>(#what, #example);
-                #decode(#number, #example.as_bytes()).expect(#what);
-            }
-        });
+        let decode = ident(&p.decode);
         let name = format_ident!("{}_v{}_examples_round_trip", event, version.version);
         tests.push(quote! {
             #[test]
             #[allow(deprecated)]
-            fn #name() { #(#round_trips)* }
+            fn #name() {
+                ::eventsmith::testing::assert_examples::<#ty, _>(#event_type, #number, &[#(#examples),*], #decode);
+            }
         });
         let Some(next) = p.versions.get(index + 1) else {
             continue;
@@ -596,26 +727,15 @@ fn event_tests(
             &space.modules[next.module],
             &upcast_function(p, index + 1).to_string(),
         );
-        let upcasts = examples.iter().enumerate().map(|(i, example)| {
-            let what = format!(
-                "{event_type} v{}, example {}, upcast to v{}",
-                version.version,
-                i + 1,
-                next_version.version
-            );
+        let cases = examples.iter().zip(&texts).map(|(example, text)| {
             let expected = (!rules.custom)
-                .then(|| serde_json::from_str::<Value>(&texts[i]).ok())
+                .then(|| serde_json::from_str::<Value>(text).ok())
                 .flatten()
                 .and_then(|value| apply_to_value(&value, &rules.rules))
                 .map(|value| raw_string(&value.to_string()));
-            let expected = match expected {
-                Some(text) => quote! { ::std::option::Option::Some(#text) },
-                None => quote! { ::std::option::Option::None },
-            };
-            quote! {
-                let event = ::eventsmith::testing::assert_round_trip::<#ty>(#what, #example);
-                let upcast = #upcast_fn(event).expect(#what);
-                ::eventsmith::testing::assert_upcast(#what, &upcast, #expected);
+            match expected {
+                Some(text) => quote! { (#example, ::std::option::Option::Some(#text)) },
+                None => quote! { (#example, ::std::option::Option::None) },
             }
         });
         let name = format_ident!(
@@ -627,63 +747,12 @@ fn event_tests(
         tests.push(quote! {
             #[test]
             #[allow(deprecated)]
-            fn #name() { #(#upcasts)* }
-        });
-    }
-    tests
-}
-
-/// Nests every module's items: `types`, then each aggregate with its version modules.
-fn module_tree(
-    space: &TypeSpace<'_>,
-    mut items: Vec<Vec<TokenStream>>,
-    aggregates: Vec<(String, Vec<TokenStream>)>,
-) -> TokenStream {
-    let mut out = std::mem::take(&mut items[0]);
-    let shared = space
-        .modules
-        .iter()
-        .position(|m| m.len() == 1 && m[0] == super::types::SHARED_MODULE);
-    if let Some(shared) = shared {
-        let body = std::mem::take(&mut items[shared]);
-        out.push(quote! {
-            /// Types shared between events: the schemas their `$ref`s point to outside the event files.
-            #[allow(dead_code, deprecated)]
-            pub mod types { #(#body)* }
-        });
-    }
-    for (name, aggregate_items) in aggregates {
-        let mut versions: Vec<(u32, usize)> = space
-            .modules
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.len() == 2 && m[0] == name)
-            .filter_map(|(i, m)| m[1].strip_prefix('v')?.parse().ok().map(|n| (n, i)))
-            .collect();
-        versions.sort();
-        let version_modules = versions
-            .iter()
-            .map(|(n, module)| {
-                let body = std::mem::take(&mut items[*module]);
-                let module_name = format_ident!("v{}", n);
-                let doc = format!(" Version {n} of the `{name}` events.");
-                quote! { #[doc = #doc] pub mod #module_name { #(#body)* } }
-            })
-            .collect::<Vec<_>>();
-        let module_name = ident(&name);
-        let doc = doc_attrs(Some(&format!(
-            "The `{name}` aggregate's events: every version, the latest aliased here."
-        )));
-        out.push(quote! {
-            #doc
-            #[allow(dead_code, deprecated)]
-            pub mod #module_name {
-                #(#version_modules)*
-                #(#aggregate_items)*
+            fn #name() {
+                ::eventsmith::testing::assert_upcasts(#event_type, #number, &[#(#cases),*], #upcast_fn);
             }
         });
     }
-    quote! { #(#out)* }
+    tests
 }
 
 /// The examples' JSON texts.

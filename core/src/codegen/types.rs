@@ -264,6 +264,7 @@ pub struct TypeSpace<'a> {
     /// Warnings: constraints that cannot be enforced.
     pub diagnostics: Vec<Diagnostic>,
     module_of_doc: HashMap<DocId, usize>,
+    module_index: HashMap<Vec<String>, usize>,
     scopes: Vec<Scope>,
     by_node: HashMap<(NodeRef, Option<String>), usize>,
     building: Vec<usize>,
@@ -281,6 +282,7 @@ impl<'a> TypeSpace<'a> {
             modules: vec![Vec::new()],
             diagnostics: Vec::new(),
             module_of_doc: HashMap::new(),
+            module_index: HashMap::from([(Vec::new(), 0)]),
             scopes: vec![Scope::new()],
             by_node: HashMap::new(),
             building: Vec::new(),
@@ -294,9 +296,10 @@ impl<'a> TypeSpace<'a> {
 
     /// The module at `path`, created if new.
     pub fn module(&mut self, path: &[String]) -> usize {
-        if let Some(index) = self.modules.iter().position(|m| m == path) {
+        if let Some(&index) = self.module_index.get(path) {
             return index;
         }
+        self.module_index.insert(path.to_vec(), self.modules.len());
         self.modules.push(path.to_vec());
         self.scopes.push(Scope::new());
         self.modules.len() - 1
