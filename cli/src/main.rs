@@ -339,7 +339,10 @@ fn generate(cli: &Cli, out: Option<&Path>, no_tests: bool) -> Result<ExitCode, F
     let Some(project) = loaded.project.as_ref() else {
         return Ok(ExitCode::from(2));
     };
-    let settings = eventsmith_core::codegen::Settings { tests: !no_tests };
+    let settings = eventsmith_core::codegen::Settings {
+        tests: !no_tests,
+        ..Default::default()
+    };
     let generated = match eventsmith_core::codegen::generate(project, &settings) {
         Ok(generated) => generated,
         Err(errors) => {

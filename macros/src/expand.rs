@@ -1,6 +1,7 @@
 //! `generate!`: the engine's output, parsed back into tokens, plus `include_bytes!` of every input
 //! so cargo rebuilds the crate when a schema changes.
 
+use crate::cache;
 use eventsmith_core::codegen::{Settings, generate_dir};
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -27,36 +28,46 @@ pub fn generate(input: TokenStream) -> TokenStream {
 
 /// The expansion for the project in `dir`, or a compile error carrying every finding.
 pub fn expand(dir: &Path, span: Span) -> TokenStream {
-    // The engine plans and formats on several threads with its own tokens; the compiler's token
-    // API works only on the macro's thread, so the engine runs on proc-macro2's fallback and its
-    // output (text) is turned into compiler tokens afterwards.
-    let generated = {
-        let _fallback = FallbackTokens::force();
-        generate_dir(dir, &Settings::default())
+    let settings = Settings {
+        format: false,
+        ..Settings::default()
     };
-    match generated {
-        Ok(generated) => {
-            let code: TokenStream = match generated.source.parse() {
-                Ok(code) => code,
-                Err(e) => {
-                    return syn::Error::new(span, format!("eventsmith: {e}")).to_compile_error();
-                }
+    let settings_key = format!("tests={} format={}", settings.tests, settings.format);
+    let (source, inputs) = match cache::lookup(dir, &settings_key) {
+        Some(cached) => cached,
+        None => {
+            // The engine plans on several threads with its own tokens; the compiler's token API
+            // works only on the macro's thread, so the engine runs on proc-macro2's fallback and
+            // its output (text) becomes compiler tokens afterwards.
+            let generated = {
+                let _fallback = FallbackTokens::force();
+                generate_dir(dir, &settings)
             };
-            let inputs = generated.inputs.iter().filter(|p| p.is_file()).map(|p| {
-                let p = p.to_string_lossy().into_owned();
-                quote! { const _: &[u8] = ::core::include_bytes!(#p); }
-            });
-            quote! { #code #(#inputs)* }
+            match generated {
+                Ok(generated) => {
+                    cache::store(dir, &settings_key, &generated.inputs, &generated.source);
+                    (generated.source, generated.inputs)
+                }
+                Err((text, _)) => {
+                    let message = format!(
+                        "eventsmith: the schema project in {} has errors:\n{text}",
+                        dir.display()
+                    );
+                    return syn::Error::new(span, message).to_compile_error();
+                }
+            }
         }
-        Err((text, _)) => syn::Error::new(
-            span,
-            format!(
-                "eventsmith: the schema project in {} has errors:\n{text}",
-                dir.display()
-            ),
-        )
-        .to_compile_error(),
-    }
+    };
+    let code: TokenStream = match source.parse() {
+        Ok(code) => code,
+        Err(e) => return syn::Error::new(span, format!("eventsmith: {e}")).to_compile_error(),
+    };
+    // Every file read is included, so cargo rebuilds the crate when one changes.
+    let tracking = inputs.iter().filter(|p| p.is_file()).map(|p| {
+        let p = p.to_string_lossy().into_owned();
+        quote! { const _: &[u8] = ::core::include_bytes!(#p); }
+    });
+    quote! { #code #(#tracking)* }
 }
 
 /// proc-macro2's own token implementation, for as long as this lives.
@@ -80,21 +91,31 @@ mod tests {
     use super::*;
 
     /// The macro expands to the very code `eventsmith generate` writes (checked in at
-    /// tests/codegen/example/mod.rs and kept fresh by the CLI tests), plus rebuild tracking.
+    /// tests/codegen/example/mod.rs and kept fresh by the CLI tests): formatted with prettyplease,
+    /// the expansion is that file byte for byte, plus the rebuild tracking.
     #[test]
     fn expansion_is_the_generated_file() {
         let root = manifest_dir().join("..");
-        let expanded = expand(&root, Span::call_site()).to_string();
-        let file = std::fs::read_to_string(root.join("tests/codegen/example/mod.rs")).unwrap();
-        let from_file: TokenStream = file.parse().unwrap();
-        let from_file = from_file.to_string();
+        let expanded = expand(&root, Span::call_site());
+        let mut file: syn::File = syn::parse2(expanded).unwrap();
+        let tracking: Vec<syn::Item> = file
+            .items
+            .iter()
+            .filter(|item| quote!(#item).to_string().contains("include_bytes"))
+            .cloned()
+            .collect();
+        assert!(tracking.len() > 10, "{} tracked files", tracking.len());
+        file.items.retain(|item| !tracking.contains(item));
+        let formatted = format!(
+            "{}\n\n{}",
+            eventsmith_core::codegen::emit::HEADER,
+            prettyplease::unparse(&file)
+        );
+        let committed = std::fs::read_to_string(root.join("tests/codegen/example/mod.rs")).unwrap();
         assert!(
-            expanded.starts_with(&from_file),
+            formatted == committed,
             "the expansion differs from the generated file"
         );
-        let tracking = &expanded[from_file.len()..];
-        assert!(tracking.contains("include_bytes"), "{tracking}");
-        assert!(tracking.contains("placed.v1.json"), "{tracking}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! project in place, `#[derive(Event)]` checks a hand-written event against its schema. Both are
 //! thin over `eventsmith-core`, the engine the CLI and build.rs API use.
 
+mod cache;
 mod derive;
 mod expand;
 

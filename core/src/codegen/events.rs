@@ -116,11 +116,14 @@ pub fn render(
         .position(|m| m.len() == 1 && m[0] == super::types::SHARED_MODULE)
     {
         let body = emitter.module_items(shared);
-        sources.push(format_items(quote! {
-            /// Types shared between events: the schemas their `$ref`s point to outside the event files.
-            #[allow(dead_code, deprecated)]
-            pub mod types { #(#body)* }
-        }));
+        sources.push(format_items(
+            quote! {
+                /// Types shared between events: the schemas their `$ref`s point to outside the event files.
+                #[allow(dead_code, deprecated)]
+                pub mod types { #(#body)* }
+            },
+            settings,
+        ));
     }
     for result in results {
         match result {
@@ -132,14 +135,17 @@ pub fn render(
         return Err(errors);
     }
     let domain = domain.tokens();
-    sources.push(format_items(quote! {
-        #domain
-        /// The type custom upcasters and named conversions are implemented for: implement each
-        /// generated `…FromV<N>` and `Conversions` trait for it in your crate.
-        #[derive(Debug, Clone, Copy, Default)]
-        #[allow(dead_code)]
-        pub struct Upcasters;
-    }));
+    sources.push(format_items(
+        quote! {
+            #domain
+            /// The type custom upcasters and named conversions are implemented for: implement each
+            /// generated `…FromV<N>` and `Conversions` trait for it in your crate.
+            #[derive(Debug, Clone, Copy, Default)]
+            #[allow(dead_code)]
+            pub struct Upcasters;
+        },
+        settings,
+    ));
     let warnings = space.diagnostics.clone();
     Ok((sources.concat(), warnings))
 }
@@ -149,8 +155,11 @@ fn aggregate_enum_name(aggregate: &str) -> Ident {
     ident(&format!("{}Event", type_name(aggregate, "Aggregate")))
 }
 
-/// Formats items with prettyplease (no header).
-fn format_items(tokens: TokenStream) -> String {
+/// Formats items with prettyplease (no header), or writes the tokens as they are.
+fn format_items(tokens: TokenStream, settings: &Settings) -> String {
+    if !settings.format {
+        return tokens.to_string();
+    }
     match syn::parse2::<syn::File>(tokens.clone()) {
         Ok(file) => prettyplease::unparse(&file),
         // Unreachable for well-formed tokens; keep the unformatted code rather than nothing.
@@ -311,7 +320,6 @@ fn aggregate_source(
         aggregate_items.push(quote! {
             #[cfg(test)]
             mod tests {
-                use super::*;
                 #(#tests)*
             }
         });
@@ -326,14 +334,17 @@ fn aggregate_source(
     let doc = doc_attrs(Some(&format!(
         "The `{aggregate}` aggregate's events: every version, the latest aliased here."
     )));
-    Ok(format_items(quote! {
-        #doc
-        #[allow(dead_code, deprecated)]
-        pub mod #module_ident {
-            #(#version_modules)*
-            #(#aggregate_items)*
-        }
-    }))
+    Ok(format_items(
+        quote! {
+            #doc
+            #[allow(dead_code, deprecated)]
+            pub mod #module_ident {
+                #(#version_modules)*
+                #(#aggregate_items)*
+            }
+        },
+        settings,
+    ))
 }
 
 /// How many event versions have each named type as their root: a root shared by several gets no
@@ -708,7 +719,7 @@ fn event_tests(
         let number = unsuffixed(version.version);
         let planned = &p.versions[index];
         let ty = path(&test_path, &space.modules[planned.module], &planned.name);
-        let decode = ident(&p.decode);
+        let decode = path(&test_path, here, &p.decode);
         let name = format_ident!("{}_v{}_examples_round_trip", event, version.version);
         tests.push(quote! {
             #[test]

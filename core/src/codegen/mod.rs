@@ -19,11 +19,17 @@ use std::path::PathBuf;
 pub struct Settings {
     /// Emit the `#[cfg(test)]` tests (examples round-trip, upcasts give valid next versions).
     pub tests: bool,
+    /// Format the source with prettyplease. The macro turns the source into tokens at once and
+    /// skips it: the tokens are the same either way.
+    pub format: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { tests: true }
+        Self {
+            tests: true,
+            format: true,
+        }
     }
 }
 

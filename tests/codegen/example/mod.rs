@@ -228,7 +228,6 @@ pub mod customer {
     }
     #[cfg(test)]
     mod tests {
-        use super::*;
         #[test]
         #[allow(deprecated)]
         fn email_changed_v1_examples_round_trip() {
@@ -239,7 +238,7 @@ pub mod customer {
                 "customer.email_changed",
                 1,
                 &[r#"{"email":"ada.lovelace@example.org"}"#],
-                decode_email_changed,
+                super::decode_email_changed,
             );
         }
         #[test]
@@ -252,7 +251,7 @@ pub mod customer {
                 "customer.registered",
                 1,
                 &[r#"{"email":"ada@example.com","name":"Ada Lovelace"}"#],
-                decode_registered,
+                super::decode_registered,
             );
         }
     }
@@ -776,7 +775,6 @@ pub mod order {
     }
     #[cfg(test)]
     mod tests {
-        use super::*;
         #[test]
         #[allow(deprecated)]
         fn cancelled_v1_examples_round_trip() {
@@ -787,7 +785,7 @@ pub mod order {
                 "order.cancelled",
                 1,
                 &[r#"{"reason":"The customer ordered the wrong edition."}"#],
-                decode_cancelled,
+                super::decode_cancelled,
             );
         }
         #[test]
@@ -800,7 +798,7 @@ pub mod order {
                 "order.line_added",
                 1,
                 &[r#"{"sku":"NOTEBOOK-A5","quantity":3,"unit_price":4.25}"#],
-                decode_line_added,
+                super::decode_line_added,
             );
         }
         #[test]
@@ -809,7 +807,12 @@ pub mod order {
             ::eventsmith::testing::assert_examples::<
                 super::v1::OrderPaid,
                 _,
-            >("order.paid", 1, &[r#"{"amount":28.99,"method":"card"}"#], decode_paid);
+            >(
+                "order.paid",
+                1,
+                &[r#"{"amount":28.99,"method":"card"}"#],
+                super::decode_paid,
+            );
         }
         #[test]
         #[allow(deprecated)]
@@ -823,7 +826,7 @@ pub mod order {
                 &[
                     r#"{"customer_id":"0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f23","lines":[{"sku":"BOOK-1984","quantity":2,"unit_price":12.5},{"sku":"PEN-BLUE","quantity":1,"unit_price":3.99}],"total":28.99}"#,
                 ],
-                decode_placed,
+                super::decode_placed,
             );
         }
         #[test]
@@ -856,7 +859,7 @@ pub mod order {
                     r#"{"customer_id":"0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f23","lines":[{"sku":"BOOK-1984","quantity":2,"unit_price":12.5},{"sku":"PEN-BLUE","quantity":1,"unit_price":3.99}],"currency":"EUR","total_amount":28.99}"#,
                     r#"{"customer_id":"0190f5d4-2a3b-7c4d-9e5f-a6b7c8d9e0f1","lines":[{"sku":"LAMP-DESK","quantity":1,"unit_price":45}],"currency":"USD","total_amount":45}"#,
                 ],
-                decode_placed,
+                super::decode_placed,
             );
         }
         #[test]
@@ -869,7 +872,7 @@ pub mod order {
                 "order.shipped",
                 1,
                 &[r#"{"carrier":"DHL","tracking_number":"JD014600006281230021"}"#],
-                decode_shipped,
+                super::decode_shipped,
             );
         }
     }
