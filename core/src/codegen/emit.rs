@@ -724,3 +724,32 @@ fn json_literal(value: &Value) -> TokenStream {
     let text = value.to_string();
     quote! { ::eventsmith::serde_json::from_str::<::eventsmith::serde_json::Value>(#text).expect("JSON from the schema") }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_never_become_doctests() {
+        let text = "Intro\n```\nnot Rust\n```\n```json\n{}\n```\n\n    indented\n\tx";
+        assert_eq!(
+            prose(text),
+            "Intro\n```text\nnot Rust\n```\n```json\n{}\n```\n\n   indented\n x"
+        );
+    }
+
+    #[test]
+    fn paths_between_modules_go_up_then_down() {
+        let from = ["order".to_owned(), "v2".to_owned()];
+        let to = ["types".to_owned()];
+        assert_eq!(
+            path(&from, &to, "Money").to_string(),
+            "super :: super :: types :: Money"
+        );
+        assert_eq!(path(&from, &from, "OrderPlaced").to_string(), "OrderPlaced");
+        assert_eq!(
+            path(&from, &[], "Upcasters").to_string(),
+            "super :: super :: Upcasters"
+        );
+    }
+}

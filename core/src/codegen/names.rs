@@ -129,5 +129,8 @@ mod tests {
         assert_eq!(scope.claim(field_name("item-added")), "item_added");
         assert_eq!(scope.claim(field_name("item_added")), "item_added2");
         assert_eq!(scope.claim(field_name("itemAdded")), "item_added3");
+        // A suffixed keyword stays UpperCamelCase when it needs a number.
+        assert_eq!(scope.claim(type_name("Self", "X")), "Self_");
+        assert_eq!(scope.claim(type_name("self", "X")), "Self2");
     }
 }

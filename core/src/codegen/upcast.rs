@@ -796,3 +796,69 @@ fn insert(value: &mut Value, at: &str, new: Value) {
         object.insert(last.clone(), new);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::annotations::Upcast;
+    use serde_json::json;
+
+    fn rules(value: Value) -> Vec<UpcastRule> {
+        serde_json::from_value::<Upcast>(json!({ "rules": value }))
+            .unwrap()
+            .rules
+    }
+
+    #[test]
+    fn rules_applied_to_payloads_give_the_expected_next_version() {
+        let rules = rules(json!([
+            {"rename": {"from": "total", "to": "total_amount"}},
+            {"default": {"field": "currency", "value": "EUR"}},
+            {"move": {"from": "street", "to": "/address/street"}},
+            {"move": {"from": "/contact/phone", "to": "phone"}},
+            {"drop": {"field": "legacy"}}
+        ]));
+        let old =
+            json!({"total": 10, "street": "Main St 1", "contact": {"phone": "+1"}, "legacy": true});
+        assert_eq!(
+            apply_to_value(&old, &rules),
+            Some(
+                json!({"total_amount": 10, "currency": "EUR", "address": {"street": "Main St 1"}, "contact": {}, "phone": "+1"})
+            )
+        );
+        // A value already present is kept; a move of an absent field still creates its object.
+        let old = json!({"total": 1, "currency": "USD", "contact": {}});
+        assert_eq!(
+            apply_to_value(&old, &rules),
+            Some(json!({"total_amount": 1, "currency": "USD", "address": {}, "contact": {}}))
+        );
+        let convert =
+            self::rules(json!([{"convert": {"field": "at", "using": "unix_to_rfc3339"}}]));
+        assert_eq!(apply_to_value(&json!({"at": 0}), &convert), None);
+    }
+
+    #[test]
+    fn closures_that_only_call_a_function_become_the_function() {
+        let call = quote! { ::std::option::Option::Some(value) };
+        assert_eq!(
+            function_of(&call).to_string(),
+            quote! { ::std::option::Option::Some }.to_string()
+        );
+        let widen = quote! { <u64>::from(value) };
+        assert_eq!(
+            function_of(&widen).to_string(),
+            quote! { <u64>::from }.to_string()
+        );
+        let method = quote! { value.into_string() };
+        assert_eq!(
+            function_of(&method).to_string(),
+            quote! { |value| value.into_string() }.to_string()
+        );
+        let fallible = quote! { convert_line(value)? };
+        assert_eq!(
+            strip_question_mark(&fallible).unwrap().to_string(),
+            quote! { convert_line(value) }.to_string()
+        );
+        assert!(strip_question_mark(&quote! { a(value)?.b()? }).is_none());
+    }
+}
