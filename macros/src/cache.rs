@@ -1,5 +1,6 @@
-//! A cache of the engine's output for `generate!`: the macro runs on every rebuild of the user's
-//! crate, though its schemas rarely change. An entry is keyed by the content of every file the
+//! A cache of the engine's output for `generate!`, in the user's cache directory
+//! (`$XDG_CACHE_HOME` or `~/.cache`, `eventsmith/macro-cache/`): the macro runs on every rebuild
+//! of the user's crate, though its schemas rarely change. An entry is keyed by the content of every file the
 //! last generation read and by the list of JSON files under the project, so an edited, added or
 //! removed schema regenerates; anything unreadable is a miss.
 
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// The generated source and the files it was generated from, if the entry for `dir` is valid.
 pub fn lookup(dir: &Path, settings_key: &str) -> Option<(String, Vec<PathBuf>)> {
-    let text = std::fs::read_to_string(entry_path(dir)).ok()?;
+    let text = std::fs::read_to_string(entry_path(dir)?).ok()?;
     let (header, source) = text.split_once("\n\n")?;
     let mut lines = header.lines();
     let key = lines.next()?;
@@ -29,7 +30,7 @@ pub fn store(dir: &Path, settings_key: &str, inputs: &[PathBuf], source: &str) {
     }
     text.push_str("\n\n");
     text.push_str(source);
-    let path = entry_path(dir);
+    let Some(path) = entry_path(dir) else { return };
     let Some(parent) = path.parent() else { return };
     // Written beside and renamed into place, so a concurrent build never reads half an entry.
     let partial = parent.join(format!(
@@ -51,12 +52,21 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn entry_path(dir: &Path) -> PathBuf {
+/// The entry of `dir` in the user's own cache directory (never a shared temp directory, where
+/// another user could plant an entry); `None` where there is no such directory.
+fn entry_path(dir: &Path) -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache"));
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("LOCALAPPDATA").map(PathBuf::from))
+        .or(home)?;
     let mut hasher = DefaultHasher::new();
     dir.hash(&mut hasher);
-    std::env::temp_dir()
-        .join("eventsmith-macro-cache")
-        .join(format!("{:016x}", hasher.finish()))
+    Some(
+        base.join("eventsmith")
+            .join("macro-cache")
+            .join(format!("{:016x}", hasher.finish())),
+    )
 }
 
 /// The key: this macro's version, the settings, every input's path and bytes, and the JSON files

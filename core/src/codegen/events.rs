@@ -79,6 +79,11 @@ pub fn render(
             p.variant = variants.claim(type_name(&p.event.name, "Event"));
             for (planned, version) in p.versions.iter_mut().zip(&p.event.versions) {
                 planned.ty = space.add_root(&project.root_of(version.schema), &planned.name);
+                if let (Ty::Named(id), Some(note)) = (&planned.ty, deprecation(version)) {
+                    if space.defs[*id].module == planned.module {
+                        space.defs[*id].deprecated = Some(note);
+                    }
+                }
             }
         }
     }
@@ -373,6 +378,20 @@ impl RootCounts {
     }
 }
 
+/// The note of a version deprecated by `x-eventsmith.deprecated`.
+fn deprecation(version: &EventVersion) -> Option<String> {
+    use crate::annotations::Deprecation;
+    match version.annotations.deprecated.as_ref()? {
+        Deprecation::Flag(true) => Some("this event version is deprecated".to_owned()),
+        Deprecation::Flag(false) => None,
+        Deprecation::Details {
+            reason,
+            replaced_by: Some(replacement),
+        } => Some(format!("{reason} (use `{replacement}`)")),
+        Deprecation::Details { reason, .. } => Some(reason.clone()),
+    }
+}
+
 /// The Rust name of one version's root type: its `title`, else `<aggregate>_<name>`.
 fn version_name(project: &Project, event: &Event, version: &EventVersion) -> String {
     let title = project
@@ -416,6 +435,7 @@ fn upcaster(
             version.version
         );
         let doc_fn = format!(" {doc} Calls the custom upcaster [`{trait_name}`].");
+        let doc = format!(" {doc}");
         return Ok(quote! {
             #[doc = #doc]
             #[doc = ""]

@@ -364,7 +364,11 @@ impl<'a> TypeSpace<'a> {
         if object.contains_key("$ref") && self.is_pure_ref(node, object) {
             return false;
         }
-        matches!(self.kind(object), Kind::Object | Kind::AllOf)
+        match self.kind(object) {
+            Kind::Object => true,
+            Kind::AllOf => self.all_of_objects(node),
+            _ => false,
+        }
     }
 
     fn kind(&self, object: &Map<String, Value>) -> Kind {
@@ -392,6 +396,10 @@ impl<'a> TypeSpace<'a> {
         }
         match non_null.first().copied() {
             Some("object") if object.contains_key("properties") => Kind::Object,
+            // A closed object without properties is an empty struct, not a map.
+            Some("object") if object.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                Kind::Object
+            }
             Some("object") => Kind::Map,
             Some("string") => Kind::String,
             Some("integer") => Kind::Integer,
@@ -437,6 +445,7 @@ impl<'a> TypeSpace<'a> {
                 .and_then(Value::as_array)
                 .is_some_and(|values| values.contains(&Value::Null));
         let ty = match self.kind(object) {
+            Kind::AllOf if !self.all_of_objects(node) => self.all_of_value(node, object, hint),
             Kind::Object | Kind::AllOf => self.named(node, hint, None),
             Kind::Choice(keyword) => self.choice(node, object, keyword, hint),
             Kind::Map => {
@@ -472,6 +481,32 @@ impl<'a> TypeSpace<'a> {
         }
     }
 
+    /// Whether an `allOf` merges objects (a struct), rather than wrapping one value.
+    fn all_of_objects(&self, node: &NodeRef) -> bool {
+        let mut members = Vec::new();
+        self.collect_members(node, &mut members, 0);
+        members.iter().any(|member| {
+            let view = View::resolve(self.store, member);
+            view.has("properties")
+                || view.get("type").is_some_and(|(t, _)| {
+                    t == "object"
+                        || t.as_array()
+                            .is_some_and(|a| a.iter().any(|t| t == "object"))
+                })
+        })
+    }
+
+    /// An `allOf` that is not about objects: the type of its one member (a draft-07 way to give
+    /// a `$ref` a description), with the node's own constraints; a JSON value for several.
+    fn all_of_value(&mut self, node: &NodeRef, object: &Map<String, Value>, hint: &str) -> Ty {
+        match object.get("allOf") {
+            Some(Value::Array(members)) if members.len() == 1 => {
+                self.ty(&Self::child(node, &["allOf", "0"]), hint)
+            }
+            _ => Ty::Json,
+        }
+    }
+
     /// `enum` and `const`: a Rust enum when every value is a string, otherwise the values' JSON
     /// type with the allowed values checked.
     fn literals(&mut self, node: &NodeRef, object: &Map<String, Value>, hint: &str) -> Ty {
@@ -480,7 +515,11 @@ impl<'a> TypeSpace<'a> {
             (None, Some(Value::Array(values))) => values.iter().filter(|v| !v.is_null()).collect(),
             _ => Vec::new(),
         };
-        if !values.is_empty() && values.iter().all(|v| v.is_string()) {
+        if values.is_empty() {
+            // `enum: [null]` (the nullable wrapper adds the `Option`) or an empty enum.
+            return Ty::Json;
+        }
+        if values.iter().all(|v| v.is_string()) {
             return self.named(node, hint, None);
         }
         let base = if values.iter().all(|v| v.is_boolean()) {

@@ -1,5 +1,5 @@
 mod events {
-    eventsmith::generate!("@WORKSPACE@/tests/codegen/fixtures/custom-upcaster");
+    eventsmith::generate!("../../../../tests/codegen/fixtures/custom-upcaster");
 }
 
 fn main() {}

@@ -1,5 +1,5 @@
 #[derive(serde::Serialize, serde::Deserialize, eventsmith::Event)]
-#[event(schema = "@WORKSPACE@/schema/events/order/paid.v1.json")]
+#[event(schema = "../../../../schema/events/order/paid.v1.json")]
 struct OrderPaid {
     amount: f64,
     method: String,

@@ -1,5 +1,5 @@
 #[derive(serde::Serialize, serde::Deserialize, eventsmith::Event)]
-#[event(schema = "@WORKSPACE@/schema/events/order/placed.v2.json")]
+#[event(schema = "../../../../schema/events/order/placed.v2.json")]
 struct OrderPlaced {
     customer_id: String,
     currency: Option<String>,

@@ -4,7 +4,7 @@ struct OrderPaid {
 }
 
 #[derive(serde::Serialize, serde::Deserialize, eventsmith::Event)]
-#[event(schema = "@WORKSPACE@/schema/events/order/refunded.v1.json")]
+#[event(schema = "../../../../schema/events/order/refunded.v1.json")]
 struct OrderRefunded {
     amount: f64,
 }

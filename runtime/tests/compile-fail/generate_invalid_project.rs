@@ -1,5 +1,5 @@
 mod events {
-    eventsmith::generate!("@WORKSPACE@/tests/fixtures/invalid/three-broken-files");
+    eventsmith::generate!("../../../../tests/fixtures/invalid/three-broken-files");
 }
 
 fn main() {}
