@@ -3,7 +3,7 @@
 //! `DomainEvent` at the root, and the generated tests.
 
 use super::Settings;
-use super::emit::{Emitter, doc_attrs, ident, path};
+use super::emit::{Emitter, doc_attrs, format_items, ident, path};
 use super::names::{Scope, field_name, type_name};
 use super::types::{Ty, TypeSpace};
 use super::upcast::{Upcasts, apply_to_value};
@@ -127,7 +127,7 @@ pub fn render(
                 #[allow(dead_code, deprecated)]
                 pub mod types { #(#body)* }
             },
-            settings,
+            settings.format,
         ));
     }
     for result in results {
@@ -149,7 +149,7 @@ pub fn render(
             #[allow(dead_code)]
             pub struct Upcasters;
         },
-        settings,
+        settings.format,
     ));
     let warnings = space.diagnostics.clone();
     Ok((sources.concat(), warnings))
@@ -158,18 +158,6 @@ pub fn render(
 /// `<Aggregate>Event`.
 fn aggregate_enum_name(aggregate: &str) -> Ident {
     ident(&format!("{}Event", type_name(aggregate, "Aggregate")))
-}
-
-/// Formats items with prettyplease (no header), or writes the tokens as they are.
-fn format_items(tokens: TokenStream, settings: &Settings) -> String {
-    if !settings.format {
-        return tokens.to_string();
-    }
-    match syn::parse2::<syn::File>(tokens.clone()) {
-        Ok(file) => prettyplease::unparse(&file),
-        // Unreachable for well-formed tokens; keep the unformatted code rather than nothing.
-        Err(_) => tokens.to_string(),
-    }
 }
 
 /// `f` over `items` on every available core, results in input order.
@@ -348,7 +336,7 @@ fn aggregate_source(
                 #(#aggregate_items)*
             }
         },
-        settings,
+        settings.format,
     ))
 }
 

@@ -315,11 +315,6 @@ impl<'a> TypeSpace<'a> {
         self.scopes[module].claim(name.to_owned())
     }
 
-    /// The type for the schema at `node`; `hint` names it when the schema has no `title`.
-    pub fn add(&mut self, node: &NodeRef, hint: &str) -> Ty {
-        self.ty(node, hint)
-    }
-
     /// The type of an event version's root, named `name` (already claimed in its module).
     pub fn add_root(&mut self, node: &NodeRef, name: &str) -> Ty {
         if self.is_object_like(node) && !self.by_node.contains_key(&(node.clone(), None)) {
