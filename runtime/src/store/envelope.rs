@@ -1,0 +1,124 @@
+//! The envelope of a stored event: CloudEvents 1.0 attributes plus the store's own (stream
+//! version, global position, correlation and causation ids, free metadata).
+
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// What a caller appends: one event's payload and what it knows about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// `<aggregate>.<name>`.
+    pub event_type: String,
+    /// The payload's schema version.
+    pub version: u32,
+    /// The payload, JSON.
+    pub data: Vec<u8>,
+    /// Correlation, causation and free metadata.
+    pub metadata: Metadata,
+}
+
+impl NewEvent {
+    /// The latest-version payload of an event of a set.
+    pub fn encode<E: crate::EventSet>(event: &E) -> Result<Self, crate::EncodeError> {
+        Ok(Self {
+            event_type: event.event_type().to_owned(),
+            version: event.version(),
+            data: event.encode()?,
+            metadata: Metadata::default(),
+        })
+    }
+
+    /// The same event with `metadata`.
+    pub fn with_metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
+}
+
+/// Metadata carried with an event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Metadata {
+    /// The id shared by everything one request caused.
+    pub correlation_id: Option<String>,
+    /// The id of the event or command that caused this one.
+    pub causation_id: Option<String>,
+    /// Anything else, by name.
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// CloudEvents `id`: a UUIDv7, so ids sort by time.
+    pub id: uuid::Uuid,
+    /// CloudEvents `source`: who wrote it (the service).
+    pub source: String,
+    /// CloudEvents `type`: `<aggregate>.<name>`.
+    pub event_type: String,
+    /// The payload's schema version.
+    pub version: u32,
+    /// CloudEvents `subject`: the stream, `<category>-<id>`.
+    pub stream: String,
+    /// The event's version in its stream, from 1.
+    pub stream_version: u64,
+    /// Its position in the whole store, from 1, without gaps.
+    pub position: u64,
+    /// CloudEvents `time`.
+    pub time: time::OffsetDateTime,
+    /// CloudEvents `dataschema`, when known.
+    pub data_schema: Option<String>,
+    /// The payload, JSON (`datacontenttype` is `application/json`).
+    pub data: Vec<u8>,
+    /// Correlation, causation and free metadata.
+    pub metadata: Metadata,
+}
+
+impl Envelope {
+    /// The event as CloudEvents 1.0 structured JSON. The store's attributes are extension
+    /// attributes, named as the spec requires (lowercase letters and digits).
+    pub fn to_cloudevent(&self) -> Value {
+        let mut event = Map::new();
+        let mut put = |name: &str, value: Value| {
+            event.insert(name.to_owned(), value);
+        };
+        put("specversion", "1.0".into());
+        put("id", self.id.hyphenated().to_string().into());
+        put("source", self.source.clone().into());
+        put("type", self.event_type.clone().into());
+        put("subject", self.stream.clone().into());
+        let time = self
+            .time
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        put("time", time.into());
+        put("datacontenttype", "application/json".into());
+        if let Some(schema) = &self.data_schema {
+            put("dataschema", schema.clone().into());
+        }
+        put("eventversion", self.version.into());
+        put("streamversion", self.stream_version.into());
+        put("position", self.position.into());
+        if let Some(id) = &self.metadata.correlation_id {
+            put("correlationid", id.clone().into());
+        }
+        if let Some(id) = &self.metadata.causation_id {
+            put("causationid", id.clone().into());
+        }
+        if !self.metadata.extra.is_empty() {
+            put(
+                "metadata",
+                Value::Object(self.metadata.extra.clone().into_iter().collect()),
+            );
+        }
+        // A payload that is not JSON (which the store never accepts) would be kept as text.
+        let data = serde_json::from_slice(&self.data)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&self.data).into_owned()));
+        put("data", data);
+        Value::Object(event)
+    }
+
+    /// Decodes the payload into an event set, upcasting older versions.
+    pub fn decode<E: crate::EventSet>(&self) -> Result<E, crate::DecodeError> {
+        E::decode(&self.event_type, self.version, &self.data)
+    }
+}

@@ -1,0 +1,208 @@
+//! The event store contract and its backends. The traits name no backend's types, so SQLite (here)
+//! and Postgres (later) implement the same [`EventStore`], and one conformance suite runs against
+//! each (runtime/tests/store_conformance.rs).
+//!
+//! Work in progress (issue #5): the contract, the envelope, subscriptions and the in-memory
+//! backend are built; the SQLite backend, the aggregate repository, the projection runner,
+//! metrics and the crash test are not yet.
+
+mod envelope;
+mod memory;
+
+pub use envelope::{Envelope, Metadata, NewEvent};
+pub use memory::InMemoryStore;
+
+use std::future::Future;
+
+/// What the stream must look like for an append to go through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    /// Whatever it holds.
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream's last event must have this version.
+    Exact(u64),
+}
+
+/// Where an appended batch landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The stream version of the batch's first event.
+    pub first_version: u64,
+    /// The stream version of its last event (the stream's version now).
+    pub last_version: u64,
+    /// The global position of its first event.
+    pub first_position: u64,
+    /// The global position of its last event.
+    pub last_position: u64,
+}
+
+/// Which way to read a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Oldest first, from the given version up.
+    Forwards,
+    /// Newest first, from the given version down.
+    Backwards,
+}
+
+/// A stream's saved state at a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The stream version the state includes.
+    pub version: u64,
+    /// The serialized state.
+    pub state: Vec<u8>,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// Optimistic concurrency: the stream is not at the expected version.
+    #[error("stream `{stream}` is at version {actual}, not {expected:?}")]
+    Conflict {
+        /// The stream.
+        stream: String,
+        /// What the caller expected.
+        expected: ExpectedVersion,
+        /// Its version now (0: no stream).
+        actual: u64,
+    },
+    /// The append holds no events.
+    #[error("an append needs at least one event")]
+    EmptyAppend,
+    /// A payload is not JSON.
+    #[error("the payload of `{event_type}` is not JSON: {reason}")]
+    InvalidPayload {
+        /// The event type.
+        event_type: String,
+        /// The JSON error.
+        reason: String,
+    },
+    /// The stream name is empty.
+    #[error("a stream needs a name")]
+    InvalidStream,
+    /// The backend failed (I/O, a corrupt database, …).
+    #[error("the store failed: {0}")]
+    Backend(String),
+}
+
+/// An append-only event store.
+pub trait EventStore: Send + Sync {
+    /// Appends `events` to `stream` atomically if it is at `expected`. With an idempotency key
+    /// already used, appends nothing and returns the first append's result.
+    fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        idempotency_key: Option<&str>,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
+
+    /// At most `limit` events of `stream` from version `from` (inclusive) in `direction`.
+    fn read_stream(
+        &self,
+        stream: &str,
+        from: u64,
+        direction: Direction,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send;
+
+    /// At most `limit` events of every stream from global position `from` (inclusive).
+    fn read_all(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send;
+
+    /// The last global position (0 when empty) and a receiver told of every later one.
+    fn head(&self) -> tokio::sync::watch::Receiver<u64>;
+
+    /// Saves `state` as `stream`'s snapshot at `version`.
+    fn save_snapshot(
+        &self,
+        stream: &str,
+        version: u64,
+        state: Vec<u8>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The latest snapshot of `stream`.
+    fn load_snapshot(
+        &self,
+        stream: &str,
+    ) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send;
+}
+
+/// Every event from a position on, old ones first, then new ones as they are appended. Catch-up
+/// and live are one path (read from the cursor, wait for the head to pass it), so the switch
+/// between them can neither skip nor repeat an event.
+pub struct Subscription<'s, S: EventStore> {
+    store: &'s S,
+    head: tokio::sync::watch::Receiver<u64>,
+    next: u64,
+    buffer: std::collections::VecDeque<Envelope>,
+    batch: usize,
+}
+
+impl<'s, S: EventStore> Subscription<'s, S> {
+    /// A subscription to `store` from global position `from` (1: everything).
+    pub fn new(store: &'s S, from: u64) -> Self {
+        Self {
+            store,
+            head: store.head(),
+            next: from.max(1),
+            buffer: Default::default(),
+            batch: 512,
+        }
+    }
+
+    /// The next event, waiting for one to be appended when caught up.
+    pub async fn next(&mut self) -> Result<Envelope, StoreError> {
+        loop {
+            if let Some(event) = self.buffer.pop_front() {
+                self.next = event.position + 1;
+                return Ok(event);
+            }
+            // Marked seen before reading, so an append between the read and the wait still wakes us.
+            self.head.borrow_and_update();
+            let events = self.store.read_all(self.next, self.batch).await?;
+            if events.is_empty() {
+                self.head
+                    .changed()
+                    .await
+                    .map_err(|_| StoreError::Backend("the store was closed".into()))?;
+            } else {
+                self.buffer.extend(events);
+            }
+        }
+    }
+}
+
+/// Checks a batch before any backend writes it.
+pub(crate) fn check_append(stream: &str, events: &[NewEvent]) -> Result<(), StoreError> {
+    if stream.is_empty() {
+        return Err(StoreError::InvalidStream);
+    }
+    if events.is_empty() {
+        return Err(StoreError::EmptyAppend);
+    }
+    for event in events {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&event.data) {
+            return Err(StoreError::InvalidPayload {
+                event_type: event.event_type.clone(),
+                reason: e.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether a stream at `actual` (0: none) satisfies `expected`.
+pub(crate) fn satisfies(expected: ExpectedVersion, actual: u64) -> bool {
+    match expected {
+        ExpectedVersion::Any => true,
+        ExpectedVersion::NoStream => actual == 0,
+        ExpectedVersion::Exact(version) => actual == version,
+    }
+}

@@ -1,0 +1,477 @@
+//! One conformance suite for every `EventStore` backend: ordering, optimistic concurrency under
+//! racing writers, idempotency, subscriptions across the catch-up/live switch, large and unicode
+//! payloads, 10k-event streams, snapshots and the CloudEvents envelope. `conformance!` instantiates
+//! it per backend (the in-memory one today; SQLite joins with the rest of issue #5).
+
+use eventsmith::store::{
+    Direction, EventStore, ExpectedVersion, InMemoryStore, Metadata, NewEvent, StoreError,
+    Subscription,
+};
+use std::sync::Arc;
+
+fn event(n: u64) -> NewEvent {
+    NewEvent {
+        event_type: "order.placed".into(),
+        version: 2,
+        data: format!(r#"{{"n":{n}}}"#).into_bytes(),
+        metadata: Metadata::default(),
+    }
+}
+
+async fn ordering_and_reads<S: EventStore>(store: S) {
+    let first = store
+        .append(
+            "order-1",
+            ExpectedVersion::NoStream,
+            vec![event(1), event(2)],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!((first.first_version, first.last_version), (1, 2));
+    assert_eq!((first.first_position, first.last_position), (1, 2));
+    store
+        .append("order-2", ExpectedVersion::Any, vec![event(3)], None)
+        .await
+        .unwrap();
+    store
+        .append("order-1", ExpectedVersion::Exact(2), vec![event(4)], None)
+        .await
+        .unwrap();
+    let forwards = store
+        .read_stream("order-1", 1, Direction::Forwards, 100)
+        .await
+        .unwrap();
+    let versions: Vec<u64> = forwards.iter().map(|e| e.stream_version).collect();
+    let positions: Vec<u64> = forwards.iter().map(|e| e.position).collect();
+    assert_eq!((versions, positions), (vec![1, 2, 3], vec![1, 2, 4]));
+    let backwards = store
+        .read_stream("order-1", 2, Direction::Backwards, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        backwards
+            .iter()
+            .map(|e| e.stream_version)
+            .collect::<Vec<_>>(),
+        [2, 1]
+    );
+    let limited = store
+        .read_stream("order-1", 2, Direction::Forwards, 1)
+        .await
+        .unwrap();
+    assert_eq!(limited.len(), 1);
+    assert_eq!(limited[0].stream_version, 2);
+    let all = store.read_all(2, 100).await.unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.position).collect::<Vec<_>>(),
+        [2, 3, 4]
+    );
+    assert_eq!(all[1].stream, "order-2");
+    assert!(
+        store
+            .read_stream("order-9", 1, Direction::Forwards, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        all.windows(2).all(|w| w[0].id < w[1].id),
+        "UUIDv7 ids sort by time"
+    );
+}
+
+async fn expected_versions_are_enforced<S: EventStore>(store: S) {
+    store
+        .append("s-1", ExpectedVersion::NoStream, vec![event(1)], None)
+        .await
+        .unwrap();
+    let again = store
+        .append("s-1", ExpectedVersion::NoStream, vec![event(2)], None)
+        .await;
+    assert_eq!(
+        again,
+        Err(StoreError::Conflict {
+            stream: "s-1".into(),
+            expected: ExpectedVersion::NoStream,
+            actual: 1
+        })
+    );
+    let stale = store
+        .append("s-1", ExpectedVersion::Exact(0), vec![event(2)], None)
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict { actual: 1, .. })));
+    let missing = store
+        .append("s-2", ExpectedVersion::Exact(1), vec![event(2)], None)
+        .await;
+    assert!(matches!(
+        missing,
+        Err(StoreError::Conflict { actual: 0, .. })
+    ));
+    assert_eq!(
+        store
+            .append("s-1", ExpectedVersion::Any, vec![], None)
+            .await,
+        Err(StoreError::EmptyAppend)
+    );
+    let not_json = NewEvent {
+        data: b"{oops".to_vec(),
+        ..event(0)
+    };
+    assert!(matches!(
+        store
+            .append("s-1", ExpectedVersion::Any, vec![not_json], None)
+            .await,
+        Err(StoreError::InvalidPayload { .. })
+    ));
+    assert_eq!(
+        store
+            .append("", ExpectedVersion::Any, vec![event(1)], None)
+            .await,
+        Err(StoreError::InvalidStream)
+    );
+    // Nothing that failed was written.
+    assert_eq!(store.read_all(1, 100).await.unwrap().len(), 1);
+}
+
+async fn racing_writers_each_version_has_one_winner<S: EventStore + 'static>(store: S) {
+    let store = Arc::new(store);
+    let mut tasks = Vec::new();
+    for writer in 0..16u64 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut wins = 0;
+            for _ in 0..50 {
+                let current = store
+                    .read_stream("race-1", u64::MAX, Direction::Backwards, 1)
+                    .await
+                    .unwrap()
+                    .first()
+                    .map_or(0, |e| e.stream_version);
+                match store
+                    .append(
+                        "race-1",
+                        ExpectedVersion::Exact(current),
+                        vec![event(writer)],
+                        None,
+                    )
+                    .await
+                {
+                    Ok(_) => wins += 1,
+                    Err(StoreError::Conflict { .. }) => {}
+                    Err(e) => panic!("{e}"),
+                }
+                // Another stream, appended to concurrently, shares the global positions.
+                store
+                    .append(
+                        &format!("other-{writer}"),
+                        ExpectedVersion::Any,
+                        vec![event(writer)],
+                        None,
+                    )
+                    .await
+                    .unwrap();
+            }
+            wins
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        wins += task.await.unwrap();
+    }
+    let stream = store
+        .read_stream("race-1", 1, Direction::Forwards, 10_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        stream.len() as u64,
+        wins,
+        "every win, and only wins, is in the stream"
+    );
+    assert!(
+        stream
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.stream_version == i as u64 + 1)
+    );
+    let all = store.read_all(1, 100_000).await.unwrap();
+    assert_eq!(all.len() as u64, wins + 16 * 50);
+    assert!(
+        all.iter()
+            .enumerate()
+            .all(|(i, e)| e.position == i as u64 + 1),
+        "no gap, no duplicate"
+    );
+}
+
+async fn idempotent_appends_append_once<S: EventStore>(store: S) {
+    let first = store
+        .append(
+            "pay-1",
+            ExpectedVersion::NoStream,
+            vec![event(1)],
+            Some("k-1"),
+        )
+        .await
+        .unwrap();
+    // The retry would conflict, but the key answers with the first result.
+    let retry = store
+        .append(
+            "pay-1",
+            ExpectedVersion::NoStream,
+            vec![event(1)],
+            Some("k-1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first, retry);
+    assert_eq!(store.read_all(1, 10).await.unwrap().len(), 1);
+    store
+        .append(
+            "pay-1",
+            ExpectedVersion::Exact(1),
+            vec![event(2)],
+            Some("k-2"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.read_all(1, 10).await.unwrap().len(), 2);
+}
+
+async fn subscriptions_switch_from_catch_up_to_live_without_gap_or_duplicate<
+    S: EventStore + 'static,
+>(
+    store: S,
+) {
+    let store = Arc::new(store);
+    for n in 0..300 {
+        store
+            .append(
+                &format!("s-{}", n % 7),
+                ExpectedVersion::Any,
+                vec![event(n)],
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let writer = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            for n in 300..600 {
+                store
+                    .append(
+                        &format!("s-{}", n % 7),
+                        ExpectedVersion::Any,
+                        vec![event(n)],
+                        None,
+                    )
+                    .await
+                    .unwrap();
+                if n % 50 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    };
+    let mut subscription = Subscription::new(store.as_ref(), 1);
+    let mut positions = Vec::new();
+    while positions.len() < 600 {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), subscription.next())
+            .await
+            .expect("the subscription keeps up")
+            .unwrap();
+        positions.push(next.position);
+    }
+    writer.await.unwrap();
+    assert_eq!(positions, (1..=600).collect::<Vec<u64>>());
+    // From the middle, then one more appended while waiting.
+    let mut late = Subscription::new(store.as_ref(), 599);
+    assert_eq!(late.next().await.unwrap().position, 599);
+    assert_eq!(late.next().await.unwrap().position, 600);
+    let waiting = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move {
+            let mut subscription = Subscription::new(store.as_ref(), 601);
+            subscription.next().await.unwrap().position
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    store
+        .append("s-0", ExpectedVersion::Any, vec![event(601)], None)
+        .await
+        .unwrap();
+    assert_eq!(waiting.await.unwrap(), 601);
+}
+
+async fn large_and_unicode_payloads_survive<S: EventStore>(store: S) {
+    let big = format!(r#"{{"blob":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    let unicode = r#"{"name":"Zoë Ångström 日本語 🎉","quote":"\u2028 \"quoted\""}"#;
+    let metadata = Metadata {
+        correlation_id: Some("corr-1".into()),
+        causation_id: Some("cmd-1".into()),
+        extra: [("user".to_owned(), serde_json::json!("zoë"))].into(),
+    };
+    store
+        .append(
+            "blob-1",
+            ExpectedVersion::Any,
+            vec![
+                NewEvent {
+                    data: big.clone().into_bytes(),
+                    ..event(0)
+                },
+                NewEvent {
+                    data: unicode.as_bytes().to_vec(),
+                    metadata: metadata.clone(),
+                    ..event(0)
+                },
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    let read = store
+        .read_stream("blob-1", 1, Direction::Forwards, 10)
+        .await
+        .unwrap();
+    assert_eq!(read[0].data, big.as_bytes());
+    assert_eq!(read[1].data, unicode.as_bytes());
+    assert_eq!(read[1].metadata, metadata);
+}
+
+async fn ten_thousand_event_streams<S: EventStore>(store: S) {
+    for chunk in 0..10u64 {
+        let events = (0..1_000).map(|n| event(chunk * 1_000 + n)).collect();
+        let expected = if chunk == 0 {
+            ExpectedVersion::NoStream
+        } else {
+            ExpectedVersion::Exact(chunk * 1_000)
+        };
+        store
+            .append("long-1", expected, events, None)
+            .await
+            .unwrap();
+    }
+    let all = store
+        .read_stream("long-1", 1, Direction::Forwards, 20_000)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 10_000);
+    assert_eq!(all.last().unwrap().stream_version, 10_000);
+    let tail = store
+        .read_stream("long-1", 9_990, Direction::Forwards, 100)
+        .await
+        .unwrap();
+    assert_eq!(tail.len(), 11);
+}
+
+async fn snapshots_keep_the_latest<S: EventStore>(store: S) {
+    assert_eq!(store.load_snapshot("order-1").await.unwrap(), None);
+    store
+        .save_snapshot("order-1", 100, b"state at 100".to_vec())
+        .await
+        .unwrap();
+    store
+        .save_snapshot("order-1", 200, b"state at 200".to_vec())
+        .await
+        .unwrap();
+    let latest = store.load_snapshot("order-1").await.unwrap().unwrap();
+    assert_eq!(
+        (latest.version, latest.state.as_slice()),
+        (200, &b"state at 200"[..])
+    );
+}
+
+async fn envelopes_are_cloudevents<S: EventStore>(store: S) {
+    let metadata = Metadata {
+        correlation_id: Some("c-1".into()),
+        ..Metadata::default()
+    };
+    store
+        .append(
+            "order-7",
+            ExpectedVersion::Any,
+            vec![NewEvent {
+                metadata,
+                ..event(7)
+            }],
+            None,
+        )
+        .await
+        .unwrap();
+    let envelope = store.read_all(1, 1).await.unwrap().remove(0);
+    let json = envelope.to_cloudevent();
+    assert_eq!(json["specversion"], "1.0");
+    assert_eq!(json["type"], "order.placed");
+    assert_eq!(json["subject"], "order-7");
+    assert_eq!(json["source"], "conformance");
+    assert_eq!(json["datacontenttype"], "application/json");
+    assert_eq!(json["data"], serde_json::json!({"n": 7}));
+    assert_eq!(
+        (json["streamversion"].as_u64(), json["position"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(json["correlationid"], "c-1");
+    assert_eq!(
+        uuid::Uuid::parse_str(json["id"].as_str().unwrap())
+            .unwrap()
+            .get_version_num(),
+        7
+    );
+    assert!(
+        time::OffsetDateTime::parse(
+            json["time"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339
+        )
+        .is_ok()
+    );
+}
+
+macro_rules! conformance {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+
+            #[tokio::test]
+            async fn ordering_and_reads() {
+                super::ordering_and_reads($make).await
+            }
+            #[tokio::test]
+            async fn expected_versions_are_enforced() {
+                super::expected_versions_are_enforced($make).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn racing_writers_each_version_has_one_winner() {
+                super::racing_writers_each_version_has_one_winner($make).await
+            }
+            #[tokio::test]
+            async fn idempotent_appends_append_once() {
+                super::idempotent_appends_append_once($make).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn subscriptions_switch_from_catch_up_to_live() {
+                super::subscriptions_switch_from_catch_up_to_live_without_gap_or_duplicate($make)
+                    .await
+            }
+            #[tokio::test]
+            async fn large_and_unicode_payloads_survive() {
+                super::large_and_unicode_payloads_survive($make).await
+            }
+            #[tokio::test]
+            async fn ten_thousand_event_streams() {
+                super::ten_thousand_event_streams($make).await
+            }
+            #[tokio::test]
+            async fn snapshots_keep_the_latest() {
+                super::snapshots_keep_the_latest($make).await
+            }
+            #[tokio::test]
+            async fn envelopes_are_cloudevents() {
+                super::envelopes_are_cloudevents($make).await
+            }
+        }
+    };
+}
+
+conformance!(in_memory, InMemoryStore::new("conformance"));
