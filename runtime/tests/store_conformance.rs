@@ -1,11 +1,11 @@
 //! One conformance suite for every `EventStore` backend: ordering, optimistic concurrency under
 //! racing writers, idempotency, subscriptions across the catch-up/live switch, large and unicode
 //! payloads, 10k-event streams, snapshots and the CloudEvents envelope. `conformance!` instantiates
-//! it per backend (the in-memory one today; SQLite joins with the rest of issue #5).
+//! it per backend: in memory, and SQLite in a fresh temporary database per test.
 
 use eventsmith::store::{
-    Direction, EventStore, ExpectedVersion, InMemoryStore, Metadata, NewEvent, StoreError,
-    Subscription,
+    Direction, EventStore, ExpectedVersion, InMemoryStore, Metadata, NewEvent, SqliteStore,
+    StoreError, Subscription,
 };
 use std::sync::Arc;
 
@@ -435,43 +435,129 @@ macro_rules! conformance {
 
             #[tokio::test]
             async fn ordering_and_reads() {
-                super::ordering_and_reads($make).await
+                {
+                    let (store, _guard) = $make;
+                    super::ordering_and_reads(store).await
+                }
             }
             #[tokio::test]
             async fn expected_versions_are_enforced() {
-                super::expected_versions_are_enforced($make).await
+                {
+                    let (store, _guard) = $make;
+                    super::expected_versions_are_enforced(store).await
+                }
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn racing_writers_each_version_has_one_winner() {
-                super::racing_writers_each_version_has_one_winner($make).await
+                {
+                    let (store, _guard) = $make;
+                    super::racing_writers_each_version_has_one_winner(store).await
+                }
             }
             #[tokio::test]
             async fn idempotent_appends_append_once() {
-                super::idempotent_appends_append_once($make).await
+                {
+                    let (store, _guard) = $make;
+                    super::idempotent_appends_append_once(store).await
+                }
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn subscriptions_switch_from_catch_up_to_live() {
-                super::subscriptions_switch_from_catch_up_to_live_without_gap_or_duplicate($make)
+                {
+                    let (store, _guard) = $make;
+                    super::subscriptions_switch_from_catch_up_to_live_without_gap_or_duplicate(
+                        store,
+                    )
                     .await
+                }
             }
             #[tokio::test]
             async fn large_and_unicode_payloads_survive() {
-                super::large_and_unicode_payloads_survive($make).await
+                {
+                    let (store, _guard) = $make;
+                    super::large_and_unicode_payloads_survive(store).await
+                }
             }
             #[tokio::test]
             async fn ten_thousand_event_streams() {
-                super::ten_thousand_event_streams($make).await
+                {
+                    let (store, _guard) = $make;
+                    super::ten_thousand_event_streams(store).await
+                }
             }
             #[tokio::test]
             async fn snapshots_keep_the_latest() {
-                super::snapshots_keep_the_latest($make).await
+                {
+                    let (store, _guard) = $make;
+                    super::snapshots_keep_the_latest(store).await
+                }
             }
             #[tokio::test]
             async fn envelopes_are_cloudevents() {
-                super::envelopes_are_cloudevents($make).await
+                {
+                    let (store, _guard) = $make;
+                    super::envelopes_are_cloudevents(store).await
+                }
             }
         }
     };
 }
 
-conformance!(in_memory, InMemoryStore::new("conformance"));
+conformance!(in_memory, (InMemoryStore::new("conformance"), ()));
+conformance!(sqlite, sqlite_store());
+
+/// A SQLite store in a fresh temporary directory, removed with the guard.
+fn sqlite_store() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("events.db"), "conformance").unwrap();
+    (store, dir)
+}
+
+#[tokio::test]
+async fn sqlite_reopens_with_every_event_and_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    {
+        let store = SqliteStore::open(&path, "conformance").unwrap();
+        store
+            .append(
+                "order-1",
+                ExpectedVersion::NoStream,
+                vec![event(1), event(2)],
+                Some("k"),
+            )
+            .await
+            .unwrap();
+        store
+            .save_snapshot("order-1", 2, b"s".to_vec())
+            .await
+            .unwrap();
+    }
+    let store = SqliteStore::open(&path, "conformance").unwrap();
+    assert_eq!(*store.head().borrow(), 2);
+    assert_eq!(store.read_all(1, 10).await.unwrap().len(), 2);
+    let retry = store
+        .append(
+            "order-1",
+            ExpectedVersion::NoStream,
+            vec![event(1)],
+            Some("k"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(retry.last_position, 2);
+    assert_eq!(
+        store
+            .load_snapshot("order-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        2
+    );
+    let next = store
+        .append("order-1", ExpectedVersion::Exact(2), vec![event(3)], None)
+        .await
+        .unwrap();
+    assert_eq!((next.last_version, next.last_position), (3, 3));
+}

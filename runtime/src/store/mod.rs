@@ -2,15 +2,17 @@
 //! and Postgres (later) implement the same [`EventStore`], and one conformance suite runs against
 //! each (runtime/tests/store_conformance.rs).
 //!
-//! Work in progress (issue #5): the contract, the envelope, subscriptions and the in-memory
-//! backend are built; the SQLite backend, the aggregate repository, the projection runner,
-//! metrics and the crash test are not yet.
+//! Work in progress (issue #5): the contract, the envelope, subscriptions, the in-memory backend
+//! and the SQLite backend (WAL, group commit) are built; the aggregate repository, the projection
+//! runner, metrics, the crash test and the benchmarks are not yet.
 
 mod envelope;
 mod memory;
+mod sqlite;
 
 pub use envelope::{Envelope, Metadata, NewEvent};
 pub use memory::InMemoryStore;
+pub use sqlite::SqliteStore;
 
 use std::future::Future;
 

@@ -1,0 +1,531 @@
+//! The SQLite backend: one database file in WAL mode. One writer thread owns the write connection
+//! and commits every append waiting for it in one transaction (group commit): each append still
+//! gets its own expected-version check and result, but they share one fsync. Positions are the
+//! table's rowids, assigned in commit order by the only writer, so readers never see a later
+//! position before an earlier one and there are no gaps.
+//!
+//! Durability: `synchronous = FULL` in WAL mode syncs the WAL at every commit, and an append is
+//! acknowledged only after its commit returns, so an acknowledged event survives a process crash
+//! and a power loss. (`NORMAL` would survive a process crash but could lose the last commits on
+//! power loss; group commit is what keeps `FULL` fast.)
+
+use super::{
+    Appended, Direction, Envelope, EventStore, ExpectedVersion, Metadata, NewEvent, Snapshot,
+    StoreError, check_append, satisfies,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use tokio::sync::oneshot;
+
+/// Appends the writer commits together at most.
+const MAX_GROUP: usize = 512;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY,
+    id BLOB NOT NULL,
+    stream TEXT NOT NULL,
+    stream_version INTEGER NOT NULL,
+    event_type TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    time TEXT NOT NULL,
+    data BLOB NOT NULL,
+    metadata TEXT,
+    UNIQUE (stream, stream_version)
+);
+CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots (stream TEXT PRIMARY KEY, version INTEGER NOT NULL, state BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY,
+    first_version INTEGER NOT NULL,
+    last_version INTEGER NOT NULL,
+    first_position INTEGER NOT NULL,
+    last_position INTEGER NOT NULL
+);
+";
+
+enum Request {
+    Append {
+        stream: String,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        key: Option<String>,
+        reply: oneshot::Sender<Result<Appended, StoreError>>,
+    },
+    Snapshot {
+        stream: String,
+        version: u64,
+        state: Vec<u8>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+struct Inner {
+    source: String,
+    path: PathBuf,
+    writer: Mutex<mpsc::Sender<Request>>,
+    readers: Mutex<Vec<Connection>>,
+    head: tokio::sync::watch::Sender<u64>,
+}
+
+/// An event store in a SQLite database file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+fn backend(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(error.to_string())
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open(path).map_err(backend)?;
+    connection
+        .execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
+        )
+        .map_err(backend)?;
+    Ok(connection)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`; events name `source` as their
+    /// CloudEvents source.
+    pub fn open(path: impl AsRef<Path>, source: impl Into<String>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let connection = open_connection(&path)?;
+        connection.execute_batch(SCHEMA).map_err(backend)?;
+        let head = connection
+            .query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(backend)? as u64;
+        let head = tokio::sync::watch::Sender::new(head);
+        let (sender, receiver) = mpsc::channel();
+        let inner = Arc::new(Inner {
+            source: source.into(),
+            path,
+            writer: Mutex::new(sender),
+            readers: Mutex::new(Vec::new()),
+            head,
+        });
+        let writer_inner = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("eventsmith-sqlite-writer".into())
+            .spawn(move || write_loop(connection, receiver, writer_inner))
+            .map_err(backend)?;
+        Ok(Self { inner })
+    }
+
+    fn send(&self, request: Request) -> Result<(), StoreError> {
+        let writer = self.inner.writer.lock().map_err(backend)?;
+        writer
+            .send(request)
+            .map_err(|_| StoreError::Backend("the writer thread stopped".into()))
+    }
+
+    /// Runs `read` on a pooled read connection, off the async executor.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection, &str) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().map_err(backend)?.pop();
+            let connection = match pooled {
+                Some(connection) => connection,
+                None => open_connection(&inner.path)?,
+            };
+            let result = read(&connection, &inner.source).map_err(backend);
+            if let Ok(mut readers) = inner.readers.lock() {
+                readers.push(connection);
+            }
+            result
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+fn write_loop(
+    mut connection: Connection,
+    receiver: mpsc::Receiver<Request>,
+    inner: std::sync::Weak<Inner>,
+) {
+    while let Ok(first) = receiver.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match receiver.try_recv() {
+                Ok(request) => group.push(request),
+                Err(_) => break,
+            }
+        }
+        let outcome = commit_group(&mut connection, &group);
+        let Some(inner) = inner.upgrade() else { return };
+        match outcome {
+            Ok(results) => {
+                let last = results
+                    .iter()
+                    .filter_map(|r| match r {
+                        Ok(Some(appended)) => Some(appended.last_position),
+                        _ => None,
+                    })
+                    .max();
+                if let Some(last) = last {
+                    inner.head.send_replace(last);
+                }
+                for (request, result) in group.into_iter().zip(results) {
+                    reply(request, result);
+                }
+            }
+            Err(error) => {
+                for request in group {
+                    reply(request, Err(error.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Sends a result: `Some(appended)` for an append, `None` for a snapshot.
+fn reply(request: Request, result: Result<Option<Appended>, StoreError>) {
+    match request {
+        Request::Append { reply, .. } => {
+            let _ = reply.send(result.and_then(|a| {
+                a.ok_or_else(|| StoreError::Backend("an append without a result".into()))
+            }));
+        }
+        Request::Snapshot { reply, .. } => {
+            let _ = reply.send(result.map(|_| ()));
+        }
+    }
+}
+
+/// One transaction for the whole group; each request in its own savepoint, so one failing
+/// request leaves the others' writes in place.
+fn commit_group(
+    connection: &mut Connection,
+    group: &[Request],
+) -> Result<Vec<Result<Option<Appended>, StoreError>>, StoreError> {
+    let mut transaction = connection
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let mut results = Vec::with_capacity(group.len());
+    for request in group {
+        let savepoint = transaction.savepoint().map_err(backend)?;
+        let result = match request {
+            Request::Append {
+                stream,
+                expected,
+                events,
+                key,
+                ..
+            } => append(&savepoint, stream, *expected, events, key.as_deref()).map(Some),
+            Request::Snapshot {
+                stream,
+                version,
+                state,
+                ..
+            } => savepoint
+                .execute(
+                    "INSERT INTO snapshots (stream, version, state) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (stream) DO UPDATE SET version = ?2, state = ?3",
+                    params![stream, *version as i64, state],
+                )
+                .map(|_| None)
+                .map_err(backend),
+        };
+        if result.is_ok() {
+            savepoint.commit().map_err(backend)?;
+        }
+        // A failed request's savepoint rolls back when dropped.
+        results.push(result);
+    }
+    transaction.commit().map_err(backend)?;
+    Ok(results)
+}
+
+fn append(
+    connection: &Connection,
+    stream: &str,
+    expected: ExpectedVersion,
+    events: &[NewEvent],
+    key: Option<&str>,
+) -> Result<Appended, StoreError> {
+    if let Some(key) = key {
+        let first = connection
+            .query_row(
+                "SELECT first_version, last_version, first_position, last_position FROM idempotency WHERE key = ?1",
+                [key],
+                |r| {
+                    Ok(Appended {
+                        first_version: r.get::<_, i64>(0)? as u64,
+                        last_version: r.get::<_, i64>(1)? as u64,
+                        first_position: r.get::<_, i64>(2)? as u64,
+                        last_position: r.get::<_, i64>(3)? as u64,
+                    })
+                },
+            )
+            .optional()
+            .map_err(backend)?;
+        if let Some(first) = first {
+            return Ok(first);
+        }
+    }
+    let actual: u64 = connection
+        .query_row(
+            "SELECT version FROM streams WHERE stream = ?1",
+            [stream],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()
+        .map_err(backend)?
+        .map_or(0, |v| v as u64);
+    if !satisfies(expected, actual) {
+        return Err(StoreError::Conflict {
+            stream: stream.to_owned(),
+            expected,
+            actual,
+        });
+    }
+    let time = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(backend)?;
+    let mut insert = connection
+        .prepare_cached(
+            "INSERT INTO events (id, stream, stream_version, event_type, version, time, data, metadata)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(backend)?;
+    let mut first_position = 0;
+    let mut last_position = 0;
+    for (offset, event) in events.iter().enumerate() {
+        let metadata = metadata_json(&event.metadata);
+        insert
+            .execute(params![
+                uuid::Uuid::now_v7().as_bytes().as_slice(),
+                stream,
+                (actual + offset as u64 + 1) as i64,
+                event.event_type,
+                event.version,
+                time,
+                event.data,
+                metadata,
+            ])
+            .map_err(backend)?;
+        last_position = connection.last_insert_rowid() as u64;
+        if offset == 0 {
+            first_position = last_position;
+        }
+    }
+    let appended = Appended {
+        first_version: actual + 1,
+        last_version: actual + events.len() as u64,
+        first_position,
+        last_position,
+    };
+    connection
+        .execute(
+            "INSERT INTO streams (stream, version) VALUES (?1, ?2)
+             ON CONFLICT (stream) DO UPDATE SET version = ?2",
+            params![stream, appended.last_version as i64],
+        )
+        .map_err(backend)?;
+    if let Some(key) = key {
+        connection
+            .execute(
+                "INSERT INTO idempotency (key, first_version, last_version, first_position, last_position)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    key,
+                    appended.first_version as i64,
+                    appended.last_version as i64,
+                    appended.first_position as i64,
+                    appended.last_position as i64
+                ],
+            )
+            .map_err(backend)?;
+    }
+    Ok(appended)
+}
+
+fn metadata_json(metadata: &Metadata) -> Option<String> {
+    if metadata == &Metadata::default() {
+        return None;
+    }
+    let mut object = serde_json::Map::new();
+    if let Some(id) = &metadata.correlation_id {
+        object.insert("correlation_id".into(), id.clone().into());
+    }
+    if let Some(id) = &metadata.causation_id {
+        object.insert("causation_id".into(), id.clone().into());
+    }
+    if !metadata.extra.is_empty() {
+        let extra = metadata.extra.clone().into_iter().collect();
+        object.insert("extra".into(), serde_json::Value::Object(extra));
+    }
+    Some(serde_json::Value::Object(object).to_string())
+}
+
+fn metadata_of(text: Option<String>) -> Metadata {
+    let Some(value) = text.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()) else {
+        return Metadata::default();
+    };
+    let text = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    Metadata {
+        correlation_id: text("correlation_id"),
+        causation_id: text("causation_id"),
+        extra: value
+            .get("extra")
+            .and_then(|e| e.as_object())
+            .map(|e| e.clone().into_iter().collect())
+            .unwrap_or_default(),
+    }
+}
+
+const COLUMNS: &str =
+    "position, id, stream, stream_version, event_type, version, time, data, metadata";
+
+fn envelope(row: &rusqlite::Row<'_>, source: &str) -> rusqlite::Result<Envelope> {
+    let id: Vec<u8> = row.get(1)?;
+    let time: String = row.get(6)?;
+    Ok(Envelope {
+        position: row.get::<_, i64>(0)? as u64,
+        id: uuid::Uuid::from_slice(&id).unwrap_or_default(),
+        source: source.to_owned(),
+        stream: row.get(2)?,
+        stream_version: row.get::<_, i64>(3)? as u64,
+        event_type: row.get(4)?,
+        version: row.get(5)?,
+        time: time::OffsetDateTime::parse(&time, &time::format_description::well_known::Rfc3339)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+        data_schema: None,
+        data: row.get(7)?,
+        metadata: metadata_of(row.get(8)?),
+    })
+}
+
+fn query(
+    connection: &Connection,
+    source: &str,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<Envelope>> {
+    let mut statement = connection.prepare_cached(sql)?;
+    let rows = statement.query_map(params, |row| envelope(row, source))?;
+    rows.collect()
+}
+
+impl EventStore for SqliteStore {
+    fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        idempotency_key: Option<&str>,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
+        let checked = check_append(stream, &events);
+        let (reply, answer) = oneshot::channel();
+        let sent = checked.and_then(|()| {
+            self.send(Request::Append {
+                stream: stream.to_owned(),
+                expected,
+                events,
+                key: idempotency_key.map(str::to_owned),
+                reply,
+            })
+        });
+        async move {
+            sent?;
+            answer
+                .await
+                .map_err(|_| StoreError::Backend("the writer thread stopped".into()))?
+        }
+    }
+
+    fn read_stream(
+        &self,
+        stream: &str,
+        from: u64,
+        direction: Direction,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send {
+        let stream = stream.to_owned();
+        let from = from.min(i64::MAX as u64) as i64;
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.read(move |connection, source| {
+            let sql = match direction {
+                Direction::Forwards => format!(
+                    "SELECT {COLUMNS} FROM events WHERE stream = ?1 AND stream_version >= ?2 ORDER BY stream_version ASC LIMIT ?3"
+                ),
+                Direction::Backwards => format!(
+                    "SELECT {COLUMNS} FROM events WHERE stream = ?1 AND stream_version <= ?2 ORDER BY stream_version DESC LIMIT ?3"
+                ),
+            };
+            query(connection, source, &sql, params![stream, from, limit])
+        })
+    }
+
+    fn read_all(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send {
+        let from = from.min(i64::MAX as u64) as i64;
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.read(move |connection, source| {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM events WHERE position >= ?1 ORDER BY position LIMIT ?2"
+            );
+            query(connection, source, &sql, params![from, limit])
+        })
+    }
+
+    fn head(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.head.subscribe()
+    }
+
+    fn save_snapshot(
+        &self,
+        stream: &str,
+        version: u64,
+        state: Vec<u8>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.send(Request::Snapshot {
+            stream: stream.to_owned(),
+            version,
+            state,
+            reply,
+        });
+        async move {
+            sent?;
+            answer
+                .await
+                .map_err(|_| StoreError::Backend("the writer thread stopped".into()))?
+        }
+    }
+
+    fn load_snapshot(
+        &self,
+        stream: &str,
+    ) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send {
+        let stream = stream.to_owned();
+        self.read(move |connection, _| {
+            connection
+                .query_row(
+                    "SELECT version, state FROM snapshots WHERE stream = ?1",
+                    [stream],
+                    |r| {
+                        Ok(Snapshot {
+                            version: r.get::<_, i64>(0)? as u64,
+                            state: r.get(1)?,
+                        })
+                    },
+                )
+                .optional()
+        })
+    }
+}
