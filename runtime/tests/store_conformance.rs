@@ -225,6 +225,8 @@ async fn idempotent_appends_append_once<S: EventStore>(store: S) {
         .await
         .unwrap();
     assert_eq!(first, retry);
+    assert_eq!(store.idempotent_result("k-1").await.unwrap(), Some(first));
+    assert_eq!(store.idempotent_result("k-unused").await.unwrap(), None);
     assert_eq!(store.read_all(1, 10).await.unwrap().len(), 1);
     store
         .append(

@@ -162,6 +162,13 @@ impl EventStore for InMemoryStore {
         std::future::ready(self.read_all_now(from, limit))
     }
 
+    fn idempotent_result(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send {
+        std::future::ready(self.lock().map(|s| s.idempotency.get(key).copied()))
+    }
+
     fn head(&self) -> tokio::sync::watch::Receiver<u64> {
         self.head.subscribe()
     }

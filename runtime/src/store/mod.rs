@@ -118,6 +118,12 @@ pub trait EventStore: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send;
 
+    /// The result of the append that first used `key`, if one did.
+    fn idempotent_result(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send;
+
     /// The last global position (0 when empty) and a receiver told of every later one.
     fn head(&self) -> tokio::sync::watch::Receiver<u64>;
 

@@ -254,25 +254,13 @@ fn append(
     events: &[NewEvent],
     key: Option<&str>,
 ) -> Result<Appended, StoreError> {
-    if let Some(key) = key {
-        let first = connection
-            .query_row(
-                "SELECT first_version, last_version, first_position, last_position FROM idempotency WHERE key = ?1",
-                [key],
-                |r| {
-                    Ok(Appended {
-                        first_version: r.get::<_, i64>(0)? as u64,
-                        last_version: r.get::<_, i64>(1)? as u64,
-                        first_position: r.get::<_, i64>(2)? as u64,
-                        last_position: r.get::<_, i64>(3)? as u64,
-                    })
-                },
-            )
-            .optional()
-            .map_err(backend)?;
-        if let Some(first) = first {
-            return Ok(first);
-        }
+    if let Some(first) = key
+        .map(|k| idempotent(connection, k))
+        .transpose()
+        .map_err(backend)?
+        .flatten()
+    {
+        return Ok(first);
     }
     let actual: u64 = connection
         .query_row(
@@ -349,6 +337,24 @@ fn append(
             .map_err(backend)?;
     }
     Ok(appended)
+}
+
+/// The result of the append that first used `key`.
+fn idempotent(connection: &Connection, key: &str) -> rusqlite::Result<Option<Appended>> {
+    connection
+        .query_row(
+            "SELECT first_version, last_version, first_position, last_position FROM idempotency WHERE key = ?1",
+            [key],
+            |r| {
+                Ok(Appended {
+                    first_version: r.get::<_, i64>(0)? as u64,
+                    last_version: r.get::<_, i64>(1)? as u64,
+                    first_position: r.get::<_, i64>(2)? as u64,
+                    last_position: r.get::<_, i64>(3)? as u64,
+                })
+            },
+        )
+        .optional()
 }
 
 fn metadata_json(metadata: &Metadata) -> Option<String> {
@@ -481,6 +487,14 @@ impl EventStore for SqliteStore {
             );
             query(connection, source, &sql, params![from, limit])
         })
+    }
+
+    fn idempotent_result(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send {
+        let key = key.to_owned();
+        self.read(move |connection, _| idempotent(connection, &key))
     }
 
     fn head(&self) -> tokio::sync::watch::Receiver<u64> {

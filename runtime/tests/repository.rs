@@ -1,0 +1,241 @@
+//! The aggregate repository over the example project's generated `customer` events, on both
+//! backends: decide and append, rejections, `If-Match` conflicts, retries under racing writers,
+//! snapshots every N events, idempotent commands.
+
+mod events {
+    include!("../../tests/codegen/example/mod.rs");
+}
+
+use events::customer::{CustomerEmailChanged, CustomerEvent, CustomerRegistered};
+use eventsmith::repository::{Aggregate, Execute, Repository, RepositoryError};
+use eventsmith::store::{EventStore, InMemoryStore};
+use std::sync::Arc;
+
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Customer {
+    email: Option<String>,
+    changes: u64,
+}
+
+enum Command {
+    Register {
+        email: &'static str,
+        name: &'static str,
+    },
+    ChangeEmail {
+        email: String,
+    },
+}
+
+impl Aggregate for Customer {
+    type Event = CustomerEvent;
+    type Command = Command;
+    type Rejection = String;
+    const CATEGORY: &'static str = "customer";
+
+    fn apply(&mut self, event: &CustomerEvent) {
+        match event {
+            CustomerEvent::Registered(e) => self.email = Some(e.email.to_string()),
+            CustomerEvent::EmailChanged(e) => {
+                self.email = Some(e.email.to_string());
+                self.changes += 1;
+            }
+        }
+    }
+
+    fn decide(&self, command: &Command) -> Result<Vec<CustomerEvent>, String> {
+        match (command, &self.email) {
+            (Command::Register { email, name }, None) => {
+                Ok(vec![CustomerEvent::Registered(CustomerRegistered {
+                    email: email.parse().map_err(|e| format!("{e}"))?,
+                    name: (*name).to_owned(),
+                })])
+            }
+            (Command::Register { .. }, Some(_)) => Err("already registered".into()),
+            (Command::ChangeEmail { .. }, None) => Err("not registered".into()),
+            (Command::ChangeEmail { email }, Some(current)) if email == current => Ok(vec![]),
+            (Command::ChangeEmail { email }, Some(_)) => {
+                Ok(vec![CustomerEvent::EmailChanged(CustomerEmailChanged {
+                    email: email.parse().map_err(|e| format!("{e}"))?,
+                })])
+            }
+        }
+    }
+}
+
+fn register() -> Command {
+    Command::Register {
+        email: "ada@example.com",
+        name: "Ada",
+    }
+}
+
+fn change(n: u64) -> Command {
+    Command::ChangeEmail {
+        email: format!("ada+{n}@example.com"),
+    }
+}
+
+async fn decides_appends_and_rejects<S: EventStore>(store: S) {
+    let repository = Repository::<_, Customer>::new(store);
+    let registered = repository
+        .execute("c1", &register(), &Execute::default())
+        .await
+        .unwrap();
+    assert_eq!(registered.aggregate.version, 1);
+    assert_eq!(registered.appended.unwrap().first_position, 1);
+    let again = repository
+        .execute("c1", &register(), &Execute::default())
+        .await;
+    assert!(matches!(again, Err(RepositoryError::Rejected(ref r)) if r == "already registered"));
+    let unchanged = repository
+        .execute(
+            "c1",
+            &Command::ChangeEmail {
+                email: "ada@example.com".into(),
+            },
+            &Execute::default(),
+        )
+        .await
+        .unwrap();
+    assert!(unchanged.events.is_empty() && unchanged.appended.is_none());
+    repository
+        .execute("c1", &change(1), &Execute::default())
+        .await
+        .unwrap();
+    let loaded = repository.load("c1").await.unwrap();
+    assert_eq!(
+        (loaded.version, loaded.state.email.as_deref()),
+        (2, Some("ada+1@example.com"))
+    );
+    // The caller saw version 1 (an If-Match): a conflict, not retried.
+    let stale = Execute {
+        expected_version: Some(1),
+        ..Execute::default()
+    };
+    let conflict = repository.execute("c1", &change(2), &stale).await;
+    assert!(
+        matches!(
+            conflict,
+            Err(RepositoryError::Conflict {
+                expected: 1,
+                actual: 2,
+                ..
+            })
+        ),
+        "{conflict:?}"
+    );
+    let bad = repository
+        .execute(
+            "c2",
+            &Command::Register {
+                email: "not an email",
+                name: "X",
+            },
+            &Execute::default(),
+        )
+        .await;
+    assert!(matches!(bad, Err(RepositoryError::Rejected(_))));
+    // Retrying a command with its key appends nothing more.
+    let keyed = Execute {
+        idempotency_key: Some("cmd-9".into()),
+        ..Execute::default()
+    };
+    let first = repository.execute("c1", &change(9), &keyed).await.unwrap();
+    let retry = repository.execute("c1", &change(9), &keyed).await.unwrap();
+    assert_eq!(first.appended, retry.appended);
+    assert_eq!(repository.load("c1").await.unwrap().version, 3);
+}
+
+async fn racing_commands_all_land_through_retries<S: EventStore + 'static>(store: S) {
+    let repository = Arc::new(Repository::<_, Customer>::new(store).retries(100));
+    repository
+        .execute("c1", &register(), &Execute::default())
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..20 {
+        let repository = Arc::clone(&repository);
+        tasks.push(tokio::spawn(async move {
+            repository
+                .execute("c1", &change(n), &Execute::default())
+                .await
+                .map(|_| ())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let loaded = repository.load("c1").await.unwrap();
+    assert_eq!((loaded.version, loaded.state.changes), (21, 20));
+}
+
+async fn snapshots_every_n_events_and_loads_from_them<S: EventStore>(store: S) {
+    let repository = Repository::<_, Customer>::new(store).snapshot_every(100);
+    repository
+        .execute("c1", &register(), &Execute::default())
+        .await
+        .unwrap();
+    for n in 0..249 {
+        repository
+            .execute("c1", &change(n), &Execute::default())
+            .await
+            .unwrap();
+    }
+    let snapshot = repository
+        .store()
+        .load_snapshot("customer-c1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(snapshot.version, 200);
+    let loaded = repository.load("c1").await.unwrap();
+    assert_eq!((loaded.version, loaded.state.changes), (250, 249));
+    // The same state as replaying every event into a store without the snapshot.
+    let replay = InMemoryStore::new("replay");
+    for event in repository.store().read_all(1, 1_000).await.unwrap() {
+        let new = eventsmith::store::NewEvent {
+            event_type: event.event_type,
+            version: event.version,
+            data: event.data,
+            metadata: event.metadata,
+        };
+        replay
+            .append(
+                &event.stream,
+                eventsmith::store::ExpectedVersion::Any,
+                vec![new],
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let replayed = Repository::<_, Customer>::new(replay)
+        .load("c1")
+        .await
+        .unwrap();
+    assert_eq!(replayed, loaded);
+}
+
+macro_rules! on_both_backends {
+    ($($test:ident),*) => {
+        mod in_memory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::$test(eventsmith::store::InMemoryStore::new("test")).await })*
+        }
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let dir = tempfile::tempdir().unwrap();
+                let store = eventsmith::store::SqliteStore::open(dir.path().join("events.db"), "test").unwrap();
+                super::$test(store).await
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    decides_appends_and_rejects,
+    racing_commands_all_land_through_retries,
+    snapshots_every_n_events_and_loads_from_them
+);
