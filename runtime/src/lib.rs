@@ -7,6 +7,7 @@
 pub mod codec;
 pub mod double_option;
 pub mod format;
+pub mod projection;
 pub mod repository;
 pub mod store;
 pub mod testing;

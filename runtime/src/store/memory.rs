@@ -2,7 +2,7 @@
 
 use super::{
     Appended, Direction, Envelope, EventStore, ExpectedVersion, NewEvent, Snapshot, StoreError,
-    check_append, satisfies,
+    check_append, record_append, satisfies,
 };
 use std::collections::HashMap;
 use std::future::Future;
@@ -141,7 +141,10 @@ impl EventStore for InMemoryStore {
         events: Vec<NewEvent>,
         idempotency_key: Option<&str>,
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
-        std::future::ready(self.append_now(stream, expected, events, idempotency_key))
+        let started = std::time::Instant::now();
+        let result = self.append_now(stream, expected, events, idempotency_key);
+        record_append(&result, started);
+        std::future::ready(result)
     }
 
     fn read_stream(

@@ -187,6 +187,25 @@ impl<'s, S: EventStore> Subscription<'s, S> {
     }
 }
 
+/// Reports an append through the `metrics` facade: `eventsmith_appends_total` and
+/// `eventsmith_events_appended_total`, `eventsmith_append_seconds`, and
+/// `eventsmith_append_conflicts_total`.
+pub(crate) fn record_append(result: &Result<Appended, StoreError>, started: std::time::Instant) {
+    match result {
+        Ok(appended) => {
+            metrics::counter!("eventsmith_appends_total").increment(1);
+            metrics::counter!("eventsmith_events_appended_total")
+                .increment(appended.last_position + 1 - appended.first_position);
+            metrics::histogram!("eventsmith_append_seconds")
+                .record(started.elapsed().as_secs_f64());
+        }
+        Err(StoreError::Conflict { .. }) => {
+            metrics::counter!("eventsmith_append_conflicts_total").increment(1);
+        }
+        Err(_) => {}
+    }
+}
+
 /// Checks a batch before any backend writes it.
 pub(crate) fn check_append(stream: &str, events: &[NewEvent]) -> Result<(), StoreError> {
     if stream.is_empty() {
@@ -212,5 +231,63 @@ pub(crate) fn satisfies(expected: ExpectedVersion, actual: u64) -> bool {
         ExpectedVersion::Any => true,
         ExpectedVersion::NoStream => actual == 0,
         ExpectedVersion::Exact(version) => actual == version,
+    }
+}
+
+/// A shared store is a store.
+impl<S: EventStore> EventStore for std::sync::Arc<S> {
+    fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        idempotency_key: Option<&str>,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
+        (**self).append(stream, expected, events, idempotency_key)
+    }
+
+    fn read_stream(
+        &self,
+        stream: &str,
+        from: u64,
+        direction: Direction,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send {
+        (**self).read_stream(stream, from, direction, limit)
+    }
+
+    fn read_all(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send {
+        (**self).read_all(from, limit)
+    }
+
+    fn idempotent_result(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send {
+        (**self).idempotent_result(key)
+    }
+
+    fn head(&self) -> tokio::sync::watch::Receiver<u64> {
+        (**self).head()
+    }
+
+    fn save_snapshot(
+        &self,
+        stream: &str,
+        version: u64,
+        state: Vec<u8>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).save_snapshot(stream, version, state)
+    }
+
+    fn load_snapshot(
+        &self,
+        stream: &str,
+    ) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send {
+        (**self).load_snapshot(stream)
     }
 }

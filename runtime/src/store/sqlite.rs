@@ -11,7 +11,7 @@
 
 use super::{
     Appended, Direction, Envelope, EventStore, ExpectedVersion, Metadata, NewEvent, Snapshot,
-    StoreError, check_append, satisfies,
+    StoreError, check_append, record_append, satisfies,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use std::future::Future;
@@ -432,6 +432,7 @@ impl EventStore for SqliteStore {
         events: Vec<NewEvent>,
         idempotency_key: Option<&str>,
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
+        let started = std::time::Instant::now();
         let checked = check_append(stream, &events);
         let (reply, answer) = oneshot::channel();
         let sent = checked.and_then(|()| {
@@ -445,9 +446,12 @@ impl EventStore for SqliteStore {
         });
         async move {
             sent?;
-            answer
+            let result = answer
                 .await
-                .map_err(|_| StoreError::Backend("the writer thread stopped".into()))?
+                .map_err(|_| StoreError::Backend("the writer thread stopped".into()))
+                .and_then(|r| r);
+            record_append(&result, started);
+            result
         }
     }
 
