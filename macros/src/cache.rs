@@ -69,11 +69,12 @@ fn entry_path(dir: &Path) -> Option<PathBuf> {
     )
 }
 
-/// The key: this macro's version, the settings, every input's path and bytes, and the JSON files
+/// The key: the engine that generates, the settings, every input's path and bytes, and the JSON files
 /// under the project.
 fn key(dir: &Path, settings_key: &str, inputs: &[PathBuf]) -> Option<String> {
     let mut hasher = DefaultHasher::new();
-    env!("CARGO_PKG_VERSION").hash(&mut hasher);
+    // The engine's identity (its sources' hash in the workspace), not just its version.
+    env!("EVENTSMITH_ENGINE_ID").hash(&mut hasher);
     settings_key.hash(&mut hasher);
     for input in inputs {
         input.hash(&mut hasher);

@@ -248,29 +248,32 @@ impl<S: EventStore, P: Projection> ProjectionRunner<S, P> {
     }
 
     /// Applies `events` in one transaction with the checkpoint, up to the first failure; returns
-    /// its index (the events before it are committed).
+    /// its index (the events before it are committed). Optimistic: the whole batch runs without
+    /// savepoints; on a failure it is rolled back and the events before the failing one are
+    /// applied again on their own.
     fn apply_all(&mut self, events: &[Envelope]) -> Result<Option<usize>, ProjectionError> {
-        let mut transaction = self.db.transaction()?;
-        let mut failed = None;
-        let mut last = None;
-        for (index, envelope) in events.iter().enumerate() {
-            let savepoint = transaction.savepoint()?;
-            match apply(&self.projection, &savepoint, envelope) {
-                Ok(()) => {
-                    savepoint.commit()?;
-                    last = Some(envelope.position);
+        let transaction = self.db.transaction()?;
+        let failed = events
+            .iter()
+            .position(|envelope| apply(&self.projection, &transaction, envelope).is_err());
+        match failed {
+            None => {
+                if let Some(last) = events.last() {
+                    checkpoint::<P>(&transaction, last.position)?;
                 }
-                Err(_) => {
-                    failed = Some(index);
-                    break;
+                transaction.commit()?;
+                Ok(None)
+            }
+            Some(0) => Ok(Some(0)),
+            Some(index) => {
+                drop(transaction);
+                match self.apply_all(&events[..index])? {
+                    None => Ok(Some(index)),
+                    // The handler failed on an event that went through a moment ago.
+                    Some(earlier) => Ok(Some(earlier)),
                 }
             }
         }
-        if let Some(position) = last {
-            checkpoint::<P>(&transaction, position)?;
-        }
-        transaction.commit()?;
-        Ok(failed)
     }
 
     /// Retries one failing event with backoff; dead-letters it after the last attempt. Either
@@ -385,7 +388,7 @@ impl<S: EventStore, P: Projection> ProjectionRunner<S, P> {
                 |r| {
                     Ok(Envelope {
                         id: uuid::Uuid::nil(),
-                        source: String::new(),
+                        source: "".into(),
                         position: r.get::<_, i64>(0)? as u64,
                         stream: r.get(1)?,
                         stream_version: 0,

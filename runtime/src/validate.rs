@@ -84,7 +84,7 @@ impl<T: Validate> Validate for Vec<T> {
 impl<T: Validate> Validate for std::collections::BTreeMap<String, T> {
     fn validate(&self, checker: &mut Checker) {
         for (key, item) in self {
-            checker.at(key, |checker| item.validate(checker));
+            checker.at_key(key, |checker| item.validate(checker));
         }
     }
 }
@@ -96,42 +96,58 @@ pub fn violations<T: Validate + ?Sized>(value: &T) -> Vec<Violation> {
     checker.violations
 }
 
-/// Walks a value, tracking the JSON pointer, and collects violations.
+/// One step of the path to the value being checked.
+#[derive(Debug, Clone)]
+enum Segment {
+    Property(&'static str),
+    Key(String),
+    Index(usize),
+}
+
+/// Walks a value, tracking the path, and collects violations. The path is kept as segments and
+/// written as a JSON pointer only when something is wrong, so checking a valid value costs no
+/// string building.
 #[derive(Debug, Default)]
 pub struct Checker {
-    pointer: String,
+    path: Vec<Segment>,
     violations: Vec<Violation>,
 }
 
 impl Checker {
-    /// Runs `check` one property deeper.
-    pub fn at(&mut self, property: &str, check: impl FnOnce(&mut Self)) {
-        let len = self.pointer.len();
-        self.pointer.push('/');
-        for c in property.chars() {
-            match c {
-                '~' => self.pointer.push_str("~0"),
-                '/' => self.pointer.push_str("~1"),
-                c => self.pointer.push(c),
-            }
-        }
+    /// Runs `check` one declared property deeper.
+    pub fn at(&mut self, property: &'static str, check: impl FnOnce(&mut Self)) {
+        self.path.push(Segment::Property(property));
         check(self);
-        self.pointer.truncate(len);
+        self.path.pop();
+    }
+
+    /// Runs `check` one map entry deeper.
+    pub fn at_key(&mut self, key: &str, check: impl FnOnce(&mut Self)) {
+        self.path.push(Segment::Key(key.to_owned()));
+        check(self);
+        self.path.pop();
     }
 
     /// Runs `check` one array item deeper.
     pub fn at_index(&mut self, index: usize, check: impl FnOnce(&mut Self)) {
-        let len = self.pointer.len();
-        self.pointer.push('/');
-        self.pointer.push_str(&index.to_string());
+        self.path.push(Segment::Index(index));
         check(self);
-        self.pointer.truncate(len);
+        self.path.pop();
     }
 
-    /// Records a violation at the current pointer.
+    /// Records a violation at the current path.
     pub fn fail(&mut self, message: impl Into<String>) {
+        let mut pointer = String::new();
+        for segment in &self.path {
+            pointer.push('/');
+            match segment {
+                Segment::Property(name) => escape_into(&mut pointer, name),
+                Segment::Key(key) => escape_into(&mut pointer, key),
+                Segment::Index(index) => pointer.push_str(&index.to_string()),
+            }
+        }
         self.violations.push(Violation {
-            pointer: self.pointer.clone(),
+            pointer,
             message: message.into(),
         });
     }
@@ -252,6 +268,16 @@ impl Checker {
     }
 }
 
+fn escape_into(pointer: &mut String, token: &str) {
+    for c in token.chars() {
+        match c {
+            '~' => pointer.push_str("~0"),
+            '/' => pointer.push_str("~1"),
+            c => pointer.push(c),
+        }
+    }
+}
+
 /// A number a range check can read.
 pub trait Numeric: Copy {
     /// The value as `f64` (bounds are compared in `f64`, as JSON numbers are).
@@ -307,6 +333,7 @@ mod tests {
     fn violations_carry_escaped_pointers() {
         let mut checker = Checker::default();
         checker.at("a/b", |c| c.at_index(2, |c| c.min_length("x", 2)));
+        checker.at_key("k~", |c| c.fail("bad key"));
         checker.at("ok", |c| c.maximum(3u32, 3.0, false));
         checker.at("n", |c| c.maximum(3u32, 3.0, true));
         static DIGITS: Pattern = Pattern::new("^[0-9]+$");
@@ -325,6 +352,7 @@ mod tests {
             found,
             [
                 "/a~1b/2: shorter than 2 characters",
+                "/k~0: bad key",
                 "/n: must be less than 3",
                 "/: does not match the pattern `^[0-9]+$`",
                 "/: must be a multiple of 2",

@@ -381,7 +381,7 @@ impl<'s, 'a> Emitter<'s, 'a> {
                 let inner = closure(self.check(&Val::Ref(quote! { value }), inner));
                 vec![quote! {
                     for (key, value) in #reference {
-                        checker.at(key, #inner);
+                        checker.at_key(key, #inner);
                     }
                 }]
             }

@@ -51,8 +51,8 @@ pub struct Metadata {
 pub struct Envelope {
     /// CloudEvents `id`: a UUIDv7, so ids sort by time.
     pub id: uuid::Uuid,
-    /// CloudEvents `source`: who wrote it (the service).
-    pub source: String,
+    /// CloudEvents `source`: who wrote it (the service); shared by every event of a store.
+    pub source: std::sync::Arc<str>,
     /// CloudEvents `type`: `<aggregate>.<name>`.
     pub event_type: String,
     /// The payload's schema version.
@@ -83,7 +83,7 @@ impl Envelope {
         };
         put("specversion", "1.0".into());
         put("id", self.id.hyphenated().to_string().into());
-        put("source", self.source.clone().into());
+        put("source", self.source.as_ref().into());
         put("type", self.event_type.clone().into());
         put("subject", self.stream.clone().into());
         let time = self

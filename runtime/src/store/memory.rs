@@ -20,7 +20,7 @@ struct State {
 
 /// An event store in memory.
 pub struct InMemoryStore {
-    source: String,
+    source: std::sync::Arc<str>,
     state: Mutex<State>,
     head: tokio::sync::watch::Sender<u64>,
 }
@@ -29,7 +29,7 @@ impl InMemoryStore {
     /// An empty store whose events name `source` as their CloudEvents source.
     pub fn new(source: impl Into<String>) -> Self {
         Self {
-            source: source.into(),
+            source: source.into().into(),
             state: Mutex::new(State::default()),
             head: tokio::sync::watch::Sender::new(0),
         }

@@ -1,0 +1,393 @@
+//! The event store next to raw rusqlite doing the same work at the same durability (WAL,
+//! `synchronous = FULL`, the same rows: id, stream, versions, time, payload), in the same run:
+//! - 64 concurrent single-event appends (group commit) vs raw inserts batched 64 per transaction;
+//! - batch appends of 1,000 vs raw 1,000-row transactions;
+//! - reading 1M events in global order with typed decode vs raw rusqlite + serde;
+//! - a projection replay with a v1→v2 upcast on half the events vs the same by hand;
+//! - aggregate load of a 10k-event stream with a snapshot every 100 vs without.
+//!
+//! Run: `cargo bench -p eventsmith --bench store`
+
+mod events {
+    include!("../../tests/codegen/example/mod.rs");
+}
+
+use eventsmith::projection::{Projection, ProjectionRunner};
+use eventsmith::repository::{Aggregate, Repository};
+use eventsmith::store::{Envelope, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore};
+use rusqlite::{Connection, params};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const V1: &str = r#"{"customer_id":"0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f23","lines":[{"sku":"BOOK-1984","quantity":2,"unit_price":12.5}],"total":25.0}"#;
+const V2: &str = r#"{"customer_id":"0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f23","lines":[{"sku":"BOOK-1984","quantity":2,"unit_price":12.5}],"currency":"EUR","total_amount":25.0}"#;
+
+fn placed(v1: bool) -> NewEvent {
+    NewEvent {
+        event_type: "order.placed".into(),
+        version: if v1 { 1 } else { 2 },
+        data: if v1 { V1 } else { V2 }.as_bytes().to_vec(),
+        metadata: Metadata::default(),
+    }
+}
+
+fn raw_connection(path: &std::path::Path) -> Connection {
+    let db = Connection::open(path).unwrap();
+    db.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+         CREATE TABLE IF NOT EXISTS events (position INTEGER PRIMARY KEY, id BLOB NOT NULL, stream TEXT NOT NULL, stream_version INTEGER NOT NULL, event_type TEXT NOT NULL, version INTEGER NOT NULL, time INTEGER NOT NULL, data BLOB NOT NULL, metadata TEXT, UNIQUE (stream, stream_version));",
+    )
+    .unwrap();
+    db
+}
+
+/// Raw inserts of `count` events, `per_transaction` per commit: the same rows the store writes
+/// (a UUIDv7 id, a timestamp), without its checks (expected version, stream table, idempotency).
+fn raw_insert(db: &mut Connection, count: usize, per_transaction: usize, offset: usize) {
+    for chunk in 0..count / per_transaction {
+        let transaction = db.transaction().unwrap();
+        {
+            let mut insert = transaction
+                .prepare_cached(
+                    "INSERT INTO events (id, stream, stream_version, event_type, version, time, data, metadata)
+                     VALUES (?1, ?2, ?3, ?4, 2, ?5, ?6, NULL)",
+                )
+                .unwrap();
+            for i in 0..per_transaction {
+                let n = offset + chunk * per_transaction + i;
+                let time = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
+                let id = uuid::Uuid::now_v7();
+                insert
+                    .execute(params![
+                        id.as_bytes().as_slice(),
+                        format!("raw-{}", n % 64),
+                        (n / 64) as i64 + 1,
+                        "order.placed",
+                        time,
+                        V2.as_bytes()
+                    ])
+                    .unwrap();
+            }
+        }
+        transaction.commit().unwrap();
+    }
+}
+
+fn rate(count: usize, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+fn line(what: &str, ours: f64, raw: f64, goal: f64) {
+    println!(
+        "{what:<58} eventsmith {ours:>10.0}/s | raw rusqlite {raw:>10.0}/s | ratio {:.2}x (goal >= {goal}x)",
+        ours / raw
+    );
+}
+
+async fn concurrent_single_appends(dir: &std::path::Path) {
+    const EVENTS: usize = 64 * 100;
+    let store = SqliteStore::open(dir.join("concurrent.db"), "bench").unwrap();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for writer in 0..64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..EVENTS / 64 {
+                store
+                    .append(
+                        &format!("order-{writer}"),
+                        ExpectedVersion::Any,
+                        vec![placed(false)],
+                        None,
+                    )
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let ours = rate(EVENTS, started.elapsed());
+    let mut raw = raw_connection(&dir.join("raw-concurrent.db"));
+    let started = Instant::now();
+    raw_insert(&mut raw, EVENTS, 64, 0);
+    line(
+        "64 concurrent single-event appends (vs raw, 64 per commit)",
+        ours,
+        rate(EVENTS, started.elapsed()),
+        0.5,
+    );
+}
+
+async fn batch_appends(dir: &std::path::Path) {
+    const BATCHES: usize = 20;
+    let store = SqliteStore::open(dir.join("batch.db"), "bench").unwrap();
+    let started = Instant::now();
+    for batch in 0..BATCHES {
+        let events = (0..1_000).map(|_| placed(false)).collect();
+        store
+            .append(
+                &format!("order-{batch}"),
+                ExpectedVersion::NoStream,
+                events,
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let ours = rate(BATCHES * 1_000, started.elapsed());
+    let mut raw = raw_connection(&dir.join("raw-batch.db"));
+    let started = Instant::now();
+    raw_insert(&mut raw, BATCHES * 1_000, 1_000, 0);
+    line(
+        "batch appends of 1,000 (vs raw 1,000-row transactions)",
+        ours,
+        rate(BATCHES * 1_000, started.elapsed()),
+        0.8,
+    );
+}
+
+async fn read_million(dir: &std::path::Path) {
+    const EVENTS: usize = 1_000_000;
+    let path = dir.join("million.db");
+    let store = SqliteStore::open(&path, "bench").unwrap();
+    for batch in 0..EVENTS / 10_000 {
+        let events = (0..10_000).map(|_| placed(false)).collect();
+        store
+            .append(
+                &format!("order-{batch}"),
+                ExpectedVersion::Any,
+                events,
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let started = Instant::now();
+    let mut from = 1;
+    let mut count = 0;
+    loop {
+        let events = store.read_all(from, 10_000).await.unwrap();
+        if events.is_empty() {
+            break;
+        }
+        for envelope in &events {
+            std::hint::black_box(envelope.decode::<events::DomainEvent>().unwrap());
+        }
+        count += events.len();
+        from = events.last().unwrap().position + 1;
+    }
+    assert_eq!(count, EVENTS);
+    let ours = rate(count, started.elapsed());
+    let raw = Connection::open(&path).unwrap();
+    let started = Instant::now();
+    // The same columns the store reads; the payload decoded with serde into the generated type.
+    let mut statement = raw
+        .prepare(
+            "SELECT position, id, stream, stream_version, event_type, version, time, data, metadata
+             FROM events ORDER BY position",
+        )
+        .unwrap();
+    let mut rows = statement.query([]).unwrap();
+    let mut count = 0;
+    while let Some(row) = rows.next().unwrap() {
+        let data: Vec<u8> = row.get(7).unwrap();
+        let columns: (i64, [u8; 16], String, i64, String, u32, i64, Option<String>) = (
+            row.get(0).unwrap(),
+            row.get(1).unwrap(),
+            row.get(2).unwrap(),
+            row.get(3).unwrap(),
+            row.get(4).unwrap(),
+            row.get(5).unwrap(),
+            row.get(6).unwrap(),
+            row.get(8).unwrap(),
+        );
+        std::hint::black_box(columns);
+        std::hint::black_box(
+            serde_json::from_slice::<events::order::v2::OrderPlaced>(&data).unwrap(),
+        );
+        count += 1;
+    }
+    assert_eq!(count, EVENTS);
+    line(
+        "read 1M events in global order, typed decode",
+        ours,
+        rate(count, started.elapsed()),
+        0.7,
+    );
+}
+
+struct Totals;
+
+impl Projection for Totals {
+    type Event = events::DomainEvent;
+    const NAME: &'static str = "totals";
+    fn setup(&self, db: &Connection) -> rusqlite::Result<()> {
+        db.execute_batch("CREATE TABLE IF NOT EXISTS totals (stream TEXT PRIMARY KEY, total TEXT NOT NULL, currency TEXT NOT NULL)")
+    }
+    fn reset(&self, db: &Connection) -> rusqlite::Result<()> {
+        db.execute_batch("DELETE FROM totals")
+    }
+    fn handle(
+        &self,
+        db: &Connection,
+        event: &events::DomainEvent,
+        envelope: &Envelope,
+    ) -> Result<(), String> {
+        if let events::DomainEvent::OrderPlaced(placed) = event {
+            db.prepare_cached("INSERT INTO totals (stream, total, currency) VALUES (?1, ?2, ?3) ON CONFLICT (stream) DO UPDATE SET total = ?2")
+                .and_then(|mut s| s.execute(params![envelope.stream, placed.total_amount.to_string(), placed.currency]))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+async fn projection_replay(dir: &std::path::Path) {
+    const EVENTS: usize = 100_000;
+    let path = dir.join("replay.db");
+    let store = Arc::new(SqliteStore::open(&path, "bench").unwrap());
+    for batch in 0..EVENTS / 1_000 {
+        let events = (0..1_000).map(|i| placed(i % 2 == 0)).collect();
+        store
+            .append(
+                &format!("order-{batch}"),
+                ExpectedVersion::Any,
+                events,
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let mut runner = ProjectionRunner::open(Arc::clone(&store), Totals, dir.join("read.db"))
+        .unwrap()
+        .batch(1_000);
+    let started = Instant::now();
+    runner.run_until_caught_up().await.unwrap();
+    let ours = rate(EVENTS, started.elapsed());
+    // By hand: read, decode (upcasting v1 with the generated function), write rows, checkpoint.
+    let source = Connection::open(&path).unwrap();
+    let mut target = Connection::open(dir.join("raw-read.db")).unwrap();
+    target
+        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE totals (stream TEXT PRIMARY KEY, total TEXT NOT NULL, currency TEXT NOT NULL); CREATE TABLE checkpoint (position INTEGER);")
+        .unwrap();
+    let started = Instant::now();
+    let mut statement = source
+        .prepare("SELECT position, stream, version, data FROM events ORDER BY position")
+        .unwrap();
+    let mut rows = statement.query([]).unwrap();
+    let mut transaction = target.transaction().unwrap();
+    let mut in_batch = 0;
+    while let Some(row) = rows.next().unwrap() {
+        let position: i64 = row.get(0).unwrap();
+        let stream: String = row.get(1).unwrap();
+        let version: u32 = row.get(2).unwrap();
+        let data: Vec<u8> = row.get(3).unwrap();
+        let placed = events::order::decode_placed(version, &data).unwrap();
+        transaction
+            .prepare_cached("INSERT INTO totals (stream, total, currency) VALUES (?1, ?2, ?3) ON CONFLICT (stream) DO UPDATE SET total = ?2")
+            .unwrap()
+            .execute(params![stream, placed.total_amount.to_string(), placed.currency])
+            .unwrap();
+        in_batch += 1;
+        if in_batch == 1_000 {
+            transaction.execute("DELETE FROM checkpoint", []).unwrap();
+            transaction
+                .execute("INSERT INTO checkpoint VALUES (?1)", [position])
+                .unwrap();
+            transaction.commit().unwrap();
+            transaction = target.transaction().unwrap();
+            in_batch = 0;
+        }
+    }
+    transaction.commit().unwrap();
+    line(
+        "projection replay, v1->v2 upcast on half the events",
+        ours,
+        rate(EVENTS, started.elapsed()),
+        0.6,
+    );
+}
+
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct OrderTotal {
+    total: f64,
+    events: u64,
+}
+
+impl Aggregate for OrderTotal {
+    type Event = events::order::OrderEvent;
+    type Command = ();
+    type Rejection = String;
+    const CATEGORY: &'static str = "order";
+    fn apply(&mut self, event: &events::order::OrderEvent) {
+        if let events::order::OrderEvent::Placed(placed) = event {
+            self.total += placed.total_amount.as_f64().unwrap_or_default();
+        }
+        self.events += 1;
+    }
+    fn decide(&self, _: &()) -> Result<Vec<events::order::OrderEvent>, String> {
+        Ok(Vec::new())
+    }
+}
+
+async fn aggregate_load(dir: &std::path::Path) {
+    let store = SqliteStore::open(dir.join("aggregate.db"), "bench").unwrap();
+    for _ in 0..10 {
+        let events = (0..1_000).map(|_| placed(false)).collect();
+        store
+            .append("order-long", ExpectedVersion::Any, events, None)
+            .await
+            .unwrap();
+    }
+    let with = Repository::<_, OrderTotal>::new(store.clone()).snapshot_every(100);
+    // The snapshot a repository snapshotting every 100 events would hold: at version 10,000.
+    let state = serde_json::to_vec(&with.load("long").await.unwrap().state).unwrap();
+    store
+        .save_snapshot("order-long", 10_000, state)
+        .await
+        .unwrap();
+    let without_store = SqliteStore::open(dir.join("aggregate-plain.db"), "bench").unwrap();
+    for _ in 0..10 {
+        let events = (0..1_000).map(|_| placed(false)).collect();
+        without_store
+            .append("order-long", ExpectedVersion::Any, events, None)
+            .await
+            .unwrap();
+    }
+    let without = Repository::<_, OrderTotal>::new(without_store);
+    let started = Instant::now();
+    for _ in 0..50 {
+        assert_eq!(with.load("long").await.unwrap().state.events, 10_000);
+    }
+    let snapshot = started.elapsed() / 50;
+    let started = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(without.load("long").await.unwrap().state.events, 10_000);
+    }
+    let replay = started.elapsed() / 5;
+    println!(
+        "{:<58} with snapshots {:>8.3} ms | without {:>8.3} ms | {:.0}x faster (goal >= 20x)",
+        "aggregate load, 10k-event stream",
+        snapshot.as_secs_f64() * 1e3,
+        replay.as_secs_f64() * 1e3,
+        replay.as_secs_f64() / snapshot.as_secs_f64()
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    runtime.block_on(async {
+        concurrent_single_appends(dir.path()).await;
+        batch_appends(dir.path()).await;
+        read_million(dir.path()).await;
+        projection_replay(dir.path()).await;
+        aggregate_load(dir.path()).await;
+    });
+}
