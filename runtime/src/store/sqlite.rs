@@ -70,7 +70,8 @@ struct Inner {
     head: tokio::sync::watch::Sender<u64>,
 }
 
-/// An event store in a SQLite database file.
+/// An event store in a SQLite database file. Reads run on tokio's blocking pool, so the store is
+/// used from within a tokio runtime; clones share the database, its writer and its readers.
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
