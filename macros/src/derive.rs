@@ -139,16 +139,26 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
     })
 }
 
-/// The value of `#[serde(<key> = "…")]` on a container or field.
-fn serde_value(attrs: &[syn::Attribute], key: &str) -> syn::Result<Option<String>> {
-    let mut found = None;
+/// The top-level items of every `#[serde(…)]` attribute: each name with its string value, if it
+/// has one (`rename = "x"`; `default`, `skip` and nested lists have none).
+fn serde_items(attrs: &[syn::Attribute]) -> syn::Result<Vec<(String, Option<String>)>> {
+    let mut items = Vec::new();
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident(key) {
-                let value: LitStr = meta.value()?.parse()?;
-                found = Some(value.value());
-            } else if meta.input.peek(syn::Token![=]) {
-                let _: syn::Expr = meta.value()?.parse()?;
+            let name = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let mut value = None;
+            if meta.input.peek(syn::Token![=]) {
+                if let syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(text),
+                    ..
+                }) = meta.value()?.parse()?
+                {
+                    value = Some(text.value());
+                }
             } else if meta.input.peek(syn::token::Paren) {
                 meta.parse_nested_meta(|inner| {
                     if inner.input.peek(syn::Token![=]) {
@@ -157,34 +167,25 @@ fn serde_value(attrs: &[syn::Attribute], key: &str) -> syn::Result<Option<String
                     Ok(())
                 })?;
             }
+            items.push((name, value));
             Ok(())
         })?;
     }
-    Ok(found)
+    Ok(items)
+}
+
+/// The value of `#[serde(<key> = "…")]` on a container or field.
+fn serde_value(attrs: &[syn::Attribute], key: &str) -> syn::Result<Option<String>> {
+    let items = serde_items(attrs)?;
+    Ok(items
+        .into_iter()
+        .find(|(name, _)| name == key)
+        .and_then(|(_, value)| value))
 }
 
 /// Whether a field has `#[serde(<flag>)]` (as a bare word or `flag = …`).
 fn serde_flag(attrs: &[syn::Attribute], flag: &str) -> syn::Result<bool> {
-    let mut found = false;
-    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
-        attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident(flag) {
-                found = true;
-            }
-            if meta.input.peek(syn::Token![=]) {
-                let _: syn::Expr = meta.value()?.parse()?;
-            } else if meta.input.peek(syn::token::Paren) {
-                meta.parse_nested_meta(|inner| {
-                    if inner.input.peek(syn::Token![=]) {
-                        let _: syn::Expr = inner.value()?.parse()?;
-                    }
-                    Ok(())
-                })?;
-            }
-            Ok(())
-        })?;
-    }
-    Ok(found)
+    Ok(serde_items(attrs)?.iter().any(|(name, _)| name == flag))
 }
 
 /// The spans of a field's name and of its type.

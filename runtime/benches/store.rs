@@ -31,6 +31,27 @@ fn placed(v1: bool) -> NewEvent {
     }
 }
 
+/// Appends `count` `order.placed` events in batches of `per_batch` (one stream per batch, or
+/// `stream` for all), every other one stored as v1 when `half_v1`.
+async fn fill(
+    store: &SqliteStore,
+    count: usize,
+    per_batch: usize,
+    stream: Option<&str>,
+    half_v1: bool,
+) {
+    for batch in 0..count / per_batch {
+        let events = (0..per_batch)
+            .map(|i| placed(half_v1 && i % 2 == 0))
+            .collect();
+        let name = stream.map_or_else(|| format!("order-{batch}"), str::to_owned);
+        store
+            .append(&name, ExpectedVersion::Any, events, None)
+            .await
+            .unwrap();
+    }
+}
+
 fn raw_connection(path: &std::path::Path) -> Connection {
     let db = Connection::open(path).unwrap();
     db.execute_batch(
@@ -152,18 +173,7 @@ async fn read_million(dir: &std::path::Path) {
     const EVENTS: usize = 1_000_000;
     let path = dir.join("million.db");
     let store = SqliteStore::open(&path, "bench").unwrap();
-    for batch in 0..EVENTS / 10_000 {
-        let events = (0..10_000).map(|_| placed(false)).collect();
-        store
-            .append(
-                &format!("order-{batch}"),
-                ExpectedVersion::Any,
-                events,
-                None,
-            )
-            .await
-            .unwrap();
-    }
+    fill(&store, EVENTS, 10_000, None, false).await;
     let started = Instant::now();
     let mut from = 1;
     let mut count = 0;
@@ -248,18 +258,7 @@ async fn projection_replay(dir: &std::path::Path) {
     const EVENTS: usize = 100_000;
     let path = dir.join("replay.db");
     let store = Arc::new(SqliteStore::open(&path, "bench").unwrap());
-    for batch in 0..EVENTS / 1_000 {
-        let events = (0..1_000).map(|i| placed(i % 2 == 0)).collect();
-        store
-            .append(
-                &format!("order-{batch}"),
-                ExpectedVersion::Any,
-                events,
-                None,
-            )
-            .await
-            .unwrap();
-    }
+    fill(&store, EVENTS, 1_000, None, true).await;
     let mut runner = ProjectionRunner::open(Arc::clone(&store), Totals, dir.join("read.db"))
         .unwrap()
         .batch(1_000);
@@ -334,13 +333,7 @@ impl Aggregate for OrderTotal {
 
 async fn aggregate_load(dir: &std::path::Path) {
     let store = SqliteStore::open(dir.join("aggregate.db"), "bench").unwrap();
-    for _ in 0..10 {
-        let events = (0..1_000).map(|_| placed(false)).collect();
-        store
-            .append("order-long", ExpectedVersion::Any, events, None)
-            .await
-            .unwrap();
-    }
+    fill(&store, 10_000, 1_000, Some("order-long"), false).await;
     let with = Repository::<_, OrderTotal>::new(store.clone()).snapshot_every(100);
     // The snapshot a repository snapshotting every 100 events would hold: at version 10,000.
     let state = serde_json::to_vec(&with.load("long").await.unwrap().state).unwrap();
@@ -349,13 +342,7 @@ async fn aggregate_load(dir: &std::path::Path) {
         .await
         .unwrap();
     let without_store = SqliteStore::open(dir.join("aggregate-plain.db"), "bench").unwrap();
-    for _ in 0..10 {
-        let events = (0..1_000).map(|_| placed(false)).collect();
-        without_store
-            .append("order-long", ExpectedVersion::Any, events, None)
-            .await
-            .unwrap();
-    }
+    fill(&without_store, 10_000, 1_000, Some("order-long"), false).await;
     let without = Repository::<_, OrderTotal>::new(without_store);
     let started = Instant::now();
     for _ in 0..50 {
