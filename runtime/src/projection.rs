@@ -118,9 +118,15 @@ CREATE TABLE IF NOT EXISTS eventsmith_dead_letters (
 /// Runs projection `P` over store `S`.
 pub struct ProjectionRunner<S, P> {
     store: S,
+    model: ReadModel<P>,
+    batch: usize,
+}
+
+/// The projection and its database: apart from the store, so a page can be read while the
+/// previous one is applied.
+struct ReadModel<P> {
     projection: P,
     db: Connection,
-    batch: usize,
     retry: RetryPolicy,
 }
 
@@ -135,10 +141,12 @@ impl<S: EventStore, P: Projection> ProjectionRunner<S, P> {
         projection.setup(&db)?;
         Ok(Self {
             store,
-            projection,
-            db,
+            model: ReadModel {
+                projection,
+                db,
+                retry: RetryPolicy::default(),
+            },
             batch: 500,
-            retry: RetryPolicy::default(),
         })
     }
 
@@ -150,18 +158,19 @@ impl<S: EventStore, P: Projection> ProjectionRunner<S, P> {
 
     /// The retry policy (default: 3 attempts, from 100 ms).
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        self.model.retry = retry;
         self
     }
 
     /// The read-model database, for queries.
     pub fn db(&self) -> &Connection {
-        &self.db
+        &self.model.db
     }
 
     /// The last position taken into account.
     pub fn position(&self) -> Result<u64, ProjectionError> {
         let position = self
+            .model
             .db
             .query_row(
                 "SELECT position FROM eventsmith_checkpoints WHERE projection = ?1",
@@ -189,26 +198,31 @@ impl<S: EventStore, P: Projection> ProjectionRunner<S, P> {
     pub async fn run_batch(&mut self) -> Result<usize, ProjectionError> {
         let from = self.position()? + 1;
         let events = self.store.read_all(from, self.batch).await?;
-        let mut done = 0;
-        while done < events.len() {
-            let failed = self.apply_all(&events[done..])?;
-            match failed {
-                None => done = events.len(),
-                Some(at) => {
-                    done += at;
-                    self.retry_or_dead_letter(&events[done]).await?;
-                    done += 1;
-                }
-            }
-        }
+        self.model.take(&events).await?;
         self.status()?;
         Ok(events.len())
     }
 
-    /// Runs batches until the projection has caught up with the store's head.
+    /// Runs batches until the projection has caught up with the store's head, reading each
+    /// page while the previous one is applied.
     pub async fn run_until_caught_up(&mut self) -> Result<Status, ProjectionError> {
-        while self.run_batch().await? > 0 {}
-        self.status()
+        let mut ahead = None;
+        loop {
+            let from = self.position()? + 1;
+            let events = match ahead.take() {
+                Some((at, page)) if at == from => page.await?,
+                _ => self.store.read_all(from, self.batch).await?,
+            };
+            let Some(last) = events.last() else {
+                return self.status();
+            };
+            if events.len() == self.batch {
+                let after = last.position + 1;
+                ahead = Some((after, self.store.read_all(after, self.batch)));
+            }
+            self.model.take(&events).await?;
+            self.status()?;
+        }
     }
 
     /// Runs until `stop` resolves, waiting for new events when caught up. Stops between batches,
@@ -221,9 +235,7 @@ impl<S: EventStore, P: Projection> ProjectionRunner<S, P> {
         let mut head = self.store.head();
         loop {
             head.borrow_and_update();
-            if self.run_batch().await? > 0 {
-                continue;
-            }
+            self.run_until_caught_up().await?;
             tokio::select! {
                 _ = &mut stop => return Ok(()),
                 changed = head.changed() => if changed.is_err() { return Ok(()) },
@@ -233,8 +245,8 @@ impl<S: EventStore, P: Projection> ProjectionRunner<S, P> {
 
     /// Empties the read model and replays every event into it.
     pub async fn rebuild(&mut self) -> Result<Status, ProjectionError> {
-        let transaction = self.db.transaction()?;
-        self.projection.reset(&transaction)?;
+        let transaction = self.model.db.transaction()?;
+        self.model.projection.reset(&transaction)?;
         transaction.execute(
             "DELETE FROM eventsmith_checkpoints WHERE projection = ?1",
             [P::NAME],
@@ -245,6 +257,109 @@ impl<S: EventStore, P: Projection> ProjectionRunner<S, P> {
         )?;
         transaction.commit()?;
         self.run_until_caught_up().await
+    }
+
+    /// The open dead letters, oldest first.
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, ProjectionError> {
+        let mut statement = self.model.db.prepare(
+            "SELECT id, position, stream, event_type, version, error, attempts FROM eventsmith_dead_letters
+             WHERE projection = ?1 AND status = 'open' ORDER BY id",
+        )?;
+        let rows = statement.query_map([P::NAME], |r| {
+            Ok(DeadLetter {
+                id: r.get(0)?,
+                position: r.get::<_, i64>(1)? as u64,
+                stream: r.get(2)?,
+                event_type: r.get(3)?,
+                version: r.get(4)?,
+                error: r.get(5)?,
+                attempts: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Handles dead letter `id` again (decoded afresh, so a fixed upcaster or handler applies);
+    /// on success it is closed, on failure its attempts and error are updated.
+    pub fn retry_dead_letter(&mut self, id: i64) -> Result<(), ProjectionError> {
+        let envelope = self.dead_letter_envelope(id)?;
+        let transaction = self.model.db.transaction()?;
+        match apply(&self.model.projection, &transaction, &envelope) {
+            Ok(()) => {
+                transaction.execute(
+                    "UPDATE eventsmith_dead_letters SET status = 'retried' WHERE id = ?1",
+                    [id],
+                )?;
+                transaction.commit()?;
+                Ok(())
+            }
+            Err(error) => {
+                drop(transaction);
+                self.model.db.execute(
+                    "UPDATE eventsmith_dead_letters SET attempts = attempts + 1, error = ?2 WHERE id = ?1",
+                    params![id, error],
+                )?;
+                Err(ProjectionError::StillFailing(error))
+            }
+        }
+    }
+
+    /// Gives up on dead letter `id`.
+    pub fn skip_dead_letter(&mut self, id: i64) -> Result<(), ProjectionError> {
+        let changed = self.model.db.execute(
+            "UPDATE eventsmith_dead_letters SET status = 'skipped' WHERE id = ?1 AND projection = ?2 AND status = 'open'",
+            params![id, P::NAME],
+        )?;
+        if changed == 0 {
+            return Err(ProjectionError::NoDeadLetter(id));
+        }
+        Ok(())
+    }
+
+    fn dead_letter_envelope(&self, id: i64) -> Result<Envelope, ProjectionError> {
+        self.model
+            .db
+            .query_row(
+                "SELECT position, stream, event_type, version, data FROM eventsmith_dead_letters
+                 WHERE id = ?1 AND projection = ?2 AND status = 'open'",
+                params![id, P::NAME],
+                |r| {
+                    Ok(Envelope {
+                        id: uuid::Uuid::nil(),
+                        source: "".into(),
+                        position: r.get::<_, i64>(0)? as u64,
+                        stream: r.get(1)?,
+                        stream_version: 0,
+                        event_type: r.get(2)?,
+                        version: r.get(3)?,
+                        time: time::OffsetDateTime::UNIX_EPOCH,
+                        data_schema: None,
+                        data: r.get(4)?,
+                        metadata: Default::default(),
+                    })
+                },
+            )
+            .optional()?
+            .ok_or(ProjectionError::NoDeadLetter(id))
+    }
+}
+
+impl<P: Projection> ReadModel<P> {
+    /// Takes `events` into account: committed with the checkpoint, failing ones retried or
+    /// dead-lettered.
+    async fn take(&mut self, events: &[Envelope]) -> Result<(), ProjectionError> {
+        let mut done = 0;
+        while done < events.len() {
+            match self.apply_all(&events[done..])? {
+                None => done = events.len(),
+                Some(at) => {
+                    done += at;
+                    self.retry_or_dead_letter(&events[done]).await?;
+                    done += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Applies `events` in one transaction with the checkpoint, up to the first failure; returns
@@ -320,89 +435,6 @@ impl<S: EventStore, P: Projection> ProjectionRunner<S, P> {
         transaction.commit()?;
         metrics::counter!("eventsmith_dead_letters_total", "projection" => P::NAME).increment(1);
         Ok(())
-    }
-
-    /// The open dead letters, oldest first.
-    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, ProjectionError> {
-        let mut statement = self.db.prepare(
-            "SELECT id, position, stream, event_type, version, error, attempts FROM eventsmith_dead_letters
-             WHERE projection = ?1 AND status = 'open' ORDER BY id",
-        )?;
-        let rows = statement.query_map([P::NAME], |r| {
-            Ok(DeadLetter {
-                id: r.get(0)?,
-                position: r.get::<_, i64>(1)? as u64,
-                stream: r.get(2)?,
-                event_type: r.get(3)?,
-                version: r.get(4)?,
-                error: r.get(5)?,
-                attempts: r.get(6)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Handles dead letter `id` again (decoded afresh, so a fixed upcaster or handler applies);
-    /// on success it is closed, on failure its attempts and error are updated.
-    pub fn retry_dead_letter(&mut self, id: i64) -> Result<(), ProjectionError> {
-        let envelope = self.dead_letter_envelope(id)?;
-        let transaction = self.db.transaction()?;
-        match apply(&self.projection, &transaction, &envelope) {
-            Ok(()) => {
-                transaction.execute(
-                    "UPDATE eventsmith_dead_letters SET status = 'retried' WHERE id = ?1",
-                    [id],
-                )?;
-                transaction.commit()?;
-                Ok(())
-            }
-            Err(error) => {
-                drop(transaction);
-                self.db.execute(
-                    "UPDATE eventsmith_dead_letters SET attempts = attempts + 1, error = ?2 WHERE id = ?1",
-                    params![id, error],
-                )?;
-                Err(ProjectionError::StillFailing(error))
-            }
-        }
-    }
-
-    /// Gives up on dead letter `id`.
-    pub fn skip_dead_letter(&mut self, id: i64) -> Result<(), ProjectionError> {
-        let changed = self.db.execute(
-            "UPDATE eventsmith_dead_letters SET status = 'skipped' WHERE id = ?1 AND projection = ?2 AND status = 'open'",
-            params![id, P::NAME],
-        )?;
-        if changed == 0 {
-            return Err(ProjectionError::NoDeadLetter(id));
-        }
-        Ok(())
-    }
-
-    fn dead_letter_envelope(&self, id: i64) -> Result<Envelope, ProjectionError> {
-        self.db
-            .query_row(
-                "SELECT position, stream, event_type, version, data FROM eventsmith_dead_letters
-                 WHERE id = ?1 AND projection = ?2 AND status = 'open'",
-                params![id, P::NAME],
-                |r| {
-                    Ok(Envelope {
-                        id: uuid::Uuid::nil(),
-                        source: "".into(),
-                        position: r.get::<_, i64>(0)? as u64,
-                        stream: r.get(1)?,
-                        stream_version: 0,
-                        event_type: r.get(2)?,
-                        version: r.get(3)?,
-                        time: time::OffsetDateTime::UNIX_EPOCH,
-                        data_schema: None,
-                        data: r.get(4)?,
-                        metadata: Default::default(),
-                    })
-                },
-            )
-            .optional()?
-            .ok_or(ProjectionError::NoDeadLetter(id))
     }
 }
 

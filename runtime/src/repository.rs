@@ -1,6 +1,12 @@
 //! The aggregate repository: load an aggregate from its latest snapshot plus the events after it,
 //! decide a command into events or a rejection, append them at the version it was loaded at,
 //! retry on a conflict, and snapshot every N events.
+//!
+//! With a cache, the latest state of recently used aggregates stays in memory and a command is
+//! decided against it without reading its stream: the append's expected version is the check
+//! that nobody else moved the stream on (if someone did, the repository reads the new events and
+//! decides again). A rejection, a no-op or an `If-Match` mismatch decided from the cache is
+//! confirmed against the store before it is returned.
 
 use crate::EventSet;
 use crate::store::{
@@ -9,7 +15,7 @@ use crate::store::{
 
 /// An aggregate: its state, how events change it, and how commands become events.
 pub trait Aggregate:
-    Default + serde::Serialize + serde::de::DeserializeOwned + Send + Sync
+    Default + Clone + serde::Serialize + serde::de::DeserializeOwned + Send + Sync
 {
     /// The aggregate's events (its generated `<Aggregate>Event` enum).
     type Event: EventSet + Send + Sync;
@@ -97,7 +103,43 @@ pub struct Repository<S, A> {
     retries: u32,
     snapshot_every: Option<u64>,
     page: usize,
-    aggregate: std::marker::PhantomData<fn() -> A>,
+    cache: Option<Cache<A>>,
+}
+
+/// The latest known state of up to `capacity` streams. When full, an arbitrary entry makes room
+/// (a hash map's order): cheap, and a miss only costs a read.
+struct Cache<A> {
+    states: std::sync::Mutex<std::collections::HashMap<String, Loaded<A>>>,
+    capacity: usize,
+}
+
+impl<A: Clone> Cache<A> {
+    fn get(&self, stream: &str) -> Option<Loaded<A>> {
+        self.states.lock().ok()?.get(stream).cloned()
+    }
+
+    fn take(&self, stream: &str) -> Option<Loaded<A>> {
+        self.states.lock().ok()?.remove(stream)
+    }
+
+    fn put(&self, stream: &str, loaded: &Loaded<A>) {
+        let Ok(mut states) = self.states.lock() else {
+            return;
+        };
+        match states.get_mut(stream) {
+            // A concurrent command may have stored a newer state.
+            Some(known) if known.version >= loaded.version => {}
+            Some(known) => *known = loaded.clone(),
+            None => {
+                if states.len() >= self.capacity
+                    && let Some(evicted) = states.keys().next().cloned()
+                {
+                    states.remove(&evicted);
+                }
+                states.insert(stream.to_owned(), loaded.clone());
+            }
+        }
+    }
 }
 
 impl<S: EventStore, A: Aggregate> Repository<S, A> {
@@ -108,8 +150,17 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
             retries: 3,
             snapshot_every: None,
             page: 1_000,
-            aggregate: std::marker::PhantomData,
+            cache: None,
         }
+    }
+
+    /// Keeps the latest state of up to `capacity` aggregates in memory (see the module docs).
+    pub fn cache(mut self, capacity: usize) -> Self {
+        self.cache = (capacity > 0).then(|| Cache {
+            states: Default::default(),
+            capacity,
+        });
+        self
     }
 
     /// Retries after a conflict with a concurrent writer (default 3).
@@ -134,28 +185,13 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
         format!("{}-{id}", A::CATEGORY)
     }
 
-    /// The aggregate `id`: its latest snapshot, then every later event applied.
+    /// The aggregate `id`: its cached state or latest snapshot, then every later event applied.
     pub async fn load(&self, id: &str) -> Result<Loaded<A>, RepositoryError<A::Rejection>> {
         let stream = Self::stream(id);
-        let snapshot = self
-            .store
-            .load_snapshot(&stream)
-            .await
-            .map_err(RepositoryError::Store)?;
-        let mut loaded = match snapshot {
-            Some(snapshot) => Loaded {
-                state: serde_json::from_slice(&snapshot.state).map_err(|e| {
-                    RepositoryError::Snapshot {
-                        stream: stream.clone(),
-                        reason: e.to_string(),
-                    }
-                })?,
-                version: snapshot.version,
-            },
-            None => Loaded {
-                state: A::default(),
-                version: 0,
-            },
+        let cached = self.cache.as_ref().and_then(|c| c.get(&stream));
+        let mut loaded = match cached {
+            Some(cached) => cached,
+            None => self.latest_snapshot(&stream).await?,
         };
         loop {
             let events = self
@@ -169,9 +205,39 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
                 loaded.version = envelope.stream_version;
             }
             if done {
+                if let Some(cache) = &self.cache {
+                    cache.put(&stream, &loaded);
+                }
                 return Ok(loaded);
             }
         }
+    }
+
+    /// The latest snapshot's state, or the initial state.
+    async fn latest_snapshot(
+        &self,
+        stream: &str,
+    ) -> Result<Loaded<A>, RepositoryError<A::Rejection>> {
+        let snapshot = self
+            .store
+            .load_snapshot(stream)
+            .await
+            .map_err(RepositoryError::Store)?;
+        Ok(match snapshot {
+            Some(snapshot) => Loaded {
+                state: serde_json::from_slice(&snapshot.state).map_err(|e| {
+                    RepositoryError::Snapshot {
+                        stream: stream.to_owned(),
+                        reason: e.to_string(),
+                    }
+                })?,
+                version: snapshot.version,
+            },
+            None => Loaded {
+                state: A::default(),
+                version: 0,
+            },
+        })
     }
 
     /// Decides `command` against aggregate `id` and appends the events, retrying when another
@@ -193,21 +259,40 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
             return self.replayed(id, &stream, first).await;
         }
         let mut attempt = 0;
+        // Whether the state must be read from the store rather than taken from the cache.
+        let mut confirm = false;
         loop {
-            let mut aggregate = self.load(id).await?;
+            let cached = match (&self.cache, confirm) {
+                (Some(cache), false) => cache.take(&stream),
+                _ => None,
+            };
+            let from_cache = cached.is_some();
+            let mut aggregate = match cached {
+                Some(cached) => cached,
+                None => self.load(id).await?,
+            };
+            // Anything but events, decided from the cache, is confirmed against the store.
             if let Some(expected) = options.expected_version
                 && expected != aggregate.version
             {
+                if from_cache {
+                    confirm = true;
+                    continue;
+                }
                 return Err(RepositoryError::Conflict {
                     stream,
                     expected,
                     actual: aggregate.version,
                 });
             }
-            let events = aggregate
-                .state
-                .decide(command)
-                .map_err(RepositoryError::Rejected)?;
+            let events = match aggregate.state.decide(command) {
+                Ok(events) if !(from_cache && events.is_empty()) => events,
+                Err(rejection) if !from_cache => return Err(RepositoryError::Rejected(rejection)),
+                _ => {
+                    confirm = true;
+                    continue;
+                }
+            };
             if events.is_empty() {
                 return Ok(Executed {
                     events,
@@ -239,6 +324,9 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
                         aggregate.state.apply(event);
                     }
                     aggregate.version = appended.last_version;
+                    if let Some(cache) = &self.cache {
+                        cache.put(&stream, &aggregate);
+                    }
                     self.snapshot_if_due(&stream, before, &aggregate).await?;
                     return Ok(Executed {
                         events,
@@ -246,6 +334,8 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
                         appended: Some(appended),
                     });
                 }
+                // The cached state was behind: read what it missed and decide again.
+                Err(StoreError::Conflict { .. }) if from_cache => confirm = true,
                 // Someone else appended first: decide again on the newer state.
                 Err(StoreError::Conflict { .. })
                     if attempt < self.retries && options.expected_version.is_none() =>

@@ -1,7 +1,7 @@
 //! The crash test: a child process appends in a loop (from several tasks, so commits are
-//! grouped), printing each acknowledged position, and is killed with SIGKILL at a random moment;
-//! the store then reopens without repair and holds every acknowledged event, with no gap in
-//! positions. Several rounds on one database per run.
+//! grouped), printing each acknowledged position, and is killed with SIGKILL after a varying
+//! number of acknowledgements, mid-append; the store then reopens without repair and holds every
+//! acknowledged event, with no gap in positions. Several rounds on one database per run.
 //!
 //! A test target without the libtest harness: run without arguments it is the test; run with
 //! `EVENTSMITH_CRASH_CHILD=<database>` it is the child.

@@ -1,6 +1,7 @@
 //! The aggregate repository over the example project's generated `customer` events, on both
 //! backends: decide and append, rejections, `If-Match` conflicts, retries under racing writers,
-//! snapshots every N events, idempotent commands.
+//! snapshots every N events, idempotent commands; each with and without the state cache, and
+//! caches that fall behind another writer.
 
 mod events {
     include!("../../tests/codegen/example/mod.rs");
@@ -76,8 +77,8 @@ fn change(n: u64) -> Command {
     }
 }
 
-async fn decides_appends_and_rejects<S: EventStore>(store: S) {
-    let repository = Repository::<_, Customer>::new(store);
+async fn decides_appends_and_rejects<S: EventStore>(store: S, cache: usize) {
+    let repository = Repository::<_, Customer>::new(store).cache(cache);
     let registered = repository
         .execute("c1", &register(), &Execute::default())
         .await
@@ -147,8 +148,12 @@ async fn decides_appends_and_rejects<S: EventStore>(store: S) {
     assert_eq!(repository.load("c1").await.unwrap().version, 3);
 }
 
-async fn racing_commands_all_land_through_retries<S: EventStore + 'static>(store: S) {
-    let repository = Arc::new(Repository::<_, Customer>::new(store).retries(100));
+async fn racing_commands_all_land_through_retries<S: EventStore + 'static>(store: S, cache: usize) {
+    let repository = Arc::new(
+        Repository::<_, Customer>::new(store)
+            .retries(100)
+            .cache(cache),
+    );
     repository
         .execute("c1", &register(), &Execute::default())
         .await
@@ -170,8 +175,10 @@ async fn racing_commands_all_land_through_retries<S: EventStore + 'static>(store
     assert_eq!((loaded.version, loaded.state.changes), (21, 20));
 }
 
-async fn snapshots_every_n_events_and_loads_from_them<S: EventStore>(store: S) {
-    let repository = Repository::<_, Customer>::new(store).snapshot_every(100);
+async fn snapshots_every_n_events_and_loads_from_them<S: EventStore>(store: S, cache: usize) {
+    let repository = Repository::<_, Customer>::new(store)
+        .snapshot_every(100)
+        .cache(cache);
     repository
         .execute("c1", &register(), &Execute::default())
         .await
@@ -217,18 +224,87 @@ async fn snapshots_every_n_events_and_loads_from_them<S: EventStore>(store: S) {
     assert_eq!(replayed, loaded);
 }
 
+/// Two repositories with caches over one store, as two processes would be: each one's cached
+/// state falls behind the other's appends, and neither decides on a stale state.
+async fn stale_caches_are_caught<S: EventStore>(store: S, cache: usize) {
+    let store = Arc::new(store);
+    let one = Repository::<_, Customer>::new(Arc::clone(&store)).cache(cache.max(1));
+    let two = Repository::<_, Customer>::new(Arc::clone(&store)).cache(cache.max(1));
+    // `two` caches "not registered"; `one` registers.
+    assert_eq!(two.load("c1").await.unwrap().version, 0);
+    one.execute("c1", &register(), &Execute::default())
+        .await
+        .unwrap();
+    // From its cache `two` would reject this ("not registered"): it checks the store first.
+    let changed = two
+        .execute("c1", &change(1), &Execute::default())
+        .await
+        .unwrap();
+    assert_eq!(changed.aggregate.version, 2);
+    // `one`'s cache is at version 1: its append conflicts, it catches up and decides again.
+    let again = one
+        .execute("c1", &change(2), &Execute::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.aggregate.version, again.aggregate.state.changes),
+        (3, 2)
+    );
+    // `two` is at 2; a caller that saw version 3 is right, one that saw 2 is not.
+    let seen = |version| Execute {
+        expected_version: Some(version),
+        ..Execute::default()
+    };
+    assert!(matches!(
+        two.execute("c1", &change(3), &seen(2)).await,
+        Err(RepositoryError::Conflict {
+            expected: 2,
+            actual: 3,
+            ..
+        })
+    ));
+    assert_eq!(
+        two.execute("c1", &change(3), &seen(3))
+            .await
+            .unwrap()
+            .aggregate
+            .version,
+        4
+    );
+    // A no-op decided from a stale cache is confirmed too: `one` is at 3, the email is now
+    // ada+3, which `one` does not know.
+    let unchanged = one
+        .execute(
+            "c1",
+            &Command::ChangeEmail {
+                email: "ada+3@example.com".into(),
+            },
+            &Execute::default(),
+        )
+        .await
+        .unwrap();
+    assert!(unchanged.events.is_empty());
+    assert_eq!(unchanged.aggregate.version, 4);
+    assert_eq!(one.load("c1").await.unwrap(), two.load("c1").await.unwrap());
+}
+
 macro_rules! on_both_backends {
     ($($test:ident),*) => {
         mod in_memory {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() { super::$test(eventsmith::store::InMemoryStore::new("test")).await })*
+            async fn $test() {
+                super::$test(eventsmith::store::InMemoryStore::new("test"), 0).await;
+                super::$test(eventsmith::store::InMemoryStore::new("test"), 16).await;
+            })*
         }
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $test() {
-                let dir = tempfile::tempdir().unwrap();
-                let store = eventsmith::store::SqliteStore::open(dir.path().join("events.db"), "test").unwrap();
-                super::$test(store).await
+                for cache in [0, 16] {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = eventsmith::store::SqliteStore::open(dir.path().join("events.db"), "test").unwrap();
+                    super::$test(store, cache).await
+                }
             })*
         }
     };
@@ -237,5 +313,102 @@ macro_rules! on_both_backends {
 on_both_backends!(
     decides_appends_and_rejects,
     racing_commands_all_land_through_retries,
-    snapshots_every_n_events_and_loads_from_them
+    snapshots_every_n_events_and_loads_from_them,
+    stale_caches_are_caught
 );
+
+/// A store that counts stream reads.
+struct Counting {
+    store: InMemoryStore,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl EventStore for Counting {
+    fn append(
+        &self,
+        stream: &str,
+        expected: eventsmith::store::ExpectedVersion,
+        events: Vec<eventsmith::store::NewEvent>,
+        key: Option<&str>,
+    ) -> impl Future<Output = Result<eventsmith::store::Appended, eventsmith::store::StoreError>> + Send
+    {
+        self.store.append(stream, expected, events, key)
+    }
+    fn read_stream(
+        &self,
+        stream: &str,
+        from: u64,
+        direction: eventsmith::store::Direction,
+        limit: usize,
+    ) -> impl Future<
+        Output = Result<Vec<eventsmith::store::Envelope>, eventsmith::store::StoreError>,
+    > + Send {
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.store.read_stream(stream, from, direction, limit)
+    }
+    fn read_all(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<
+        Output = Result<Vec<eventsmith::store::Envelope>, eventsmith::store::StoreError>,
+    > + Send {
+        self.store.read_all(from, limit)
+    }
+    fn idempotent_result(
+        &self,
+        key: &str,
+    ) -> impl Future<
+        Output = Result<Option<eventsmith::store::Appended>, eventsmith::store::StoreError>,
+    > + Send {
+        self.store.idempotent_result(key)
+    }
+    fn head(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.store.head()
+    }
+    fn save_snapshot(
+        &self,
+        stream: &str,
+        version: u64,
+        state: Vec<u8>,
+    ) -> impl Future<Output = Result<(), eventsmith::store::StoreError>> + Send {
+        self.store.save_snapshot(stream, version, state)
+    }
+    fn load_snapshot(
+        &self,
+        stream: &str,
+    ) -> impl Future<
+        Output = Result<Option<eventsmith::store::Snapshot>, eventsmith::store::StoreError>,
+    > + Send {
+        self.store.load_snapshot(stream)
+    }
+}
+
+#[tokio::test]
+async fn a_cached_aggregate_decides_without_reading_its_stream() {
+    for (cache, reads) in [(0, 11), (16, 1)] {
+        let repository = Repository::<_, Customer>::new(Counting {
+            store: InMemoryStore::new("test"),
+            reads: Default::default(),
+        })
+        .cache(cache);
+        repository
+            .execute("c1", &register(), &Execute::default())
+            .await
+            .unwrap();
+        for n in 0..10 {
+            repository
+                .execute("c1", &change(n), &Execute::default())
+                .await
+                .unwrap();
+        }
+        let store = repository.store();
+        assert_eq!(
+            store.reads.load(std::sync::atomic::Ordering::Relaxed),
+            reads,
+            "cache {cache}"
+        );
+        assert_eq!(repository.load("c1").await.unwrap().state.changes, 10);
+    }
+}

@@ -306,6 +306,48 @@ async fn subscriptions_switch_from_catch_up_to_live_without_gap_or_duplicate<
     assert_eq!(waiting.await.unwrap(), 601);
 }
 
+/// Catching up on exactly two full pages: the page read ahead comes back empty, and an event
+/// appended after it was read must still arrive.
+async fn subscriptions_read_ahead_then_wait<S: EventStore + Sync + Send + 'static>(store: S) {
+    let store = Arc::new(store);
+    for n in 0..8 {
+        store
+            .append(
+                "s-0",
+                ExpectedVersion::Any,
+                vec![event(2 * n), event(2 * n + 1)],
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let reader = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let mut subscription = Subscription::new(store.as_ref(), 1).batch(8);
+            let mut pages = Vec::new();
+            while pages.iter().map(Vec::len).sum::<usize>() < 17 {
+                let page = subscription.next_batch().await.unwrap();
+                pages.push(page.iter().map(|e| e.position).collect::<Vec<u64>>());
+            }
+            pages
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    store
+        .append("s-1", ExpectedVersion::Any, vec![event(16)], None)
+        .await
+        .unwrap();
+    let pages = tokio::time::timeout(std::time::Duration::from_secs(10), reader)
+        .await
+        .expect("the event appended after the read-ahead arrives")
+        .unwrap();
+    assert_eq!(
+        pages,
+        vec![(1..=8).collect::<Vec<u64>>(), (9..=16).collect(), vec![17]]
+    );
+}
+
 async fn large_and_unicode_payloads_survive<S: EventStore>(store: S) {
     let big = format!(r#"{{"blob":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
     let unicode = r#"{"name":"Zoë Ångström 日本語 🎉","quote":"\u2028 \"quoted\""}"#;
@@ -471,6 +513,13 @@ macro_rules! conformance {
                         store,
                     )
                     .await
+                }
+            }
+            #[tokio::test]
+            async fn subscriptions_read_ahead_then_wait() {
+                {
+                    let (store, _guard) = $make;
+                    super::subscriptions_read_ahead_then_wait(store).await
                 }
             }
             #[tokio::test]

@@ -144,16 +144,21 @@ pub trait EventStore: Send + Sync {
 
 /// Every event from a position on, old ones first, then new ones as they are appended. Catch-up
 /// and live are one path (read from the cursor, wait for the head to pass it), so the switch
-/// between them can neither skip nor repeat an event.
+/// between them can neither skip nor repeat an event. While catching up, the next page is read
+/// while the caller works on the current one.
 pub struct Subscription<'s, S: EventStore> {
     store: &'s S,
     head: tokio::sync::watch::Receiver<u64>,
     next: u64,
     buffer: std::collections::VecDeque<Envelope>,
     batch: usize,
+    ahead: Option<Page<'s>>,
 }
 
-impl<'s, S: EventStore> Subscription<'s, S> {
+type Page<'s> =
+    std::pin::Pin<Box<dyn Future<Output = Result<Vec<Envelope>, StoreError>> + Send + 's>>;
+
+impl<'s, S: EventStore + Sync> Subscription<'s, S> {
     /// A subscription to `store` from global position `from` (1: everything).
     pub fn new(store: &'s S, from: u64) -> Self {
         Self {
@@ -162,26 +167,54 @@ impl<'s, S: EventStore> Subscription<'s, S> {
             next: from.max(1),
             buffer: Default::default(),
             batch: 512,
+            ahead: None,
         }
+    }
+
+    /// Reads pages of at most `size` events (default 512).
+    pub fn batch(mut self, size: usize) -> Self {
+        self.batch = size.max(1);
+        self
     }
 
     /// The next event, waiting for one to be appended when caught up.
     pub async fn next(&mut self) -> Result<Envelope, StoreError> {
         loop {
             if let Some(event) = self.buffer.pop_front() {
-                self.next = event.position + 1;
                 return Ok(event);
             }
-            // Marked seen before reading, so an append between the read and the wait still wakes us.
-            self.head.borrow_and_update();
-            let events = self.store.read_all(self.next, self.batch).await?;
-            if events.is_empty() {
+            self.buffer = self.next_batch().await?.into();
+        }
+    }
+
+    /// The next events in order (at least one), waiting for one to be appended when caught up.
+    pub async fn next_batch(&mut self) -> Result<Vec<Envelope>, StoreError> {
+        if !self.buffer.is_empty() {
+            return Ok(self.buffer.drain(..).collect());
+        }
+        loop {
+            let (page, fresh) = match self.ahead.take() {
+                Some(page) => (page.await?, false),
+                None => {
+                    // Marked seen before reading, so an append between the read and the wait
+                    // still wakes us.
+                    self.head.borrow_and_update();
+                    (self.store.read_all(self.next, self.batch).await?, true)
+                }
+            };
+            if let Some(last) = page.last() {
+                self.next = last.position + 1;
+                if page.len() == self.batch {
+                    self.ahead = Some(Box::pin(self.store.read_all(self.next, self.batch)));
+                }
+                return Ok(page);
+            }
+            // A page read ahead may predate the head we last saw: read again before waiting.
+            if fresh {
                 self.head
                     .changed()
                     .await
                     .map_err(|_| StoreError::Backend("the store was closed".into()))?;
-            } else {
-                self.buffer.extend(events);
             }
         }
     }
