@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod codec;
+pub mod command;
 pub mod double_option;
 pub mod format;
 pub mod projection;
@@ -14,6 +15,7 @@ pub mod testing;
 pub mod upcast;
 pub mod validate;
 
+pub use command::{CommandError, CommandSet, Rejection};
 pub use eventsmith_macros::{Event, generate};
 pub use upcast::UpcastError;
 pub use validate::{Validate, Violation};

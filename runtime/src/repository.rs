@@ -402,3 +402,103 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
             .map_err(RepositoryError::Store)
     }
 }
+
+/// How an aggregate's commands and events reach its rules: what generated code implements for
+/// each aggregate (`<Aggregate>Decider<R>`, dispatching to the user's `<Aggregate>Rules` `R`).
+pub trait Decider {
+    /// The state (`None` before the aggregate's first event).
+    type State: Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync;
+    /// The aggregate's events.
+    type Event: EventSet + Send + Sync;
+    /// The aggregate's commands.
+    type Command: Send + Sync;
+    /// The stream category: streams are `<category>-<id>`.
+    const CATEGORY: &'static str;
+    /// The state after `event`.
+    fn apply(state: &mut Option<Self::State>, event: &Self::Event);
+    /// The events `command` causes, or why it is refused.
+    fn decide(
+        state: Option<&Self::State>,
+        command: &Self::Command,
+    ) -> Result<Vec<Self::Event>, crate::Rejection>;
+}
+
+/// The aggregate of a [`Decider`]: its state, `None` before its first event. Generated code names
+/// it `<Aggregate>Aggregate<R>`.
+pub struct Decided<D: Decider> {
+    /// The state.
+    pub state: Option<D::State>,
+    decider: std::marker::PhantomData<fn() -> D>,
+}
+
+impl<D: Decider> Decided<D> {
+    /// The aggregate in `state`.
+    pub fn new(state: Option<D::State>) -> Self {
+        Self {
+            state,
+            decider: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<D: Decider> Default for Decided<D> {
+    fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+impl<D: Decider> Clone for Decided<D> {
+    fn clone(&self) -> Self {
+        Self::new(self.state.clone())
+    }
+}
+
+impl<D: Decider> std::fmt::Debug for Decided<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decided")
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+impl<D: Decider> PartialEq for Decided<D>
+where
+    D::State: PartialEq,
+{
+    fn eq(&self, other: &Self) -> bool {
+        self.state == other.state
+    }
+}
+
+/// Snapshots hold the state alone.
+impl<D: Decider> serde::Serialize for Decided<D> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.state.serialize(serializer)
+    }
+}
+
+impl<'de, D: Decider> serde::Deserialize<'de> for Decided<D> {
+    fn deserialize<De: serde::Deserializer<'de>>(deserializer: De) -> Result<Self, De::Error> {
+        Option::<D::State>::deserialize(deserializer).map(Self::new)
+    }
+}
+
+impl<D: Decider> Aggregate for Decided<D> {
+    type Event = D::Event;
+    type Command = D::Command;
+    type Rejection = crate::Rejection;
+    const CATEGORY: &'static str = D::CATEGORY;
+
+    fn apply(&mut self, event: &D::Event) {
+        D::apply(&mut self.state, event);
+    }
+
+    fn decide(&self, command: &D::Command) -> Result<Vec<D::Event>, crate::Rejection> {
+        D::decide(self.state.as_ref(), command)
+    }
+}

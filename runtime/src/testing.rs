@@ -89,3 +89,73 @@ pub fn assert_upcasts<Old, New>(
         }
     }
 }
+
+/// The start of a given/when/then test of an aggregate's rules: the events that happened.
+pub struct Given<A: crate::repository::Aggregate> {
+    state: A,
+}
+
+/// An aggregate that has seen `events`: `given(events).when(command).then(expected)`.
+pub fn given<A: crate::repository::Aggregate>(
+    events: impl IntoIterator<Item = impl Into<A::Event>>,
+) -> Given<A> {
+    let mut state = A::default();
+    for event in events {
+        state.apply(&event.into());
+    }
+    Given { state }
+}
+
+impl<A: crate::repository::Aggregate> Given<A> {
+    /// Decides `command` against the state the events left.
+    pub fn when(self, command: impl Into<A::Command>) -> When<A> {
+        let outcome = self.state.decide(&command.into());
+        When {
+            state: self.state,
+            outcome,
+        }
+    }
+}
+
+/// What a command decided, to check with [`When::then`] or [`When::then_rejected`].
+pub struct When<A: crate::repository::Aggregate> {
+    state: A,
+    outcome: Result<Vec<A::Event>, A::Rejection>,
+}
+
+impl<A> When<A>
+where
+    A: crate::repository::Aggregate,
+    A::Event: PartialEq + std::fmt::Debug,
+{
+    /// Asserts the command was accepted with exactly `expected`; returns the state after them.
+    #[track_caller]
+    pub fn then(mut self, expected: impl IntoIterator<Item = impl Into<A::Event>>) -> A {
+        let expected: Vec<A::Event> = expected.into_iter().map(Into::into).collect();
+        match self.outcome {
+            Ok(events) => {
+                assert_eq!(events, expected, "the command decided other events");
+                for event in &events {
+                    self.state.apply(event);
+                }
+                self.state
+            }
+            Err(rejection) => panic!("the command was rejected: {rejection}"),
+        }
+    }
+
+    /// Asserts the command was rejected, with a message containing `reason`.
+    #[track_caller]
+    pub fn then_rejected(self, reason: &str) {
+        match self.outcome {
+            Ok(events) => panic!("the command was accepted with {events:?}, not rejected"),
+            Err(rejection) => {
+                let message = rejection.to_string();
+                assert!(
+                    message.contains(reason),
+                    "the rejection `{message}` does not mention `{reason}`"
+                );
+            }
+        }
+    }
+}

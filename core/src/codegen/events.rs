@@ -3,6 +3,7 @@
 //! `DomainEvent` at the root, and the generated tests.
 
 use super::Settings;
+use super::deciders;
 use super::emit::{Emitter, doc_attrs, format_items, ident, path};
 use super::names::{Scope, field_name, type_name};
 use super::types::{Ty, TypeSpace};
@@ -87,6 +88,20 @@ pub fn render(
             }
         }
     }
+    // Each aggregate's commands and state, after every event so events keep their names.
+    let mut models = BTreeMap::new();
+    for (aggregate, (module_name, planned)) in &aggregates {
+        let module = space.module(std::slice::from_ref(module_name));
+        for p in planned {
+            let latest = p.versions.last().expect("an event has a version");
+            space.claim(module, &latest.name);
+        }
+        space.claim(module, &aggregate_enum_name(aggregate).to_string());
+        models.insert(
+            *aggregate,
+            deciders::plan(project, &mut space, aggregate, module_name),
+        );
+    }
     let emitter = Emitter::new(&space);
     let roots = RootCounts::new(&aggregates);
     let mut domain = DomainEnum::default();
@@ -111,6 +126,7 @@ pub fn render(
             module_name,
             planned,
             &roots,
+            &models[**aggregate],
         )
     });
     let mut errors = Vec::new();
@@ -203,6 +219,7 @@ fn aggregate_source(
     module_name: &str,
     planned: &[PlannedEvent<'_>],
     roots: &RootCounts,
+    model: &deciders::PlannedModel<'_>,
 ) -> Result<String, Vec<Diagnostic>> {
     let space = emitter.space;
     let aggregate_path = vec![module_name.to_owned()];
@@ -221,6 +238,7 @@ fn aggregate_source(
     let mut aliases = Scope::new();
     let mut version_upcasts: BTreeMap<usize, Upcasts<'_, '_, '_>> = BTreeMap::new();
     let mut tests = Vec::new();
+    let mut latest_aliases = Vec::new();
     for p in planned {
         let event_type = p.event.event_type();
         // Each version: the root alias where needed, the Event impl, the upcaster from the
@@ -263,6 +281,7 @@ fn aggregate_source(
         let latest_path = path(&aggregate_path, &space.modules[latest.module], &latest.name);
         let alias = aliases.claim(latest.name.clone());
         let alias_ident = ident(&alias);
+        latest_aliases.push(alias_ident.clone());
         aggregate_items.push(if alias == latest.name {
             quote! { #[allow(deprecated)] pub use #latest_path; }
         } else {
@@ -309,6 +328,27 @@ fn aggregate_source(
     }
     let enum_name = aggregate_enum_name(aggregate);
     aggregate_items.push(aggregate_enum(&enum_name, planned, &aggregate_path, space));
+    let rule_events: Vec<deciders::RuleEvent> = planned
+        .iter()
+        .zip(&latest_aliases)
+        .map(|(p, alias)| deciders::RuleEvent {
+            variant: ident(&p.variant),
+            ty: quote! { #alias },
+            event_type: p.event.event_type(),
+            method: ident(&format!(
+                "apply_{}",
+                field_name(&p.event.name).trim_end_matches('_')
+            )),
+        })
+        .collect();
+    aggregate_items.extend(deciders::tokens(
+        model,
+        emitter,
+        aggregate,
+        &aggregate_path,
+        &enum_name,
+        &rule_events,
+    ));
     if !tests.is_empty() {
         aggregate_items.push(quote! {
             #[cfg(test)]

@@ -3,6 +3,7 @@
 //! with their checks ([`emit`]), the upcasters between versions ([`upcast`]) and the event sets
 //! with their generated tests ([`events`]), and formats the result with prettyplease.
 
+pub mod deciders;
 pub mod emit;
 pub mod events;
 pub mod names;

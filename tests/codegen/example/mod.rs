@@ -226,6 +226,234 @@ pub mod customer {
             Self::Registered(event)
         }
     }
+    /// The `customer` aggregate's commands.
+    pub mod commands {
+        /// Change a customer's email address. Rejected unless the customer is registered.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            ::eventsmith::serde::Serialize,
+            ::eventsmith::serde::Deserialize
+        )]
+        #[serde(crate = "::eventsmith::serde")]
+        #[serde(deny_unknown_fields)]
+        pub struct ChangeEmail {
+            /// The new email address.
+            pub email: ::eventsmith::format::Email,
+        }
+        impl ::eventsmith::Validate for ChangeEmail {
+            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+                checker
+                    .at(
+                        "email",
+                        |checker| checker.max_length(self.email.as_str(), 254u64),
+                    );
+            }
+        }
+        /// Register a new customer with an email address and a name. Rejected when the customer is already registered.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            ::eventsmith::serde::Serialize,
+            ::eventsmith::serde::Deserialize
+        )]
+        #[serde(crate = "::eventsmith::serde")]
+        #[serde(deny_unknown_fields)]
+        pub struct RegisterCustomer {
+            /// The email address to register with.
+            pub email: ::eventsmith::format::Email,
+            /// The customer's name.
+            pub name: ::std::string::String,
+        }
+        impl ::eventsmith::Validate for RegisterCustomer {
+            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+                checker
+                    .at(
+                        "email",
+                        |checker| checker.max_length(self.email.as_str(), 254u64),
+                    );
+                checker
+                    .at(
+                        "name",
+                        |checker| {
+                            checker.min_length(self.name.as_str(), 1u64);
+                            checker.max_length(self.name.as_str(), 200u64);
+                        },
+                    );
+            }
+        }
+    }
+    /// Every command of the `customer` aggregate.
+    #[derive(Debug, Clone, PartialEq)]
+    #[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+    pub enum CustomerCommand {
+        /// `change_email`
+        ChangeEmail(commands::ChangeEmail),
+        /// `register_customer`
+        RegisterCustomer(commands::RegisterCustomer),
+    }
+    impl ::eventsmith::CommandSet for CustomerCommand {
+        const NAMES: &'static [&'static str] = &["change_email", "register_customer"];
+        fn decode(
+            name: &str,
+            payload: &[u8],
+        ) -> ::std::result::Result<Self, ::eventsmith::CommandError> {
+            match name {
+                "change_email" => {
+                    ::eventsmith::command::decode::<
+                        commands::ChangeEmail,
+                    >("change_email", payload)
+                        .map(Self::ChangeEmail)
+                }
+                "register_customer" => {
+                    ::eventsmith::command::decode::<
+                        commands::RegisterCustomer,
+                    >("register_customer", payload)
+                        .map(Self::RegisterCustomer)
+                }
+                _ => {
+                    ::std::result::Result::Err(
+                        ::eventsmith::CommandError::Unknown(name.to_owned()),
+                    )
+                }
+            }
+        }
+        fn name(&self) -> &'static str {
+            match self {
+                Self::ChangeEmail(_) => "change_email",
+                Self::RegisterCustomer(_) => "register_customer",
+            }
+        }
+    }
+    impl ::std::convert::From<commands::ChangeEmail> for CustomerCommand {
+        fn from(command: commands::ChangeEmail) -> Self {
+            Self::ChangeEmail(command)
+        }
+    }
+    impl ::std::convert::From<commands::RegisterCustomer> for CustomerCommand {
+        fn from(command: commands::RegisterCustomer) -> Self {
+            Self::RegisterCustomer(command)
+        }
+    }
+    /// Someone who can place orders in the shop. The state holds what the customer's rules need: whether the customer is registered, and the address and name they registered with.
+    #[derive(
+        Debug,
+        Clone,
+        PartialEq,
+        ::eventsmith::serde::Serialize,
+        ::eventsmith::serde::Deserialize
+    )]
+    #[serde(crate = "::eventsmith::serde")]
+    pub struct Customer {
+        /// The customer's current email address; absent until the customer registers.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub email: ::std::option::Option<::eventsmith::format::Email>,
+        /// The customer's name; absent until the customer registers.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        /// Whether the customer has registered; a customer registers once, and only a registered customer can change their email address.
+        pub registered: bool,
+        /// Properties the schema does not declare, kept so the event re-encodes as it came.
+        #[serde(flatten)]
+        pub additional_properties: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::eventsmith::serde_json::Value,
+        >,
+    }
+    impl ::eventsmith::Validate for Customer {
+        fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            if let ::std::option::Option::Some(value) = &self.email {
+                checker
+                    .at("email", |checker| checker.max_length(value.as_str(), 254u64));
+            }
+            if let ::std::option::Option::Some(value) = &self.name {
+                checker
+                    .at(
+                        "name",
+                        |checker| {
+                            checker.min_length(value.as_str(), 1u64);
+                            checker.max_length(value.as_str(), 200u64);
+                        },
+                    );
+            }
+        }
+    }
+    /// The `customer` aggregate's business rules: one `decide_` per command, one `apply_` per event. Implement it for a type of yours and run `CustomerAggregate<YourType>`; a new command or event in the schemas is a new method the compiler asks for.
+    pub trait CustomerRules {
+        /// Decides `change_email`: the events it causes from `state` (`None` before the aggregate's first event), or why it is refused.
+        fn decide_change_email(
+            state: ::std::option::Option<&Customer>,
+            command: &commands::ChangeEmail,
+        ) -> ::std::result::Result<
+            ::std::vec::Vec<CustomerEvent>,
+            ::eventsmith::Rejection,
+        >;
+        /// Decides `register_customer`: the events it causes from `state` (`None` before the aggregate's first event), or why it is refused.
+        fn decide_register_customer(
+            state: ::std::option::Option<&Customer>,
+            command: &commands::RegisterCustomer,
+        ) -> ::std::result::Result<
+            ::std::vec::Vec<CustomerEvent>,
+            ::eventsmith::Rejection,
+        >;
+        /// Applies `customer.email_changed` to `state` (`None` before the aggregate's first event).
+        fn apply_email_changed(
+            state: &mut ::std::option::Option<Customer>,
+            event: &CustomerEmailChanged,
+        );
+        /// Applies `customer.registered` to `state` (`None` before the aggregate's first event).
+        fn apply_registered(
+            state: &mut ::std::option::Option<Customer>,
+            event: &CustomerRegistered,
+        );
+    }
+    /// Dispatches the `customer` aggregate's commands and events to the rules `R`.
+    pub struct CustomerDecider<R>(::std::marker::PhantomData<fn() -> R>);
+    #[allow(deprecated)]
+    impl<R: CustomerRules> ::eventsmith::repository::Decider for CustomerDecider<R> {
+        type State = Customer;
+        type Event = CustomerEvent;
+        type Command = CustomerCommand;
+        const CATEGORY: &'static str = "customer";
+        fn apply(state: &mut ::std::option::Option<Customer>, event: &CustomerEvent) {
+            match event {
+                CustomerEvent::EmailChanged(event) => {
+                    R::apply_email_changed(state, event)
+                }
+                CustomerEvent::Registered(event) => R::apply_registered(state, event),
+            }
+        }
+        fn decide(
+            state: ::std::option::Option<&Customer>,
+            command: &CustomerCommand,
+        ) -> ::std::result::Result<
+            ::std::vec::Vec<CustomerEvent>,
+            ::eventsmith::Rejection,
+        > {
+            match command {
+                CustomerCommand::ChangeEmail(command) => {
+                    R::decide_change_email(state, command)
+                }
+                CustomerCommand::RegisterCustomer(command) => {
+                    R::decide_register_customer(state, command)
+                }
+            }
+        }
+    }
+    /// The `customer` aggregate as the repository runs it: its state (`None` before its first event) and the rules `R`.
+    pub type CustomerAggregate<R> = ::eventsmith::repository::Decided<
+        CustomerDecider<R>,
+    >;
+    /// A given/when/then test of rules `R`: `given::<R>(events).when(command).then(events)` or `.then_rejected(reason)`.
+    pub fn given<R: CustomerRules>(
+        events: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<CustomerEvent>,
+        >,
+    ) -> ::eventsmith::testing::Given<CustomerAggregate<R>> {
+        ::eventsmith::testing::given(events)
+    }
     #[cfg(test)]
     mod tests {
         #[test]
@@ -772,6 +1000,487 @@ pub mod order {
         fn from(event: v1::OrderShipped) -> Self {
             Self::Shipped(event)
         }
+    }
+    /// The `order` aggregate's commands.
+    pub mod commands {
+        /// Add a line to an order, raising its total by quantity times unit price. Rejected unless the order is placed: not once it is paid, shipped or cancelled.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            ::eventsmith::serde::Serialize,
+            ::eventsmith::serde::Deserialize
+        )]
+        #[serde(crate = "::eventsmith::serde")]
+        #[serde(deny_unknown_fields)]
+        pub struct AddLine {
+            /// The product to add.
+            pub sku: ::std::string::String,
+            /// How many units of the product to add.
+            pub quantity: u64,
+            /// The price of one unit, in the order's currency.
+            pub unit_price: ::eventsmith::serde_json::Number,
+        }
+        impl ::eventsmith::Validate for AddLine {
+            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+                checker
+                    .at(
+                        "sku",
+                        |checker| {
+                            checker.min_length(self.sku.as_str(), 1u64);
+                            checker.max_length(self.sku.as_str(), 64u64);
+                        },
+                    );
+                checker
+                    .at(
+                        "quantity",
+                        |checker| checker.minimum(self.quantity, 1f64, false),
+                    );
+                checker
+                    .at(
+                        "unit_price",
+                        |checker| {
+                            checker.minimum(&self.unit_price, 0f64, false);
+                            checker.multiple_of(&self.unit_price, 0.01f64);
+                        },
+                    );
+            }
+        }
+        /// Cancel an order, whether or not it has been paid. Rejected once the order has been shipped, and when it is already cancelled.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            ::eventsmith::serde::Serialize,
+            ::eventsmith::serde::Deserialize
+        )]
+        #[serde(crate = "::eventsmith::serde")]
+        #[serde(deny_unknown_fields)]
+        pub struct CancelOrder {
+            /// Why the order is cancelled.
+            pub reason: ::std::string::String,
+        }
+        impl ::eventsmith::Validate for CancelOrder {
+            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+                checker
+                    .at(
+                        "reason",
+                        |checker| {
+                            checker.min_length(self.reason.as_str(), 1u64);
+                            checker.max_length(self.reason.as_str(), 500u64);
+                        },
+                    );
+            }
+        }
+        /// Pay an order in full. Rejected unless the amount equals the order's total, and when the order is already paid or has been cancelled.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            ::eventsmith::serde::Serialize,
+            ::eventsmith::serde::Deserialize
+        )]
+        #[serde(crate = "::eventsmith::serde")]
+        #[serde(deny_unknown_fields)]
+        pub struct PayOrder {
+            /// The amount paid, in the order's currency; it must equal the order's total.
+            pub amount: ::eventsmith::serde_json::Number,
+            /// How the order is paid: by card, on invoice, or in cash.
+            pub method: PayOrderMethod,
+        }
+        impl ::eventsmith::Validate for PayOrder {
+            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+                checker
+                    .at(
+                        "amount",
+                        |checker| {
+                            checker.minimum(&self.amount, 0f64, false);
+                            checker.multiple_of(&self.amount, 0.01f64);
+                        },
+                    );
+            }
+        }
+        /// How the order is paid: by card, on invoice, or in cash.
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            PartialOrd,
+            Ord,
+            ::eventsmith::serde::Serialize,
+            ::eventsmith::serde::Deserialize
+        )]
+        #[serde(crate = "::eventsmith::serde")]
+        #[allow(clippy::enum_variant_names)]
+        pub enum PayOrderMethod {
+            #[serde(rename = "card")]
+            Card,
+            #[serde(rename = "invoice")]
+            Invoice,
+            #[serde(rename = "cash")]
+            Cash,
+        }
+        impl ::eventsmith::Validate for PayOrderMethod {
+            fn validate(&self, _checker: &mut ::eventsmith::validate::Checker) {}
+        }
+        /// Place a new order for a customer with at least one line; its total is the sum of quantity times unit price over the lines. Rejected when an order with this id has already been placed.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            ::eventsmith::serde::Serialize,
+            ::eventsmith::serde::Deserialize
+        )]
+        #[serde(crate = "::eventsmith::serde")]
+        #[serde(deny_unknown_fields)]
+        pub struct PlaceOrder {
+            /// The customer placing the order.
+            pub customer_id: ::eventsmith::format::Uuid,
+            /// What to order: at least one line.
+            pub lines: ::std::vec::Vec<super::super::types::OrderLine>,
+            /// The currency of the unit prices, and so of the order.
+            pub currency: ::std::string::String,
+        }
+        impl ::eventsmith::Validate for PlaceOrder {
+            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+                checker
+                    .at(
+                        "lines",
+                        |checker| {
+                            checker.min_items(self.lines.len(), 1u64);
+                            for (index, value) in self.lines.iter().enumerate() {
+                                checker
+                                    .at_index(
+                                        index,
+                                        |checker| ::eventsmith::Validate::validate(value, checker),
+                                    );
+                            }
+                        },
+                    );
+                checker
+                    .at(
+                        "currency",
+                        |checker| {
+                            static PATTERN: ::eventsmith::validate::Pattern = ::eventsmith::validate::Pattern::new(
+                                "^[A-Z]{3}$",
+                            );
+                            checker.pattern(self.currency.as_str(), &PATTERN)
+                        },
+                    );
+            }
+        }
+        /// Hand a paid order to a carrier for delivery. Rejected unless the order is paid and not cancelled, and when it has already been shipped.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            ::eventsmith::serde::Serialize,
+            ::eventsmith::serde::Deserialize
+        )]
+        #[serde(crate = "::eventsmith::serde")]
+        #[serde(deny_unknown_fields)]
+        pub struct ShipOrder {
+            /// The company delivering the parcel.
+            pub carrier: ::std::string::String,
+            /// The carrier's tracking number for the parcel.
+            pub tracking_number: ::std::string::String,
+        }
+        impl ::eventsmith::Validate for ShipOrder {
+            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+                checker
+                    .at(
+                        "carrier",
+                        |checker| {
+                            checker.min_length(self.carrier.as_str(), 1u64);
+                            checker.max_length(self.carrier.as_str(), 100u64);
+                        },
+                    );
+                checker
+                    .at(
+                        "tracking_number",
+                        |checker| {
+                            checker.min_length(self.tracking_number.as_str(), 1u64);
+                            checker.max_length(self.tracking_number.as_str(), 64u64);
+                        },
+                    );
+            }
+        }
+    }
+    /// Every command of the `order` aggregate.
+    #[derive(Debug, Clone, PartialEq)]
+    #[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+    pub enum OrderCommand {
+        /// `add_line`
+        AddLine(commands::AddLine),
+        /// `cancel_order`
+        CancelOrder(commands::CancelOrder),
+        /// `pay_order`
+        PayOrder(commands::PayOrder),
+        /// `place_order`
+        PlaceOrder(commands::PlaceOrder),
+        /// `ship_order`
+        ShipOrder(commands::ShipOrder),
+    }
+    impl ::eventsmith::CommandSet for OrderCommand {
+        const NAMES: &'static [&'static str] = &[
+            "add_line",
+            "cancel_order",
+            "pay_order",
+            "place_order",
+            "ship_order",
+        ];
+        fn decode(
+            name: &str,
+            payload: &[u8],
+        ) -> ::std::result::Result<Self, ::eventsmith::CommandError> {
+            match name {
+                "add_line" => {
+                    ::eventsmith::command::decode::<
+                        commands::AddLine,
+                    >("add_line", payload)
+                        .map(Self::AddLine)
+                }
+                "cancel_order" => {
+                    ::eventsmith::command::decode::<
+                        commands::CancelOrder,
+                    >("cancel_order", payload)
+                        .map(Self::CancelOrder)
+                }
+                "pay_order" => {
+                    ::eventsmith::command::decode::<
+                        commands::PayOrder,
+                    >("pay_order", payload)
+                        .map(Self::PayOrder)
+                }
+                "place_order" => {
+                    ::eventsmith::command::decode::<
+                        commands::PlaceOrder,
+                    >("place_order", payload)
+                        .map(Self::PlaceOrder)
+                }
+                "ship_order" => {
+                    ::eventsmith::command::decode::<
+                        commands::ShipOrder,
+                    >("ship_order", payload)
+                        .map(Self::ShipOrder)
+                }
+                _ => {
+                    ::std::result::Result::Err(
+                        ::eventsmith::CommandError::Unknown(name.to_owned()),
+                    )
+                }
+            }
+        }
+        fn name(&self) -> &'static str {
+            match self {
+                Self::AddLine(_) => "add_line",
+                Self::CancelOrder(_) => "cancel_order",
+                Self::PayOrder(_) => "pay_order",
+                Self::PlaceOrder(_) => "place_order",
+                Self::ShipOrder(_) => "ship_order",
+            }
+        }
+    }
+    impl ::std::convert::From<commands::AddLine> for OrderCommand {
+        fn from(command: commands::AddLine) -> Self {
+            Self::AddLine(command)
+        }
+    }
+    impl ::std::convert::From<commands::CancelOrder> for OrderCommand {
+        fn from(command: commands::CancelOrder) -> Self {
+            Self::CancelOrder(command)
+        }
+    }
+    impl ::std::convert::From<commands::PayOrder> for OrderCommand {
+        fn from(command: commands::PayOrder) -> Self {
+            Self::PayOrder(command)
+        }
+    }
+    impl ::std::convert::From<commands::PlaceOrder> for OrderCommand {
+        fn from(command: commands::PlaceOrder) -> Self {
+            Self::PlaceOrder(command)
+        }
+    }
+    impl ::std::convert::From<commands::ShipOrder> for OrderCommand {
+        fn from(command: commands::ShipOrder) -> Self {
+            Self::ShipOrder(command)
+        }
+    }
+    /// A customer's order, from being placed through payment to shipping or cancellation. The state holds what the order's rules need: its status, who placed it, and what it costs.
+    #[derive(
+        Debug,
+        Clone,
+        PartialEq,
+        ::eventsmith::serde::Serialize,
+        ::eventsmith::serde::Deserialize
+    )]
+    #[serde(crate = "::eventsmith::serde")]
+    pub struct Order {
+        /// Where the order is in its life: lines can be added while it is placed, it is paid once, shipped only once paid, and cannot be cancelled once shipped.
+        pub status: OrderStatus,
+        /// The customer who placed the order.
+        pub customer_id: ::eventsmith::format::Uuid,
+        /// The currency of every amount of the order.
+        pub currency: ::std::string::String,
+        /// The sum of quantity times unit price over all lines; a payment must match it exactly.
+        pub total_amount: ::eventsmith::serde_json::Number,
+        /// How many lines the order has, including lines added after it was placed.
+        pub line_count: u64,
+        /// Properties the schema does not declare, kept so the event re-encodes as it came.
+        #[serde(flatten)]
+        pub additional_properties: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::eventsmith::serde_json::Value,
+        >,
+    }
+    impl ::eventsmith::Validate for Order {
+        fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            checker
+                .at(
+                    "currency",
+                    |checker| {
+                        static PATTERN: ::eventsmith::validate::Pattern = ::eventsmith::validate::Pattern::new(
+                            "^[A-Z]{3}$",
+                        );
+                        checker.pattern(self.currency.as_str(), &PATTERN)
+                    },
+                );
+            checker
+                .at(
+                    "total_amount",
+                    |checker| {
+                        checker.minimum(&self.total_amount, 0f64, false);
+                        checker.multiple_of(&self.total_amount, 0.01f64);
+                    },
+                );
+            checker
+                .at(
+                    "line_count",
+                    |checker| checker.minimum(self.line_count, 1f64, false),
+                );
+        }
+    }
+    /// Where the order is in its life: lines can be added while it is placed, it is paid once, shipped only once paid, and cannot be cancelled once shipped.
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::eventsmith::serde::Serialize,
+        ::eventsmith::serde::Deserialize
+    )]
+    #[serde(crate = "::eventsmith::serde")]
+    #[allow(clippy::enum_variant_names)]
+    pub enum OrderStatus {
+        #[serde(rename = "placed")]
+        Placed,
+        #[serde(rename = "paid")]
+        Paid,
+        #[serde(rename = "shipped")]
+        Shipped,
+        #[serde(rename = "cancelled")]
+        Cancelled,
+    }
+    impl ::eventsmith::Validate for OrderStatus {
+        fn validate(&self, _checker: &mut ::eventsmith::validate::Checker) {}
+    }
+    /// The `order` aggregate's business rules: one `decide_` per command, one `apply_` per event. Implement it for a type of yours and run `OrderAggregate<YourType>`; a new command or event in the schemas is a new method the compiler asks for.
+    pub trait OrderRules {
+        /// Decides `add_line`: the events it causes from `state` (`None` before the aggregate's first event), or why it is refused.
+        fn decide_add_line(
+            state: ::std::option::Option<&Order>,
+            command: &commands::AddLine,
+        ) -> ::std::result::Result<::std::vec::Vec<OrderEvent>, ::eventsmith::Rejection>;
+        /// Decides `cancel_order`: the events it causes from `state` (`None` before the aggregate's first event), or why it is refused.
+        fn decide_cancel_order(
+            state: ::std::option::Option<&Order>,
+            command: &commands::CancelOrder,
+        ) -> ::std::result::Result<::std::vec::Vec<OrderEvent>, ::eventsmith::Rejection>;
+        /// Decides `pay_order`: the events it causes from `state` (`None` before the aggregate's first event), or why it is refused.
+        fn decide_pay_order(
+            state: ::std::option::Option<&Order>,
+            command: &commands::PayOrder,
+        ) -> ::std::result::Result<::std::vec::Vec<OrderEvent>, ::eventsmith::Rejection>;
+        /// Decides `place_order`: the events it causes from `state` (`None` before the aggregate's first event), or why it is refused.
+        fn decide_place_order(
+            state: ::std::option::Option<&Order>,
+            command: &commands::PlaceOrder,
+        ) -> ::std::result::Result<::std::vec::Vec<OrderEvent>, ::eventsmith::Rejection>;
+        /// Decides `ship_order`: the events it causes from `state` (`None` before the aggregate's first event), or why it is refused.
+        fn decide_ship_order(
+            state: ::std::option::Option<&Order>,
+            command: &commands::ShipOrder,
+        ) -> ::std::result::Result<::std::vec::Vec<OrderEvent>, ::eventsmith::Rejection>;
+        /// Applies `order.cancelled` to `state` (`None` before the aggregate's first event).
+        fn apply_cancelled(
+            state: &mut ::std::option::Option<Order>,
+            event: &OrderCancelled,
+        );
+        /// Applies `order.line_added` to `state` (`None` before the aggregate's first event).
+        fn apply_line_added(
+            state: &mut ::std::option::Option<Order>,
+            event: &OrderLineAdded,
+        );
+        /// Applies `order.paid` to `state` (`None` before the aggregate's first event).
+        fn apply_paid(state: &mut ::std::option::Option<Order>, event: &OrderPaid);
+        /// Applies `order.placed` to `state` (`None` before the aggregate's first event).
+        fn apply_placed(state: &mut ::std::option::Option<Order>, event: &OrderPlaced);
+        /// Applies `order.shipped` to `state` (`None` before the aggregate's first event).
+        fn apply_shipped(state: &mut ::std::option::Option<Order>, event: &OrderShipped);
+    }
+    /// Dispatches the `order` aggregate's commands and events to the rules `R`.
+    pub struct OrderDecider<R>(::std::marker::PhantomData<fn() -> R>);
+    #[allow(deprecated)]
+    impl<R: OrderRules> ::eventsmith::repository::Decider for OrderDecider<R> {
+        type State = Order;
+        type Event = OrderEvent;
+        type Command = OrderCommand;
+        const CATEGORY: &'static str = "order";
+        fn apply(state: &mut ::std::option::Option<Order>, event: &OrderEvent) {
+            match event {
+                OrderEvent::Cancelled(event) => R::apply_cancelled(state, event),
+                OrderEvent::LineAdded(event) => R::apply_line_added(state, event),
+                OrderEvent::Paid(event) => R::apply_paid(state, event),
+                OrderEvent::Placed(event) => R::apply_placed(state, event),
+                OrderEvent::Shipped(event) => R::apply_shipped(state, event),
+            }
+        }
+        fn decide(
+            state: ::std::option::Option<&Order>,
+            command: &OrderCommand,
+        ) -> ::std::result::Result<
+            ::std::vec::Vec<OrderEvent>,
+            ::eventsmith::Rejection,
+        > {
+            match command {
+                OrderCommand::AddLine(command) => R::decide_add_line(state, command),
+                OrderCommand::CancelOrder(command) => {
+                    R::decide_cancel_order(state, command)
+                }
+                OrderCommand::PayOrder(command) => R::decide_pay_order(state, command),
+                OrderCommand::PlaceOrder(command) => {
+                    R::decide_place_order(state, command)
+                }
+                OrderCommand::ShipOrder(command) => R::decide_ship_order(state, command),
+            }
+        }
+    }
+    /// The `order` aggregate as the repository runs it: its state (`None` before its first event) and the rules `R`.
+    pub type OrderAggregate<R> = ::eventsmith::repository::Decided<OrderDecider<R>>;
+    /// A given/when/then test of rules `R`: `given::<R>(events).when(command).then(events)` or `.then_rejected(reason)`.
+    pub fn given<R: OrderRules>(
+        events: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<OrderEvent>,
+        >,
+    ) -> ::eventsmith::testing::Given<OrderAggregate<R>> {
+        ::eventsmith::testing::given(events)
     }
     #[cfg(test)]
     mod tests {
