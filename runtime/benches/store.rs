@@ -12,7 +12,7 @@ mod events {
     include!("../../tests/codegen/example/mod.rs");
 }
 
-use eventsmith::projection::{Projection, ProjectionRunner};
+use eventsmith::projection::{Projection, ProjectionRunner, Setup};
 use eventsmith::repository::{Aggregate, Repository};
 use eventsmith::store::{
     Envelope, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, Subscription,
@@ -260,8 +260,9 @@ struct Totals;
 impl Projection for Totals {
     type Event = events::DomainEvent;
     const NAME: &'static str = "totals";
-    fn setup(&self, db: &Connection) -> rusqlite::Result<()> {
-        db.execute_batch("CREATE TABLE IF NOT EXISTS totals (stream TEXT PRIMARY KEY, total TEXT NOT NULL, currency TEXT NOT NULL)")
+    fn setup(&self, db: &Connection) -> rusqlite::Result<Setup> {
+        db.execute_batch("CREATE TABLE IF NOT EXISTS totals (stream TEXT PRIMARY KEY, total TEXT NOT NULL, currency TEXT NOT NULL)")?;
+        Ok(Setup::Unchanged)
     }
     fn reset(&self, db: &Connection) -> rusqlite::Result<()> {
         db.execute_batch("DELETE FROM totals")

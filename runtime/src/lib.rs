@@ -9,6 +9,7 @@ pub mod command;
 pub mod double_option;
 pub mod format;
 pub mod projection;
+pub mod read_model;
 pub mod repository;
 pub mod store;
 pub mod testing;
@@ -21,6 +22,8 @@ pub use upcast::UpcastError;
 pub use validate::{Validate, Violation};
 
 // Crates that generated code names, re-exported so a user depends on `eventsmith` alone.
+#[doc(hidden)]
+pub use rusqlite;
 #[doc(hidden)]
 pub use serde;
 #[doc(hidden)]

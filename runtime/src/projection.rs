@@ -9,6 +9,7 @@
 //! source is any [`EventStore`].
 
 use crate::EventSet;
+pub use crate::read_model::Setup;
 use crate::store::{Envelope, EventStore, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -20,8 +21,9 @@ pub trait Projection: Send + Sync {
     type Event: EventSet;
     /// Its name, which keys its checkpoint and dead letters.
     const NAME: &'static str;
-    /// Creates its tables if they do not exist.
-    fn setup(&self, db: &Connection) -> rusqlite::Result<()>;
+    /// Creates its tables, or brings them up to date; [`Setup::Recreated`] makes the runner replay
+    /// every event.
+    fn setup(&self, db: &Connection) -> rusqlite::Result<Setup>;
     /// Empties its tables, before a rebuild.
     fn reset(&self, db: &Connection) -> rusqlite::Result<()>;
     /// Applies one event to the read model. `db` is inside the runner's transaction (which
@@ -138,7 +140,17 @@ impl<S: EventStore, P: Projection> ProjectionRunner<S, P> {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
         )?;
         db.execute_batch(TABLES)?;
-        projection.setup(&db)?;
+        if projection.setup(&db)? == Setup::Recreated {
+            // The read model starts over: so do the checkpoint and the dead letters.
+            db.execute(
+                "DELETE FROM eventsmith_checkpoints WHERE projection = ?1",
+                [P::NAME],
+            )?;
+            db.execute(
+                "DELETE FROM eventsmith_dead_letters WHERE projection = ?1 AND status = 'open'",
+                [P::NAME],
+            )?;
+        }
         Ok(Self {
             store,
             model: ReadModel {

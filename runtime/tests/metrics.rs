@@ -6,7 +6,7 @@ mod events {
     include!("../../tests/codegen/example/mod.rs");
 }
 
-use eventsmith::projection::{Projection, ProjectionRunner, RetryPolicy};
+use eventsmith::projection::{Projection, ProjectionRunner, RetryPolicy, Setup};
 use eventsmith::store::{
     Envelope, EventStore, ExpectedVersion, InMemoryStore, Metadata, NewEvent, SqliteStore,
 };
@@ -114,8 +114,8 @@ struct Nothing;
 impl Projection for Nothing {
     type Event = events::DomainEvent;
     const NAME: &'static str = "nothing";
-    fn setup(&self, _: &rusqlite::Connection) -> rusqlite::Result<()> {
-        Ok(())
+    fn setup(&self, _: &rusqlite::Connection) -> rusqlite::Result<Setup> {
+        Ok(Setup::Unchanged)
     }
     fn reset(&self, _: &rusqlite::Connection) -> rusqlite::Result<()> {
         Ok(())

@@ -8,7 +8,7 @@ mod events {
 }
 
 use events::order::OrderEvent;
-use eventsmith::projection::{Projection, ProjectionRunner, RetryPolicy};
+use eventsmith::projection::{Projection, ProjectionRunner, RetryPolicy, Setup};
 use eventsmith::store::{
     Envelope, EventStore, ExpectedVersion, InMemoryStore, Metadata, NewEvent, SqliteStore,
 };
@@ -29,8 +29,9 @@ impl Projection for Orders {
     type Event = OrderEvent;
     const NAME: &'static str = "orders";
 
-    fn setup(&self, db: &Connection) -> rusqlite::Result<()> {
-        db.execute_batch("CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, total TEXT, currency TEXT, paid INTEGER NOT NULL DEFAULT 0)")
+    fn setup(&self, db: &Connection) -> rusqlite::Result<Setup> {
+        db.execute_batch("CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, total TEXT, currency TEXT, paid INTEGER NOT NULL DEFAULT 0)")?;
+        Ok(Setup::Unchanged)
     }
 
     fn reset(&self, db: &Connection) -> rusqlite::Result<()> {

@@ -6,6 +6,7 @@ use super::Settings;
 use super::deciders;
 use super::emit::{Emitter, doc_attrs, format_items, ident, path};
 use super::names::{Scope, field_name, type_name};
+use super::projections;
 use super::types::{Ty, TypeSpace};
 use super::upcast::{Upcasts, apply_to_value};
 use crate::diagnostic::Diagnostic;
@@ -45,6 +46,9 @@ pub fn render(
     let mut root_names = Scope::new();
     for reserved in [super::types::SHARED_MODULE, "tests"] {
         root_names.claim(reserved.to_owned());
+    }
+    if !project.projections.is_empty() {
+        root_names.claim(projections::MODULE.to_owned());
     }
     // Aggregates with events, each a module.
     let mut aggregates: BTreeMap<&str, (String, Vec<PlannedEvent<'_>>)> = BTreeMap::new();
@@ -102,6 +106,8 @@ pub fn render(
             deciders::plan(project, &mut space, aggregate, module_name),
         );
     }
+    let projection_plan =
+        (!project.projections.is_empty()).then(|| projections::plan(project, &mut space));
     let emitter = Emitter::new(&space);
     let roots = RootCounts::new(&aggregates);
     let mut domain = DomainEnum::default();
@@ -154,6 +160,33 @@ pub fn render(
     }
     if !errors.is_empty() {
         return Err(errors);
+    }
+    if let Some((module, planned)) = &projection_plan {
+        let here = [projections::MODULE.to_owned()];
+        let subscribed = |event_type: &str| {
+            let index = domain.event_types.iter().position(|t| t == event_type)?;
+            let (module, name) = &domain.targets[index];
+            Some(projections::Subscribed {
+                variant: domain.variants[index].clone(),
+                ty: path(&here, &space.modules[*module], name),
+            })
+        };
+        let items = projections::tokens(
+            *module,
+            planned,
+            &emitter,
+            &subscribed,
+            domain.variants.len(),
+        );
+        sources.push(format_items(
+            quote! {
+                /// The read models: each projection's row type and table, the handler trait its
+                /// logic implements, and the projection the runner runs.
+                #[allow(dead_code, deprecated)]
+                pub mod projections { #(#items)* }
+            },
+            settings.format,
+        ));
     }
     let domain = domain.tokens();
     sources.push(format_items(
@@ -651,6 +684,8 @@ fn aggregate_enum(
 #[derive(Default)]
 struct DomainEnum {
     names: Scope,
+    /// Each variant's type: its module and name.
+    targets: Vec<(usize, String)>,
     variants: Vec<Ident>,
     types: Vec<TokenStream>,
     event_types: Vec<String>,
@@ -687,6 +722,7 @@ impl DomainEnum {
                 });
             }
             self.variants.push(variant);
+            self.targets.push((latest.module, latest.name.clone()));
             self.types.push(ty);
             self.event_types.push(p.event.event_type());
             self.versions.push(unsuffixed(p.event.latest().version));

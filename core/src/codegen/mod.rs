@@ -7,6 +7,7 @@ pub mod deciders;
 pub mod emit;
 pub mod events;
 pub mod names;
+pub mod projections;
 pub mod shape;
 pub mod types;
 pub mod upcast;

@@ -1586,6 +1586,441 @@ pub mod order {
         }
     }
 }
+/// The read models: each projection's row type and table, the handler trait its
+/// logic implements, and the projection the runner runs.
+#[allow(dead_code, deprecated)]
+pub mod projections {
+    /// One row per customer who has placed an order: how many orders they placed, how much they paid, and when they last ordered.
+    #[derive(
+        Debug,
+        Clone,
+        PartialEq,
+        ::eventsmith::serde::Serialize,
+        ::eventsmith::serde::Deserialize
+    )]
+    #[serde(crate = "::eventsmith::serde")]
+    #[serde(deny_unknown_fields)]
+    pub struct CustomerOrders {
+        /// The customer's id; the key of the row.
+        pub customer_id: ::eventsmith::format::Uuid,
+        /// How many orders the customer has placed.
+        pub order_count: u64,
+        /// The sum of the amounts the customer has paid for their orders.
+        pub total_spent: ::eventsmith::serde_json::Number,
+        /// When the customer last placed an order.
+        pub last_order_at: ::eventsmith::format::DateTime,
+    }
+    impl ::eventsmith::Validate for CustomerOrders {
+        fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            checker
+                .at(
+                    "order_count",
+                    |checker| checker.minimum(self.order_count, 0f64, false),
+                );
+            checker
+                .at(
+                    "total_spent",
+                    |checker| {
+                        checker.minimum(&self.total_spent, 0f64, false);
+                        checker.multiple_of(&self.total_spent, 0.01f64);
+                    },
+                );
+        }
+    }
+    /// One row per calendar day (UTC) on which orders were paid: how many were paid and how much they brought in.
+    #[derive(
+        Debug,
+        Clone,
+        PartialEq,
+        ::eventsmith::serde::Serialize,
+        ::eventsmith::serde::Deserialize
+    )]
+    #[serde(crate = "::eventsmith::serde")]
+    #[serde(deny_unknown_fields)]
+    pub struct DailyRevenue {
+        /// The day the payments happened, in UTC; the key of the row.
+        pub day: ::eventsmith::format::Date,
+        /// How many orders were paid that day.
+        pub orders_paid: u64,
+        /// The sum of the amounts paid that day.
+        pub revenue: ::eventsmith::serde_json::Number,
+    }
+    impl ::eventsmith::Validate for DailyRevenue {
+        fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            checker
+                .at(
+                    "orders_paid",
+                    |checker| checker.minimum(self.orders_paid, 0f64, false),
+                );
+            checker
+                .at(
+                    "revenue",
+                    |checker| {
+                        checker.minimum(&self.revenue, 0f64, false);
+                        checker.multiple_of(&self.revenue, 0.01f64);
+                    },
+                );
+        }
+    }
+    /// One row per order: who placed it, where it stands and what it costs. The row is created when the order is placed and updated by every later event of the order.
+    #[derive(
+        Debug,
+        Clone,
+        PartialEq,
+        ::eventsmith::serde::Serialize,
+        ::eventsmith::serde::Deserialize
+    )]
+    #[serde(crate = "::eventsmith::serde")]
+    #[serde(deny_unknown_fields)]
+    pub struct OrderSummary {
+        /// The order's id; the key of the row.
+        pub order_id: ::eventsmith::format::Uuid,
+        /// The customer who placed the order.
+        pub customer_id: ::eventsmith::format::Uuid,
+        /// Where the order stands, after the latest event applied.
+        pub status: OrderSummaryStatus,
+        /// The order's total, including lines added after it was placed.
+        pub total_amount: ::eventsmith::serde_json::Number,
+        /// The currency of the total.
+        pub currency: ::std::string::String,
+        /// How many lines the order has.
+        pub line_count: u64,
+        /// When the latest event applied to the row happened.
+        pub updated_at: ::eventsmith::format::DateTime,
+    }
+    impl ::eventsmith::Validate for OrderSummary {
+        fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            checker
+                .at(
+                    "total_amount",
+                    |checker| {
+                        checker.minimum(&self.total_amount, 0f64, false);
+                        checker.multiple_of(&self.total_amount, 0.01f64);
+                    },
+                );
+            checker
+                .at(
+                    "currency",
+                    |checker| {
+                        static PATTERN: ::eventsmith::validate::Pattern = ::eventsmith::validate::Pattern::new(
+                            "^[A-Z]{3}$",
+                        );
+                        checker.pattern(self.currency.as_str(), &PATTERN)
+                    },
+                );
+            checker
+                .at(
+                    "line_count",
+                    |checker| checker.minimum(self.line_count, 1f64, false),
+                );
+        }
+    }
+    /// Where the order stands, after the latest event applied.
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::eventsmith::serde::Serialize,
+        ::eventsmith::serde::Deserialize
+    )]
+    #[serde(crate = "::eventsmith::serde")]
+    #[allow(clippy::enum_variant_names)]
+    pub enum OrderSummaryStatus {
+        #[serde(rename = "placed")]
+        Placed,
+        #[serde(rename = "paid")]
+        Paid,
+        #[serde(rename = "shipped")]
+        Shipped,
+        #[serde(rename = "cancelled")]
+        Cancelled,
+    }
+    impl ::eventsmith::Validate for OrderSummaryStatus {
+        fn validate(&self, _checker: &mut ::eventsmith::validate::Checker) {}
+    }
+    impl ::eventsmith::read_model::Row for CustomerOrders {
+        const TABLE: &'static str = "customer_orders";
+        const KEY: &'static str = "customer_id";
+        const COLUMNS: &'static [::eventsmith::read_model::Column] = &[
+            ::eventsmith::read_model::Column {
+                name: "customer_id",
+                kind: ::eventsmith::read_model::ColumnKind::Text,
+                required: true,
+            },
+            ::eventsmith::read_model::Column {
+                name: "order_count",
+                kind: ::eventsmith::read_model::ColumnKind::Integer,
+                required: true,
+            },
+            ::eventsmith::read_model::Column {
+                name: "total_spent",
+                kind: ::eventsmith::read_model::ColumnKind::Real,
+                required: true,
+            },
+            ::eventsmith::read_model::Column {
+                name: "last_order_at",
+                kind: ::eventsmith::read_model::ColumnKind::Text,
+                required: true,
+            },
+        ];
+    }
+    /// How the `customer_orders` projection takes each event it subscribes to into account. Implement it for a type of yours and run `CustomerOrdersProjection<YourType>`.
+    pub trait CustomerOrdersHandler {
+        /// Takes `order.placed` into account in `rows` (inside the runner's transaction, with the checkpoint).
+        fn on_order_placed(
+            rows: &::eventsmith::read_model::Table<'_, CustomerOrders>,
+            event: &super::order::v2::OrderPlaced,
+            envelope: &::eventsmith::store::Envelope,
+        ) -> ::std::result::Result<(), ::std::string::String>;
+        /// Takes `order.paid` into account in `rows` (inside the runner's transaction, with the checkpoint).
+        fn on_order_paid(
+            rows: &::eventsmith::read_model::Table<'_, CustomerOrders>,
+            event: &super::order::v1::OrderPaid,
+            envelope: &::eventsmith::store::Envelope,
+        ) -> ::std::result::Result<(), ::std::string::String>;
+    }
+    /// The `customer_orders` projection for the runner: its table follows the row schema, and events go to the handler `H`.
+    pub struct CustomerOrdersProjection<H>(::std::marker::PhantomData<fn() -> H>);
+    impl<H> ::std::default::Default for CustomerOrdersProjection<H> {
+        fn default() -> Self {
+            Self(::std::marker::PhantomData)
+        }
+    }
+    #[allow(deprecated)]
+    impl<H: CustomerOrdersHandler> ::eventsmith::projection::Projection
+    for CustomerOrdersProjection<H> {
+        type Event = super::DomainEvent;
+        const NAME: &'static str = "customer_orders";
+        fn setup(
+            &self,
+            db: &::eventsmith::rusqlite::Connection,
+        ) -> ::eventsmith::rusqlite::Result<::eventsmith::read_model::Setup> {
+            ::eventsmith::read_model::Table::<CustomerOrders>::ensure(db)
+        }
+        fn reset(
+            &self,
+            db: &::eventsmith::rusqlite::Connection,
+        ) -> ::eventsmith::rusqlite::Result<()> {
+            ::eventsmith::read_model::Table::<CustomerOrders>::clear(db)
+        }
+        fn handle(
+            &self,
+            db: &::eventsmith::rusqlite::Connection,
+            event: &super::DomainEvent,
+            envelope: &::eventsmith::store::Envelope,
+        ) -> ::std::result::Result<(), ::std::string::String> {
+            let rows = ::eventsmith::read_model::Table::<CustomerOrders>::new(db);
+            match event {
+                super::DomainEvent::OrderPlaced(event) => {
+                    H::on_order_placed(&rows, event, envelope)
+                }
+                super::DomainEvent::OrderPaid(event) => {
+                    H::on_order_paid(&rows, event, envelope)
+                }
+                _ => ::std::result::Result::Ok(()),
+            }
+        }
+    }
+    impl ::eventsmith::read_model::Row for DailyRevenue {
+        const TABLE: &'static str = "daily_revenue";
+        const KEY: &'static str = "day";
+        const COLUMNS: &'static [::eventsmith::read_model::Column] = &[
+            ::eventsmith::read_model::Column {
+                name: "day",
+                kind: ::eventsmith::read_model::ColumnKind::Text,
+                required: true,
+            },
+            ::eventsmith::read_model::Column {
+                name: "orders_paid",
+                kind: ::eventsmith::read_model::ColumnKind::Integer,
+                required: true,
+            },
+            ::eventsmith::read_model::Column {
+                name: "revenue",
+                kind: ::eventsmith::read_model::ColumnKind::Real,
+                required: true,
+            },
+        ];
+    }
+    /// How the `daily_revenue` projection takes each event it subscribes to into account. Implement it for a type of yours and run `DailyRevenueProjection<YourType>`.
+    pub trait DailyRevenueHandler {
+        /// Takes `order.paid` into account in `rows` (inside the runner's transaction, with the checkpoint).
+        fn on_order_paid(
+            rows: &::eventsmith::read_model::Table<'_, DailyRevenue>,
+            event: &super::order::v1::OrderPaid,
+            envelope: &::eventsmith::store::Envelope,
+        ) -> ::std::result::Result<(), ::std::string::String>;
+    }
+    /// The `daily_revenue` projection for the runner: its table follows the row schema, and events go to the handler `H`.
+    pub struct DailyRevenueProjection<H>(::std::marker::PhantomData<fn() -> H>);
+    impl<H> ::std::default::Default for DailyRevenueProjection<H> {
+        fn default() -> Self {
+            Self(::std::marker::PhantomData)
+        }
+    }
+    #[allow(deprecated)]
+    impl<H: DailyRevenueHandler> ::eventsmith::projection::Projection
+    for DailyRevenueProjection<H> {
+        type Event = super::DomainEvent;
+        const NAME: &'static str = "daily_revenue";
+        fn setup(
+            &self,
+            db: &::eventsmith::rusqlite::Connection,
+        ) -> ::eventsmith::rusqlite::Result<::eventsmith::read_model::Setup> {
+            ::eventsmith::read_model::Table::<DailyRevenue>::ensure(db)
+        }
+        fn reset(
+            &self,
+            db: &::eventsmith::rusqlite::Connection,
+        ) -> ::eventsmith::rusqlite::Result<()> {
+            ::eventsmith::read_model::Table::<DailyRevenue>::clear(db)
+        }
+        fn handle(
+            &self,
+            db: &::eventsmith::rusqlite::Connection,
+            event: &super::DomainEvent,
+            envelope: &::eventsmith::store::Envelope,
+        ) -> ::std::result::Result<(), ::std::string::String> {
+            let rows = ::eventsmith::read_model::Table::<DailyRevenue>::new(db);
+            match event {
+                super::DomainEvent::OrderPaid(event) => {
+                    H::on_order_paid(&rows, event, envelope)
+                }
+                _ => ::std::result::Result::Ok(()),
+            }
+        }
+    }
+    impl ::eventsmith::read_model::Row for OrderSummary {
+        const TABLE: &'static str = "order_summary";
+        const KEY: &'static str = "order_id";
+        const COLUMNS: &'static [::eventsmith::read_model::Column] = &[
+            ::eventsmith::read_model::Column {
+                name: "order_id",
+                kind: ::eventsmith::read_model::ColumnKind::Text,
+                required: true,
+            },
+            ::eventsmith::read_model::Column {
+                name: "customer_id",
+                kind: ::eventsmith::read_model::ColumnKind::Text,
+                required: true,
+            },
+            ::eventsmith::read_model::Column {
+                name: "status",
+                kind: ::eventsmith::read_model::ColumnKind::Text,
+                required: true,
+            },
+            ::eventsmith::read_model::Column {
+                name: "total_amount",
+                kind: ::eventsmith::read_model::ColumnKind::Real,
+                required: true,
+            },
+            ::eventsmith::read_model::Column {
+                name: "currency",
+                kind: ::eventsmith::read_model::ColumnKind::Text,
+                required: true,
+            },
+            ::eventsmith::read_model::Column {
+                name: "line_count",
+                kind: ::eventsmith::read_model::ColumnKind::Integer,
+                required: true,
+            },
+            ::eventsmith::read_model::Column {
+                name: "updated_at",
+                kind: ::eventsmith::read_model::ColumnKind::Text,
+                required: true,
+            },
+        ];
+    }
+    /// How the `order_summary` projection takes each event it subscribes to into account. Implement it for a type of yours and run `OrderSummaryProjection<YourType>`.
+    pub trait OrderSummaryHandler {
+        /// Takes `order.placed` into account in `rows` (inside the runner's transaction, with the checkpoint).
+        fn on_order_placed(
+            rows: &::eventsmith::read_model::Table<'_, OrderSummary>,
+            event: &super::order::v2::OrderPlaced,
+            envelope: &::eventsmith::store::Envelope,
+        ) -> ::std::result::Result<(), ::std::string::String>;
+        /// Takes `order.line_added` into account in `rows` (inside the runner's transaction, with the checkpoint).
+        fn on_order_line_added(
+            rows: &::eventsmith::read_model::Table<'_, OrderSummary>,
+            event: &super::order::v1::OrderLineAdded,
+            envelope: &::eventsmith::store::Envelope,
+        ) -> ::std::result::Result<(), ::std::string::String>;
+        /// Takes `order.paid` into account in `rows` (inside the runner's transaction, with the checkpoint).
+        fn on_order_paid(
+            rows: &::eventsmith::read_model::Table<'_, OrderSummary>,
+            event: &super::order::v1::OrderPaid,
+            envelope: &::eventsmith::store::Envelope,
+        ) -> ::std::result::Result<(), ::std::string::String>;
+        /// Takes `order.shipped` into account in `rows` (inside the runner's transaction, with the checkpoint).
+        fn on_order_shipped(
+            rows: &::eventsmith::read_model::Table<'_, OrderSummary>,
+            event: &super::order::v1::OrderShipped,
+            envelope: &::eventsmith::store::Envelope,
+        ) -> ::std::result::Result<(), ::std::string::String>;
+        /// Takes `order.cancelled` into account in `rows` (inside the runner's transaction, with the checkpoint).
+        fn on_order_cancelled(
+            rows: &::eventsmith::read_model::Table<'_, OrderSummary>,
+            event: &super::order::v1::OrderCancelled,
+            envelope: &::eventsmith::store::Envelope,
+        ) -> ::std::result::Result<(), ::std::string::String>;
+    }
+    /// The `order_summary` projection for the runner: its table follows the row schema, and events go to the handler `H`.
+    pub struct OrderSummaryProjection<H>(::std::marker::PhantomData<fn() -> H>);
+    impl<H> ::std::default::Default for OrderSummaryProjection<H> {
+        fn default() -> Self {
+            Self(::std::marker::PhantomData)
+        }
+    }
+    #[allow(deprecated)]
+    impl<H: OrderSummaryHandler> ::eventsmith::projection::Projection
+    for OrderSummaryProjection<H> {
+        type Event = super::DomainEvent;
+        const NAME: &'static str = "order_summary";
+        fn setup(
+            &self,
+            db: &::eventsmith::rusqlite::Connection,
+        ) -> ::eventsmith::rusqlite::Result<::eventsmith::read_model::Setup> {
+            ::eventsmith::read_model::Table::<OrderSummary>::ensure(db)
+        }
+        fn reset(
+            &self,
+            db: &::eventsmith::rusqlite::Connection,
+        ) -> ::eventsmith::rusqlite::Result<()> {
+            ::eventsmith::read_model::Table::<OrderSummary>::clear(db)
+        }
+        fn handle(
+            &self,
+            db: &::eventsmith::rusqlite::Connection,
+            event: &super::DomainEvent,
+            envelope: &::eventsmith::store::Envelope,
+        ) -> ::std::result::Result<(), ::std::string::String> {
+            let rows = ::eventsmith::read_model::Table::<OrderSummary>::new(db);
+            match event {
+                super::DomainEvent::OrderPlaced(event) => {
+                    H::on_order_placed(&rows, event, envelope)
+                }
+                super::DomainEvent::OrderLineAdded(event) => {
+                    H::on_order_line_added(&rows, event, envelope)
+                }
+                super::DomainEvent::OrderPaid(event) => {
+                    H::on_order_paid(&rows, event, envelope)
+                }
+                super::DomainEvent::OrderShipped(event) => {
+                    H::on_order_shipped(&rows, event, envelope)
+                }
+                super::DomainEvent::OrderCancelled(event) => {
+                    H::on_order_cancelled(&rows, event, envelope)
+                }
+                _ => ::std::result::Result::Ok(()),
+            }
+        }
+    }
+}
 /// Every event of the domain, at its latest version: what a store decodes into.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names, deprecated)]

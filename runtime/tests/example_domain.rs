@@ -1,6 +1,7 @@
-//! The example domain's business rules (PRODUCT.md) written against the generated `OrderRules`
-//! trait, checked with the generated given/when/then kit, and run by the repository from JSON
-//! commands decoded through the generated `OrderCommand`.
+//! The example domain (PRODUCT.md) written against the generated code: the order rules against
+//! `OrderRules`, checked with the given/when/then kit and run by the repository from JSON commands
+//! decoded through `OrderCommand`; the `order_summary` read model against `OrderSummaryHandler`,
+//! run by the projection runner over the events the repository appended.
 
 mod events {
     include!("../../tests/codegen/example/mod.rs");
@@ -14,9 +15,15 @@ use events::order::{
     Order, OrderAggregate, OrderCancelled, OrderCommand, OrderEvent, OrderLineAdded, OrderPaid,
     OrderPlaced, OrderRules, OrderShipped, OrderStatus, given,
 };
+use events::projections::{
+    OrderSummary, OrderSummaryHandler, OrderSummaryProjection, OrderSummaryStatus,
+};
 use events::types::OrderLine;
+use eventsmith::projection::ProjectionRunner;
+use eventsmith::read_model::Table;
 use eventsmith::repository::{Execute, Repository, RepositoryError};
 use eventsmith::serde_json::Number;
+use eventsmith::store::Envelope;
 use eventsmith::{CommandError, CommandSet, Rejection};
 
 /// Amounts have at most two decimals (`multipleOf: 0.01`): rules compare them in cents.
@@ -370,5 +377,147 @@ async fn the_repository_runs_the_rules_on_a_durable_store() {
             .unwrap()
             .status,
         OrderStatus::Paid
+    );
+}
+
+/// The `order_summary` read model: one row per order, created when it is placed.
+struct Summaries;
+
+impl Summaries {
+    /// The row of the event's order, changed by `change` and stamped with the event's time.
+    fn update(
+        rows: &Table<'_, OrderSummary>,
+        envelope: &Envelope,
+        change: impl FnOnce(&mut OrderSummary),
+    ) -> Result<(), String> {
+        let id = order_id(envelope)?;
+        let mut row = rows
+            .get(id.as_str())?
+            .ok_or_else(|| format!("no summary of order {id}"))?;
+        change(&mut row);
+        row.updated_at = time_of(envelope)?;
+        Ok(rows.upsert(&row)?)
+    }
+}
+
+fn order_id(envelope: &Envelope) -> Result<eventsmith::format::Uuid, String> {
+    let id = envelope
+        .stream
+        .strip_prefix("order-")
+        .unwrap_or(&envelope.stream);
+    id.parse().map_err(|e| format!("{e}"))
+}
+
+fn time_of(envelope: &Envelope) -> Result<eventsmith::format::DateTime, String> {
+    envelope.time.try_into().map_err(|e| format!("{e}"))
+}
+
+impl OrderSummaryHandler for Summaries {
+    fn on_order_placed(
+        rows: &Table<'_, OrderSummary>,
+        event: &OrderPlaced,
+        envelope: &Envelope,
+    ) -> Result<(), String> {
+        Ok(rows.upsert(&OrderSummary {
+            order_id: order_id(envelope)?,
+            customer_id: event.customer_id.clone(),
+            status: OrderSummaryStatus::Placed,
+            total_amount: event.total_amount.clone(),
+            currency: event.currency.clone(),
+            line_count: event.lines.len() as u64,
+            updated_at: time_of(envelope)?,
+        })?)
+    }
+
+    fn on_order_line_added(
+        rows: &Table<'_, OrderSummary>,
+        event: &OrderLineAdded,
+        envelope: &Envelope,
+    ) -> Result<(), String> {
+        Self::update(rows, envelope, |row| {
+            row.line_count += 1;
+            row.total_amount =
+                amount(cents(&row.total_amount) + line_cents(event.quantity, &event.unit_price));
+        })
+    }
+
+    fn on_order_paid(
+        rows: &Table<'_, OrderSummary>,
+        _: &OrderPaid,
+        envelope: &Envelope,
+    ) -> Result<(), String> {
+        Self::update(rows, envelope, |row| row.status = OrderSummaryStatus::Paid)
+    }
+
+    fn on_order_shipped(
+        rows: &Table<'_, OrderSummary>,
+        _: &OrderShipped,
+        envelope: &Envelope,
+    ) -> Result<(), String> {
+        Self::update(rows, envelope, |row| {
+            row.status = OrderSummaryStatus::Shipped
+        })
+    }
+
+    fn on_order_cancelled(
+        rows: &Table<'_, OrderSummary>,
+        _: &OrderCancelled,
+        envelope: &Envelope,
+    ) -> Result<(), String> {
+        Self::update(rows, envelope, |row| {
+            row.status = OrderSummaryStatus::Cancelled
+        })
+    }
+}
+
+#[tokio::test]
+async fn order_summary_follows_the_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(
+        eventsmith::store::SqliteStore::open(dir.path().join("events.db"), "test").unwrap(),
+    );
+    let orders = Repository::<_, OrderAggregate<Rules>>::new(std::sync::Arc::clone(&store));
+    let id = "0190f5d3-1b2c-7d4e-8f5a-6b7c8d9e0f12";
+    for command in [
+        OrderCommand::from(place()),
+        AddLine {
+            sku: "INK".into(),
+            quantity: 1,
+            unit_price: Number::from_f64(1.01).unwrap(),
+        }
+        .into(),
+        pay(30.0).into(),
+    ] {
+        orders
+            .execute(id, &command, &Execute::default())
+            .await
+            .unwrap();
+    }
+    let mut runner = ProjectionRunner::open(
+        std::sync::Arc::clone(&store),
+        OrderSummaryProjection::<Summaries>::default(),
+        dir.path().join("read.db"),
+    )
+    .unwrap();
+    let status = runner.run_until_caught_up().await.unwrap();
+    assert_eq!((status.position, status.lag), (3, 0));
+    assert!(runner.dead_letters().unwrap().is_empty());
+    let row = Table::<OrderSummary>::new(runner.db())
+        .get(id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.status, row.total_amount.as_f64(), row.line_count),
+        (OrderSummaryStatus::Paid, Some(30.0), 3)
+    );
+    let paid = Table::<OrderSummary>::new(runner.db())
+        .list(&[("status", "paid")], 10)
+        .unwrap();
+    assert_eq!(paid, [row.clone()]);
+    // A rebuild gives the same row.
+    runner.rebuild().await.unwrap();
+    assert_eq!(
+        Table::<OrderSummary>::new(runner.db()).get(id).unwrap(),
+        Some(row)
     );
 }
