@@ -11,6 +11,8 @@ pub mod format;
 pub mod projection;
 pub mod read_model;
 pub mod repository;
+#[cfg(feature = "service")]
+pub mod service;
 pub mod store;
 pub mod testing;
 pub mod upcast;

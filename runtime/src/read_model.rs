@@ -66,6 +66,12 @@ pub trait Row: serde::Serialize + serde::de::DeserializeOwned {
     const COLUMNS: &'static [Column];
 }
 
+/// A projection whose read model is one table of rows: what lets a service answer queries on it.
+pub trait Tabled {
+    /// Its rows.
+    type Row: Row;
+}
+
 /// What [`Table::ensure`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setup {

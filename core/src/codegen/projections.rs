@@ -178,6 +178,10 @@ pub fn tokens(
                 fn default() -> Self { Self(::std::marker::PhantomData) }
             }
 
+            impl<H> ::eventsmith::read_model::Tabled for #runner<H> {
+                type Row = #row;
+            }
+
             #[allow(deprecated)]
             impl<H: #handler> ::eventsmith::projection::Projection for #runner<H> {
                 type Event = super::DomainEvent;

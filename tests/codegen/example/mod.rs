@@ -1791,6 +1791,9 @@ pub mod projections {
             Self(::std::marker::PhantomData)
         }
     }
+    impl<H> ::eventsmith::read_model::Tabled for CustomerOrdersProjection<H> {
+        type Row = CustomerOrders;
+    }
     #[allow(deprecated)]
     impl<H: CustomerOrdersHandler> ::eventsmith::projection::Projection
     for CustomerOrdersProjection<H> {
@@ -1862,6 +1865,9 @@ pub mod projections {
         fn default() -> Self {
             Self(::std::marker::PhantomData)
         }
+    }
+    impl<H> ::eventsmith::read_model::Tabled for DailyRevenueProjection<H> {
+        type Row = DailyRevenue;
     }
     #[allow(deprecated)]
     impl<H: DailyRevenueHandler> ::eventsmith::projection::Projection
@@ -1975,6 +1981,9 @@ pub mod projections {
         fn default() -> Self {
             Self(::std::marker::PhantomData)
         }
+    }
+    impl<H> ::eventsmith::read_model::Tabled for OrderSummaryProjection<H> {
+        type Row = OrderSummary;
     }
     #[allow(deprecated)]
     impl<H: OrderSummaryHandler> ::eventsmith::projection::Projection

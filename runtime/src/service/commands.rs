@@ -1,0 +1,141 @@
+//! `POST /commands/{aggregate}/{id}/{command}`: a JSON body decoded by command name, decided by
+//! the aggregate's repository, answered with the stream's new version and the appended events.
+
+use super::problem::Problem;
+use crate::command::{CommandError, CommandSet};
+use crate::repository::{Aggregate, Execute, Repository, RepositoryError};
+use crate::store::{Direction, EventStore, StoreError};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use std::future::Future;
+use std::pin::Pin;
+
+/// What a command did: the stream, its version, and the appended events as CloudEvents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The aggregate's stream.
+    pub stream: String,
+    /// Its version after the command.
+    pub version: u64,
+    /// The events appended (none when the command changed nothing).
+    pub events: Vec<Value>,
+}
+
+/// An aggregate's command endpoint, whatever its types.
+pub(crate) trait Commands: Send + Sync {
+    /// Decodes and executes command `name` on aggregate `id`.
+    fn execute<'a>(
+        &'a self,
+        id: &'a str,
+        name: &'a str,
+        body: &'a [u8],
+        options: Execute,
+    ) -> Pin<Box<dyn Future<Output = Result<Outcome, Problem>> + Send + 'a>>;
+}
+
+impl<S, A> Commands for Repository<S, A>
+where
+    S: EventStore + Sync,
+    A: Aggregate + 'static,
+    A::Command: CommandSet,
+{
+    fn execute<'a>(
+        &'a self,
+        id: &'a str,
+        name: &'a str,
+        body: &'a [u8],
+        options: Execute,
+    ) -> Pin<Box<dyn Future<Output = Result<Outcome, Problem>> + Send + 'a>> {
+        Box::pin(async move {
+            let command = A::Command::decode(name, body).map_err(command_problem)?;
+            let if_match = options.expected_version.is_some();
+            let executed = Repository::execute(self, id, &command, &options)
+                .await
+                .map_err(|e| repository_problem(e, if_match))?;
+            let stream = Self::stream(id);
+            let events = match executed.appended {
+                Some(appended) => {
+                    let count = (appended.last_version + 1 - appended.first_version) as usize;
+                    self.store()
+                        .read_stream(&stream, appended.first_version, Direction::Forwards, count)
+                        .await
+                        .map_err(store_problem)?
+                        .iter()
+                        .map(|e| e.to_cloudevent())
+                        .collect()
+                }
+                None => Vec::new(),
+            };
+            Ok(Outcome {
+                stream,
+                version: executed.aggregate.version,
+                events,
+            })
+        })
+    }
+}
+
+pub(crate) fn store_problem(error: StoreError) -> Problem {
+    Problem::internal(error.to_string())
+}
+
+fn command_problem(error: CommandError) -> Problem {
+    match error {
+        CommandError::Unknown(name) => Problem::not_found(format!("there is no command `{name}`")),
+        CommandError::Malformed(error) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            "The body is not JSON",
+            error.to_string(),
+        ),
+        CommandError::Invalid {
+            command,
+            violations,
+        } => {
+            let errors: Vec<Value> = violations
+                .iter()
+                .map(|v| json!({ "pointer": v.pointer, "detail": v.message }))
+                .collect();
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-command",
+                "The command does not match its schema",
+                format!(
+                    "the `{command}` command breaks {} rule(s) of its schema",
+                    errors.len()
+                ),
+            )
+            .with("errors", Value::Array(errors))
+        }
+    }
+}
+
+fn repository_problem<R: std::fmt::Display>(error: RepositoryError<R>, if_match: bool) -> Problem {
+    match error {
+        RepositoryError::Rejected(reason) => Problem::new(
+            StatusCode::CONFLICT,
+            "rejected",
+            "The command was rejected",
+            reason.to_string(),
+        ),
+        RepositoryError::Conflict {
+            stream,
+            expected,
+            actual,
+        } if if_match => Problem::new(
+            StatusCode::PRECONDITION_FAILED,
+            "version-mismatch",
+            "The aggregate is not at the version in If-Match",
+            format!("`{stream}` is at version {actual}, not {expected}"),
+        )
+        .with("expected", expected.into())
+        .with("actual", actual.into()),
+        RepositoryError::Conflict { stream, .. } => Problem::new(
+            StatusCode::CONFLICT,
+            "concurrent-change",
+            "The aggregate kept changing",
+            format!("`{stream}` changed under every retry; try again"),
+        ),
+        other => Problem::internal(other.to_string()),
+    }
+}

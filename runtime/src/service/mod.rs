@@ -1,0 +1,515 @@
+//! The HTTP service a generated service runs: commands in, events and read models out.
+//!
+//! - `POST /commands/{aggregate}/{id}/{command}`, with `If-Match: "<version>"` and
+//!   `Idempotency-Key`; 200 with the stream's new version and the appended events.
+//! - `GET /streams/{stream}`, `GET /events?after=P&limit=N`, `GET /events/live` (server-sent
+//!   events).
+//! - `GET /projections/{name}/{key}`, `GET /projections/{name}?field=value`, each with the
+//!   position the read model reflects.
+//! - `GET /healthz`, `GET /readyz`, `GET /metrics` (Prometheus text).
+//!
+//! Errors are RFC 9457 problem details ([`Problem`]). Bodies are limited (1 MiB by default), and
+//! commands may require a bearer token.
+
+mod commands;
+mod problem;
+mod queries;
+
+pub use commands::Outcome;
+pub use problem::Problem;
+
+use crate::command::CommandSet;
+use crate::projection::{Projection, ProjectionError, ProjectionRunner};
+use crate::read_model::Tabled;
+use crate::repository::{Aggregate, Execute, Repository};
+use crate::store::{Direction, EventStore, Metadata};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What a service is configured with, apart from its domain.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The largest request body accepted (413 beyond).
+    pub body_limit: usize,
+    /// When set, commands need `Authorization: Bearer <token>` (401 otherwise).
+    pub token: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            body_limit: 1024 * 1024,
+            token: None,
+        }
+    }
+}
+
+type Runner =
+    Box<dyn FnOnce(tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> + Send>;
+
+/// A service over store `S`: its aggregates' commands, its projections' runners and queries.
+pub struct Service<S> {
+    shared: Arc<Shared<S>>,
+    runners: Vec<Runner>,
+}
+
+struct Shared<S> {
+    store: S,
+    /// Set when the service shuts down: live feeds end, so connections can close.
+    stopping: tokio::sync::watch::Sender<bool>,
+    settings: Settings,
+    aggregates: BTreeMap<String, Arc<dyn commands::Commands>>,
+    projections: BTreeMap<String, Arc<dyn queries::Query>>,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+/// Installs the process's metrics recorder, Prometheus's, for [`Service::metrics`]. Call it once,
+/// before anything records a metric.
+pub fn install_metrics()
+-> Result<metrics_exporter_prometheus::PrometheusHandle, metrics_exporter_prometheus::BuildError> {
+    metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()
+}
+
+impl<S: EventStore + Clone + Sync + 'static> Service<S> {
+    /// A service over `store` (clones share it) with default settings and nothing registered.
+    pub fn new(store: S) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                stopping: tokio::sync::watch::Sender::new(false),
+                settings: Settings::default(),
+                aggregates: BTreeMap::new(),
+                projections: BTreeMap::new(),
+                metrics: None,
+            }),
+            runners: Vec::new(),
+        }
+    }
+
+    fn shared_mut(&mut self) -> &mut Shared<S> {
+        Arc::get_mut(&mut self.shared).expect("the service is configured before it serves")
+    }
+
+    /// Replaces the settings.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.shared_mut().settings = settings;
+        self
+    }
+
+    /// Answers `GET /metrics` in Prometheus text from `handle` (see [`install_metrics`]).
+    pub fn metrics(mut self, handle: metrics_exporter_prometheus::PrometheusHandle) -> Self {
+        self.shared_mut().metrics = Some(handle);
+        self
+    }
+
+    /// Serves the commands of aggregate `name` (as in URLs) through `repository`.
+    pub fn aggregate<A>(mut self, name: &str, repository: Repository<S, A>) -> Self
+    where
+        A: Aggregate + 'static,
+        A::Command: CommandSet,
+    {
+        self.shared_mut()
+            .aggregates
+            .insert(name.to_owned(), Arc::new(repository));
+        self
+    }
+
+    /// Runs `projection` into the SQLite database at `db` while the service serves, and answers
+    /// queries on its rows.
+    pub fn projection<P>(
+        mut self,
+        projection: P,
+        db: impl AsRef<std::path::Path>,
+    ) -> Result<Self, ProjectionError>
+    where
+        P: Projection + Tabled + 'static,
+        P::Row: 'static,
+    {
+        let path = db.as_ref().to_path_buf();
+        let runner = ProjectionRunner::open(self.shared.store.clone(), projection, &path)?;
+        self.shared_mut().projections.insert(
+            P::NAME.to_owned(),
+            Arc::new(queries::TableQuery::<P::Row> {
+                path,
+                name: P::NAME,
+                row: std::marker::PhantomData,
+            }),
+        );
+        self.runners.push(Box::new(move |mut stop| {
+            tokio::spawn(async move {
+                let mut runner = runner;
+                let stopped = async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                };
+                if let Err(error) = runner.run(stopped).await {
+                    eprintln!("projection `{}` stopped: {error}", P::NAME);
+                }
+            })
+        }));
+        Ok(self)
+    }
+
+    /// The HTTP routes.
+    pub fn router(&self) -> Router {
+        let limit = self.shared.settings.body_limit;
+        Router::new()
+            .route("/commands/{aggregate}/{id}/{command}", post(command::<S>))
+            .route("/streams/{stream}", get(stream::<S>))
+            .route("/events", get(events::<S>))
+            .route("/events/live", get(live::<S>))
+            .route("/projections/{name}", get(list::<S>))
+            .route("/projections/{name}/{key}", get(row::<S>))
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(ready::<S>))
+            .route("/metrics", get(prometheus::<S>))
+            .fallback(|| async { Problem::not_found("no such resource") })
+            .layer(DefaultBodyLimit::max(limit))
+            .with_state(Arc::clone(&self.shared))
+    }
+
+    /// Serves on `listener` until `shutdown` resolves: in-flight requests finish, and the
+    /// projection runners stop between batches.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        if let Some(handle) = self.shared.metrics.clone() {
+            // Histograms and idle metrics need regular upkeep.
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => handle.run_upkeep(),
+                        _ = stopped.wait_for(|stop| *stop) => return,
+                    }
+                }
+            });
+        }
+        let runners: Vec<_> = self
+            .runners
+            .into_iter()
+            .map(|start| start(stopped.clone()))
+            .collect();
+        let router = Service {
+            shared: Arc::clone(&self.shared),
+            runners: Vec::new(),
+        }
+        .router();
+        let shared = Arc::clone(&self.shared);
+        let shutdown = async move {
+            shutdown.await;
+            shared.stopping.send_replace(true);
+        };
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let _ = stop.send(true);
+        for runner in runners {
+            let _ = runner.await;
+        }
+        served
+    }
+}
+
+/// `If-Match: "<version>"` (an entity tag holding the stream version).
+fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    let tag = text.strip_prefix("W/").unwrap_or(text);
+    tag.trim_matches('"').parse().map(Some).map_err(|_| {
+        Problem::bad_request(format!(
+            "If-Match `{text}` is not a quoted stream version, like \"3\""
+        ))
+    })
+}
+
+/// The correlation id: `X-Correlation-Id`, else the trace id of `traceparent`, else a new one.
+fn correlation(headers: &HeaderMap) -> String {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(id) = text("x-correlation-id").filter(|id| !id.is_empty()) {
+        return id.to_owned();
+    }
+    // traceparent: version-traceid-parentid-flags
+    if let Some(trace) = text("traceparent").and_then(|t| t.split('-').nth(1))
+        && trace.len() == 32
+    {
+        return trace.to_owned();
+    }
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn authorized(settings: &Settings, headers: &HeaderMap) -> Result<(), Problem> {
+    let Some(token) = &settings.token else {
+        return Ok(());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    // Compared in full whatever the first difference, so the time taken tells nothing.
+    let matches = given.is_some_and(|given| {
+        given.len() == token.len()
+            && given
+                .bytes()
+                .zip(token.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "A bearer token is required",
+            "send `Authorization: Bearer <token>` with the service's token",
+        ))
+    }
+}
+
+async fn command<S: EventStore + Clone + Sync + 'static>(
+    State(shared): State<Arc<Shared<S>>>,
+    Path((aggregate, id, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let correlation_id = correlation(&headers);
+    let result = async {
+        authorized(&shared.settings, &headers)?;
+        let commands = shared
+            .aggregates
+            .get(&aggregate)
+            .ok_or_else(|| Problem::not_found(format!("there is no aggregate `{aggregate}`")))?;
+        let body = body.map_err(|rejection| match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "The body is too large",
+                format!("bodies are limited to {} bytes", shared.settings.body_limit),
+            ),
+            _ => Problem::bad_request(rejection.body_text()),
+        })?;
+        let options = Execute {
+            expected_version: if_match(&headers)?,
+            idempotency_key: headers
+                .get("idempotency-key")
+                .and_then(|v| v.to_str().ok())
+                .map(|key| format!("{aggregate}/{id}/{name}:{key}")),
+            metadata: Metadata {
+                correlation_id: Some(correlation_id.clone()),
+                causation_id: Some(format!("command:{aggregate}/{id}/{name}")),
+                extra: Default::default(),
+            },
+        };
+        commands.execute(&id, &name, &body, options).await
+    }
+    .await;
+    let mut response = match result {
+        Ok(outcome) => {
+            let etag = format!("\"{}\"", outcome.version);
+            let mut response = axum::Json(json!({
+                "stream": outcome.stream,
+                "version": outcome.version,
+                "events": outcome.events,
+            }))
+            .into_response();
+            if let Ok(etag) = HeaderValue::from_str(&etag) {
+                response.headers_mut().insert(header::ETAG, etag);
+            }
+            response
+        }
+        Err(problem) => problem.into_response(),
+    };
+    if let Ok(id) = HeaderValue::from_str(&correlation_id) {
+        response.headers_mut().insert("x-correlation-id", id);
+    }
+    response
+}
+
+/// The most events one read answers with.
+const MAX_PAGE: usize = 1_000;
+
+async fn stream<S: EventStore + Clone + Sync + 'static>(
+    State(shared): State<Arc<Shared<S>>>,
+    Path(stream): Path<String>,
+) -> Result<Response, Problem> {
+    let events = shared
+        .store
+        .read_stream(&stream, 1, Direction::Forwards, usize::MAX)
+        .await
+        .map_err(commands::store_problem)?;
+    let Some(last) = events.last() else {
+        return Err(Problem::not_found(format!("there is no stream `{stream}`")));
+    };
+    let version = last.stream_version;
+    let events: Vec<Value> = events.iter().map(|e| e.to_cloudevent()).collect();
+    Ok(
+        axum::Json(json!({ "stream": stream, "version": version, "events": events }))
+            .into_response(),
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct Feed {
+    #[serde(default)]
+    after: u64,
+    limit: Option<usize>,
+}
+
+async fn events<S: EventStore + Clone + Sync + 'static>(
+    State(shared): State<Arc<Shared<S>>>,
+    feed: Result<Query<Feed>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(feed) = feed.map_err(|e| Problem::bad_request(e.body_text()))?;
+    let limit = feed.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let events = shared
+        .store
+        .read_all(feed.after.saturating_add(1), limit)
+        .await
+        .map_err(commands::store_problem)?;
+    let next = events.last().map_or(feed.after, |e| e.position);
+    let events: Vec<Value> = events.iter().map(|e| e.to_cloudevent()).collect();
+    Ok(axum::Json(json!({ "events": events, "next": next })).into_response())
+}
+
+/// `GET /events/live`: server-sent events from `after` (or `Last-Event-ID`), each with its
+/// position as id, its type as event name and its CloudEvent as data; stored events first, then
+/// new ones as they are appended.
+async fn live<S: EventStore + Clone + Sync + 'static>(
+    State(shared): State<Arc<Shared<S>>>,
+    headers: HeaderMap,
+    feed: Result<Query<Feed>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let Query(feed) = feed.map_err(|e| Problem::bad_request(e.body_text()))?;
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(feed.after);
+    let state = (
+        shared.store.clone(),
+        shared.store.head(),
+        shared.stopping.subscribe(),
+        after + 1,
+        std::collections::VecDeque::new(),
+    );
+    let events = futures_util::stream::unfold(
+        state,
+        |(store, mut head, mut stopping, mut next, mut buffer)| async move {
+            loop {
+                if let Some(envelope) = buffer.pop_front() {
+                    let envelope: crate::store::Envelope = envelope;
+                    next = envelope.position + 1;
+                    let event = Event::default()
+                        .id(envelope.position.to_string())
+                        .event(envelope.event_type.as_str())
+                        .data(envelope.to_cloudevent().to_string());
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(event),
+                        (store, head, stopping, next, buffer),
+                    ));
+                }
+                if *stopping.borrow() {
+                    return None;
+                }
+                // Marked seen before reading, so an append between the read and the wait wakes us.
+                head.borrow_and_update();
+                match store.read_all(next, 256).await {
+                    Ok(events) if !events.is_empty() => buffer.extend(events),
+                    Ok(_) => {
+                        tokio::select! {
+                            changed = head.changed() => if changed.is_err() { return None },
+                            _ = stopping.wait_for(|stop| *stop) => return None,
+                        }
+                    }
+                    Err(_) => return None,
+                }
+            }
+        },
+    );
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+fn projection_of<'s, S>(
+    shared: &'s Shared<S>,
+    name: &str,
+) -> Result<&'s Arc<dyn queries::Query>, Problem> {
+    shared
+        .projections
+        .get(name)
+        .ok_or_else(|| Problem::not_found(format!("there is no projection `{name}`")))
+}
+
+async fn row<S: EventStore + Clone + Sync + 'static>(
+    State(shared): State<Arc<Shared<S>>>,
+    Path((name, key)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let answer = projection_of(&shared, &name)?.get(key.clone()).await?;
+    let Some(row) = answer.value else {
+        return Err(Problem::not_found(format!("`{name}` has no row `{key}`"))
+            .with("position", answer.position.into()));
+    };
+    Ok(axum::Json(json!({ "row": row, "position": answer.position })).into_response())
+}
+
+async fn list<S: EventStore + Clone + Sync + 'static>(
+    State(shared): State<Arc<Shared<S>>>,
+    Path(name): Path<String>,
+    Query(mut filters): Query<BTreeMap<String, String>>,
+) -> Result<Response, Problem> {
+    let limit = match filters.remove("limit") {
+        Some(limit) => limit
+            .parse::<usize>()
+            .map_err(|_| Problem::bad_request(format!("limit `{limit}` is not a number")))?,
+        None => 100,
+    }
+    .clamp(1, MAX_PAGE);
+    let answer = projection_of(&shared, &name)?
+        .list(filters.into_iter().collect(), limit)
+        .await?;
+    Ok(axum::Json(json!({ "rows": answer.value, "position": answer.position })).into_response())
+}
+
+async fn prometheus<S: EventStore + Clone + Sync + 'static>(
+    State(shared): State<Arc<Shared<S>>>,
+) -> Result<Response, Problem> {
+    let handle = shared
+        .metrics
+        .as_ref()
+        .ok_or_else(|| Problem::not_found("this service exports no metrics"))?;
+    let mut response = handle.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    Ok(response)
+}
+
+async fn ready<S: EventStore + Clone + Sync + 'static>(
+    State(shared): State<Arc<Shared<S>>>,
+) -> Result<&'static str, Problem> {
+    shared.store.read_all(1, 1).await.map_err(|e| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "The store cannot be read",
+            e.to_string(),
+        )
+    })?;
+    Ok("ready")
+}

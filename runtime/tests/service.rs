@@ -1,0 +1,481 @@
+//! The HTTP service over real sockets with the example domain (`domain/`): the order scenario
+//! with every status the contract names, problem details with JSON pointers, `If-Match`,
+//! `Idempotency-Key`, the body limit, bearer tokens, streams, the global feed, projection rows
+//! with their position, and graceful shutdown.
+
+mod domain;
+
+use domain::events::order::OrderAggregate;
+use domain::events::projections::OrderSummaryProjection;
+use domain::{Rules, Summaries};
+use eventsmith::repository::Repository;
+use eventsmith::service::{Service, Settings};
+use eventsmith::store::SqliteStore;
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+/// An HTTP/1.1 answer.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends one request on a fresh connection (blocking, off the runtime).
+async fn send(
+    address: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
+    tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        // A server may answer 413 before reading the whole body.
+        let _ = stream.write_all(&bytes);
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").expect("a complete answer");
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(": "))
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect();
+        Answer {
+            status,
+            headers,
+            body: serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+async fn post(
+    address: std::net::SocketAddr,
+    path: &str,
+    body: Value,
+    headers: &[(&str, &str)],
+) -> Answer {
+    send(address, "POST", path, headers, body.to_string().as_bytes()).await
+}
+
+async fn get(address: std::net::SocketAddr, path: &str) -> Answer {
+    send(address, "GET", path, &[], b"").await
+}
+
+const ORDER: &str = "/commands/order/0190f5d3-1b2c-7d4e-8f5a-6b7c8d9e0f12";
+
+fn placing() -> Value {
+    json!({
+        "customer_id": "0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f23",
+        "lines": [{"sku": "BOOK-1984", "quantity": 2, "unit_price": 12.5}, {"sku": "PEN-BLUE", "quantity": 1, "unit_price": 3.99}],
+        "currency": "EUR"
+    })
+}
+
+/// Starts a service on a free port; returns its address, a stop switch and its task.
+async fn start(
+    dir: &std::path::Path,
+    settings: Settings,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    // One recorder per process, installed by whichever test starts first.
+    static METRICS: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    let metrics = METRICS
+        .get_or_init(|| eventsmith::service::install_metrics().unwrap())
+        .clone();
+    let store = Arc::new(SqliteStore::open(dir.join("events.db"), "test-service").unwrap());
+    let service = Service::new(Arc::clone(&store))
+        .settings(settings)
+        .metrics(metrics)
+        .aggregate(
+            "order",
+            Repository::<_, OrderAggregate<Rules>>::new(Arc::clone(&store)).cache(100),
+        )
+        .projection(
+            OrderSummaryProjection::<Summaries>::default(),
+            dir.join("order_summary.db"),
+        )
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(service.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    (address, stop, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_order_scenario_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let (at, stop, task) = start(dir.path(), Settings::default()).await;
+
+    let placed = post(
+        at,
+        &format!("{ORDER}/place_order"),
+        placing(),
+        &[("X-Correlation-Id", "corr-1")],
+    )
+    .await;
+    assert_eq!(placed.status, 200, "{placed:?}");
+    assert_eq!(placed.body["version"], 1);
+    assert_eq!(placed.header("etag"), Some("\"1\""));
+    assert_eq!(placed.header("x-correlation-id"), Some("corr-1"));
+    let event = &placed.body["events"][0];
+    assert_eq!(
+        (event["type"].as_str(), event["correlationid"].as_str()),
+        (Some("order.placed"), Some("corr-1"))
+    );
+    assert_eq!(event["data"]["total_amount"], 28.99);
+
+    let ship = json!({"carrier": "DHL", "tracking_number": "JJD1"});
+    let unpaid = post(at, &format!("{ORDER}/ship_order"), ship, &[]).await;
+    assert_eq!(unpaid.status, 409, "{unpaid:?}");
+    assert_eq!(
+        unpaid.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(unpaid.body["type"], "urn:eventsmith:problem:rejected");
+
+    let wrong = post(
+        at,
+        &format!("{ORDER}/pay_order"),
+        json!({"amount": 20, "method": "card"}),
+        &[],
+    )
+    .await;
+    assert_eq!(wrong.status, 409);
+    let pay = json!({"amount": 28.99, "method": "card"});
+    let paid = post(
+        at,
+        &format!("{ORDER}/pay_order"),
+        pay.clone(),
+        &[("If-Match", "\"1\"")],
+    )
+    .await;
+    assert_eq!(
+        (paid.status, paid.body["version"].as_u64()),
+        (200, Some(2)),
+        "{paid:?}"
+    );
+    let stale = post(
+        at,
+        &format!("{ORDER}/cancel_order"),
+        json!({"reason": "late"}),
+        &[("If-Match", "\"1\"")],
+    )
+    .await;
+    assert_eq!(stale.status, 412, "{stale:?}");
+    assert_eq!(
+        (
+            stale.body["expected"].as_u64(),
+            stale.body["actual"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+
+    let empty = post(
+        at,
+        "/commands/order/0190f5d3-0000-7000-8000-000000000002/place_order",
+        json!({"customer_id": "0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f23", "lines": [], "currency": "eur"}),
+        &[],
+    )
+    .await;
+    assert_eq!(empty.status, 422, "{empty:?}");
+    let pointers: Vec<&str> = empty.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(pointers, ["/lines", "/currency"]);
+
+    let malformed = send(
+        at,
+        "POST",
+        &format!("{ORDER}/pay_order"),
+        &[],
+        b"{\"amount\": ",
+    )
+    .await;
+    assert_eq!(
+        (malformed.status, malformed.body["type"].as_str()),
+        (400, Some("urn:eventsmith:problem:malformed-json"))
+    );
+    assert_eq!(
+        post(at, &format!("{ORDER}/refund_order"), json!({}), &[])
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        post(at, "/commands/invoice/1/pay", json!({}), &[])
+            .await
+            .status,
+        404
+    );
+    let huge = vec![b' '; 3 * 1024 * 1024];
+    let too_large = send(at, "POST", &format!("{ORDER}/pay_order"), &[], &huge).await;
+    assert_eq!(
+        (too_large.status, too_large.body["type"].as_str()),
+        (413, Some("urn:eventsmith:problem:too-large"))
+    );
+    assert_eq!(
+        send(
+            at,
+            "POST",
+            &format!("{ORDER}/pay_order"),
+            &[("If-Match", "three")],
+            b"{}"
+        )
+        .await
+        .status,
+        400
+    );
+
+    // The same key twice: one append, the same answer.
+    let once = post(
+        at,
+        "/commands/order/o-keyed/place_order",
+        placing(),
+        &[("Idempotency-Key", "k-1")],
+    )
+    .await;
+    let twice = post(
+        at,
+        "/commands/order/o-keyed/place_order",
+        placing(),
+        &[("Idempotency-Key", "k-1")],
+    )
+    .await;
+    assert_eq!((once.status, twice.status), (200, 200), "{twice:?}");
+    assert_eq!(once.body["events"], twice.body["events"]);
+
+    let stream = get(at, "/streams/order-0190f5d3-1b2c-7d4e-8f5a-6b7c8d9e0f12").await;
+    assert_eq!(
+        (stream.status, stream.body["version"].as_u64()),
+        (200, Some(2))
+    );
+    assert_eq!(get(at, "/streams/order-nothing").await.status, 404);
+    let feed = get(at, "/events?after=1&limit=1").await;
+    assert_eq!(feed.body["events"][0]["position"], 2);
+    assert_eq!(feed.body["next"], 2);
+
+    // The read model catches up.
+    let row_path = "/projections/order_summary/0190f5d3-1b2c-7d4e-8f5a-6b7c8d9e0f12";
+    let mut row = get(at, row_path).await;
+    for _ in 0..100 {
+        if row.status == 200 && row.body["row"]["status"] == "paid" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        row = get(at, row_path).await;
+    }
+    assert_eq!(row.body["row"]["status"], "paid", "{row:?}");
+    assert!(row.body["position"].as_u64().unwrap() >= 2);
+    let listed = get(at, "/projections/order_summary?status=paid").await;
+    assert_eq!(
+        listed.body["rows"].as_array().unwrap().len(),
+        1,
+        "{listed:?}"
+    );
+    assert_eq!(
+        get(at, "/projections/order_summary?colour=red")
+            .await
+            .status,
+        400
+    );
+    assert_eq!(get(at, "/projections/nothing/1").await.status, 404);
+    assert_eq!(get(at, "/healthz").await.status, 200);
+    assert_eq!(get(at, "/readyz").await.status, 200);
+    let metrics = get(at, "/metrics").await;
+    let text = metrics.body.as_str().unwrap_or_default();
+    assert!(text.contains("eventsmith_appends_total"), "{metrics:?}");
+    assert!(
+        text.contains("eventsmith_projection_lag{projection=\"order_summary\"}"),
+        "{text}"
+    );
+
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+
+    // After a restart the state is the same.
+    let (at, stop, task) = start(dir.path(), Settings::default()).await;
+    let again = get(at, row_path).await;
+    assert_eq!(again.body["row"], row.body["row"]);
+    let cancel = post(
+        at,
+        &format!("{ORDER}/cancel_order"),
+        json!({"reason": "late"}),
+        &[("If-Match", "\"2\"")],
+    )
+    .await;
+    assert_eq!(
+        (cancel.status, cancel.body["version"].as_u64()),
+        (200, Some(3))
+    );
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_need_the_token_when_one_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        token: Some("s3cret".into()),
+        ..Settings::default()
+    };
+    let (at, stop, task) = start(dir.path(), settings).await;
+    let path = "/commands/order/o-1/place_order";
+    let missing = post(at, path, placing(), &[]).await;
+    assert_eq!(
+        (missing.status, missing.header("www-authenticate")),
+        (401, Some("Bearer"))
+    );
+    assert_eq!(
+        post(at, path, placing(), &[("Authorization", "Bearer wrong!")])
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        post(at, path, placing(), &[("Authorization", "Bearer s3cret")])
+            .await
+            .status,
+        200
+    );
+    // Reads stay open.
+    assert_eq!(get(at, "/streams/order-o-1").await.status, 200);
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+/// Reads a live feed until `count` events arrived (blocking); returns their ids and types.
+fn read_live(address: std::net::SocketAddr, path: &str, count: usize) -> Vec<(String, String)> {
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+    let mut text = String::new();
+    let mut chunk = [0u8; 4096];
+    // Complete events only: blocks ended by a blank line, in any field order.
+    let events = |text: &str| -> Vec<(String, String)> {
+        let text = text.replace("\r\n", "\n");
+        let complete = text.rsplit_once("\n\n").map_or("", |(done, _)| done);
+        complete
+            .split("\n\n")
+            .filter_map(|block| {
+                let field = |name: &str| {
+                    block
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .map(str::to_owned)
+                };
+                Some((field("id: ")?, field("event: ")?))
+            })
+            .collect()
+    };
+    while events(&text).len() < count {
+        let read = stream
+            .read(&mut chunk)
+            .expect("the live feed keeps sending");
+        assert!(read > 0, "the live feed ended early: {text}");
+        text.push_str(&String::from_utf8_lossy(&chunk[..read]));
+    }
+    events(&text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_feed_sends_stored_then_new_events_and_ends_on_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let (at, stop, task) = start(dir.path(), Settings::default()).await;
+    assert_eq!(
+        post(at, "/commands/order/o-1/place_order", placing(), &[])
+            .await
+            .status,
+        200
+    );
+    let reader = tokio::task::spawn_blocking(move || read_live(at, "/events/live?after=0", 2));
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let pay = json!({"amount": 28.99, "method": "cash"});
+    assert_eq!(
+        post(at, "/commands/order/o-1/pay_order", pay, &[])
+            .await
+            .status,
+        200
+    );
+    let events = reader.await.unwrap();
+    assert_eq!(
+        events,
+        [
+            ("1".into(), "order.placed".into()),
+            ("2".into(), "order.paid".into())
+        ]
+    );
+    // Resuming with Last-Event-ID skips what was seen.
+    let resumed = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(at).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "GET /events/live HTTP/1.1\r\nHost: test\r\nLast-Event-ID: 1\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        let mut chunk = [0u8; 4096];
+        while !text.contains("id: 2") {
+            let read = stream.read(&mut chunk).unwrap();
+            text.push_str(&String::from_utf8_lossy(&chunk[..read]));
+        }
+        (text.contains("id: 1\n"), stream)
+    })
+    .await
+    .unwrap();
+    assert!(!resumed.0, "event 1 was sent again");
+    // Shutdown ends the open feed, so the server stops.
+    stop.send(()).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), task)
+        .await
+        .expect("the server stops with a live feed open")
+        .unwrap()
+        .unwrap();
+}
