@@ -217,6 +217,12 @@ impl<'c, R: Row> Table<'c, R> {
         Ok(Setup::Recreated)
     }
 
+    /// The connection, inside the runner's transaction: for a read model that keeps more than
+    /// its rows (a lookup table of its own, say). Do not begin or commit a transaction.
+    pub fn db(&self) -> &'c Connection {
+        self.db
+    }
+
     /// Deletes every row.
     pub fn clear(db: &Connection) -> rusqlite::Result<()> {
         db.execute_batch(&format!("DELETE FROM {}", quoted(R::TABLE)))

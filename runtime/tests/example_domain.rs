@@ -219,3 +219,102 @@ async fn order_summary_follows_the_orders() {
         Some(row)
     );
 }
+
+#[test]
+fn customers_register_once_and_change_their_email() {
+    use domain::events::customer::commands::{ChangeEmail, RegisterCustomer};
+    use domain::events::customer::{CustomerEmailChanged, CustomerRegistered, given};
+    let email = |text: &str| text.parse::<eventsmith::format::Email>().unwrap();
+    let registered = CustomerRegistered {
+        email: email("ada@example.com"),
+        name: "Ada".into(),
+    };
+    given::<Rules>(Vec::<CustomerRegistered>::new())
+        .when(RegisterCustomer {
+            email: email("ada@example.com"),
+            name: "Ada".into(),
+        })
+        .then([registered.clone()]);
+    given::<Rules>([registered.clone()])
+        .when(RegisterCustomer {
+            email: email("ada@example.com"),
+            name: "Ada".into(),
+        })
+        .then_rejected("already registered");
+    given::<Rules>(Vec::<CustomerRegistered>::new())
+        .when(ChangeEmail {
+            email: email("x@example.com"),
+        })
+        .then_rejected("not registered");
+    given::<Rules>([registered.clone()])
+        .when(ChangeEmail {
+            email: email("ada@example.com"),
+        })
+        .then(Vec::<CustomerEmailChanged>::new());
+    given::<Rules>([registered])
+        .when(ChangeEmail {
+            email: email("ada@lovelace.org"),
+        })
+        .then([CustomerEmailChanged {
+            email: email("ada@lovelace.org"),
+        }]);
+}
+
+#[tokio::test]
+async fn customer_orders_and_daily_revenue_follow_payments() {
+    use domain::Revenue;
+    use domain::events::projections::{
+        CustomerOrders, CustomerOrdersProjection, DailyRevenue, DailyRevenueProjection,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(
+        eventsmith::store::SqliteStore::open(dir.path().join("events.db"), "test").unwrap(),
+    );
+    let orders = Repository::<_, OrderAggregate<Rules>>::new(std::sync::Arc::clone(&store));
+    for id in ["o-1", "o-2", "o-3"] {
+        orders
+            .execute(id, &OrderCommand::from(place()), &Execute::default())
+            .await
+            .unwrap();
+    }
+    for id in ["o-1", "o-3"] {
+        orders
+            .execute(id, &OrderCommand::from(pay(28.99)), &Execute::default())
+            .await
+            .unwrap();
+    }
+    let mut customers = ProjectionRunner::open(
+        std::sync::Arc::clone(&store),
+        CustomerOrdersProjection::<Revenue>::default(),
+        dir.path().join("customer_orders.db"),
+    )
+    .unwrap();
+    customers.run_until_caught_up().await.unwrap();
+    assert!(customers.dead_letters().unwrap().is_empty());
+    let customer = place().customer_id;
+    let row = Table::<CustomerOrders>::new(customers.db())
+        .get(customer.as_str())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.order_count, row.total_spent.as_f64()),
+        (3, Some(57.98))
+    );
+    customers.rebuild().await.unwrap();
+    assert_eq!(
+        Table::<CustomerOrders>::new(customers.db())
+            .get(customer.as_str())
+            .unwrap(),
+        Some(row)
+    );
+    let mut days = ProjectionRunner::open(
+        std::sync::Arc::clone(&store),
+        DailyRevenueProjection::<Revenue>::default(),
+        dir.path().join("daily_revenue.db"),
+    )
+    .unwrap();
+    days.run_until_caught_up().await.unwrap();
+    let today = Table::<DailyRevenue>::new(days.db()).list(&[], 10).unwrap();
+    let paid: u64 = today.iter().map(|d| d.orders_paid).sum();
+    assert_eq!(paid, 2, "{today:?}");
+}

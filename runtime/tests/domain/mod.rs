@@ -7,6 +7,10 @@ pub mod events {
     include!("../../../tests/codegen/example/mod.rs");
 }
 
+use events::customer::commands::{ChangeEmail, RegisterCustomer};
+use events::customer::{
+    Customer, CustomerEmailChanged, CustomerEvent, CustomerRegistered, CustomerRules,
+};
 use events::order::commands::{
     AddLine, CancelOrder, PayOrder, PayOrderMethod, PlaceOrder, ShipOrder,
 };
@@ -15,7 +19,10 @@ use events::order::{
     Order, OrderCancelled, OrderEvent, OrderLineAdded, OrderPaid, OrderPlaced, OrderRules,
     OrderShipped, OrderStatus,
 };
-use events::projections::{OrderSummary, OrderSummaryHandler, OrderSummaryStatus};
+use events::projections::{
+    CustomerOrders, CustomerOrdersHandler, DailyRevenue, DailyRevenueHandler, OrderSummary,
+    OrderSummaryHandler, OrderSummaryStatus,
+};
 use events::types::OrderLine;
 use eventsmith::Rejection;
 use eventsmith::read_model::Table;
@@ -313,5 +320,149 @@ impl OrderSummaryHandler for Summaries {
         Self::update(rows, envelope, |row| {
             row.status = OrderSummaryStatus::Cancelled
         })
+    }
+}
+
+impl CustomerRules for Rules {
+    fn decide_register_customer(
+        state: Option<&Customer>,
+        command: &RegisterCustomer,
+    ) -> Result<Vec<CustomerEvent>, Rejection> {
+        if state.is_some_and(|c| c.registered) {
+            return Err(Rejection::new("the customer is already registered"));
+        }
+        Ok(vec![
+            CustomerRegistered {
+                email: command.email.clone(),
+                name: command.name.clone(),
+            }
+            .into(),
+        ])
+    }
+
+    fn decide_change_email(
+        state: Option<&Customer>,
+        command: &ChangeEmail,
+    ) -> Result<Vec<CustomerEvent>, Rejection> {
+        match state {
+            Some(customer) if customer.registered => {
+                if customer.email.as_ref() == Some(&command.email) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![
+                    CustomerEmailChanged {
+                        email: command.email.clone(),
+                    }
+                    .into(),
+                ])
+            }
+            _ => Err(Rejection::new("the customer is not registered")),
+        }
+    }
+
+    fn apply_registered(state: &mut Option<Customer>, event: &CustomerRegistered) {
+        *state = Some(Customer {
+            email: Some(event.email.clone()),
+            name: Some(event.name.clone()),
+            registered: true,
+            additional_properties: Default::default(),
+        });
+    }
+
+    fn apply_email_changed(state: &mut Option<Customer>, event: &CustomerEmailChanged) {
+        if let Some(customer) = state {
+            customer.email = Some(event.email.clone());
+        }
+    }
+}
+
+/// The `customer_orders` and `daily_revenue` read models.
+pub struct Revenue;
+
+/// Which customer placed each order: `order.paid` does not say, so `customer_orders` keeps its
+/// own lookup beside its rows (rewritten identically on a replay).
+fn customer_of(
+    rows: &Table<'_, CustomerOrders>,
+    envelope: &Envelope,
+) -> Result<Option<String>, String> {
+    rows.db()
+        .query_row(
+            "SELECT customer_id FROM customer_orders_by_order WHERE stream = ?1",
+            [&envelope.stream],
+            |r| r.get(0),
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            other => Err(other.to_string()),
+        })
+}
+
+impl CustomerOrdersHandler for Revenue {
+    fn on_order_placed(
+        rows: &Table<'_, CustomerOrders>,
+        event: &OrderPlaced,
+        envelope: &Envelope,
+    ) -> Result<(), String> {
+        rows.db()
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS customer_orders_by_order (stream TEXT PRIMARY KEY, customer_id TEXT NOT NULL)",
+            )
+            .map_err(|e| e.to_string())?;
+        rows.db()
+            .execute(
+                "INSERT OR REPLACE INTO customer_orders_by_order (stream, customer_id) VALUES (?1, ?2)",
+                [&envelope.stream, event.customer_id.as_str()],
+            )
+            .map_err(|e| e.to_string())?;
+        let mut row = rows
+            .get(event.customer_id.as_str())?
+            .unwrap_or(CustomerOrders {
+                customer_id: event.customer_id.clone(),
+                order_count: 0,
+                total_spent: 0.into(),
+                last_order_at: time_of(envelope)?,
+            });
+        row.order_count += 1;
+        row.last_order_at = time_of(envelope)?;
+        Ok(rows.upsert(&row)?)
+    }
+
+    fn on_order_paid(
+        rows: &Table<'_, CustomerOrders>,
+        event: &OrderPaid,
+        envelope: &Envelope,
+    ) -> Result<(), String> {
+        let Some(customer) = customer_of(rows, envelope)? else {
+            return Err(format!("no placed order for {}", envelope.stream));
+        };
+        let mut row = rows
+            .get(&customer)?
+            .ok_or_else(|| format!("no orders of customer {customer}"))?;
+        row.total_spent = amount(cents(&row.total_spent) + cents(&event.amount));
+        Ok(rows.upsert(&row)?)
+    }
+}
+
+impl DailyRevenueHandler for Revenue {
+    fn on_order_paid(
+        rows: &Table<'_, DailyRevenue>,
+        event: &OrderPaid,
+        envelope: &Envelope,
+    ) -> Result<(), String> {
+        let day: eventsmith::format::Date = envelope
+            .time
+            .date()
+            .to_string()
+            .parse()
+            .map_err(|e| format!("{e}"))?;
+        let mut row = rows.get(day.as_str())?.unwrap_or(DailyRevenue {
+            day,
+            orders_paid: 0,
+            revenue: 0.into(),
+        });
+        row.orders_paid += 1;
+        row.revenue = amount(cents(&row.revenue) + cents(&event.amount));
+        Ok(rows.upsert(&row)?)
     }
 }
