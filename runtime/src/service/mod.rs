@@ -150,7 +150,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                     let _ = stop.wait_for(|stop| *stop).await;
                 };
                 if let Err(error) = runner.run(stopped).await {
-                    eprintln!("projection `{}` stopped: {error}", P::NAME);
+                    tracing::error!(projection = P::NAME, %error, "the projection stopped");
                 }
             })
         }));
@@ -171,6 +171,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
             .route("/readyz", get(ready::<S>))
             .route("/metrics", get(prometheus::<S>))
             .fallback(|| async { Problem::not_found("no such resource") })
+            .layer(axum::middleware::from_fn(log_request))
             .layer(DefaultBodyLimit::max(limit))
             .with_state(Arc::clone(&self.shared))
     }
@@ -219,6 +220,27 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         }
         served
     }
+}
+
+/// Logs each request with `tracing`: method, path, status, duration and correlation id.
+async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let correlation_id = response
+        .headers()
+        .get("x-correlation-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let millis = started.elapsed().as_secs_f64() * 1e3;
+    if status >= 500 {
+        tracing::error!(%method, %path, status, millis, correlation_id, "request failed");
+    } else {
+        tracing::info!(%method, %path, status, millis, correlation_id, "request");
+    }
+    response
 }
 
 /// `If-Match: "<version>"` (an entity tag holding the stream version).
