@@ -26,6 +26,11 @@ pub trait Projection: Send + Sync {
     fn setup(&self, db: &Connection) -> rusqlite::Result<Setup>;
     /// Empties its tables, before a rebuild.
     fn reset(&self, db: &Connection) -> rusqlite::Result<()>;
+    /// Whether it takes events of `event_type` into account; others are skipped undecoded.
+    fn handles(&self, event_type: &str) -> bool {
+        let _ = event_type;
+        true
+    }
     /// Applies one event to the read model. `db` is inside the runner's transaction (which
     /// also moves the checkpoint): do not begin or commit one.
     fn handle(
@@ -140,17 +145,24 @@ impl<S: EventStore, P: Projection> ProjectionRunner<S, P> {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
         )?;
         db.execute_batch(TABLES)?;
-        if projection.setup(&db)? == Setup::Recreated {
+        // One transaction: a crash cannot leave a new, empty table behind an old checkpoint.
+        let mut db = db;
+        let transaction = db.transaction()?;
+        if matches!(
+            projection.setup(&transaction)?,
+            Setup::Created | Setup::Recreated
+        ) {
             // The read model starts over: so do the checkpoint and the dead letters.
-            db.execute(
+            transaction.execute(
                 "DELETE FROM eventsmith_checkpoints WHERE projection = ?1",
                 [P::NAME],
             )?;
-            db.execute(
+            transaction.execute(
                 "DELETE FROM eventsmith_dead_letters WHERE projection = ?1 AND status = 'open'",
                 [P::NAME],
             )?;
         }
+        transaction.commit()?;
         Ok(Self {
             store,
             model: ReadModel {
@@ -247,7 +259,15 @@ impl<S: EventStore, P: Projection> ProjectionRunner<S, P> {
         let mut head = self.store.head();
         loop {
             head.borrow_and_update();
-            self.run_until_caught_up().await?;
+            // Batch by batch, so a long catch-up still stops when asked. Stopping inside a batch
+            // is safe too: each transaction commits its changes with the checkpoint, or not at all.
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = &mut stop => return Ok(()),
+                    taken = self.run_batch() => if taken? == 0 { break },
+                }
+            }
             tokio::select! {
                 _ = &mut stop => return Ok(()),
                 changed = head.changed() => if changed.is_err() { return Ok(()) },
@@ -456,6 +476,9 @@ fn apply<P: Projection>(
     db: &Connection,
     envelope: &Envelope,
 ) -> Result<(), String> {
+    if !projection.handles(&envelope.event_type) {
+        return Ok(());
+    }
     let event = envelope.decode::<P::Event>().map_err(|e| e.to_string())?;
     projection.handle(db, &event, envelope)
 }

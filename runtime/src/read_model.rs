@@ -77,7 +77,7 @@ pub trait Tabled {
 pub enum Setup {
     /// The table was there, as the row schema wants it.
     Unchanged,
-    /// The table was new.
+    /// The table was new (the runner replays every event into it).
     Created,
     /// Columns for new optional properties were added; existing rows keep their values.
     Migrated,
@@ -122,13 +122,26 @@ fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The columns as recorded: `name kind required` per line.
-fn spec(columns: &[Column]) -> String {
+/// One column as recorded: name, kind, required, key.
+type Recorded = (String, String, bool, bool);
+
+/// The columns as recorded, JSON: `[[name, kind, required, key], …]`.
+fn spec(columns: &[Column], key: &str) -> Vec<Recorded> {
     columns
         .iter()
-        .map(|c| format!("{} {} {}", c.name, c.kind.name(), c.required))
-        .collect::<Vec<_>>()
-        .join("\n")
+        .map(|c| {
+            (
+                c.name.to_owned(),
+                c.kind.name().to_owned(),
+                c.required,
+                c.name == key,
+            )
+        })
+        .collect()
+}
+
+fn spec_text(columns: &[Column], key: &str) -> String {
+    serde_json::to_string(&spec(columns, key)).unwrap_or_default()
 }
 
 impl<'c, R: Row> Table<'c, R> {
@@ -161,7 +174,7 @@ impl<'c, R: Row> Table<'c, R> {
         db.execute(
             "INSERT INTO eventsmith_tables (name, columns) VALUES (?1, ?2)
              ON CONFLICT (name) DO UPDATE SET columns = ?2",
-            [R::TABLE, &spec(R::COLUMNS)],
+            [R::TABLE, &spec_text(R::COLUMNS, R::KEY)],
         )?;
         Ok(())
     }
@@ -182,20 +195,19 @@ impl<'c, R: Row> Table<'c, R> {
             Self::create(db)?;
             return Ok(Setup::Created);
         };
-        let wanted = spec(R::COLUMNS);
+        let wanted = spec_text(R::COLUMNS, R::KEY);
         if recorded == wanted {
             return Ok(Setup::Unchanged);
         }
-        let old: Vec<&str> = recorded.lines().collect();
-        let new: Vec<String> = wanted.lines().map(str::to_owned).collect();
-        // Compatible: every old column is still there, unchanged, and the new ones are optional.
-        let kept = old.iter().all(|line| new.iter().any(|n| n == line));
+        // A record this version cannot read counts as a change rows cannot follow.
+        let old: Vec<Recorded> = serde_json::from_str(&recorded).unwrap_or_default();
+        let new = spec(R::COLUMNS, R::KEY);
+        // Compatible: every old column is still there, unchanged (key included), and the new
+        // ones are optional.
+        let kept = !old.is_empty() && old.iter().all(|column| new.contains(column));
         let added: Vec<&Column> = R::COLUMNS
             .iter()
-            .filter(|c| {
-                !old.iter()
-                    .any(|line| line.split(' ').next() == Some(c.name))
-            })
+            .filter(|c| !old.iter().any(|o| o.0 == c.name))
             .collect();
         if kept && added.iter().all(|c| !c.required && c.name != R::KEY) {
             for column in added {

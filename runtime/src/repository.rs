@@ -318,6 +318,14 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
                 )
                 .await;
             match appended {
+                // The key was used meanwhile (a concurrent retry got there first): what the
+                // store holds is that append, not these events.
+                Ok(appended)
+                    if options.idempotency_key.is_some()
+                        && appended.first_version != aggregate.version + 1 =>
+                {
+                    return self.replayed(id, &stream, appended).await;
+                }
                 Ok(appended) => {
                     let before = aggregate.version;
                     for event in &events {

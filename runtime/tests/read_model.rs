@@ -157,6 +157,22 @@ fn other_changes_recreate_the_table() {
 }
 
 #[test]
+fn a_new_key_recreates_the_table() {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct ByStatus {
+        order_id: String,
+    }
+    impl Row for ByStatus {
+        const TABLE: &'static str = "order_summary";
+        const KEY: &'static str = "status";
+        const COLUMNS: &'static [Column] = &BASE;
+    }
+    let db = Connection::open_in_memory().unwrap();
+    Table::<SummaryV1>::ensure(&db).unwrap();
+    assert_eq!(Table::<ByStatus>::ensure(&db).unwrap(), Setup::Recreated);
+}
+
+#[test]
 fn a_row_without_a_required_property_is_refused() {
     #[derive(serde::Serialize, serde::Deserialize)]
     struct Partial {

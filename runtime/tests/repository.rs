@@ -321,6 +321,9 @@ on_both_backends!(
 struct Counting {
     store: InMemoryStore,
     reads: std::sync::atomic::AtomicUsize,
+    /// Answers every idempotency lookup with "unknown", as a lookup racing a concurrent retry
+    /// would.
+    hide_keys: bool,
 }
 
 impl EventStore for Counting {
@@ -362,7 +365,9 @@ impl EventStore for Counting {
     ) -> impl Future<
         Output = Result<Option<eventsmith::store::Appended>, eventsmith::store::StoreError>,
     > + Send {
-        self.store.idempotent_result(key)
+        let hide = self.hide_keys;
+        let found = self.store.idempotent_result(key);
+        async move { if hide { Ok(None) } else { found.await } }
     }
     fn head(&self) -> tokio::sync::watch::Receiver<u64> {
         self.store.head()
@@ -391,6 +396,7 @@ async fn a_cached_aggregate_decides_without_reading_its_stream() {
         let repository = Repository::<_, Customer>::new(Counting {
             store: InMemoryStore::new("test"),
             reads: Default::default(),
+            hide_keys: false,
         })
         .cache(cache);
         repository
@@ -411,4 +417,35 @@ async fn a_cached_aggregate_decides_without_reading_its_stream() {
         );
         assert_eq!(repository.load("c1").await.unwrap().state.changes, 10);
     }
+}
+
+#[tokio::test]
+async fn a_key_used_by_a_racing_retry_returns_that_retry_s_result() {
+    let repository = Repository::<_, Customer>::new(Counting {
+        store: InMemoryStore::new("test"),
+        reads: Default::default(),
+        hide_keys: true,
+    })
+    .cache(16);
+    let keyed = Execute {
+        idempotency_key: Some("k-1".into()),
+        ..Execute::default()
+    };
+    let first = repository.execute("c1", &register(), &keyed).await.unwrap();
+    // The lookup misses, the store recognises the key: nothing is appended, and the answer is
+    // the first append's, not this command's events.
+    let second = repository.execute("c1", &change(1), &keyed).await.unwrap();
+    assert_eq!(second.appended, first.appended);
+    assert!(matches!(second.events[..], [CustomerEvent::Registered(_)]));
+    let loaded = repository.load("c1").await.unwrap();
+    assert_eq!((loaded.version, loaded.state.changes), (1, 0));
+    // The cache did not take the change either.
+    let third = repository
+        .execute("c1", &change(2), &Execute::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (third.aggregate.version, third.aggregate.state.changes),
+        (2, 1)
+    );
 }

@@ -34,6 +34,8 @@ pub struct PlannedModel<'p> {
     pub module: usize,
     /// The aggregate file and its state type's name and type, when there is one.
     pub state: Option<(&'p Aggregate, String, Ty)>,
+    /// The names of the command enum, the rules, the decider and the aggregate, as claimed.
+    pub names: [String; 4],
 }
 
 /// `<Aggregate>Command`, `<Aggregate>Rules`, `<Aggregate>Decider`, `<Aggregate>Aggregate`.
@@ -56,9 +58,7 @@ pub fn plan<'p>(
     module_name: &str,
 ) -> PlannedModel<'p> {
     let module = space.module(&[module_name.to_owned()]);
-    for name in model_names(aggregate) {
-        space.claim(module, &name);
-    }
+    let names = model_names(aggregate).map(|name| space.claim(module, &name));
     let commands_module = space.module(&[module_name.to_owned(), "commands".to_owned()]);
     let state = project.aggregates.get(aggregate).map(|file| {
         space.assign(file.schema, module);
@@ -100,6 +100,7 @@ pub fn plan<'p>(
         commands,
         module,
         state,
+        names,
     }
 }
 
@@ -147,7 +148,18 @@ pub fn tokens(
     if model.commands.is_empty() && model.state.is_none() {
         return Vec::new();
     }
-    let [command_enum, rules, decider, wrapper] = model_names(aggregate).map(|n| ident(&n));
+    let [command_enum, rules, decider, wrapper] = model.names.clone().map(|n| ident(&n));
+    // Method names are unique in the rules trait, whatever the command and event names.
+    let mut method_names = Scope::new();
+    let decide_methods: Vec<Ident> = model
+        .commands
+        .iter()
+        .map(|c| ident(&method_names.claim(c.method.clone())))
+        .collect();
+    let apply_methods: Vec<Ident> = events
+        .iter()
+        .map(|e| ident(&method_names.claim(e.method.to_string())))
+        .collect();
     let mut items = Vec::new();
     // The commands module.
     let mut command_items = emitter.module_items(model.commands_module);
@@ -240,8 +252,7 @@ pub fn tokens(
         &doc,
     ));
     let state = ident(state_name);
-    let decides = model.commands.iter().zip(&types).map(|(c, ty)| {
-        let method = ident(&c.method);
+    let decides = model.commands.iter().zip(&types).zip(&decide_methods).map(|((c, ty), method)| {
         let doc = doc_attrs(Some(&format!(
             "Decides `{}`: the events it causes from `state` (`None` before the aggregate's first event), or why it is refused.",
             c.command.name
@@ -251,8 +262,8 @@ pub fn tokens(
             fn #method(state: ::std::option::Option<&#state>, command: &#ty) -> ::std::result::Result<::std::vec::Vec<#event_enum>, ::eventsmith::Rejection>;
         }
     });
-    let applies = events.iter().map(|e| {
-        let (method, ty) = (&e.method, &e.ty);
+    let applies = events.iter().zip(&apply_methods).map(|(e, method)| {
+        let ty = &e.ty;
         let doc = doc_attrs(Some(&format!(
             "Applies `{}` to `state` (`None` before the aggregate's first event).",
             e.event_type
@@ -265,17 +276,21 @@ pub fn tokens(
     let rules_doc = doc_attrs(Some(&format!(
         "The `{aggregate}` aggregate's business rules: one `decide_` per command, one `apply_` per event. Implement it for a type of yours and run `{wrapper}<YourType>`; a new command or event in the schemas is a new method the compiler asks for."
     )));
-    let command_arms = model.commands.iter().map(|c| {
-        let (variant, method) = (ident(&c.variant), ident(&c.method));
-        quote! { #command_enum::#variant(command) => R::#method(state, command), }
-    });
+    let command_arms = model
+        .commands
+        .iter()
+        .zip(&decide_methods)
+        .map(|(c, method)| {
+            let variant = ident(&c.variant);
+            quote! { #command_enum::#variant(command) => R::#method(state, command), }
+        });
     let decide_body = if model.commands.is_empty() {
         quote! { let _ = state; match *command {} }
     } else {
         quote! { match command { #(#command_arms)* } }
     };
-    let event_arms = events.iter().map(|e| {
-        let (variant, method) = (&e.variant, &e.method);
+    let event_arms = events.iter().zip(&apply_methods).map(|(e, method)| {
+        let variant = &e.variant;
         quote! { #event_enum::#variant(event) => R::#method(state, event), }
     });
     let category = file.stream_category();

@@ -4,7 +4,7 @@
 //! runner runs, which dispatches events to the handler `H`.
 
 use super::emit::{Emitter, doc_attrs, ident};
-use super::names::{field_name, type_name};
+use super::names::{Scope, field_name, type_name};
 use super::types::{Item, Ty, TypeSpace};
 use crate::model::{Project, Projection, rust_type_name};
 use proc_macro2::{Ident, TokenStream};
@@ -121,20 +121,30 @@ pub fn tokens(
                 const COLUMNS: &'static [::eventsmith::read_model::Column] = &[#(#columns)*];
             }
         });
+        // Each event once; method names unique whatever the event names.
+        let mut seen = std::collections::BTreeSet::new();
+        let mut method_names = Scope::new();
         let events: Vec<(String, Ident, Subscribed)> = p
             .projection
             .annotations
             .subscribes
             .iter()
+            .filter(|event_type| seen.insert(event_type.as_str()))
             .filter_map(|event_type| {
                 let found = subscribed(event_type)?;
-                let method = ident(&format!(
+                let method = method_names.claim(format!(
                     "on_{}",
                     field_name(&event_type.replace('.', "_")).trim_end_matches('_')
                 ));
-                Some((event_type.clone(), method, found))
+                Some((event_type.clone(), ident(&method), found))
             })
             .collect();
+        let event_types: Vec<&str> = events.iter().map(|(t, _, _)| t.as_str()).collect();
+        let handles = if event_types.is_empty() {
+            quote! { let _ = event_type; false }
+        } else {
+            quote! { matches!(event_type, #(#event_types)|*) }
+        };
         let (handler, runner) = (ident(&p.handler), ident(&p.runner));
         let methods = events.iter().map(|(event_type, method, found)| {
             let ty = &found.ty;
@@ -186,6 +196,9 @@ pub fn tokens(
             impl<H: #handler> ::eventsmith::projection::Projection for #runner<H> {
                 type Event = super::DomainEvent;
                 const NAME: &'static str = #name;
+                fn handles(&self, event_type: &str) -> bool {
+                    #handles
+                }
                 fn setup(&self, db: &::eventsmith::rusqlite::Connection) -> ::eventsmith::rusqlite::Result<::eventsmith::read_model::Setup> {
                     ::eventsmith::read_model::Table::<#row>::ensure(db)
                 }

@@ -52,8 +52,11 @@ impl Default for Settings {
     }
 }
 
-type Runner =
-    Box<dyn FnOnce(tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> + Send>;
+/// Starts a projection runner, given the stop signal.
+type Runner = Box<
+    dyn FnOnce(tokio::sync::watch::Receiver<bool>) -> std::io::Result<std::thread::JoinHandle<()>>
+        + Send,
+>;
 
 /// A service over store `S`: its aggregates' commands, its projections' runners and queries.
 pub struct Service<S> {
@@ -143,16 +146,32 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                 row: std::marker::PhantomData,
             }),
         );
+        // Each runner on a thread of its own: its SQLite work is synchronous, and HTTP requests
+        // keep the async workers.
         self.runners.push(Box::new(move |mut stop| {
-            tokio::spawn(async move {
-                let mut runner = runner;
-                let stopped = async move {
-                    let _ = stop.wait_for(|stop| *stop).await;
-                };
-                if let Err(error) = runner.run(stopped).await {
-                    tracing::error!(projection = P::NAME, %error, "the projection stopped");
-                }
-            })
+            std::thread::Builder::new()
+                .name(format!("projection-{}", P::NAME))
+                .spawn(move || {
+                    let runtime = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => runtime,
+                        Err(error) => {
+                            tracing::error!(projection = P::NAME, %error, "no runtime for the projection");
+                            return;
+                        }
+                    };
+                    let mut runner = runner;
+                    runtime.block_on(async move {
+                        let stopped = async move {
+                            let _ = stop.wait_for(|stop| *stop).await;
+                        };
+                        if let Err(error) = runner.run(stopped).await {
+                            tracing::error!(projection = P::NAME, %error, "the projection stopped");
+                        }
+                    });
+                })
         }));
         Ok(self)
     }
@@ -196,11 +215,11 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                 }
             });
         }
-        let runners: Vec<_> = self
+        let runners = self
             .runners
             .into_iter()
             .map(|start| start(stopped.clone()))
-            .collect();
+            .collect::<std::io::Result<Vec<_>>>()?;
         let router = Service {
             shared: Arc::clone(&self.shared),
             runners: Vec::new(),
@@ -216,7 +235,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
             .await;
         let _ = stop.send(true);
         for runner in runners {
-            let _ = runner.await;
+            let _ = tokio::task::spawn_blocking(move || runner.join()).await;
         }
         served
     }
@@ -328,7 +347,8 @@ async fn command<S: EventStore + Clone + Sync + 'static>(
             idempotency_key: headers
                 .get("idempotency-key")
                 .and_then(|v| v.to_str().ok())
-                .map(|key| format!("{aggregate}/{id}/{name}:{key}")),
+                // Scoped to the command's URL; JSON keeps the parts apart whatever they hold.
+                .map(|key| json!([aggregate, id, name, key]).to_string()),
             metadata: Metadata {
                 correlation_id: Some(correlation_id.clone()),
                 causation_id: Some(format!("command:{aggregate}/{id}/{name}")),
@@ -425,7 +445,7 @@ async fn live<S: EventStore + Clone + Sync + 'static>(
         shared.store.clone(),
         shared.store.head(),
         shared.stopping.subscribe(),
-        after + 1,
+        after.saturating_add(1),
         std::collections::VecDeque::new(),
     );
     let events = futures_util::stream::unfold(

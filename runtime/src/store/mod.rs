@@ -1,10 +1,6 @@
 //! The event store contract and its backends. The traits name no backend's types, so SQLite (here)
 //! and Postgres (later) implement the same [`EventStore`], and one conformance suite runs against
 //! each (runtime/tests/store_conformance.rs).
-//!
-//! Work in progress (issue #5): the contract, the envelope, subscriptions, the in-memory backend
-//! and the SQLite backend (WAL, group commit) are built; the aggregate repository, the projection
-//! runner, metrics, the crash test and the benchmarks are not yet.
 
 mod envelope;
 mod memory;

@@ -1799,6 +1799,9 @@ pub mod projections {
     for CustomerOrdersProjection<H> {
         type Event = super::DomainEvent;
         const NAME: &'static str = "customer_orders";
+        fn handles(&self, event_type: &str) -> bool {
+            matches!(event_type, "order.placed" | "order.paid")
+        }
         fn setup(
             &self,
             db: &::eventsmith::rusqlite::Connection,
@@ -1874,6 +1877,9 @@ pub mod projections {
     for DailyRevenueProjection<H> {
         type Event = super::DomainEvent;
         const NAME: &'static str = "daily_revenue";
+        fn handles(&self, event_type: &str) -> bool {
+            matches!(event_type, "order.paid")
+        }
         fn setup(
             &self,
             db: &::eventsmith::rusqlite::Connection,
@@ -1990,6 +1996,12 @@ pub mod projections {
     for OrderSummaryProjection<H> {
         type Event = super::DomainEvent;
         const NAME: &'static str = "order_summary";
+        fn handles(&self, event_type: &str) -> bool {
+            matches!(
+                event_type, "order.placed" | "order.line_added" | "order.paid" |
+                "order.shipped" | "order.cancelled"
+            )
+        }
         fn setup(
             &self,
             db: &::eventsmith::rusqlite::Connection,
