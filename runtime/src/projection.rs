@@ -152,15 +152,7 @@ impl<S: EventStore, P: Projection> ProjectionRunner<S, P> {
             projection.setup(&transaction)?,
             Setup::Created | Setup::Recreated
         ) {
-            // The read model starts over: so do the checkpoint and the dead letters.
-            transaction.execute(
-                "DELETE FROM eventsmith_checkpoints WHERE projection = ?1",
-                [P::NAME],
-            )?;
-            transaction.execute(
-                "DELETE FROM eventsmith_dead_letters WHERE projection = ?1 AND status = 'open'",
-                [P::NAME],
-            )?;
+            start_over::<P>(&transaction)?;
         }
         transaction.commit()?;
         Ok(Self {
@@ -279,14 +271,7 @@ impl<S: EventStore, P: Projection> ProjectionRunner<S, P> {
     pub async fn rebuild(&mut self) -> Result<Status, ProjectionError> {
         let transaction = self.model.db.transaction()?;
         self.model.projection.reset(&transaction)?;
-        transaction.execute(
-            "DELETE FROM eventsmith_checkpoints WHERE projection = ?1",
-            [P::NAME],
-        )?;
-        transaction.execute(
-            "DELETE FROM eventsmith_dead_letters WHERE projection = ?1 AND status = 'open'",
-            [P::NAME],
-        )?;
+        start_over::<P>(&transaction)?;
         transaction.commit()?;
         self.run_until_caught_up().await
     }
@@ -481,6 +466,19 @@ fn apply<P: Projection>(
     }
     let event = envelope.decode::<P::Event>().map_err(|e| e.to_string())?;
     projection.handle(db, &event, envelope)
+}
+
+/// The read model starts over: so do the checkpoint and the open dead letters.
+fn start_over<P: Projection>(db: &Connection) -> rusqlite::Result<()> {
+    db.execute(
+        "DELETE FROM eventsmith_checkpoints WHERE projection = ?1",
+        [P::NAME],
+    )?;
+    db.execute(
+        "DELETE FROM eventsmith_dead_letters WHERE projection = ?1 AND status = 'open'",
+        [P::NAME],
+    )?;
+    Ok(())
 }
 
 fn checkpoint<P: Projection>(db: &Connection, position: u64) -> rusqlite::Result<()> {
