@@ -293,6 +293,24 @@ async fn the_order_scenario_over_http() {
         (200, Some(2))
     );
     assert_eq!(get(at, "/streams/order-nothing").await.status, 404);
+    let page = get(
+        at,
+        "/streams/order-0190f5d3-1b2c-7d4e-8f5a-6b7c8d9e0f12?after=1&limit=1",
+    )
+    .await;
+    assert_eq!(
+        page.body["events"].as_array().map(Vec::len),
+        Some(1),
+        "{page:?}"
+    );
+    assert_eq!(
+        (
+            page.body["events"][0]["streamversion"].as_u64(),
+            page.body["next"].as_u64(),
+            page.body["version"].as_u64()
+        ),
+        (Some(2), Some(2), Some(2))
+    );
     let feed = get(at, "/events?after=1&limit=1").await;
     assert_eq!(feed.body["events"][0]["position"], 2);
     assert_eq!(feed.body["next"], 2);

@@ -2,7 +2,7 @@
 //!
 //! - `POST /commands/{aggregate}/{id}/{command}`, with `If-Match: "<version>"` and
 //!   `Idempotency-Key`; 200 with the stream's new version and the appended events.
-//! - `GET /streams/{stream}`, `GET /events?after=P&limit=N`, `GET /events/live` (server-sent
+//! - `GET /streams/{stream}?after=V&limit=N`, `GET /events?after=P&limit=N`, `GET /events/live` (server-sent
 //!   events).
 //! - `GET /projections/{name}/{key}`, `GET /projections/{name}?field=value`, each with the
 //!   position the read model reflects.
@@ -383,26 +383,42 @@ async fn command<S: EventStore + Clone + Sync + 'static>(
 /// The most events one read answers with.
 const MAX_PAGE: usize = 1_000;
 
+/// `GET /streams/{stream}?after=V&limit=N`: the stream's events after version `V`, a page at a
+/// time, with the stream's current version.
 async fn stream<S: EventStore + Clone + Sync + 'static>(
     State(shared): State<Arc<Shared<S>>>,
     Path(stream): Path<String>,
+    page: Result<Query<Feed>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
-    let events = shared
+    let Query(page) = page.map_err(|e| Problem::bad_request(e.body_text()))?;
+    let limit = page.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
+    let latest = shared
         .store
-        .read_stream(&stream, 1, Direction::Forwards, usize::MAX)
+        .read_stream(&stream, u64::MAX, Direction::Backwards, 1)
         .await
         .map_err(commands::store_problem)?;
-    let Some(last) = events.last() else {
+    let Some(version) = latest.first().map(|e| e.stream_version) else {
         return Err(Problem::not_found(format!("there is no stream `{stream}`")));
     };
-    let version = last.stream_version;
+    let events = shared
+        .store
+        .read_stream(
+            &stream,
+            page.after.saturating_add(1),
+            Direction::Forwards,
+            limit,
+        )
+        .await
+        .map_err(commands::store_problem)?;
+    let next = events.last().map_or(page.after, |e| e.stream_version);
     let events: Vec<Value> = events.iter().map(|e| e.to_cloudevent()).collect();
     Ok(
-        axum::Json(json!({ "stream": stream, "version": version, "events": events }))
+        axum::Json(json!({ "stream": stream, "version": version, "events": events, "next": next }))
             .into_response(),
     )
 }
 
+/// `after` (a position or version) and `limit`, for the paged reads.
 #[derive(serde::Deserialize)]
 struct Feed {
     #[serde(default)]
@@ -441,47 +457,33 @@ async fn live<S: EventStore + Clone + Sync + 'static>(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(feed.after);
+    // Each page comes from a `Subscription` (catch-up and live on one path), resumed at the
+    // position after the last event sent.
     let state = (
-        shared.store.clone(),
-        shared.store.head(),
-        shared.stopping.subscribe(),
+        shared,
         after.saturating_add(1),
-        std::collections::VecDeque::new(),
+        std::collections::VecDeque::<crate::store::Envelope>::new(),
     );
-    let events = futures_util::stream::unfold(
-        state,
-        |(store, mut head, mut stopping, mut next, mut buffer)| async move {
-            loop {
-                if let Some(envelope) = buffer.pop_front() {
-                    let envelope: crate::store::Envelope = envelope;
-                    next = envelope.position + 1;
-                    let event = Event::default()
-                        .id(envelope.position.to_string())
-                        .event(envelope.event_type.as_str())
-                        .data(envelope.to_cloudevent().to_string());
-                    return Some((
-                        Ok::<_, std::convert::Infallible>(event),
-                        (store, head, stopping, next, buffer),
-                    ));
-                }
-                if *stopping.borrow() {
-                    return None;
-                }
-                // Marked seen before reading, so an append between the read and the wait wakes us.
-                head.borrow_and_update();
-                match store.read_all(next, 256).await {
-                    Ok(events) if !events.is_empty() => buffer.extend(events),
-                    Ok(_) => {
-                        tokio::select! {
-                            changed = head.changed() => if changed.is_err() { return None },
-                            _ = stopping.wait_for(|stop| *stop) => return None,
-                        }
-                    }
-                    Err(_) => return None,
-                }
+    let events = futures_util::stream::unfold(state, |(shared, mut next, mut buffer)| async move {
+        if buffer.is_empty() {
+            let mut stopping = shared.stopping.subscribe();
+            let mut subscription = crate::store::Subscription::new(&shared.store, next).batch(256);
+            tokio::select! {
+                page = subscription.next_batch() => buffer.extend(page.ok()?),
+                _ = stopping.wait_for(|stop| *stop) => return None,
             }
-        },
-    );
+        }
+        let envelope = buffer.pop_front()?;
+        next = envelope.position + 1;
+        let event = Event::default()
+            .id(envelope.position.to_string())
+            .event(envelope.event_type.as_str())
+            .data(envelope.to_cloudevent().to_string());
+        Some((
+            Ok::<_, std::convert::Infallible>(event),
+            (shared, next, buffer),
+        ))
+    });
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response())
