@@ -27,6 +27,7 @@ Examples:
   eventsmith new version order.placed        # v(N+1) with an upcast block to fill in
   eventsmith diff old.json new.json --level full
   eventsmith check --against origin/main --format github
+  eventsmith service new shop-service        # a runnable service crate for the project
 
 Exit codes: 0 ok, 1 findings (invalid schemas, incompatible changes), 2 usage or I/O errors.";
 
@@ -153,6 +154,35 @@ enum Command {
         #[arg(long, value_enum, default_value_t = FormatArg::Human)]
         format: FormatArg,
     },
+    /// Generate a runnable service crate (HTTP API, SQLite event store, projections).
+    #[command(subcommand)]
+    Service(ServiceCommand),
+}
+
+#[derive(Subcommand)]
+enum ServiceCommand {
+    /// Write a complete service crate for the project, or bring one up to date: `@generated`
+    /// files are rewritten, your rules and projection logic are written once and never touched.
+    #[command(
+        after_help = "Examples:\n  eventsmith service new shop-service && cd shop-service && cargo run -- serve\n  eventsmith service new                 # into [output] service, named after the project\n  eventsmith service new --check         # exit 1 when a generated file is out of date"
+    )]
+    New {
+        /// The service directory (default: `[output] service` in eventsmith.toml).
+        dir: Option<PathBuf>,
+        /// The crate and binary name (default: `[project] service`, else `[project] name`).
+        #[arg(long)]
+        name: Option<String>,
+        /// The `eventsmith` runtime crate to depend on by path (default: this checkout's
+        /// `runtime/` when eventsmith was built from one, else the crates.io release).
+        #[arg(long, value_name = "DIR")]
+        runtime_path: Option<PathBuf>,
+        /// A directory of handlebars templates replacing the embedded ones of the same names.
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+        /// Write nothing; exit 1 when a generated file is missing or differs.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -255,6 +285,22 @@ fn run(cli: &Cli) -> Result<ExitCode, Fatal> {
             };
             check_project(cli, &base, *level, (*format).into())
         }
+        Command::Service(ServiceCommand::New {
+            dir,
+            name,
+            runtime_path,
+            templates,
+            check,
+        }) => service_new(
+            cli,
+            &ServiceArgs {
+                dir: dir.as_deref(),
+                name: name.as_deref(),
+                runtime_path: runtime_path.as_deref(),
+                templates: templates.as_deref(),
+                check: *check,
+            },
+        ),
     }
 }
 
@@ -320,10 +366,15 @@ fn validate(cli: &Cli, format: FormatArg) -> Result<ExitCode, Fatal> {
     })
 }
 
-fn generate(cli: &Cli, out: Option<&Path>, no_tests: bool) -> Result<ExitCode, Fatal> {
-    let root = project_root(cli)?;
+/// Loads the project and generates its code, printing every error (and warning) found; the
+/// exit code when that fails.
+fn load_and_generate(
+    cli: &Cli,
+    root: &Path,
+    tests: bool,
+) -> Result<Result<(Loaded, eventsmith_core::codegen::Generated), ExitCode>, Fatal> {
     // Examples are left to `validate`: the generated tests check every one.
-    let mut options = LoadOptions::new(&root, Some(current_dir()?));
+    let mut options = LoadOptions::new(root, Some(current_dir()?));
     options.check_examples = false;
     let loaded = load(&RealFs, &options);
     if loaded.has_errors() {
@@ -334,23 +385,27 @@ fn generate(cli: &Cli, out: Option<&Path>, no_tests: bool) -> Result<ExitCode, F
             .cloned()
             .collect();
         emit(cli, Format::Human, &errors, &loaded.sources, None);
-        return Ok(ExitCode::from(if loaded.has_io_errors() { 2 } else { 1 }));
+        return Ok(Err(ExitCode::from(if loaded.has_io_errors() {
+            2
+        } else {
+            1
+        })));
     }
     let Some(project) = loaded.project.as_ref() else {
-        return Ok(ExitCode::from(2));
+        return Ok(Err(ExitCode::from(2)));
     };
     let settings = eventsmith_core::codegen::Settings {
-        tests: !no_tests,
+        tests,
         ..Default::default()
     };
     let generated = match eventsmith_core::codegen::generate(project, &settings) {
         Ok(generated) => generated,
         Err(errors) => {
             emit(cli, Format::Human, &errors, &loaded.sources, None);
-            return Ok(ExitCode::from(1));
+            return Ok(Err(ExitCode::from(1)));
         }
     };
-    if !cli.quiet {
+    if !cli.quiet && !generated.warnings.is_empty() {
         emit(
             cli,
             Format::Human,
@@ -359,6 +414,18 @@ fn generate(cli: &Cli, out: Option<&Path>, no_tests: bool) -> Result<ExitCode, F
             None,
         );
     }
+    Ok(Ok((loaded, generated)))
+}
+
+fn generate(cli: &Cli, out: Option<&Path>, no_tests: bool) -> Result<ExitCode, Fatal> {
+    let root = project_root(cli)?;
+    let (loaded, generated) = match load_and_generate(cli, &root, !no_tests)? {
+        Ok(done) => done,
+        Err(code) => return Ok(code),
+    };
+    let Some(project) = loaded.project.as_ref() else {
+        return Ok(ExitCode::from(2));
+    };
     let dir = match out {
         Some(dir) => current_dir()?.join(dir),
         None => root.join(&project.config.output.rust),
@@ -637,4 +704,154 @@ fn write_all(cli: &Cli, files: &[PlannedFile]) -> Result<(), Fatal> {
         }
     }
     Ok(())
+}
+
+struct ServiceArgs<'a> {
+    dir: Option<&'a Path>,
+    name: Option<&'a str>,
+    runtime_path: Option<&'a Path>,
+    templates: Option<&'a Path>,
+    check: bool,
+}
+
+/// This checkout's `runtime/`, when the binary was built from one that is still there.
+fn checkout_runtime() -> Option<PathBuf> {
+    let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime");
+    runtime
+        .join("Cargo.toml")
+        .is_file()
+        .then(|| std::path::absolute(&runtime).unwrap_or(runtime))
+}
+
+fn service_new(cli: &Cli, args: &ServiceArgs<'_>) -> Result<ExitCode, Fatal> {
+    use eventsmith_core::service::{self, Runtime, Templates};
+    let root = project_root(cli)?;
+    let cwd = current_dir()?;
+    let templates = match args.templates {
+        Some(dir) => match Templates::with_overrides(&cwd.join(dir)) {
+            Ok(templates) => templates,
+            Err(errors) => {
+                emit(cli, Format::Human, &errors, &SourceMap::default(), None);
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => Templates::embedded(),
+    };
+    let (loaded, generated) = match load_and_generate(cli, &root, true)? {
+        Ok(done) => done,
+        Err(code) => return Ok(code),
+    };
+    let Some(project) = loaded.project.as_ref() else {
+        return Ok(ExitCode::from(2));
+    };
+    let dir = match args.dir {
+        Some(dir) => cwd.join(dir),
+        None => root.join(&project.config.output.service),
+    };
+    let name = args
+        .name
+        .map(str::to_owned)
+        .or_else(|| project.config.project.service.clone())
+        .unwrap_or_else(|| project.config.project.name.clone());
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid {
+        return Err(Fatal::new(
+            format!("`{name}` cannot name a crate and its binary"),
+            Some(
+                "use a letter, then letters, digits, `_` or `-` (like `shop-service`): pass --name"
+                    .into(),
+            ),
+        ));
+    }
+    let runtime_dir = match args.runtime_path {
+        Some(path) => {
+            let path = cwd.join(path);
+            if !path.join("Cargo.toml").is_file() {
+                return Err(Fatal::new(
+                    format!("{} holds no Cargo.toml", path.display()),
+                    Some(
+                        "--runtime-path names the `runtime/` directory of an eventsmith checkout"
+                            .into(),
+                    ),
+                ));
+            }
+            Some(path)
+        }
+        None => checkout_runtime(),
+    };
+    let lock = runtime_dir
+        .as_ref()
+        .and_then(|runtime| std::fs::read_to_string(runtime.join("../Cargo.lock")).ok());
+    let settings = service::Settings {
+        name: name.clone(),
+        runtime: match &runtime_dir {
+            Some(runtime) => Runtime::Path(service::relative_path(&dir, runtime)),
+            None => Runtime::Version(env!("CARGO_PKG_VERSION").to_owned()),
+        },
+        standalone: service::standalone(&dir),
+        project_dir: service::relative_path(&dir, &root),
+        lock,
+    };
+    let files = match service::render(project, &generated, &settings, &templates) {
+        Ok(files) => files,
+        Err(errors) => {
+            emit(cli, Format::Human, &errors, &loaded.sources, None);
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if args.check {
+        let stale = service::stale(&dir, &files);
+        for path in &stale {
+            println!("stale: {}", dir.join(path).display());
+        }
+        if stale.is_empty() {
+            if !cli.quiet {
+                println!("{}: every generated file is up to date", dir.display());
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!(
+            "error: {} generated file(s) of {} are out of date",
+            stale.len(),
+            dir.display()
+        );
+        eprintln!(
+            "help: run `eventsmith service new {}` and commit the result",
+            dir.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let written = match service::write(&dir, &files) {
+        Ok(written) => written,
+        Err(errors) => {
+            emit(cli, Format::Human, &errors, &loaded.sources, None);
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if !cli.quiet {
+        for path in &written.created {
+            println!("created {}", dir.join(path).display());
+        }
+        for path in &written.updated {
+            println!("updated {}", dir.join(path).display());
+        }
+        if cli.verbose {
+            for path in &written.kept {
+                println!("kept {} (yours)", dir.join(path).display());
+            }
+        }
+        println!(
+            "service `{name}` in {}: {} created, {} updated, {} unchanged, {} of yours kept",
+            dir.display(),
+            written.created.len(),
+            written.updated.len(),
+            written.unchanged.len(),
+            written.kept.len()
+        );
+        println!("next: cd {} && cargo run -- serve", dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -25,6 +25,7 @@ pub mod pointer;
 pub mod report;
 mod rules;
 pub mod scaffold;
+pub mod service;
 pub mod source;
 pub mod stack;
 pub mod store;

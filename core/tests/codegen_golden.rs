@@ -1,4 +1,4 @@
-//! The example project's generated code, checked in at tests/codegen/example/mod.rs, is what the
+//! The example project's generated code, checked in at generated-example/src/generated/mod.rs, is what the
 //! generator produces now, from the engine and from the build.rs API alike.
 //! `EVENTSMITH_BLESS=1 cargo test -p eventsmith-core --test codegen_golden` rewrites it.
 
@@ -11,7 +11,7 @@ fn example_code_is_fresh_and_the_build_api_writes_it() {
     let generated = generate_dir(&root, &Settings::default())
         .map_err(|(text, _)| text)
         .unwrap();
-    let golden = root.join("tests/codegen/example/mod.rs");
+    let golden = root.join("generated-example/src/generated/mod.rs");
     if std::env::var_os("EVENTSMITH_BLESS").is_some() {
         std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
         std::fs::write(&golden, &generated.source).unwrap();
@@ -19,7 +19,7 @@ fn example_code_is_fresh_and_the_build_api_writes_it() {
     let committed = std::fs::read_to_string(&golden).unwrap_or_default();
     assert!(
         committed == generated.source,
-        "tests/codegen/example/mod.rs is stale: rerun with EVENTSMITH_BLESS=1"
+        "generated-example/src/generated/mod.rs is stale: rerun with EVENTSMITH_BLESS=1"
     );
     // Deterministic: a second run gives the same bytes.
     let again = generate_dir(&root, &Settings::default())

@@ -91,7 +91,7 @@ mod tests {
     use super::*;
 
     /// The macro expands to the very code `eventsmith generate` writes (checked in at
-    /// tests/codegen/example/mod.rs and kept fresh by the CLI tests): formatted with prettyplease,
+    /// generated-example/src/generated/mod.rs and kept fresh by the CLI tests): formatted with prettyplease,
     /// the expansion is that file byte for byte, plus the rebuild tracking.
     #[test]
     fn expansion_is_the_generated_file() {
@@ -111,7 +111,8 @@ mod tests {
             eventsmith_core::codegen::emit::HEADER,
             prettyplease::unparse(&file)
         );
-        let committed = std::fs::read_to_string(root.join("tests/codegen/example/mod.rs")).unwrap();
+        let committed =
+            std::fs::read_to_string(root.join("generated-example/src/generated/mod.rs")).unwrap();
         assert!(
             formatted == committed,
             "the expansion differs from the generated file"

@@ -9,7 +9,7 @@
 //! Run: `cargo bench -p eventsmith --bench commands`
 
 mod events {
-    include!("../../tests/codegen/example/mod.rs");
+    include!("../../generated-example/src/generated/mod.rs");
 }
 
 use events::order::OrderEvent;

@@ -5,7 +5,7 @@
 //! Run: `cargo bench -p eventsmith --bench decode`
 
 mod events {
-    include!("../../tests/codegen/example/mod.rs");
+    include!("../../generated-example/src/generated/mod.rs");
 }
 
 use std::hint::black_box;

@@ -8,15 +8,20 @@
 
 #[path = "../tests/domain/mod.rs"]
 mod domain;
+mod generated {
+    include!("../../generated-example/src/generated/mod.rs");
+}
+use domain::projections;
 
-use domain::events::order::OrderAggregate;
-use domain::events::projections::OrderSummaryProjection;
-use domain::{Rules, Summaries};
+use domain::order::Rules;
 use eventsmith::repository::Repository;
 use eventsmith::service::Service;
 use eventsmith::store::{EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore};
+use generated::order::OrderAggregate;
+use generated::projections::OrderSummaryProjection;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
+use projections::order_summary::Handler as Summaries;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -6,6 +6,7 @@
 
 pub mod codec;
 pub mod command;
+pub mod defaults;
 pub mod double_option;
 pub mod format;
 pub mod projection;

@@ -4,19 +4,25 @@
 //! events the repository appended.
 
 mod domain;
+mod generated {
+    include!("../../generated-example/src/generated/mod.rs");
+}
+use domain::projections;
 
-use domain::events::order::commands::{AddLine, CancelOrder, ShipOrder};
-use domain::events::order::{
-    OrderAggregate, OrderCancelled, OrderCommand, OrderEvent, OrderLineAdded, OrderShipped,
-    OrderStatus, given,
-};
-use domain::events::projections::{OrderSummary, OrderSummaryProjection, OrderSummaryStatus};
-use domain::{Rules, Summaries, paid, pay, place, placed};
+use domain::order::Rules;
+use domain::{paid, pay, place, placed};
 use eventsmith::projection::ProjectionRunner;
 use eventsmith::read_model::Table;
 use eventsmith::repository::{Execute, Repository, RepositoryError};
 use eventsmith::serde_json::Number;
 use eventsmith::{CommandError, CommandSet};
+use generated::order::commands::{AddLine, CancelOrder, ShipOrder};
+use generated::order::{
+    OrderAggregate, OrderCancelled, OrderCommand, OrderEvent, OrderLineAdded, OrderShipped,
+    OrderStatus, given,
+};
+use generated::projections::{OrderSummary, OrderSummaryProjection, OrderSummaryStatus};
+use projections::order_summary::Handler as Summaries;
 
 #[test]
 fn placing_sums_the_lines_in_cents() {
@@ -222,36 +228,36 @@ async fn order_summary_follows_the_orders() {
 
 #[test]
 fn customers_register_once_and_change_their_email() {
-    use domain::events::customer::commands::{ChangeEmail, RegisterCustomer};
-    use domain::events::customer::{CustomerEmailChanged, CustomerRegistered, given};
+    use generated::customer::commands::{ChangeEmail, RegisterCustomer};
+    use generated::customer::{CustomerEmailChanged, CustomerRegistered, given};
     let email = |text: &str| text.parse::<eventsmith::format::Email>().unwrap();
     let registered = CustomerRegistered {
         email: email("ada@example.com"),
         name: "Ada".into(),
     };
-    given::<Rules>(Vec::<CustomerRegistered>::new())
+    given::<domain::customer::Rules>(Vec::<CustomerRegistered>::new())
         .when(RegisterCustomer {
             email: email("ada@example.com"),
             name: "Ada".into(),
         })
         .then([registered.clone()]);
-    given::<Rules>([registered.clone()])
+    given::<domain::customer::Rules>([registered.clone()])
         .when(RegisterCustomer {
             email: email("ada@example.com"),
             name: "Ada".into(),
         })
         .then_rejected("already registered");
-    given::<Rules>(Vec::<CustomerRegistered>::new())
+    given::<domain::customer::Rules>(Vec::<CustomerRegistered>::new())
         .when(ChangeEmail {
             email: email("x@example.com"),
         })
         .then_rejected("not registered");
-    given::<Rules>([registered.clone()])
+    given::<domain::customer::Rules>([registered.clone()])
         .when(ChangeEmail {
             email: email("ada@example.com"),
         })
         .then(Vec::<CustomerEmailChanged>::new());
-    given::<Rules>([registered])
+    given::<domain::customer::Rules>([registered])
         .when(ChangeEmail {
             email: email("ada@lovelace.org"),
         })
@@ -262,10 +268,11 @@ fn customers_register_once_and_change_their_email() {
 
 #[tokio::test]
 async fn customer_orders_and_daily_revenue_follow_payments() {
-    use domain::Revenue;
-    use domain::events::projections::{
+    use generated::projections::{
         CustomerOrders, CustomerOrdersProjection, DailyRevenue, DailyRevenueProjection,
     };
+    use projections::customer_orders::Handler as Orders;
+    use projections::daily_revenue::Handler as Days;
     let dir = tempfile::tempdir().unwrap();
     let store = std::sync::Arc::new(
         eventsmith::store::SqliteStore::open(dir.path().join("events.db"), "test").unwrap(),
@@ -285,7 +292,7 @@ async fn customer_orders_and_daily_revenue_follow_payments() {
     }
     let mut customers = ProjectionRunner::open(
         std::sync::Arc::clone(&store),
-        CustomerOrdersProjection::<Revenue>::default(),
+        CustomerOrdersProjection::<Orders>::default(),
         dir.path().join("customer_orders.db"),
     )
     .unwrap();
@@ -309,7 +316,7 @@ async fn customer_orders_and_daily_revenue_follow_payments() {
     );
     let mut days = ProjectionRunner::open(
         std::sync::Arc::clone(&store),
-        DailyRevenueProjection::<Revenue>::default(),
+        DailyRevenueProjection::<Days>::default(),
         dir.path().join("daily_revenue.db"),
     )
     .unwrap();

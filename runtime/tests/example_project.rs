@@ -1,11 +1,11 @@
 //! The example project's generated code, compiled under `#![deny(warnings)]` twice: as the file
-//! `eventsmith generate` writes (tests/codegen/example/mod.rs) and as the `generate!` macro
+//! `eventsmith generate` writes (generated-example/src/generated/mod.rs) and as the `generate!` macro
 //! expands it. Its generated tests (every example round-trips, every v1 example upcasts to a
 //! valid v2) run with this test binary.
 #![deny(warnings)]
 
 mod generated {
-    include!("../../tests/codegen/example/mod.rs");
+    include!("../../generated-example/src/generated/mod.rs");
 }
 
 mod expanded {

@@ -3,7 +3,7 @@
 //! and dead letters.
 
 mod events {
-    include!("../../tests/codegen/example/mod.rs");
+    include!("../../generated-example/src/generated/mod.rs");
 }
 
 use eventsmith::projection::{Projection, ProjectionRunner, RetryPolicy, Setup};

@@ -4,7 +4,7 @@
 //! retried after a fix, skipped), rebuild, lag, and the live loop.
 
 mod events {
-    include!("../../tests/codegen/example/mod.rs");
+    include!("../../generated-example/src/generated/mod.rs");
 }
 
 use events::order::OrderEvent;

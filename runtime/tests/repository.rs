@@ -4,7 +4,7 @@
 //! caches that fall behind another writer.
 
 mod events {
-    include!("../../tests/codegen/example/mod.rs");
+    include!("../../generated-example/src/generated/mod.rs");
 }
 
 use events::customer::{CustomerEmailChanged, CustomerEvent, CustomerRegistered};

@@ -4,33 +4,23 @@
 //! with their position, and graceful shutdown.
 
 mod domain;
+mod generated {
+    include!("../../generated-example/src/generated/mod.rs");
+}
+use domain::projections;
 
-use domain::events::order::OrderAggregate;
-use domain::events::projections::OrderSummaryProjection;
-use domain::{Rules, Summaries};
+use domain::order::Rules;
 use eventsmith::repository::Repository;
 use eventsmith::service::{Service, Settings};
 use eventsmith::store::SqliteStore;
+use generated::order::OrderAggregate;
+use generated::projections::OrderSummaryProjection;
+use projections::order_summary::Handler as Summaries;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::sync::Arc;
 
-/// An HTTP/1.1 answer.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Value,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
+use eventsmith::service::process::{Answer, try_request};
 
 /// Sends one request on a fresh connection (blocking, off the runtime).
 async fn send(
@@ -40,42 +30,17 @@ async fn send(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Answer {
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    let mut bytes = request.into_bytes();
-    bytes.extend_from_slice(body);
+    let (method, path, body) = (method.to_owned(), path.to_owned(), body.to_vec());
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
     tokio::task::spawn_blocking(move || {
-        let mut stream = std::net::TcpStream::connect(address).unwrap();
-        // A server may answer 413 before reading the whole body.
-        let _ = stream.write_all(&bytes);
-        let mut raw = Vec::new();
-        let _ = stream.read_to_end(&mut raw);
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").expect("a complete answer");
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let headers = lines
-            .filter_map(|l| l.split_once(": "))
-            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
-        Answer {
-            status,
-            headers,
-            body: serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
-        }
+        try_request(address, &method, &path, &headers, &body).expect("an answer")
     })
     .await
     .unwrap()

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 mod compat;
 mod generate;
+mod service;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -134,6 +134,27 @@ fn root_alias(
     })
 }
 
+/// `apply_<event>` for an event called `name`, before deduplication.
+pub fn apply_method(name: &str) -> String {
+    format!("apply_{}", field_name(name).trim_end_matches('_'))
+}
+
+/// The rules trait's method names, unique whatever the command and event names: one per command
+/// (`decide_…`), then one per event (`apply_…`, from `applies`).
+pub fn method_names(
+    model: &PlannedModel<'_>,
+    applies: impl IntoIterator<Item = String>,
+) -> (Vec<String>, Vec<String>) {
+    let mut names = Scope::new();
+    let decides = model
+        .commands
+        .iter()
+        .map(|c| names.claim(c.method.clone()))
+        .collect();
+    let applies = applies.into_iter().map(|m| names.claim(m)).collect();
+    (decides, applies)
+}
+
 /// The tokens of an aggregate's model, placed in its module (at `here`).
 pub fn tokens(
     model: &PlannedModel<'_>,
@@ -149,17 +170,10 @@ pub fn tokens(
         return Vec::new();
     }
     let [command_enum, rules, decider, wrapper] = model.names.clone().map(|n| ident(&n));
-    // Method names are unique in the rules trait, whatever the command and event names.
-    let mut method_names = Scope::new();
-    let decide_methods: Vec<Ident> = model
-        .commands
-        .iter()
-        .map(|c| ident(&method_names.claim(c.method.clone())))
-        .collect();
-    let apply_methods: Vec<Ident> = events
-        .iter()
-        .map(|e| ident(&method_names.claim(e.method.to_string())))
-        .collect();
+    let (decide_methods, apply_methods) =
+        method_names(model, events.iter().map(|e| e.method.to_string()));
+    let decide_methods: Vec<Ident> = decide_methods.iter().map(|m| ident(m)).collect();
+    let apply_methods: Vec<Ident> = apply_methods.iter().map(|m| ident(m)).collect();
     let mut items = Vec::new();
     // The commands module.
     let mut command_items = emitter.module_items(model.commands_module);

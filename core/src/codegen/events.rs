@@ -3,6 +3,9 @@
 //! `DomainEvent` at the root, and the generated tests.
 
 use super::Settings;
+use super::api::{
+    AggregateApi, Api, Apply, Decide, EventApi, ProjectionApi, fields_of, path_in, required_of,
+};
 use super::deciders;
 use super::emit::{Emitter, doc_attrs, format_items, ident, path};
 use super::names::{Scope, field_name, type_name};
@@ -41,7 +44,7 @@ struct PlannedEvent<'p> {
 pub fn render(
     project: &Project,
     settings: &Settings,
-) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> {
+) -> Result<(String, Vec<Diagnostic>, Api), Vec<Diagnostic>> {
     let mut space = TypeSpace::new(&project.store);
     let mut root_names = Scope::new();
     for reserved in [super::types::SHARED_MODULE, "tests"] {
@@ -108,6 +111,13 @@ pub fn render(
     }
     let projection_plan =
         (!project.projections.is_empty()).then(|| projections::plan(project, &mut space));
+    let api = api_of(
+        project,
+        &space,
+        &aggregates,
+        &models,
+        projection_plan.as_ref(),
+    );
     let emitter = Emitter::new(&space);
     let roots = RootCounts::new(&aggregates);
     let mut domain = DomainEnum::default();
@@ -201,7 +211,121 @@ pub fn render(
         settings.format,
     ));
     let warnings = space.diagnostics.clone();
-    Ok((sources.concat(), warnings))
+    Ok((sources.concat(), warnings, api))
+}
+
+/// What the generated code offers hand-written code, named exactly as generated.
+fn api_of(
+    project: &Project,
+    space: &TypeSpace<'_>,
+    aggregates: &BTreeMap<&str, (String, Vec<PlannedEvent<'_>>)>,
+    models: &BTreeMap<&str, deciders::PlannedModel<'_>>,
+    projection_plan: Option<&(usize, Vec<projections::PlannedProjection<'_>>)>,
+) -> Api {
+    let category = |aggregate: &str| {
+        project
+            .aggregates
+            .get(aggregate)
+            .map_or(aggregate, |a| a.stream_category())
+            .to_owned()
+    };
+    let event_api = |p: &PlannedEvent<'_>| {
+        let latest = p.versions.last().expect("an event has a version");
+        EventApi {
+            event_type: p.event.event_type(),
+            ty: path_in(space, latest.module, &latest.name),
+            variant: p.variant.clone(),
+            fields: fields_of(space, &latest.ty),
+            category: category(&p.event.aggregate),
+        }
+    };
+    let mut api = Api::default();
+    for (aggregate, (module_name, planned)) in aggregates {
+        let model = &models[aggregate];
+        let Some((file, state_name, state_ty)) = &model.state else {
+            continue;
+        };
+        let (decides, applies) = deciders::method_names(
+            model,
+            planned
+                .iter()
+                .map(|p| deciders::apply_method(&p.event.name)),
+        );
+        let in_module = |name: &str| vec![module_name.clone(), name.to_owned()];
+        api.aggregates.push(AggregateApi {
+            name: (*aggregate).to_owned(),
+            module: module_name.clone(),
+            rules: in_module(&model.names[1]),
+            aggregate: in_module(&model.names[3]),
+            event_enum: in_module(&aggregate_enum_name(aggregate).to_string()),
+            state: in_module(state_name),
+            state_fields: fields_of(space, state_ty),
+            snapshot_every: file.annotations.snapshot.as_ref().map(|s| s.every),
+            decides: model
+                .commands
+                .iter()
+                .zip(decides)
+                .map(|(c, method)| Decide {
+                    method,
+                    command: c.command.name.clone(),
+                    command_type: path_in(space, model.commands_module, &c.name),
+                    command_fields: fields_of(space, &c.ty),
+                    command_required: required_of(space, &c.ty),
+                    emits: c
+                        .command
+                        .annotations
+                        .emits
+                        .iter()
+                        .filter_map(|event_type| {
+                            planned
+                                .iter()
+                                .find(|p| &p.event.event_type() == event_type)
+                                .map(event_api)
+                        })
+                        .collect(),
+                })
+                .collect(),
+            applies: planned
+                .iter()
+                .zip(applies)
+                .map(|(p, method)| Apply {
+                    method,
+                    event: event_api(p),
+                })
+                .collect(),
+        });
+    }
+    if let Some((module, planned)) = projection_plan {
+        let find = |event_type: &str| {
+            aggregates
+                .values()
+                .flat_map(|(_, planned)| planned)
+                .find(|p| p.event.event_type() == event_type)
+        };
+        for p in planned
+            .iter()
+            .filter(|p| projections::has_handler(p, space, *module))
+        {
+            api.projections.push(ProjectionApi {
+                name: p.projection.name.clone(),
+                handler: path_in(space, *module, &p.handler),
+                projection: path_in(space, *module, &p.runner),
+                row: path_in(space, *module, &p.row),
+                key: p.projection.annotations.key.clone(),
+                row_fields: fields_of(space, &p.ty),
+                handles: projections::handler_methods(p, &|t| find(t).is_some())
+                    .into_iter()
+                    .filter_map(|(event_type, method)| {
+                        Some(Apply {
+                            method,
+                            event: event_api(find(&event_type)?),
+                        })
+                    })
+                    .collect(),
+            });
+        }
+    }
+    api
 }
 
 /// `<Aggregate>Event`.
@@ -368,10 +492,7 @@ fn aggregate_source(
             variant: ident(&p.variant),
             ty: quote! { #alias },
             event_type: p.event.event_type(),
-            method: ident(&format!(
-                "apply_{}",
-                field_name(&p.event.name).trim_end_matches('_')
-            )),
+            method: ident(&deciders::apply_method(&p.event.name)),
         })
         .collect();
     aggregate_items.extend(deciders::tokens(

@@ -3,6 +3,7 @@
 //! with their checks ([`emit`]), the upcasters between versions ([`upcast`]) and the event sets
 //! with their generated tests ([`events`]), and formats the result with prettyplease.
 
+pub mod api;
 pub mod deciders;
 pub mod emit;
 pub mod events;
@@ -44,6 +45,8 @@ pub struct Generated {
     pub warnings: Vec<Diagnostic>,
     /// Every file the code was generated from (for rebuild tracking).
     pub inputs: Vec<PathBuf>,
+    /// What the code offers the code written against it.
+    pub api: api::Api,
 }
 
 /// Generates the Rust module tree of a loaded project: `types` (shared types), one module per
@@ -51,7 +54,7 @@ pub struct Generated {
 /// its upcasters, and `DomainEvent` at the root. Errors are upcast rules that cannot be
 /// generated; each names its file and rule.
 pub fn generate(project: &Project, settings: &Settings) -> Result<Generated, Vec<Diagnostic>> {
-    let (source, warnings) = events::render(project, settings)?;
+    let (source, warnings, api) = events::render(project, settings)?;
     let mut inputs: Vec<PathBuf> = project
         .store
         .ids()
@@ -64,6 +67,7 @@ pub fn generate(project: &Project, settings: &Settings) -> Result<Generated, Vec
         source: format!("{}\n\n{source}", emit::HEADER),
         warnings,
         inputs,
+        api,
     })
 }
 

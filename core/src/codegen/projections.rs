@@ -86,6 +86,42 @@ fn column_kind(space: &TypeSpace<'_>, ty: &Ty) -> (TokenStream, bool) {
     )
 }
 
+/// The handler's methods: each subscribed event that `exists` once, with its
+/// `on_<aggregate>_<event>` method, unique whatever the event names.
+pub fn handler_methods(
+    p: &PlannedProjection<'_>,
+    exists: &dyn Fn(&str) -> bool,
+) -> Vec<(String, String)> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut names = Scope::new();
+    p.projection
+        .annotations
+        .subscribes
+        .iter()
+        .filter(|event_type| seen.insert(event_type.as_str()) && exists(event_type))
+        .map(|event_type| {
+            let method = names.claim(format!(
+                "on_{}",
+                field_name(&event_type.replace('.', "_")).trim_end_matches('_')
+            ));
+            (event_type.clone(), method)
+        })
+        .collect()
+}
+
+/// Whether a projection gets a handler: its row is a struct of its own with the key among its
+/// properties.
+pub fn has_handler(p: &PlannedProjection<'_>, space: &TypeSpace<'_>, module: usize) -> bool {
+    let Ty::Named(id) = &p.ty else { return false };
+    let Item::Struct { fields, .. } = &space.defs[*id].item else {
+        return false;
+    };
+    space.defs[*id].module == module
+        && fields
+            .iter()
+            .any(|f| f.json == p.projection.annotations.key)
+}
+
 /// The module's items. `subscribed` finds an event type's variant and type.
 pub fn tokens(
     module: usize,
@@ -121,24 +157,14 @@ pub fn tokens(
                 const COLUMNS: &'static [::eventsmith::read_model::Column] = &[#(#columns)*];
             }
         });
-        // Each event once; method names unique whatever the event names.
-        let mut seen = std::collections::BTreeSet::new();
-        let mut method_names = Scope::new();
-        let events: Vec<(String, Ident, Subscribed)> = p
-            .projection
-            .annotations
-            .subscribes
-            .iter()
-            .filter(|event_type| seen.insert(event_type.as_str()))
-            .filter_map(|event_type| {
-                let found = subscribed(event_type)?;
-                let method = method_names.claim(format!(
-                    "on_{}",
-                    field_name(&event_type.replace('.', "_")).trim_end_matches('_')
-                ));
-                Some((event_type.clone(), ident(&method), found))
-            })
-            .collect();
+        let events: Vec<(String, Ident, Subscribed)> =
+            handler_methods(p, &|event_type| subscribed(event_type).is_some())
+                .into_iter()
+                .filter_map(|(event_type, method)| {
+                    let found = subscribed(&event_type)?;
+                    Some((event_type, ident(&method), found))
+                })
+                .collect();
         let event_types: Vec<&str> = events.iter().map(|(t, _, _)| t.as_str()).collect();
         let handles = if event_types.is_empty() {
             quote! { let _ = event_type; false }

@@ -11,10 +11,13 @@
 //! Errors are RFC 9457 problem details ([`Problem`]). Bodies are limited (1 MiB by default), and
 //! commands may require a bearer token.
 
+pub mod app;
 mod commands;
 mod problem;
+pub mod process;
 mod queries;
 
+pub use app::App;
 pub use commands::Outcome;
 pub use problem::Problem;
 

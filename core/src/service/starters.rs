@@ -1,0 +1,330 @@
+//! The user-owned Rust files of a service, written once: per aggregate its rules, per projection
+//! its handler, each with working default logic from `eventsmith::defaults` (a command emits its
+//! declared event with the fields they share, an event sets the state fields it shares, a
+//! projection upserts the row fields it shares with an event). Owners replace the bodies with
+//! their rules; regenerating never touches these files, and a new command, event or subscription
+//! is a method the compiler asks them for.
+
+use crate::codegen::api::{AggregateApi, ProjectionApi, RustPath};
+use crate::codegen::emit::{format_items, ident};
+use proc_macro2::TokenStream;
+use quote::quote;
+use std::collections::BTreeMap;
+
+/// Names the generated types a file uses: by their own name where it is unique in the file
+/// (imported with `use`), by their full path otherwise.
+#[derive(Default)]
+struct Imports {
+    used: Vec<RustPath>,
+}
+
+impl Imports {
+    fn name(&mut self, path: &RustPath) -> TokenStream {
+        if !self.used.contains(path) {
+            self.used.push(path.clone());
+        }
+        let last = path.last().expect("a path names an item");
+        // The first path with a name takes it.
+        let first = self
+            .used
+            .iter()
+            .find(|other| other.last() == Some(last))
+            .expect("just added");
+        if first != path {
+            full(path)
+        } else {
+            let name = ident(last);
+            quote! { #name }
+        }
+    }
+
+    /// The `use` items, for the paths named by their own name (the first of each name), one
+    /// per module, sorted.
+    fn items(&self) -> TokenStream {
+        let mut by_name: BTreeMap<&str, &RustPath> = BTreeMap::new();
+        for path in &self.used {
+            by_name.entry(path.last().expect("a path")).or_insert(path);
+        }
+        let mut by_module: BTreeMap<&[String], Vec<&str>> = BTreeMap::new();
+        for path in by_name.values() {
+            let (name, module) = path.split_last().expect("a path");
+            by_module.entry(module).or_default().push(name);
+        }
+        let uses = by_module.iter().map(|(module, names)| {
+            let module = module.iter().map(|m| ident(m));
+            let names = names.iter().map(|n| ident(n));
+            quote! { use crate::generated #(::#module)* ::{#(#names),*}; }
+        });
+        quote! { #(#uses)* }
+    }
+}
+
+fn full(path: &RustPath) -> TokenStream {
+    let segments = path.iter().map(|s| ident(s));
+    quote! { crate::generated #(::#segments)* }
+}
+
+fn list(fields: &[&str]) -> String {
+    if fields.is_empty() {
+        return "none".to_owned();
+    }
+    fields
+        .iter()
+        .map(|f| format!("`{f}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn shared<'a>(fields: &'a [String], with: &[String]) -> Vec<&'a str> {
+    fields
+        .iter()
+        .filter(|f| with.contains(f))
+        .map(String::as_str)
+        .collect()
+}
+
+fn file(docs: &str, uses: TokenStream, body: TokenStream) -> String {
+    let docs = docs.lines().map(|line| {
+        let line = format!(" {line}");
+        let line = line.trim_end();
+        quote! { #![doc = #line] }
+    });
+    spaced(&format_items(quote! { #(#docs)* #uses #body }, true))
+}
+
+/// `#[doc]` attributes for `text`, wrapped at 92 columns.
+fn doc(text: &str) -> TokenStream {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("a line");
+        if !line.is_empty() && line.len() + word.len() > 92 {
+            lines.push(word.to_owned());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    let lines = lines.iter().map(|line| format!(" {line}"));
+    quote! { #(#[doc = #lines])* }
+}
+
+/// prettyplease's output with a blank line between items, as people write Rust (runs of `use`
+/// and of `mod x;` stay together).
+pub fn spaced(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 256);
+    let mut previous = "";
+    // The kind of the one-line item (`use`, `mod`) the previous line ended, if it did.
+    let mut run: Option<&str> = None;
+    let mut in_use = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let prev = previous.trim_start();
+        let kind = ["use ", "pub mod ", "mod "]
+            .into_iter()
+            .find(|k| trimmed.starts_with(k));
+        let starts_item = kind.is_some()
+            || ["///", "#[", "pub ", "impl ", "fn ", "const "]
+                .iter()
+                .any(|p| trimmed.starts_with(p));
+        let continues = prev.is_empty()
+            || prev.starts_with("///")
+            || prev.starts_with("#[")
+            || prev.ends_with('{')
+            || (kind.is_some() && kind == run);
+        let after_inner_docs = prev.starts_with("//!") && !trimmed.starts_with("//!");
+        if (starts_item && !continues) || after_inner_docs {
+            out.push('\n');
+        }
+        out.push_str(line);
+        out.push('\n');
+        if kind == Some("use ") {
+            in_use = true;
+        }
+        run = if in_use && trimmed.ends_with(';') {
+            in_use = false;
+            Some("use ")
+        } else if kind.is_some() && trimmed.ends_with(';') {
+            kind
+        } else if in_use {
+            run
+        } else {
+            None
+        };
+        previous = line;
+    }
+    out
+}
+
+/// `src/domain/<aggregate>.rs`.
+pub fn rules_file(aggregate: &AggregateApi) -> String {
+    let mut imports = Imports::default();
+    let rules_trait = imports.name(&aggregate.rules);
+    let state = imports.name(&aggregate.state);
+    let event_enum = imports.name(&aggregate.event_enum);
+    let mut methods = Vec::new();
+    for decide in &aggregate.decides {
+        let method = ident(&decide.method);
+        let command = imports.name(&decide.command_type);
+        let (doc, body) = match decide.emits.first() {
+            Some(event) => {
+                let fields = shared(&event.fields, &decide.command_fields);
+                let names = fields.iter();
+                let ty = imports.name(&event.ty);
+                let variant = ident(&event.variant);
+                let mut doc = format!(
+                    "Default rule: `{}` emits `{}` with the fields they share ({}), whatever the state.",
+                    decide.command,
+                    event.event_type,
+                    list(&fields)
+                );
+                if decide.emits.len() > 1 {
+                    let others: Vec<String> = decide.emits[1..]
+                        .iter()
+                        .map(|e| format!("`{}`", e.event_type))
+                        .collect();
+                    doc.push_str(&format!(" It may also emit {}.", others.join(", ")));
+                }
+                (
+                    doc,
+                    quote! {
+                        let _ = state;
+                        let event = ::eventsmith::defaults::emit::<#ty>(command, &[#(#names),*])?;
+                        Ok(vec![#event_enum::#variant(event)])
+                    },
+                )
+            }
+            None => (
+                format!(
+                    "Default rule: `{}` declares no event, so it emits none.",
+                    decide.command
+                ),
+                quote! {
+                    let _ = (state, command);
+                    Ok(Vec::new())
+                },
+            ),
+        };
+        let doc = self::doc(&doc);
+        methods.push(quote! {
+            #doc
+            fn #method(state: Option<&#state>, command: &#command) -> Result<Vec<#event_enum>, Rejection> {
+                #body
+            }
+        });
+    }
+    for apply in &aggregate.applies {
+        let method = ident(&apply.method);
+        let event = &apply.event;
+        let ty = imports.name(&event.ty);
+        let fields = shared(&event.fields, &aggregate.state_fields);
+        let (doc, body) = if fields.is_empty() {
+            (
+                format!(
+                    "Default: `{}` shares no field with the state, so it changes nothing.",
+                    event.event_type
+                ),
+                quote! { let _ = (state, event); },
+            )
+        } else {
+            let names = fields.iter();
+            (
+                format!(
+                    "Default: `{}` sets the state fields it carries ({}); before the first event, the state is made from it when they are enough.",
+                    event.event_type,
+                    list(&fields)
+                ),
+                quote! { ::eventsmith::defaults::apply(state, event, &[#(#names),*]); },
+            )
+        };
+        let doc = self::doc(&doc);
+        methods.push(quote! {
+            #doc
+            fn #method(state: &mut Option<#state>, event: &#ty) {
+                #body
+            }
+        });
+    }
+    let rejection =
+        (!aggregate.decides.is_empty()).then(|| quote! { use ::eventsmith::Rejection; });
+    let uses = imports.items();
+    let trait_name = aggregate.rules.last().expect("a path");
+    let wrapper = aggregate.aggregate.last().expect("a path");
+    let doc = doc(&format!(
+        "The `{}` aggregate's rules: the service runs `{wrapper}<Rules>`.",
+        aggregate.name
+    ));
+    let body = quote! {
+        #doc
+        pub struct Rules;
+
+        impl #rules_trait for Rules {
+            #(#methods)*
+        }
+    };
+    let docs = format!(
+        "The `{name}` aggregate's business rules.\n\nThis file is yours: `eventsmith service new` wrote it once, with default rules, and never\noverwrites it. Each `decide_` method takes the state (`None` before the aggregate's first\nevent) and a command, and returns the events it causes or a `Rejection` (HTTP 409); each\n`apply_` method folds an event into the state. When the schemas gain a command or an event,\nthe compiler names the method to add to `{trait_name}` here.",
+        name = aggregate.name,
+    );
+    file(&docs, quote! { #rejection #uses }, body)
+}
+
+/// `src/projections/<projection>.rs`.
+pub fn handler_file(projection: &ProjectionApi) -> String {
+    let mut imports = Imports::default();
+    let handler_trait = imports.name(&projection.handler);
+    let row = imports.name(&projection.row);
+    let mut methods = Vec::new();
+    for handle in &projection.handles {
+        let method = ident(&handle.method);
+        let event = &handle.event;
+        let ty = imports.name(&event.ty);
+        let fields = shared(&event.fields, &projection.row_fields);
+        let names = fields.iter();
+        let category = &event.category;
+        let key_from = if event.fields.contains(&projection.key) {
+            format!("the event's `{}`", projection.key)
+        } else {
+            format!("the id of the event's `{category}-<id>` stream")
+        };
+        let doc = format!(
+            "Default: upserts the row keyed by {key_from} with the fields it shares with `{}` ({}); a row this event cannot complete is left alone.",
+            event.event_type,
+            list(&fields)
+        );
+        let doc = self::doc(&doc);
+        methods.push(quote! {
+            #doc
+            fn #method(rows: &Table<'_, #row>, event: &#ty, envelope: &Envelope) -> Result<(), String> {
+                ::eventsmith::defaults::upsert(rows, event, envelope, #category, &[#(#names),*])
+            }
+        });
+    }
+    let uses = imports.items();
+    let trait_name = projection.handler.last().expect("a path");
+    let runner = projection.projection.last().expect("a path");
+    let doc = doc(&format!(
+        "How `{}` takes events into account: the service runs `{runner}<Handler>`.",
+        projection.name
+    ));
+    let body = quote! {
+        #doc
+        pub struct Handler;
+
+        impl #handler_trait for Handler {
+            #(#methods)*
+        }
+    };
+    let docs = format!(
+        "The `{name}` projection's logic.\n\nThis file is yours: `eventsmith service new` wrote it once, with default logic, and never\noverwrites it. Each `on_` method takes one event into account in `rows` (the `{name}`\ntable), inside the runner's transaction with its checkpoint; an `Err` is retried, then\ndead-lettered. When the projection subscribes to a new event, the compiler names the method to\nadd to `{trait_name}` here.",
+        name = projection.name,
+    );
+    let table = (!projection.handles.is_empty()).then(|| {
+        quote! {
+            use ::eventsmith::read_model::Table;
+            use ::eventsmith::store::Envelope;
+        }
+    });
+    file(&docs, quote! { #table #uses }, body)
+}

@@ -1,0 +1,546 @@
+//! The command line of a generated service: `serve`, `replay --projection P` and
+//! `dlq list|retry|skip`. A generated `main.rs` lists its aggregates and projections on an
+//! [`App`] and calls [`App::main`]; everything else (settings from flags and the environment,
+//! logs, signals, the database layout) lives here.
+
+use super::{Service, Settings};
+use crate::command::CommandSet;
+use crate::projection::{DeadLetter, Projection, ProjectionError, ProjectionRunner, Status};
+use crate::read_model::Tabled;
+use crate::repository::{Aggregate, Repository};
+use crate::store::SqliteStore;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// The store a generated service runs on.
+pub type Store = Arc<SqliteStore>;
+
+type AddAggregate = Box<dyn Fn(Service<Store>, Store, usize) -> Service<Store>>;
+type AddProjection = Box<dyn Fn(Service<Store>, &Path) -> Result<Service<Store>, ProjectionError>>;
+type Administer =
+    Box<dyn Fn(Store, &Path, &tokio::runtime::Runtime, Operation) -> Result<Done, ProjectionError>>;
+
+/// A service's domain, as its generated `main.rs` lists it.
+pub struct App {
+    name: &'static str,
+    version: &'static str,
+    about: &'static str,
+    aggregates: Vec<(&'static str, AddAggregate)>,
+    projections: Vec<(&'static str, AddProjection, Administer)>,
+}
+
+/// What `replay` and `dlq` do to one projection.
+#[derive(Debug, Clone, Copy)]
+enum Operation {
+    Rebuild,
+    List,
+    Retry(i64),
+    Skip(i64),
+}
+
+enum Done {
+    Rebuilt(Status),
+    Letters(Vec<DeadLetter>),
+    Changed,
+}
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the events are.
+#[derive(clap::Args, Clone)]
+struct Database {
+    /// The event store: `sqlite://PATH` (projections go beside it, in PATH's directory).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://./data/events.db",
+        value_name = "URL"
+    )]
+    database: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API and run the projections until SIGTERM or Ctrl-C.
+    Serve {
+        /// The address to listen on.
+        #[arg(
+            long,
+            env = "EVENTSMITH_LISTEN",
+            default_value = "127.0.0.1:8080",
+            value_name = "ADDR"
+        )]
+        listen: String,
+        #[command(flatten)]
+        database: Database,
+        /// The largest request body accepted, in bytes (413 beyond).
+        #[arg(
+            long,
+            env = "EVENTSMITH_BODY_LIMIT",
+            default_value_t = 1024 * 1024,
+            value_name = "BYTES"
+        )]
+        body_limit: usize,
+        /// When set, commands need `Authorization: Bearer <token>`.
+        #[arg(
+            long,
+            env = "EVENTSMITH_TOKEN",
+            hide_env_values = true,
+            value_name = "TOKEN"
+        )]
+        token: Option<String>,
+        /// How many aggregates' states are kept in memory between commands.
+        #[arg(
+            long,
+            env = "EVENTSMITH_CACHE",
+            default_value_t = 10_000,
+            value_name = "N"
+        )]
+        cache: usize,
+        /// The CloudEvents `source` of the events this service appends (default `urn:eventsmith:<name>`).
+        #[arg(long, env = "EVENTSMITH_SOURCE", value_name = "URI")]
+        source: Option<String>,
+        /// Log format (filter with `RUST_LOG`, default `info`).
+        #[arg(long, env = "EVENTSMITH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Rebuild a projection's read model from the first event (stop the service first).
+    Replay {
+        /// The projection's name.
+        #[arg(long, value_name = "NAME")]
+        projection: String,
+        #[command(flatten)]
+        database: Database,
+    },
+    /// The events a projection could not take into account.
+    #[command(subcommand)]
+    Dlq(Dlq),
+}
+
+#[derive(Subcommand)]
+enum Dlq {
+    /// List the open dead letters (of one projection, or of all).
+    List {
+        #[arg(long, value_name = "NAME")]
+        projection: Option<String>,
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Apply a dead letter again, after a fix (stop the service first).
+    Retry {
+        /// The dead letter's id, as `dlq list` shows it.
+        id: i64,
+        #[arg(long, value_name = "NAME")]
+        projection: String,
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Give up on a dead letter (stop the service first).
+    Skip {
+        /// The dead letter's id, as `dlq list` shows it.
+        id: i64,
+        #[arg(long, value_name = "NAME")]
+        projection: String,
+        #[command(flatten)]
+        database: Database,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Why a run failed.
+struct Failure(String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Failure(error.to_string())
+    }
+}
+
+impl App {
+    /// A service called `name` (its binary) at `version`, described by `about`.
+    pub fn new(name: &'static str, version: &'static str, about: &'static str) -> Self {
+        Self {
+            name,
+            version,
+            about,
+            aggregates: Vec::new(),
+            projections: Vec::new(),
+        }
+    }
+
+    /// Serves aggregate `A`'s commands under `/commands/{name}/…`, snapshotting every
+    /// `snapshot_every` events when set.
+    pub fn aggregate<A>(mut self, name: &'static str, snapshot_every: Option<u64>) -> Self
+    where
+        A: Aggregate + 'static,
+        A::Command: CommandSet,
+    {
+        self.aggregates.push((
+            name,
+            Box::new(move |service, store, cache| {
+                let mut repository = Repository::<Store, A>::new(store).cache(cache);
+                if let Some(every) = snapshot_every {
+                    repository = repository.snapshot_every(every);
+                }
+                service.aggregate(name, repository)
+            }),
+        ));
+        self
+    }
+
+    /// Runs projection `P` (built by `Default`) while serving, and under `replay` and `dlq`.
+    pub fn projection<P>(mut self) -> Self
+    where
+        P: Projection + Tabled + Default + 'static,
+        P::Row: 'static,
+    {
+        self.projections.push((
+            P::NAME,
+            Box::new(|service, db| service.projection(P::default(), db)),
+            Box::new(|store, db, runtime, operation| {
+                let mut runner = ProjectionRunner::open(store, P::default(), db)?;
+                Ok(match operation {
+                    Operation::Rebuild => Done::Rebuilt(runtime.block_on(runner.rebuild())?),
+                    Operation::List => Done::Letters(runner.dead_letters()?),
+                    Operation::Retry(id) => {
+                        runner.retry_dead_letter(id)?;
+                        Done::Changed
+                    }
+                    Operation::Skip(id) => {
+                        runner.skip_dead_letter(id)?;
+                        Done::Changed
+                    }
+                })
+            }),
+        ));
+        self
+    }
+
+    /// Parses the command line and runs it: exit 0 on success, 1 on failure, 2 on usage errors.
+    pub fn main(self) -> ExitCode {
+        let matches = <Cli as clap::CommandFactory>::command()
+            .name(self.name)
+            .bin_name(self.name)
+            .about(self.about)
+            .version(self.version)
+            .get_matches();
+        let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+            Ok(cli) => cli,
+            Err(error) => error.exit(),
+        };
+        match self.run(cli.command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(Failure(message)) => {
+                eprintln!("error: {message}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    fn run(self, command: Command) -> Result<(), Failure> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        match command {
+            Command::Serve {
+                listen,
+                database,
+                body_limit,
+                token,
+                cache,
+                source,
+                log_format,
+            } => {
+                logs(log_format)?;
+                let source = source.unwrap_or_else(|| format!("urn:eventsmith:{}", self.name));
+                let layout = Layout::of(&database.database)?;
+                let store = layout.open(source)?;
+                let metrics = super::install_metrics()?;
+                let mut service = Service::new(Arc::clone(&store))
+                    .settings(Settings {
+                        body_limit,
+                        token: token.filter(|t| !t.is_empty()),
+                    })
+                    .metrics(metrics);
+                for (_, add) in &self.aggregates {
+                    service = add(service, Arc::clone(&store), cache);
+                }
+                for (name, add, _) in &self.projections {
+                    service = add(service, &layout.projection(name))
+                        .map_err(|e| format!("projection `{name}`: {e}"))?;
+                }
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::bind(&listen)
+                        .await
+                        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+                    let address = listener.local_addr()?;
+                    tracing::info!(
+                        service = self.name,
+                        %address,
+                        database = %layout.events.display(),
+                        "listening"
+                    );
+                    service.serve(listener, shutdown_signal()).await?;
+                    tracing::info!(service = self.name, "stopped");
+                    Ok::<_, Failure>(())
+                })
+            }
+            Command::Replay {
+                projection,
+                database,
+            } => {
+                let (layout, store) = self.existing(&database)?;
+                let done =
+                    self.administer(&projection, &layout, store, &runtime, Operation::Rebuild)?;
+                if let Done::Rebuilt(status) = done {
+                    println!(
+                        "rebuilt `{projection}` up to position {} of {}",
+                        status.position, status.head
+                    );
+                }
+                Ok(())
+            }
+            Command::Dlq(Dlq::List {
+                projection,
+                database,
+            }) => {
+                let (layout, store) = self.existing(&database)?;
+                let names: Vec<&str> = match &projection {
+                    Some(name) => vec![self.projection_name(name)?],
+                    None => self.projections.iter().map(|(name, ..)| *name).collect(),
+                };
+                let mut any = false;
+                for name in names {
+                    let done = self.administer(
+                        name,
+                        &layout,
+                        Arc::clone(&store),
+                        &runtime,
+                        Operation::List,
+                    )?;
+                    if let Done::Letters(letters) = done {
+                        for letter in letters {
+                            any = true;
+                            println!(
+                                "{name}\t{}\tposition {}\t{} v{}\t{}\tattempts {}\t{}",
+                                letter.id,
+                                letter.position,
+                                letter.event_type,
+                                letter.version,
+                                letter.stream,
+                                letter.attempts,
+                                letter.error
+                            );
+                        }
+                    }
+                }
+                if !any {
+                    println!("no open dead letters");
+                }
+                Ok(())
+            }
+            Command::Dlq(Dlq::Retry {
+                id,
+                projection,
+                database,
+            }) => {
+                let (layout, store) = self.existing(&database)?;
+                self.administer(&projection, &layout, store, &runtime, Operation::Retry(id))?;
+                println!("dead letter {id} of `{projection}` applied");
+                Ok(())
+            }
+            Command::Dlq(Dlq::Skip {
+                id,
+                projection,
+                database,
+            }) => {
+                let (layout, store) = self.existing(&database)?;
+                self.administer(&projection, &layout, store, &runtime, Operation::Skip(id))?;
+                println!("dead letter {id} of `{projection}` skipped");
+                Ok(())
+            }
+        }
+    }
+
+    /// The layout and store of a database that must exist already (the admin commands never
+    /// create one by mistake).
+    fn existing(&self, database: &Database) -> Result<(Layout, Store), Failure> {
+        let layout = Layout::of(&database.database)?;
+        if !layout.events.exists() {
+            return Err(Failure(format!(
+                "there is no event store at {}; pass --database or set DATABASE_URL",
+                layout.events.display()
+            )));
+        }
+        let store = layout.open(format!("urn:eventsmith:{}", self.name))?;
+        Ok((layout, store))
+    }
+
+    fn projection_name(&self, name: &str) -> Result<&'static str, Failure> {
+        self.projections
+            .iter()
+            .map(|(known, ..)| *known)
+            .find(|known| *known == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.projections.iter().map(|(n, ..)| *n).collect();
+                Failure(format!(
+                    "there is no projection `{name}`; the projections are: {}",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
+            })
+    }
+
+    fn administer(
+        &self,
+        name: &str,
+        layout: &Layout,
+        store: Store,
+        runtime: &tokio::runtime::Runtime,
+        operation: Operation,
+    ) -> Result<Done, Failure> {
+        let name = self.projection_name(name)?;
+        let (_, _, administer) = self
+            .projections
+            .iter()
+            .find(|(known, ..)| *known == name)
+            .ok_or_else(|| Failure(format!("there is no projection `{name}`")))?;
+        administer(store, &layout.projection(name), runtime, operation)
+            .map_err(|e| Failure(format!("projection `{name}`: {e}")))
+    }
+}
+
+/// Where a database URL puts the events and each projection's read model.
+struct Layout {
+    events: PathBuf,
+}
+
+impl Layout {
+    fn of(url: &str) -> Result<Layout, Failure> {
+        let path = match url.split_once(':') {
+            Some(("sqlite", rest)) => rest.strip_prefix("//").unwrap_or(rest),
+            Some((scheme, _)) if scheme.len() > 1 && !scheme.contains(['/', '\\', '.']) => {
+                return Err(Failure(format!(
+                    "the database URL `{url}` is not SQLite; this service stores its events in SQLite: use sqlite://PATH"
+                )));
+            }
+            // A plain path (or a Windows drive letter).
+            _ => url,
+        };
+        if path.is_empty() || path == ":memory:" {
+            return Err(Failure(format!(
+                "the database URL `{url}` names no file; use sqlite://PATH, like sqlite://./data/events.db"
+            )));
+        }
+        Ok(Layout {
+            events: PathBuf::from(path),
+        })
+    }
+
+    /// `<dir>/<stem>.<projection>.db`, beside the events.
+    fn projection(&self, name: &str) -> PathBuf {
+        let stem = self
+            .events
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "events".to_owned());
+        self.events.with_file_name(format!("{stem}.{name}.db"))
+    }
+
+    fn open(&self, source: String) -> Result<Store, Failure> {
+        if let Some(dir) = self.events.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        let store = SqliteStore::open(&self.events, source)
+            .map_err(|e| format!("cannot open the event store {}: {e}", self.events.display()))?;
+        Ok(Arc::new(store))
+    }
+}
+
+fn logs(format: LogFormat) -> Result<(), Failure> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    }
+    .map_err(|e| Failure(format!("cannot set up logging: {e}")))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests, stopping projections at a checkpoint");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Layout;
+    use std::path::Path;
+
+    #[test]
+    fn database_urls_name_sqlite_files() {
+        let layout = Layout::of("sqlite://./data/events.db").ok().unwrap();
+        assert_eq!(layout.events, Path::new("./data/events.db"));
+        assert_eq!(
+            layout.projection("order_summary"),
+            Path::new("./data/events.order_summary.db")
+        );
+        let absolute = Layout::of("sqlite:///var/lib/shop/events.db").ok().unwrap();
+        assert_eq!(absolute.events, Path::new("/var/lib/shop/events.db"));
+        assert_eq!(
+            Layout::of("sqlite:events.db").ok().unwrap().events,
+            Path::new("events.db")
+        );
+        assert_eq!(
+            Layout::of("data/events.db").ok().unwrap().events,
+            Path::new("data/events.db")
+        );
+    }
+
+    #[test]
+    fn other_databases_are_refused_with_a_way_out() {
+        for url in ["postgres://localhost/shop", "sqlite://", "sqlite::memory:"] {
+            let Err(failure) = Layout::of(url) else {
+                panic!("{url} was accepted");
+            };
+            assert!(failure.0.contains("sqlite://"), "{}", failure.0);
+        }
+    }
+}
