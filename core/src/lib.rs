@@ -8,6 +8,7 @@
 
 pub mod annotations;
 pub mod build;
+pub mod bundle;
 pub mod codegen;
 pub mod compat;
 pub mod config;

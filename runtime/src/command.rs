@@ -32,30 +32,72 @@ pub enum CommandError {
     },
 }
 
-/// Decodes `payload` as command `name`, of type `C`: what generated `CommandSet::decode` calls. A payload of the
-/// wrong shape gives its first error, with the JSON pointer serde stopped at; one of the right
-/// shape gives every broken constraint.
-pub fn decode<C>(name: &'static str, payload: &[u8]) -> Result<C, CommandError>
+/// A command's JSON Schema (bundled: the files it references are inside it), compiled on first
+/// use. Generated code holds one per command in a `static`.
+pub struct Schema {
+    text: &'static str,
+    validator: std::sync::OnceLock<Option<jsonschema::Validator>>,
+}
+
+impl Schema {
+    /// The schema whose JSON is `text`.
+    pub const fn new(text: &'static str) -> Self {
+        Self {
+            text,
+            validator: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Every way `value` breaks the schema, each with its JSON pointer, in schema order.
+    pub fn violations(&self, value: &serde_json::Value) -> Vec<Violation> {
+        let validator = self.validator.get_or_init(|| {
+            // Generated schemas were validated when the code was generated; one that does not
+            // compile leaves the typed checks alone in charge.
+            let schema: serde_json::Value = serde_json::from_str(self.text).ok()?;
+            jsonschema::options()
+                .should_validate_formats(true)
+                .build(&schema)
+                .ok()
+        });
+        let Some(validator) = validator else {
+            return Vec::new();
+        };
+        validator
+            .iter_errors(value)
+            .map(|error| Violation {
+                pointer: error.instance_path().to_string(),
+                message: error.to_string(),
+            })
+            .collect()
+    }
+}
+
+/// Decodes `payload` as command `name`, of type `C`: what generated `CommandSet::decode` calls.
+/// The payload is first checked against the command's `schema`, so every violation is reported at
+/// once, each with its JSON pointer; then it is decoded, and the type's own constraint checks run.
+pub fn decode<C>(name: &'static str, payload: &[u8], schema: &Schema) -> Result<C, CommandError>
 where
     C: serde::de::DeserializeOwned + Validate,
 {
-    let mut json = serde_json::Deserializer::from_slice(payload);
-    let command: C = serde_path_to_error::deserialize(&mut json).map_err(|error| {
+    let value: serde_json::Value =
+        serde_json::from_slice(payload).map_err(CommandError::Malformed)?;
+    let found = schema.violations(&value);
+    if !found.is_empty() {
+        return Err(CommandError::Invalid {
+            command: name,
+            violations: found,
+        });
+    }
+    let command: C = serde_path_to_error::deserialize(value).map_err(|error| {
         let pointer = pointer(error.path());
-        let error = error.into_inner();
-        if error.is_data() {
-            CommandError::Invalid {
-                command: name,
-                violations: vec![Violation {
-                    pointer,
-                    message: error.to_string(),
-                }],
-            }
-        } else {
-            CommandError::Malformed(error)
+        CommandError::Invalid {
+            command: name,
+            violations: vec![Violation {
+                pointer,
+                message: error.into_inner().to_string(),
+            }],
         }
     })?;
-    json.end().map_err(CommandError::Malformed)?;
     let found = violations(&command);
     if found.is_empty() {
         Ok(command)
@@ -108,8 +150,18 @@ mod tests {
         }
     }
 
+    /// No schema: the typed checks alone.
+    static NO_SCHEMA: Schema = Schema::new("true");
+    static PLACE: Schema = Schema::new(
+        r#"{"type": "object", "properties": {"lines": {"type": "array", "minItems": 1,
+            "items": {"type": "object", "properties": {"quantity": {"type": "integer", "minimum": 1}},
+                      "required": ["quantity"]}},
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}},
+            "required": ["lines"]}"#,
+    );
+
     fn violations_of(payload: &str) -> Vec<(String, String)> {
-        match decode::<Place>("place", payload.as_bytes()) {
+        match decode::<Place>("place", payload.as_bytes(), &NO_SCHEMA) {
             Err(CommandError::Invalid { violations, .. }) => violations
                 .into_iter()
                 .map(|v| (v.pointer, v.message))
@@ -137,11 +189,35 @@ mod tests {
     }
 
     #[test]
+    fn the_schema_reports_every_violation_at_once() {
+        let payload =
+            r#"{"lines": [{"quantity": 0}, {"quantity": "two"}, {}], "currency": "euro"}"#;
+        let Err(CommandError::Invalid { violations, .. }) =
+            decode::<Place>("place", payload.as_bytes(), &PLACE)
+        else {
+            panic!("accepted");
+        };
+        let mut pointers: Vec<&str> = violations.iter().map(|v| v.pointer.as_str()).collect();
+        pointers.sort_unstable();
+        assert_eq!(
+            pointers,
+            [
+                "/currency",
+                "/lines/0/quantity",
+                "/lines/1/quantity",
+                "/lines/2"
+            ],
+            "{violations:?}"
+        );
+        assert!(decode::<Place>("place", br#"{"lines": [{"quantity": 2}]}"#, &PLACE).is_ok());
+    }
+
+    #[test]
     fn malformed_json_is_not_a_violation() {
         for payload in [r#"{"lines": ["#, r#"{"lines": []} trailing"#, ""] {
             assert!(
                 matches!(
-                    decode::<Place>("place", payload.as_bytes()),
+                    decode::<Place>("place", payload.as_bytes(), &PLACE),
                     Err(CommandError::Malformed(_))
                 ),
                 "{payload}"

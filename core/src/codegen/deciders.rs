@@ -22,6 +22,8 @@ pub struct PlannedCommand<'p> {
     pub variant: String,
     /// `decide_<command>`.
     pub method: String,
+    /// Its schema, bundled with the files it references, as compact JSON.
+    pub schema: String,
 }
 
 /// An aggregate's model beside its events.
@@ -77,12 +79,19 @@ pub fn plan<'p>(
             space.assign(command.schema, commands_module);
             let title = space.store().document(command.schema).value()["title"].as_str();
             let name = space.claim(commands_module, &rust_type_name(title, &command.name));
+            let schema = crate::bundle::bundle(
+                space.store(),
+                command.schema,
+                &project.root.join(&project.config.schema.dir),
+            )
+            .map_or_else(|| "true".to_owned(), |bundle| bundle.to_string());
             PlannedCommand {
                 command,
                 name,
                 ty: Ty::Json,
                 variant: String::new(),
                 method: format!("decide_{}", field_name(&command.name).trim_end_matches('_')),
+                schema,
             }
         })
         .collect();
@@ -201,6 +210,7 @@ pub fn tokens(
         .iter()
         .map(|c| c.command.name.as_str())
         .collect();
+    let schemas = model.commands.iter().map(|c| c.schema.as_str());
     let mut sorted = names.clone();
     sorted.sort_unstable();
     let docs = model.commands.iter().map(|c| {
@@ -231,7 +241,10 @@ pub fn tokens(
             quote! { match self { #(Self::#variants(_) => #names,)* } },
             quote! {
                 match name {
-                    #(#names => ::eventsmith::command::decode::<#types>(#names, payload).map(Self::#variants),)*
+                    #(#names => {
+                        static SCHEMA: ::eventsmith::command::Schema = ::eventsmith::command::Schema::new(#schemas);
+                        ::eventsmith::command::decode::<#types>(#names, payload, &SCHEMA).map(Self::#variants)
+                    })*
                     _ => #unknown,
                 }
             },

@@ -1,0 +1,180 @@
+//! One self-contained schema from a schema file and every file its `$ref`s reach: the other
+//! files go under the root's `$defs` (`definitions` in draft-07), keyed by their path in the
+//! project, and every reference becomes a JSON pointer within the bundle. What a validator
+//! without the project's files (a generated service checking its commands) or a document that
+//! must stand alone (an AsyncAPI payload) needs.
+
+use crate::draft::Draft;
+use crate::pointer;
+use crate::store::{DocId, NodeRef, Store};
+use crate::walk;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The bundle of document `root`; `None` when one of the references it reaches is broken (which
+/// `validate` reports). Keys of bundled files are their paths relative to `base` (with `/`).
+pub fn bundle(store: &Store, root: DocId, base: &Path) -> Option<Value> {
+    let draft = store.draft(root).unwrap_or(Draft::Draft202012);
+    let defs = match draft {
+        Draft::Draft7 => "definitions",
+        Draft::Draft202012 => "$defs",
+    };
+    // Every document reached, the root first, each with its key in the root's definitions.
+    let mut docs: Vec<DocId> = vec![root];
+    let mut keys: BTreeMap<DocId, String> = BTreeMap::new();
+    let mut refs: Vec<(NodeRef, NodeRef)> = Vec::new();
+    let mut next = 0;
+    while let Some(&doc) = docs.get(next) {
+        next += 1;
+        let value = store.document(doc).value();
+        for sub in walk::subschemas(value, store.draft(doc).unwrap_or(draft)) {
+            let holder = NodeRef {
+                doc,
+                pointer: sub.pointer.clone(),
+            };
+            let Some(target) = store.ref_target(&holder) else {
+                continue;
+            };
+            let target = target.clone().ok()?;
+            if !docs.contains(&target.doc) {
+                docs.push(target.doc);
+                let path = store.document(target.doc).path();
+                let key = path
+                    .strip_prefix(base)
+                    .unwrap_or(path)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                keys.insert(target.doc, key);
+            }
+            refs.push((holder, target));
+        }
+    }
+    // Where each document's root lands in the bundle.
+    let place = |doc: DocId| -> String {
+        match keys.get(&doc) {
+            Some(key) => pointer::push(&pointer::push("", defs), key),
+            None => String::new(),
+        }
+    };
+    let mut bundle = store.document(root).value().clone();
+    for &doc in &docs[1..] {
+        let mut value = store.document(doc).value().clone();
+        if let Value::Object(object) = &mut value {
+            object.remove("$schema");
+        }
+        let Value::Object(root_object) = &mut bundle else {
+            // A boolean schema references nothing.
+            return Some(bundle);
+        };
+        let definitions = root_object
+            .entry(defs)
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Value::Object(definitions) = definitions {
+            definitions.insert(keys[&doc].clone(), value);
+        }
+    }
+    for (holder, target) in &refs {
+        let at = format!("{}{}", place(holder.doc), holder.pointer);
+        let reference = format!("#{}{}", place(target.doc), target.pointer);
+        if let Some(Value::Object(object)) = bundle.pointer_mut(&at) {
+            object.insert(
+                "$ref".to_owned(),
+                Value::String(encode_fragment(&reference)),
+            );
+        }
+    }
+    // References are pointers into the bundle now; an `$id` would move their base.
+    strip_ids(&mut bundle);
+    Some(bundle)
+}
+
+/// A fragment as a URI allows it (JSON pointer characters that URIs reserve, percent-encoded).
+fn encode_fragment(reference: &str) -> String {
+    let mut out = String::with_capacity(reference.len());
+    for c in reference.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            ' ' => out.push_str("%20"),
+            '"' => out.push_str("%22"),
+            '<' => out.push_str("%3C"),
+            '>' => out.push_str("%3E"),
+            '\\' => out.push_str("%5C"),
+            '^' => out.push_str("%5E"),
+            '`' => out.push_str("%60"),
+            '{' => out.push_str("%7B"),
+            '|' => out.push_str("%7C"),
+            '}' => out.push_str("%7D"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn strip_ids(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            if object.get("$id").is_some_and(Value::is_string) {
+                object.remove("$id");
+            }
+            object.values_mut().for_each(strip_ids);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_ids),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::fs::MemoryFs;
+    use crate::{LoadOptions, load};
+    use serde_json::json;
+    use std::path::Path;
+
+    #[test]
+    fn a_command_and_the_files_it_reaches_become_one_schema() {
+        let mut fs = MemoryFs::new();
+        fs.insert("/p/eventsmith.toml", "[project]\nname = \"p\"\n");
+        fs.insert(
+            "/p/schema/types/money.json",
+            r##"{"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://example.com/money.json",
+                "$defs": {"Amount": {"type": "number", "minimum": 0}, "Priced": {"type": "object", "properties": {"price": {"$ref": "#/$defs/Amount"}}}}}"##,
+        );
+        fs.insert(
+            "/p/schema/commands/order/pay.json",
+            r##"{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+                "properties": {"amount": {"$ref": "../../types/money.json#/$defs/Amount"},
+                               "item": {"$ref": "../../types/money.json#/$defs/Priced"},
+                               "again": {"$ref": "#/properties/amount"}},
+                "required": ["amount"], "x-eventsmith": {"emits": []}}"##,
+        );
+        let loaded = load(&fs, &LoadOptions::new("/p", None));
+        let store = &loaded.project.as_ref().expect("a project").store;
+        let doc = store
+            .id_of(Path::new("/p/schema/commands/order/pay.json"))
+            .unwrap();
+        let bundle = super::bundle(store, doc, Path::new("/p/schema")).unwrap();
+        assert_eq!(
+            bundle["properties"]["amount"]["$ref"],
+            "#/$defs/types~1money.json/$defs/Amount"
+        );
+        assert_eq!(bundle["properties"]["again"]["$ref"], "#/properties/amount");
+        let money = &bundle["$defs"]["types/money.json"];
+        assert_eq!(
+            money["$defs"]["Priced"]["properties"]["price"]["$ref"],
+            "#/$defs/types~1money.json/$defs/Amount"
+        );
+        assert!(money.get("$id").is_none() && money.get("$schema").is_none());
+        // The bundle validates alone, as the files did together.
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&bundle)
+            .unwrap();
+        assert!(validator.is_valid(&json!({"amount": 3, "item": {"price": 1}})));
+        let errors: Vec<String> = validator
+            .iter_errors(&json!({"amount": -1, "item": {"price": -2}}))
+            .map(|e| e.instance_path().to_string())
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+    }
+}
