@@ -795,6 +795,12 @@ fn service_new(cli: &Cli, args: &ServiceArgs<'_>) -> Result<ExitCode, Fatal> {
         project_dir: service::relative_path(&dir, &root),
         lock,
     };
+    if !cli.quiet {
+        let omitted = service::omissions(project, &generated.api);
+        if !omitted.is_empty() {
+            emit(cli, Format::Human, &omitted, &loaded.sources, None);
+        }
+    }
     let files = match service::render(project, &generated, &settings, &templates) {
         Ok(files) => files,
         Err(errors) => {

@@ -28,27 +28,24 @@ fn copy(from: &Map<String, Value>, into: &mut Map<String, Value>, fields: &[&str
     }
 }
 
-/// Event `E` made of the `fields` it shares with `command`; a rejection saying what is missing
-/// when those are not enough to make a valid `E`.
-pub fn emit<E>(command: &impl Serialize, fields: &[&str]) -> Result<E, Rejection>
+/// Event `E` (of type `event_type`) made of the `fields` it shares with `command`; a rejection
+/// saying what is missing when those are not enough to make a valid `E`.
+pub fn emit<E>(command: &impl Serialize, event_type: &str, fields: &[&str]) -> Result<E, Rejection>
 where
-    E: crate::Event + Validate,
+    E: DeserializeOwned + Validate,
 {
     let mut payload = Map::new();
     copy(&object_of(command), &mut payload, fields);
     let event: E = serde_json::from_value(Value::Object(payload)).map_err(|error| {
         Rejection::new(format!(
-            "the default rule cannot emit `{}` from the command's fields ({error}); write this rule by hand",
-            E::EVENT_TYPE
+            "the default rule cannot emit `{event_type}` from the command's fields ({error}); write this rule by hand"
         ))
     })?;
     let found = violations(&event);
     if let Some(first) = found.first() {
         return Err(Rejection::new(format!(
-            "the default rule cannot emit `{}`: at `{}`, {}; write this rule by hand",
-            E::EVENT_TYPE,
-            first.pointer,
-            first.message
+            "the default rule cannot emit `{event_type}`: at `{}`, {}; write this rule by hand",
+            first.pointer, first.message
         )));
     }
     Ok(event)
@@ -117,11 +114,6 @@ mod tests {
         total: u64,
     }
 
-    impl crate::Event for Placed {
-        const EVENT_TYPE: &'static str = "order.placed";
-        const VERSION: u32 = 1;
-    }
-
     impl Validate for Placed {
         fn validate(&self, _: &mut crate::validate::Checker) {}
     }
@@ -140,7 +132,7 @@ mod tests {
             total: 7,
             note: "not in the event".into(),
         };
-        let event: Placed = emit(&command, &["customer_id", "total"]).unwrap();
+        let event: Placed = emit(&command, "order.placed", &["customer_id", "total"]).unwrap();
         assert_eq!(
             event,
             Placed {
@@ -148,7 +140,7 @@ mod tests {
                 total: 7
             }
         );
-        let missing = emit::<Placed>(&command, &["customer_id"]).unwrap_err();
+        let missing = emit::<Placed>(&command, "order.placed", &["customer_id"]).unwrap_err();
         assert!(missing.message.contains("total"), "{}", missing.message);
         assert!(
             missing.message.contains("order.placed"),

@@ -40,6 +40,23 @@ fn placing_sums_the_lines_in_cents() {
 }
 
 #[test]
+fn totals_an_amount_cannot_hold_are_refused() {
+    let huge = AddLine {
+        sku: "GOLD".into(),
+        quantity: u64::MAX,
+        unit_price: eventsmith::serde_json::Number::from_f64(1e9).unwrap(),
+    };
+    given::<Rules>([placed()])
+        .when(huge)
+        .then_rejected("total would exceed");
+    let mut order = place();
+    order.lines[0].quantity = u64::MAX;
+    given::<Rules>(Vec::<OrderEvent>::new())
+        .when(order)
+        .then_rejected("total would exceed");
+}
+
+#[test]
 fn payment_must_match_the_total_and_happen_once() {
     given::<Rules>([placed()])
         .when(pay(28.98))

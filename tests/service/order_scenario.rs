@@ -203,6 +203,14 @@ fn the_order_scenario_over_http_survives_a_restart_and_a_replay() {
     assert_problem(&paid_again, 409, "rejected");
     let rows = service.get("/projections/order_summary");
     assert_eq!(rows.status, 200);
+    // Not while it serves: the live runner writes the same tables.
+    let busy = service.run(&["replay", "--projection", "order_summary"]);
+    assert!(!busy.status.success());
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("stop it first"),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
 
     // A replay rebuilds order_summary identically.
     assert!(service.stop().success(), "{}", service.logs());

@@ -13,17 +13,29 @@ use std::collections::BTreeMap;
 
 /// Names the generated types a file uses: by their own name where it is unique in the file
 /// (imported with `use`), by their full path otherwise.
-#[derive(Default)]
 struct Imports {
     used: Vec<RustPath>,
+    /// Names the file declares itself (`Rules`, `Handler`): generated types so named keep
+    /// their full path.
+    reserved: &'static [&'static str],
 }
 
 impl Imports {
+    fn new(reserved: &'static [&'static str]) -> Self {
+        Self {
+            used: Vec::new(),
+            reserved,
+        }
+    }
+
     fn name(&mut self, path: &RustPath) -> TokenStream {
+        let last = path.last().expect("a path names an item");
+        if self.reserved.contains(&last.as_str()) {
+            return full(path);
+        }
         if !self.used.contains(path) {
             self.used.push(path.clone());
         }
-        let last = path.last().expect("a path names an item");
         // The first path with a name takes it.
         let first = self
             .used
@@ -159,12 +171,12 @@ pub fn spaced(text: &str) -> String {
 
 /// `src/domain/<aggregate>.rs`.
 pub fn rules_file(aggregate: &AggregateApi) -> String {
-    let mut imports = Imports::default();
+    let mut imports = Imports::new(&["Rules"]);
     let rules_trait = imports.name(&aggregate.rules);
-    let state = imports.name(&aggregate.state);
-    let event_enum = imports.name(&aggregate.event_enum);
     let mut methods = Vec::new();
     for decide in &aggregate.decides {
+        let state = imports.name(&aggregate.state);
+        let event_enum = imports.name(&aggregate.event_enum);
         let method = ident(&decide.method);
         let command = imports.name(&decide.command_type);
         let (doc, body) = match decide.emits.first() {
@@ -186,11 +198,12 @@ pub fn rules_file(aggregate: &AggregateApi) -> String {
                         .collect();
                     doc.push_str(&format!(" It may also emit {}.", others.join(", ")));
                 }
+                let event_type = &event.event_type;
                 (
                     doc,
                     quote! {
                         let _ = state;
-                        let event = ::eventsmith::defaults::emit::<#ty>(command, &[#(#names),*])?;
+                        let event = ::eventsmith::defaults::emit::<#ty>(command, #event_type, &[#(#names),*])?;
                         Ok(vec![#event_enum::#variant(event)])
                     },
                 )
@@ -209,12 +222,13 @@ pub fn rules_file(aggregate: &AggregateApi) -> String {
         let doc = self::doc(&doc);
         methods.push(quote! {
             #doc
-            fn #method(state: Option<&#state>, command: &#command) -> Result<Vec<#event_enum>, Rejection> {
+            fn #method(state: Option<&#state>, command: &#command) -> Result<Vec<#event_enum>, ::eventsmith::Rejection> {
                 #body
             }
         });
     }
     for apply in &aggregate.applies {
+        let state = imports.name(&aggregate.state);
         let method = ident(&apply.method);
         let event = &apply.event;
         let ty = imports.name(&event.ty);
@@ -246,8 +260,6 @@ pub fn rules_file(aggregate: &AggregateApi) -> String {
             }
         });
     }
-    let rejection =
-        (!aggregate.decides.is_empty()).then(|| quote! { use ::eventsmith::Rejection; });
     let uses = imports.items();
     let trait_name = aggregate.rules.last().expect("a path");
     let wrapper = aggregate.aggregate.last().expect("a path");
@@ -267,16 +279,16 @@ pub fn rules_file(aggregate: &AggregateApi) -> String {
         "The `{name}` aggregate's business rules.\n\nThis file is yours: `eventsmith service new` wrote it once, with default rules, and never\noverwrites it. Each `decide_` method takes the state (`None` before the aggregate's first\nevent) and a command, and returns the events it causes or a `Rejection` (HTTP 409); each\n`apply_` method folds an event into the state. When the schemas gain a command or an event,\nthe compiler names the method to add to `{trait_name}` here.",
         name = aggregate.name,
     );
-    file(&docs, quote! { #rejection #uses }, body)
+    file(&docs, uses, body)
 }
 
 /// `src/projections/<projection>.rs`.
 pub fn handler_file(projection: &ProjectionApi) -> String {
-    let mut imports = Imports::default();
+    let mut imports = Imports::new(&["Handler"]);
     let handler_trait = imports.name(&projection.handler);
-    let row = imports.name(&projection.row);
     let mut methods = Vec::new();
     for handle in &projection.handles {
+        let row = imports.name(&projection.row);
         let method = ident(&handle.method);
         let event = &handle.event;
         let ty = imports.name(&event.ty);
@@ -296,7 +308,11 @@ pub fn handler_file(projection: &ProjectionApi) -> String {
         let doc = self::doc(&doc);
         methods.push(quote! {
             #doc
-            fn #method(rows: &Table<'_, #row>, event: &#ty, envelope: &Envelope) -> Result<(), String> {
+            fn #method(
+                rows: &::eventsmith::read_model::Table<'_, #row>,
+                event: &#ty,
+                envelope: &::eventsmith::store::Envelope,
+            ) -> Result<(), String> {
                 ::eventsmith::defaults::upsert(rows, event, envelope, #category, &[#(#names),*])
             }
         });
@@ -320,11 +336,5 @@ pub fn handler_file(projection: &ProjectionApi) -> String {
         "The `{name}` projection's logic.\n\nThis file is yours: `eventsmith service new` wrote it once, with default logic, and never\noverwrites it. Each `on_` method takes one event into account in `rows` (the `{name}`\ntable), inside the runner's transaction with its checkpoint; an `Err` is retried, then\ndead-lettered. When the projection subscribes to a new event, the compiler names the method to\nadd to `{trait_name}` here.",
         name = projection.name,
     );
-    let table = (!projection.handles.is_empty()).then(|| {
-        quote! {
-            use ::eventsmith::read_model::Table;
-            use ::eventsmith::store::Envelope;
-        }
-    });
-    file(&docs, quote! { #table #uses }, body)
+    file(&docs, uses, body)
 }

@@ -27,9 +27,27 @@ pub fn amount(cents: i64) -> Number {
     Number::from_f64(cents as f64 / 100.0).unwrap_or_else(|| 0.into())
 }
 
-/// What a line costs, in cents.
+/// What a line costs, in cents (saturating: rules refuse totals above [`LARGEST_TOTAL`] first).
 pub fn line_cents(quantity: u64, unit_price: &Number) -> i64 {
-    quantity as i64 * cents(unit_price)
+    i64::try_from(quantity)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(cents(unit_price))
+}
+
+/// The largest total an order may have, in cents: amounts are JSON numbers, exact as integers of
+/// cents up to 2^53.
+pub const LARGEST_TOTAL: i64 = 1 << 53;
+
+/// `total` cents, or a rejection when an order may not cost that much.
+fn within_limits(total: i64) -> Result<i64, Rejection> {
+    if (0..=LARGEST_TOTAL).contains(&total) {
+        Ok(total)
+    } else {
+        Err(Rejection::new(format!(
+            "the order's total would exceed {}",
+            amount(LARGEST_TOTAL)
+        )))
+    }
 }
 
 /// The `order` aggregate's rules: the service runs `OrderAggregate<Rules>`. Lines are added only
@@ -45,11 +63,13 @@ impl OrderRules for Rules {
         if state.is_some() {
             return Err(Rejection::new("the order has already been placed"));
         }
-        let total = command
-            .lines
-            .iter()
-            .map(|l| line_cents(l.quantity, &l.unit_price))
-            .sum();
+        let total = within_limits(
+            command
+                .lines
+                .iter()
+                .map(|l| line_cents(l.quantity, &l.unit_price))
+                .fold(0i64, i64::saturating_add),
+        )?;
         Ok(vec![
             OrderPlaced {
                 customer_id: command.customer_id.clone(),
@@ -65,15 +85,21 @@ impl OrderRules for Rules {
         state: Option<&Order>,
         command: &AddLine,
     ) -> Result<Vec<OrderEvent>, Rejection> {
-        match state.map(|o| &o.status) {
-            Some(OrderStatus::Placed) => Ok(vec![
-                OrderLineAdded {
-                    sku: command.sku.clone(),
-                    quantity: command.quantity,
-                    unit_price: command.unit_price.clone(),
-                }
-                .into(),
-            ]),
+        match state {
+            Some(order) if order.status == OrderStatus::Placed => {
+                within_limits(
+                    cents(&order.total_amount)
+                        .saturating_add(line_cents(command.quantity, &command.unit_price)),
+                )?;
+                Ok(vec![
+                    OrderLineAdded {
+                        sku: command.sku.clone(),
+                        quantity: command.quantity,
+                        unit_price: command.unit_price.clone(),
+                    }
+                    .into(),
+                ])
+            }
             None => Err(Rejection::new("the order has not been placed")),
             Some(_) => Err(Rejection::new(
                 "lines can only be added while the order is placed",
@@ -161,7 +187,8 @@ impl OrderRules for Rules {
 
     fn apply_line_added(state: &mut Option<Order>, event: &OrderLineAdded) {
         if let Some(order) = state {
-            let total = cents(&order.total_amount) + line_cents(event.quantity, &event.unit_price);
+            let total = cents(&order.total_amount)
+                .saturating_add(line_cents(event.quantity, &event.unit_price));
             order.total_amount = amount(total);
             order.line_count += 1;
         }

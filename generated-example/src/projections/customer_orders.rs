@@ -75,7 +75,7 @@ impl CustomerOrdersHandler for Handler {
         let mut row = rows
             .get(&customer)?
             .ok_or_else(|| format!("no orders of customer {customer}"))?;
-        row.total_spent = amount(cents(&row.total_spent) + cents(&event.amount));
+        row.total_spent = amount(cents(&row.total_spent).saturating_add(cents(&event.amount)));
         Ok(rows.upsert(&row)?)
     }
 }

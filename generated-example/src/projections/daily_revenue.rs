@@ -31,7 +31,7 @@ impl DailyRevenueHandler for Handler {
             revenue: 0.into(),
         });
         row.orders_paid += 1;
-        row.revenue = amount(cents(&row.revenue) + cents(&event.amount));
+        row.revenue = amount(cents(&row.revenue).saturating_add(cents(&event.amount)));
         Ok(rows.upsert(&row)?)
     }
 }

@@ -71,8 +71,10 @@ impl OrderSummaryHandler for Handler {
     ) -> Result<(), String> {
         Self::update(rows, envelope, |row| {
             row.line_count += 1;
-            row.total_amount =
-                amount(cents(&row.total_amount) + line_cents(event.quantity, &event.unit_price));
+            row.total_amount = amount(
+                cents(&row.total_amount)
+                    .saturating_add(line_cents(event.quantity, &event.unit_price)),
+            );
         })
     }
 

@@ -265,6 +265,7 @@ impl App {
                 logs(log_format)?;
                 let source = source.unwrap_or_else(|| format!("urn:eventsmith:{}", self.name));
                 let layout = Layout::of(&database.database)?;
+                let _lock = layout.lock("serve")?;
                 let store = layout.open(source)?;
                 let metrics = super::install_metrics()?;
                 let mut service = Service::new(Arc::clone(&store))
@@ -285,6 +286,8 @@ impl App {
                         .await
                         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
                     let address = listener.local_addr()?;
+                    // On stdout too, for whoever started it on port 0.
+                    println!("listening on http://{address}");
                     tracing::info!(
                         service = self.name,
                         %address,
@@ -301,6 +304,7 @@ impl App {
                 database,
             } => {
                 let (layout, store) = self.existing(&database)?;
+                let _lock = layout.lock("replay")?;
                 let done =
                     self.administer(&projection, &layout, store, &runtime, Operation::Rebuild)?;
                 if let Done::Rebuilt(status) = done {
@@ -356,6 +360,7 @@ impl App {
                 database,
             }) => {
                 let (layout, store) = self.existing(&database)?;
+                let _lock = layout.lock("retry a dead letter")?;
                 self.administer(&projection, &layout, store, &runtime, Operation::Retry(id))?;
                 println!("dead letter {id} of `{projection}` applied");
                 Ok(())
@@ -366,6 +371,7 @@ impl App {
                 database,
             }) => {
                 let (layout, store) = self.existing(&database)?;
+                let _lock = layout.lock("skip a dead letter")?;
                 self.administer(&projection, &layout, store, &runtime, Operation::Skip(id))?;
                 println!("dead letter {id} of `{projection}` skipped");
                 Ok(())
@@ -461,6 +467,47 @@ impl Layout {
         self.events.with_file_name(format!("{stem}.{name}.db"))
     }
 
+    /// Takes the database's lock (`<events>.lock`, held until the returned connection drops):
+    /// one process at a time serves a database or changes its read models. `doing` says what
+    /// for, in errors. The lock is SQLite's own exclusive lock, which the OS releases when a
+    /// process dies, so a crash never leaves it behind.
+    fn lock(&self, doing: &str) -> Result<rusqlite::Connection, Failure> {
+        let mut name = self.events.file_name().unwrap_or_default().to_owned();
+        name.push(".lock");
+        let path = self.events.with_file_name(name);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        let connection = rusqlite::Connection::open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let locked = connection
+            .busy_timeout(std::time::Duration::ZERO)
+            .and_then(|()| connection
+            .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;")
+            // The exclusive lock is kept after the commit only once something was written.
+            .and_then(|()| {
+                connection.execute_batch(
+                    "CREATE TABLE IF NOT EXISTS holder (pid INTEGER); DELETE FROM holder; INSERT INTO holder VALUES (0);",
+                )
+            }));
+        match locked {
+            Ok(()) => Ok(connection),
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if matches!(
+                    error.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                Err(Failure(format!(
+                    "cannot {doing}: another process (a running service?) holds {}; stop it first",
+                    path.display()
+                )))
+            }
+            Err(e) => Err(Failure(format!("cannot lock {}: {e}", path.display()))),
+        }
+    }
+
     fn open(&self, source: String) -> Result<Store, Failure> {
         if let Some(dir) = self.events.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -532,6 +579,22 @@ mod tests {
             Layout::of("data/events.db").ok().unwrap().events,
             Path::new("data/events.db")
         );
+    }
+
+    #[test]
+    fn one_process_at_a_time_holds_a_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::of(&format!("sqlite://{}/events.db", dir.path().display()))
+            .ok()
+            .unwrap();
+        let held = layout.lock("serve").ok().unwrap();
+        let Err(refused) = layout.lock("replay") else {
+            panic!("locked twice");
+        };
+        assert!(refused.0.contains("cannot replay"), "{}", refused.0);
+        assert!(refused.0.contains("stop it first"), "{}", refused.0);
+        drop(held);
+        assert!(layout.lock("replay").is_ok());
     }
 
     #[test]

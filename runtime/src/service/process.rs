@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -59,7 +59,7 @@ impl ServiceProcess {
         let mut process = ServiceProcess {
             binary: binary.as_ref().to_path_buf(),
             dir,
-            address: free_address(),
+            address: SocketAddr::from(([127, 0, 0, 1], 0)),
             env: env
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -94,7 +94,8 @@ impl ServiceProcess {
         let mut command = Command::new(&self.binary);
         command
             .arg("serve")
-            .env("EVENTSMITH_LISTEN", self.address.to_string())
+            // Port 0: the service says which port it got (no race for a "free" one).
+            .env("EVENTSMITH_LISTEN", "127.0.0.1:0")
             .env("DATABASE_URL", self.database_url())
             .env_remove("EVENTSMITH_TOKEN")
             .stdin(Stdio::null())
@@ -107,6 +108,7 @@ impl ServiceProcess {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.binary.display()));
         self.child = Some(child);
+        let started = self.logs().len();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self
@@ -119,10 +121,23 @@ impl ServiceProcess {
                     self.logs()
                 );
             }
-            if try_request(self.address, "GET", "/readyz", &[], b"")
-                .is_some_and(|a| a.status == 200)
-            {
-                return;
+            let logs = self.logs();
+            let listening = logs
+                .get(started..)
+                .unwrap_or_default()
+                .lines()
+                .find_map(|line| {
+                    line.strip_prefix("listening on http://")?
+                        .trim()
+                        .parse()
+                        .ok()
+                });
+            if let Some(address) = listening {
+                self.address = address;
+                if try_request(address, "GET", "/readyz", &[], b"").is_some_and(|a| a.status == 200)
+                {
+                    return;
+                }
             }
             assert!(
                 Instant::now() < deadline,
@@ -203,7 +218,7 @@ impl ServiceProcess {
         }
     }
 
-    /// Starts it again over the same database and port.
+    /// Starts it again over the same database (on a new port).
     pub fn restart(&mut self) {
         if self.child.is_some() {
             self.stop();
@@ -229,12 +244,6 @@ impl Drop for ServiceProcess {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn free_address() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
 }
 
 /// One request to `address` on a fresh connection (blocking); `None` when nothing answers.
