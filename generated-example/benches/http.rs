@@ -1,28 +1,15 @@
-//! The HTTP service under load: `place_order` then `pay_order` over real HTTP/1.1 keep-alive
-//! connections at 1, 16 and 64 concurrent clients, with the example domain's rules
-//! (`tests/domain`), a durable SQLite store and the `order_summary` projection running. Each
-//! level prints requests/s, orders/s and p50/p99 latency next to the store's own append rate
-//! with as many concurrent writers, measured in the same run.
+//! The example service under load: the release `shop` binary, started as a user would (its
+//! event store and three projections in a temporary directory, request logs on), driven with
+//! `place_order` then `pay_order` over real HTTP/1.1 keep-alive connections by 1, 16 and 64
+//! concurrent clients. Each level prints requests/s, orders/s and p50/p99 latency next to the
+//! store's own append rate with as many concurrent writers, measured in the same run.
 //!
-//! Run: `cargo bench -p eventsmith --bench http`
+//! Run: `cargo bench -p shop --bench http`
 
-#[path = "../tests/domain/mod.rs"]
-mod domain;
-mod generated {
-    include!("../../generated-example/src/generated/mod.rs");
-}
-use domain::projections;
-
-use domain::order::Rules;
-use eventsmith::repository::Repository;
-use eventsmith::service::Service;
+use eventsmith::service::process::ServiceProcess;
 use eventsmith::store::{EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore};
-use generated::order::OrderAggregate;
-use generated::projections::OrderSummaryProjection;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use projections::order_summary::Handler as Summaries;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Orders each level places and pays.
@@ -47,7 +34,8 @@ async fn client(
     tokio::spawn(connection);
     let mut latencies = Vec::with_capacity(orders * 2);
     for n in 0..orders {
-        let id = format!("l{level}-c{client}-o{n}");
+        // Order ids are UUIDs, as the read models key them.
+        let id = format!("00000000-0000-7000-8{level:03x}-{client:04x}{n:08x}");
         for (command, body) in [("place_order", PLACE), ("pay_order", PAY)] {
             let request = hyper::Request::post(format!("/commands/order/{id}/{command}"))
                 .header("host", "bench")
@@ -107,32 +95,20 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
+    // `EVENTSMITH_BENCH_LOG=warn` leaves request logs out, to see what they cost.
+    let log = std::env::var("EVENTSMITH_BENCH_LOG").unwrap_or_else(|_| "info".into());
+    let service = ServiceProcess::start_with(env!("CARGO_BIN_EXE_shop"), &[("RUST_LOG", &log)]);
+    let address = service.address();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
     runtime.block_on(async {
-        let store = Arc::new(SqliteStore::open(dir.path().join("events.db"), "bench").unwrap());
-        let service = Service::new(Arc::clone(&store))
-            .aggregate(
-                "order",
-                Repository::<_, OrderAggregate<Rules>>::new(Arc::clone(&store)).cache(100_000),
-            )
-            .projection(
-                OrderSummaryProjection::<Summaries>::default(),
-                dir.path().join("order_summary.db"),
-            )
-            .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(service.serve(listener, async move {
-            let _ = stopped.await;
-        }));
-        let raw_store = SqliteStore::open(dir.path().join("raw.db"), "bench").unwrap();
-        println!("place_order + pay_order over HTTP/1.1 keep-alive ({ORDERS} orders per level)");
+        let raw_store = SqliteStore::open(service.dir().join("raw.db"), "bench").unwrap();
+        println!(
+            "the shop binary: place_order + pay_order over HTTP/1.1 keep-alive ({ORDERS} orders per level)"
+        );
         for clients in [1, 16, 64] {
             let started = Instant::now();
             let tasks: Vec<_> = (0..clients)
@@ -154,7 +130,14 @@ fn main() {
                 requests / raw,
             );
         }
-        stop.send(()).unwrap();
-        server.await.unwrap().unwrap();
     });
+    // Every order reached the read model: the projections kept up.
+    let last = format!("00000000-0000-7000-8040-{:04x}{:08x}", 63, ORDERS / 64 - 1);
+    let summary = service.wait_for(&format!("/projections/order_summary/{last}"), |a| {
+        a.status == 200 && a.body["row"]["status"] == "paid"
+    });
+    println!(
+        "order_summary caught up at position {}",
+        summary.body["position"]
+    );
 }
