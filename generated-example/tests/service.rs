@@ -107,6 +107,44 @@ mod generated {
     }
 
     #[test]
+    fn commands_need_the_token_when_one_is_set() {
+        let service = ServiceProcess::start_with(
+            env!("CARGO_BIN_EXE_shop"),
+            &[("EVENTSMITH_TOKEN", "s3cret")],
+        );
+        let path = "/commands/no_such_aggregate/1/no_such_command";
+        let anonymous = service.post(path, &json!({}));
+        assert_eq!(anonymous.status, 401, "{anonymous:?}");
+        let wrong = service
+            .request("POST", path, &[("Authorization", "Bearer guess")], b"{}");
+        assert_eq!(wrong.status, 401, "{wrong:?}");
+        let known = service
+            .request("POST", path, &[("Authorization", "Bearer s3cret")], b"{}");
+        assert_eq!(known.status, 404, "{known:?}");
+        assert_eq!(service.get("/events").status, 200);
+    }
+
+    #[test]
+    fn json_logs_carry_each_request() {
+        let service = ServiceProcess::start_with(
+            env!("CARGO_BIN_EXE_shop"),
+            &[("EVENTSMITH_LOG_FORMAT", "json")],
+        );
+        service.request("GET", "/healthz", &[("X-Correlation-Id", "trace-me")], b"");
+        let logs = service.logs();
+        let logged = logs
+            .lines()
+            .filter_map(|line| {
+                eventsmith::serde_json::from_str::<eventsmith::serde_json::Value>(line)
+                    .ok()
+            })
+            .any(|line| {
+                line["fields"]["path"] == "/healthz" && line["fields"]["status"] == 200
+            });
+        assert!(logged, "{logs}");
+    }
+
+    #[test]
     fn it_stops_cleanly_on_sigterm_and_starts_again() {
         let mut service = start();
         assert!(service.stop().success(), "{}", service.logs());
