@@ -135,40 +135,31 @@ fn bad_names_templates_and_runtime_paths_are_usage_errors() {
     ]));
     assert_eq!(code, 2);
     assert!(stderr.contains("holds no Cargo.toml"), "{stderr}");
+    // Templates that do not parse, or do not render to Rust, are reported; nothing is written.
     let templates = root.path().join("templates");
     std::fs::create_dir(&templates).unwrap();
-    std::fs::write(templates.join("main.rs.hbs"), "fn main() { {{#if}} }").unwrap();
-    std::fs::write(templates.join("tests.rs.hbs"), "fn broken( {{name}}").unwrap();
-    let (code, stdout, stderr) = run(eventsmith().current_dir(root.path()).args([
-        "service",
-        "new",
-        "svc",
-        "--templates",
-        "templates",
-    ]));
-    assert_eq!(code, 2, "{stdout}{stderr}");
-    assert!(stdout.contains("main.rs.hbs"), "{stdout}");
-    assert!(!root.path().join("svc").exists(), "nothing is written");
-}
-
-#[test]
-fn overridden_templates_that_render_broken_rust_are_reported() {
-    let root = tempfile::tempdir().unwrap();
-    new_project(root.path());
-    let templates = root.path().join("templates");
-    std::fs::create_dir(&templates).unwrap();
-    std::fs::write(templates.join("tests.rs.hbs"), "fn broken( {{name}}").unwrap();
-    let (code, stdout, stderr) = run(eventsmith().current_dir(root.path()).args([
-        "service",
-        "new",
-        "svc",
-        "--templates",
-        "templates",
-    ]));
-    assert_eq!(code, 2, "{stdout}{stderr}");
-    assert!(
-        stdout.contains("tests.rs.hbs") && stdout.contains("does not render to Rust"),
-        "{stdout}"
-    );
-    assert!(!root.path().join("svc").exists(), "nothing is written");
+    for (template, broken, message) in [
+        ("main.rs.hbs", "fn main() { {{#if}} }", "does not parse"),
+        (
+            "tests.rs.hbs",
+            "fn broken( {{name}}",
+            "does not render to Rust",
+        ),
+    ] {
+        std::fs::write(templates.join(template), broken).unwrap();
+        let (code, stdout, stderr) = run(eventsmith().current_dir(root.path()).args([
+            "service",
+            "new",
+            "svc",
+            "--templates",
+            "templates",
+        ]));
+        assert_eq!(code, 2, "{stdout}{stderr}");
+        assert!(
+            stdout.contains(template) && stdout.contains(message),
+            "{stdout}"
+        );
+        assert!(!root.path().join("svc").exists(), "nothing is written");
+        std::fs::remove_file(templates.join(template)).unwrap();
+    }
 }
