@@ -1,5 +1,7 @@
 //! `eventsmith`: a thin command line over `eventsmith-core`.
 
+mod catalog;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use eventsmith_core::compat::check::{self, Base};
 use eventsmith_core::compat::files::diff_files;
@@ -27,6 +29,7 @@ Examples:
   eventsmith new version order.placed        # v(N+1) with an upcast block to fill in
   eventsmith diff old.json new.json --level full
   eventsmith check --against origin/main --format github
+  eventsmith catalog                         # the event catalog, Markdown, into docs/catalog
   eventsmith service new shop-service        # a runnable service crate for the project
 
 Exit codes: 0 ok, 1 findings (invalid schemas, incompatible changes), 2 usage or I/O errors.";
@@ -153,6 +156,26 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = FormatArg::Human)]
         format: FormatArg,
+    },
+    /// Write the event catalog: Markdown pages with changelogs and flows (default), an
+    /// EventCatalog directory, or an AsyncAPI 3.0 document.
+    #[command(
+        after_help = "Examples:\n  eventsmith catalog                                   # Markdown into [output] catalog (default docs/catalog)\n  eventsmith catalog --check                           # exit 1 when the committed catalog is out of date\n  eventsmith catalog --format eventcatalog --out ../eventcatalog\n  eventsmith catalog --format asyncapi --out asyncapi.yaml"
+    )]
+    Catalog {
+        /// Where to write: a directory (default `[output] catalog`), or for asyncapi a `.json`
+        /// or `.yaml` file.
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// What to write.
+        #[arg(long, value_enum, default_value_t = catalog::FormatArg::Markdown)]
+        format: catalog::FormatArg,
+        /// A directory of handlebars templates replacing the embedded ones of the same names.
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+        /// Write nothing; exit 1 when a file is missing, differs, or should be removed.
+        #[arg(long)]
+        check: bool,
     },
     /// Generate a runnable service crate (HTTP API, SQLite event store, projections).
     #[command(subcommand)]
@@ -285,6 +308,20 @@ fn run(cli: &Cli) -> Result<ExitCode, Fatal> {
             };
             check_project(cli, &base, *level, (*format).into())
         }
+        Command::Catalog {
+            out,
+            format,
+            templates,
+            check,
+        } => catalog::run(
+            cli,
+            &catalog::Args {
+                out: out.as_deref(),
+                format: *format,
+                templates: templates.as_deref(),
+                check: *check,
+            },
+        ),
         Command::Service(ServiceCommand::New {
             dir,
             name,
@@ -366,6 +403,29 @@ fn validate(cli: &Cli, format: FormatArg) -> Result<ExitCode, Fatal> {
     })
 }
 
+/// Loads the project without checking examples (left to `validate`), printing every error; the
+/// exit code when it has errors.
+fn load_valid(cli: &Cli, root: &Path) -> Result<Result<Loaded, ExitCode>, Fatal> {
+    let mut options = LoadOptions::new(root, Some(current_dir()?));
+    options.check_examples = false;
+    let loaded = load(&RealFs, &options);
+    if !loaded.has_errors() {
+        return Ok(Ok(loaded));
+    }
+    let errors: Vec<Diagnostic> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .cloned()
+        .collect();
+    emit(cli, Format::Human, &errors, &loaded.sources, None);
+    Ok(Err(ExitCode::from(if loaded.has_io_errors() {
+        2
+    } else {
+        1
+    })))
+}
+
 /// Loads the project and generates its code, printing every error (and warning) found; the
 /// exit code when that fails.
 fn load_and_generate(
@@ -374,23 +434,10 @@ fn load_and_generate(
     tests: bool,
 ) -> Result<Result<(Loaded, eventsmith_core::codegen::Generated), ExitCode>, Fatal> {
     // Examples are left to `validate`: the generated tests check every one.
-    let mut options = LoadOptions::new(root, Some(current_dir()?));
-    options.check_examples = false;
-    let loaded = load(&RealFs, &options);
-    if loaded.has_errors() {
-        let errors: Vec<Diagnostic> = loaded
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .cloned()
-            .collect();
-        emit(cli, Format::Human, &errors, &loaded.sources, None);
-        return Ok(Err(ExitCode::from(if loaded.has_io_errors() {
-            2
-        } else {
-            1
-        })));
-    }
+    let loaded = match load_valid(cli, root)? {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(Err(code)),
+    };
     let Some(project) = loaded.project.as_ref() else {
         return Ok(Err(ExitCode::from(2)));
     };
@@ -706,6 +753,46 @@ fn write_all(cli: &Cli, files: &[PlannedFile]) -> Result<(), Fatal> {
     Ok(())
 }
 
+/// A template family, with the overrides in `dir`; `None` (the errors printed) when an override
+/// is unusable.
+fn templates(
+    cli: &Cli,
+    family: eventsmith_core::templates::Family,
+    dir: Option<PathBuf>,
+) -> Option<eventsmith_core::templates::Templates> {
+    use eventsmith_core::templates::Templates;
+    match dir {
+        Some(dir) => match Templates::with_overrides(family, &dir) {
+            Ok(templates) => Some(templates),
+            Err(errors) => {
+                emit(cli, Format::Human, &errors, &SourceMap::default(), None);
+                None
+            }
+        },
+        None => Some(Templates::embedded(family)),
+    }
+}
+
+/// `--check`'s report: every stale file, and exit 1 if there is one.
+fn report_stale(cli: &Cli, dir: &Path, stale: &[PathBuf], fix: &str) -> ExitCode {
+    for path in stale {
+        println!("stale: {}", dir.join(path).display());
+    }
+    if stale.is_empty() {
+        if !cli.quiet {
+            println!("{}: every generated file is up to date", dir.display());
+        }
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "error: {} generated file(s) in {} are out of date",
+        stale.len(),
+        dir.display()
+    );
+    eprintln!("help: {fix}");
+    ExitCode::from(1)
+}
+
 struct ServiceArgs<'a> {
     dir: Option<&'a Path>,
     name: Option<&'a str>,
@@ -724,18 +811,12 @@ fn checkout_runtime() -> Option<PathBuf> {
 }
 
 fn service_new(cli: &Cli, args: &ServiceArgs<'_>) -> Result<ExitCode, Fatal> {
-    use eventsmith_core::service::{self, Runtime, Templates};
+    use eventsmith_core::service::{self, Runtime};
     let root = project_root(cli)?;
     let cwd = current_dir()?;
-    let templates = match args.templates {
-        Some(dir) => match Templates::with_overrides(&cwd.join(dir)) {
-            Ok(templates) => templates,
-            Err(errors) => {
-                emit(cli, Format::Human, &errors, &SourceMap::default(), None);
-                return Ok(ExitCode::from(2));
-            }
-        },
-        None => Templates::embedded(),
+    let Some(templates) = templates(cli, service::TEMPLATES, args.templates.map(|d| cwd.join(d)))
+    else {
+        return Ok(ExitCode::from(2));
     };
     let (loaded, generated) = match load_and_generate(cli, &root, true)? {
         Ok(done) => done,
@@ -809,26 +890,15 @@ fn service_new(cli: &Cli, args: &ServiceArgs<'_>) -> Result<ExitCode, Fatal> {
         }
     };
     if args.check {
-        let stale = service::stale(&dir, &files);
-        for path in &stale {
-            println!("stale: {}", dir.join(path).display());
-        }
-        if stale.is_empty() {
-            if !cli.quiet {
-                println!("{}: every generated file is up to date", dir.display());
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        eprintln!(
-            "error: {} generated file(s) of {} are out of date",
-            stale.len(),
-            dir.display()
-        );
-        eprintln!(
-            "help: run `eventsmith service new {}` and commit the result",
-            dir.display()
-        );
-        return Ok(ExitCode::from(1));
+        return Ok(report_stale(
+            cli,
+            &dir,
+            &service::stale(&dir, &files),
+            &format!(
+                "run `eventsmith service new {}` and commit the result",
+                dir.display()
+            ),
+        ));
     }
     let written = match service::write(&dir, &files) {
         Ok(written) => written,

@@ -111,3 +111,51 @@ pub fn generate(root: &Path, events: usize) -> Vec<PathBuf> {
     }
     files
 }
+
+/// Adds a command per event (emitting it) and a projection per aggregate (subscribing to all its
+/// events), so producers and consumers are not empty.
+// Each bench compiles this module; only the catalog bench adds flows.
+#[allow(dead_code)]
+pub fn add_flows(root: &Path, events: usize) {
+    let schema = root.join("schema");
+    for event in 0..events {
+        let aggregate = event / EVENTS_PER_AGGREGATE;
+        write(
+            &schema.join(format!("commands/agg{aggregate}/do{event}.json")),
+            &json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": format!("Do{event}"),
+                "description": "Do something.",
+                "type": "object",
+                "properties": {
+                    "quantity": {"type": "integer", "minimum": 1, "description": "How many."}
+                },
+                "required": ["quantity"],
+                "additionalProperties": false,
+                "x-eventsmith": {"emits": [format!("agg{aggregate}.event{event}")], "owners": ["team"]}
+            }),
+        );
+    }
+    for aggregate in 0..events.div_ceil(EVENTS_PER_AGGREGATE) {
+        let subscribes: Vec<String> = (aggregate * EVENTS_PER_AGGREGATE
+            ..((aggregate + 1) * EVENTS_PER_AGGREGATE).min(events))
+            .map(|event| format!("agg{aggregate}.event{event}"))
+            .collect();
+        write(
+            &schema.join(format!("projections/view{aggregate}.json")),
+            &json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": format!("View{aggregate}"),
+                "description": "A read model.",
+                "type": "object",
+                "properties": {
+                    "id": {"$ref": "../types/ids.json#/$defs/Id", "description": "Which one."},
+                    "count": {"type": "integer", "minimum": 0, "description": "How many."}
+                },
+                "required": ["id", "count"],
+                "additionalProperties": false,
+                "x-eventsmith": {"key": "id", "subscribes": subscribes, "owners": ["team"]}
+            }),
+        );
+    }
+}

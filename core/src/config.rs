@@ -37,6 +37,14 @@ pub struct ProjectSettings {
     /// One line on what the project is.
     #[serde(default)]
     pub description: Option<String>,
+    /// The version of the project's API, as the catalog publishes it (AsyncAPI's
+    /// `info.version`, EventCatalog's services); default `1.0.0`.
+    #[serde(default = "default_version")]
+    pub version: String,
+}
+
+fn default_version() -> String {
+    "1.0.0".to_owned()
 }
 
 /// `[schema]`: where the schema files are.

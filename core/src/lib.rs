@@ -9,6 +9,7 @@
 pub mod annotations;
 pub mod build;
 pub mod bundle;
+pub mod catalog;
 pub mod codegen;
 pub mod compat;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod layout;
 pub mod loader;
 mod metaschema;
 pub mod model;
+pub mod output;
 pub mod pointer;
 pub mod report;
 mod rules;
@@ -30,6 +32,7 @@ pub mod service;
 pub mod source;
 pub mod stack;
 pub mod store;
+pub mod templates;
 pub mod walk;
 
 pub use diagnostic::{Diagnostic, Severity, Span};

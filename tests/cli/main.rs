@@ -4,6 +4,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+mod catalog;
 mod compat;
 mod generate;
 mod service;
@@ -41,6 +42,7 @@ fn help_is_pinned() {
         &["new", "command", "--help"],
         &["validate", "--help"],
         &["generate", "--help"],
+        &["catalog", "--help"],
     ] {
         let (code, stdout, _) = run(Command::new(env!("CARGO_BIN_EXE_eventsmith")).args(args));
         assert_eq!(code, 0);

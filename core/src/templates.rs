@@ -1,39 +1,32 @@
-//! The service's handlebars templates: embedded in the binary, each replaceable by a file of the
-//! same name in a `--templates` directory.
+//! Handlebars templates (the service's, the catalog's): embedded in the binary, each replaceable by
+//! a file of the same name in a `--templates` directory.
 
 use crate::diagnostic::Diagnostic;
-use handlebars::{Handlebars, handlebars_helper};
+use handlebars::Handlebars;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// The embedded templates, by name.
-const EMBEDDED: &[(&str, &str)] = &[
-    (
-        "Cargo.toml.hbs",
-        include_str!("../../../templates/service/Cargo.toml.hbs"),
-    ),
-    (
-        "gitignore.hbs",
-        include_str!("../../../templates/service/gitignore.hbs"),
-    ),
-    (
-        "README.md.hbs",
-        include_str!("../../../templates/service/README.md.hbs"),
-    ),
-    (
-        "main.rs.hbs",
-        include_str!("../../../templates/service/main.rs.hbs"),
-    ),
-    (
-        "tests.rs.hbs",
-        include_str!("../../../templates/service/tests.rs.hbs"),
-    ),
-];
+/// A set of templates that render one kind of output.
+#[derive(Debug, Clone, Copy)]
+pub struct Family {
+    /// Its directory under `templates/` in this repository (for diagnostics).
+    pub dir: &'static str,
+    /// The diagnostic code of its errors.
+    pub code: &'static str,
+    /// Where the data its templates see is described.
+    pub data: &'static str,
+    /// The embedded templates, by name.
+    pub embedded: &'static [(&'static str, &'static str)],
+}
 
-handlebars_helper!(json: |value: Json| serde_json::to_string(value).unwrap_or_default());
+mod helpers {
+    use handlebars::handlebars_helper;
+    handlebars_helper!(json: |value: Json| serde_json::to_string(value).unwrap_or_default());
+}
 
 /// A set of templates ready to render.
 pub struct Templates {
+    family: Family,
     registry: Handlebars<'static>,
     /// Templates read from an override directory, by name.
     overridden: Vec<(String, PathBuf)>,
@@ -41,8 +34,8 @@ pub struct Templates {
 
 impl Templates {
     /// The embedded templates.
-    pub fn embedded() -> Self {
-        Self::load(None).unwrap_or_else(|errors| {
+    pub fn embedded(family: Family) -> Self {
+        Self::load(family, None).unwrap_or_else(|errors| {
             // The embedded templates are tested; a failure here is a bug in this crate.
             panic!("the embedded templates do not parse: {errors:?}")
         })
@@ -50,15 +43,16 @@ impl Templates {
 
     /// The embedded templates, with those `dir` holds (same names) instead. Every template that
     /// does not parse is reported, with its line and column.
-    pub fn with_overrides(dir: &Path) -> Result<Self, Vec<Diagnostic>> {
-        Self::load(Some(dir))
+    pub fn with_overrides(family: Family, dir: &Path) -> Result<Self, Vec<Diagnostic>> {
+        Self::load(family, Some(dir))
     }
 
-    fn load(dir: Option<&Path>) -> Result<Self, Vec<Diagnostic>> {
+    fn load(family: Family, dir: Option<&Path>) -> Result<Self, Vec<Diagnostic>> {
+        let embedded = family.embedded;
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
         registry.register_escape_fn(handlebars::no_escape);
-        registry.register_helper("json", Box::new(json));
+        registry.register_helper("json", Box::new(helpers::json));
         let mut overridden = Vec::new();
         let mut errors = Vec::new();
         if let Some(dir) = dir {
@@ -66,12 +60,12 @@ impl Templates {
                 Ok(entries) => {
                     for entry in entries.flatten() {
                         let name = entry.file_name().to_string_lossy().into_owned();
-                        if name.ends_with(".hbs") && !EMBEDDED.iter().any(|(n, _)| *n == name) {
-                            let known: Vec<&str> = EMBEDDED.iter().map(|(n, _)| *n).collect();
+                        if name.ends_with(".hbs") && !embedded.iter().any(|(n, _)| *n == name) {
+                            let known: Vec<&str> = embedded.iter().map(|(n, _)| *n).collect();
                             errors.push(
                                 Diagnostic::error(
-                                    "service-template",
-                                    format!("`{name}` is not a service template"),
+                                    family.code,
+                                    format!("`{name}` is not a {} template", family.dir),
                                 )
                                 .in_file(entry.path(), None)
                                 .with_help(format!("the templates are: {}", known.join(", "))),
@@ -81,14 +75,14 @@ impl Templates {
                 }
                 Err(error) => errors.push(
                     Diagnostic::error(
-                        "service-template",
+                        family.code,
                         format!("cannot read the templates in {}: {error}", dir.display()),
                     )
                     .in_file(dir, None),
                 ),
             }
         }
-        for (name, embedded) in EMBEDDED {
+        for (name, text) in embedded {
             let file = dir.map(|d| d.join(name)).filter(|f| f.is_file());
             let text = match &file {
                 Some(file) => match std::fs::read_to_string(file) {
@@ -99,7 +93,7 @@ impl Templates {
                     Err(error) => {
                         errors.push(
                             Diagnostic::error(
-                                "service-template",
+                                family.code,
                                 format!("cannot read {}: {error}", file.display()),
                             )
                             .in_file(file, None),
@@ -107,7 +101,7 @@ impl Templates {
                         continue;
                     }
                 },
-                None => (*embedded).to_owned(),
+                None => (*text).to_owned(),
             };
             if let Err(error) = registry.register_template_string(name, text) {
                 let at = error
@@ -116,11 +110,11 @@ impl Templates {
                     .unwrap_or_default();
                 errors.push(
                     Diagnostic::error(
-                        "service-template",
+                        family.code,
                         format!("the template `{name}` does not parse{at}: {}", error.reason()),
                     )
                     .in_file(
-                        file.unwrap_or_else(|| PathBuf::from(format!("templates/service/{name}"))),
+                        file.unwrap_or_else(|| PathBuf::from(format!("templates/{}/{name}", family.dir))),
                         None,
                     )
                     .with_help("templates are handlebars: {{value}}, {{#each list}}…{{/each}}, {{#if value}}…{{/if}}"),
@@ -129,6 +123,7 @@ impl Templates {
         }
         if errors.is_empty() {
             Ok(Self {
+                family,
                 registry,
                 overridden,
             })
@@ -143,7 +138,7 @@ impl Templates {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, path)| path.clone())
-            .unwrap_or_else(|| PathBuf::from(format!("templates/service/{name}")))
+            .unwrap_or_else(|| PathBuf::from(format!("templates/{}/{name}", self.family.dir)))
     }
 
     /// Renders template `name` with `data`.
@@ -154,11 +149,14 @@ impl Templates {
                 _ => String::new(),
             };
             Diagnostic::error(
-                "service-template",
+                self.family.code,
                 format!("the template `{name}` failed{at}: {}", error.reason()),
             )
             .in_file(self.path_of(name), None)
-            .with_help("the data templates see is listed in the docs of `eventsmith_core::service::template_data`")
+            .with_help(format!(
+                "the data these templates see is described in {}",
+                self.family.data
+            ))
         })
     }
 }
@@ -171,7 +169,7 @@ mod tests {
     fn overrides_replace_templates_and_report_their_errors() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("gitignore.hbs"), "/target\n{{name}}\n").unwrap();
-        let templates = Templates::with_overrides(dir.path()).unwrap();
+        let templates = Templates::with_overrides(crate::service::TEMPLATES, dir.path()).unwrap();
         let data = serde_json::json!({ "name": "shop" });
         assert_eq!(
             templates.render("gitignore.hbs", &data).unwrap(),
@@ -188,7 +186,9 @@ mod tests {
         );
         std::fs::write(dir.path().join("main.rs.hbs"), "{{#each x}}").unwrap();
         std::fs::write(dir.path().join("extra.hbs"), "").unwrap();
-        let errors = Templates::with_overrides(dir.path()).err().unwrap();
+        let errors = Templates::with_overrides(crate::service::TEMPLATES, dir.path())
+            .err()
+            .unwrap();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(
             errors
