@@ -39,7 +39,12 @@ pub fn run(cli: &Cli, args: &Args<'_>) -> Result<ExitCode, Fatal> {
         (FormatArg::Markdown, _) => CatalogFormat::Markdown,
         (FormatArg::Eventcatalog, Some(_)) => CatalogFormat::EventCatalog,
         (FormatArg::Asyncapi, Some(out)) => match catalog::asyncapi_yaml(out) {
-            Some(yaml) => CatalogFormat::AsyncApi { yaml },
+            Some(yaml) => {
+                if args.templates.is_some() && !cli.quiet {
+                    eprintln!("warning: --templates has no effect on the AsyncAPI document");
+                }
+                CatalogFormat::AsyncApi { yaml }
+            }
             None => {
                 return Err(Fatal::new(
                     format!("{} names neither a .json nor a .yaml file", out.display()),
@@ -82,7 +87,12 @@ pub fn run(cli: &Cli, args: &Args<'_>) -> Result<ExitCode, Fatal> {
     let dir = &target.dir;
     if args.check {
         let mut stale = output::stale(dir, &target.files);
-        stale.extend(output::orphans(dir, target.roots, &target.files));
+        stale.extend(output::orphans(
+            dir,
+            target.roots,
+            &target.files,
+            &target.signature,
+        ));
         return Ok(report_stale(
             cli,
             dir,
@@ -90,14 +100,14 @@ pub fn run(cli: &Cli, args: &Args<'_>) -> Result<ExitCode, Fatal> {
             "run `eventsmith catalog` with the same options and commit the result",
         ));
     }
-    let written = match output::write(dir, &target.files) {
+    let written = match output::write(dir, &target.files, &target.signature) {
         Ok(written) => written,
         Err(errors) => {
             emit(cli, Format::Human, &errors, &loaded.sources, None);
             return Ok(ExitCode::from(2));
         }
     };
-    let removed = match output::prune(dir, target.roots, &target.files) {
+    let removed = match output::prune(dir, target.roots, &target.files, &target.signature) {
         Ok(removed) => removed,
         Err(error) => {
             emit(cli, Format::Human, &[error], &loaded.sources, None);

@@ -71,8 +71,14 @@ fn main() {
                 &target,
             )
             .unwrap();
-            output::write(&rendered.dir, &rendered.files).unwrap();
-            output::prune(&rendered.dir, rendered.roots, &rendered.files).unwrap();
+            output::write(&rendered.dir, &rendered.files, &rendered.signature).unwrap();
+            output::prune(
+                &rendered.dir,
+                rendered.roots,
+                &rendered.files,
+                &rendered.signature,
+            )
+            .unwrap();
             files = rendered.files.len();
         });
         println!(

@@ -39,12 +39,8 @@ pub fn bundle(store: &Store, root: DocId, base: &Path) -> Option<Value> {
             let target = target.clone().ok()?;
             if !docs.contains(&target.doc) {
                 docs.push(target.doc);
-                let path = store.document(target.doc).path();
-                let key = path
-                    .strip_prefix(base)
-                    .unwrap_or(path)
-                    .to_string_lossy()
-                    .replace('\\', "/");
+                // Relative even outside `base` (`../shared/x.json`): the same on every machine.
+                let key = crate::service::relative_path(base, store.document(target.doc).path());
                 keys.insert(target.doc, key);
             }
             refs.push((holder, target));

@@ -75,8 +75,10 @@ fn the_committed_catalog_is_what_eventsmith_catalog_writes() {
 #[test]
 fn the_example_catalog_is_pinned_in_every_format() {
     let out = tempfile::tempdir().unwrap();
-    let markdown = out.path().join("markdown");
-    let (code, stdout, stderr) = catalog(&repo_root(), &["--out", markdown.to_str().unwrap()]);
+    // In a copy of the project, so the links to its schema files are what docs/catalog has.
+    let copy = copy_project(&repo_root());
+    let markdown = copy.path().join("docs/catalog");
+    let (code, stdout, stderr) = catalog(copy.path(), &[]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     let pages = files_under(&markdown);
     for page in [
@@ -88,8 +90,9 @@ fn the_example_catalog_is_pinned_in_every_format() {
     ] {
         insta::assert_snapshot!(format!("catalog markdown {page}"), pages[page]);
     }
-    // Deterministic: a second run changes nothing.
-    let (_, stdout, _) = catalog(&repo_root(), &["--out", markdown.to_str().unwrap()]);
+    assert_eq!(pages, files_under(&repo_root().join("docs/catalog")));
+    // Deterministic: a second run changes nothing, and the committed catalog is the same.
+    let (_, stdout, _) = catalog(copy.path(), &[]);
     assert!(
         stdout.contains("0 created, 0 updated, 20 unchanged, 0 removed"),
         "{stdout}"
@@ -199,11 +202,14 @@ fn check_links(dir: &Path) -> usize {
             }
             checked += 1;
             let (path, anchor) = link.split_once('#').unwrap_or((link, ""));
+            let path = percent_encoding::percent_decode_str(path)
+                .decode_utf8()
+                .unwrap();
             let base = dir.join(page);
             let target = if path.is_empty() {
                 base.clone()
             } else {
-                base.parent().unwrap().join(path)
+                base.parent().unwrap().join(path.as_ref())
             };
             let Ok(target) = target.canonicalize() else {
                 broken.push(format!("{page}: {link} (no such file)"));
@@ -518,6 +524,39 @@ fn reruns_remove_what_is_gone_and_never_touch_other_files() {
         std::fs::read_to_string(project.join("docs/catalog/README.md")).unwrap(),
         "# Ours\n"
     );
+}
+
+#[test]
+fn two_projects_share_an_eventcatalog_directory() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("catalog");
+    let dir = dir.to_str().unwrap();
+    let (code, _, stderr) = run(eventsmith().current_dir(out.path()).args(["init", "tasks"]));
+    assert_eq!(code, 0, "{stderr}");
+    let tasks = out.path().join("tasks");
+    for project in [repo_root(), tasks.clone(), repo_root()] {
+        let (code, stdout, stderr) = catalog(&project, &["--format", "eventcatalog", "--out", dir]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+    }
+    // Each run rewrites its own project's pages and removes none of the other's.
+    let files = files_under(Path::new(dir));
+    assert!(files.contains_key("events/OrderPlaced/index.mdx"));
+    assert!(
+        files.keys().any(|p| p.starts_with("events/Task")),
+        "{:?}",
+        files.keys()
+    );
+    let (code, stdout, _) = catalog(
+        &tasks,
+        &["--format", "eventcatalog", "--out", dir, "--check"],
+    );
+    assert_eq!(code, 0, "{stdout}");
+    // A project whose page would land on another's is refused, and nothing is written.
+    let edge = repo_root().join("tests/service/edge");
+    let (code, stdout, _) = catalog(&edge, &["--format", "eventcatalog", "--out", dir]);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(stdout.contains("events/OrderPlaced/index.mdx"), "{stdout}");
+    assert_eq!(files_under(Path::new(dir)), files);
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

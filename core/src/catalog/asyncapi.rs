@@ -8,7 +8,6 @@ use super::facts::Facts;
 use crate::annotations::KEYWORD;
 use crate::diagnostic::Diagnostic;
 use crate::model::Project;
-use crate::output::SIGNED;
 use crate::pointer;
 use crate::store::{DocId, NodeRef};
 use crate::walk;
@@ -19,8 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const VERSION: &str = "3.0.0";
 
 /// The document for `project`.
-pub fn document(project: &Project, facts: &Facts) -> Value {
-    let schemas = Schemas::of(project);
+/// `signed` is its `x-generated` value.
+pub fn document(project: &Project, facts: &Facts, signed: &str) -> Value {
+    let mut schemas = Schemas::of(project);
     let mut messages = Map::new();
     let mut channels: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
     for (event, model) in facts.events.iter().zip(project.events.values()) {
@@ -36,8 +36,17 @@ pub fn document(project: &Project, facts: &Facts) -> Value {
             if !version.doc.summary.is_empty() {
                 message["summary"] = json!(version.doc.summary);
             }
-            if !version.doc.description.is_empty() {
-                message["description"] = json!(version.doc.description);
+            let mut description = version.doc.description.clone();
+            if let Some(reason) = &version.doc.deprecated {
+                // AsyncAPI messages have no deprecation of their own; their payloads do.
+                description = format!("**Deprecated:** {reason}\n\n{description}");
+                let key = schemas.key(model_version.schema).to_owned();
+                if let Some(Value::Object(payload)) = schemas.components.get_mut(&key) {
+                    payload.insert("deprecated".to_owned(), Value::Bool(true));
+                }
+            }
+            if !description.trim().is_empty() {
+                message["description"] = json!(description.trim());
             }
             if !version.examples.is_empty() {
                 message["examples"] = version
@@ -157,7 +166,7 @@ pub fn document(project: &Project, facts: &Facts) -> Value {
     }
     json!({
         "asyncapi": VERSION,
-        "x-generated": format!("{SIGNED} catalog: do not edit."),
+        "x-generated": signed,
         "info": info,
         "defaultContentType": "application/json",
         "channels": channels,
@@ -210,12 +219,17 @@ impl Schemas {
             if keys.contains_key(&doc) {
                 continue;
             }
-            let path = store.document(doc).path();
-            let relative = path.strip_prefix(&base).unwrap_or(path);
+            // By path from the schema directory (`..` as `parent`), the same on every machine.
+            let relative = crate::service::relative_path(
+                &base,
+                &store.document(doc).path().with_extension(""),
+            );
             let wanted: String = relative
-                .with_extension("")
-                .to_string_lossy()
-                .replace(['/', '\\'], ".")
+                .split('/')
+                .filter(|part| !part.is_empty())
+                .map(|part| if part == ".." { "parent" } else { part })
+                .collect::<Vec<_>>()
+                .join(".")
                 .chars()
                 .map(|c| {
                     if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
@@ -273,17 +287,21 @@ impl Schemas {
                 object.shift_remove("$schema");
                 object.shift_remove(KEYWORD);
             }
-            downlevel(&mut value);
+            // A draft-07 file already reads as AsyncAPI reads it.
+            if draft != crate::draft::Draft::Draft7 {
+                downlevel(&mut value);
+            }
             components.insert(key.clone(), value);
         }
         Schemas { keys, components }
     }
 
+    fn key(&self, doc: DocId) -> &str {
+        self.keys.get(&doc).map(String::as_str).unwrap_or_default()
+    }
+
     fn reference(&self, doc: DocId) -> String {
-        format!(
-            "#/components/schemas/{}",
-            self.keys.get(&doc).map(String::as_str).unwrap_or_default()
-        )
+        format!("#/components/schemas/{}", self.key(doc))
     }
 }
 

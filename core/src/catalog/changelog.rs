@@ -117,7 +117,15 @@ fn entry(
 ) -> ChangeEntry {
     // A change to an object's properties is reported on the object; the detail names the
     // property (`property `total``), which is what rules name.
-    let named = (change.kind.id().contains("propert") || change.kind.id().contains("required"))
+    let id = change.kind.id();
+    let about_a_property = ["property-", "optional-property-", "required-property-"]
+        .iter()
+        .any(|prefix| id.starts_with(prefix))
+        || matches!(
+            id,
+            "required-added" | "required-with-default-added" | "required-removed"
+        );
+    let named = about_a_property
         .then(|| change.detail.split('`').nth(1))
         .flatten();
     let refine = |path: String| match named {

@@ -9,7 +9,6 @@ use super::fields::Field;
 use super::markdown::pretty;
 use super::text::{Flavor, cell, prose};
 use crate::diagnostic::Diagnostic;
-use crate::output::SIGNED;
 use crate::templates::Templates;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
@@ -18,11 +17,6 @@ const FLAVOR: Flavor = Flavor::Mdx;
 
 /// The directories of the output the catalog owns.
 pub const ROOTS: &[&str] = &["events", "commands", "services", "teams"];
-
-/// The signature in every page's front matter (a YAML comment) and every `schema.json`.
-fn signature() -> String {
-    format!("{SIGNED} catalog: do not edit.")
-}
 
 /// Ids that EventCatalog shows and links by: events and commands share one namespace (a
 /// service's `sends` and `receives` name either), services another.
@@ -90,9 +84,11 @@ fn file_name(id: &str) -> String {
 }
 
 /// Every file: (path relative to the root, contents).
+/// `signed` goes in every page's front matter (a YAML comment) and every `schema.json`.
 pub fn files(
     facts: &Facts,
     templates: &Templates,
+    signed: &str,
 ) -> Result<Vec<(String, String)>, Vec<Diagnostic>> {
     let ids = ids(facts);
     let mut pages = Vec::new();
@@ -100,7 +96,7 @@ pub fn files(
     let mut errors = Vec::new();
     let mut page = |template: &str, path: String, front: Value, data: Value| match (
         templates.render(template, &data),
-        front_matter(&front),
+        front_matter(&front, signed),
     ) {
         (Ok(body), Ok(front)) => {
             pages.push((path, format!("{front}\n{}\n", super::markdown::tidy(&body))))
@@ -167,7 +163,12 @@ pub fn files(
                 front,
                 data,
             );
-            files_schema(&mut files, format!("{at}/schema.json"), &version.schema);
+            files_schema(
+                &mut files,
+                format!("{at}/schema.json"),
+                &version.schema,
+                signed,
+            );
             // The changelog of a version: how it and every version before it came to be.
             let entries: Vec<Value> = event
                 .versions
@@ -221,15 +222,29 @@ pub fn files(
             front,
             data,
         );
-        files_schema(&mut files, format!("{dir}/schema.json"), &command.schema);
+        files_schema(
+            &mut files,
+            format!("{dir}/schema.json"),
+            &command.schema,
+            signed,
+        );
     }
     for (aggregate, id) in facts.aggregates.iter().zip(&ids.services) {
         let mut front = base_front(id, &aggregate.doc, &facts.version);
         front["name"] = json!(format!("{} service", aggregate.doc.title));
         front["badges"] = json!([badge(&format!("{}-<id>", aggregate.category), "blue")]);
-        front["sends"] = aggregate
-            .events
-            .iter()
+        // Its own events, and those its commands emit elsewhere.
+        let mut sent: Vec<&String> = aggregate.events.iter().collect();
+        for key in &aggregate.commands {
+            let command = facts.commands.iter().find(|c| &c.key == key);
+            for emitted in command.into_iter().flat_map(|c| &c.emits) {
+                if !sent.contains(&emitted) {
+                    sent.push(emitted);
+                }
+            }
+        }
+        front["sends"] = sent
+            .into_iter()
             .filter_map(|t| event_id(t))
             .map(|(id, e)| json!({"id": id, "version": format!("{}.0.0", e.latest)}))
             .collect();
@@ -281,18 +296,18 @@ pub fn files(
 }
 
 /// A `schema.json` beside its page, signed in a `$comment` (its first key).
-fn files_schema(files: &mut Vec<(String, String)>, path: String, schema: &Value) {
+fn files_schema(files: &mut Vec<(String, String)>, path: String, schema: &Value, signed: &str) {
     let schema = match schema {
         Value::Object(object) => {
-            let mut signed = Map::new();
-            signed.insert("$comment".to_owned(), Value::String(signature()));
-            signed.extend(
+            let mut signed_schema = Map::new();
+            signed_schema.insert("$comment".to_owned(), Value::String(signed.to_owned()));
+            signed_schema.extend(
                 object
                     .iter()
                     .filter(|(k, _)| *k != "$comment")
                     .map(|(k, v)| (k.clone(), v.clone())),
             );
-            Value::Object(signed)
+            Value::Object(signed_schema)
         }
         other => other.clone(),
     };
@@ -341,14 +356,14 @@ fn event_badges(event: &EventFacts, version: &VersionFacts) -> Vec<Value> {
 }
 
 /// Front matter: the signature as a YAML comment, then the fields.
-fn front_matter(front: &Value) -> Result<String, Diagnostic> {
+fn front_matter(front: &Value, signed: &str) -> Result<String, Diagnostic> {
     let yaml = serde_norway::to_string(front).map_err(|error| {
         Diagnostic::error(
             "catalog-front-matter",
             format!("cannot write front matter: {error}"),
         )
     })?;
-    Ok(format!("---\n# {}\n{yaml}---\n", signature()))
+    Ok(format!("---\n# {signed}\n{yaml}---\n"))
 }
 
 fn changelog_entry(version: &VersionFacts) -> Value {
@@ -369,7 +384,7 @@ fn field_rows(fields: &[Field]) -> Vec<Value> {
         .iter()
         .map(|f| {
             json!({
-                "path": super::fields::inline_code(&f.path),
+                "path": cell(&super::fields::inline_code(&f.path), FLAVOR),
                 "type": cell(&f.ty, FLAVOR),
                 "required": if f.required { "yes" } else { "no" },
                 "constraints": cell(&f.constraints.join(", "), FLAVOR),

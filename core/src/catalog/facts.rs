@@ -22,7 +22,7 @@ pub struct Facts {
     pub version: String,
     /// The compatibility level the project keeps.
     pub level: &'static str,
-    /// Aggregates by name, with those that only events name.
+    /// Aggregates by name.
     pub aggregates: Vec<AggregateFacts>,
     /// Events by type.
     pub events: Vec<EventFacts>,
@@ -123,10 +123,8 @@ pub struct CommandFacts {
 pub struct AggregateFacts {
     /// Its name.
     pub name: String,
-    /// Its documentation (a bare title when only events name it).
+    /// Its documentation.
     pub doc: Doc,
-    /// Whether it has an aggregate file.
-    pub declared: bool,
     /// Streams are `<category>-<id>`.
     pub category: String,
     /// Snapshot every N events.
@@ -178,10 +176,9 @@ pub struct OwnerFacts {
 /// The facts of `project`.
 pub fn gather(project: &Project) -> Facts {
     let level = project.config.compatibility.level;
-    let events: Vec<EventFacts> = unique_names(project)
-        .into_iter()
-        .map(|(event, rust_name)| event_facts(project, event, rust_name, level))
-        .collect();
+    let events = in_parallel(unique_names(project), |(event, rust_name)| {
+        event_facts(project, event, rust_name, level)
+    });
     let commands: Vec<CommandFacts> = project
         .commands
         .iter()
@@ -221,13 +218,11 @@ pub fn gather(project: &Project) -> Facts {
             schema: bundled(project, projection.schema),
         })
         .collect();
-    let mut names: BTreeSet<&str> = project.aggregates.keys().map(String::as_str).collect();
-    names.extend(project.events.values().map(|e| e.aggregate.as_str()));
-    names.extend(project.commands.values().map(|c| c.aggregate.as_str()));
-    let aggregates: Vec<AggregateFacts> = names
-        .into_iter()
-        .map(|name| {
-            let declared = project.aggregates.get(name);
+    // Every event and command has an aggregate file (`validate` requires it).
+    let aggregates: Vec<AggregateFacts> = project
+        .aggregates
+        .iter()
+        .map(|(name, aggregate)| {
             let own_events: Vec<String> = project.events_of(name).map(Event::event_type).collect();
             let consumed_by = projections
                 .iter()
@@ -235,32 +230,17 @@ pub fn gather(project: &Project) -> Facts {
                 .map(|p| p.name.clone())
                 .collect();
             AggregateFacts {
-                name: name.to_owned(),
-                doc: match declared {
-                    Some(aggregate) => doc(
-                        project,
-                        aggregate.schema,
-                        name,
-                        &aggregate.annotations.owners,
-                        None,
-                    ),
-                    None => Doc {
-                        title: name.to_owned(),
-                        summary: String::new(),
-                        description: String::new(),
-                        owners: Vec::new(),
-                        deprecated: None,
-                        source: String::new(),
-                    },
-                },
-                declared: declared.is_some(),
-                category: declared.map_or(name, |a| a.stream_category()).to_owned(),
-                snapshot_every: declared
-                    .and_then(|a| a.annotations.snapshot)
-                    .map(|s| s.every),
-                fields: declared
-                    .map(|a| fields::fields(&project.store, &root(a.schema)))
-                    .unwrap_or_default(),
+                name: name.clone(),
+                doc: doc(
+                    project,
+                    aggregate.schema,
+                    name,
+                    &aggregate.annotations.owners,
+                    None,
+                ),
+                category: aggregate.stream_category().to_owned(),
+                snapshot_every: aggregate.annotations.snapshot.map(|s| s.every),
+                fields: fields::fields(&project.store, &root(aggregate.schema)),
                 commands: project
                     .commands_of(name)
                     .map(|c| format!("{}.{}", c.aggregate, c.name))
@@ -316,6 +296,36 @@ pub fn gather(project: &Project) -> Facts {
         projections,
         owners: owners.into_values().collect(),
     }
+}
+
+/// `f` over `items` on every core, in order: diffs, field tables and bundles of thousands of
+/// versions are the bulk of a catalog's time.
+fn in_parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || items.len() < 64 {
+        return items.into_iter().map(f).collect();
+    }
+    let per_thread = items.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<T>> = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(per_thread).collect());
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 fn root(doc: DocId) -> NodeRef {
@@ -439,12 +449,7 @@ fn doc(
     let title = Some(text("title"))
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| name.to_owned());
-    let source = document
-        .path()
-        .strip_prefix(&project.root)
-        .unwrap_or(document.path())
-        .to_string_lossy()
-        .replace('\\', "/");
+    let source = crate::service::relative_path(&project.root, document.path());
     Doc {
         title,
         summary: summary(&description),

@@ -37,6 +37,40 @@ pub fn fields(store: &Store, root: &NodeRef) -> Vec<Field> {
     out
 }
 
+/// A schema and, recursively, its `allOf` members (each once): together they describe one
+/// value.
+fn members<'a>(store: &'a Store, node: &NodeRef) -> Vec<View<'a>> {
+    let mut out: Vec<View<'a>> = Vec::new();
+    let mut seen: Vec<NodeRef> = Vec::new();
+    let mut pending = vec![node.clone()];
+    while let Some(node) = pending.pop() {
+        let target = store.follow(&node).unwrap_or_else(|| node.clone());
+        if seen.contains(&target) || out.len() > 64 {
+            continue;
+        }
+        seen.push(target);
+        let view = View::resolve(store, &node);
+        let mut nested = Vec::new();
+        for (list, at) in view.get_all("allOf") {
+            if let Value::Array(list) = list {
+                nested.extend((0..list.len()).map(|index| NodeRef {
+                    doc: at.doc,
+                    pointer: pointer::push(&at.pointer, &index.to_string()),
+                }));
+            }
+        }
+        // Depth first, in document order.
+        pending.extend(nested.into_iter().rev());
+        out.push(view);
+    }
+    out
+}
+
+/// The first value of `keyword` among a schema's members.
+fn first<'a>(views: &[View<'a>], keyword: &str) -> Option<(&'a Value, NodeRef)> {
+    views.iter().find_map(|view| view.get(keyword))
+}
+
 fn walk(
     store: &Store,
     node: &NodeRef,
@@ -45,29 +79,17 @@ fn walk(
     on_path: &mut Vec<NodeRef>,
     out: &mut Vec<Field>,
 ) {
-    let view = View::resolve(store, node);
-    // Properties of the object itself and of its `allOf` members.
-    let mut objects = vec![view.clone()];
-    for (members, at) in view.get_all("allOf") {
-        if let Value::Array(members) = members {
-            for index in 0..members.len() {
-                let member = NodeRef {
-                    doc: at.doc,
-                    pointer: pointer::push(&at.pointer, &index.to_string()),
-                };
-                objects.push(View::resolve(store, &member));
-            }
-        }
-    }
+    let objects = members(store, node);
+    // `required` anywhere in the conjunction applies to every member's properties.
+    let required: Vec<&str> = objects
+        .iter()
+        .flat_map(|o| o.get_all("required"))
+        .filter_map(|(value, _)| value.as_array())
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
     let mut seen = std::collections::HashSet::new();
     for object in &objects {
-        let required: Vec<&str> = object
-            .get_all("required")
-            .into_iter()
-            .filter_map(|(value, _)| value.as_array())
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
         for (properties, at) in object.get_all("properties") {
             let Value::Object(properties) = properties else {
                 continue;
@@ -108,56 +130,59 @@ fn field(
     on_path: &mut Vec<NodeRef>,
     out: &mut Vec<Field>,
 ) {
-    let view = View::resolve(store, node);
-    let description = view
-        .get("description")
+    let views = members(store, node);
+    let description = first(&views, "description")
         .and_then(|(v, _)| v.as_str())
         .unwrap_or_default()
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
     out.push(Field {
-        ty: type_of(store, &view, 0),
-        constraints: constraints(&view),
+        ty: type_of(store, &views, 0),
+        constraints: constraints(&views),
         path: path.clone(),
         required,
         description,
         depth,
     });
-    // Nested objects, directly or as array items, expand below their field.
+    expand(store, node, &path, depth, on_path, out);
+}
+
+/// Fields nested in the value at `node`: an object's properties, or those of its array's items
+/// (`list[]`, `matrix[][]`), one level deeper.
+fn expand(
+    store: &Store,
+    node: &NodeRef,
+    path: &str,
+    depth: usize,
+    on_path: &mut Vec<NodeRef>,
+    out: &mut Vec<Field>,
+) {
     let target = store.follow(node).unwrap_or_else(|| node.clone());
     if depth + 1 >= MAX_DEPTH || on_path.contains(&target) {
         return;
     }
+    let views = members(store, node);
     on_path.push(target);
-    if is_object(&view) {
-        walk(store, node, &path, depth + 1, on_path, out);
-    } else if let Some((Value::Object(_) | Value::Bool(_), at)) = view.get("items") {
-        let items = View::resolve(store, &at);
-        if is_object(&items) {
-            let item_target = store.follow(&at).unwrap_or_else(|| at.clone());
-            if !on_path.contains(&item_target) {
-                on_path.push(item_target);
-                walk(store, &at, &format!("{path}[]"), depth + 1, on_path, out);
-                on_path.pop();
-            }
-        }
+    if is_object(&views) {
+        walk(store, node, path, depth + 1, on_path, out);
+    } else if let Some((Value::Object(_), at)) = first(&views, "items") {
+        expand(store, &at, &format!("{path}[]"), depth, on_path, out);
     }
     on_path.pop();
 }
 
-fn is_object(view: &View<'_>) -> bool {
-    view.get("properties").is_some()
-        || view
-            .get("type")
-            .is_some_and(|(t, _)| t.as_str() == Some("object"))
-            && view.get("allOf").is_some()
+fn is_object(views: &[View<'_>]) -> bool {
+    views.iter().any(|view| view.get("properties").is_some())
 }
 
 /// The name a referenced schema goes by: its title, else the last token of its pointer, else
-/// its file's stem.
-fn named(store: &Store, view: &View<'_>) -> Option<String> {
-    let target = store.ref_target(&view.at)?.as_ref().ok()?;
+/// its file's stem. A lone `allOf` reference (draft-07's way to annotate a `$ref`) counts.
+fn named(store: &Store, views: &[View<'_>]) -> Option<String> {
+    let referring = views
+        .iter()
+        .find(|view| store.ref_target(&view.at).is_some())?;
+    let target = store.ref_target(&referring.at)?.as_ref().ok()?;
     let target = store.follow(target).unwrap_or_else(|| target.clone());
     if let Some(title) = store
         .value(&target)
@@ -176,35 +201,35 @@ fn named(store: &Store, view: &View<'_>) -> Option<String> {
     }
 }
 
-/// The type of a schema, in words.
-fn type_of(store: &Store, view: &View<'_>, depth: usize) -> String {
-    if let Some(b) = view.boolean {
-        return if b { "any" } else { "nothing" }.to_owned();
+/// The type of a schema (with its `allOf` members), in words.
+fn type_of(store: &Store, views: &[View<'_>], depth: usize) -> String {
+    if let Some(b) = views.first().and_then(|v| v.boolean) {
+        return if b { "any" } else { "never valid" }.to_owned();
     }
-    let base = plain_type(store, view, depth);
-    match named(store, view) {
+    let base = plain_type(store, views, depth);
+    match named(store, views) {
         Some(name) if depth == 0 && !base.contains(&name) => format!("{name}: {base}"),
         _ => base,
     }
 }
 
-fn plain_type(store: &Store, view: &View<'_>, depth: usize) -> String {
+fn plain_type(store: &Store, views: &[View<'_>], depth: usize) -> String {
     if depth > 3 {
         return "…".to_owned();
     }
-    let types: Vec<&str> = match view.get("type") {
+    let types: Vec<&str> = match first(views, "type") {
         Some((Value::String(t), _)) => vec![t.as_str()],
         Some((Value::Array(list), _)) => list.iter().filter_map(Value::as_str).collect(),
         _ => Vec::new(),
     };
-    let format = view.get("format").and_then(|(v, _)| v.as_str());
+    let format = first(views, "format").and_then(|(v, _)| v.as_str());
     let words: Vec<String> = types
         .iter()
         .map(|t| match (*t, format) {
             ("string", Some(format)) => format!("string ({format})"),
-            ("array", _) => match view.get("items") {
+            ("array", _) => match first(views, "items") {
                 Some((Value::Object(_), at)) => {
-                    let items = View::resolve(store, &at);
+                    let items = members(store, &at);
                     let name = named(store, &items);
                     format!(
                         "array of {}",
@@ -220,29 +245,29 @@ fn plain_type(store: &Store, view: &View<'_>, depth: usize) -> String {
         return words.join(" or ");
     }
     for keyword in ["oneOf", "anyOf"] {
-        if let Some((Value::Array(members), at)) = view.get(keyword) {
-            let alternatives: Vec<String> = (0..members.len())
+        if let Some((Value::Array(list), at)) = first(views, keyword) {
+            let alternatives: Vec<String> = (0..list.len())
                 .map(|index| {
                     let member = NodeRef {
                         doc: at.doc,
                         pointer: pointer::push(&at.pointer, &index.to_string()),
                     };
-                    let member = View::resolve(store, &member);
+                    let member = members(store, &member);
                     named(store, &member).unwrap_or_else(|| plain_type(store, &member, depth + 1))
                 })
                 .collect();
             return alternatives.join(" or ");
         }
     }
-    if let Some((value, _)) = view.get("const") {
+    if let Some((value, _)) = first(views, "const") {
         return json_type(value).to_owned();
     }
-    if let Some((Value::Array(values), _)) = view.get("enum") {
+    if let Some((Value::Array(values), _)) = first(views, "enum") {
         let mut kinds: Vec<&str> = values.iter().map(json_type).collect();
         kinds.dedup();
         return kinds.join(" or ");
     }
-    if view.get("properties").is_some() {
+    if is_object(views) {
         return "object".to_owned();
     }
     "any".to_owned()
@@ -263,7 +288,7 @@ fn json_type(value: &Value) -> &'static str {
 /// A JSON value as inline code.
 pub fn code(value: &Value) -> String {
     let text = match value {
-        Value::String(s) => s.clone(),
+        Value::String(s) if !s.is_empty() => s.clone(),
         other => other.to_string(),
     };
     inline_code(&text)
@@ -271,6 +296,10 @@ pub fn code(value: &Value) -> String {
 
 /// Text as an inline code span, with enough backticks around it.
 pub fn inline_code(text: &str) -> String {
+    if text.is_empty() {
+        // An empty span renders its backticks; show the empty string as JSON does.
+        return "`\"\"`".to_owned();
+    }
     let mut longest = 0;
     let mut run = 0;
     for c in text.chars() {
@@ -286,10 +315,11 @@ pub fn inline_code(text: &str) -> String {
     format!("{fence}{pad}{text}{pad}{fence}")
 }
 
-/// The constraints of a schema, in words.
-fn constraints(view: &View<'_>) -> Vec<String> {
+/// The constraints of a schema (with its `allOf` members), in words.
+fn constraints(views: &[View<'_>]) -> Vec<String> {
     let mut out = Vec::new();
-    let number = |keyword: &str| view.get(keyword).map(|(v, _)| v.to_string());
+    let get = |keyword: &str| first(views, keyword);
+    let number = |keyword: &str| get(keyword).map(|(v, _)| v.to_string());
     let bounds = [
         ("minimum", "≥"),
         ("exclusiveMinimum", ">"),
@@ -297,7 +327,7 @@ fn constraints(view: &View<'_>) -> Vec<String> {
         ("exclusiveMaximum", "<"),
     ];
     for (keyword, symbol) in bounds {
-        if let Some((value, _)) = view.get(keyword) {
+        if let Some((value, _)) = get(keyword) {
             if value.is_number() {
                 out.push(format!("{symbol} {value}"));
             }
@@ -319,37 +349,98 @@ fn constraints(view: &View<'_>) -> Vec<String> {
             out.push(format!("{words} {value}"));
         }
     }
-    if view
-        .get("uniqueItems")
-        .is_some_and(|(v, _)| v == &Value::Bool(true))
-    {
+    if get("uniqueItems").is_some_and(|(v, _)| v == &Value::Bool(true)) {
         out.push("unique items".to_owned());
     }
-    if let Some((Value::String(pattern), _)) = view.get("pattern") {
+    if let Some((Value::String(pattern), _)) = get("pattern") {
         out.push(format!("pattern {}", inline_code(pattern)));
     }
-    if let Some((Value::Array(values), _)) = view.get("enum") {
+    if let Some((Value::Array(values), _)) = get("enum") {
         let values: Vec<String> = values.iter().map(code).collect();
         out.push(format!("one of {}", values.join(", ")));
     }
-    if let Some((value, _)) = view.get("const") {
+    if let Some((value, _)) = get("const") {
         out.push(format!("always {}", code(value)));
     }
-    if let Some((value, _)) = view.get("default") {
+    if let Some((value, _)) = get("default") {
         out.push(format!("default {}", code(value)));
     }
-    if view
-        .get("additionalProperties")
-        .is_some_and(|(v, _)| v == &Value::Bool(false))
-        && view.get("properties").is_some()
+    if get("additionalProperties").is_some_and(|(v, _)| v == &Value::Bool(false))
+        && get("properties").is_some()
     {
         out.push("no other properties".to_owned());
     }
-    if view
-        .get("deprecated")
-        .is_some_and(|(v, _)| v == &Value::Bool(true))
-    {
+    if get("deprecated").is_some_and(|(v, _)| v == &Value::Bool(true)) {
         out.push("deprecated".to_owned());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::MemoryFs;
+    use serde_json::json;
+    use std::path::Path;
+
+    fn table(schema: Value) -> Vec<(String, String, bool)> {
+        let mut fs = MemoryFs::new();
+        fs.insert("/p/schema.json", serde_json::to_vec(&schema).unwrap());
+        let loaded = crate::loader::load_file(&fs, Path::new("/p/schema.json"), None);
+        let doc = loaded.doc.unwrap();
+        let root = NodeRef {
+            doc,
+            pointer: String::new(),
+        };
+        fields(&loaded.store, &root)
+            .into_iter()
+            .map(|f| (f.path, f.ty, f.required))
+            .collect()
+    }
+
+    #[test]
+    fn all_of_members_give_properties_required_and_types() {
+        let rows = table(json!({
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "allOf": [{"$ref": "#/definitions/Base"}, {"allOf": [{"properties": {"deep": {"type": "integer"}}}]}],
+            "required": ["id", "price"],
+            "properties": {
+                "price": {"description": "How much.", "allOf": [{"$ref": "#/definitions/Money"}]}
+            },
+            "definitions": {
+                "Base": {"type": "object", "properties": {"id": {"type": "string"}}},
+                "Money": {"type": "object", "properties": {"amount": {"type": "number"}}}
+            }
+        }));
+        assert_eq!(
+            rows,
+            vec![
+                ("price".into(), "Money: object".into(), true),
+                ("price.amount".into(), "number".into(), false),
+                ("id".into(), "string".into(), true),
+                ("deep".into(), "integer".into(), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn arrays_of_arrays_and_cycles_expand_once() {
+        let rows = table(json!({
+            "type": "object",
+            "properties": {
+                "grid": {"type": "array", "items": {"type": "array", "items": {"type": "object", "properties": {"x": {"type": "integer"}}}}},
+                "node": {"$ref": "#/$defs/Node"}
+            },
+            "$defs": {"Node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/Node"}}}}
+        }));
+        assert_eq!(
+            rows,
+            vec![
+                ("grid".into(), "array of array of object".into(), false),
+                ("grid[][].x".into(), "integer".into(), false),
+                ("node".into(), "Node: object".into(), false),
+                ("node.next".into(), "Node: object".into(), false),
+            ]
+        );
+    }
 }

@@ -14,7 +14,7 @@ pub mod text;
 
 use crate::diagnostic::Diagnostic;
 use crate::model::Project;
-use crate::output::{OutputFile, Owner};
+use crate::output::{OutputFile, Owner, Signature};
 use crate::templates::Family;
 use std::path::{Path, PathBuf};
 
@@ -94,6 +94,8 @@ pub struct Target {
     /// The parts of `dir` the catalog owns: generated files there that it no longer writes
     /// are removed.
     pub roots: &'static [&'static str],
+    /// How the files are signed: only files with this signature are overwritten or removed.
+    pub signature: Signature,
 }
 
 /// Renders the catalog of `project` in `format` to `out` (a directory, or for AsyncAPI a file
@@ -105,6 +107,8 @@ pub fn render(
     out: &Path,
 ) -> Result<Target, Vec<Diagnostic>> {
     let facts = gather(project);
+    let signature = Signature::catalog(&project.config.project.name);
+    let signed = format!("{}: do not edit.", signature.text);
     let generated = |files: Vec<(String, String)>| -> Vec<OutputFile> {
         files
             .into_iter()
@@ -118,22 +122,31 @@ pub fn render(
     match format {
         Format::Markdown => Ok(Target {
             dir: out.to_owned(),
-            files: generated(markdown::pages(&facts, templates, out, &project.root)?),
+            files: generated(markdown::pages(
+                &facts,
+                templates,
+                out,
+                &project.root,
+                &signed,
+            )?),
             roots: markdown::ROOTS,
+            signature,
         }),
         Format::EventCatalog => Ok(Target {
             dir: out.to_owned(),
-            files: generated(eventcatalog::files(&facts, templates)?),
+            files: generated(eventcatalog::files(&facts, templates, &signed)?),
             roots: eventcatalog::ROOTS,
+            signature,
         }),
         Format::AsyncApi { yaml } => {
-            let document = asyncapi::document(project, &facts);
+            let document = asyncapi::document(project, &facts, &signed);
             let text = asyncapi::to_text(&document, yaml).map_err(|e| vec![e])?;
             let name = out.file_name().map(PathBuf::from).unwrap_or_default();
             Ok(Target {
                 dir: out.parent().map(Path::to_owned).unwrap_or_default(),
                 files: generated(vec![(name.to_string_lossy().into_owned(), text)]),
                 roots: &[],
+                signature,
             })
         }
     }

@@ -12,7 +12,26 @@ pub enum Flavor {
 
 /// Prose: kept as Markdown, with `<` (and in MDX `{`, `}`) escaped outside code spans.
 pub fn prose(text: &str, flavor: Flavor) -> String {
-    escape(text.trim(), flavor, false)
+    let escaped = escape(text.trim(), flavor, false);
+    if flavor == Flavor::Markdown {
+        return escaped;
+    }
+    // MDX reads a line opening with `import ` or `export ` as an ES module statement.
+    escaped
+        .lines()
+        .map(|line| {
+            let indent = line.len() - line.trim_start().len();
+            let rest = &line[indent..];
+            match rest.strip_prefix('i').filter(|r| r.starts_with("mport ")) {
+                Some(tail) => format!("{}&#105;{tail}", &line[..indent]),
+                None => match rest.strip_prefix('e').filter(|r| r.starts_with("xport ")) {
+                    Some(tail) => format!("{}&#101;{tail}", &line[..indent]),
+                    None => line.to_owned(),
+                },
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A table cell: prose on one line, with `|` escaped.
@@ -52,9 +71,10 @@ fn escape(text: &str, flavor: Flavor, in_table: bool) -> String {
                 out.push(c);
             }
             '|' if in_table => out.push_str("\\|"),
-            '\\' if in_table && chars.get(index + 1) == Some(&'|') => {
-                // Already escaped: keep one backslash.
-                out.push_str("\\|");
+            '\\' if chars.get(index + 1).is_some_and(char::is_ascii_punctuation) => {
+                // Already a Markdown escape (`\{`, `\|`, `\\`): keep the pair as it is.
+                out.push('\\');
+                out.push(chars[index + 1]);
                 index += 1;
             }
             _ => out.push(c),
@@ -262,17 +282,29 @@ mod tests {
             #[test]
             fn mdx_prose_opens_no_expression(text in r"[a-z {}<>`\\\n]{0,40}") {
                 let escaped = prose(&text, Flavor::Mdx);
-                let mut in_code = false;
-                let mut previous = ' ';
-                for c in escaped.chars() {
-                    if c == '`' {
-                        in_code = !in_code;
-                    } else if !in_code && (c == '{' || c == '}') {
-                        prop_assert_eq!(previous, '\\', "{}", escaped);
-                    } else if !in_code {
-                        prop_assert!(c != '<', "{}", escaped);
+                let chars: Vec<char> = escaped.chars().collect();
+                let mut index = 0;
+                // Backslashes right before the current character: an odd run escapes it.
+                let mut backslashes = 0;
+                while index < chars.len() {
+                    let c = chars[index];
+                    if c == '`' && backslashes % 2 == 0 {
+                        // A code span, as CommonMark closes it: the next run of the same length.
+                        let run = chars[index..].iter().take_while(|&&c| c == '`').count();
+                        if let Some(end) = closing_run(&chars, index + run, run) {
+                            index = end + run;
+                            backslashes = 0;
+                            continue;
+                        }
+                        index += run;
+                        backslashes = 0;
+                        continue;
                     }
-                    previous = c;
+                    if matches!(c, '{' | '}' | '<') {
+                        prop_assert!(backslashes % 2 == 1, "{}", escaped);
+                    }
+                    backslashes = if c == '\\' { backslashes + 1 } else { 0 };
+                    index += 1;
                 }
             }
         }

@@ -16,7 +16,7 @@ use crate::templates::Family;
 use serde_json::{Value, json};
 use std::path::{Component, Path, PathBuf};
 
-pub use crate::output::{MARKER, OutputFile, Owner, stale, write};
+pub use crate::output::{MARKER, OutputFile, Owner, stale};
 pub use crate::templates::Templates;
 
 /// The service's templates, embedded from `templates/service/`.
@@ -288,6 +288,12 @@ pub fn template_data(project: &Project, api: &Api, settings: &Settings) -> (Valu
         "required_commands": required_commands,
     });
     (data, (aggregate_modules, projection_modules))
+}
+
+/// Writes the service's files under `dir`: generated ones only over files `service new` signed,
+/// user ones only when missing.
+pub fn write(dir: &Path, files: &[OutputFile]) -> Result<crate::output::Written, Vec<Diagnostic>> {
+    crate::output::write(dir, files, &crate::output::Signature::service())
 }
 
 /// Whether a crate at `dir` needs a `[workspace]` of its own: not when an enclosing workspace
