@@ -64,14 +64,9 @@ pub fn document(project: &Project, facts: &Facts, signed: &str) -> Value {
         }
     }
     let mut operations = Map::new();
+    let mut keys = crate::codegen::names::Scope::new();
     let mut claim = |wanted: String, operation: Value| {
-        let mut key = wanted.clone();
-        let mut n = 2;
-        while operations.contains_key(&key) {
-            key = format!("{wanted}_{n}");
-            n += 1;
-        }
-        operations.insert(key, operation);
+        operations.insert(keys.claim(wanted), operation);
     };
     let category_of = |event_type: &str| {
         facts
@@ -212,7 +207,7 @@ impl Schemas {
             .flat_map(|e| e.versions.iter().map(|v| v.schema))
             .collect();
         let mut keys = BTreeMap::new();
-        let mut taken = BTreeSet::new();
+        let mut taken = crate::codegen::names::Scope::new();
         let mut next = 0;
         while let Some(&doc) = docs.get(next) {
             next += 1;
@@ -239,13 +234,7 @@ impl Schemas {
                     }
                 })
                 .collect();
-            let mut key = wanted.clone();
-            let mut n = 2;
-            while !taken.insert(key.clone()) {
-                key = format!("{wanted}_{n}");
-                n += 1;
-            }
-            keys.insert(doc, key);
+            keys.insert(doc, taken.claim(wanted));
             let draft = store.draft(doc).unwrap_or(crate::draft::Draft::Draft202012);
             for sub in walk::subschemas(store.document(doc).value(), draft) {
                 let holder = NodeRef {

@@ -5,13 +5,11 @@
 //! `latestVersion`, `producers`, `consumers`) is left to it.
 
 use super::facts::{Doc, EventFacts, Facts, VersionFacts};
-use super::fields::Field;
-use super::markdown::pretty;
-use super::text::{Flavor, cell, prose};
+use super::markdown::segment;
+use super::text::{Flavor, examples, field_rows, pretty, prose};
 use crate::diagnostic::Diagnostic;
 use crate::templates::Templates;
 use serde_json::{Map, Value, json};
-use std::collections::BTreeSet;
 
 const FLAVOR: Flavor = Flavor::Mdx;
 
@@ -27,16 +25,8 @@ struct Ids {
 }
 
 fn ids(facts: &Facts) -> Ids {
-    let mut taken = BTreeSet::new();
-    let mut claim = |wanted: String| {
-        let mut candidate = wanted.clone();
-        let mut n = 2;
-        while !taken.insert(candidate.clone()) {
-            candidate = format!("{wanted}{n}");
-            n += 1;
-        }
-        candidate
-    };
+    let mut scope = crate::codegen::names::Scope::new();
+    let mut claim = |wanted: String| scope.claim(wanted);
     let events = facts
         .events
         .iter()
@@ -68,19 +58,6 @@ fn ids(facts: &Facts) -> Ids {
         commands,
         services,
     }
-}
-
-/// A file name for an id: what a path segment may hold.
-fn file_name(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// Every file: (path relative to the root, contents).
@@ -127,7 +104,7 @@ pub fn files(
         Some(&ids.services[index])
     };
     for (event, id) in facts.events.iter().zip(&ids.events) {
-        let dir = format!("events/{}", file_name(id));
+        let dir = format!("events/{}", segment(id));
         for version in &event.versions {
             let at = if version.version == event.latest {
                 dir.clone()
@@ -154,7 +131,7 @@ pub fn files(
                 "description": prose(&version.doc.description, FLAVOR),
                 "emitted_by": emitted_by,
                 "consumed_by": event.consumed_by,
-                "fields": field_rows(&version.fields),
+                "fields": field_rows(FLAVOR, &version.fields),
                 "examples": examples(&version.examples),
             });
             page(
@@ -192,7 +169,7 @@ pub fn files(
         }
     }
     for (command, id) in facts.commands.iter().zip(&ids.commands) {
-        let dir = format!("commands/{}", file_name(id));
+        let dir = format!("commands/{}", segment(id));
         let mut front = message_front(id, &command.doc, &facts.version);
         front["badges"] = json!([badge(&command.aggregate, "purple")]);
         front["operation"] = json!({
@@ -213,7 +190,7 @@ pub fn files(
             "name": command.name,
             "description": prose(&command.doc.description, FLAVOR),
             "emits": emits,
-            "fields": field_rows(&command.fields),
+            "fields": field_rows(FLAVOR, &command.fields),
             "examples": examples(&command.examples),
         });
         page(
@@ -259,12 +236,12 @@ pub fn files(
             "category": aggregate.category,
             "description": prose(&aggregate.doc.description, FLAVOR),
             "snapshot_every": aggregate.snapshot_every,
-            "fields": field_rows(&aggregate.fields),
+            "fields": field_rows(FLAVOR, &aggregate.fields),
             "consumed_by": aggregate.consumed_by,
         });
         page(
             "eventcatalog-service.mdx.hbs",
-            format!("services/{}/index.mdx", file_name(id)),
+            format!("services/{}/index.mdx", segment(id)),
             front,
             data,
         );
@@ -281,7 +258,7 @@ pub fn files(
         });
         page(
             "eventcatalog-team.mdx.hbs",
-            format!("teams/{}.mdx", file_name(&owner.id)),
+            format!("teams/{}.mdx", segment(&owner.id)),
             front,
             data,
         );
@@ -377,27 +354,4 @@ fn changelog_entry(version: &VersionFacts) -> Value {
             data
         }
     }
-}
-
-fn field_rows(fields: &[Field]) -> Vec<Value> {
-    fields
-        .iter()
-        .map(|f| {
-            json!({
-                "path": cell(&super::fields::inline_code(&f.path), FLAVOR),
-                "type": cell(&f.ty, FLAVOR),
-                "required": if f.required { "yes" } else { "no" },
-                "constraints": cell(&f.constraints.join(", "), FLAVOR),
-                "description": cell(&f.description, FLAVOR),
-            })
-        })
-        .collect()
-}
-
-fn examples(values: &[Value]) -> Vec<Value> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(index, value)| json!({"n": index + 1, "text": pretty(value)}))
-        .collect()
 }

@@ -9,7 +9,7 @@ use crate::model::{Event, Project};
 use crate::store::{DocId, NodeRef};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// The catalog of a project.
 #[derive(Debug, Clone, Serialize)]
@@ -343,22 +343,16 @@ fn unique_names(project: &Project) -> Vec<(&Event, String)> {
         .values()
         .map(|e| (e, e.rust_name(&project.store)))
         .collect();
-    let mut taken = BTreeSet::new();
+    let mut scope = crate::codegen::names::Scope::new();
     let mut out = Vec::new();
     for (event, name) in &wanted {
         let shared = wanted.iter().filter(|(_, other)| other == name).count() > 1;
-        let mut candidate = if shared {
+        let candidate = if shared {
             crate::codegen::names::type_name(&format!("{}_{name}", event.aggregate), "Event")
         } else {
             name.clone()
         };
-        let base = candidate.clone();
-        let mut n = 2;
-        while !taken.insert(candidate.clone()) {
-            candidate = format!("{base}{n}");
-            n += 1;
-        }
-        out.push((*event, candidate));
+        out.push((*event, scope.claim(candidate)));
     }
     out
 }

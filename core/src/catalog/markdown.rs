@@ -2,8 +2,7 @@
 //! event, aggregate, command and projection, each linking the others by relative paths.
 
 use super::facts::{Doc, EventFacts, Facts};
-use super::fields::Field;
-use super::text::{Flavor, Flow, Shape, cell, node_id, prose};
+use super::text::{Flavor, Flow, Shape, cell, examples, field_rows, node_id, pretty, prose};
 use crate::templates::Templates;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -57,7 +56,7 @@ fn projection_page(name: &str) -> String {
 }
 
 /// A path segment as a URL and a file name both take it.
-fn segment(name: &str) -> String {
+pub(super) fn segment(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' {
@@ -179,7 +178,7 @@ pub fn pages(
                 "name": aggregate.name,
                 "category": aggregate.category,
                 "snapshot_every": aggregate.snapshot_every,
-                "fields": field_rows(&aggregate.fields),
+                "fields": field_rows(FLAVOR, &aggregate.fields),
                 "commands": commands,
                 "events": events,
                 "flow": flow.render(),
@@ -213,8 +212,8 @@ pub fn pages(
                 "name": command.name,
                 "aggregate": {"name": command.aggregate, "href": href(&page, &aggregate_page(&command.aggregate))},
                 "emits": links(&page, &command.emits, event_page),
-                "fields": field_rows(&command.fields),
-                "examples": pretty_all(&command.examples),
+                "fields": field_rows(FLAVOR, &command.fields),
+                "examples": examples(&command.examples),
                 "schema": pretty(&command.schema),
                 "flow": flow.render(),
                 "index": href(&page, "README.md"),
@@ -243,8 +242,8 @@ pub fn pages(
                 "name": projection.name,
                 "key": projection.key,
                 "subscribes": links(&page, &projection.subscribes, event_page),
-                "fields": field_rows(&projection.fields),
-                "examples": pretty_all(&projection.examples),
+                "fields": field_rows(FLAVOR, &projection.fields),
+                "examples": examples(&projection.examples),
                 "schema": pretty(&projection.schema),
                 "flow": flow.render(),
                 "index": href(&page, "README.md"),
@@ -306,39 +305,6 @@ fn doc_data(doc: &Doc, page: &str, source_href: &dyn Fn(&str, &str) -> String) -
     })
 }
 
-fn field_rows(fields: &[Field]) -> Vec<Value> {
-    fields
-        .iter()
-        .map(|f| {
-            json!({
-                // Nested fields are indented under their parent.
-                "path": format!(
-                    "{}{}",
-                    "&nbsp;&nbsp;".repeat(f.depth),
-                    cell(&super::fields::inline_code(&f.path), FLAVOR)
-                ),
-                "type": cell(&f.ty, FLAVOR),
-                "required": if f.required { "yes" } else { "no" },
-                "constraints": cell(&f.constraints.join(", "), FLAVOR),
-                "description": cell(&f.description, FLAVOR),
-            })
-        })
-        .collect()
-}
-
-pub(super) fn pretty(value: &Value) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default()
-}
-
-/// Examples as `[{n, json}]`, numbered from 1.
-fn pretty_all(values: &[Value]) -> Vec<Value> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(index, value)| json!({"n": index + 1, "text": pretty(value)}))
-        .collect()
-}
-
 fn event_data(
     facts: &Facts,
     event: &EventFacts,
@@ -385,8 +351,8 @@ fn event_data(
                     "latest": version.version == event.latest,
                     "semver": version.semver,
                     "cloudevents_type": version.cloudevents_type,
-                    "fields": field_rows(&version.fields),
-                    "examples": pretty_all(&version.examples),
+                    "fields": field_rows(FLAVOR, &version.fields),
+                    "examples": examples(&version.examples),
                     "schema": pretty(&version.schema),
                 }),
             );

@@ -1,6 +1,9 @@
 //! Schema text made safe for a page: descriptions are Markdown, kept as written, except what
 //! would turn into HTML (or, in MDX, into JSX expressions) or break a table row.
 
+use super::fields::{Field, inline_code};
+use serde_json::{Value, json};
+
 /// The Markdown dialect of a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
@@ -99,6 +102,41 @@ fn closing_run(chars: &[char], from: usize, run: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// A field table's rows, escaped for `flavor`: `path` (as code, nested ones indented in
+/// Markdown), `type`, `required` (`yes`/`no`), `constraints`, `description`.
+pub fn field_rows(flavor: Flavor, fields: &[Field]) -> Vec<Value> {
+    fields
+        .iter()
+        .map(|f| {
+            let indent = match flavor {
+                Flavor::Markdown => "&nbsp;&nbsp;".repeat(f.depth),
+                Flavor::Mdx => String::new(),
+            };
+            json!({
+                "path": format!("{indent}{}", cell(&inline_code(&f.path), flavor)),
+                "type": cell(&f.ty, flavor),
+                "required": if f.required { "yes" } else { "no" },
+                "constraints": cell(&f.constraints.join(", "), flavor),
+                "description": cell(&f.description, flavor),
+            })
+        })
+        .collect()
+}
+
+/// Examples as `[{n, text}]`: numbered from 1, pretty JSON.
+pub fn examples(values: &[Value]) -> Vec<Value> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(index, value)| json!({"n": index + 1, "text": pretty(value)}))
+        .collect()
+}
+
+/// Pretty JSON.
+pub fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
 /// A mermaid node label: quoted, with quotes and angle brackets as entities.
