@@ -1,6 +1,6 @@
 //! Builds the typed model from the loaded files and checks the project-wide rules: version
-//! sequences, name collisions, aggregates, emitted and subscribed events, projection keys and
-//! upcast placement.
+//! sequences, name collisions, aggregates, emitted and subscribed events, stream categories,
+//! projection keys and upcast placement.
 
 use crate::annotations::{
     AggregateAnnotations, CommandAnnotations, EventAnnotations, KEYWORD, ProjectionAnnotations,
@@ -113,6 +113,8 @@ pub(crate) fn build_model(
     check_aggregates_defined(project, files, &mut diagnostics);
     check_collisions(project, files, &mut diagnostics);
     check_references(project, &mut diagnostics);
+    check_emits_own_aggregate(project, &mut diagnostics);
+    check_stream_categories(project, &mut diagnostics);
     check_projection_keys(project, &mut diagnostics);
     diagnostics
 }
@@ -345,6 +347,122 @@ fn check_references(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
             &format!("projection `{}` subscribes to", projection.name),
         );
     }
+}
+
+/// A command is decided by its aggregate and appends to that aggregate's stream, so it can only
+/// emit that aggregate's events.
+fn check_emits_own_aggregate(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
+    for command in project.commands.values() {
+        for (index, event_type) in command.annotations.emits.iter().enumerate() {
+            let Some(event) = project.events.get(event_type) else {
+                continue;
+            };
+            if event.aggregate == command.aggregate {
+                continue;
+            }
+            let at = pointer::push(
+                &pointer::push(&pointer::push("", KEYWORD), "emits"),
+                &index.to_string(),
+            );
+            diagnostics.push(
+                project.store.document(command.schema).diagnostic_at(
+                    Diagnostic::error(
+                        "emits-other-aggregate",
+                        format!(
+                            "command `{}.{}` emits `{event_type}`, an event of aggregate `{}`",
+                            command.aggregate, command.name, event.aggregate
+                        ),
+                    )
+                    .with_label(format!("not an event of `{}`", command.aggregate))
+                    .with_help(format!(
+                        "a command appends to its own aggregate's stream: emit an event of `{}`, or move the command to commands/{}/",
+                        command.aggregate, event.aggregate
+                    )),
+                    &at,
+                ),
+            );
+        }
+    }
+}
+
+/// Streams are `<category>-<id>`: two aggregates must not share a category, and a category that
+/// another one extends with a dash (`order`, `order-line`) lets ids collide (`order` + `line-1`).
+fn check_stream_categories(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
+    let at = |aggregate: &Aggregate, diagnostic| {
+        let pointer = if aggregate.annotations.stream.is_some() {
+            pointer::push(&pointer::push("", KEYWORD), "stream")
+        } else {
+            String::new()
+        };
+        project
+            .store
+            .document(aggregate.schema)
+            .diagnostic_at(diagnostic, &pointer)
+    };
+    let mut by_category: BTreeMap<&str, Vec<&Aggregate>> = BTreeMap::new();
+    for aggregate in project.aggregates.values() {
+        by_category
+            .entry(aggregate.stream_category())
+            .or_default()
+            .push(aggregate);
+    }
+    for (category, members) in &by_category {
+        // The owner is the aggregate the category is named after, if any; the others are reported.
+        let first = owner(members);
+        let others = members.iter().filter(|a| a.name != first.name);
+        for &aggregate in others {
+            diagnostics.push(at(
+                aggregate,
+                Diagnostic::error(
+                    "stream-collision",
+                    format!(
+                        "aggregates `{}` and `{}` both write streams `{category}-<id>`",
+                        first.name, aggregate.name
+                    ),
+                )
+                .with_label(format!("the stream category of `{}` too", first.name))
+                .with_help(format!(
+                    "give `{}` a `stream` of its own in `x-eventsmith`",
+                    aggregate.name
+                )),
+            ));
+        }
+    }
+    for (short, short_members) in &by_category {
+        for (long, long_members) in &by_category {
+            let Some(rest) = long
+                .strip_prefix(short)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .filter(|rest| !rest.is_empty())
+            else {
+                continue;
+            };
+            let (short_aggregate, long_aggregate) = (owner(short_members), owner(long_members));
+            diagnostics.push(at(
+                long_aggregate,
+                Diagnostic::warning(
+                    "stream-overlap",
+                    format!(
+                        "streams of `{}` can be read as streams of `{}`: `{long}-1` is also `{short}` with id `{rest}-1`",
+                        long_aggregate.name, short_aggregate.name
+                    ),
+                )
+                .with_label(format!("`{long}` is `{short}` plus a dash"))
+                .with_help(
+                    "choose categories where neither is the other plus a dash, or ids that cannot start with that suffix",
+                ),
+            ));
+        }
+    }
+}
+
+/// Of aggregates sharing a stream category, the one without a `stream` of its own (its name is
+/// the category), else the first by name.
+fn owner<'a>(members: &[&'a Aggregate]) -> &'a Aggregate {
+    members
+        .iter()
+        .find(|a| a.annotations.stream.is_none())
+        .unwrap_or(&members[0])
 }
 
 /// A projection's key must be a property of its row.

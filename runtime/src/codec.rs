@@ -47,3 +47,102 @@ pub fn unknown_version(event_type: &str, version: u32) -> DecodeError {
 pub fn unknown_event_type(event_type: &str) -> DecodeError {
     DecodeError::UnknownEventType(event_type.to_owned())
 }
+
+/// The JSON kinds an alternative of an untagged enum can decode from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Whatever serde accepts for the type.
+    Any,
+    /// Objects only: a struct or tagged enum, which serde would also fill from an array.
+    Object,
+    /// An object or `null`.
+    NullableObject,
+}
+
+impl Shape {
+    fn admits(self, value: &serde_json::Value) -> bool {
+        match self {
+            Shape::Any => true,
+            Shape::Object => value.is_object(),
+            Shape::NullableObject => value.is_object() || value.is_null(),
+        }
+    }
+}
+
+/// One alternative of an untagged enum: its shape and how it decodes.
+pub type Alternative<T> = (
+    Shape,
+    fn(&serde_json::Value) -> Result<T, serde_json::Error>,
+);
+
+/// Decodes a `oneOf`/`anyOf` without a tag: the first alternative, in schema order, whose shape
+/// admits the value and that decodes it. Unlike serde's `untagged`, an array never becomes a
+/// struct (serde fills a struct's fields from an array by position).
+pub fn untagged<'de, D, T>(
+    deserializer: D,
+    name: &str,
+    alternatives: &[Alternative<T>],
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value = <serde_json::Value as serde::Deserialize>::deserialize(deserializer)?;
+    alternatives
+        .iter()
+        .filter(|(shape, _)| shape.admits(&value))
+        .find_map(|(_, decode)| decode(&value).ok())
+        .ok_or_else(|| {
+            <D::Error as serde::de::Error>::custom(format!(
+                "data did not match any variant of untagged enum {name}"
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Secure {
+        secure: String,
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Env {
+        Secure(Secure),
+        List(Vec<String>),
+    }
+
+    impl<'de> Deserialize<'de> for Env {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            untagged(
+                deserializer,
+                "Env",
+                &[
+                    (Shape::Object, |v| Secure::deserialize(v).map(Env::Secure)),
+                    (Shape::Any, |v| Vec::<String>::deserialize(v).map(Env::List)),
+                ],
+            )
+        }
+    }
+
+    #[test]
+    fn an_array_is_not_taken_for_a_struct() {
+        // serde's own `untagged` decodes `["x"]` as `Secure { secure: "x" }`.
+        assert_eq!(
+            serde_json::from_value::<Env>(json!(["x"])).unwrap(),
+            Env::List(vec!["x".into()])
+        );
+        assert_eq!(
+            serde_json::from_value::<Env>(json!({"secure": "x"})).unwrap(),
+            Env::Secure(Secure { secure: "x".into() })
+        );
+        let error = serde_json::from_value::<Env>(json!(3)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "data did not match any variant of untagged enum Env"
+        );
+    }
+}

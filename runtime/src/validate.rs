@@ -305,14 +305,21 @@ impl Numeric for &serde_json::Number {
 #[derive(Debug)]
 pub struct Pattern {
     source: &'static str,
+    rust: &'static str,
     regex: OnceLock<Option<regex::Regex>>,
 }
 
 impl Pattern {
-    /// A pattern from its source text.
+    /// A pattern whose source text is also its Rust form.
     pub const fn new(source: &'static str) -> Self {
+        Self::translated(source, source)
+    }
+
+    /// A pattern as the schema writes it (ECMA-262) and its Rust form (`\d` as `[0-9]`, ...).
+    pub const fn translated(source: &'static str, rust: &'static str) -> Self {
         Self {
             source,
+            rust,
             regex: OnceLock::new(),
         }
     }
@@ -320,7 +327,7 @@ impl Pattern {
     /// The compiled expression, or `None` when it does not compile.
     pub fn regex(&self) -> Option<&regex::Regex> {
         self.regex
-            .get_or_init(|| regex::Regex::new(self.source).ok())
+            .get_or_init(|| regex::Regex::new(self.rust).ok())
             .as_ref()
     }
 }
@@ -328,6 +335,20 @@ impl Pattern {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_translated_pattern_matches_by_its_rust_form_and_reports_its_source() {
+        static DIGITS: Pattern = Pattern::translated(r"^\d+$", "^[0-9]+$");
+        let mut checker = Checker::default();
+        checker.pattern("123", &DIGITS);
+        checker.pattern("١٢٣", &DIGITS);
+        let found: Vec<String> = checker
+            .into_violations()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(found, [r"/: does not match the pattern `^\d+$`"]);
+    }
 
     #[test]
     fn violations_carry_escaped_pointers() {

@@ -463,7 +463,8 @@ fn doc(
     }
 }
 
-/// The first sentence of a description, on one line.
+/// The first sentence of a description, on one line. A full stop ends it when the next word does
+/// not start in lower case and the word it closes is not an abbreviation (`e.g.`, `vs.`).
 pub fn summary(description: &str) -> String {
     let line = description.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut in_code = false;
@@ -472,7 +473,13 @@ pub fn summary(description: &str) -> String {
             '`' => in_code = !in_code,
             '.' | '!' | '?' if !in_code => {
                 let rest = &line[index + 1..];
-                if rest.is_empty() || rest.starts_with(' ') {
+                let Some(next) = rest.strip_prefix(' ').or(rest.is_empty().then_some("")) else {
+                    continue;
+                };
+                let word = line[..index].rsplit(' ').next().unwrap_or_default();
+                let continues =
+                    next.starts_with(char::is_lowercase) || (c == '.' && is_abbreviation(word));
+                if !continues {
                     return line[..=index].to_owned();
                 }
             }
@@ -480,6 +487,15 @@ pub fn summary(description: &str) -> String {
         }
     }
     line
+}
+
+/// `e.g`, `i.e`, `U.S` and the short words a full stop follows inside a sentence.
+fn is_abbreviation(word: &str) -> bool {
+    const SHORT: [&str; 10] = [
+        "approx", "cf", "dr", "fig", "incl", "mr", "mrs", "ms", "no", "vs",
+    ];
+    let word = word.trim_start_matches(|c: char| !c.is_alphanumeric());
+    word.contains('.') || SHORT.contains(&word.to_lowercase().as_str())
 }
 
 fn examples(project: &Project, schema: DocId) -> Vec<Value> {
@@ -509,15 +525,28 @@ mod tests {
 
     #[test]
     fn summaries_end_at_the_first_sentence_outside_code() {
-        assert_eq!(
-            summary("A customer placed an order. Version 2 adds `currency`."),
-            "A customer placed an order."
-        );
-        assert_eq!(
-            summary("Sets `a.b` to\n  3. Then more."),
-            "Sets `a.b` to 3."
-        );
-        assert_eq!(summary("No full stop"), "No full stop");
-        assert_eq!(summary(""), "");
+        let cases = [
+            (
+                "A customer placed an order. Version 2 adds `currency`.",
+                "A customer placed an order.",
+            ),
+            ("Sets `a.b` to\n  3. Then more.", "Sets `a.b` to 3."),
+            ("No full stop", "No full stop"),
+            ("", ""),
+            (
+                "Money, e.g. EUR 3. Amounts are exact.",
+                "Money, e.g. EUR 3.",
+            ),
+            (
+                "Names (i.e. the legal ones) vs. aliases. More.",
+                "Names (i.e. the legal ones) vs. aliases.",
+            ),
+            ("Version 2. it continues.", "Version 2. it continues."),
+            ("Done! Next.", "Done!"),
+            ("Etc. Ends here.", "Etc."),
+        ];
+        for (description, first) in cases {
+            assert_eq!(summary(description), first, "{description:?}");
+        }
     }
 }

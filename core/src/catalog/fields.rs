@@ -246,16 +246,21 @@ fn plain_type(store: &Store, views: &[View<'_>], depth: usize) -> String {
     }
     for keyword in ["oneOf", "anyOf"] {
         if let Some((Value::Array(list), at)) = first(views, keyword) {
-            let alternatives: Vec<String> = (0..list.len())
-                .map(|index| {
-                    let member = NodeRef {
-                        doc: at.doc,
-                        pointer: pointer::push(&at.pointer, &index.to_string()),
-                    };
-                    let member = members(store, &member);
-                    named(store, &member).unwrap_or_else(|| plain_type(store, &member, depth + 1))
-                })
-                .collect();
+            let mut alternatives: Vec<String> = Vec::new();
+            let described = (0..list.len()).map(|index| {
+                let member = NodeRef {
+                    doc: at.doc,
+                    pointer: pointer::push(&at.pointer, &index.to_string()),
+                };
+                let member = members(store, &member);
+                named(store, &member).unwrap_or_else(|| plain_type(store, &member, depth + 1))
+            });
+            // `string or string` says no more than `string` (an enum beside a free string).
+            for alternative in described {
+                if !alternatives.contains(&alternative) {
+                    alternatives.push(alternative);
+                }
+            }
             return alternatives.join(" or ");
         }
     }
@@ -365,8 +370,15 @@ fn constraints(views: &[View<'_>]) -> Vec<String> {
     if let Some((value, _)) = get("default") {
         out.push(format!("default {}", code(value)));
     }
+    let patterns: Vec<String> = match get("patternProperties") {
+        Some((Value::Object(patterns), _)) => patterns.keys().map(|p| inline_code(p)).collect(),
+        _ => Vec::new(),
+    };
+    if !patterns.is_empty() {
+        out.push(format!("keys matching {}", patterns.join(" or ")));
+    }
     if get("additionalProperties").is_some_and(|(v, _)| v == &Value::Bool(false))
-        && get("properties").is_some()
+        && (get("properties").is_some() || !patterns.is_empty())
     {
         out.push("no other properties".to_owned());
     }
@@ -440,6 +452,50 @@ mod tests {
                 ("grid[][].x".into(), "integer".into(), false),
                 ("node".into(), "Node: object".into(), false),
                 ("node.next".into(), "Node: object".into(), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn pattern_properties_name_their_patterns() {
+        let mut fs = MemoryFs::new();
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "jobs": {"type": "object", "patternProperties": {"^[a-z]+$": {"type": "object"}}, "additionalProperties": false}
+            }
+        });
+        fs.insert("/p/schema.json", serde_json::to_vec(&schema).unwrap());
+        let loaded = crate::loader::load_file(&fs, Path::new("/p/schema.json"), None);
+        let root = NodeRef {
+            doc: loaded.doc.unwrap(),
+            pointer: String::new(),
+        };
+        let rows = fields(&loaded.store, &root);
+        assert_eq!(
+            rows[0].constraints,
+            ["keys matching `^[a-z]+$`", "no other properties"]
+        );
+    }
+
+    #[test]
+    fn alternatives_are_named_once() {
+        let rows = table(json!({
+            "type": "object",
+            "properties": {
+                "shell": {"anyOf": [{"type": "string"}, {"type": "string", "enum": ["bash", "sh"]}]},
+                "id": {"oneOf": [{"type": "string"}, {"type": "integer"}, {"type": "string", "format": "uuid"}]}
+            }
+        }));
+        assert_eq!(
+            rows,
+            vec![
+                ("shell".into(), "string".into(), false),
+                (
+                    "id".into(),
+                    "string or integer or string (uuid)".into(),
+                    false
+                ),
             ]
         );
     }

@@ -277,13 +277,37 @@ impl<'s, 'a> Emitter<'s, 'a> {
                     let doc = doc_attrs(variant.doc.as_deref());
                     quote! { #doc #rust(#ty) }
                 });
+                // Decoded by `codec::untagged`, which never fills a struct from an array.
+                let alternatives = variants.iter().map(|variant| {
+                    let rust = ident(&variant.rust);
+                    let ty = self.ty(&variant.ty, from);
+                    let shape = match self.shape(&variant.ty) {
+                        Shape::Any => quote! { Any },
+                        Shape::Object => quote! { Object },
+                        Shape::NullableObject => quote! { NullableObject },
+                    };
+                    quote! {
+                        (::eventsmith::codec::Shape::#shape, |value| {
+                            <#ty as ::eventsmith::serde::Deserialize>::deserialize(value).map(Self::#rust)
+                        })
+                    }
+                });
+                let name_text = &def.name;
                 let definition = quote! {
                     #doc
                     #deprecated
-                    #derive
+                    #[derive(Debug, Clone, PartialEq, ::eventsmith::serde::Serialize)]
+                    #[serde(crate = "::eventsmith::serde")]
                     #[serde(untagged)]
                     #[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
                     pub enum #name { #(#variant_tokens,)* }
+                    impl<'de> ::eventsmith::serde::Deserialize<'de> for #name {
+                        fn deserialize<D: ::eventsmith::serde::Deserializer<'de>>(
+                            deserializer: D,
+                        ) -> ::std::result::Result<Self, D::Error> {
+                            ::eventsmith::codec::untagged(deserializer, #name_text, &[#(#alternatives,)*])
+                        }
+                    }
                 };
                 (definition, self.variant_checks(variants))
             }
@@ -298,6 +322,23 @@ impl<'s, 'a> Emitter<'s, 'a> {
             impl ::eventsmith::Validate for #name {
                 fn validate(&self, #checker: &mut ::eventsmith::validate::Checker) { #checks }
             }
+        }
+    }
+
+    /// The JSON kinds a value of `ty` decodes from, as far as an untagged enum must tell.
+    fn shape(&self, ty: &Ty) -> Shape {
+        match ty.unchecked() {
+            Ty::Named(id) => match self.space.defs[*id].item {
+                Item::Struct { .. } | Item::Tagged { .. } => Shape::Object,
+                _ => Shape::Any,
+            },
+            Ty::Map(_) => Shape::Object,
+            Ty::Boxed(inner) => self.shape(inner),
+            Ty::Nullable(inner) => match self.shape(inner) {
+                Shape::Object | Shape::NullableObject => Shape::NullableObject,
+                Shape::Any => Shape::Any,
+            },
+            _ => Shape::Any,
         }
     }
 
@@ -660,9 +701,16 @@ fn checks_of(value: &Val, ty: &Ty, checks: &Checks) -> Vec<TokenStream> {
         calls.push(quote! { checker.max_length(#text, #n) });
     }
     if let Some(pattern) = &checks.pattern {
+        let source = &pattern.source;
+        let compiled = if pattern.rust == pattern.source {
+            quote! { ::eventsmith::validate::Pattern::new(#source) }
+        } else {
+            let rust = &pattern.rust;
+            quote! { ::eventsmith::validate::Pattern::translated(#source, #rust) }
+        };
         calls.push(quote! {
             {
-                static PATTERN: ::eventsmith::validate::Pattern = ::eventsmith::validate::Pattern::new(#pattern);
+                static PATTERN: ::eventsmith::validate::Pattern = #compiled;
                 checker.pattern(#text, &PATTERN)
             }
         });
@@ -726,6 +774,13 @@ fn number_literal(n: &serde_json::Number) -> TokenStream {
 fn json_literal(value: &Value) -> TokenStream {
     let text = value.to_string();
     quote! { ::eventsmith::serde_json::from_str::<::eventsmith::serde_json::Value>(#text).expect("JSON from the schema") }
+}
+
+/// What `codec::Shape` an untagged alternative gets.
+enum Shape {
+    Any,
+    Object,
+    NullableObject,
 }
 
 #[cfg(test)]

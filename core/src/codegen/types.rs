@@ -4,6 +4,7 @@
 //! any other file in the shared `types` module.
 
 use super::names::{Scope, field_name, type_name};
+use super::pattern::RustPattern;
 use crate::compat::schema::View;
 use crate::diagnostic::Diagnostic;
 use crate::pointer;
@@ -140,7 +141,7 @@ pub struct Checks {
     /// `maxLength`
     pub max_length: Option<u64>,
     /// `pattern` (one that the Rust regex crate compiles).
-    pub pattern: Option<String>,
+    pub pattern: Option<RustPattern>,
     /// `minimum` / `exclusiveMinimum`: (bound, exclusive).
     pub minimum: Option<(f64, bool)>,
     /// `maximum` / `exclusiveMaximum`: (bound, exclusive).
@@ -392,7 +393,10 @@ impl<'a> TypeSpace<'a> {
         match non_null.first().copied() {
             Some("object") if object.contains_key("properties") => Kind::Object,
             // A closed object without properties is an empty struct, not a map.
-            Some("object") if object.get("additionalProperties") == Some(&Value::Bool(false)) => {
+            Some("object")
+                if object.get("additionalProperties") == Some(&Value::Bool(false))
+                    && !has_pattern_properties(object) =>
+            {
                 Kind::Object
             }
             Some("object") => Kind::Map,
@@ -444,14 +448,8 @@ impl<'a> TypeSpace<'a> {
             Kind::Object | Kind::AllOf => self.named(node, hint, None),
             Kind::Choice(keyword) => self.choice(node, object, keyword, hint),
             Kind::Map => {
-                let value = match object.get("additionalProperties") {
-                    Some(Value::Object(_)) => {
-                        let at = Self::child(node, &["additionalProperties"]);
-                        unboxed(self.ty(&at, &format!("{hint}Value")))
-                    }
-                    _ => Ty::Json,
-                };
-                Ty::Map(Box::new(value))
+                let view = View::resolve(self.store, node);
+                Ty::Map(Box::new(self.extra_values(&view, &format!("{hint}Value"))))
             }
             Kind::Enum | Kind::Const => self.literals(node, object, hint),
             Kind::String => match object
@@ -703,15 +701,15 @@ impl<'a> TypeSpace<'a> {
                 checks.min_length = count("minLength");
                 checks.max_length = count("maxLength");
                 if let Some(pattern) = object.get("pattern").and_then(Value::as_str) {
-                    match regex::Regex::new(pattern) {
-                        Ok(_) => checks.pattern = Some(pattern.to_owned()),
-                        Err(_) => {
+                    match RustPattern::translate(pattern) {
+                        Ok(translated) => checks.pattern = Some(translated),
+                        Err(reason) => {
                             let at = pointer::push(&node.pointer, "pattern");
                             let warning = Diagnostic::warning(
                                 "pattern-not-enforced",
-                                format!("the pattern `{pattern}` uses syntax the Rust regex crate does not support, so decoding does not check it"),
+                                format!("the pattern `{pattern}` {reason}, so decoding does not check it"),
                             )
-                            .with_help("rewrite it without look-around or backreferences to have it enforced");
+                            .with_help("rewrite it without look-around or backreferences, or with smaller repetitions, to have it enforced");
                             self.diagnostics
                                 .push(self.store.document(node.doc).diagnostic_at(warning, &at));
                         }
@@ -870,6 +868,11 @@ impl<'a> TypeSpace<'a> {
                 .get(keyword)
                 .is_some_and(|(v, _)| v == &Value::Bool(false));
         }
+        // Keys matching a `patternProperties` pattern are allowed even then.
+        let patterns = view
+            .get("patternProperties")
+            .is_some_and(|(v, _)| v.as_object().is_some_and(|p| !p.is_empty()));
+        closed &= !patterns;
         let mut scope = Scope::new();
         let mut fields = Vec::new();
         for (json, at) in properties {
@@ -895,10 +898,7 @@ impl<'a> TypeSpace<'a> {
             });
         }
         let additional = (!closed).then(|| {
-            let ty = match view.get("additionalProperties") {
-                Some((Value::Object(_), at)) => unboxed(self.ty(&at, &format!("{parent}Value"))),
-                _ => Ty::Json,
-            };
+            let ty = self.extra_values(view, &format!("{parent}Value"));
             Additional {
                 rust: scope.claim("additional_properties".to_owned()),
                 ty,
@@ -908,6 +908,24 @@ impl<'a> TypeSpace<'a> {
             fields,
             closed,
             additional,
+        }
+    }
+
+    /// The type of the values of undeclared properties: `additionalProperties`' schema, or the one
+    /// `patternProperties` schema when no other key is allowed; any JSON when values may differ.
+    /// Keys are not checked against the patterns.
+    fn extra_values(&mut self, view: &View<'a>, hint: &str) -> Ty {
+        let patterns: Vec<NodeRef> = match view.get("patternProperties") {
+            Some((Value::Object(patterns), at)) => patterns
+                .keys()
+                .map(|pattern| Self::child(&at, &[pattern]))
+                .collect(),
+            _ => Vec::new(),
+        };
+        match (view.get("additionalProperties"), patterns.as_slice()) {
+            (Some((Value::Object(_), at)), []) => unboxed(self.ty(&at, hint)),
+            (Some((Value::Bool(false), _)), [only]) => unboxed(self.ty(only, hint)),
+            _ => Ty::Json,
         }
     }
 
@@ -965,6 +983,14 @@ enum Kind {
     Boolean,
     Array,
     Json,
+}
+
+/// Whether keys matching `patternProperties` patterns are allowed beside the declared ones.
+fn has_pattern_properties(object: &Map<String, Value>) -> bool {
+    object
+        .get("patternProperties")
+        .and_then(Value::as_object)
+        .is_some_and(|patterns| !patterns.is_empty())
 }
 
 fn types_of(object: &Map<String, Value>) -> Vec<&str> {

@@ -19,3 +19,28 @@ impl custom_upcaster::cart::v2::CartCheckedOutFromV1 for custom_upcaster::Upcast
         Ok(custom_upcaster::cart::v2::CartCheckedOut { quantities })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::string_constraints::product::decode_coded;
+
+    /// A `pattern` means what ECMA-262 says: `\d` is 0-9 and `\w` is ASCII, as `validate` judges
+    /// examples, though Rust's own classes are Unicode.
+    #[test]
+    fn patterns_are_decoded_with_ecma_262_classes() {
+        let coded = |lot: &str| {
+            let payload = serde_json::json!({"sku": "PEN-0001", "name": "P", "lot": lot});
+            decode_coded(1, payload.to_string().as_bytes())
+        };
+        assert!(coded("2026-batch_7").is_ok());
+        let arabic_digits = coded("٢٠٢٦-batch").unwrap_err().to_string();
+        assert!(
+            arabic_digits.contains(r"/lot: does not match the pattern `^\d{4}-\w+$`"),
+            "{arabic_digits}"
+        );
+        assert!(
+            coded("2026-café").is_err(),
+            "`é` is not an ECMA-262 word character"
+        );
+    }
+}
