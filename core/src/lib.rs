@@ -24,6 +24,7 @@ pub mod loader;
 mod metaschema;
 pub mod model;
 pub mod output;
+pub mod pattern;
 pub mod pointer;
 pub mod report;
 mod rules;

@@ -408,7 +408,7 @@ fn check_stream_categories(project: &Project, diagnostics: &mut Vec<Diagnostic>)
     }
     for (category, members) in &by_category {
         // The owner is the aggregate the category is named after, if any; the others are reported.
-        let first = owner(members);
+        let first = owner(category, members);
         let others = members.iter().filter(|a| a.name != first.name);
         for &aggregate in others {
             diagnostics.push(at(
@@ -433,11 +433,11 @@ fn check_stream_categories(project: &Project, diagnostics: &mut Vec<Diagnostic>)
             let Some(rest) = long
                 .strip_prefix(short)
                 .and_then(|rest| rest.strip_prefix('-'))
-                .filter(|rest| !rest.is_empty())
             else {
                 continue;
             };
-            let (short_aggregate, long_aggregate) = (owner(short_members), owner(long_members));
+            let (short_aggregate, long_aggregate) =
+                (owner(short, short_members), owner(long, long_members));
             diagnostics.push(at(
                 long_aggregate,
                 Diagnostic::warning(
@@ -456,12 +456,11 @@ fn check_stream_categories(project: &Project, diagnostics: &mut Vec<Diagnostic>)
     }
 }
 
-/// Of aggregates sharing a stream category, the one without a `stream` of its own (its name is
-/// the category), else the first by name.
-fn owner<'a>(members: &[&'a Aggregate]) -> &'a Aggregate {
+/// Of aggregates sharing a stream category, the one named like it, else the first by name.
+fn owner<'a>(category: &str, members: &[&'a Aggregate]) -> &'a Aggregate {
     members
         .iter()
-        .find(|a| a.annotations.stream.is_none())
+        .find(|a| a.name == category)
         .unwrap_or(&members[0])
 }
 

@@ -489,13 +489,18 @@ pub fn summary(description: &str) -> String {
     line
 }
 
-/// `e.g`, `i.e`, `U.S` and the short words a full stop follows inside a sentence.
+/// `e.g`, `i.e`, `U.S` (dotted letters) and the short words a full stop follows inside a
+/// sentence; not `order.placed` or `1.2`.
 fn is_abbreviation(word: &str) -> bool {
     const SHORT: [&str; 10] = [
         "approx", "cf", "dr", "fig", "incl", "mr", "mrs", "ms", "no", "vs",
     ];
     let word = word.trim_start_matches(|c: char| !c.is_alphanumeric());
-    word.contains('.') || SHORT.contains(&word.to_lowercase().as_str())
+    let dotted_letters = word.contains('.')
+        && word
+            .split('.')
+            .all(|part| (1..=2).contains(&part.len()) && part.chars().all(char::is_alphabetic));
+    dotted_letters || SHORT.contains(&word.to_lowercase().as_str())
 }
 
 fn examples(project: &Project, schema: DocId) -> Vec<Value> {
@@ -544,6 +549,15 @@ mod tests {
             ("Version 2. it continues.", "Version 2. it continues."),
             ("Done! Next.", "Done!"),
             ("Etc. Ends here.", "Etc."),
+            (
+                "Supersedes `order.placed`. Use v2.",
+                "Supersedes `order.placed`.",
+            ),
+            ("Requires 1.2. Older ones fail.", "Requires 1.2."),
+            (
+                "Made in the U.S. Then shipped.",
+                "Made in the U.S. Then shipped.",
+            ),
         ];
         for (description, first) in cases {
             assert_eq!(summary(description), first, "{description:?}");

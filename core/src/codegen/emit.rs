@@ -302,9 +302,9 @@ impl<'s, 'a> Emitter<'s, 'a> {
                     #[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
                     pub enum #name { #(#variant_tokens,)* }
                     impl<'de> ::eventsmith::serde::Deserialize<'de> for #name {
-                        fn deserialize<D: ::eventsmith::serde::Deserializer<'de>>(
-                            deserializer: D,
-                        ) -> ::std::result::Result<Self, D::Error> {
+                        fn deserialize<__D: ::eventsmith::serde::Deserializer<'de>>(
+                            deserializer: __D,
+                        ) -> ::std::result::Result<Self, __D::Error> {
                             ::eventsmith::codec::untagged(deserializer, #name_text, &[#(#alternatives,)*])
                         }
                     }

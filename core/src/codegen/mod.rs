@@ -8,7 +8,6 @@ pub mod deciders;
 pub mod emit;
 pub mod events;
 pub mod names;
-pub mod pattern;
 pub mod projections;
 pub mod shape;
 pub mod types;

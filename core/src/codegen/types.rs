@@ -4,9 +4,9 @@
 //! any other file in the shared `types` module.
 
 use super::names::{Scope, field_name, type_name};
-use super::pattern::RustPattern;
 use crate::compat::schema::View;
 use crate::diagnostic::Diagnostic;
+use crate::pattern::RustPattern;
 use crate::pointer;
 use crate::store::{DocId, NodeRef, Store};
 use serde_json::{Map, Value};
@@ -868,10 +868,13 @@ impl<'a> TypeSpace<'a> {
                 .get(keyword)
                 .is_some_and(|(v, _)| v == &Value::Bool(false));
         }
-        // Keys matching a `patternProperties` pattern are allowed even then.
-        let patterns = view
-            .get("patternProperties")
-            .is_some_and(|(v, _)| v.as_object().is_some_and(|p| !p.is_empty()));
+        // Keys matching a `patternProperties` pattern (of the node or an `allOf` member) are
+        // allowed even then.
+        let patterns = sources.iter().any(|member| {
+            View::resolve(self.store, member)
+                .get("patternProperties")
+                .is_some_and(|(v, _)| v.as_object().is_some_and(|p| !p.is_empty()))
+        });
         closed &= !patterns;
         let mut scope = Scope::new();
         let mut fields = Vec::new();

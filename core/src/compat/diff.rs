@@ -667,7 +667,9 @@ impl<'a> Differ<'a> {
         };
         patterns
             .keys()
-            .filter(|pattern| regex::Regex::new(pattern).is_ok_and(|re| re.is_match(name)))
+            .filter(|pattern| {
+                crate::pattern::ecma_regex(pattern).is_some_and(|re| re.is_match(name))
+            })
             .map(|pattern| {
                 let node = NodeRef {
                     doc: at.doc,

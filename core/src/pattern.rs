@@ -1,7 +1,8 @@
-//! JSON Schema's `pattern` is an ECMA-262 regular expression, and generated code checks it with
-//! the Rust regex crate. There `\d` and `\w` are ASCII and `\s` is ECMA's whitespace; in Rust they
-//! are Unicode classes. Patterns are translated first, as the jsonschema crate does when
-//! `validate` checks examples, so decoding accepts what validation accepts.
+//! JSON Schema's `pattern` and `patternProperties` keys are ECMA-262 regular expressions, and
+//! eventsmith matches them with the Rust regex crate. There `\d` and `\w` are ASCII and `\s` is
+//! ECMA's whitespace; in Rust they are Unicode classes. Patterns are translated first, as the
+//! jsonschema crate does when `validate` checks examples, so generated decoders and `diff` agree
+//! with validation.
 
 /// A pattern as written, and the Rust regex that matches what it matches.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,22 +15,37 @@ pub struct RustPattern {
 
 impl RustPattern {
     /// The translation, or why there is none, worded to follow "the pattern `…`".
-    pub fn translate(source: &str) -> Result<Self, &'static str> {
-        let rust = jsonschema_regex::to_rust_regex(source)
-            .map_err(|()| "is not an ECMA-262 regular expression eventsmith can translate")?;
+    pub fn translate(source: &str) -> Result<Self, String> {
+        Self::compile(source).map(|(pattern, _)| pattern)
+    }
+
+    /// The translation and its compiled regex.
+    fn compile(source: &str) -> Result<(Self, regex::Regex), String> {
+        let rust = jsonschema_regex::to_rust_regex(source).map_err(|()| {
+            "could not be translated from ECMA-262 to the Rust regex syntax".to_owned()
+        })?;
         match regex::Regex::new(&rust) {
-            Ok(_) => Ok(Self {
-                source: source.to_owned(),
-                rust: rust.into_owned(),
-            }),
+            Ok(regex) => Ok((
+                Self {
+                    source: source.to_owned(),
+                    rust: rust.into_owned(),
+                },
+                regex,
+            )),
             Err(regex::Error::CompiledTooBig(_)) => {
-                Err("compiles past the Rust regex crate's size limit")
+                Err("compiles past the Rust regex crate's size limit".to_owned())
             }
-            Err(_) => Err(
-                "uses look-around or backreferences, which the Rust regex crate does not support",
-            ),
+            Err(error) => Err(format!(
+                "is not supported by the Rust regex crate (look-around and backreferences are not): {}",
+                error.to_string().lines().last().unwrap_or_default().trim()
+            )),
         }
     }
+}
+
+/// `source` compiled with its ECMA-262 meaning, when the regex crate can compile it.
+pub fn ecma_regex(source: &str) -> Option<regex::Regex> {
+    RustPattern::compile(source).ok().map(|(_, regex)| regex)
 }
 
 #[cfg(test)]
@@ -79,5 +95,14 @@ mod tests {
                 .contains("backreferences")
         );
         assert!(RustPattern::translate(r"[").is_err());
+        assert!(RustPattern::translate(r"\p{Nonsense}").is_err());
+    }
+
+    #[test]
+    fn ecma_regexes_match_property_names_as_ecma_262_does() {
+        let digits = ecma_regex(r"^\d+$").unwrap();
+        assert!(digits.is_match("42"));
+        assert!(!digits.is_match("٤٢"));
+        assert!(ecma_regex(r"^(?=a)").is_none());
     }
 }
