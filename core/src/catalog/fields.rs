@@ -395,16 +395,19 @@ mod tests {
     use serde_json::json;
     use std::path::Path;
 
-    fn table(schema: Value) -> Vec<(String, String, bool)> {
+    fn rows(schema: Value) -> Vec<Field> {
         let mut fs = MemoryFs::new();
         fs.insert("/p/schema.json", serde_json::to_vec(&schema).unwrap());
         let loaded = crate::loader::load_file(&fs, Path::new("/p/schema.json"), None);
-        let doc = loaded.doc.unwrap();
         let root = NodeRef {
-            doc,
+            doc: loaded.doc.unwrap(),
             pointer: String::new(),
         };
         fields(&loaded.store, &root)
+    }
+
+    fn table(schema: Value) -> Vec<(String, String, bool)> {
+        rows(schema)
             .into_iter()
             .map(|f| (f.path, f.ty, f.required))
             .collect()
@@ -458,20 +461,12 @@ mod tests {
 
     #[test]
     fn pattern_properties_name_their_patterns() {
-        let mut fs = MemoryFs::new();
-        let schema = json!({
+        let rows = rows(json!({
             "type": "object",
             "properties": {
                 "jobs": {"type": "object", "patternProperties": {"^[a-z]+$": {"type": "object"}}, "additionalProperties": false}
             }
-        });
-        fs.insert("/p/schema.json", serde_json::to_vec(&schema).unwrap());
-        let loaded = crate::loader::load_file(&fs, Path::new("/p/schema.json"), None);
-        let root = NodeRef {
-            doc: loaded.doc.unwrap(),
-            pointer: String::new(),
-        };
-        let rows = fields(&loaded.store, &root);
+        }));
         assert_eq!(
             rows[0].constraints,
             ["keys matching `^[a-z]+$`", "no other properties"]

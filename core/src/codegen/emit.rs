@@ -281,11 +281,7 @@ impl<'s, 'a> Emitter<'s, 'a> {
                 let alternatives = variants.iter().map(|variant| {
                     let rust = ident(&variant.rust);
                     let ty = self.ty(&variant.ty, from);
-                    let shape = match self.shape(&variant.ty) {
-                        Shape::Any => quote! { Any },
-                        Shape::Object => quote! { Object },
-                        Shape::NullableObject => quote! { NullableObject },
-                    };
+                    let shape = format_ident!("{}", self.shape(&variant.ty));
                     quote! {
                         (::eventsmith::codec::Shape::#shape, |value| {
                             <#ty as ::eventsmith::serde::Deserialize>::deserialize(value).map(Self::#rust)
@@ -325,20 +321,21 @@ impl<'s, 'a> Emitter<'s, 'a> {
         }
     }
 
-    /// The JSON kinds a value of `ty` decodes from, as far as an untagged enum must tell.
-    fn shape(&self, ty: &Ty) -> Shape {
+    /// The `eventsmith::codec::Shape` variant for an untagged alternative of type `ty`: the JSON
+    /// kinds it decodes from, as far as the enum must tell.
+    fn shape(&self, ty: &Ty) -> &'static str {
         match ty.unchecked() {
             Ty::Named(id) => match self.space.defs[*id].item {
-                Item::Struct { .. } | Item::Tagged { .. } => Shape::Object,
-                _ => Shape::Any,
+                Item::Struct { .. } | Item::Tagged { .. } => "Object",
+                _ => "Any",
             },
-            Ty::Map(_) => Shape::Object,
+            Ty::Map(_) => "Object",
             Ty::Boxed(inner) => self.shape(inner),
             Ty::Nullable(inner) => match self.shape(inner) {
-                Shape::Object | Shape::NullableObject => Shape::NullableObject,
-                Shape::Any => Shape::Any,
+                "Any" => "Any",
+                _ => "NullableObject",
             },
-            _ => Shape::Any,
+            _ => "Any",
         }
     }
 
@@ -774,13 +771,6 @@ fn number_literal(n: &serde_json::Number) -> TokenStream {
 fn json_literal(value: &Value) -> TokenStream {
     let text = value.to_string();
     quote! { ::eventsmith::serde_json::from_str::<::eventsmith::serde_json::Value>(#text).expect("JSON from the schema") }
-}
-
-/// What `codec::Shape` an untagged alternative gets.
-enum Shape {
-    Any,
-    Object,
-    NullableObject,
 }
 
 #[cfg(test)]
