@@ -175,6 +175,31 @@ impl Checker {
         }
     }
 
+    /// `patternProperties` when no other key is allowed: every key must match one of `patterns`.
+    pub fn keys_match<'k>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k String>,
+        patterns: &[Pattern],
+    ) {
+        for key in keys {
+            let allowed = patterns
+                .iter()
+                .any(|pattern| pattern.regex().is_some_and(|regex| regex.is_match(key)));
+            if !allowed {
+                let sources: Vec<String> = patterns
+                    .iter()
+                    .map(|pattern| format!("`{}`", pattern.source))
+                    .collect();
+                self.at_key(key, |checker| {
+                    checker.fail(format!(
+                        "the key matches none of the allowed patterns {}",
+                        sources.join(", ")
+                    ))
+                });
+            }
+        }
+    }
+
     /// `minimum` or `exclusiveMinimum`.
     pub fn minimum(&mut self, value: impl Numeric, min: f64, exclusive: bool) {
         let value = value.to_f64();
@@ -336,18 +361,45 @@ impl Pattern {
 mod tests {
     use super::*;
 
+    /// The violations as `pointer: message` lines.
+    fn messages(checker: Checker) -> Vec<String> {
+        checker
+            .into_violations()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
     #[test]
     fn a_translated_pattern_matches_by_its_rust_form_and_reports_its_source() {
         static DIGITS: Pattern = Pattern::translated(r"^\d+$", "^[0-9]+$");
         let mut checker = Checker::default();
         checker.pattern("123", &DIGITS);
         checker.pattern("١٢٣", &DIGITS);
-        let found: Vec<String> = checker
-            .into_violations()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let found = messages(checker);
         assert_eq!(found, [r"/: does not match the pattern `^\d+$`"]);
+    }
+
+    #[test]
+    fn keys_must_match_one_of_the_patterns() {
+        static PATTERNS: [Pattern; 2] = [
+            Pattern::new("^x-"),
+            Pattern::translated(r"^\d+$", "^[0-9]+$"),
+        ];
+        let keys: Vec<String> = ["x-owner", "42", "name", "a/b", "٤٢"]
+            .map(str::to_owned)
+            .to_vec();
+        let mut checker = Checker::default();
+        checker.at("labels", |checker| checker.keys_match(&keys, &PATTERNS));
+        let found = messages(checker);
+        assert_eq!(
+            found,
+            [
+                "/labels/name: the key matches none of the allowed patterns `^x-`, `^\\d+$`",
+                "/labels/a~1b: the key matches none of the allowed patterns `^x-`, `^\\d+$`",
+                "/labels/٤٢: the key matches none of the allowed patterns `^x-`, `^\\d+$`",
+            ]
+        );
     }
 
     #[test]
@@ -364,11 +416,7 @@ mod tests {
         checker.unique_items(&[1, 2, 1]);
         checker.one_of_values(&3, &["4"]);
         checker.one_of_values(&3, &["1", "3"]);
-        let found: Vec<String> = checker
-            .into_violations()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let found = messages(checker);
         assert_eq!(
             found,
             [

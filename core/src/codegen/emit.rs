@@ -2,6 +2,7 @@
 //! accessors. Generated code names only the runtime crate `eventsmith`.
 
 use super::types::{Checks, Field, Item, Ty, TypeDef, TypeSpace};
+use crate::pattern::RustPattern;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::Value;
@@ -226,7 +227,14 @@ impl<'s, 'a> Emitter<'s, 'a> {
                     .collect();
                 if let Some(additional) = additional {
                     let rust = ident(&additional.rust);
-                    let map = Ty::Map(Box::new(additional.ty.clone()));
+                    let mut map = Ty::Map(Box::new(additional.ty.clone()));
+                    if !additional.key_patterns.is_empty() {
+                        let checks = Checks {
+                            key_patterns: additional.key_patterns.clone(),
+                            ..Checks::default()
+                        };
+                        map = Ty::Checked(Box::new(map), Box::new(checks));
+                    }
                     let ty = self.ty(&map, from);
                     field_tokens.push(quote! {
                         /// Properties the schema does not declare, kept so the event re-encodes as it came.
@@ -633,7 +641,7 @@ fn def_needs_check(def: &TypeDef, needs: &[bool]) -> bool {
             fields.iter().any(|f| ty_needs_check(&f.ty, needs))
                 || additional
                     .as_ref()
-                    .is_some_and(|a| ty_needs_check(&a.ty, needs))
+                    .is_some_and(|a| !a.key_patterns.is_empty() || ty_needs_check(&a.ty, needs))
         }
         Item::Enum { .. } => false,
         Item::Tagged { variants, .. } | Item::Untagged { variants } => {
@@ -698,13 +706,7 @@ fn checks_of(value: &Val, ty: &Ty, checks: &Checks) -> Vec<TokenStream> {
         calls.push(quote! { checker.max_length(#text, #n) });
     }
     if let Some(pattern) = &checks.pattern {
-        let source = &pattern.source;
-        let compiled = if pattern.rust == pattern.source {
-            quote! { ::eventsmith::validate::Pattern::new(#source) }
-        } else {
-            let rust = &pattern.rust;
-            quote! { ::eventsmith::validate::Pattern::translated(#source, #rust) }
-        };
+        let compiled = pattern_value(pattern);
         calls.push(quote! {
             {
                 static PATTERN: ::eventsmith::validate::Pattern = #compiled;
@@ -747,12 +749,34 @@ fn checks_of(value: &Val, ty: &Ty, checks: &Checks) -> Vec<TokenStream> {
     if let Some(n) = checks.max_properties {
         calls.push(quote! { checker.max_properties(#len, #n) });
     }
+    if !checks.key_patterns.is_empty() {
+        let count = Literal::usize_unsuffixed(checks.key_patterns.len());
+        let patterns = checks.key_patterns.iter().map(pattern_value);
+        let keys = value.call(quote! { keys() });
+        calls.push(quote! {
+            {
+                static PATTERNS: [::eventsmith::validate::Pattern; #count] = [#(#patterns),*];
+                checker.keys_match(#keys, &PATTERNS)
+            }
+        });
+    }
     if !checks.one_of_values.is_empty() {
         let allowed = &checks.one_of_values;
         let reference = value.reference();
         calls.push(quote! { checker.one_of_values(#reference, &[#(#allowed),*]) });
     }
     calls
+}
+
+/// A runtime `Pattern` for a schema's pattern, translated when its Rust form differs.
+fn pattern_value(pattern: &RustPattern) -> TokenStream {
+    let source = &pattern.source;
+    if pattern.rust == pattern.source {
+        quote! { ::eventsmith::validate::Pattern::new(#source) }
+    } else {
+        let rust = &pattern.rust;
+        quote! { ::eventsmith::validate::Pattern::translated(#source, #rust) }
+    }
 }
 
 /// A `serde_json::Number` with exactly the text of `n`.

@@ -158,6 +158,8 @@ pub struct Checks {
     pub min_properties: Option<u64>,
     /// `maxProperties`
     pub max_properties: Option<u64>,
+    /// The patterns of `patternProperties` when no other key is allowed: every key must match one.
+    pub key_patterns: Vec<RustPattern>,
     /// `const` or `enum` of values without a Rust enum of their own, as JSON texts.
     pub one_of_values: Vec<String>,
 }
@@ -194,6 +196,8 @@ pub struct Additional {
     pub rust: String,
     /// The type of each value (`serde_json::Value` unless `additionalProperties` has a schema).
     pub ty: Ty,
+    /// In a closed object that `patternProperties` open, the patterns every key must match.
+    pub key_patterns: Vec<RustPattern>,
 }
 
 /// One alternative of a `oneOf`/`anyOf` enum.
@@ -746,6 +750,12 @@ impl<'a> TypeSpace<'a> {
             Ty::Map(_) => {
                 checks.min_properties = count("minProperties");
                 checks.max_properties = count("maxProperties");
+                let closed = ["additionalProperties", "unevaluatedProperties"]
+                    .iter()
+                    .any(|k| object.get(*k) == Some(&Value::Bool(false)));
+                if closed {
+                    checks.key_patterns = self.key_patterns(std::slice::from_ref(node));
+                }
             }
             _ => {}
         }
@@ -875,6 +885,11 @@ impl<'a> TypeSpace<'a> {
                 .get("patternProperties")
                 .is_some_and(|(v, _)| v.as_object().is_some_and(|p| !p.is_empty()))
         });
+        let key_patterns = if closed && patterns {
+            self.key_patterns(&sources)
+        } else {
+            Vec::new()
+        };
         closed &= !patterns;
         let mut scope = Scope::new();
         let mut fields = Vec::new();
@@ -905,6 +920,7 @@ impl<'a> TypeSpace<'a> {
             Additional {
                 rust: scope.claim("additional_properties".to_owned()),
                 ty,
+                key_patterns,
             }
         });
         Item::Struct {
@@ -916,7 +932,6 @@ impl<'a> TypeSpace<'a> {
 
     /// The type of the values of undeclared properties: `additionalProperties`' schema, or the one
     /// `patternProperties` schema when no other key is allowed; any JSON when values may differ.
-    /// Keys are not checked against the patterns.
     fn extra_values(&mut self, view: &View<'a>, hint: &str) -> Ty {
         let patterns: Vec<NodeRef> = match view.get("patternProperties") {
             Some((Value::Object(patterns), at)) => patterns
@@ -930,6 +945,38 @@ impl<'a> TypeSpace<'a> {
             (Some((Value::Bool(false), _)), [only]) => unboxed(self.ty(only, hint)),
             _ => Ty::Json,
         }
+    }
+
+    /// The `patternProperties` patterns of `members`, which every undeclared key must match.
+    /// Empty when one of them cannot be enforced (a key it would allow must not be refused), with
+    /// a warning that names it.
+    fn key_patterns(&mut self, members: &[NodeRef]) -> Vec<RustPattern> {
+        let mut translated = Vec::new();
+        let mut enforced = true;
+        for member in members {
+            let Some((Value::Object(patterns), at)) =
+                View::resolve(self.store, member).get("patternProperties")
+            else {
+                continue;
+            };
+            for pattern in patterns.keys() {
+                match RustPattern::translate(pattern) {
+                    Ok(rust) => translated.push(rust),
+                    Err(reason) => {
+                        enforced = false;
+                        let warning = Diagnostic::warning(
+                            "pattern-not-enforced",
+                            format!("the pattern `{pattern}` {reason}, so decoding does not check this object's keys"),
+                        )
+                        .with_help("rewrite it without look-around or backreferences, or with smaller repetitions, to have the keys checked");
+                        let pointer = pointer::push(&at.pointer, pattern);
+                        self.diagnostics
+                            .push(self.store.document(at.doc).diagnostic_at(warning, &pointer));
+                    }
+                }
+            }
+        }
+        if enforced { translated } else { Vec::new() }
     }
 
     /// The node and its `allOf` members, depth first, through `$ref`.

@@ -43,4 +43,36 @@ mod tests {
             "`é` is not an ECMA-262 word character"
         );
     }
+
+    /// Where `patternProperties` are the only keys allowed, a key must match one of them: in a
+    /// map (`jobs`, `env`) and beside a closed struct's declared properties (the event, `labels`).
+    #[test]
+    fn keys_outside_the_pattern_properties_are_refused() {
+        use super::pattern_properties::workflow::decode_defined;
+        let defined =
+            |payload: serde_json::Value| decode_defined(1, payload.to_string().as_bytes());
+        let valid = serde_json::json!({
+            "jobs": {"build": {"runs-on": "linux"}},
+            "env": {"RUST_LOG": "debug", "retries": 3},
+            "labels": {"team": "core", "l-tier": "gold"},
+            "x-owner": "platform"
+        });
+        assert!(defined(valid).is_ok());
+        let refused = defined(serde_json::json!({
+            "jobs": {"1st": {"runs-on": "linux"}},
+            "env": {"Mixed": "x"},
+            "labels": {"tier": "gold"},
+            "owner": "platform"
+        }))
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            "/jobs/1st: the key matches none of the allowed patterns `^[_a-zA-Z][a-zA-Z0-9_-]*$`",
+            "/env/Mixed: the key matches none of the allowed patterns `^[A-Z_]+$`, `^[a-z_]+$`",
+            "/labels/tier: the key matches none of the allowed patterns `^l-`",
+            "/owner: the key matches none of the allowed patterns `^x-`",
+        ] {
+            assert!(refused.contains(expected), "{expected} in {refused}");
+        }
+    }
 }
