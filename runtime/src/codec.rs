@@ -76,8 +76,9 @@ pub type Alternative<T> = (
 );
 
 /// Decodes a `oneOf`/`anyOf` without a tag: the first alternative, in schema order, whose shape
-/// admits the value and that decodes it. Unlike serde's `untagged`, an array never becomes a
-/// struct (serde fills a struct's fields from an array by position).
+/// admits the value, that decodes it and whose constraints it meets; failing that, the first
+/// that decodes (whose violations the caller's check then reports). Unlike serde's `untagged`,
+/// an array never becomes a struct (serde fills a struct's fields from an array by position).
 pub fn untagged<'de, D, T>(
     deserializer: D,
     name: &str,
@@ -85,22 +86,32 @@ pub fn untagged<'de, D, T>(
 ) -> Result<T, D::Error>
 where
     D: serde::Deserializer<'de>,
+    T: Validate,
 {
     let value = <serde_json::Value as serde::Deserialize>::deserialize(deserializer)?;
-    alternatives
+    let mut first_decoded = None;
+    for (_, decode) in alternatives
         .iter()
         .filter(|(shape, _)| shape.admits(&value))
-        .find_map(|(_, decode)| decode(&value).ok())
-        .ok_or_else(|| {
-            <D::Error as serde::de::Error>::custom(format!(
-                "data did not match any variant of untagged enum {name}"
-            ))
-        })
+    {
+        if let Ok(candidate) = decode(&value) {
+            if violations(&candidate).is_empty() {
+                return Ok(candidate);
+            }
+            first_decoded.get_or_insert(candidate);
+        }
+    }
+    first_decoded.ok_or_else(|| {
+        <D::Error as serde::de::Error>::custom(format!(
+            "data did not match any variant of untagged enum {name}"
+        ))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::Checker;
     use serde::Deserialize;
     use serde_json::json;
 
@@ -113,6 +124,10 @@ mod tests {
     enum Env {
         Secure(Secure),
         List(Vec<String>),
+    }
+
+    impl Validate for Env {
+        fn validate(&self, _checker: &mut Checker) {}
     }
 
     impl<'de> Deserialize<'de> for Env {
@@ -144,5 +159,46 @@ mod tests {
             error.to_string(),
             "data did not match any variant of untagged enum Env"
         );
+    }
+
+    /// `anyOf` of a short code (at most 3 characters) and, with `SHORT_ONLY` false, a free text.
+    #[derive(Debug, PartialEq)]
+    enum Code<const SHORT_ONLY: bool> {
+        Short(String),
+        Text(String),
+    }
+
+    impl<const SHORT_ONLY: bool> Validate for Code<SHORT_ONLY> {
+        fn validate(&self, checker: &mut Checker) {
+            if let Code::Short(code) = self {
+                checker.max_length(code, 3);
+            }
+        }
+    }
+
+    impl<'de, const SHORT_ONLY: bool> Deserialize<'de> for Code<SHORT_ONLY> {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let short: Alternative<Self> =
+                (Shape::Any, |v| String::deserialize(v).map(Code::Short));
+            let text: Alternative<Self> = (Shape::Any, |v| String::deserialize(v).map(Code::Text));
+            let alternatives = if SHORT_ONLY {
+                vec![short]
+            } else {
+                vec![short, text]
+            };
+            untagged(deserializer, "Code", &alternatives)
+        }
+    }
+
+    #[test]
+    fn an_alternative_whose_constraints_fail_gives_way_to_one_whose_hold() {
+        let code = |value| serde_json::from_value::<Code<false>>(value).unwrap();
+        assert_eq!(code(json!("EUR")), Code::Short("EUR".into()));
+        assert_eq!(code(json!("euros")), Code::Text("euros".into()));
+        // With no alternative whose constraints hold, the first that decodes is kept, and the
+        // check after decoding reports why.
+        let short = serde_json::from_value::<Code<true>>(json!("euros")).unwrap();
+        assert_eq!(short, Code::Short("euros".into()));
+        assert_eq!(violations(&short).len(), 1);
     }
 }

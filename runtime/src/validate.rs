@@ -175,7 +175,8 @@ impl Checker {
         }
     }
 
-    /// `patternProperties` when no other key is allowed: every key must match one of `patterns`.
+    /// `patternProperties` when no other key is allowed: every key must match one of `patterns`
+    /// (a pattern that does not compile allows every key: refusing could be wrong).
     pub fn keys_match<'k>(
         &mut self,
         keys: impl IntoIterator<Item = &'k String>,
@@ -184,7 +185,7 @@ impl Checker {
         for key in keys {
             let allowed = patterns
                 .iter()
-                .any(|pattern| pattern.regex().is_some_and(|regex| regex.is_match(key)));
+                .any(|pattern| pattern.regex().is_none_or(|regex| regex.is_match(key)));
             if !allowed {
                 let sources: Vec<String> = patterns
                     .iter()

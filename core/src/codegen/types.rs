@@ -750,11 +750,11 @@ impl<'a> TypeSpace<'a> {
             Ty::Map(_) => {
                 checks.min_properties = count("minProperties");
                 checks.max_properties = count("maxProperties");
-                let closed = ["additionalProperties", "unevaluatedProperties"]
-                    .iter()
-                    .any(|k| object.get(*k) == Some(&Value::Bool(false)));
-                if closed {
-                    checks.key_patterns = self.key_patterns(std::slice::from_ref(node));
+                let closed_by = ["additionalProperties", "unevaluatedProperties"]
+                    .into_iter()
+                    .find(|k| object.get(*k) == Some(&Value::Bool(false)));
+                if let Some(closed_by) = closed_by {
+                    checks.key_patterns = self.key_patterns(std::slice::from_ref(node), closed_by);
                 }
             }
             _ => {}
@@ -873,11 +873,10 @@ impl<'a> TypeSpace<'a> {
                 }
             }
         }
-        for keyword in ["additionalProperties", "unevaluatedProperties"] {
-            closed |= view
-                .get(keyword)
-                .is_some_and(|(v, _)| v == &Value::Bool(false));
-        }
+        let closed_by = ["additionalProperties", "unevaluatedProperties"]
+            .into_iter()
+            .find(|k| view.get(k).is_some_and(|(v, _)| v == &Value::Bool(false)));
+        closed |= closed_by.is_some();
         // Keys matching a `patternProperties` pattern (of the node or an `allOf` member) are
         // allowed even then.
         let patterns = sources.iter().any(|member| {
@@ -885,10 +884,9 @@ impl<'a> TypeSpace<'a> {
                 .get("patternProperties")
                 .is_some_and(|(v, _)| v.as_object().is_some_and(|p| !p.is_empty()))
         });
-        let key_patterns = if closed && patterns {
-            self.key_patterns(&sources)
-        } else {
-            Vec::new()
+        let key_patterns = match closed_by {
+            Some(closed_by) if patterns => self.key_patterns(&sources, closed_by),
+            _ => Vec::new(),
         };
         closed &= !patterns;
         let mut scope = Scope::new();
@@ -947,16 +945,40 @@ impl<'a> TypeSpace<'a> {
         }
     }
 
-    /// The `patternProperties` patterns of `members`, which every undeclared key must match.
-    /// Empty when one of them cannot be enforced (a key it would allow must not be refused), with
-    /// a warning that names it.
-    fn key_patterns(&mut self, members: &[NodeRef]) -> Vec<RustPattern> {
+    /// The `patternProperties` patterns of an object (the node and its `allOf` members) closed
+    /// by `closed_by`, which every undeclared key must match. Empty where that could refuse a
+    /// key the schema allows: a `$ref` beside keywords (the declared properties are read from
+    /// one layer), keywords that may evaluate a key under `unevaluatedProperties`, or a pattern
+    /// that cannot be enforced (with a warning that names it).
+    fn key_patterns(&mut self, members: &[NodeRef], closed_by: &str) -> Vec<RustPattern> {
+        const EVALUATING: &[&str] = &[
+            "oneOf",
+            "anyOf",
+            "if",
+            "then",
+            "else",
+            "dependentSchemas",
+            "$dynamicRef",
+        ];
+        let views: Vec<View<'a>> = members
+            .iter()
+            .map(|member| View::resolve(self.store, member))
+            .collect();
+        let only_keys_of_patterns = views.iter().all(|view| {
+            view.layers.len() <= 1
+                && (closed_by == "additionalProperties"
+                    || !EVALUATING.iter().any(|k| view.has(k))
+                        && view
+                            .get("additionalProperties")
+                            .is_none_or(|(v, _)| v == &Value::Bool(false)))
+        });
+        if !only_keys_of_patterns {
+            return Vec::new();
+        }
         let mut translated = Vec::new();
         let mut enforced = true;
-        for member in members {
-            let Some((Value::Object(patterns), at)) =
-                View::resolve(self.store, member).get("patternProperties")
-            else {
+        for view in &views {
+            let Some((Value::Object(patterns), at)) = view.get("patternProperties") else {
                 continue;
             };
             for pattern in patterns.keys() {

@@ -75,4 +75,33 @@ mod tests {
             assert!(refused.contains(expected), "{expected} in {refused}");
         }
     }
+
+    /// The first `anyOf` alternative decodes from any object, keeping undeclared keys; its key
+    /// check refuses `schedule`, so the second alternative, whose constraints hold, is chosen.
+    #[test]
+    fn an_alternative_refusing_a_key_gives_way_to_the_next() {
+        use super::pattern_properties::workflow::decode_defined;
+        use super::pattern_properties::workflow::v1::WorkflowDefinedTrigger as Trigger;
+        let trigger = |trigger: serde_json::Value| {
+            let payload = serde_json::json!({"jobs": {"a": {"runs-on": "x"}}, "trigger": trigger});
+            decode_defined(1, payload.to_string().as_bytes()).map(|event| event.trigger)
+        };
+        let schedule = trigger(serde_json::json!({"schedule": "daily"}));
+        assert!(
+            matches!(schedule, Ok(Some(Trigger::ScheduleTrigger(_)))),
+            "{schedule:?}"
+        );
+        let branch = trigger(serde_json::json!({"branch": "main", "x-note": "n"}));
+        assert!(
+            matches!(branch, Ok(Some(Trigger::BranchTrigger(_)))),
+            "{branch:?}"
+        );
+        let neither = trigger(serde_json::json!({"when": "never"})).unwrap_err();
+        assert!(
+            neither
+                .to_string()
+                .contains("/trigger/when: the key matches none of the allowed patterns `^x-`"),
+            "{neither}"
+        );
+    }
 }
