@@ -201,6 +201,22 @@ impl Checker {
         }
     }
 
+    /// `propertyNames`: runs `check` on every key, at the key's path, and says in each of its
+    /// messages that the property name is at fault (the value sits at the same path).
+    pub fn property_names<'k>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k String>,
+        check: impl Fn(&mut Self, &String),
+    ) {
+        for key in keys {
+            let found = self.violations.len();
+            self.at_key(key, |checker| check(checker, key));
+            for violation in &mut self.violations[found..] {
+                violation.message = format!("property name {}", violation.message);
+            }
+        }
+    }
+
     /// `minimum` or `exclusiveMinimum`.
     pub fn minimum(&mut self, value: impl Numeric, min: f64, exclusive: bool) {
         let value = value.to_f64();
@@ -399,6 +415,26 @@ mod tests {
                 "/labels/name: the key matches none of the allowed patterns `^x-`, `^\\d+$`",
                 "/labels/a~1b: the key matches none of the allowed patterns `^x-`, `^\\d+$`",
                 "/labels/٤٢: the key matches none of the allowed patterns `^x-`, `^\\d+$`",
+            ]
+        );
+    }
+
+    #[test]
+    fn property_names_are_checked_and_named_as_such() {
+        static LOWER: Pattern = Pattern::new("^[a-z]+$");
+        let keys: Vec<String> = ["ok", "Bad", "toolong"].map(str::to_owned).to_vec();
+        let mut checker = Checker::default();
+        checker.at("tags", |checker| {
+            checker.property_names(&keys, |checker, key| {
+                checker.max_length(key, 3);
+                checker.pattern(key, &LOWER);
+            })
+        });
+        assert_eq!(
+            messages(checker),
+            [
+                "/tags/Bad: property name does not match the pattern `^[a-z]+$`",
+                "/tags/toolong: property name longer than 3 characters",
             ]
         );
     }

@@ -228,12 +228,8 @@ impl<'s, 'a> Emitter<'s, 'a> {
                 if let Some(additional) = additional {
                     let rust = ident(&additional.rust);
                     let mut map = Ty::Map(Box::new(additional.ty.clone()));
-                    if !additional.key_patterns.is_empty() {
-                        let checks = Checks {
-                            key_patterns: additional.key_patterns.clone(),
-                            ..Checks::default()
-                        };
-                        map = Ty::Checked(Box::new(map), Box::new(checks));
+                    if !additional.checks.is_empty() {
+                        map = Ty::Checked(Box::new(map), additional.checks.clone());
                     }
                     let ty = self.ty(&map, from);
                     field_tokens.push(quote! {
@@ -641,7 +637,7 @@ fn def_needs_check(def: &TypeDef, needs: &[bool]) -> bool {
             fields.iter().any(|f| ty_needs_check(&f.ty, needs))
                 || additional
                     .as_ref()
-                    .is_some_and(|a| !a.key_patterns.is_empty() || ty_needs_check(&a.ty, needs))
+                    .is_some_and(|a| !a.checks.is_empty() || ty_needs_check(&a.ty, needs))
         }
         Item::Enum { .. } => false,
         Item::Tagged { variants, .. } | Item::Untagged { variants } => {
@@ -758,6 +754,13 @@ fn checks_of(value: &Val, ty: &Ty, checks: &Checks) -> Vec<TokenStream> {
                 static PATTERNS: [::eventsmith::validate::Pattern; #count] = [#(#patterns),*];
                 checker.keys_match(#keys, &PATTERNS)
             }
+        });
+    }
+    if let Some(names) = &checks.property_names {
+        let keys = value.call(quote! { keys() });
+        let name_checks = checks_of(&Val::Ref(quote! { key }), &Ty::String, names);
+        calls.push(quote! {
+            checker.property_names(#keys, |checker, key| { #(#name_checks;)* })
         });
     }
     if !checks.one_of_values.is_empty() {

@@ -160,12 +160,15 @@ pub struct Checks {
     pub max_properties: Option<u64>,
     /// The patterns of `patternProperties` when no other key is allowed: every key must match one.
     pub key_patterns: Vec<RustPattern>,
+    /// `propertyNames`: the constraints on every key (lengths, a pattern, allowed values).
+    pub property_names: Option<Box<Checks>>,
     /// `const` or `enum` of values without a Rust enum of their own, as JSON texts.
     pub one_of_values: Vec<String>,
 }
 
 impl Checks {
-    fn is_empty(&self) -> bool {
+    /// Whether there is nothing to check.
+    pub fn is_empty(&self) -> bool {
         self == &Checks::default()
     }
 }
@@ -196,8 +199,9 @@ pub struct Additional {
     pub rust: String,
     /// The type of each value (`serde_json::Value` unless `additionalProperties` has a schema).
     pub ty: Ty,
-    /// In a closed object that `patternProperties` open, the patterns every key must match.
-    pub key_patterns: Vec<RustPattern>,
+    /// The checks on the map of undeclared properties: `patternProperties` keys in a closed
+    /// object, `propertyNames`.
+    pub checks: Box<Checks>,
 }
 
 /// One alternative of a `oneOf`/`anyOf` enum.
@@ -756,6 +760,7 @@ impl<'a> TypeSpace<'a> {
                 if let Some(closed_by) = closed_by {
                     checks.key_patterns = self.key_patterns(std::slice::from_ref(node), closed_by);
                 }
+                checks.property_names = self.property_name_checks(node);
             }
             _ => {}
         }
@@ -884,9 +889,13 @@ impl<'a> TypeSpace<'a> {
                 .get("patternProperties")
                 .is_some_and(|(v, _)| v.as_object().is_some_and(|p| !p.is_empty()))
         });
-        let key_patterns = match closed_by {
-            Some(closed_by) if patterns => self.key_patterns(&sources, closed_by),
-            _ => Vec::new(),
+        let additional_checks = Checks {
+            key_patterns: match closed_by {
+                Some(closed_by) if patterns => self.key_patterns(&sources, closed_by),
+                _ => Vec::new(),
+            },
+            property_names: self.property_name_checks(node),
+            ..Checks::default()
         };
         closed &= !patterns;
         let mut scope = Scope::new();
@@ -918,7 +927,7 @@ impl<'a> TypeSpace<'a> {
             Additional {
                 rust: scope.claim("additional_properties".to_owned()),
                 ty,
-                key_patterns,
+                checks: Box::new(additional_checks),
             }
         });
         Item::Struct {
@@ -999,6 +1008,27 @@ impl<'a> TypeSpace<'a> {
             }
         }
         if enforced { translated } else { Vec::new() }
+    }
+
+    /// What decoding checks of `propertyNames` at `node`: the lengths, pattern and allowed values
+    /// every key must have (through a `$ref`). `None` when it has none of these.
+    fn property_name_checks(&mut self, node: &NodeRef) -> Option<Box<Checks>> {
+        let (_, at) = View::resolve(self.store, node).get("propertyNames")?;
+        let target = self.store.follow(&at).unwrap_or(at);
+        let Some(Value::Object(object)) = self.store.document(target.doc).get(&target.pointer)
+        else {
+            return None;
+        };
+        let mut checks = match self.checked(&target, object, Ty::String) {
+            Ty::Checked(_, checks) => *checks,
+            _ => Checks::default(),
+        };
+        checks.one_of_values = match (object.get("enum"), object.get("const")) {
+            (Some(Value::Array(values)), _) => values.iter().map(Value::to_string).collect(),
+            (None, Some(value)) => vec![value.to_string()],
+            _ => Vec::new(),
+        };
+        (!checks.is_empty()).then(|| Box::new(checks))
     }
 
     /// The node and its `allOf` members, depth first, through `$ref`.

@@ -76,6 +76,33 @@ mod tests {
         }
     }
 
+    /// `propertyNames` constrain the keys of a map (`tags`, through a `$ref`; `limits`, a list)
+    /// and the undeclared keys of a struct (`labels`); only the keys at fault are reported.
+    #[test]
+    fn property_names_are_checked() {
+        use super::pattern_properties::workflow::decode_defined;
+        let defined =
+            |payload: serde_json::Value| decode_defined(1, payload.to_string().as_bytes());
+        let names = defined(serde_json::json!({
+            "jobs": {"a": {"runs-on": "x"}},
+            "tags": {"Tier": "gold", "a-very-long-tag-name": "x", "ok": "y"},
+            "labels": {"l-much-too-long": "x"},
+            "limits": {"cpu": 1, "disk": 2}
+        }))
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            "/tags/Tier: property name does not match the pattern `^[a-z][a-z0-9-]*$`",
+            "/tags/a-very-long-tag-name: property name longer than 16 characters",
+            "/labels/l-much-too-long: property name longer than 12 characters",
+            r#"/limits/disk: property name must be one of "cpu", "memory""#,
+        ] {
+            assert!(names.contains(expected), "{expected} in {names}");
+        }
+        assert!(!names.contains("/tags/ok"), "{names}");
+        assert!(!names.contains("/limits/cpu"), "{names}");
+    }
+
     /// The first `anyOf` alternative decodes from any object, keeping undeclared keys; its key
     /// check refuses `schedule`, so the second alternative, whose constraints hold, is chosen.
     #[test]
