@@ -889,14 +889,6 @@ impl<'a> TypeSpace<'a> {
                 .get("patternProperties")
                 .is_some_and(|(v, _)| v.as_object().is_some_and(|p| !p.is_empty()))
         });
-        let additional_checks = Checks {
-            key_patterns: match closed_by {
-                Some(closed_by) if patterns => self.key_patterns(&sources, closed_by),
-                _ => Vec::new(),
-            },
-            property_names: self.property_name_checks(node),
-            ..Checks::default()
-        };
         closed &= !patterns;
         let mut scope = Scope::new();
         let mut fields = Vec::new();
@@ -922,12 +914,21 @@ impl<'a> TypeSpace<'a> {
                     == Some(&Value::Bool(true)),
             });
         }
+        // A closed struct has no map of undeclared keys, so nothing for key checks to check.
         let additional = (!closed).then(|| {
             let ty = self.extra_values(view, &format!("{parent}Value"));
+            let checks = Checks {
+                key_patterns: match closed_by {
+                    Some(closed_by) if patterns => self.key_patterns(&sources, closed_by),
+                    _ => Vec::new(),
+                },
+                property_names: self.property_name_checks(node),
+                ..Checks::default()
+            };
             Additional {
                 rust: scope.claim("additional_properties".to_owned()),
                 ty,
-                checks: Box::new(additional_checks),
+                checks: Box::new(checks),
             }
         });
         Item::Struct {
