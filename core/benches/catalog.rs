@@ -7,10 +7,9 @@
 
 mod support;
 
-use eventsmith_core::catalog::{self, Format, Templates, gather};
-use eventsmith_core::fs::RealFs;
-use eventsmith_core::output;
-use eventsmith_core::{LoadOptions, load};
+use eventsmith_core::commands::Context;
+use eventsmith_core::commands::catalog::{Args, Kind, catalog};
+use eventsmith_core::{LoadOptions, RealFs, load};
 use support::{VERSIONS, best_of};
 
 const EVENTS: usize = 1_000;
@@ -25,18 +24,17 @@ fn main() {
     let loaded = load(&RealFs, &options);
     assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics.first());
     let project = loaded.project.as_ref().unwrap();
-    let templates = Templates::embedded(catalog::TEMPLATES);
-    let out = temp.path().join("docs/catalog");
+    let context = Context::new(temp.path());
     let formats = [
-        ("markdown", Format::Markdown, out),
+        ("markdown", Kind::Markdown, temp.path().join("docs/catalog")),
         (
             "eventcatalog",
-            Format::EventCatalog,
+            Kind::EventCatalog,
             temp.path().join("eventcatalog"),
         ),
         (
             "asyncapi (yaml)",
-            Format::AsyncApi { yaml: true },
+            Kind::AsyncApi,
             temp.path().join("asyncapi.yaml"),
         ),
     ];
@@ -44,47 +42,31 @@ fn main() {
     let load_only = best_of(3, || {
         assert!(!load(&RealFs, &options).has_errors());
     });
-    let facts_only = best_of(3, || {
-        gather(project);
-    });
     println!(
         "catalog of {EVENTS} events x {VERSIONS} versions ({} commands, {} projections):",
         project.commands.len(),
         project.projections.len()
     );
-    println!(
-        "  load baseline {:>7.1} ms | facts (diffs, fields, bundles) {:>7.1} ms",
-        ms(load_only),
-        ms(facts_only)
-    );
-    for (name, format, target) in formats {
-        let render_only = best_of(3, || {
-            catalog::render(project, format, &templates, &target).unwrap();
-        });
-        let mut files = 0;
+    println!("  load baseline {:>7.1} ms", ms(load_only));
+    for (name, kind, target) in formats {
+        let args = Args {
+            out: Some(&target),
+            kind,
+            templates: None,
+            check: false,
+        };
         let end_to_end = best_of(3, || {
-            let loaded = load(&RealFs, &options);
-            let rendered = catalog::render(
-                loaded.project.as_ref().unwrap(),
-                format,
-                &templates,
-                &target,
-            )
-            .unwrap();
-            output::write(&rendered.dir, &rendered.files, &rendered.signature).unwrap();
-            output::prune(
-                &rendered.dir,
-                rendered.roots,
-                &rendered.files,
-                &rendered.signature,
-            )
-            .unwrap();
-            files = rendered.files.len();
+            let outcome = catalog(&context, &args).unwrap();
+            assert_eq!(
+                outcome.status.code(),
+                0,
+                "{:?}",
+                outcome.diagnostics.first()
+            );
         });
         println!(
-            "  {name:<16} load + render + write {:>7.1} ms (goal < 2000 ms, {files} files) | render alone {:>7.1} ms | ratio to load {:.2}x",
+            "  {name:<16} load + render + write {:>7.1} ms (goal < 2000 ms) | ratio to load {:.2}x",
             ms(end_to_end),
-            ms(render_only),
             end_to_end.as_secs_f64() / load_only.as_secs_f64()
         );
     }

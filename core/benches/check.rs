@@ -6,9 +6,9 @@
 
 mod support;
 
-use eventsmith_core::compat::check::{Base, check};
-use eventsmith_core::fs::RealFs;
-use eventsmith_core::{LoadOptions, load};
+use eventsmith_core::commands::Context;
+use eventsmith_core::commands::compare::{Base, check};
+use eventsmith_core::{LoadOptions, RealFs, load};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -55,15 +55,16 @@ fn main() {
         value["properties"]["channel"] = serde_json::json!({"type": "string", "maxLength": 20});
         std::fs::write(&path, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
     }
-    let report = check(root, &Base::Git("HEAD".into()), None, None);
+    let context = Context::new(root);
+    let outcome = check(&context, &Base::Git("HEAD".into()), None).unwrap();
     assert!(
-        !report.has_errors(),
+        outcome.status.code() == 0,
         "{:?}",
-        &report.diagnostics[..report.diagnostics.len().min(3)]
+        &outcome.diagnostics[..outcome.diagnostics.len().min(3)]
     );
     let checked = best_of(3, || {
-        let report = check(root, &Base::Git("HEAD".into()), None, None);
-        assert!(!report.has_errors());
+        let outcome = check(&context, &Base::Git("HEAD".into()), None).unwrap();
+        assert!(outcome.status.code() == 0);
     });
     let mut options = LoadOptions::new(root, None);
     options.check_examples = false;

@@ -6,8 +6,8 @@
 
 mod support;
 
-use eventsmith_core::codegen::{Settings, generate};
-use eventsmith_core::fs::RealFs;
+use eventsmith_core::RealFs;
+use eventsmith_core::commands::generate::{Settings, project as generate};
 use eventsmith_core::{LoadOptions, load};
 use support::{VERSIONS, best_of};
 

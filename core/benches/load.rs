@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo bench -p eventsmith-core --bench load`
 
-use eventsmith_core::fs::RealFs;
+use eventsmith_core::RealFs;
 use eventsmith_core::{LoadOptions, load};
 use std::time::Duration;
 

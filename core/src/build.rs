@@ -11,7 +11,8 @@
 //! include!(concat!(env!("OUT_DIR"), "/eventsmith.rs"));
 //! ```
 
-use crate::codegen::{Generated, Settings, generate_dir};
+use crate::codegen::{Generated, Settings};
+use crate::commands::generate::{code, write_to};
 use std::path::{Path, PathBuf};
 
 /// Settings for one generation from a build script.
@@ -45,15 +46,13 @@ impl Builder {
         self
     }
 
-    /// Generates into `out_dir`, returning the file written and what was generated.
+    /// Generates into `out_dir`, returning the file written and what was generated. The file
+    /// is written only over one eventsmith generated, and only when its contents change (so
+    /// cargo does not recompile for nothing).
     pub fn write_to(&self, out_dir: &Path) -> Result<(PathBuf, Generated), String> {
-        let generated = generate_dir(&self.project, &self.settings).map_err(|(text, _)| text)?;
+        let generated = code(&self.project, &self.settings).map_err(|failed| failed.text)?;
         let file = out_dir.join(&self.file_name);
-        // Unchanged output is not rewritten, so cargo does not recompile for nothing.
-        if std::fs::read_to_string(&file).ok().as_deref() != Some(generated.source.as_str()) {
-            std::fs::write(&file, &generated.source)
-                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-        }
+        write_to(&file, &generated).map_err(|failure| failure.render())?;
         Ok((file, generated))
     }
 

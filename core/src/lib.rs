@@ -1,42 +1,36 @@
-//! The eventsmith engine: schema projects and their loader, diagnostics, and (in later modules)
-//! compatibility checks, code generation and rendering.
+//! The eventsmith engine: schema projects and their loader, diagnostics, compatibility checks,
+//! code generation, the event catalog and service rendering.
 //!
 //! This crate backs the `eventsmith` CLI, the `eventsmith-macros` proc-macros and build scripts.
 //! Its API serves those front-ends and is not meant for direct use; depend on the `eventsmith`
-//! crate instead.
+//! crate instead. The facade is [`commands`] (one function per command), [`build`] (the build.rs
+//! API) and the types they take and return, re-exported here.
+//!
+//! Inside, the modules form layers that point one way (tests/layers.rs fails otherwise): JSON
+//! text and positions ([`diagnostic`] below it) → [`schema`] → [`project`] → the features
+//! (`compat`, `codegen`, `catalog`, `service`, `scaffold`) → `report` → [`commands`].
 #![deny(missing_docs)]
 
-pub mod annotations;
 pub mod build;
-pub mod bundle;
-pub mod catalog;
-pub mod codegen;
-pub mod compat;
-pub mod config;
+mod catalog;
+mod codegen;
+pub mod commands;
+mod compat;
 pub mod diagnostic;
-pub mod document;
-pub mod draft;
-pub(crate) mod examples;
-pub mod fs;
-pub mod git;
-pub mod layout;
-pub mod loader;
-mod metaschema;
-pub mod model;
-pub mod output;
-pub mod pattern;
-pub mod pointer;
-pub mod report;
-mod rules;
-pub mod scaffold;
-pub mod service;
-pub mod source;
-pub mod stack;
-pub mod store;
-pub mod templates;
-pub mod walk;
+mod io;
+mod project;
+mod report;
+mod scaffold;
+mod schema;
+mod service;
+mod templates;
+mod text;
 
-pub use diagnostic::{Diagnostic, Severity, Span};
-pub use loader::{LoadOptions, Loaded, load};
-pub use metaschema::ANNOTATIONS_META_SCHEMA;
-pub use model::Project;
+pub use compat::{Change, ChangeKind, Verdict, diff_files_in};
+pub use diagnostic::{Diagnostic, Failure, Rule, Severity, Span};
+pub use io::fs::{FileSystem, MemoryFs, RealFs};
+pub use project::config::Level;
+pub use project::loader::{LoadOptions, Loaded, load};
+pub use project::model::Project;
+pub use report::Format;
+pub use schema::metaschema::ANNOTATIONS_META_SCHEMA;

@@ -2,7 +2,7 @@
 //! (workflow-command annotations).
 
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::source::SourceMap;
+use crate::text::source::SourceMap;
 use codespan_reporting::diagnostic::{Diagnostic as Report, Label};
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, Config, termcolor::Buffer};
@@ -149,6 +149,13 @@ struct JsonSummary {
 
 /// The JSON report (format version 1).
 pub fn json(diagnostics: &[Diagnostic]) -> String {
+    let mut out = serde_json::to_string_pretty(&json_value(diagnostics)).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// The JSON report as a value, for commands whose documents add fields to it.
+pub fn json_value(diagnostics: &[Diagnostic]) -> serde_json::Value {
     let report = JsonReport {
         version: 1,
         diagnostics: diagnostics
@@ -178,9 +185,7 @@ pub fn json(diagnostics: &[Diagnostic]) -> String {
                 .count(),
         },
     };
-    let mut out = serde_json::to_string_pretty(&report).unwrap_or_default();
-    out.push('\n');
-    out
+    serde_json::to_value(&report).unwrap_or_default()
 }
 
 /// GitHub Actions workflow commands, one line per diagnostic.
@@ -300,53 +305,26 @@ fn escape_property(text: &str) -> String {
 
 /// One line on what a rule or change kind checks, for SARIF rule metadata.
 pub fn describe(code: &str) -> String {
-    if let Some(kind) = crate::compat::ChangeKind::from_id(code) {
+    if let Some(kind) = crate::compat::kind::ChangeKind::from_id(code) {
         return format!("schema change: {}", kind.summary());
     }
-    let text = match code {
-        "json-syntax" => "the file is not valid JSON",
-        "json-too-deep" => "JSON nesting deeper than the limit",
-        "encoding" => "the file is not UTF-8",
-        "duplicate-key" => "an object repeats a key",
-        "schema-root" => "a schema file must hold an object",
-        "unsupported-draft" => "`$schema` names a draft eventsmith does not read",
-        "meta-schema" => "the schema is invalid under its draft's meta-schema",
-        "annotation" => "`x-eventsmith` does not match eventsmith's annotation schema",
-        "config" => "eventsmith.toml is invalid",
-        "file-name" => "a file's name or place does not fit the layout",
-        "layout" => "a directory outside the layout",
-        "version-sequence" => "event versions must start at 1 without gaps",
-        "name-collision" => "names collide after case conversion",
-        "undefined-aggregate" => "an aggregate is used but not defined",
-        "dangling-ref" => "a `$ref` does not resolve",
-        "unreadable-ref" => "a `$ref` points to a file that cannot be read",
-        "invalid-example" => "an example does not validate against its schema",
-        "example-check" => "examples could not be checked",
-        "unknown-emitted-event" => "a command emits an undefined event",
-        "unknown-subscribed-event" => "a projection subscribes to an undefined event",
-        "projection-key" => "a projection key is not a row property",
-        "upcast-on-first-version" => "version 1 declares an upcast",
-        "io" => "a file or directory could not be read",
-        "event-deleted" => "a released event type was deleted or renamed",
-        "version-deleted" => "a released event version was deleted or renamed",
-        "upcast-required" => "a new version that breaks the previous one declares no upcast",
-        "unsound-upcast" => "upcast rules that do not bridge two versions",
-        "check" => "a note from the compatibility check",
-        other => return other.to_owned(),
-    };
-    text.to_owned()
+    match crate::diagnostic::Rule::from_id(code) {
+        Some(rule) => rule.summary().to_owned(),
+        None => code.to_owned(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::SourceFile;
+    use crate::diagnostic::Rule;
+    use crate::text::source::SourceFile;
 
     fn sample() -> (Vec<Diagnostic>, SourceMap) {
         let file = SourceFile::new("a.json", "{\n  \"type\": \"strin\"\n}\n");
         let mut sources = SourceMap::default();
         sources.insert(&file);
-        let diagnostic = Diagnostic::error("meta-schema", "bad type")
+        let diagnostic = Diagnostic::new(Rule::MetaSchema, "bad type")
             .in_file("a.json", Some(file.span(12..19)))
             .with_label("not a type")
             .with_help("use string");
@@ -382,5 +360,28 @@ mod tests {
         assert_eq!(value["version"], 1);
         assert_eq!(value["diagnostics"][0]["line"], 2);
         assert_eq!(value["summary"]["errors"], 1);
+    }
+
+    #[test]
+    fn sarif_describes_every_rule_and_change_kind_with_a_summary() {
+        let mut diagnostics: Vec<Diagnostic> = Rule::ALL
+            .iter()
+            .map(|rule| Diagnostic::new(*rule, "m"))
+            .collect();
+        diagnostics.extend(
+            crate::compat::kind::ChangeKind::ALL
+                .iter()
+                .map(|kind| Diagnostic::change(kind.id(), crate::diagnostic::Severity::Error, "m")),
+        );
+        let log: serde_json::Value = serde_json::from_str(&sarif(&diagnostics, describe)).unwrap();
+        let rules = log["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap();
+        assert_eq!(rules.len(), diagnostics.len());
+        for rule in rules {
+            let id = rule["id"].as_str().unwrap();
+            let text = rule["shortDescription"]["text"].as_str().unwrap();
+            assert!(!text.is_empty() && text != id, "{id}: {text}");
+        }
     }
 }

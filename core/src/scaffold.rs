@@ -1,10 +1,11 @@
 //! Files written by `eventsmith init` and `eventsmith new`: schemas that validate as written,
 //! with descriptions left for the author to fill in. Nothing here overwrites a file.
 
-use crate::annotations::KEYWORD;
-use crate::config::{Config, FILE_NAME};
-use crate::draft::Draft;
-use crate::layout::{self, is_valid_name};
+use crate::diagnostic::Failure;
+use crate::project::annotations::KEYWORD;
+use crate::project::config::{Config, FILE_NAME};
+use crate::project::layout::{self, is_valid_name};
+use crate::schema::draft::Draft;
 use heck::ToUpperCamelCase;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
@@ -18,18 +19,8 @@ pub struct PlannedFile {
     pub contents: String,
 }
 
-/// Why a scaffold cannot be written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct ScaffoldError {
-    /// What is wrong.
-    pub message: String,
-    /// How to fix it.
-    pub help: Option<String>,
-}
-
-fn error(message: impl Into<String>, help: Option<String>) -> ScaffoldError {
-    ScaffoldError {
+fn error(message: impl Into<String>, help: Option<String>) -> Failure {
+    Failure {
         message: message.into(),
         help,
     }
@@ -76,23 +67,23 @@ pub enum NewItem {
 pub const META_SCHEMAS: &[(&str, &str)] = &[
     (
         "x-eventsmith.schema.json",
-        crate::metaschema::ANNOTATIONS_META_SCHEMA,
+        crate::schema::metaschema::ANNOTATIONS_META_SCHEMA,
     ),
     (
         "event.schema.json",
-        include_str!("../../schema/meta/event.schema.json"),
+        include_str!("../meta/event.schema.json"),
     ),
     (
         "command.schema.json",
-        include_str!("../../schema/meta/command.schema.json"),
+        include_str!("../meta/command.schema.json"),
     ),
     (
         "aggregate.schema.json",
-        include_str!("../../schema/meta/aggregate.schema.json"),
+        include_str!("../meta/aggregate.schema.json"),
     ),
     (
         "projection.schema.json",
-        include_str!("../../schema/meta/projection.schema.json"),
+        include_str!("../meta/projection.schema.json"),
     ),
 ];
 
@@ -247,13 +238,9 @@ pub fn project_name_for(dir: &Path) -> String {
 }
 
 /// The files `eventsmith new` writes into the project at `root`.
-pub fn new_item(
-    root: &Path,
-    config: &Config,
-    item: &NewItem,
-) -> Result<Vec<PlannedFile>, ScaffoldError> {
+pub fn new_item(root: &Path, config: &Config, item: &NewItem) -> Result<Vec<PlannedFile>, Failure> {
     let schema = root.join(&config.schema.dir);
-    let planned = |relative: PathBuf, value: Value| -> Result<Vec<PlannedFile>, ScaffoldError> {
+    let planned = |relative: PathBuf, value: Value| -> Result<Vec<PlannedFile>, Failure> {
         let path = schema.join(relative);
         if path.exists() {
             return Err(error(
@@ -421,7 +408,7 @@ pub fn new_item(
     }
 }
 
-fn check_name(kind: &str, name: &str) -> Result<(), ScaffoldError> {
+fn check_name(kind: &str, name: &str) -> Result<(), Failure> {
     if is_valid_name(name) {
         Ok(())
     } else {
@@ -432,10 +419,7 @@ fn check_name(kind: &str, name: &str) -> Result<(), ScaffoldError> {
     }
 }
 
-fn split_qualified<'a>(
-    kind: &str,
-    qualified: &'a str,
-) -> Result<(&'a str, &'a str), ScaffoldError> {
+fn split_qualified<'a>(kind: &str, qualified: &'a str) -> Result<(&'a str, &'a str), Failure> {
     let Some((aggregate, name)) = qualified.split_once('.') else {
         return Err(error(
             format!("`{qualified}` is not `<aggregate>.<name>`"),
@@ -449,7 +433,7 @@ fn split_qualified<'a>(
     Ok((aggregate, name))
 }
 
-fn require_aggregate(schema: &Path, aggregate: &str) -> Result<(), ScaffoldError> {
+fn require_aggregate(schema: &Path, aggregate: &str) -> Result<(), Failure> {
     if schema.join(layout::aggregate_file(aggregate)).is_file() {
         Ok(())
     } else {

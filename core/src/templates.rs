@@ -2,6 +2,7 @@
 //! a file of the same name in a `--templates` directory.
 
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::Rule;
 use handlebars::Handlebars;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -11,8 +12,8 @@ use std::path::{Path, PathBuf};
 pub struct Family {
     /// Its directory under `templates/` in this repository (for diagnostics).
     pub dir: &'static str,
-    /// The diagnostic code of its errors.
-    pub code: &'static str,
+    /// The rule its errors are reported under.
+    pub rule: Rule,
     /// Where the data its templates see is described.
     pub data: &'static str,
     /// The embedded templates, by name.
@@ -63,8 +64,8 @@ impl Templates {
                         if name.ends_with(".hbs") && !embedded.iter().any(|(n, _)| *n == name) {
                             let known: Vec<&str> = embedded.iter().map(|(n, _)| *n).collect();
                             errors.push(
-                                Diagnostic::error(
-                                    family.code,
+                                Diagnostic::new(
+                                    family.rule,
                                     format!("`{name}` is not a {} template", family.dir),
                                 )
                                 .in_file(entry.path(), None)
@@ -74,8 +75,8 @@ impl Templates {
                     }
                 }
                 Err(error) => errors.push(
-                    Diagnostic::error(
-                        family.code,
+                    Diagnostic::new(
+                        family.rule,
                         format!("cannot read the templates in {}: {error}", dir.display()),
                     )
                     .in_file(dir, None),
@@ -92,8 +93,8 @@ impl Templates {
                     }
                     Err(error) => {
                         errors.push(
-                            Diagnostic::error(
-                                family.code,
+                            Diagnostic::new(
+                                family.rule,
                                 format!("cannot read {}: {error}", file.display()),
                             )
                             .in_file(file, None),
@@ -109,8 +110,7 @@ impl Templates {
                     .map(|(line, column)| format!(" at line {line}, column {column}"))
                     .unwrap_or_default();
                 errors.push(
-                    Diagnostic::error(
-                        family.code,
+                    Diagnostic::new(family.rule,
                         format!("the template `{name}` does not parse{at}: {}", error.reason()),
                     )
                     .in_file(
@@ -148,8 +148,8 @@ impl Templates {
                 (Some(line), Some(column)) => format!(" at line {line}, column {column}"),
                 _ => String::new(),
             };
-            Diagnostic::error(
-                self.family.code,
+            Diagnostic::new(
+                self.family.rule,
                 format!("the template `{name}` failed{at}: {}", error.reason()),
             )
             .in_file(self.path_of(name), None)
@@ -165,11 +165,21 @@ impl Templates {
 mod tests {
     use super::*;
 
+    const FAMILY: Family = Family {
+        dir: "test",
+        rule: Rule::ServiceTemplate,
+        data: "the test",
+        embedded: &[
+            ("gitignore.hbs", "/target\n"),
+            ("main.rs.hbs", "fn main() {}\n"),
+        ],
+    };
+
     #[test]
     fn overrides_replace_templates_and_report_their_errors() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("gitignore.hbs"), "/target\n{{name}}\n").unwrap();
-        let templates = Templates::with_overrides(crate::service::TEMPLATES, dir.path()).unwrap();
+        let templates = Templates::with_overrides(FAMILY, dir.path()).unwrap();
         let data = serde_json::json!({ "name": "shop" });
         assert_eq!(
             templates.render("gitignore.hbs", &data).unwrap(),
@@ -186,9 +196,7 @@ mod tests {
         );
         std::fs::write(dir.path().join("main.rs.hbs"), "{{#each x}}").unwrap();
         std::fs::write(dir.path().join("extra.hbs"), "").unwrap();
-        let errors = Templates::with_overrides(crate::service::TEMPLATES, dir.path())
-            .err()
-            .unwrap();
+        let errors = Templates::with_overrides(FAMILY, dir.path()).err().unwrap();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(
             errors

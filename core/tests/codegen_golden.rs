@@ -2,14 +2,14 @@
 //! generator produces now, from the engine and from the build.rs API alike.
 //! `EVENTSMITH_BLESS=1 cargo test -p eventsmith-core --test codegen_golden` rewrites it.
 
-use eventsmith_core::codegen::{Settings, generate_dir};
+use eventsmith_core::commands::generate::{Settings, code};
 use std::path::Path;
 
 #[test]
 fn example_code_is_fresh_and_the_build_api_writes_it() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let generated = generate_dir(&root, &Settings::default())
-        .map_err(|(text, _)| text)
+    let generated = code(&root, &Settings::default())
+        .map_err(|failed| failed.text)
         .unwrap();
     let golden = root.join("generated-example/src/generated/mod.rs");
     if std::env::var_os("EVENTSMITH_BLESS").is_some() {
@@ -22,8 +22,8 @@ fn example_code_is_fresh_and_the_build_api_writes_it() {
         "generated-example/src/generated/mod.rs is stale: rerun with EVENTSMITH_BLESS=1"
     );
     // Deterministic: a second run gives the same bytes.
-    let again = generate_dir(&root, &Settings::default())
-        .map_err(|(text, _)| text)
+    let again = code(&root, &Settings::default())
+        .map_err(|failed| failed.text)
         .unwrap();
     assert_eq!(again.source, generated.source);
     // The build.rs API writes the same file.

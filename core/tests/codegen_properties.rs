@@ -6,8 +6,8 @@
 
 mod schemas;
 
-use eventsmith_core::codegen::{Settings, generate};
-use eventsmith_core::fs::MemoryFs;
+use eventsmith_core::MemoryFs;
+use eventsmith_core::commands::generate::{Settings, project as generate};
 use eventsmith_core::{LoadOptions, load};
 use proptest::prelude::*;
 use schemas::schema;

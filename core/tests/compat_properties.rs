@@ -5,9 +5,9 @@
 //!   schema (generated from it, then checked with `jsonschema`) validates under the new one.
 //!   Cases with Confluent's documented exceptions (defaults, `oneOf` alternatives) are skipped.
 
-use eventsmith_core::compat::{Change, Verdict, diff_files_in};
-use eventsmith_core::config::Level;
-use eventsmith_core::fs::MemoryFs;
+use eventsmith_core::Level;
+use eventsmith_core::MemoryFs;
+use eventsmith_core::{Change, Verdict, diff_files_in};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use std::path::Path;

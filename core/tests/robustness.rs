@@ -4,7 +4,7 @@
 //! `PROPTEST_CASES` sets the number of generated cases (the documented long run uses 100000:
 //! `PROPTEST_CASES=100000 cargo test --release -p eventsmith-core --test robustness`).
 
-use eventsmith_core::fs::MemoryFs;
+use eventsmith_core::MemoryFs;
 use eventsmith_core::{LoadOptions, Loaded, load};
 use proptest::prelude::*;
 use serde_json::{Value, json};

@@ -2,9 +2,7 @@
 //! the schema, and reports each mismatch at the field it is about.
 
 use crate::expand::manifest_dir;
-use eventsmith_core::codegen::shape::{self, RustField, RustKind};
-use eventsmith_core::loader::load_file;
-use eventsmith_core::store::NodeRef;
+use eventsmith_core::commands::derive::{NotTheEvent, RustField, RustKind, check};
 use heck::{ToKebabCase, ToLowerCamelCase, ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -65,68 +63,36 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
         ));
     };
     let path = manifest_dir().join(attr.schema.value());
-    if !path.is_file() {
-        let message = format!(
-            "no schema file at {}: the path is relative to the crate's Cargo.toml",
-            path.display()
-        );
-        return Err(syn::Error::new(attr.schema.span(), message));
-    }
-    let loaded = load_file(&eventsmith_core::fs::RealFs, &path, None);
-    let errors: Vec<String> = loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(eventsmith_core::report::one_line)
-        .collect();
-    let Some(doc) = loaded.doc.filter(|_| errors.is_empty()) else {
-        let message = format!(
-            "cannot read the schema {}:\n{}",
-            path.display(),
-            errors.join("\n")
-        );
-        return Err(syn::Error::new(attr.schema.span(), message));
-    };
-    let (event_type, version) = match (&attr.event_type, &attr.version, shape::event_of_path(&path))
-    {
-        (Some(t), Some(v), _) => (t.value(), v.base10_parse()?),
-        (t, v, Some((path_type, path_version))) => (
-            t.as_ref().map_or(path_type, LitStr::value),
-            match v {
-                Some(v) => v.base10_parse()?,
-                None => path_version,
-            },
-        ),
-        _ => {
-            return Err(syn::Error::new(
-                attr.schema.span(),
-                "the path is not `…/events/<aggregate>/<name>.v<N>.json`: add `event_type = \"…\"` and `version = N`",
-            ));
-        }
+    let event_type = attr.event_type.as_ref().map(LitStr::value);
+    let version = match &attr.version {
+        Some(version) => Some(version.base10_parse()?),
+        None => None,
     };
     let rename_all = serde_value(&input.attrs, "rename_all")?;
     let (fields, spans) = serde_fields(&data.fields, rename_all.as_deref())?;
-    let root = NodeRef {
-        doc,
-        pointer: String::new(),
-    };
-    let mut error: Option<syn::Error> = None;
-    let schema_name = attr.schema.value();
-    for mismatch in shape::check(&loaded.store, &root, &fields) {
-        let span = match mismatch.field {
-            Some(i) if mismatch.about_type => spans[i].1,
-            Some(i) => spans[i].0,
-            None => input.ident.span(),
-        };
-        let next = syn::Error::new(span, format!("{} (schema {schema_name})", mismatch.message));
-        match &mut error {
-            Some(error) => error.combine(next),
-            None => error = Some(next),
+    let identity = match check(&path, event_type, version, &fields) {
+        Ok(identity) => identity,
+        Err(NotTheEvent::Schema(failure)) => {
+            return Err(syn::Error::new(attr.schema.span(), failure.message));
         }
-    }
-    if let Some(error) = error {
-        return Err(error);
-    }
+        Err(NotTheEvent::Fields(mismatches)) => {
+            let schema_name = attr.schema.value();
+            let mut errors = mismatches.into_iter().map(|mismatch| {
+                let span = match mismatch.field {
+                    Some(i) if mismatch.about_type => spans[i].1,
+                    Some(i) => spans[i].0,
+                    None => input.ident.span(),
+                };
+                syn::Error::new(span, format!("{} (schema {schema_name})", mismatch.message))
+            });
+            let mut error = errors.next().unwrap_or_else(|| {
+                syn::Error::new(input.ident.span(), "the struct does not match its schema")
+            });
+            errors.for_each(|next| error.combine(next));
+            return Err(error);
+        }
+    };
+    let (event_type, version) = (identity.event_type, identity.version);
     let name = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let file = path.to_string_lossy().into_owned();

@@ -2,7 +2,7 @@
 //! so cargo rebuilds the crate when a schema changes.
 
 use crate::cache;
-use eventsmith_core::codegen::{Settings, generate_dir};
+use eventsmith_core::commands::generate::{Settings, code};
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use std::path::{Path, PathBuf};
@@ -41,17 +41,18 @@ pub fn expand(dir: &Path, span: Span) -> TokenStream {
             // its output (text) becomes compiler tokens afterwards.
             let generated = {
                 let _fallback = FallbackTokens::force();
-                generate_dir(dir, &settings)
+                code(dir, &settings)
             };
             match generated {
                 Ok(generated) => {
                     cache::store(dir, &settings_key, &generated.inputs, &generated.source);
                     (generated.source, generated.inputs)
                 }
-                Err((text, _)) => {
+                Err(failed) => {
                     let message = format!(
-                        "eventsmith: the schema project in {} has errors:\n{text}",
-                        dir.display()
+                        "eventsmith: the schema project in {} has errors:\n{}",
+                        dir.display(),
+                        failed.text
                     );
                     return syn::Error::new(span, message).to_compile_error();
                 }
@@ -108,7 +109,7 @@ mod tests {
         file.items.retain(|item| !tracking.contains(item));
         let formatted = format!(
             "{}\n\n{}",
-            eventsmith_core::codegen::emit::HEADER,
+            eventsmith_core::commands::generate::HEADER,
             prettyplease::unparse(&file)
         );
         let committed =

@@ -48,8 +48,8 @@ fn main() {
         .canonicalize()
         .unwrap();
     let project = workspace.join("tests/codegen/realworld");
-    let generated = eventsmith_core::codegen::generate_dir(&project, &Default::default())
-        .map_err(|(text, _)| text)
+    let generated = eventsmith_core::commands::generate::code(&project, &Default::default())
+        .map_err(|failed| failed.text)
         .unwrap();
     let temp = tempfile::tempdir().unwrap();
     let target = temp.path().join("target");

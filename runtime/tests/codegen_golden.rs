@@ -4,7 +4,7 @@
 //! `generate!` macro and of `#[derive(Event)]`. (tests/codegen/crate compiles the fixtures under
 //! clippy and runs their generated tests.)
 
-use eventsmith_core::codegen::{Settings, generate_dir};
+use eventsmith_core::commands::generate::{Settings, code};
 use std::path::{Path, PathBuf};
 
 fn workspace() -> PathBuf {
@@ -61,8 +61,8 @@ fn fixtures_generate_their_snapshots_and_compile_without_warnings() {
     std::fs::create_dir_all(&out).unwrap();
     let cases = trybuild::TestCases::new();
     for (name, dir) in &fixtures {
-        let generated = generate_dir(dir, &Settings::default())
-            .map_err(|(text, _)| text)
+        let generated = code(dir, &Settings::default())
+            .map_err(|failed| failed.text)
             .unwrap_or_else(|text| panic!("{name}: {text}"));
         assert!(
             generated.warnings.is_empty(),

@@ -2,9 +2,9 @@
 //! schema, the change kinds expected, and the backward and forward verdicts (from which every
 //! level follows). All mismatches are reported together.
 
-use eventsmith_core::compat::{ChangeKind, Verdict, diff_files_in};
-use eventsmith_core::config::Level;
-use eventsmith_core::fs::MemoryFs;
+use eventsmith_core::Level;
+use eventsmith_core::MemoryFs;
+use eventsmith_core::{ChangeKind, Verdict, diff_files_in};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

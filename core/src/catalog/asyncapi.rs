@@ -5,12 +5,13 @@
 //! rewritten to their draft-07 forms.
 
 use super::facts::Facts;
-use crate::annotations::KEYWORD;
 use crate::diagnostic::Diagnostic;
-use crate::model::Project;
-use crate::pointer;
-use crate::store::{DocId, NodeRef};
-use crate::walk;
+use crate::diagnostic::Rule;
+use crate::project::annotations::KEYWORD;
+use crate::project::model::Project;
+use crate::schema::store::{DocId, NodeRef};
+use crate::schema::walk;
+use crate::text::pointer;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,7 +65,7 @@ pub fn document(project: &Project, facts: &Facts, signed: &str) -> Value {
         }
     }
     let mut operations = Map::new();
-    let mut keys = crate::codegen::names::Scope::new();
+    let mut keys = crate::project::names::Scope::new();
     let mut claim = |wanted: String, operation: Value| {
         operations.insert(keys.claim(wanted), operation);
     };
@@ -177,7 +178,7 @@ pub fn document(project: &Project, facts: &Facts, signed: &str) -> Value {
 pub fn to_text(document: &Value, yaml: bool) -> Result<String, Diagnostic> {
     if yaml {
         serde_norway::to_string(document).map_err(|error| {
-            Diagnostic::error("catalog-asyncapi", format!("cannot write YAML: {error}"))
+            Diagnostic::new(Rule::CatalogAsyncapi, format!("cannot write YAML: {error}"))
         })
     } else {
         Ok(format!(
@@ -207,7 +208,7 @@ impl Schemas {
             .flat_map(|e| e.versions.iter().map(|v| v.schema))
             .collect();
         let mut keys = BTreeMap::new();
-        let mut taken = crate::codegen::names::Scope::new();
+        let mut taken = crate::project::names::Scope::new();
         let mut next = 0;
         while let Some(&doc) = docs.get(next) {
             next += 1;
@@ -215,7 +216,7 @@ impl Schemas {
                 continue;
             }
             // By path from the schema directory (`..` as `parent`), the same on every machine.
-            let relative = crate::service::relative_path(
+            let relative = crate::io::paths::relative_path(
                 &base,
                 &store.document(doc).path().with_extension(""),
             );
@@ -235,7 +236,9 @@ impl Schemas {
                 })
                 .collect();
             keys.insert(doc, taken.claim(wanted));
-            let draft = store.draft(doc).unwrap_or(crate::draft::Draft::Draft202012);
+            let draft = store
+                .draft(doc)
+                .unwrap_or(crate::schema::draft::Draft::Draft202012);
             for sub in walk::subschemas(store.document(doc).value(), draft) {
                 let holder = NodeRef {
                     doc,
@@ -249,7 +252,9 @@ impl Schemas {
         let mut components = Map::new();
         for (&doc, key) in &keys {
             let mut value = store.document(doc).value().clone();
-            let draft = store.draft(doc).unwrap_or(crate::draft::Draft::Draft202012);
+            let draft = store
+                .draft(doc)
+                .unwrap_or(crate::schema::draft::Draft::Draft202012);
             // References first (by pointer, before anything moves), then the keywords.
             let refs: Vec<(String, String)> = walk::subschemas(store.document(doc).value(), draft)
                 .into_iter()
@@ -277,7 +282,7 @@ impl Schemas {
                 object.shift_remove(KEYWORD);
             }
             // A draft-07 file already reads as AsyncAPI reads it.
-            if draft != crate::draft::Draft::Draft7 {
+            if draft != crate::schema::draft::Draft::Draft7 {
                 downlevel(&mut value);
             }
             components.insert(key.clone(), value);

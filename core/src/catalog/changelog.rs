@@ -2,12 +2,12 @@
 //! change with its verdict, and the upcast rule that bridges it for stored events.
 
 use super::text::{Flavor, cell, prose};
-use crate::annotations::{Upcast, UpcastRule};
 use crate::compat::{self, Change, Verdict};
-use crate::config::Level;
-use crate::model::EventVersion;
-use crate::pointer;
-use crate::store::{DocId, NodeRef, Store};
+use crate::project::annotations::{Upcast, UpcastRule};
+use crate::project::config::Level;
+use crate::project::model::EventVersion;
+use crate::schema::store::{DocId, NodeRef, Store};
+use crate::text::pointer;
 use serde::Serialize;
 use serde_json::{Value, json};
 

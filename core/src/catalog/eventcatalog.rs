@@ -8,6 +8,7 @@ use super::facts::{Doc, EventFacts, Facts, VersionFacts};
 use super::markdown::segment;
 use super::text::{Flavor, examples, field_rows, pretty, prose};
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::Rule;
 use crate::templates::Templates;
 use serde_json::{Map, Value, json};
 
@@ -25,7 +26,7 @@ struct Ids {
 }
 
 fn ids(facts: &Facts) -> Ids {
-    let mut scope = crate::codegen::names::Scope::new();
+    let mut scope = crate::project::names::Scope::new();
     let mut claim = |wanted: String| scope.claim(wanted);
     let events = facts
         .events
@@ -36,7 +37,7 @@ fn ids(facts: &Facts) -> Ids {
         .commands
         .iter()
         .map(|c| {
-            let title = crate::model::rust_type_name(
+            let title = crate::project::model::rust_type_name(
                 Some(c.doc.title.as_str()),
                 &format!("{}_{}", c.aggregate, c.name),
             );
@@ -47,7 +48,7 @@ fn ids(facts: &Facts) -> Ids {
         .aggregates
         .iter()
         .map(|a| {
-            claim(crate::codegen::names::type_name(
+            claim(crate::project::names::type_name(
                 &format!("{}_service", a.name),
                 "Service",
             ))
@@ -335,8 +336,8 @@ fn event_badges(event: &EventFacts, version: &VersionFacts) -> Vec<Value> {
 /// Front matter: the signature as a YAML comment, then the fields.
 fn front_matter(front: &Value, signed: &str) -> Result<String, Diagnostic> {
     let yaml = serde_norway::to_string(front).map_err(|error| {
-        Diagnostic::error(
-            "catalog-front-matter",
+        Diagnostic::new(
+            Rule::CatalogFrontMatter,
             format!("cannot write front matter: {error}"),
         )
     })?;

@@ -4,9 +4,9 @@
 
 use super::changelog::{self, Changelog};
 use super::fields::{self, Field};
-use crate::annotations::Deprecation;
-use crate::model::{Event, Project};
-use crate::store::{DocId, NodeRef};
+use crate::project::annotations::Deprecation;
+use crate::project::model::{Event, Project};
+use crate::schema::store::{DocId, NodeRef};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -343,12 +343,12 @@ fn unique_names(project: &Project) -> Vec<(&Event, String)> {
         .values()
         .map(|e| (e, e.rust_name(&project.store)))
         .collect();
-    let mut scope = crate::codegen::names::Scope::new();
+    let mut scope = crate::project::names::Scope::new();
     let mut out = Vec::new();
     for (event, name) in &wanted {
         let shared = wanted.iter().filter(|(_, other)| other == name).count() > 1;
         let candidate = if shared {
-            crate::codegen::names::type_name(&format!("{}_{name}", event.aggregate), "Event")
+            crate::project::names::type_name(&format!("{}_{name}", event.aggregate), "Event")
         } else {
             name.clone()
         };
@@ -361,7 +361,7 @@ fn event_facts(
     project: &Project,
     event: &Event,
     rust_name: String,
-    level: crate::config::Level,
+    level: crate::project::config::Level,
 ) -> EventFacts {
     let event_type = event.event_type();
     let versions: Vec<VersionFacts> = event
@@ -443,7 +443,7 @@ fn doc(
     let title = Some(text("title"))
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| name.to_owned());
-    let source = crate::service::relative_path(&project.root, document.path());
+    let source = crate::io::paths::relative_path(&project.root, document.path());
     Doc {
         title,
         summary: summary(&description),
@@ -516,10 +516,10 @@ fn examples(project: &Project, schema: DocId) -> Vec<Value> {
 
 /// The self-contained schema, without eventsmith's annotations (they are the catalog's prose).
 fn bundled(project: &Project, schema: DocId) -> Value {
-    let mut value = crate::bundle::bundle(&project.store, schema, &project.schema_dir())
+    let mut value = crate::schema::bundle::bundle(&project.store, schema, &project.schema_dir())
         .unwrap_or_else(|| project.store.document(schema).value().clone());
     if let Value::Object(object) = &mut value {
-        object.shift_remove(crate::annotations::KEYWORD);
+        object.shift_remove(crate::project::annotations::KEYWORD);
     }
     value
 }

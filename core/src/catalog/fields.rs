@@ -2,9 +2,9 @@
 //! its type, whether it is required, its constraints and its description. `$ref`s are followed,
 //! across files too; a type met again on its own path is named, not expanded.
 
-use crate::compat::schema::View;
-use crate::pointer;
-use crate::store::{NodeRef, Store};
+use crate::schema::store::{NodeRef, Store};
+use crate::schema::view::View;
+use crate::text::pointer;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -391,14 +391,14 @@ fn constraints(views: &[View<'_>]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fs::MemoryFs;
+    use crate::io::fs::MemoryFs;
     use serde_json::json;
     use std::path::Path;
 
     fn rows(schema: Value) -> Vec<Field> {
         let mut fs = MemoryFs::new();
         fs.insert("/p/schema.json", serde_json::to_vec(&schema).unwrap());
-        let loaded = crate::loader::load_file(&fs, Path::new("/p/schema.json"), None);
+        let loaded = crate::project::loader::load_file(&fs, Path::new("/p/schema.json"), None);
         let root = NodeRef {
             doc: loaded.doc.unwrap(),
             pointer: String::new(),

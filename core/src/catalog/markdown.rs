@@ -81,7 +81,7 @@ pub fn pages(
     out: &Path,
     project_root: &Path,
     signed: &str,
-) -> Result<Vec<(String, String)>, Vec<crate::Diagnostic>> {
+) -> Result<Vec<(String, String)>, Vec<crate::diagnostic::Diagnostic>> {
     let mut pages = Vec::new();
     let mut errors = Vec::new();
     // Links to the schema files when the catalog lives in the project's tree: elsewhere a link
@@ -90,7 +90,7 @@ pub fn pages(
     let source_href = |page: &str, source: &str| -> String {
         let page_dir = out.join(page);
         let page_dir = page_dir.parent().unwrap_or(out);
-        let link = crate::service::relative_path(page_dir, &project_root.join(source));
+        let link = crate::io::paths::relative_path(page_dir, &project_root.join(source));
         if !in_tree || Path::new(&link).is_absolute() {
             String::new()
         } else {
@@ -107,7 +107,7 @@ pub fn pages(
             Err(error) => {
                 if !errors
                     .iter()
-                    .any(|e: &crate::Diagnostic| e.message == error.message)
+                    .any(|e: &crate::diagnostic::Diagnostic| e.message == error.message)
                 {
                     errors.push(error)
                 }

@@ -13,13 +13,13 @@ pub mod markdown;
 pub mod text;
 
 use crate::diagnostic::Diagnostic;
-use crate::model::Project;
-use crate::output::{OutputFile, Owner, Signature};
+use crate::io::output::{OutputFile, Owner, Signature};
+use crate::project::model::Project;
 use crate::templates::Family;
 use std::path::{Path, PathBuf};
 
 pub use crate::templates::Templates;
-pub use facts::{Facts, gather};
+pub use facts::gather;
 
 /// What to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,48 +38,48 @@ pub enum Format {
 /// The catalog's templates, embedded from `templates/catalog/`.
 pub const TEMPLATES: Family = Family {
     dir: "catalog",
-    code: "catalog-template",
+    rule: crate::diagnostic::Rule::CatalogTemplate,
     data: "docs/catalog.md#templates",
     embedded: &[
         (
             "index.md.hbs",
-            include_str!("../../../templates/catalog/index.md.hbs"),
+            include_str!("../../templates/catalog/index.md.hbs"),
         ),
         (
             "event.md.hbs",
-            include_str!("../../../templates/catalog/event.md.hbs"),
+            include_str!("../../templates/catalog/event.md.hbs"),
         ),
         (
             "aggregate.md.hbs",
-            include_str!("../../../templates/catalog/aggregate.md.hbs"),
+            include_str!("../../templates/catalog/aggregate.md.hbs"),
         ),
         (
             "command.md.hbs",
-            include_str!("../../../templates/catalog/command.md.hbs"),
+            include_str!("../../templates/catalog/command.md.hbs"),
         ),
         (
             "projection.md.hbs",
-            include_str!("../../../templates/catalog/projection.md.hbs"),
+            include_str!("../../templates/catalog/projection.md.hbs"),
         ),
         (
             "eventcatalog-event.mdx.hbs",
-            include_str!("../../../templates/catalog/eventcatalog-event.mdx.hbs"),
+            include_str!("../../templates/catalog/eventcatalog-event.mdx.hbs"),
         ),
         (
             "eventcatalog-changelog.mdx.hbs",
-            include_str!("../../../templates/catalog/eventcatalog-changelog.mdx.hbs"),
+            include_str!("../../templates/catalog/eventcatalog-changelog.mdx.hbs"),
         ),
         (
             "eventcatalog-command.mdx.hbs",
-            include_str!("../../../templates/catalog/eventcatalog-command.mdx.hbs"),
+            include_str!("../../templates/catalog/eventcatalog-command.mdx.hbs"),
         ),
         (
             "eventcatalog-service.mdx.hbs",
-            include_str!("../../../templates/catalog/eventcatalog-service.mdx.hbs"),
+            include_str!("../../templates/catalog/eventcatalog-service.mdx.hbs"),
         ),
         (
             "eventcatalog-team.mdx.hbs",
-            include_str!("../../../templates/catalog/eventcatalog-team.mdx.hbs"),
+            include_str!("../../templates/catalog/eventcatalog-team.mdx.hbs"),
         ),
     ],
 };

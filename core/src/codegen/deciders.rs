@@ -6,7 +6,7 @@
 use super::emit::{Emitter, doc_attrs, ident, path};
 use super::names::{Scope, field_name, type_name};
 use super::types::{Ty, TypeSpace};
-use crate::model::{Aggregate, Command, Project, rust_type_name};
+use crate::project::model::{Aggregate, Command, Project, rust_type_name};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
@@ -79,7 +79,7 @@ pub fn plan<'p>(
             space.assign(command.schema, commands_module);
             let title = space.store().document(command.schema).value()["title"].as_str();
             let name = space.claim(commands_module, &rust_type_name(title, &command.name));
-            let schema = crate::bundle::bundle(
+            let schema = crate::schema::bundle::bundle(
                 space.store(),
                 command.schema,
                 &project.root.join(&project.config.schema.dir),

@@ -2,7 +2,7 @@
 //! accessors. Generated code names only the runtime crate `eventsmith`.
 
 use super::types::{Checks, Field, Item, Ty, TypeDef, TypeSpace};
-use crate::pattern::RustPattern;
+use crate::schema::pattern::RustPattern;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::Value;

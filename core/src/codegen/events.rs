@@ -13,8 +13,9 @@ use super::projections;
 use super::types::{Ty, TypeSpace};
 use super::upcast::{Upcasts, apply_to_value};
 use crate::diagnostic::Diagnostic;
-use crate::model::{Event, EventVersion, Project, rust_type_name};
-use crate::store::NodeRef;
+use crate::diagnostic::Rule;
+use crate::project::model::{Event, EventVersion, Project, rust_type_name};
+use crate::schema::store::NodeRef;
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::Value;
@@ -562,7 +563,7 @@ impl RootCounts {
 
 /// The note of a version deprecated by `x-eventsmith.deprecated`.
 fn deprecation(version: &EventVersion) -> Option<String> {
-    use crate::annotations::Deprecation;
+    use crate::project::annotations::Deprecation;
     match version.annotations.deprecated.as_ref()? {
         Deprecation::Flag(true) => Some("this event version is deprecated".to_owned()),
         Deprecation::Flag(false) => None,
@@ -643,8 +644,8 @@ fn upcaster(
                 ""
             };
             document.diagnostic_at(
-                Diagnostic::error(
-                    "upcast-not-generated",
+                Diagnostic::new(
+                    Rule::UpcastNotGenerated,
                     format!("cannot generate the upcaster of `{event_type}` v{from} → v{}: {message}", version.version),
                 )
                 .with_help("fix the rule, or declare `\"custom\": true` and implement the upcaster by hand"),

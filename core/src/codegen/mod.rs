@@ -7,14 +7,14 @@ pub mod api;
 pub mod deciders;
 pub mod emit;
 pub mod events;
-pub mod names;
+pub use crate::project::names;
 pub mod projections;
 pub mod shape;
 pub mod types;
 pub mod upcast;
 
 use crate::diagnostic::Diagnostic;
-use crate::model::Project;
+use crate::project::model::Project;
 use std::path::PathBuf;
 
 /// What the front-ends may choose. Everything else is decided by the schemas.
@@ -60,7 +60,7 @@ pub fn generate(project: &Project, settings: &Settings) -> Result<Generated, Vec
         .ids()
         .map(|id| project.store.document(id).path().to_path_buf())
         .collect();
-    inputs.push(project.root.join(crate::config::FILE_NAME));
+    inputs.push(project.root.join(crate::project::config::FILE_NAME));
     inputs.sort();
     inputs.dedup();
     Ok(Generated {
@@ -69,36 +69,4 @@ pub fn generate(project: &Project, settings: &Settings) -> Result<Generated, Vec
         inputs,
         api,
     })
-}
-
-/// Loads the project at `dir` (the directory of `eventsmith.toml`) and generates its code: what
-/// the CLI, the macro and the build.rs API all call. On failure, the findings rendered as text
-/// (file, line, column, help) with the findings themselves.
-pub fn generate_dir(
-    dir: &std::path::Path,
-    settings: &Settings,
-) -> Result<Generated, (String, Vec<Diagnostic>)> {
-    // Examples are not validated here: the generated tests check every one.
-    let mut options = crate::LoadOptions::new(dir, Some(dir.to_path_buf()));
-    options.check_examples = false;
-    let loaded = crate::load(&crate::fs::RealFs, &options);
-    let fail = |diagnostics: Vec<Diagnostic>| {
-        (
-            crate::report::human(&diagnostics, &loaded.sources, false),
-            diagnostics,
-        )
-    };
-    if loaded.has_errors() {
-        let errors = loaded
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .cloned()
-            .collect();
-        return Err(fail(errors));
-    }
-    let Some(project) = loaded.project.as_ref() else {
-        return Err(fail(loaded.diagnostics.clone()));
-    };
-    generate(project, settings).map_err(fail)
 }

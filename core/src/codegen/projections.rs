@@ -6,7 +6,7 @@
 use super::emit::{Emitter, doc_attrs, ident};
 use super::names::{Scope, field_name, type_name};
 use super::types::{Item, Ty, TypeSpace};
-use crate::model::{Project, Projection, rust_type_name};
+use crate::project::model::{Project, Projection, rust_type_name};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 

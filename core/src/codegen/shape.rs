@@ -1,9 +1,9 @@
 //! The shape check behind `#[derive(eventsmith::Event)]`: does a hand-written struct's serde shape
 //! (field names after renames, types, required vs optional) match the event's schema file?
 
-use crate::compat::schema::View;
-use crate::layout::{FileRole, classify};
-use crate::store::{NodeRef, Store};
+use crate::project::layout::{FileRole, classify};
+use crate::schema::store::{NodeRef, Store};
+use crate::schema::view::View;
 use serde_json::Value;
 use std::path::Path;
 
@@ -109,7 +109,7 @@ pub fn check(store: &Store, root: &NodeRef, fields: &[RustField]) -> Vec<Mismatc
         };
         let at = NodeRef {
             doc: properties.1.doc,
-            pointer: crate::pointer::push(&properties.1.pointer, &field.json),
+            pointer: crate::text::pointer::push(&properties.1.pointer, &field.json),
         };
         let property = View::resolve(store, &at);
         let nullable = accepts_null(&property);

@@ -4,11 +4,12 @@
 //! any other file in the shared `types` module.
 
 use super::names::{Scope, field_name, type_name};
-use crate::compat::schema::View;
 use crate::diagnostic::Diagnostic;
-use crate::pattern::RustPattern;
-use crate::pointer;
-use crate::store::{DocId, NodeRef, Store};
+use crate::diagnostic::Rule;
+use crate::schema::pattern::RustPattern;
+use crate::schema::store::{DocId, NodeRef, Store};
+use crate::schema::view::View;
+use crate::text::pointer;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -357,7 +358,7 @@ impl<'a> TypeSpace<'a> {
     /// A node without `$ref` (in draft-07 the siblings of `$ref` are ignored).
     fn is_pure_ref(&self, node: &NodeRef, object: &Map<String, Value>) -> bool {
         object.contains_key("$ref")
-            && (self.store.draft(node.doc) == Some(crate::draft::Draft::Draft7)
+            && (self.store.draft(node.doc) == Some(crate::schema::draft::Draft::Draft7)
                 || object.keys().all(|k| !TYPE_KEYWORDS.contains(&k.as_str())))
     }
 
@@ -438,7 +439,8 @@ impl<'a> TypeSpace<'a> {
                     .filter(|t| !t.is_empty())
                     .unwrap_or_else(|| hint.to_owned());
                 let ty = self.ty(&target, &name);
-                let draft7 = self.store.draft(node.doc) == Some(crate::draft::Draft::Draft7);
+                let draft7 =
+                    self.store.draft(node.doc) == Some(crate::schema::draft::Draft::Draft7);
                 return if draft7 {
                     ty
                 } else {
@@ -713,8 +715,8 @@ impl<'a> TypeSpace<'a> {
                         Ok(translated) => checks.pattern = Some(translated),
                         Err(reason) => {
                             let at = pointer::push(&node.pointer, "pattern");
-                            let warning = Diagnostic::warning(
-                                "pattern-not-enforced",
+                            let warning = Diagnostic::new(
+                                Rule::PatternNotEnforced,
                                 format!("the pattern `{pattern}` {reason}, so decoding does not check it"),
                             )
                             .with_help("rewrite it without look-around or backreferences, or with smaller repetitions, to have it enforced");
@@ -996,8 +998,8 @@ impl<'a> TypeSpace<'a> {
                     Ok(rust) => translated.push(rust),
                     Err(reason) => {
                         enforced = false;
-                        let warning = Diagnostic::warning(
-                            "pattern-not-enforced",
+                        let warning = Diagnostic::new(
+                            Rule::PatternNotEnforced,
                             format!("the pattern `{pattern}` {reason}, so decoding does not check this object's keys"),
                         )
                         .with_help("rewrite it without look-around or backreferences, or with smaller repetitions, to have the keys checked");

@@ -7,8 +7,8 @@
 use super::emit::{Emitter, ident, path};
 use super::names::Scope;
 use super::types::{Additional, Field, Item, Ty};
-use crate::annotations::UpcastRule;
-use crate::pointer;
+use crate::project::annotations::UpcastRule;
+use crate::text::pointer;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::Value;
@@ -800,7 +800,7 @@ fn insert(value: &mut Value, at: &str, new: Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::annotations::Upcast;
+    use crate::project::annotations::Upcast;
     use serde_json::json;
 
     fn rules(value: Value) -> Vec<UpcastRule> {

@@ -4,16 +4,17 @@
 
 use super::upcast;
 use super::{Change, change_diagnostic, diff};
-use crate::annotations::KEYWORD;
-use crate::config::Level;
+use crate::diagnostic::Rule;
 use crate::diagnostic::{self, Diagnostic};
-use crate::fs::{FileSystem, MemoryFs, OverlayFs, RealFs};
-use crate::git::GitTree;
-use crate::loader::{LoadOptions, load, load_file, load_file_as};
-use crate::model::{Event, Project};
-use crate::pointer;
-use crate::source::SourceMap;
-use crate::store::{NodeRef, Store};
+use crate::io::fs::{FileSystem, MemoryFs, OverlayFs, RealFs};
+use crate::io::git::GitTree;
+use crate::project::annotations::KEYWORD;
+use crate::project::config::Level;
+use crate::project::loader::{LoadOptions, load, load_file, load_file_as};
+use crate::project::model::{Event, Project};
+use crate::schema::store::{NodeRef, Store};
+use crate::text::pointer;
+use crate::text::source::SourceMap;
 use std::path::{Path, PathBuf};
 
 /// What to compare against.
@@ -44,18 +45,6 @@ impl CheckReport {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
-
-    /// The JSON report (format version 1): the level, whether the project passes, and the
-    /// diagnostics shown (`shown`, e.g. without notes).
-    pub fn json(&self, shown: &[Diagnostic]) -> String {
-        let mut report: serde_json::Value =
-            serde_json::from_str(&crate::report::json(shown)).unwrap_or_default();
-        report["level"] = serde_json::Value::String(self.level.name().to_owned());
-        report["compatible"] = serde_json::Value::Bool(!self.has_errors() && !self.io_error);
-        let mut out = serde_json::to_string_pretty(&report).unwrap_or_default();
-        out.push('\n');
-        out
-    }
 }
 
 /// Checks the project at `root` against `base`, at `level` or the project's level. Runs on a large
@@ -66,17 +55,16 @@ pub fn check(
     level: Option<Level>,
     display_base: Option<&Path>,
 ) -> CheckReport {
-    crate::stack::with_large_stack(|| check_here(root, base, level, display_base)).unwrap_or_else(
-        |err| CheckReport {
-            diagnostics: vec![Diagnostic::error(
-                "io",
+    crate::text::stack::with_large_stack(|| check_here(root, base, level, display_base))
+        .unwrap_or_else(|err| CheckReport {
+            diagnostics: vec![Diagnostic::new(
+                Rule::Io,
                 format!("cannot start the checker thread: {err}"),
             )],
             sources: SourceMap::default(),
             level: level.unwrap_or_default(),
             io_error: true,
-        },
-    )
+        })
 }
 
 fn check_here(
@@ -117,8 +105,8 @@ fn check_here(
     };
     let Some(base_project) = base_loaded.project.as_ref() else {
         // No project at the base: everything is new.
-        report.diagnostics.push(Diagnostic::note(
-            "check",
+        report.diagnostics.push(Diagnostic::new(
+            Rule::Check,
             "the base holds no eventsmith project; nothing was released yet",
         ));
         return report;
@@ -146,20 +134,24 @@ fn open_base(
     root: &Path,
     base: &Base,
     display_base: Option<&Path>,
-) -> Result<(Box<dyn FileSystem>, crate::loader::Loaded), Diagnostic> {
+) -> Result<(Box<dyn FileSystem>, crate::project::loader::Loaded), Diagnostic> {
     let (base_fs, base_root, prefix): (Box<dyn FileSystem>, PathBuf, Option<String>) = match base {
         Base::Git(rev) => match GitTree::open(root, rev) {
             Ok(tree) => (Box::new(tree), root.to_owned(), Some(format!("{rev}:"))),
             Err(err) => {
-                return Err(Diagnostic::error("io", format!("cannot read `{rev}` from git: {err}"))
+                return Err(Diagnostic::new(Rule::Io, format!("cannot read `{rev}` from git: {err}"))
                     .with_help("pass a branch, tag or commit of the repository that holds the project, e.g. --against origin/main"));
             }
         },
         Base::Dir(dir) => {
-            if !dir.join(crate::config::FILE_NAME).is_file() {
-                return Err(Diagnostic::error(
-                    "io",
-                    format!("{} holds no {}", dir.display(), crate::config::FILE_NAME),
+            if !dir.join(crate::project::config::FILE_NAME).is_file() {
+                return Err(Diagnostic::new(
+                    Rule::Io,
+                    format!(
+                        "{} holds no {}",
+                        dir.display(),
+                        crate::project::config::FILE_NAME
+                    ),
                 )
                 .with_help(
                     "pass the directory of the base project (where its eventsmith.toml is)",
@@ -185,7 +177,7 @@ struct Checker<'a> {
     base_tree_rev: Option<String>,
 }
 
-fn root(doc: crate::store::DocId) -> NodeRef {
+fn root(doc: crate::schema::store::DocId) -> NodeRef {
     NodeRef {
         doc,
         pointer: String::new(),
@@ -215,7 +207,7 @@ impl Checker<'_> {
                     // Point at a file that still exists, so CI can annotate it.
                     let here = self.head.store.document(current.latest().schema);
                     self.diagnostics.push(here.diagnostic_at(
-                        Diagnostic::error("version-deleted", format!("released version v{} of `{event_type}` ({}) was deleted or renamed", version.version, display.display()))
+                        Diagnostic::new(Rule::VersionDeleted, format!("released version v{} of `{event_type}` ({}) was deleted or renamed", version.version, display.display()))
                             .with_label(format!("v{} of this event is gone", version.version))
                             .with_help("stored events of this version must stay readable: restore the file; to retire it, deprecate it in x-eventsmith.deprecated"),
                         "",
@@ -246,8 +238,8 @@ impl Checker<'_> {
     fn history(
         &mut self,
         event_type: &str,
-        base_doc: crate::store::DocId,
-        head_doc: crate::store::DocId,
+        base_doc: crate::schema::store::DocId,
+        head_doc: crate::schema::store::DocId,
         context: &str,
         fix: &str,
     ) {
@@ -255,7 +247,7 @@ impl Checker<'_> {
             return;
         };
         let path = self.base.store.document(base_doc).path().to_owned();
-        let Ok(repo) = crate::git::repository_of(&self.head.root) else {
+        let Ok(repo) = crate::io::git::repository_of(&self.head.root) else {
             return;
         };
         let Ok(commits) = GitTree::history_of(&repo, &rev, &path) else {
@@ -322,8 +314,8 @@ impl Checker<'_> {
                 "stored `{event_type}` events must stay readable: restore it; to retire it, deprecate it in x-eventsmith.deprecated"
             ),
         };
-        let diagnostic = Diagnostic::error(
-            "event-deleted",
+        let diagnostic = Diagnostic::new(
+            Rule::EventDeleted,
             format!(
                 "released event type `{event_type}` ({}) was deleted or renamed",
                 latest.display().display()
@@ -370,8 +362,8 @@ impl Checker<'_> {
                     None => {
                         let first = &breaking[0];
                         self.diagnostics.push(document.diagnostic_at(
-                            Diagnostic::error(
-                                "upcast-required",
+                            Diagnostic::new(
+                                Rule::UpcastRequired,
                                 format!(
                                     "{context} cannot read v{} events as they are ({} breaking change{}, e.g. {}{}) and declares no upcast",
                                     previous.version,
@@ -399,9 +391,9 @@ impl Checker<'_> {
     /// compatible with the next version.
     fn soundness(
         &mut self,
-        previous: crate::store::DocId,
-        next: crate::store::DocId,
-        rules: &[crate::annotations::UpcastRule],
+        previous: crate::schema::store::DocId,
+        next: crate::schema::store::DocId,
+        rules: &[crate::project::annotations::UpcastRule],
         context: &str,
     ) {
         let store = &self.head.store;
@@ -417,7 +409,7 @@ impl Checker<'_> {
             Ok(derived) => derived,
             Err(why) => {
                 self.diagnostics.push(next_document.diagnostic_at(
-                    Diagnostic::error("unsound-upcast", format!("{context}: an upcast rule does not apply to the previous version: {why}"))
+                    Diagnostic::new(Rule::UnsoundUpcast, format!("{context}: an upcast rule does not apply to the previous version: {why}"))
                         .with_label("this upcast does not fit the previous version")
                         .with_help("rule paths name properties of the previous version (`from`, `field`) and of this version (`to`)"),
                     &upcast_at,
@@ -427,7 +419,7 @@ impl Checker<'_> {
         };
         // Every path the rules write must be a field of the new version.
         for rule in rules {
-            use crate::annotations::UpcastRule::*;
+            use crate::project::annotations::UpcastRule::*;
             let written = match rule {
                 Rename { to, .. } | Move { to, .. } => to,
                 Default { field, .. } | Convert { field, .. } => field,
@@ -438,7 +430,7 @@ impl Checker<'_> {
                 .is_none()
             {
                 self.diagnostics.push(next_document.diagnostic_at(
-                    Diagnostic::error("unsound-upcast", format!("{context}: an upcast rule writes `{}`, which is not a property of this version", written.pointer()))
+                    Diagnostic::new(Rule::UnsoundUpcast, format!("{context}: an upcast rule writes `{}`, which is not a property of this version", written.pointer()))
                         .with_label("this upcast does not fit this version")
                         .with_help("`to` and `field` name properties of the version the rules produce"),
                     &upcast_at,
@@ -447,9 +439,10 @@ impl Checker<'_> {
             }
         }
         // Default values must be valid in the new version, where the derived schema relies on them.
-        let validators = crate::examples::Validators::new(store, &store.fully_resolvable());
+        let validators =
+            crate::project::examples::Validators::new(store, &store.fully_resolvable());
         for rule in rules {
-            let crate::annotations::UpcastRule::Default { field, value } = rule else {
+            let crate::project::annotations::UpcastRule::Default { field, value } = rule else {
                 continue;
             };
             let at = upcast::schema_pointer(field.pointer());
@@ -461,7 +454,7 @@ impl Checker<'_> {
             };
             if let Some(error) = validator.iter_errors(value).next() {
                 self.diagnostics.push(next_document.diagnostic_at(
-                    Diagnostic::error("unsound-upcast", format!("{context}: the default for `{}` is not valid in this version: {error}", field.pointer()))
+                    Diagnostic::new(Rule::UnsoundUpcast, format!("{context}: the default for `{}` is not valid in this version: {error}", field.pointer()))
                         .with_label("this default would produce an invalid event")
                         .with_help("give a default that the field's schema accepts"),
                     &upcast_at,
@@ -486,8 +479,8 @@ impl Checker<'_> {
                 .collect();
             self.diagnostics.push(
                 next_document.diagnostic_at(
-                    Diagnostic::error(
-                        "unsound-upcast",
+                    Diagnostic::new(
+                        Rule::UnsoundUpcast,
                         format!(
                             "{context}: the upcast rules give no usable schema: {}",
                             why.join("; ")
@@ -511,8 +504,8 @@ impl Checker<'_> {
             };
             let change_at = next_document.span_of(&change.new.pointer);
             self.diagnostics.push(next_document.diagnostic_at(
-                Diagnostic::error(
-                    "unsound-upcast",
+                Diagnostic::new(
+                    Rule::UnsoundUpcast,
                     format!("{context}: after the upcast rules, a previous-version event can still be rejected: {}{detail} (at line {})", change.kind.summary(), change_at.line),
                 )
                 .with_label("these rules do not bridge the versions")

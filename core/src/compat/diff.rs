@@ -2,8 +2,8 @@
 //! both sides (cycles stop where they close), and records typed changes with both locations.
 
 use super::kind::ChangeKind as K;
-use super::schema::View;
-use crate::store::{NodeRef, Store};
+use crate::schema::store::{NodeRef, Store};
+use crate::schema::view::View;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -668,12 +668,12 @@ impl<'a> Differ<'a> {
         patterns
             .keys()
             .filter(|pattern| {
-                crate::pattern::ecma_regex(pattern).is_some_and(|re| re.is_match(name))
+                crate::schema::pattern::ecma_regex(pattern).is_some_and(|re| re.is_match(name))
             })
             .map(|pattern| {
                 let node = NodeRef {
                     doc: at.doc,
-                    pointer: crate::pointer::push(&at.pointer, pattern),
+                    pointer: crate::text::pointer::push(&at.pointer, pattern),
                 };
                 self.resolve(side_old, &node)
             })
@@ -756,7 +756,7 @@ impl<'a> Differ<'a> {
                             k.clone(),
                             NodeRef {
                                 doc: at.doc,
-                                pointer: crate::pointer::push(&at.pointer, k),
+                                pointer: crate::text::pointer::push(&at.pointer, k),
                             },
                         )
                     })
@@ -865,7 +865,7 @@ impl<'a> Differ<'a> {
                                     names,
                                     NodeRef {
                                         doc: at.doc,
-                                        pointer: crate::pointer::push(&at.pointer, key),
+                                        pointer: crate::text::pointer::push(&at.pointer, key),
                                     },
                                 ),
                             );
@@ -885,7 +885,7 @@ impl<'a> Differ<'a> {
                                 key.clone(),
                                 NodeRef {
                                     doc: at.doc,
-                                    pointer: crate::pointer::push(&at.pointer, key),
+                                    pointer: crate::text::pointer::push(&at.pointer, key),
                                 },
                             );
                         }
@@ -1401,7 +1401,7 @@ fn combinators_of(view: &View<'_>) -> Vec<(String, NodeRef, usize)> {
 fn only_combinator(view: &View<'_>) -> bool {
     view.layers.iter().all(|layer| {
         layer.object.keys().all(|k| {
-            !super::schema::ASSERTIONS.contains(&k.as_str())
+            !crate::schema::view::ASSERTIONS.contains(&k.as_str())
                 || matches!(k.as_str(), "anyOf" | "oneOf")
         })
     })
@@ -1415,7 +1415,7 @@ fn properties(view: &View<'_>) -> BTreeMap<String, NodeRef> {
             for name in map.keys() {
                 out.entry(name.clone()).or_insert_with(|| NodeRef {
                     doc: at.doc,
-                    pointer: crate::pointer::push(&at.pointer, name),
+                    pointer: crate::text::pointer::push(&at.pointer, name),
                 });
             }
         }

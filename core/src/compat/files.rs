@@ -1,13 +1,12 @@
 //! `eventsmith diff`: two plain schema files, no project.
 
 use super::{Change, Verdict, change_diagnostic, diff};
-use crate::config::Level;
 use crate::diagnostic::Diagnostic;
-use crate::fs::FileSystem;
-use crate::loader::load_file;
-use crate::source::SourceMap;
-use crate::store::NodeRef;
-use serde_json::json;
+use crate::io::fs::FileSystem;
+use crate::project::config::Level;
+use crate::project::loader::load_file;
+use crate::schema::store::NodeRef;
+use crate::text::source::SourceMap;
 use std::path::Path;
 
 /// The outcome of comparing two schema files.
@@ -62,23 +61,6 @@ impl FileDiff {
     pub fn passes(&self, level: Level) -> bool {
         self.verdict.passes(level)
     }
-
-    /// The JSON report (format version 1).
-    pub fn json(&self, level: Level) -> String {
-        let report = json!({
-            "version": 1,
-            "level": level.name(),
-            "compatible": self.loaded && self.passes(level),
-            "verdict": {"backward": self.verdict.backward, "forward": self.verdict.forward},
-            "changes": self.changes,
-            "diagnostics": serde_json::from_str::<serde_json::Value>(&crate::report::json(&self.diagnostics))
-                .map(|v| v["diagnostics"].clone())
-                .unwrap_or_default(),
-        });
-        let mut out = serde_json::to_string_pretty(&report).unwrap_or_default();
-        out.push('\n');
-        out
-    }
 }
 
 /// Compares two schema files at `level`.
@@ -118,10 +100,10 @@ pub fn diff_files(
         pointer: String::new(),
     };
     let changes: Vec<Change> =
-        crate::stack::with_large_stack(|| diff(&a.store, &root(da), &b.store, &root(db)))
+        crate::text::stack::with_large_stack(|| diff(&a.store, &root(da), &b.store, &root(db)))
             .unwrap_or_default();
     let fix = "make the change compatible, or publish it as a new major version with an upcaster";
-    let position = |store: &crate::store::Store, node: &NodeRef| {
+    let position = |store: &crate::schema::store::Store, node: &NodeRef| {
         let document = store.document(node.doc);
         let span = document.span_of(&node.pointer);
         Position {

@@ -6,16 +6,15 @@ pub mod check;
 mod diff;
 pub mod files;
 pub mod kind;
-pub(crate) mod schema;
 pub mod upcast;
 
 pub use diff::Change;
 pub use kind::ChangeKind;
 
-use crate::config::Level;
-use crate::diagnostic::Diagnostic;
-use crate::store::{NodeRef, Store};
-use schema::View;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::project::config::Level;
+use crate::schema::store::{NodeRef, Store};
+use crate::schema::view::View;
 
 /// Every change from the schema at `old_root` (in `old`) to the one at `new_root` (in `new`), in
 /// the order the walk met them.
@@ -33,12 +32,12 @@ pub fn diff(old: &Store, old_root: &NodeRef, new: &Store, new_root: &NodeRef) ->
 
 /// Loads two schema files from `fs` and diffs them; the load errors when either does not load.
 pub fn diff_files_in(
-    fs: &dyn crate::fs::FileSystem,
+    fs: &dyn crate::io::fs::FileSystem,
     old: &std::path::Path,
     new: &std::path::Path,
 ) -> Result<Vec<Change>, Vec<Diagnostic>> {
-    let a = crate::loader::load_file(fs, old, None);
-    let b = crate::loader::load_file(fs, new, None);
+    let a = crate::project::loader::load_file(fs, old, None);
+    let b = crate::project::loader::load_file(fs, new, None);
     match (a.doc, b.doc) {
         (Some(da), Some(db)) if !a.has_errors() && !b.has_errors() => {
             let root = |doc| NodeRef {
@@ -97,9 +96,9 @@ pub fn change_diagnostic(
         format!("{}: {}", change.kind.summary(), change.detail)
     };
     let diagnostic = if breaking {
-        Diagnostic::error(change.kind.id(), message)
+        Diagnostic::change(change.kind.id(), Severity::Error, message)
     } else {
-        Diagnostic::note(change.kind.id(), message)
+        Diagnostic::change(change.kind.id(), Severity::Note, message)
     };
     let verdicts = match (change.backward, change.forward) {
         (true, true) => "compatible both ways",
@@ -184,7 +183,7 @@ impl Level {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fs::MemoryFs;
+    use crate::io::fs::MemoryFs;
     use serde_json::{Value, json};
     use std::path::Path;
 

@@ -1,8 +1,8 @@
 //! Declarative upcast rules applied to a schema: the schema of what the upcaster produces from
 //! version N-1. The rules are sound when that schema is backward compatible with version N.
 
-use crate::annotations::{KEYWORD, UpcastRule};
-use crate::pointer;
+use crate::project::annotations::{KEYWORD, UpcastRule};
+use crate::text::pointer;
 use serde_json::{Map, Value, json};
 
 /// Applies `rules` to the root object schema `old`. `new_field` gives, for a path, a `$ref` to the
@@ -157,7 +157,7 @@ pub fn schema_pointer(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::annotations::Upcast;
+    use crate::project::annotations::Upcast;
 
     #[test]
     fn rules_reshape_the_schema() {

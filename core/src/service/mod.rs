@@ -8,42 +8,43 @@ pub mod starters;
 use crate::codegen::Generated;
 use crate::codegen::api::Api;
 use crate::codegen::emit::HEADER;
-use crate::codegen::names::{Scope, field_name};
 use crate::diagnostic::Diagnostic;
-use crate::model::Project;
-use crate::output::SIGNED;
+use crate::diagnostic::Rule;
+use crate::io::output::SIGNED;
+use crate::project::model::Project;
+use crate::project::names::{Scope, field_name};
 use crate::templates::Family;
 use serde_json::{Value, json};
 use std::path::{Component, Path, PathBuf};
 
-pub use crate::output::{MARKER, OutputFile, Owner, stale};
+pub use crate::io::output::{OutputFile, Owner, stale};
 pub use crate::templates::Templates;
 
 /// The service's templates, embedded from `templates/service/`.
 pub const TEMPLATES: Family = Family {
     dir: "service",
-    code: "service-template",
+    rule: crate::diagnostic::Rule::ServiceTemplate,
     data: "the docs of `eventsmith_core::service::template_data`",
     embedded: &[
         (
             "Cargo.toml.hbs",
-            include_str!("../../../templates/service/Cargo.toml.hbs"),
+            include_str!("../../templates/service/Cargo.toml.hbs"),
         ),
         (
             "gitignore.hbs",
-            include_str!("../../../templates/service/gitignore.hbs"),
+            include_str!("../../templates/service/gitignore.hbs"),
         ),
         (
             "README.md.hbs",
-            include_str!("../../../templates/service/README.md.hbs"),
+            include_str!("../../templates/service/README.md.hbs"),
         ),
         (
             "main.rs.hbs",
-            include_str!("../../../templates/service/main.rs.hbs"),
+            include_str!("../../templates/service/main.rs.hbs"),
         ),
         (
             "tests.rs.hbs",
-            include_str!("../../../templates/service/tests.rs.hbs"),
+            include_str!("../../templates/service/tests.rs.hbs"),
         ),
     ],
 };
@@ -103,8 +104,8 @@ pub fn render(
             )),
             Err(error) => {
                 errors.push(
-                    Diagnostic::error(
-                        "service-template",
+                    Diagnostic::new(
+                        Rule::ServiceTemplate,
                         format!("`{template}` does not render to Rust: {error}"),
                     )
                     .in_file(templates.path_of(template), None)
@@ -172,8 +173,8 @@ pub fn omissions(project: &Project, api: &Api) -> Vec<Diagnostic> {
     for (name, aggregate) in &project.aggregates {
         if !api.aggregates.iter().any(|a| &a.name == name) {
             warnings.push(
-                Diagnostic::warning(
-                    "service-no-events",
+                Diagnostic::new(
+                    Rule::ServiceNoEvents,
                     format!("aggregate `{name}` has no events yet, so the service does not serve its commands"),
                 )
                 .in_file(project.store.document(aggregate.schema).path(), None)
@@ -184,8 +185,8 @@ pub fn omissions(project: &Project, api: &Api) -> Vec<Diagnostic> {
     for (name, projection) in &project.projections {
         if !api.projections.iter().any(|p| &p.name == name) {
             warnings.push(
-                Diagnostic::warning(
-                    "service-no-handler",
+                Diagnostic::new(
+                    Rule::ServiceNoHandler,
                     format!("projection `{name}` gets no handler, so the service does not run it"),
                 )
                 .in_file(project.store.document(projection.schema).path(), None)
@@ -292,8 +293,11 @@ pub fn template_data(project: &Project, api: &Api, settings: &Settings) -> (Valu
 
 /// Writes the service's files under `dir`: generated ones only over files `service new` signed,
 /// user ones only when missing.
-pub fn write(dir: &Path, files: &[OutputFile]) -> Result<crate::output::Written, Vec<Diagnostic>> {
-    crate::output::write(dir, files, &crate::output::Signature::service())
+pub fn write(
+    dir: &Path,
+    files: &[OutputFile],
+) -> Result<crate::io::output::Written, Vec<Diagnostic>> {
+    crate::io::output::write(dir, files, &crate::io::output::Signature::service())
 }
 
 /// Whether a crate at `dir` needs a `[workspace]` of its own: not when an enclosing workspace
@@ -351,57 +355,9 @@ fn absolute(path: &Path) -> std::io::Result<PathBuf> {
     Ok(clean)
 }
 
-/// `to` relative to directory `from` (both made absolute), with `/` separators; absolute when
-/// they share nothing but the root.
-pub fn relative_path(from: &Path, to: &Path) -> String {
-    let (Ok(from), Ok(to)) = (absolute(from), absolute(to)) else {
-        return to.to_string_lossy().into_owned();
-    };
-    let common = from
-        .components()
-        .zip(to.components())
-        .take_while(|(a, b)| a == b)
-        .count();
-    // Sharing only the root, the absolute path survives moving the service.
-    if common <= 1 {
-        return to.to_string_lossy().into_owned();
-    }
-    let ups = from.components().count() - common;
-    let mut parts: Vec<String> = std::iter::repeat_n("..".to_owned(), ups).collect();
-    parts.extend(
-        to.components()
-            .skip(common)
-            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
-    );
-    if parts.is_empty() {
-        ".".to_owned()
-    } else {
-        parts.join("/")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn relative_paths_walk_up_then_down() {
-        assert_eq!(
-            relative_path(
-                Path::new("/work/repo/example"),
-                Path::new("/work/repo/runtime")
-            ),
-            "../runtime"
-        );
-        assert_eq!(
-            relative_path(Path::new("/work/repo"), Path::new("/work/repo")),
-            "."
-        );
-        assert_eq!(
-            relative_path(Path::new("/tmp/a/b"), Path::new("/work/repo/runtime")),
-            "/work/repo/runtime"
-        );
-    }
 
     #[test]
     fn a_crate_listed_by_an_enclosing_workspace_joins_it() {

@@ -1,17 +1,17 @@
 //! Validation of schema files against their draft's meta-schema and of `x-eventsmith` against
 //! eventsmith's own meta-schema (`schema/meta/x-eventsmith.schema.json`).
 
-use crate::annotations::KEYWORD;
+use super::KEYWORD;
 use crate::diagnostic::Diagnostic;
-use crate::document::Document;
-use crate::draft::Draft;
-use crate::pointer;
+use crate::diagnostic::Rule;
+use crate::schema::draft::Draft;
+use crate::text::document::Document;
+use crate::text::pointer;
 use serde_json::Value;
 use std::sync::OnceLock;
 
 /// eventsmith's annotation meta-schema, as published for editors.
-pub const ANNOTATIONS_META_SCHEMA: &str =
-    include_str!("../../schema/meta/x-eventsmith.schema.json");
+pub const ANNOTATIONS_META_SCHEMA: &str = include_str!("../../meta/x-eventsmith.schema.json");
 
 /// Every violation of the draft's meta-schema, positioned in the document.
 pub(crate) fn check_draft(document: &Document, draft: Draft) -> Vec<Diagnostic> {
@@ -24,8 +24,8 @@ pub(crate) fn check_draft(document: &Document, draft: Draft) -> Vec<Diagnostic> 
         .map(|error| {
             let at = error.instance_path().as_str().to_owned();
             let keyword = at.rsplit('/').next().unwrap_or_default().to_owned();
-            let diagnostic = Diagnostic::error(
-                "meta-schema",
+            let diagnostic = Diagnostic::new(
+                Rule::MetaSchema,
                 format!("not a valid {} schema: {error}", draft.name()),
             )
             .with_label(format!("invalid under the {} meta-schema", draft.name()))
@@ -105,8 +105,8 @@ pub(crate) fn check_annotations(document: &Document, kind: &str) -> Vec<Diagnost
         return needed
             .map(|help| {
                 document.diagnostic_at(
-                    Diagnostic::error(
-                        "annotation",
+                    Diagnostic::new(
+                        Rule::Annotation,
                         format!("{} {kind} needs `x-eventsmith` annotations", article(kind)),
                     )
                     .with_label("missing `x-eventsmith`")
@@ -122,7 +122,7 @@ pub(crate) fn check_annotations(document: &Document, kind: &str) -> Vec<Diagnost
         .map(|error| {
             let at = format!("{root}{}", error.instance_path().as_str());
             document.diagnostic_at(
-                Diagnostic::error("annotation", format!("invalid `x-eventsmith` for {} {kind}: {error}", article(kind)))
+                Diagnostic::new(Rule::Annotation, format!("invalid `x-eventsmith` for {} {kind}: {error}", article(kind)))
                     .with_label("does not match eventsmith's annotation schema")
                     .with_help(format!(
                         "see docs/schema-format.md#annotations and schema/meta/x-eventsmith.schema.json#/$defs/{kind}"

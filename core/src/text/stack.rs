@@ -1,5 +1,5 @@
 //! Deeply nested schemas are walked by code we do not own (serde_json, the jsonschema crate), so
-//! loading runs on a thread whose stack is large enough for [`crate::document::MAX_NESTING`].
+//! loading runs on a thread whose stack is large enough for [`crate::text::document::MAX_NESTING`].
 
 /// Stack for loading: generous, and only reserved (not committed) until used.
 const LARGE_STACK: usize = 512 * 1024 * 1024;

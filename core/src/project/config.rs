@@ -1,7 +1,8 @@
 //! `eventsmith.toml`: the project settings.
 
 use crate::diagnostic::Diagnostic;
-use crate::source::SourceFile;
+use crate::diagnostic::Rule;
+use crate::text::source::SourceFile;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -138,7 +139,7 @@ impl Config {
     pub fn parse(source: &SourceFile) -> Result<Config, Diagnostic> {
         toml::from_str::<Config>(source.text()).map_err(|err| {
             let span = err.span().map(|range| source.span(range));
-            Diagnostic::error("config", format!("invalid {FILE_NAME}: {}", err.message()))
+            Diagnostic::new(Rule::Config, format!("invalid {FILE_NAME}: {}", err.message()))
                 .in_file(source.display(), span.or(Some(source.span(0..0))))
                 .with_label(err.message().to_owned())
                 .with_help(

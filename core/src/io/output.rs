@@ -3,6 +3,7 @@
 //! never touched; a file at a generated path that lacks the signature is never overwritten.
 
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::Rule;
 use std::path::{Path, PathBuf};
 
 /// Who owns a file.
@@ -24,9 +25,6 @@ pub struct OutputFile {
     /// Who owns it.
     pub owner: Owner,
 }
-
-/// The marker generated files carry near their top.
-pub const MARKER: &str = "@generated";
 
 /// What a file eventsmith generated says in one of its first lines: the marker, and who put it
 /// there. (Not always the first line: front matter and JSON must open the file.)
@@ -136,7 +134,7 @@ pub fn write(
         };
         if let Some(message) = problem {
             refused.push(
-                Diagnostic::error("owned-file", message)
+                Diagnostic::new(Rule::OwnedFile, message)
                     .in_file(&path, None)
                     .with_help("move it away (or delete it) and run eventsmith again"),
             );
@@ -164,8 +162,8 @@ pub fn write(
         match write_file(&path, &file.contents) {
             Ok(()) => list.push(file.path.clone()),
             Err(error) => errors.push(
-                Diagnostic::error(
-                    "write-failed",
+                Diagnostic::new(
+                    Rule::WriteFailed,
                     format!("cannot write {}: {error}", path.display()),
                 )
                 .in_file(&path, None),
@@ -251,8 +249,8 @@ pub fn prune(
 ) -> Result<Vec<PathBuf>, Diagnostic> {
     let removed = orphans(dir, roots, files, signature);
     let fail = |path: &Path, error: std::io::Error| {
-        Diagnostic::error(
-            "write-failed",
+        Diagnostic::new(
+            Rule::WriteFailed,
             format!("cannot remove {}: {error}", path.display()),
         )
         .in_file(path, None)

@@ -2,7 +2,7 @@
 //! working tree: the project's files are read in one `git cat-file --batch`, any other file on
 //! demand.
 
-use crate::fs::{FileSystem, MemoryFs};
+use crate::io::fs::{FileSystem, MemoryFs};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -104,11 +104,6 @@ impl GitTree {
             rev: rev.to_owned(),
             files: MemoryFs::new(),
         }
-    }
-
-    /// The repository's top-level directory.
-    pub fn repository(&self) -> &Path {
-        &self.repo
     }
 
     /// The commits of `rev`'s history that changed `path`, newest first.

@@ -1,15 +1,19 @@
 //! Reads a schema project into the typed [`Project`] model and collects every diagnostic of the run.
 
-use crate::config::{Config, FILE_NAME};
+use crate::diagnostic::Rule;
 use crate::diagnostic::{self, Diagnostic};
-use crate::document::Document;
-use crate::draft::{Draft, DraftError};
-use crate::fs::FileSystem;
-use crate::layout::{self, FileRole};
-use crate::model::Project;
-use crate::source::{SourceFile, SourceMap};
-use crate::store::{DocId, NodeRef, RefError, Store, file_uri};
-use crate::{examples, metaschema, rules, stack};
+use crate::io::fs::FileSystem;
+use crate::project::config::{Config, FILE_NAME};
+use crate::project::examples;
+use crate::project::layout::{self, FileRole};
+use crate::project::model::Project;
+use crate::project::rules;
+use crate::schema::draft::{Draft, DraftError};
+use crate::schema::metaschema;
+use crate::schema::store::{DocId, NodeRef, RefError, Store, file_uri};
+use crate::text::document::Document;
+use crate::text::source::{SourceFile, SourceMap};
+use crate::text::stack;
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use url::Url;
@@ -59,22 +63,19 @@ impl Loaded {
 
     /// Whether a file or directory could not be read (exit code 2 rather than 1).
     pub fn has_io_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.code == IO)
+        self.diagnostics.iter().any(|d| d.code == Rule::Io.id())
     }
 }
 
 /// How deep directories under the schema dir may nest (stops symbolic-link loops).
 const MAX_DIR_DEPTH: usize = 32;
 
-/// Rule code of I/O failures.
-pub const IO: &str = "io";
-
 /// Loads and validates a project. Never panics on bad input and never overflows the stack.
 pub fn load(fs: &dyn FileSystem, options: &LoadOptions) -> Loaded {
     stack::with_large_stack(|| Loader::new(fs, options).run()).unwrap_or_else(|err| Loaded {
         project: None,
-        diagnostics: vec![Diagnostic::error(
-            IO,
+        diagnostics: vec![Diagnostic::new(
+            Rule::Io,
             format!("cannot start the loader thread: {err}"),
         )],
         sources: SourceMap::default(),
@@ -151,8 +152,8 @@ pub fn load_file_as(
     stack::with_large_stack(run).unwrap_or_else(|err| LoadedFile {
         store: Store::default(),
         doc: None,
-        diagnostics: vec![Diagnostic::error(
-            IO,
+        diagnostics: vec![Diagnostic::new(
+            Rule::Io,
             format!("cannot start the loader thread: {err}"),
         )],
         sources: SourceMap::default(),
@@ -230,10 +231,11 @@ impl<'a> Loader<'a> {
             Ok(bytes) => bytes,
             Err(err) => {
                 self.diagnostics.push(
-                    Diagnostic::error(IO, format!("cannot read {}: {err}", display.display()))
-                        .with_help(
-                            "run `eventsmith init` to create a project, or pass --project DIR",
-                        ),
+                    Diagnostic::new(
+                        Rule::Io,
+                        format!("cannot read {}: {err}", display.display()),
+                    )
+                    .with_help("run `eventsmith init` to create a project, or pass --project DIR"),
                 );
                 return None;
             }
@@ -256,8 +258,7 @@ impl<'a> Loader<'a> {
             self.collect_files(&schema_dir, &mut files);
         } else {
             self.diagnostics.push(
-                Diagnostic::error(
-                    IO,
+                Diagnostic::new(Rule::Io,
                     format!("schema directory {} does not exist", self.display(&schema_dir).display()),
                 )
                 .in_file(self.display(&self.root.join(FILE_NAME)), None)
@@ -278,10 +279,10 @@ impl<'a> Loader<'a> {
                     role_files.push(RoleFile { role, display, doc });
                 }
                 Err(err) => self.diagnostics.push(
-                    Diagnostic::error("file-name", err.message)
+                    Diagnostic::new(Rule::FileName, err.message)
                         .in_file(&display, doc.map(|d| self.store.document(d).span_of("")))
                         .with_label("file name or place does not fit the layout")
-                        .with_help(err.help),
+                        .with_help(err.help.unwrap_or_default()),
                 ),
             }
         }
@@ -341,8 +342,8 @@ impl<'a> Loader<'a> {
             let entries = match self.fs.read_dir(&dir) {
                 Ok(entries) => entries,
                 Err(err) => {
-                    self.diagnostics.push(Diagnostic::error(
-                        IO,
+                    self.diagnostics.push(Diagnostic::new(
+                        Rule::Io,
                         format!(
                             "cannot read directory {}: {err}",
                             self.display(&dir).display()
@@ -362,8 +363,8 @@ impl<'a> Loader<'a> {
                     }
                     if path.components().count() > schema_dir.components().count() + MAX_DIR_DEPTH {
                         self.diagnostics.push(
-                            Diagnostic::warning(
-                                "layout",
+                            Diagnostic::new(
+                                Rule::Layout,
                                 format!("directory {} is nested too deeply; it is skipped", self.display(&path).display()),
                             )
                             .in_file(self.display(&path), None)
@@ -373,8 +374,8 @@ impl<'a> Loader<'a> {
                     }
                     if dir == schema_dir && !layout::DIRECTORIES.contains(&name) {
                         self.diagnostics.push(
-                            Diagnostic::warning(
-                                "layout",
+                            Diagnostic::new(
+                                Rule::Layout,
                                 format!("directory {} is not part of the schema layout; its files are ignored", self.display(&path).display()),
                             )
                             .in_file(self.display(&path), None)
@@ -399,8 +400,11 @@ impl<'a> Loader<'a> {
             Err(err) => {
                 self.broken.insert(uri.to_string());
                 self.diagnostics.push(
-                    Diagnostic::error(IO, format!("cannot read {}: {err}", display.display()))
-                        .in_file(&display, None),
+                    Diagnostic::new(
+                        Rule::Io,
+                        format!("cannot read {}: {err}", display.display()),
+                    )
+                    .in_file(&display, None),
                 );
                 return None;
             }
@@ -418,7 +422,7 @@ impl<'a> Loader<'a> {
         let duplicates: Vec<Diagnostic> = document
             .duplicate_keys()
             .map(|(pointer, span)| {
-                Diagnostic::error("duplicate-key", "key appears twice in the same object")
+                Diagnostic::new(Rule::DuplicateKey, "key appears twice in the same object")
                     .in_file(&display, Some(span))
                     .at_pointer(pointer)
                     .with_label("repeated here")
@@ -442,7 +446,7 @@ impl<'a> Loader<'a> {
                     }
                 };
                 self.diagnostics.push(document.diagnostic_at(
-                    Diagnostic::error("unsupported-draft", message)
+                    Diagnostic::new(Rule::UnsupportedDraft, message)
                         .with_label(label)
                         .with_help(format!(
                             "eventsmith reads draft 2020-12 (\"$schema\": \"{}\") and draft-07 (\"$schema\": \"{}\")",
@@ -467,7 +471,7 @@ impl<'a> Loader<'a> {
         let document = self.store.document(doc);
         if !document.value().is_object() {
             let diagnostic = document.diagnostic_at(
-                Diagnostic::error("schema-root", "a schema file must hold a JSON object")
+                Diagnostic::new(Rule::SchemaRoot, "a schema file must hold a JSON object")
                     .with_label("not an object")
                     .with_help("write the schema as an object, e.g. {\"type\": \"object\", \"properties\": {}}"),
                 "",
@@ -558,28 +562,28 @@ impl<'a> Loader<'a> {
 
     fn ref_diagnostic(&self, holder: &NodeRef, text: &str, err: &RefError) -> Diagnostic {
         let document = self.store.document(holder.doc);
-        let at = crate::pointer::push(&holder.pointer, "$ref");
+        let at = crate::text::pointer::push(&holder.pointer, "$ref");
         let (code, message, label, help) = match err {
             RefError::InvalidUri(detail) => (
-                "dangling-ref",
+                Rule::DanglingRef,
                 format!("`$ref` is not a valid URI reference: {detail}"),
                 "invalid reference".to_owned(),
                 "write a relative path (`../types/money.json#/$defs/Amount`) or a fragment (`#/$defs/Name`)".to_owned(),
             ),
             RefError::FileNotFound(path) => (
-                "dangling-ref",
+                Rule::DanglingRef,
                 format!("`$ref` points to a file that does not exist: {}", self.display(path).display()),
                 "no such file".to_owned(),
                 "relative references resolve against this file's directory (or its `$id`); check the path".to_owned(),
             ),
             RefError::Unreadable(path, why) => (
-                "unreadable-ref",
+                Rule::UnreadableRef,
                 format!("`$ref` points to {}, but {why}", self.display(path).display()),
                 "unreadable target".to_owned(),
                 "fix the referenced file first".to_owned(),
             ),
             RefError::Remote(uri) => (
-                "dangling-ref",
+                Rule::DanglingRef,
                 format!("`$ref` points to `{uri}`, which is not part of the project"),
                 "not a project file".to_owned(),
                 "eventsmith never fetches schemas over the network: copy the schema into schema/types/ and reference it by relative path, or declare this `$id` in a project file".to_owned(),
@@ -587,21 +591,21 @@ impl<'a> Loader<'a> {
             RefError::PointerNotFound { pointer, missing } => {
                 let suggestion = self.suggest_sibling(holder, text, pointer, missing);
                 (
-                    "dangling-ref",
+                    Rule::DanglingRef,
                     format!("`$ref` target `{pointer}` does not exist: there is no `{missing}`"),
                     format!("`{missing}` not found"),
                     suggestion.unwrap_or_else(|| "point at an existing definition, e.g. `#/$defs/<Name>`".to_owned()),
                 )
             }
             RefError::AnchorNotFound(anchor) => (
-                "dangling-ref",
+                Rule::DanglingRef,
                 format!("`$ref` names the anchor `{anchor}`, which no `$anchor` declares"),
                 "unknown anchor".to_owned(),
                 "declare `\"$anchor\": \"<name>\"` in the target schema or use a JSON pointer fragment".to_owned(),
             ),
         };
         document.diagnostic_at(
-            Diagnostic::error(code, message)
+            Diagnostic::new(code, message)
                 .with_label(label)
                 .with_help(help),
             &at,
@@ -626,13 +630,13 @@ impl<'a> Loader<'a> {
                 .and_then(|u| u.to_file_path().ok())
                 .and_then(|p| self.store.id_of(&p)),
         }?;
-        let tokens = crate::pointer::tokens(pointer)?;
+        let tokens = crate::text::pointer::tokens(pointer)?;
         let position = tokens.iter().position(|t| t == missing)?;
         let parent: String = tokens[..position]
             .iter()
-            .fold(String::new(), |acc, t| crate::pointer::push(&acc, t));
+            .fold(String::new(), |acc, t| crate::text::pointer::push(&acc, t));
         let siblings = self.store.document(target_doc).get(&parent)?.as_object()?;
-        crate::rules::closest(missing, siblings.keys().map(String::as_str))
+        crate::project::rules::closest(missing, siblings.keys().map(String::as_str))
             .map(|name| format!("did you mean `{name}`?"))
     }
 }
@@ -646,4 +650,59 @@ pub(crate) fn declared_aggregates(files: &[RoleFile]) -> BTreeSet<&str> {
             _ => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::io::fs::MemoryFs;
+    use crate::project::loader::{LoadOptions, load};
+    use serde_json::json;
+    use std::path::Path;
+
+    #[test]
+    fn a_command_and_the_files_it_reaches_become_one_schema() {
+        let mut fs = MemoryFs::new();
+        fs.insert("/p/eventsmith.toml", "[project]\nname = \"p\"\n");
+        fs.insert(
+            "/p/schema/types/money.json",
+            r##"{"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://example.com/money.json",
+                "$defs": {"Amount": {"type": "number", "minimum": 0}, "Priced": {"type": "object", "properties": {"price": {"$ref": "#/$defs/Amount"}}}}}"##,
+        );
+        fs.insert(
+            "/p/schema/commands/order/pay.json",
+            r##"{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+                "properties": {"amount": {"$ref": "../../types/money.json#/$defs/Amount"},
+                               "item": {"$ref": "../../types/money.json#/$defs/Priced"},
+                               "again": {"$ref": "#/properties/amount"}},
+                "required": ["amount"], "x-eventsmith": {"emits": []}}"##,
+        );
+        let loaded = load(&fs, &LoadOptions::new("/p", None));
+        let store = &loaded.project.as_ref().expect("a project").store;
+        let doc = store
+            .id_of(Path::new("/p/schema/commands/order/pay.json"))
+            .unwrap();
+        let bundle = crate::schema::bundle::bundle(store, doc, Path::new("/p/schema")).unwrap();
+        assert_eq!(
+            bundle["properties"]["amount"]["$ref"],
+            "#/$defs/types~1money.json/$defs/Amount"
+        );
+        assert_eq!(bundle["properties"]["again"]["$ref"], "#/properties/amount");
+        let money = &bundle["$defs"]["types/money.json"];
+        assert_eq!(
+            money["$defs"]["Priced"]["properties"]["price"]["$ref"],
+            "#/$defs/types~1money.json/$defs/Amount"
+        );
+        assert!(money.get("$id").is_none() && money.get("$schema").is_none());
+        // The bundle validates alone, as the files did together.
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&bundle)
+            .unwrap();
+        assert!(validator.is_valid(&json!({"amount": 3, "item": {"price": 1}})));
+        let errors: Vec<String> = validator
+            .iter_errors(&json!({"amount": -1, "item": {"price": -2}}))
+            .map(|e| e.instance_path().to_string())
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+    }
 }

@@ -1,8 +1,8 @@
 //! A schema as the diff sees it: the object at a node with its `$ref` chain followed, read as
 //! layers (the referring object first, then each target), each keyword with its source location.
 
-use crate::draft::Draft;
-use crate::store::{NodeRef, Store};
+use crate::schema::draft::Draft;
+use crate::schema::store::{NodeRef, Store};
 use serde_json::{Map, Value};
 
 /// At most this many `$ref` hops are followed from one node (a pure `$ref` loop stops here).
@@ -95,7 +95,7 @@ impl<'a> View<'a> {
                     value,
                     NodeRef {
                         doc: layer.node.doc,
-                        pointer: crate::pointer::push(&layer.node.pointer, keyword),
+                        pointer: crate::text::pointer::push(&layer.node.pointer, keyword),
                     },
                 )
             })
@@ -111,7 +111,7 @@ impl<'a> View<'a> {
                 layer.object.get(keyword).map(|value| {
                     let at = NodeRef {
                         doc: layer.node.doc,
-                        pointer: crate::pointer::push(&layer.node.pointer, keyword),
+                        pointer: crate::text::pointer::push(&layer.node.pointer, keyword),
                     };
                     (value, at)
                 })

@@ -1,6 +1,9 @@
 //! The one diagnostic type: every finding, from a JSON syntax error to a broken rule, is a
 //! [`Diagnostic`] with a rule code, a file, a source span, a message, a label and a help text.
 
+mod rule;
+
+pub use rule::Rule;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -36,7 +39,7 @@ pub struct Span {
 /// One finding about a project, positioned in a file where it has one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
-    /// The rule that produced it, e.g. `json-syntax`; documented in docs/schema-format.md.
+    /// The id of the rule (or schema change kind) that produced it, e.g. `json-syntax`.
     pub code: &'static str,
     /// Error or warning.
     pub severity: Severity,
@@ -55,22 +58,18 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// A new error with a rule code and a message, not yet positioned.
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(Severity::Error, code, message)
+    /// A new finding of `rule`, at the rule's severity, not yet positioned.
+    pub fn new(rule: Rule, message: impl Into<String>) -> Self {
+        Self::with_severity(rule.id(), rule.severity(), message)
     }
 
-    /// A new note with a rule code and a message, not yet positioned.
-    pub fn note(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(Severity::Note, code, message)
+    /// A schema change found by `diff` or `check` (`id` from `compat::ChangeKind`, whose table
+    /// describes it), at the severity the compatibility level gives it.
+    pub fn change(id: &'static str, severity: Severity, message: impl Into<String>) -> Self {
+        Self::with_severity(id, severity, message)
     }
 
-    /// A new warning with a rule code and a message, not yet positioned.
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(Severity::Warning, code, message)
-    }
-
-    fn new(severity: Severity, code: &'static str, message: impl Into<String>) -> Self {
+    fn with_severity(code: &'static str, severity: Severity, message: impl Into<String>) -> Self {
         Self {
             code,
             severity,
@@ -120,6 +119,33 @@ impl Diagnostic {
             (Some(file), None) => file.display().to_string(),
             _ => String::new(),
         }
+    }
+}
+
+/// A failure that ends a command before it can report findings (a missing project, an
+/// argument that cannot work, a file in the way): what is wrong and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    /// What is wrong, in one sentence.
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl Failure {
+    /// A failure without advice.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// Adds how to fix it.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
     }
 }
 

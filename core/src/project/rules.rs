@@ -2,15 +2,16 @@
 //! sequences, name collisions, aggregates, emitted and subscribed events, stream categories,
 //! projection keys and upcast placement.
 
-use crate::annotations::{
+use crate::diagnostic::Rule;
+use crate::diagnostic::{Diagnostic, Span};
+use crate::project::annotations::{
     AggregateAnnotations, CommandAnnotations, EventAnnotations, KEYWORD, ProjectionAnnotations,
 };
-use crate::diagnostic::{Diagnostic, Span};
-use crate::layout::FileRole;
-use crate::loader::{RoleFile, declared_aggregates};
-use crate::model::{Aggregate, Command, Event, EventVersion, Project, Projection};
-use crate::pointer;
-use crate::store::DocId;
+use crate::project::layout::FileRole;
+use crate::project::loader::{RoleFile, declared_aggregates};
+use crate::project::model::{Aggregate, Command, Event, EventVersion, Project, Projection};
+use crate::schema::store::DocId;
+use crate::text::pointer;
 use heck::ToSnakeCase;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, HashSet};
@@ -94,7 +95,7 @@ pub(crate) fn build_model(
                 parse_annotations(project, doc, !invalid.contains(&doc), &mut diagnostics);
             if version == 1 && annotations.upcast.is_some() {
                 diagnostics.push(project.store.document(doc).diagnostic_at(
-                    Diagnostic::error("upcast-on-first-version", "version 1 has nothing to upcast from")
+                    Diagnostic::new(Rule::UpcastOnFirstVersion, "version 1 has nothing to upcast from")
                         .with_label("`upcast` describes how version N-1 becomes N")
                         .with_help("remove `upcast` from v1; put it in the file of the version it produces"),
                     &pointer::push(&pointer::push("", KEYWORD), "upcast"),
@@ -139,7 +140,7 @@ fn parse_annotations<T: DeserializeOwned + Default>(
         Err(err) => {
             diagnostics.push(
                 document.diagnostic_at(
-                    Diagnostic::error("annotation", format!("invalid `x-eventsmith`: {err}"))
+                    Diagnostic::new(Rule::Annotation, format!("invalid `x-eventsmith`: {err}"))
                         .with_help("see docs/schema-format.md#annotations"),
                     &at,
                 ),
@@ -161,8 +162,8 @@ fn check_version_sequence(
         if *version != expected {
             let present: Vec<String> = found.iter().map(|(v, _)| format!("v{v}")).collect();
             diagnostics.push(
-                Diagnostic::error(
-                    "version-sequence",
+                Diagnostic::new(
+                    Rule::VersionSequence,
                     format!(
                         "event `{aggregate}.{name}` has versions {} but no v{expected}",
                         present.join(", ")
@@ -206,7 +207,7 @@ fn check_aggregates_defined(
         };
         if !declared.contains(aggregate.as_str()) && reported.insert(aggregate.clone()) {
             diagnostics.push(
-                Diagnostic::error("undefined-aggregate", format!("aggregate `{aggregate}` is used but not defined"))
+                Diagnostic::new(Rule::UndefinedAggregate, format!("aggregate `{aggregate}` is used but not defined"))
                     .in_file(&file.display, Some(file_span(project, file)))
                     .with_label(format!("this file belongs to aggregate `{aggregate}`"))
                     .with_help(format!(
@@ -253,8 +254,8 @@ fn check_collisions(project: &Project, files: &[RoleFile], diagnostics: &mut Vec
         if let [(first, _), rest @ ..] = group.as_slice() {
             for (other, file) in rest {
                 diagnostics.push(
-                    Diagnostic::error(
-                        "name-collision",
+                    Diagnostic::new(
+                        Rule::NameCollision,
                         format!("`{other}` and `{first}` collide: both become `{normal}` among the {namespace}"),
                     )
                     .in_file(&file.display, Some(file_span(project, file)))
@@ -276,8 +277,8 @@ fn check_collisions(project: &Project, files: &[RoleFile], diagnostics: &mut Vec
             }
             diagnostics.push(
                 document.diagnostic_at(
-                    Diagnostic::error(
-                        "name-collision",
+                    Diagnostic::new(
+                        Rule::NameCollision,
                         format!(
                             "events `{}.{first}` and `{}` both become the Rust type `{rust_name}`",
                             event.aggregate,
@@ -317,13 +318,13 @@ fn check_references(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
                 &index.to_string(),
             );
             let code = if field == "emits" {
-                "unknown-emitted-event"
+                Rule::UnknownEmittedEvent
             } else {
-                "unknown-subscribed-event"
+                Rule::UnknownSubscribedEvent
             };
             diagnostics.push(
                 project.store.document(doc).diagnostic_at(
-                    Diagnostic::error(code, format!("{verb} `{event_type}`, which is not defined"))
+                    Diagnostic::new(code, format!("{verb} `{event_type}`, which is not defined"))
                         .with_label("no such event")
                         .with_help(help),
                     &at,
@@ -366,8 +367,8 @@ fn check_emits_own_aggregate(project: &Project, diagnostics: &mut Vec<Diagnostic
             );
             diagnostics.push(
                 project.store.document(command.schema).diagnostic_at(
-                    Diagnostic::error(
-                        "emits-other-aggregate",
+                    Diagnostic::new(
+                        Rule::EmitsOtherAggregate,
                         format!(
                             "command `{}.{}` emits `{event_type}`, an event of aggregate `{}`",
                             command.aggregate, command.name, event.aggregate
@@ -413,8 +414,8 @@ fn check_stream_categories(project: &Project, diagnostics: &mut Vec<Diagnostic>)
         for &aggregate in others {
             diagnostics.push(at(
                 aggregate,
-                Diagnostic::error(
-                    "stream-collision",
+                Diagnostic::new(
+                    Rule::StreamCollision,
                     format!(
                         "aggregates `{}` and `{}` both write streams `{category}-<id>`",
                         first.name, aggregate.name
@@ -440,8 +441,8 @@ fn check_stream_categories(project: &Project, diagnostics: &mut Vec<Diagnostic>)
                 (owner(short, short_members), owner(long, long_members));
             diagnostics.push(at(
                 long_aggregate,
-                Diagnostic::warning(
-                    "stream-overlap",
+                Diagnostic::new(
+                    Rule::StreamOverlap,
                     format!(
                         "streams of `{}` can be read as streams of `{}`: `{long}-1` is also `{short}` with id `{rest}-1`",
                         long_aggregate.name, short_aggregate.name
@@ -490,8 +491,8 @@ fn check_projection_keys(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
         let at = pointer::push(&pointer::push("", KEYWORD), "key");
         diagnostics.push(
             project.store.document(projection.schema).diagnostic_at(
-                Diagnostic::error(
-                    "projection-key",
+                Diagnostic::new(
+                    Rule::ProjectionKey,
                     format!("projection key `{key}` is not a property of the row"),
                 )
                 .with_label("not a row property")

@@ -1,5 +1,6 @@
 //! The project layout: which file under `schema/` is what, and the naming rules for file names.
 
+use crate::diagnostic::Failure;
 use std::path::{Path, PathBuf};
 
 /// What a schema file is, from where it sits.
@@ -54,15 +55,6 @@ pub const DIRECTORIES: &[&str] = &["events", "commands", "aggregates", "projecti
 /// Directories under the schema dir that the loader skips: eventsmith's published meta-schemas.
 pub const IGNORED_DIRECTORIES: &[&str] = &["meta"];
 
-/// Why a file's name or place does not fit the layout.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LayoutError {
-    /// What is wrong.
-    pub message: String,
-    /// How to fix it.
-    pub help: String,
-}
-
 /// A valid name: a letter, then letters, digits, `_` or `-`.
 pub fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -73,14 +65,11 @@ pub fn is_valid_name(name: &str) -> bool {
 const NAME_HELP: &str = "names start with a letter and use ASCII letters, digits, `_` or `-`";
 
 /// The role of a `.json` file at `relative` (relative to the schema dir, `/`-separated components).
-pub fn classify(relative: &Path) -> Result<FileRole, LayoutError> {
+pub fn classify(relative: &Path) -> Result<FileRole, Failure> {
     let parts: Vec<&str> = relative.iter().filter_map(|p| p.to_str()).collect();
     let file = parts.last().copied().unwrap_or_default();
     let stem = file.strip_suffix(".json").unwrap_or(file);
-    let err = |message: String, help: &str| LayoutError {
-        message,
-        help: help.to_owned(),
-    };
+    let err = |message: String, help: &str| Failure::new(message).with_help(help);
     let named = |kind: &str, name: &str| {
         if is_valid_name(name) {
             Ok(name.to_owned())

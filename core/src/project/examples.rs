@@ -2,8 +2,9 @@
 //! subschema is checked, with `$ref`s (also across files) resolved from the loaded documents.
 
 use crate::diagnostic::Diagnostic;
-use crate::store::{DocId, Store};
-use crate::walk;
+use crate::diagnostic::Rule;
+use crate::schema::store::{DocId, Store};
+use crate::schema::walk;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -78,7 +79,9 @@ impl Validators {
             store.uri(doc),
             utf8_percent_encode(pointer, FRAGMENT)
         );
-        let draft = store.draft(doc).unwrap_or(crate::draft::Draft::Draft202012);
+        let draft = store
+            .draft(doc)
+            .unwrap_or(crate::schema::draft::Draft::Draft202012);
         jsonschema::options()
             .with_draft(draft.engine())
             .with_retriever(self.retriever.clone())
@@ -115,8 +118,8 @@ pub(crate) fn check(store: &Store, docs: &[DocId]) -> Vec<Diagnostic> {
                 Ok(validator) => validator,
                 Err(err) => {
                     diagnostics.push(document.diagnostic_at(
-                        Diagnostic::warning(
-                            "example-check",
+                        Diagnostic::new(
+                            Rule::ExampleCheck,
                             format!("examples were not checked: the schema did not compile: {err}"),
                         ),
                         &examples_at,
@@ -128,8 +131,8 @@ pub(crate) fn check(store: &Store, docs: &[DocId]) -> Vec<Diagnostic> {
                 for error in validator.iter_errors(example) {
                     let at = format!("{examples_at}/{index}{}", error.instance_path().as_str());
                     diagnostics.push(document.diagnostic_at(
-                        Diagnostic::error(
-                            "invalid-example",
+                        Diagnostic::new(
+                            Rule::InvalidExample,
                             format!("example {} does not validate against its schema: {error}", index + 1),
                         )
                         .with_label("this value breaks the schema")

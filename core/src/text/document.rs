@@ -1,8 +1,9 @@
 //! A parsed JSON file: its value, its source and, on demand, the source position of every node.
 
+use crate::diagnostic::Rule;
 use crate::diagnostic::{Diagnostic, Span};
-use crate::pointer;
-use crate::source::SourceFile;
+use crate::text::pointer;
+use crate::text::source::SourceFile;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -57,7 +58,7 @@ impl Document {
         if let Some(err) = utf8_error {
             let start = err.valid_up_to();
             return fail(
-                Diagnostic::error("encoding", "file is not valid UTF-8")
+                Diagnostic::new(Rule::Encoding, "file is not valid UTF-8")
                     .in_file(display, at(start..start + 1))
                     .with_label("this byte is not part of a UTF-8 character")
                     .with_help("JSON files are UTF-8: re-save the file with UTF-8 encoding"),
@@ -68,7 +69,7 @@ impl Document {
         let json = &text[offset..];
         if json.trim().is_empty() {
             return fail(
-                Diagnostic::error("json-syntax", "file is empty")
+                Diagnostic::new(Rule::JsonSyntax, "file is empty")
                     .in_file(display, at(0..0))
                     .with_label("expected a JSON object")
                     .with_help(
@@ -79,8 +80,8 @@ impl Document {
         if let Some(at_depth) = too_deep(json.as_bytes()) {
             let start = offset + at_depth;
             return fail(
-                Diagnostic::error(
-                    "json-too-deep",
+                Diagnostic::new(
+                    Rule::JsonTooDeep,
                     format!("JSON nesting deeper than {MAX_NESTING} levels"),
                 )
                 .in_file(display, at(start..start + 1))
@@ -110,7 +111,7 @@ impl Document {
                     None => message,
                 };
                 return fail(
-                    Diagnostic::error("json-syntax", format!("invalid JSON: {message}"))
+                    Diagnostic::new(Rule::JsonSyntax, format!("invalid JSON: {message}"))
                         .in_file(display, at(start..start + 1))
                         .with_label(message)
                         .with_help(
@@ -452,7 +453,7 @@ mod tests {
     fn deep_nesting_is_refused_not_overflowed() {
         let deep = "[".repeat(MAX_NESTING + 1) + &"]".repeat(MAX_NESTING + 1);
         assert_eq!(error(deep.as_bytes()).code, "json-too-deep");
-        crate::stack::with_large_stack(|| {
+        crate::text::stack::with_large_stack(|| {
             let ok = "[".repeat(MAX_NESTING) + &"]".repeat(MAX_NESTING);
             let doc = parse(&ok);
             assert!(doc.node_span(&"/0".repeat(MAX_NESTING - 1)).is_some());

@@ -4,10 +4,10 @@
 //! without the project's files (a generated service checking its commands) or a document that
 //! must stand alone (an AsyncAPI payload) needs.
 
-use crate::draft::Draft;
-use crate::pointer;
-use crate::store::{DocId, NodeRef, Store};
-use crate::walk;
+use crate::schema::draft::Draft;
+use crate::schema::store::{DocId, NodeRef, Store};
+use crate::schema::walk;
+use crate::text::pointer;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -40,7 +40,7 @@ pub fn bundle(store: &Store, root: DocId, base: &Path) -> Option<Value> {
             if !docs.contains(&target.doc) {
                 docs.push(target.doc);
                 // Relative even outside `base` (`../shared/x.json`): the same on every machine.
-                let key = crate::service::relative_path(base, store.document(target.doc).path());
+                let key = crate::io::paths::relative_path(base, store.document(target.doc).path());
                 keys.insert(target.doc, key);
             }
             refs.push((holder, target));
@@ -117,60 +117,5 @@ fn strip_ids(value: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(strip_ids),
         _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::fs::MemoryFs;
-    use crate::{LoadOptions, load};
-    use serde_json::json;
-    use std::path::Path;
-
-    #[test]
-    fn a_command_and_the_files_it_reaches_become_one_schema() {
-        let mut fs = MemoryFs::new();
-        fs.insert("/p/eventsmith.toml", "[project]\nname = \"p\"\n");
-        fs.insert(
-            "/p/schema/types/money.json",
-            r##"{"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://example.com/money.json",
-                "$defs": {"Amount": {"type": "number", "minimum": 0}, "Priced": {"type": "object", "properties": {"price": {"$ref": "#/$defs/Amount"}}}}}"##,
-        );
-        fs.insert(
-            "/p/schema/commands/order/pay.json",
-            r##"{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
-                "properties": {"amount": {"$ref": "../../types/money.json#/$defs/Amount"},
-                               "item": {"$ref": "../../types/money.json#/$defs/Priced"},
-                               "again": {"$ref": "#/properties/amount"}},
-                "required": ["amount"], "x-eventsmith": {"emits": []}}"##,
-        );
-        let loaded = load(&fs, &LoadOptions::new("/p", None));
-        let store = &loaded.project.as_ref().expect("a project").store;
-        let doc = store
-            .id_of(Path::new("/p/schema/commands/order/pay.json"))
-            .unwrap();
-        let bundle = super::bundle(store, doc, Path::new("/p/schema")).unwrap();
-        assert_eq!(
-            bundle["properties"]["amount"]["$ref"],
-            "#/$defs/types~1money.json/$defs/Amount"
-        );
-        assert_eq!(bundle["properties"]["again"]["$ref"], "#/properties/amount");
-        let money = &bundle["$defs"]["types/money.json"];
-        assert_eq!(
-            money["$defs"]["Priced"]["properties"]["price"]["$ref"],
-            "#/$defs/types~1money.json/$defs/Amount"
-        );
-        assert!(money.get("$id").is_none() && money.get("$schema").is_none());
-        // The bundle validates alone, as the files did together.
-        let validator = jsonschema::options()
-            .should_validate_formats(true)
-            .build(&bundle)
-            .unwrap();
-        assert!(validator.is_valid(&json!({"amount": 3, "item": {"price": 1}})));
-        let errors: Vec<String> = validator
-            .iter_errors(&json!({"amount": -1, "item": {"price": -2}}))
-            .map(|e| e.instance_path().to_string())
-            .collect();
-        assert_eq!(errors.len(), 2, "{errors:?}");
     }
 }

@@ -2,10 +2,10 @@
 //! index that resolves `$ref` the way JSON Schema does: against the base URI set by the file's
 //! location and any `$id`, to a resource, then by JSON pointer or anchor within it.
 
-use crate::document::Document;
-use crate::draft::Draft;
-use crate::pointer;
-use crate::walk;
+use crate::schema::draft::Draft;
+use crate::schema::walk;
+use crate::text::document::Document;
+use crate::text::pointer;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};

@@ -1,11 +1,11 @@
 //! The typed model of a schema project: events with their versions, commands, aggregates,
 //! projections and shared types, each pointing at its schema document in the [`Store`].
 
-use crate::annotations::{
+use crate::project::annotations::{
     AggregateAnnotations, CommandAnnotations, EventAnnotations, ProjectionAnnotations,
 };
-use crate::config::Config;
-use crate::store::{DocId, NodeRef, Store};
+use crate::project::config::Config;
+use crate::schema::store::{DocId, NodeRef, Store};
 use heck::ToUpperCamelCase;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -164,7 +164,7 @@ pub fn rust_type_name(title: Option<&str>, fallback: &str) -> String {
         t.starts_with(|c: char| c.is_ascii_alphabetic())
             && t.chars().all(|c| c.is_ascii_alphanumeric())
     });
-    from_title.unwrap_or_else(|| crate::codegen::names::type_name(fallback, "Event"))
+    from_title.unwrap_or_else(|| crate::project::names::type_name(fallback, "Event"))
 }
 
 #[cfg(test)]

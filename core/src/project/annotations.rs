@@ -5,8 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The keyword that carries eventsmith's annotations.
-pub const KEYWORD: &str = "x-eventsmith";
+pub use crate::schema::KEYWORD;
 
 /// Annotations of one event version (`schema/events/<aggregate>/<name>.v<N>.json`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -118,7 +117,7 @@ impl From<String> for FieldPath {
         if path.starts_with('/') {
             FieldPath(path)
         } else {
-            FieldPath(crate::pointer::push("", &path))
+            FieldPath(crate::text::pointer::push("", &path))
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Visits every subschema of a schema document by keyword, so that a property *named* `$ref` or
 //! `examples` is never mistaken for the keyword. Iterative: depth costs heap, not stack.
 
-use crate::draft::Draft;
-use crate::pointer;
+use crate::schema::draft::Draft;
+use crate::text::pointer;
 use serde_json::Value;
 
 /// Keywords whose value is a map of name → subschema.

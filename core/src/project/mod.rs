@@ -1,0 +1,12 @@
+//! The project model: `eventsmith.toml`, the file layout, `x-eventsmith` annotations, loading a
+//! project into its [`model::Project`], the project rules that cross files, examples, and the
+//! Rust names items get.
+
+pub mod annotations;
+pub mod config;
+pub mod examples;
+pub mod layout;
+pub mod loader;
+pub mod model;
+pub mod names;
+pub mod rules;
