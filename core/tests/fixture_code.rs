@@ -1,0 +1,41 @@
+//! The generator over tests/codegen/fixtures (one small schema project per mapping rule): an
+//! insta snapshot of each fixture's generated code, with no warnings. (The runtime's
+//! tests/generated_code.rs compiles each under `#![deny(warnings)]`; tests/codegen/crate runs
+//! their generated tests under clippy.)
+
+use eventsmith_core::commands::generate::{Settings, code};
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> Vec<(String, PathBuf)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/codegen/fixtures");
+    let mut fixtures: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.join("eventsmith.toml").is_file())
+        .map(|path| {
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                path,
+            )
+        })
+        .collect();
+    fixtures.sort();
+    fixtures
+}
+
+#[test]
+fn fixtures_generate_their_snapshots_without_warnings() {
+    let fixtures = fixtures();
+    assert!(fixtures.len() >= 40, "only {} fixtures", fixtures.len());
+    for (name, dir) in &fixtures {
+        let generated = code(dir, &Settings::default())
+            .map_err(|failed| failed.text)
+            .unwrap_or_else(|text| panic!("{name}: {text}"));
+        assert!(
+            generated.warnings.is_empty(),
+            "{name}: {:?}",
+            generated.warnings
+        );
+        insta::assert_snapshot!(name.as_str(), generated.source);
+    }
+}
