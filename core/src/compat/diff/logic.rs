@@ -1,0 +1,278 @@
+//! Schema logic: `not`, `if`/`then`/`else` and the combinators `allOf`, `anyOf` and `oneOf`, with
+//! subschemas matched across the two sides.
+
+use super::*;
+use crate::compat::kind::ChangeKind as K;
+use crate::schema::store::NodeRef;
+use crate::schema::view::View;
+use serde_json::Value;
+
+impl<'a> Differ<'a> {
+    pub(super) fn negation(&mut self, old: &View<'a>, new: &View<'a>) {
+        match (old.get("not"), new.get("not")) {
+            (Some((_, x)), Some((_, y))) => {
+                let (x, y) = (self.resolve(true, &x), self.resolve(false, &y));
+                self.flipped = !self.flipped;
+                self.compare(&x, &y);
+                self.flipped = !self.flipped;
+            }
+            (None, Some((_, y))) => self.push(K::NotAdded, old.at.clone(), y, ""),
+            (Some((_, x)), None) => self.push(K::NotRemoved, x, new.at.clone(), ""),
+            (None, None) => {}
+        }
+    }
+
+    pub(super) fn conditional(&mut self, old: &View<'a>, new: &View<'a>) {
+        let branches = |view: &View<'a>, side_old: bool| {
+            ["then", "else"].iter().any(|k| {
+                view.get(k)
+                    .is_some_and(|(_, at)| !self.resolve(side_old, &at).is_empty())
+            })
+        };
+        match (old.get("if"), new.get("if")) {
+            (None, Some((_, y))) if branches(new, false) => {
+                self.push(K::ConditionAdded, old.at.clone(), y, "")
+            }
+            (Some((_, x)), None) if branches(old, true) => {
+                self.push(K::ConditionRemoved, x, new.at.clone(), "")
+            }
+            (Some((_, x)), Some((_, y))) => {
+                let (cx, cy) = (self.resolve(true, &x), self.resolve(false, &y));
+                let trial = self.trial(&cx, &cy);
+                if !(trial.backward && trial.forward) {
+                    self.push(K::ConditionChanged, x, y, "");
+                    return;
+                }
+                self.optional_schema(old, new, "then", K::ThenAdded, K::ThenRemoved);
+                self.optional_schema(old, new, "else", K::ElseAdded, K::ElseRemoved);
+            }
+            _ => {}
+        }
+    }
+
+    /// `allOf`/`anyOf`/`oneOf`. Returns true when the whole comparison was done here (a plain
+    /// schema compared with a combination of alternatives).
+    pub(super) fn combinators(&mut self, old: &View<'a>, new: &View<'a>) -> bool {
+        let a = combinators_of(old);
+        let b = combinators_of(new);
+        let find = |list: &[(String, NodeRef, usize)], k: &str| {
+            list.iter().find(|(x, _, _)| x == k).cloned()
+        };
+        // The same keyword on both sides: match its subschemas.
+        for (k, la, na) in &a {
+            if let Some((_, lb, nb)) = find(&b, k) {
+                let xs = self.subschemas(true, la, *na);
+                let ys = self.subschemas(false, &lb, nb);
+                if k == "allOf" {
+                    // `unevaluatedProperties` beside `allOf` also closes its members.
+                    for (side, view, members) in [(true, old, &xs), (false, new, &ys)] {
+                        if view.has("unevaluatedProperties") {
+                            let allowance = self.additional_allowance(view, side);
+                            for member in members.iter() {
+                                self.inherited
+                                    .insert((side, member.at.clone()), allowance.clone());
+                            }
+                        }
+                    }
+                }
+                self.match_subschemas(&xs, &ys, k == "allOf", k == "oneOf");
+            }
+        }
+        let only_old: Vec<_> = a
+            .iter()
+            .filter(|(k, _, _)| find(&b, k).is_none())
+            .cloned()
+            .collect();
+        let only_new: Vec<_> = b
+            .iter()
+            .filter(|(k, _, _)| find(&a, k).is_none())
+            .cloned()
+            .collect();
+        match (only_old.as_slice(), only_new.as_slice()) {
+            ([], []) => false,
+            ([(ka, la, na)], [(kb, lb, nb)]) => {
+                let kind = match (ka.as_str(), kb.as_str()) {
+                    (_, "anyOf") => K::CombinedTypeExtended,
+                    ("anyOf", _) => K::CombinedTypeNarrowed,
+                    _ => K::CombinedTypeChanged,
+                };
+                self.push(kind, la.clone(), lb.clone(), format!("`{ka}` → `{kb}`"));
+                let xs = self.subschemas(true, la, *na);
+                let ys = self.subschemas(false, lb, *nb);
+                self.match_subschemas(
+                    &xs,
+                    &ys,
+                    ka == "allOf" && kb == "allOf",
+                    ka == "oneOf" || kb == "oneOf",
+                );
+                false
+            }
+            ([], [(kb, lb, nb)]) if a.is_empty() && kb != "allOf" && only_combinator(new) => {
+                // A plain schema became one alternative among several.
+                let ys = self.subschemas(false, lb, *nb);
+                self.match_subschemas(std::slice::from_ref(old), &ys, false, kb == "oneOf");
+                true
+            }
+            ([(ka, la, na)], []) if b.is_empty() && ka != "allOf" && only_combinator(old) => {
+                let xs = self.subschemas(true, la, *na);
+                self.match_subschemas(&xs, std::slice::from_ref(new), false, ka == "oneOf");
+                true
+            }
+            _ => {
+                for (kb, lb, _) in &only_new {
+                    self.push(
+                        K::CombinatorAdded,
+                        old.at.clone(),
+                        lb.clone(),
+                        format!("`{kb}`"),
+                    );
+                }
+                for (ka, la, _) in &only_old {
+                    self.push(
+                        K::CombinatorRemoved,
+                        la.clone(),
+                        new.at.clone(),
+                        format!("`{ka}`"),
+                    );
+                }
+                false
+            }
+        }
+    }
+
+    pub(super) fn subschemas(&self, side_old: bool, at: &NodeRef, count: usize) -> Vec<View<'a>> {
+        (0..count)
+            .map(|i| {
+                self.resolve(
+                    side_old,
+                    &NodeRef {
+                        doc: at.doc,
+                        pointer: format!("{}/{i}", at.pointer),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Pairs subschemas across the sides (closest first), compares the pairs, and reports the
+    /// rest as added or removed.
+    pub(super) fn match_subschemas(
+        &mut self,
+        xs: &[View<'a>],
+        ys: &[View<'a>],
+        conjunction: bool,
+        one_of: bool,
+    ) {
+        let (mut used_x, mut used_y) = (vec![false; xs.len()], vec![false; ys.len()]);
+        // Subschemas written the same way pair first, without trial comparisons (long
+        // alternative lists that barely change would otherwise cost n x m trials).
+        let text = |store: &Store, view: &View<'a>| store.value(&view.at).map(|v| v.to_string());
+        let mut unchanged: HashMap<String, Vec<usize>> = HashMap::new();
+        for (j, y) in ys.iter().enumerate() {
+            if let Some(t) = text(self.new, y) {
+                unchanged.entry(t).or_default().push(j);
+            }
+        }
+        let mut pairs = Vec::new();
+        for (i, x) in xs.iter().enumerate() {
+            let Some(candidates) = text(self.old, x).and_then(|t| unchanged.get_mut(&t)) else {
+                continue;
+            };
+            if let Some(j) = candidates.pop() {
+                used_x[i] = true;
+                used_y[j] = true;
+                pairs.push((i, j));
+            }
+        }
+        let mut distances = Vec::new();
+        for (i, x) in xs.iter().enumerate().filter(|(i, _)| !used_x[*i]) {
+            for (j, y) in ys.iter().enumerate().filter(|(j, _)| !used_y[*j]) {
+                let trial = self.trial(x, y);
+                let penalty = usize::from(!trial.backward) + usize::from(!trial.forward);
+                distances.push((trial.changes + penalty * 1000, i, j));
+            }
+        }
+        distances.sort();
+        for (i, j) in pairs {
+            self.in_one_of += usize::from(one_of);
+            self.compare(&xs[i], &ys[j]);
+            self.in_one_of -= usize::from(one_of);
+        }
+        for (_, i, j) in distances {
+            if !used_x[i] && !used_y[j] {
+                used_x[i] = true;
+                used_y[j] = true;
+                self.in_one_of += usize::from(one_of);
+                self.compare(&xs[i], &ys[j]);
+                self.in_one_of -= usize::from(one_of);
+            }
+        }
+        let anchor_new = ys
+            .first()
+            .map_or_else(|| xs[0].at.clone(), |y| y.at.clone());
+        let anchor_old = xs
+            .first()
+            .map_or_else(|| ys[0].at.clone(), |x| x.at.clone());
+        for (i, x) in xs.iter().enumerate().filter(|(i, _)| !used_x[*i]) {
+            let kind = if conjunction {
+                K::ConjunctRemoved
+            } else {
+                K::AlternativeRemoved
+            };
+            self.push(
+                kind,
+                x.at.clone(),
+                anchor_new.clone(),
+                format!("subschema {i}"),
+            );
+            if one_of && !conjunction {
+                // Without this alternative, a document that matched two now matches one.
+                if let Some(last) = self.changes.last_mut() {
+                    last.confluent_exception = last.backward;
+                }
+            }
+        }
+        for (j, y) in ys.iter().enumerate().filter(|(j, _)| !used_y[*j]) {
+            let kind = if conjunction {
+                K::ConjunctAdded
+            } else {
+                K::AlternativeAdded
+            };
+            self.push(
+                kind,
+                anchor_old.clone(),
+                y.at.clone(),
+                format!("subschema {j}"),
+            );
+            if one_of && !conjunction {
+                // An old document may now match two alternatives of a `oneOf`; Confluent
+                // still calls this compatible.
+                if let Some(last) = self.changes.last_mut() {
+                    last.confluent_exception = last.backward;
+                }
+            }
+        }
+    }
+}
+
+/// The combinators a schema uses (`anyOf`, `oneOf`, `allOf`), with their location and number of
+/// subschemas.
+pub(super) fn combinators_of(view: &View<'_>) -> Vec<(String, NodeRef, usize)> {
+    ["anyOf", "oneOf", "allOf"]
+        .iter()
+        .filter_map(|k| match view.get(k) {
+            Some((Value::Array(list), at)) => Some(((*k).to_owned(), at, list.len())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether the combinator is the schema's only assertion.
+pub(super) fn only_combinator(view: &View<'_>) -> bool {
+    view.layers.iter().all(|layer| {
+        layer.object.keys().all(|k| {
+            !crate::schema::view::ASSERTIONS.contains(&k.as_str())
+                || matches!(k.as_str(), "anyOf" | "oneOf")
+        })
+    })
+}
