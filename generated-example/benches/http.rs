@@ -6,8 +6,8 @@
 //!
 //! Run: `cargo bench -p shop --bench http`
 
-use eventsmith::service::process::ServiceProcess;
 use eventsmith::store::{EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore};
+use eventsmith::testing::process::ServiceProcess;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! `order_summary` replayed (identical rows).
 
 use eventsmith::serde_json::{Value, json};
-use eventsmith::service::process::{Answer, ServiceProcess};
+use eventsmith::testing::process::{Answer, ServiceProcess};
 
 const CUSTOMER: &str = "0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f23";
 const ORDER: &str = "0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f99";

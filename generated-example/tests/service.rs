@@ -7,7 +7,7 @@
 #[rustfmt::skip]
 mod generated {
     use eventsmith::serde_json::json;
-    use eventsmith::service::process::ServiceProcess;
+    use eventsmith::testing::process::ServiceProcess;
 
     fn start() -> ServiceProcess {
         ServiceProcess::start(env!("CARGO_BIN_EXE_shop"))

@@ -85,16 +85,23 @@ fn apply(order: &mut Order, event: &OrderEvent) {
     }
 }
 
-impl eventsmith::repository::Aggregate for Order {
+/// The same logic as eventsmith runs it: state `Order` (default before the first event).
+struct Orders;
+
+impl eventsmith::Aggregate for Orders {
+    type State = Order;
     type Event = OrderEvent;
     type Command = OrderCommand;
-    type Rejection = Rejection;
     const CATEGORY: &'static str = "order";
-    fn apply(&mut self, event: &OrderEvent) {
-        apply(self, event);
+    fn apply(state: &mut Option<Order>, event: &OrderEvent) {
+        apply(state.get_or_insert_default(), event);
     }
-    fn decide(&self, command: &OrderCommand) -> Result<Vec<OrderEvent>, Rejection> {
-        decide(self, command)
+    fn decide(
+        state: Option<&Order>,
+        command: &OrderCommand,
+    ) -> Result<Vec<OrderEvent>, eventsmith::Rejection> {
+        decide(state.unwrap_or(&Order::default()), command)
+            .map_err(|e| eventsmith::Rejection::new(e.to_string()))
     }
 }
 
@@ -200,7 +207,7 @@ where
 
 async fn eventsmith_run(path: std::path::PathBuf, cache: usize) -> Duration {
     let store = SqliteStore::open(path, "bench").unwrap();
-    let repository = Arc::new(Repository::<_, Order>::new(store).cache(cache));
+    let repository = Arc::new(Repository::<_, Orders>::new(store).cache(cache));
     let elapsed = drive({
         let repository = Arc::clone(&repository);
         move |id, command| {
@@ -216,7 +223,7 @@ async fn eventsmith_run(path: std::path::PathBuf, cache: usize) -> Duration {
     .await;
     let order = repository.load("o0").await.unwrap();
     assert_eq!(
-        (order.version, order.state.lines),
+        (order.version, order.state.map_or(0, |o| o.lines)),
         (COMMANDS_PER_AGGREGATE as u64, COMMANDS_PER_AGGREGATE as u64)
     );
     elapsed

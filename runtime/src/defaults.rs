@@ -5,6 +5,7 @@
 //! which the generator lists; replace a call with your own logic whenever you like.
 
 use crate::command::Rejection;
+use crate::projection::HandlerError;
 use crate::read_model::{Row, Table};
 use crate::store::Envelope;
 use crate::validate::{Validate, violations};
@@ -65,27 +66,19 @@ where
 }
 
 /// Upserts the row of the event: the row keyed by the event's own key property when it has one,
-/// else by its stream's id (the stream is `<category>-<id>`), with the `fields` it shares with
+/// else by its aggregate's id (its stream is `<category>-<id>`), with the `fields` it shares with
 /// the event. A row that does not exist yet is created when the event's fields are enough to make
 /// one; otherwise the event changes nothing.
 pub fn upsert<R: Row>(
     rows: &Table<'_, R>,
     event: &impl Serialize,
     envelope: &Envelope,
-    category: &str,
     fields: &[&str],
-) -> Result<(), String> {
+) -> Result<(), HandlerError> {
     let event = object_of(event);
     let key = match event.get(R::KEY) {
         Some(key) => key.clone(),
-        None => Value::String(
-            envelope
-                .stream
-                .strip_prefix(category)
-                .and_then(|rest| rest.strip_prefix('-'))
-                .unwrap_or(&envelope.stream)
-                .to_owned(),
-        ),
+        None => Value::String(envelope.aggregate_id().to_owned()),
     };
     let key_text = match &key {
         Value::String(text) => text.clone(),
@@ -115,7 +108,7 @@ mod tests {
     }
 
     impl Validate for Placed {
-        fn validate(&self, _: &mut crate::validate::Checker) {}
+        fn validate(&self, _: &mut crate::__private::Checker) {}
     }
 
     #[derive(Serialize)]

@@ -8,55 +8,51 @@
 //! decides again). A rejection, a no-op or an `If-Match` mismatch decided from the cache is
 //! confirmed against the store before it is returned.
 
-use crate::EventSet;
 use crate::store::{
     Appended, Direction, EventStore, ExpectedVersion, Metadata, NewEvent, StoreError,
 };
+use crate::{Aggregate, Rejection};
 
-/// An aggregate: its state, how events change it, and how commands become events.
-pub trait Aggregate:
-    Default + Clone + serde::Serialize + serde::de::DeserializeOwned + Send + Sync
-{
-    /// The aggregate's events (its generated `<Aggregate>Event` enum).
-    type Event: EventSet + Send + Sync;
-    /// The commands it handles.
-    type Command: Send + Sync;
-    /// Why a command is refused.
-    type Rejection: std::fmt::Display + Send;
-    /// The stream category: streams are `<category>-<id>`.
-    const CATEGORY: &'static str;
-    /// The state after `event`.
-    fn apply(&mut self, event: &Self::Event);
-    /// The events `command` causes, or why it is refused.
-    fn decide(&self, command: &Self::Command) -> Result<Vec<Self::Event>, Self::Rejection>;
-}
-
-/// An aggregate as loaded: its state and the stream version it reflects (0: no stream).
+/// An aggregate as loaded: its state (`None` before its first event) and the stream version it
+/// reflects (0: no stream).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Loaded<A> {
+pub struct Loaded<T> {
     /// The state.
-    pub state: A,
+    pub state: Option<T>,
     /// The version of its stream's last event.
     pub version: u64,
 }
 
 /// What executing a command did.
-#[derive(Debug)]
 pub struct Executed<A: Aggregate> {
     /// The events appended (empty when the command changed nothing).
     pub events: Vec<A::Event>,
     /// The state after them, and the stream's version.
-    pub aggregate: Loaded<A>,
+    pub aggregate: Loaded<A::State>,
     /// Where they landed (`None` when there were none).
     pub appended: Option<Appended>,
 }
 
+// By hand: aggregates are rarely `Debug` themselves (generated ones are zero-sized markers).
+impl<A: Aggregate> std::fmt::Debug for Executed<A>
+where
+    A::Event: std::fmt::Debug,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executed")
+            .field("events", &self.events)
+            .field("aggregate", &self.aggregate)
+            .field("appended", &self.appended)
+            .finish()
+    }
+}
+
 /// Why a command was not executed.
 #[derive(Debug, thiserror::Error)]
-pub enum RepositoryError<R: std::fmt::Display> {
+pub enum RepositoryError {
     /// The aggregate refused the command.
     #[error("rejected: {0}")]
-    Rejected(R),
+    Rejected(Rejection),
     /// The stream was not at the version the caller expected, or moved on through every retry.
     #[error("stream `{stream}` is at version {actual}, not {expected}")]
     Conflict {
@@ -98,31 +94,32 @@ pub struct Execute {
 }
 
 /// Loads, decides and appends aggregates of type `A` in a store.
-pub struct Repository<S, A> {
+pub struct Repository<S, A: Aggregate> {
     store: S,
     retries: u32,
     snapshot_every: Option<u64>,
     page: usize,
-    cache: Option<Cache<A>>,
+    cache: Option<Cache<A::State>>,
+    aggregate: std::marker::PhantomData<fn() -> A>,
 }
 
 /// The latest known state of up to `capacity` streams. When full, an arbitrary entry makes room
 /// (a hash map's order): cheap, and a miss only costs a read.
-struct Cache<A> {
-    states: std::sync::Mutex<std::collections::HashMap<String, Loaded<A>>>,
+struct Cache<T> {
+    states: std::sync::Mutex<std::collections::HashMap<String, Loaded<T>>>,
     capacity: usize,
 }
 
-impl<A: Clone> Cache<A> {
-    fn get(&self, stream: &str) -> Option<Loaded<A>> {
+impl<T: Clone> Cache<T> {
+    fn get(&self, stream: &str) -> Option<Loaded<T>> {
         self.states.lock().ok()?.get(stream).cloned()
     }
 
-    fn take(&self, stream: &str) -> Option<Loaded<A>> {
+    fn take(&self, stream: &str) -> Option<Loaded<T>> {
         self.states.lock().ok()?.remove(stream)
     }
 
-    fn put(&self, stream: &str, loaded: &Loaded<A>) {
+    fn put(&self, stream: &str, loaded: &Loaded<T>) {
         let Ok(mut states) = self.states.lock() else {
             return;
         };
@@ -151,6 +148,7 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
             snapshot_every: None,
             page: 1_000,
             cache: None,
+            aggregate: std::marker::PhantomData,
         }
     }
 
@@ -186,7 +184,7 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
     }
 
     /// The aggregate `id`: its cached state or latest snapshot, then every later event applied.
-    pub async fn load(&self, id: &str) -> Result<Loaded<A>, RepositoryError<A::Rejection>> {
+    pub async fn load(&self, id: &str) -> Result<Loaded<A::State>, RepositoryError> {
         let stream = Self::stream(id);
         let cached = self.cache.as_ref().and_then(|c| c.get(&stream));
         let mut loaded = match cached {
@@ -201,7 +199,7 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
                 .map_err(RepositoryError::Store)?;
             let done = events.len() < self.page;
             for envelope in &events {
-                loaded.state.apply(&envelope.decode::<A::Event>()?);
+                A::apply(&mut loaded.state, &envelope.decode::<A::Event>()?);
                 loaded.version = envelope.stream_version;
             }
             if done {
@@ -214,10 +212,7 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
     }
 
     /// The latest snapshot's state, or the initial state.
-    async fn latest_snapshot(
-        &self,
-        stream: &str,
-    ) -> Result<Loaded<A>, RepositoryError<A::Rejection>> {
+    async fn latest_snapshot(&self, stream: &str) -> Result<Loaded<A::State>, RepositoryError> {
         let snapshot = self
             .store
             .load_snapshot(stream)
@@ -234,7 +229,7 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
                 version: snapshot.version,
             },
             None => Loaded {
-                state: A::default(),
+                state: None,
                 version: 0,
             },
         })
@@ -247,7 +242,7 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
         id: &str,
         command: &A::Command,
         options: &Execute,
-    ) -> Result<Executed<A>, RepositoryError<A::Rejection>> {
+    ) -> Result<Executed<A>, RepositoryError> {
         let stream = Self::stream(id);
         if let Some(key) = &options.idempotency_key
             && let Some(first) = self
@@ -285,7 +280,7 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
                     actual: aggregate.version,
                 });
             }
-            let events = match aggregate.state.decide(command) {
+            let events = match A::decide(aggregate.state.as_ref(), command) {
                 Ok(events) if !(from_cache && events.is_empty()) => events,
                 Err(rejection) if !from_cache => return Err(RepositoryError::Rejected(rejection)),
                 _ => {
@@ -329,7 +324,7 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
                 Ok(appended) => {
                     let before = aggregate.version;
                     for event in &events {
-                        aggregate.state.apply(event);
+                        A::apply(&mut aggregate.state, event);
                     }
                     aggregate.version = appended.last_version;
                     if let Some(cache) = &self.cache {
@@ -369,7 +364,7 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
         id: &str,
         stream: &str,
         first: Appended,
-    ) -> Result<Executed<A>, RepositoryError<A::Rejection>> {
+    ) -> Result<Executed<A>, RepositoryError> {
         let count = (first.last_version + 1 - first.first_version) as usize;
         let stored = self
             .store
@@ -391,8 +386,8 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
         &self,
         stream: &str,
         before: u64,
-        aggregate: &Loaded<A>,
-    ) -> Result<(), RepositoryError<A::Rejection>> {
+        aggregate: &Loaded<A::State>,
+    ) -> Result<(), RepositoryError> {
         let Some(every) = self.snapshot_every else {
             return Ok(());
         };
@@ -408,105 +403,5 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
             .save_snapshot(stream, aggregate.version, state)
             .await
             .map_err(RepositoryError::Store)
-    }
-}
-
-/// How an aggregate's commands and events reach its rules: what generated code implements for
-/// each aggregate (`<Aggregate>Decider<R>`, dispatching to the user's `<Aggregate>Rules` `R`).
-pub trait Decider {
-    /// The state (`None` before the aggregate's first event).
-    type State: Clone
-        + std::fmt::Debug
-        + serde::Serialize
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync;
-    /// The aggregate's events.
-    type Event: EventSet + Send + Sync;
-    /// The aggregate's commands.
-    type Command: Send + Sync;
-    /// The stream category: streams are `<category>-<id>`.
-    const CATEGORY: &'static str;
-    /// The state after `event`.
-    fn apply(state: &mut Option<Self::State>, event: &Self::Event);
-    /// The events `command` causes, or why it is refused.
-    fn decide(
-        state: Option<&Self::State>,
-        command: &Self::Command,
-    ) -> Result<Vec<Self::Event>, crate::Rejection>;
-}
-
-/// The aggregate of a [`Decider`]: its state, `None` before its first event. Generated code names
-/// it `<Aggregate>Aggregate<R>`.
-pub struct Decided<D: Decider> {
-    /// The state.
-    pub state: Option<D::State>,
-    decider: std::marker::PhantomData<fn() -> D>,
-}
-
-impl<D: Decider> Decided<D> {
-    /// The aggregate in `state`.
-    pub fn new(state: Option<D::State>) -> Self {
-        Self {
-            state,
-            decider: std::marker::PhantomData,
-        }
-    }
-}
-
-impl<D: Decider> Default for Decided<D> {
-    fn default() -> Self {
-        Self::new(None)
-    }
-}
-
-impl<D: Decider> Clone for Decided<D> {
-    fn clone(&self) -> Self {
-        Self::new(self.state.clone())
-    }
-}
-
-impl<D: Decider> std::fmt::Debug for Decided<D> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Decided")
-            .field("state", &self.state)
-            .finish()
-    }
-}
-
-impl<D: Decider> PartialEq for Decided<D>
-where
-    D::State: PartialEq,
-{
-    fn eq(&self, other: &Self) -> bool {
-        self.state == other.state
-    }
-}
-
-/// Snapshots hold the state alone.
-impl<D: Decider> serde::Serialize for Decided<D> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.state.serialize(serializer)
-    }
-}
-
-impl<'de, D: Decider> serde::Deserialize<'de> for Decided<D> {
-    fn deserialize<De: serde::Deserializer<'de>>(deserializer: De) -> Result<Self, De::Error> {
-        Option::<D::State>::deserialize(deserializer).map(Self::new)
-    }
-}
-
-impl<D: Decider> Aggregate for Decided<D> {
-    type Event = D::Event;
-    type Command = D::Command;
-    type Rejection = crate::Rejection;
-    const CATEGORY: &'static str = D::CATEGORY;
-
-    fn apply(&mut self, event: &D::Event) {
-        D::apply(&mut self.state, event);
-    }
-
-    fn decide(&self, command: &D::Command) -> Result<Vec<D::Event>, crate::Rejection> {
-        D::decide(self.state.as_ref(), command)
     }
 }

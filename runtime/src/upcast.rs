@@ -1,7 +1,4 @@
-//! What generated upcasters use: their error, and the one conversion that goes through JSON.
-
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+//! Upcasting: the error an upcaster (generated or custom) returns.
 
 /// Why an upcaster could not bring an event to the next version.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,15 +36,4 @@ impl UpcastError {
             reason: self.message,
         }
     }
-}
-
-/// Converts between two types of the same JSON shape that the generator could not line up
-/// field by field (a value reshaped by a schema change the rules do not describe).
-pub fn via_json<From: Serialize, To: DeserializeOwned>(
-    path: &str,
-    value: &From,
-) -> Result<To, UpcastError> {
-    serde_json::to_value(value)
-        .and_then(serde_json::from_value)
-        .map_err(|e| UpcastError::new(format!("`{path}`: {e}")))
 }

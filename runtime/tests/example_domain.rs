@@ -29,7 +29,7 @@ fn placing_sums_the_lines_in_cents() {
     let order = given::<Rules>(Vec::<OrderEvent>::new())
         .when(place())
         .then([placed()]);
-    let order = order.state.unwrap();
+    let order = order.unwrap();
     assert_eq!(
         (order.total_amount.to_string(), order.line_count),
         ("28.99".into(), 2)
@@ -86,7 +86,7 @@ fn lines_added_raise_the_total_only_while_placed() {
         unit_price: added.unit_price.clone(),
     };
     let order = given::<Rules>([placed()]).when(add.clone()).then([added]);
-    assert_eq!(order.state.unwrap().total_amount.to_string(), "29.29");
+    assert_eq!(order.unwrap().total_amount.to_string(), "29.29");
     given::<Rules>([OrderEvent::from(placed()), paid().into()])
         .when(add)
         .then_rejected("only be added while");
@@ -179,14 +179,7 @@ async fn the_repository_runs_the_rules_on_a_durable_store() {
         .unwrap();
     assert_eq!(paid.aggregate.version, 2);
     assert_eq!(
-        orders
-            .load("o-1")
-            .await
-            .unwrap()
-            .state
-            .state
-            .unwrap()
-            .status,
+        orders.load("o-1").await.unwrap().state.unwrap().status,
         OrderStatus::Paid
     );
 }
@@ -223,22 +216,24 @@ async fn order_summary_follows_the_orders() {
     let status = runner.run_until_caught_up().await.unwrap();
     assert_eq!((status.position, status.lag), (3, 0));
     assert!(runner.dead_letters().unwrap().is_empty());
-    let row = Table::<OrderSummary>::new(runner.db())
-        .get(id)
+    let row = runner
+        .read(|rows| Table::<OrderSummary>::new(rows).get(id))
         .unwrap()
         .unwrap();
     assert_eq!(
         (row.status, row.total_amount.as_f64(), row.line_count),
         (OrderSummaryStatus::Paid, Some(30.0), 3)
     );
-    let paid = Table::<OrderSummary>::new(runner.db())
-        .list(&[("status", "paid")], 10)
+    let paid = runner
+        .read(|rows| Table::<OrderSummary>::new(rows).list(&[("status", "paid")], 10))
         .unwrap();
     assert_eq!(paid, std::slice::from_ref(&row));
     // A rebuild gives the same row.
     runner.rebuild().await.unwrap();
     assert_eq!(
-        Table::<OrderSummary>::new(runner.db()).get(id).unwrap(),
+        runner
+            .read(|rows| Table::<OrderSummary>::new(rows).get(id))
+            .unwrap(),
         Some(row)
     );
 }
@@ -316,8 +311,8 @@ async fn customer_orders_and_daily_revenue_follow_payments() {
     customers.run_until_caught_up().await.unwrap();
     assert!(customers.dead_letters().unwrap().is_empty());
     let customer = place().customer_id;
-    let row = Table::<CustomerOrders>::new(customers.db())
-        .get(customer.as_str())
+    let row = customers
+        .read(|rows| Table::<CustomerOrders>::new(rows).get(customer.as_str()))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -326,8 +321,8 @@ async fn customer_orders_and_daily_revenue_follow_payments() {
     );
     customers.rebuild().await.unwrap();
     assert_eq!(
-        Table::<CustomerOrders>::new(customers.db())
-            .get(customer.as_str())
+        customers
+            .read(|rows| Table::<CustomerOrders>::new(rows).get(customer.as_str()))
             .unwrap(),
         Some(row)
     );
@@ -338,7 +333,9 @@ async fn customer_orders_and_daily_revenue_follow_payments() {
     )
     .unwrap();
     days.run_until_caught_up().await.unwrap();
-    let today = Table::<DailyRevenue>::new(days.db()).list(&[], 10).unwrap();
+    let today = days
+        .read(|rows| Table::<DailyRevenue>::new(rows).list(&[], 10))
+        .unwrap();
     let paid: u64 = today.iter().map(|d| d.orders_paid).sum();
     assert_eq!(paid, 2, "{today:?}");
 }

@@ -1,12 +1,13 @@
 //! What the runtime reports through the `metrics` facade, read back with a debugging recorder:
-//! appends, events appended, append latency and conflicts (on both backends), projection lag
-//! and dead letters.
+//! appends, events appended, append latency and conflicts (on both backends), projection lag,
+//! dead letters and transient handler errors.
 
 mod events {
     include!("../../generated-example/src/generated/mod.rs");
 }
 
-use eventsmith::projection::{Projection, ProjectionRunner, RetryPolicy, Setup};
+use eventsmith::projection::{HandlerError, Projection, ProjectionRunner, RetryPolicy};
+use eventsmith::read_model::{TableSpec, Transaction};
 use eventsmith::store::{
     Envelope, EventStore, ExpectedVersion, InMemoryStore, Metadata, NewEvent, SqliteStore,
 };
@@ -114,18 +115,13 @@ struct Nothing;
 impl Projection for Nothing {
     type Event = events::DomainEvent;
     const NAME: &'static str = "nothing";
-    fn setup(&self, _: &rusqlite::Connection) -> rusqlite::Result<Setup> {
-        Ok(Setup::Unchanged)
-    }
-    fn reset(&self, _: &rusqlite::Connection) -> rusqlite::Result<()> {
-        Ok(())
-    }
+    const TABLES: &'static [TableSpec] = &[];
     fn handle(
         &self,
-        _: &rusqlite::Connection,
+        _: &dyn Transaction,
         _: &events::DomainEvent,
         _: &Envelope,
-    ) -> Result<(), String> {
+    ) -> Result<(), HandlerError> {
         Ok(())
     }
 }
@@ -158,6 +154,7 @@ fn projection_lag_and_dead_letters() {
             .retry(RetryPolicy {
                 attempts: 1,
                 backoff: std::time::Duration::ZERO,
+                ..RetryPolicy::default()
             });
         runner.status().unwrap();
         let before = readings(&recorder);
@@ -180,4 +177,63 @@ fn projection_lag_and_dead_letters() {
         ),
         1
     );
+}
+
+/// Fails transiently the first `busy` times it is asked to handle an event.
+struct Busy(std::sync::atomic::AtomicU32);
+
+impl Projection for Busy {
+    type Event = events::DomainEvent;
+    const NAME: &'static str = "busy";
+    const TABLES: &'static [TableSpec] = &[];
+    fn handle(
+        &self,
+        _: &dyn Transaction,
+        _: &events::DomainEvent,
+        _: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let left = self.0.load(std::sync::atomic::Ordering::SeqCst);
+        if left == 0 {
+            return Ok(());
+        }
+        self.0.store(left - 1, std::sync::atomic::Ordering::SeqCst);
+        Err(HandlerError::transient("database is locked"))
+    }
+}
+
+#[test]
+fn transient_handler_errors_are_counted_not_dead_lettered() {
+    let recorder = DebuggingRecorder::new();
+    let dir = tempfile::tempdir().unwrap();
+    recorded(&recorder, async {
+        let store = InMemoryStore::new("test");
+        store
+            .append(
+                "customer-1",
+                ExpectedVersion::Any,
+                vec![changed("a@example.com")],
+                None,
+            )
+            .await
+            .unwrap();
+        let busy = Busy(3.into());
+        let mut runner = ProjectionRunner::open(store, busy, dir.path().join("read.db"))
+            .unwrap()
+            .retry(RetryPolicy {
+                attempts: 1,
+                backoff: std::time::Duration::ZERO,
+                ..RetryPolicy::default()
+            });
+        assert_eq!(runner.run_until_caught_up().await.unwrap().position, 1);
+        assert!(runner.dead_letters().unwrap().is_empty());
+    });
+    let after = readings(&recorder);
+    assert_eq!(
+        counter(
+            &after,
+            "eventsmith_projection_transient_errors_total[\"projection=busy\"]"
+        ),
+        3
+    );
+    assert!(!after.contains_key("eventsmith_dead_letters_total[\"projection=busy\"]"));
 }

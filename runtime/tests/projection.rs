@@ -1,79 +1,130 @@
 //! The projection runner over the example project's generated `order` events: exactly-once
 //! batches with their checkpoint, resume after restart, upcasting on read (a stored v1
 //! `order.placed` reaches the handler as v2), retries with backoff, dead letters (listed,
-//! retried after a fix, skipped), rebuild, lag, and the live loop.
+//! retried after a fix, skipped), transient failures retried and never dead-lettered, rebuild,
+//! lag, and the live loop.
 
 mod events {
     include!("../../generated-example/src/generated/mod.rs");
 }
 
 use events::order::OrderEvent;
-use eventsmith::projection::{Projection, ProjectionRunner, RetryPolicy, Setup};
+use eventsmith::projection::{
+    HandlerError, Projection, ProjectionError, ProjectionRunner, RetryPolicy,
+};
+use eventsmith::read_model::sqlite::SqliteReadModel;
+use eventsmith::read_model::{
+    Backend, Column, ColumnKind, Row, RowError, Table, TableSpec, Transaction,
+};
 use eventsmith::store::{
     Envelope, EventStore, ExpectedVersion, InMemoryStore, Metadata, NewEvent, SqliteStore,
 };
-use rusqlite::{Connection, params};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
+/// An order as the `orders` read model keeps it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Order {
+    id: String,
+    total: String,
+    currency: String,
+    paid: bool,
+}
+
+impl Row for Order {
+    const TABLE: &'static str = "orders";
+    const KEY: &'static str = "id";
+    const COLUMNS: &'static [Column] = &[
+        Column {
+            name: "id",
+            kind: ColumnKind::Text,
+            required: true,
+        },
+        Column {
+            name: "total",
+            kind: ColumnKind::Text,
+            required: true,
+        },
+        Column {
+            name: "currency",
+            kind: ColumnKind::Text,
+            required: true,
+        },
+        Column {
+            name: "paid",
+            kind: ColumnKind::Boolean,
+            required: true,
+        },
+    ];
+}
+
 /// Orders with their total, currency and whether they are paid. An order whose total is 666 is
-/// refused while `broken` is set; the first `flaky` attempts at any payment fail.
+/// refused while `broken` is set; the first `flaky` attempts at any payment fail, transiently
+/// when `busy` is set.
 #[derive(Default)]
 struct Orders {
     broken: Arc<AtomicBool>,
     flaky: Arc<AtomicU32>,
+    busy: Arc<AtomicBool>,
 }
 
 impl Projection for Orders {
     type Event = OrderEvent;
     const NAME: &'static str = "orders";
-
-    fn setup(&self, db: &Connection) -> rusqlite::Result<Setup> {
-        db.execute_batch("CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, total TEXT, currency TEXT, paid INTEGER NOT NULL DEFAULT 0)")?;
-        Ok(Setup::Unchanged)
-    }
-
-    fn reset(&self, db: &Connection) -> rusqlite::Result<()> {
-        db.execute_batch("DELETE FROM orders")
-    }
+    const TABLES: &'static [TableSpec] = &[TableSpec::of::<Order>()];
 
     fn handle(
         &self,
-        db: &Connection,
+        transaction: &dyn Transaction,
         event: &OrderEvent,
         envelope: &Envelope,
-    ) -> Result<(), String> {
+    ) -> Result<(), HandlerError> {
+        let rows = Table::<Order>::new(transaction);
         match event {
             OrderEvent::Placed(placed) => {
                 if placed.total_amount.to_string() == "666" && self.broken.load(Ordering::SeqCst) {
                     return Err("totals of 666 are refused".into());
                 }
-                db.execute(
-                    "INSERT INTO orders (id, total, currency) VALUES (?1, ?2, ?3)",
-                    params![
-                        envelope.stream,
-                        placed.total_amount.to_string(),
-                        placed.currency
-                    ],
-                )
-                .map_err(|e| e.to_string())?;
+                rows.upsert(&Order {
+                    id: envelope.stream.clone(),
+                    total: placed.total_amount.to_string(),
+                    currency: placed.currency.clone(),
+                    paid: false,
+                })?;
             }
             OrderEvent::Paid(_) => {
                 if self.flaky.load(Ordering::SeqCst) > 0 {
                     self.flaky.fetch_sub(1, Ordering::SeqCst);
+                    if self.busy.load(Ordering::SeqCst) {
+                        return Err(HandlerError::transient("the database is busy"));
+                    }
                     return Err("the payment service blinked".into());
                 }
-                db.execute(
-                    "UPDATE orders SET paid = 1 WHERE id = ?1",
-                    [&envelope.stream],
-                )
-                .map_err(|e| e.to_string())?;
+                if let Some(mut order) = rows.get(&envelope.stream)? {
+                    order.paid = true;
+                    rows.upsert(&order)?;
+                }
             }
             _ => {}
         }
         Ok(())
     }
+}
+
+type Rows = Vec<(String, String, String, bool)>;
+
+fn tuples(orders: Vec<Order>) -> Rows {
+    orders
+        .into_iter()
+        .map(|o| (o.id, o.total, o.currency, o.paid))
+        .collect()
+}
+
+/// Every order row, by id.
+fn rows<S: EventStore, B: Backend>(runner: &ProjectionRunner<S, Orders, B>) -> Rows {
+    let all = |rows: &dyn Transaction| Table::<Order>::new(rows).list(&[], usize::MAX);
+    tuples(runner.read(all).unwrap())
 }
 
 fn placed_v1(total: &str) -> NewEvent {
@@ -103,21 +154,11 @@ fn paid(amount: &str) -> NewEvent {
     }
 }
 
-fn rows(db: &Connection) -> Vec<(String, String, String, bool)> {
-    let mut statement = db
-        .prepare("SELECT id, total, currency, paid FROM orders ORDER BY id")
-        .unwrap();
-    statement
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
-
 fn fast() -> RetryPolicy {
     RetryPolicy {
         attempts: 3,
         backoff: Duration::from_millis(1),
+        ..RetryPolicy::default()
     }
 }
 
@@ -152,7 +193,7 @@ async fn batches_resume_from_the_checkpoint_and_upcast_on_read() {
         let status = runner.run_until_caught_up().await.unwrap();
         assert_eq!((status.position, status.lag), (3, 0));
         assert_eq!(
-            rows(runner.db()),
+            rows(&runner),
             [
                 ("order-1".into(), "10.5".into(), "EUR".into(), true),
                 ("order-2".into(), "3".into(), "USD".into(), false)
@@ -167,11 +208,11 @@ async fn batches_resume_from_the_checkpoint_and_upcast_on_read() {
     let mut runner = ProjectionRunner::open(Arc::clone(&store), Orders::default(), &db).unwrap();
     assert_eq!(runner.position().unwrap(), 3);
     assert_eq!(runner.run_batch().await.unwrap(), 1);
-    assert!(rows(runner.db())[1].3);
+    assert!(rows(&runner)[1].3);
     // Rebuilding replays everything into an emptied read model, to the same rows.
-    let before = rows(runner.db());
+    let before = rows(&runner);
     let status = runner.rebuild().await.unwrap();
-    assert_eq!((status.position, rows(runner.db())), (4, before));
+    assert_eq!((status.position, rows(&runner)), (4, before));
 }
 
 #[tokio::test]
@@ -217,7 +258,7 @@ async fn failing_events_are_retried_then_dead_lettered_while_the_projection_move
     assert_eq!(status.position, 4);
     // The flaky payment succeeded on its third attempt; the refused order is a dead letter; the
     // order after it was taken into account.
-    let ids: Vec<(String, bool)> = rows(runner.db()).into_iter().map(|r| (r.0, r.3)).collect();
+    let ids: Vec<(String, bool)> = rows(&runner).into_iter().map(|r| (r.0, r.3)).collect();
     assert_eq!(ids, [("order-1".into(), true), ("order-7".into(), false)]);
     let letters = runner.dead_letters().unwrap();
     assert_eq!(letters.len(), 1);
@@ -235,7 +276,7 @@ async fn failing_events_are_retried_then_dead_lettered_while_the_projection_move
     broken.store(false, Ordering::SeqCst);
     runner.retry_dead_letter(letters[0].id).unwrap();
     assert!(runner.dead_letters().unwrap().is_empty());
-    assert_eq!(rows(runner.db()).len(), 3);
+    assert_eq!(rows(&runner).len(), 3);
     assert!(
         runner.skip_dead_letter(letters[0].id).is_err(),
         "no longer open"
@@ -301,8 +342,12 @@ async fn the_live_loop_follows_appends_and_stops_between_batches() {
             .unwrap();
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let reader = Connection::open(dir.path().join("read.db")).unwrap();
-    while rows(&reader).len() < 20 {
+    let reader = SqliteReadModel::open_read_only(dir.path().join("read.db")).unwrap();
+    let read = || {
+        let all = |_, rows: &dyn Transaction| Table::<Order>::new(rows).list(&[], usize::MAX);
+        tuples(reader.read("orders", all).unwrap().unwrap())
+    };
+    while read().len() < 20 {
         assert!(
             std::time::Instant::now() < deadline,
             "the live loop fell behind"
@@ -312,4 +357,53 @@ async fn the_live_loop_follows_appends_and_stops_between_batches() {
     stop.send(()).unwrap();
     let runner = live.await.unwrap();
     assert_eq!(runner.status().unwrap().position, 20);
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_until_they_pass_and_never_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = InMemoryStore::new("test");
+    let projection = Orders::default();
+    projection.busy.store(true, Ordering::SeqCst);
+    // More transient failures than the policy allows attempts for a permanent one.
+    projection.flaky.store(5, Ordering::SeqCst);
+    store
+        .append(
+            "order-1",
+            ExpectedVersion::NoStream,
+            vec![placed_v2("1", "EUR"), paid("1")],
+            None,
+        )
+        .await
+        .unwrap();
+    let mut runner = ProjectionRunner::open(store, projection, dir.path().join("read.db"))
+        .unwrap()
+        .retry(RetryPolicy {
+            attempts: 2,
+            backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(4),
+        });
+    let status = runner.run_until_caught_up().await.unwrap();
+    assert_eq!(status.position, 2);
+    assert!(runner.dead_letters().unwrap().is_empty());
+    assert_eq!(
+        rows(&runner),
+        [("order-1".into(), "1".into(), "EUR".into(), true)]
+    );
+}
+
+#[tokio::test]
+async fn reading_a_row_that_does_not_fit_is_an_error_of_the_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = ProjectionRunner::open(
+        InMemoryStore::new("test"),
+        Orders::default(),
+        dir.path().join("r.db"),
+    )
+    .unwrap();
+    let refused = runner.read(|rows| Table::<Order>::new(rows).list(&[("colour", "red")], 1));
+    assert!(
+        matches!(refused, Err(ProjectionError::Row(RowError::Shape { .. }))),
+        "{refused:?}"
+    );
 }

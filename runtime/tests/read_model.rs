@@ -1,9 +1,20 @@
-//! Typed rows in SQLite tables: create, upsert, get, list, delete; a row schema that adds an
-//! optional property migrates in place; any other change recreates the table, and the projection
-//! runner then replays every event.
+//! Typed rows in the SQLite read-model backend: create, upsert, get, list, delete; a row schema
+//! that adds an optional property migrates in place; any other change recreates the table, and
+//! the projection runner then replays every event. Lookups live in the same transaction and go
+//! when the read model starts over.
 
-use eventsmith::read_model::{Column, ColumnKind, Row, Setup, Table};
-use rusqlite::Connection;
+use eventsmith::read_model::sqlite::SqliteReadModel;
+use eventsmith::read_model::{
+    Backend, BackendTransaction, Column, ColumnKind, Lookup, Row, Setup, Table, TableSpec,
+};
+
+fn memory() -> SqliteReadModel {
+    SqliteReadModel::open_in_memory().unwrap()
+}
+
+fn spec<R: Row>() -> TableSpec {
+    TableSpec::of::<R>()
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Summary {
@@ -94,9 +105,10 @@ fn summary(id: &str, status: &str, paid: bool) -> Summary {
 
 #[test]
 fn rows_are_written_read_listed_and_deleted() {
-    let db = Connection::open_in_memory().unwrap();
-    assert_eq!(Table::<Summary>::ensure(&db).unwrap(), Setup::Created);
-    assert_eq!(Table::<Summary>::ensure(&db).unwrap(), Setup::Unchanged);
+    let mut model = memory();
+    let db = model.begin("order_summary").unwrap();
+    assert_eq!(db.ensure(&spec::<Summary>()).unwrap(), Setup::Created);
+    assert_eq!(db.ensure(&spec::<Summary>()).unwrap(), Setup::Unchanged);
     let table = Table::<Summary>::new(&db);
     table.upsert(&summary("o-1", "placed", false)).unwrap();
     table.upsert(&summary("o-2", "placed", false)).unwrap();
@@ -115,14 +127,15 @@ fn rows_are_written_read_listed_and_deleted() {
     assert!(table.list(&[("colour", "red")], 10).is_err());
     assert!(table.delete("o-2").unwrap());
     assert!(!table.delete("o-2").unwrap());
-    Table::<Summary>::clear(&db).unwrap();
+    db.clear(&spec::<Summary>()).unwrap();
     assert_eq!(table.list(&[], 10).unwrap(), []);
 }
 
 #[test]
 fn added_optional_properties_migrate_in_place() {
-    let db = Connection::open_in_memory().unwrap();
-    Table::<SummaryV1>::ensure(&db).unwrap();
+    let mut model = memory();
+    let db = model.begin("order_summary").unwrap();
+    db.ensure(&spec::<SummaryV1>()).unwrap();
     let old = SummaryV1 {
         order_id: "o-1".into(),
         status: "placed".into(),
@@ -131,29 +144,30 @@ fn added_optional_properties_migrate_in_place() {
         paid: false,
     };
     Table::<SummaryV1>::new(&db).upsert(&old).unwrap();
-    assert_eq!(Table::<Summary>::ensure(&db).unwrap(), Setup::Migrated);
+    assert_eq!(db.ensure(&spec::<Summary>()).unwrap(), Setup::Migrated);
     let kept = Table::<Summary>::new(&db).get("o-1").unwrap().unwrap();
     assert_eq!(
         (kept.status.as_str(), kept.note, kept.tags.len()),
         ("placed", None, 0)
     );
-    assert_eq!(Table::<Summary>::ensure(&db).unwrap(), Setup::Unchanged);
+    assert_eq!(db.ensure(&spec::<Summary>()).unwrap(), Setup::Unchanged);
 }
 
 #[test]
 fn other_changes_recreate_the_table() {
-    let db = Connection::open_in_memory().unwrap();
-    Table::<Summary>::ensure(&db).unwrap();
+    let mut model = memory();
+    let db = model.begin("order_summary").unwrap();
+    db.ensure(&spec::<Summary>()).unwrap();
     Table::<Summary>::new(&db)
         .upsert(&summary("o-1", "placed", false))
         .unwrap();
     assert_eq!(
-        Table::<SummaryRetyped>::ensure(&db).unwrap(),
+        db.ensure(&spec::<SummaryRetyped>()).unwrap(),
         Setup::Recreated
     );
     assert_eq!(Table::<SummaryRetyped>::new(&db).list(&[], 10).unwrap(), []);
     // Going back (a removed column) is not in-place either.
-    assert_eq!(Table::<SummaryV1>::ensure(&db).unwrap(), Setup::Recreated);
+    assert_eq!(db.ensure(&spec::<SummaryV1>()).unwrap(), Setup::Recreated);
 }
 
 #[test]
@@ -167,9 +181,10 @@ fn a_new_key_recreates_the_table() {
         const KEY: &'static str = "status";
         const COLUMNS: &'static [Column] = &BASE;
     }
-    let db = Connection::open_in_memory().unwrap();
-    Table::<SummaryV1>::ensure(&db).unwrap();
-    assert_eq!(Table::<ByStatus>::ensure(&db).unwrap(), Setup::Recreated);
+    let mut model = memory();
+    let db = model.begin("order_summary").unwrap();
+    db.ensure(&spec::<SummaryV1>()).unwrap();
+    assert_eq!(db.ensure(&spec::<ByStatus>()).unwrap(), Setup::Recreated);
 }
 
 #[test]
@@ -183,8 +198,9 @@ fn a_row_without_a_required_property_is_refused() {
         const KEY: &'static str = "order_id";
         const COLUMNS: &'static [Column] = &BASE;
     }
-    let db = Connection::open_in_memory().unwrap();
-    Table::<Partial>::ensure(&db).unwrap();
+    let mut model = memory();
+    let db = model.begin("order_summary").unwrap();
+    db.ensure(&spec::<Partial>()).unwrap();
     let error = Table::<Partial>::new(&db)
         .upsert(&Partial {
             order_id: "o-1".into(),
@@ -217,18 +233,13 @@ struct Tabled<R>(std::marker::PhantomData<fn() -> R>);
 impl<R: Row> eventsmith::projection::Projection for Tabled<R> {
     type Event = Anything;
     const NAME: &'static str = "order_summary";
-    fn setup(&self, db: &Connection) -> rusqlite::Result<Setup> {
-        Table::<R>::ensure(db)
-    }
-    fn reset(&self, db: &Connection) -> rusqlite::Result<()> {
-        Table::<R>::clear(db)
-    }
+    const TABLES: &'static [TableSpec] = &[TableSpec::of::<R>()];
     fn handle(
         &self,
-        _: &Connection,
+        _: &dyn eventsmith::read_model::Transaction,
         _: &Anything,
         _: &eventsmith::store::Envelope,
-    ) -> Result<(), String> {
+    ) -> Result<(), eventsmith::projection::HandlerError> {
         Ok(())
     }
 }
@@ -276,4 +287,53 @@ async fn a_recreated_table_is_replayed_from_the_start() {
     // Added optional columns keep the checkpoint; a retyped column starts over.
     assert_eq!(open(true).unwrap(), 2);
     assert_eq!(open(false).unwrap(), 0);
+}
+
+#[test]
+fn lookups_change_with_their_transaction_and_go_when_the_projection_starts_over() {
+    let mut model = memory();
+    let db = model.begin("customer_orders").unwrap();
+    let customers = Lookup::<String>::new(&db, "customer_of_order");
+    assert_eq!(customers.get("o-1").unwrap(), None);
+    customers.put("o-1", &"c-1".to_owned()).unwrap();
+    customers.put("o-2", &"c-2".to_owned()).unwrap();
+    customers.put("o-1", &"c-9".to_owned()).unwrap();
+    assert_eq!(customers.get("o-1").unwrap().as_deref(), Some("c-9"));
+    assert!(customers.delete("o-2").unwrap());
+    assert!(!customers.delete("o-2").unwrap());
+    // Another lookup, and another projection's, are apart.
+    assert_eq!(
+        Lookup::<String>::new(&db, "other").get("o-1").unwrap(),
+        None
+    );
+    db.commit().unwrap();
+    let other = model.begin("other_projection").unwrap();
+    assert_eq!(
+        Lookup::<String>::new(&other, "customer_of_order")
+            .get("o-1")
+            .unwrap(),
+        None
+    );
+    drop(other);
+    // A transaction rolled back takes its changes with it.
+    let db = model.begin("customer_orders").unwrap();
+    Lookup::<String>::new(&db, "customer_of_order")
+        .put("o-3", &"c-3".to_owned())
+        .unwrap();
+    drop(db);
+    let read = |model: &SqliteReadModel, key: &str| {
+        model
+            .read("customer_orders", |_, db| {
+                Lookup::<String>::new(db, "customer_of_order").get(key)
+            })
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(read(&model, "o-3"), None);
+    assert_eq!(read(&model, "o-1").as_deref(), Some("c-9"));
+    // Starting over (a rebuild, a recreated table) empties them.
+    let db = model.begin("customer_orders").unwrap();
+    db.start_over().unwrap();
+    db.commit().unwrap();
+    assert_eq!(read(&model, "o-1"), None);
 }

@@ -8,14 +8,20 @@ mod events {
 }
 
 use events::customer::{CustomerEmailChanged, CustomerEvent, CustomerRegistered};
-use eventsmith::repository::{Aggregate, Execute, Repository, RepositoryError};
+use eventsmith::repository::{Execute, Repository, RepositoryError};
 use eventsmith::store::{EventStore, InMemoryStore};
+use eventsmith::{Aggregate, Rejection};
 use std::sync::Arc;
 
 #[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Customer {
     email: Option<String>,
     changes: u64,
+}
+
+/// How many times the email changed (0 before the customer exists).
+fn changes(state: &Option<Customer>) -> u64 {
+    state.as_ref().map_or(0, |c| c.changes)
 }
 
 enum Command {
@@ -28,36 +34,44 @@ enum Command {
     },
 }
 
-impl Aggregate for Customer {
+/// The test's aggregate: customers who register and change their email.
+struct Customers;
+
+impl Aggregate for Customers {
+    type State = Customer;
     type Event = CustomerEvent;
     type Command = Command;
-    type Rejection = String;
     const CATEGORY: &'static str = "customer";
 
-    fn apply(&mut self, event: &CustomerEvent) {
+    fn apply(state: &mut Option<Customer>, event: &CustomerEvent) {
+        let customer = state.get_or_insert_default();
         match event {
-            CustomerEvent::Registered(e) => self.email = Some(e.email.to_string()),
+            CustomerEvent::Registered(e) => customer.email = Some(e.email.to_string()),
             CustomerEvent::EmailChanged(e) => {
-                self.email = Some(e.email.to_string());
-                self.changes += 1;
+                customer.email = Some(e.email.to_string());
+                customer.changes += 1;
             }
         }
     }
 
-    fn decide(&self, command: &Command) -> Result<Vec<CustomerEvent>, String> {
-        match (command, &self.email) {
+    fn decide(
+        state: Option<&Customer>,
+        command: &Command,
+    ) -> Result<Vec<CustomerEvent>, Rejection> {
+        let invalid = |e: eventsmith::format::FormatError| Rejection::new(format!("{e}"));
+        match (command, state.and_then(|c| c.email.as_ref())) {
             (Command::Register { email, name }, None) => {
                 Ok(vec![CustomerEvent::Registered(CustomerRegistered {
-                    email: email.parse().map_err(|e| format!("{e}"))?,
+                    email: email.parse().map_err(invalid)?,
                     name: (*name).to_owned(),
                 })])
             }
-            (Command::Register { .. }, Some(_)) => Err("already registered".into()),
-            (Command::ChangeEmail { .. }, None) => Err("not registered".into()),
+            (Command::Register { .. }, Some(_)) => Err(Rejection::new("already registered")),
+            (Command::ChangeEmail { .. }, None) => Err(Rejection::new("not registered")),
             (Command::ChangeEmail { email }, Some(current)) if email == current => Ok(vec![]),
             (Command::ChangeEmail { email }, Some(_)) => {
                 Ok(vec![CustomerEvent::EmailChanged(CustomerEmailChanged {
-                    email: email.parse().map_err(|e| format!("{e}"))?,
+                    email: email.parse().map_err(invalid)?,
                 })])
             }
         }
@@ -78,7 +92,7 @@ fn change(n: u64) -> Command {
 }
 
 async fn decides_appends_and_rejects<S: EventStore>(store: S, cache: usize) {
-    let repository = Repository::<_, Customer>::new(store).cache(cache);
+    let repository = Repository::<_, Customers>::new(store).cache(cache);
     let registered = repository
         .execute("c1", &register(), &Execute::default())
         .await
@@ -88,7 +102,9 @@ async fn decides_appends_and_rejects<S: EventStore>(store: S, cache: usize) {
     let again = repository
         .execute("c1", &register(), &Execute::default())
         .await;
-    assert!(matches!(again, Err(RepositoryError::Rejected(ref r)) if r == "already registered"));
+    assert!(
+        matches!(again, Err(RepositoryError::Rejected(ref r)) if r.message == "already registered")
+    );
     let unchanged = repository
         .execute(
             "c1",
@@ -106,7 +122,7 @@ async fn decides_appends_and_rejects<S: EventStore>(store: S, cache: usize) {
         .unwrap();
     let loaded = repository.load("c1").await.unwrap();
     assert_eq!(
-        (loaded.version, loaded.state.email.as_deref()),
+        (loaded.version, loaded.state.unwrap().email.as_deref()),
         (2, Some("ada+1@example.com"))
     );
     // The caller saw version 1 (an If-Match): a conflict, not retried.
@@ -150,7 +166,7 @@ async fn decides_appends_and_rejects<S: EventStore>(store: S, cache: usize) {
 
 async fn racing_commands_all_land_through_retries<S: EventStore + 'static>(store: S, cache: usize) {
     let repository = Arc::new(
-        Repository::<_, Customer>::new(store)
+        Repository::<_, Customers>::new(store)
             .retries(100)
             .cache(cache),
     );
@@ -172,11 +188,11 @@ async fn racing_commands_all_land_through_retries<S: EventStore + 'static>(store
         task.await.unwrap().unwrap();
     }
     let loaded = repository.load("c1").await.unwrap();
-    assert_eq!((loaded.version, loaded.state.changes), (21, 20));
+    assert_eq!((loaded.version, changes(&loaded.state)), (21, 20));
 }
 
 async fn snapshots_every_n_events_and_loads_from_them<S: EventStore>(store: S, cache: usize) {
-    let repository = Repository::<_, Customer>::new(store)
+    let repository = Repository::<_, Customers>::new(store)
         .snapshot_every(100)
         .cache(cache);
     repository
@@ -197,7 +213,7 @@ async fn snapshots_every_n_events_and_loads_from_them<S: EventStore>(store: S, c
         .unwrap();
     assert_eq!(snapshot.version, 200);
     let loaded = repository.load("c1").await.unwrap();
-    assert_eq!((loaded.version, loaded.state.changes), (250, 249));
+    assert_eq!((loaded.version, changes(&loaded.state)), (250, 249));
     // The same state as replaying every event into a store without the snapshot.
     let replay = InMemoryStore::new("replay");
     for event in repository.store().read_all(1, 1_000).await.unwrap() {
@@ -217,7 +233,7 @@ async fn snapshots_every_n_events_and_loads_from_them<S: EventStore>(store: S, c
             .await
             .unwrap();
     }
-    let replayed = Repository::<_, Customer>::new(replay)
+    let replayed = Repository::<_, Customers>::new(replay)
         .load("c1")
         .await
         .unwrap();
@@ -228,8 +244,8 @@ async fn snapshots_every_n_events_and_loads_from_them<S: EventStore>(store: S, c
 /// state falls behind the other's appends, and neither decides on a stale state.
 async fn stale_caches_are_caught<S: EventStore>(store: S, cache: usize) {
     let store = Arc::new(store);
-    let one = Repository::<_, Customer>::new(Arc::clone(&store)).cache(cache.max(1));
-    let two = Repository::<_, Customer>::new(Arc::clone(&store)).cache(cache.max(1));
+    let one = Repository::<_, Customers>::new(Arc::clone(&store)).cache(cache.max(1));
+    let two = Repository::<_, Customers>::new(Arc::clone(&store)).cache(cache.max(1));
     // `two` caches "not registered"; `one` registers.
     assert_eq!(two.load("c1").await.unwrap().version, 0);
     one.execute("c1", &register(), &Execute::default())
@@ -247,7 +263,7 @@ async fn stale_caches_are_caught<S: EventStore>(store: S, cache: usize) {
         .await
         .unwrap();
     assert_eq!(
-        (again.aggregate.version, again.aggregate.state.changes),
+        (again.aggregate.version, changes(&again.aggregate.state)),
         (3, 2)
     );
     // `two` is at 2; a caller that saw version 3 is right, one that saw 2 is not.
@@ -369,7 +385,7 @@ impl EventStore for Counting {
         let found = self.store.idempotent_result(key);
         async move { if hide { Ok(None) } else { found.await } }
     }
-    fn head(&self) -> tokio::sync::watch::Receiver<u64> {
+    fn head(&self) -> eventsmith::store::Head {
         self.store.head()
     }
     fn save_snapshot(
@@ -393,7 +409,7 @@ impl EventStore for Counting {
 #[tokio::test]
 async fn a_cached_aggregate_decides_without_reading_its_stream() {
     for (cache, reads) in [(0, 11), (16, 1)] {
-        let repository = Repository::<_, Customer>::new(Counting {
+        let repository = Repository::<_, Customers>::new(Counting {
             store: InMemoryStore::new("test"),
             reads: Default::default(),
             hide_keys: false,
@@ -415,13 +431,13 @@ async fn a_cached_aggregate_decides_without_reading_its_stream() {
             reads,
             "cache {cache}"
         );
-        assert_eq!(repository.load("c1").await.unwrap().state.changes, 10);
+        assert_eq!(changes(&repository.load("c1").await.unwrap().state), 10);
     }
 }
 
 #[tokio::test]
 async fn a_key_used_by_a_racing_retry_returns_that_retry_s_result() {
-    let repository = Repository::<_, Customer>::new(Counting {
+    let repository = Repository::<_, Customers>::new(Counting {
         store: InMemoryStore::new("test"),
         reads: Default::default(),
         hide_keys: true,
@@ -438,14 +454,14 @@ async fn a_key_used_by_a_racing_retry_returns_that_retry_s_result() {
     assert_eq!(second.appended, first.appended);
     assert!(matches!(second.events[..], [CustomerEvent::Registered(_)]));
     let loaded = repository.load("c1").await.unwrap();
-    assert_eq!((loaded.version, loaded.state.changes), (1, 0));
+    assert_eq!((loaded.version, changes(&loaded.state)), (1, 0));
     // The cache did not take the change either.
     let third = repository
         .execute("c1", &change(2), &Execute::default())
         .await
         .unwrap();
     assert_eq!(
-        (third.aggregate.version, third.aggregate.state.changes),
+        (third.aggregate.version, changes(&third.aggregate.state)),
         (2, 1)
     );
 }

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::sync::Arc;
 
-use eventsmith::service::process::{Answer, try_request};
+use eventsmith::testing::process::{Answer, try_request};
 
 /// Sends one request on a fresh connection (blocking, off the runtime).
 async fn send(

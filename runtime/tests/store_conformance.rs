@@ -585,7 +585,7 @@ async fn sqlite_reopens_with_every_event_and_the_head() {
             .unwrap();
     }
     let store = SqliteStore::open(&path, "conformance").unwrap();
-    assert_eq!(*store.head().borrow(), 2);
+    assert_eq!(store.head().position(), 2);
     assert_eq!(store.read_all(1, 10).await.unwrap().len(), 2);
     let retry = store
         .append(

@@ -1,7 +1,7 @@
 //! What an aggregate's rules are written against: its command types and `<Aggregate>Command`
 //! enum, its state type, the `<Aggregate>Rules` trait (one `decide_<command>` per command, one
-//! `apply_<event>` per event), the `<Aggregate>Aggregate<R>` the repository runs with generated
-//! dispatch, and a `given` entry to the given/when/then test kit.
+//! `apply_<event>` per event), the `<Aggregate>Aggregate<R>` implementing `eventsmith::Aggregate`
+//! by dispatching to the rules `R`, and a `given` entry to the given/when/then test kit.
 
 use super::emit::{Emitter, doc_attrs, ident, path};
 use super::names::{Scope, field_name, type_name};
@@ -36,17 +36,16 @@ pub struct PlannedModel<'p> {
     pub module: usize,
     /// The aggregate file and its state type's name and type, when there is one.
     pub state: Option<(&'p Aggregate, String, Ty)>,
-    /// The names of the command enum, the rules, the decider and the aggregate, as claimed.
-    pub names: [String; 4],
+    /// The names of the command enum, the rules and the aggregate, as claimed.
+    pub names: [String; 3],
 }
 
-/// `<Aggregate>Command`, `<Aggregate>Rules`, `<Aggregate>Decider`, `<Aggregate>Aggregate`.
-pub fn model_names(aggregate: &str) -> [String; 4] {
+/// `<Aggregate>Command`, `<Aggregate>Rules`, `<Aggregate>Aggregate`.
+pub fn model_names(aggregate: &str) -> [String; 3] {
     let base = type_name(aggregate, "Aggregate");
     [
         format!("{base}Command"),
         format!("{base}Rules"),
-        format!("{base}Decider"),
         format!("{base}Aggregate"),
     ]
 }
@@ -178,7 +177,7 @@ pub fn tokens(
     if model.commands.is_empty() && model.state.is_none() {
         return Vec::new();
     }
-    let [command_enum, rules, decider, wrapper] = model.names.clone().map(|n| ident(&n));
+    let [command_enum, rules, wrapper] = model.names.clone().map(|n| ident(&n));
     let (decide_methods, apply_methods) =
         method_names(model, events.iter().map(|e| e.method.to_string()));
     let decide_methods: Vec<Ident> = decide_methods.iter().map(|m| ident(m)).collect();
@@ -242,8 +241,8 @@ pub fn tokens(
             quote! {
                 match name {
                     #(#names => {
-                        static SCHEMA: ::eventsmith::command::Schema = ::eventsmith::command::Schema::new(#schemas);
-                        ::eventsmith::command::decode::<#types>(#names, payload, &SCHEMA).map(Self::#variants)
+                        static SCHEMA: ::eventsmith::__private::command::Schema = ::eventsmith::__private::command::Schema::new(#schemas);
+                        ::eventsmith::__private::command::decode::<#types>(#names, payload, &SCHEMA).map(Self::#variants)
                     })*
                     _ => #unknown,
                 }
@@ -321,10 +320,8 @@ pub fn tokens(
         quote! { #event_enum::#variant(event) => R::#method(state, event), }
     });
     let category = file.stream_category();
-    let decider_doc =
-        format!(" Dispatches the `{aggregate}` aggregate's commands and events to the rules `R`.");
     let wrapper_doc = format!(
-        " The `{aggregate}` aggregate as the repository runs it: its state (`None` before its first event) and the rules `R`."
+        " The `{aggregate}` aggregate as the repository runs it: its commands and events dispatched to the rules `R`, over its state (`None` before its first event)."
     );
     let given_doc = " A given/when/then test of rules `R`: `given::<R>(events).when(command).then(events)` or `.then_rejected(reason)`.";
     items.push(quote! {
@@ -334,11 +331,11 @@ pub fn tokens(
             #(#applies)*
         }
 
-        #[doc = #decider_doc]
-        pub struct #decider<R>(::std::marker::PhantomData<fn() -> R>);
+        #[doc = #wrapper_doc]
+        pub struct #wrapper<R>(::std::marker::PhantomData<fn() -> R>);
 
         #[allow(deprecated)]
-        impl<R: #rules> ::eventsmith::repository::Decider for #decider<R> {
+        impl<R: #rules> ::eventsmith::Aggregate for #wrapper<R> {
             type State = #state;
             type Event = #event_enum;
             type Command = #command_enum;
@@ -350,9 +347,6 @@ pub fn tokens(
                 #decide_body
             }
         }
-
-        #[doc = #wrapper_doc]
-        pub type #wrapper<R> = ::eventsmith::repository::Decided<#decider<R>>;
 
         #[doc = #given_doc]
         pub fn given<R: #rules>(

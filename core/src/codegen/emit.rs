@@ -287,7 +287,7 @@ impl<'s, 'a> Emitter<'s, 'a> {
                     let ty = self.ty(&variant.ty, from);
                     let shape = format_ident!("{}", self.shape(&variant.ty));
                     quote! {
-                        (::eventsmith::codec::Shape::#shape, |value| {
+                        (::eventsmith::__private::codec::Shape::#shape, |value| {
                             <#ty as ::eventsmith::serde::Deserialize>::deserialize(value).map(Self::#rust)
                         })
                     }
@@ -305,7 +305,7 @@ impl<'s, 'a> Emitter<'s, 'a> {
                         fn deserialize<__D: ::eventsmith::serde::Deserializer<'de>>(
                             deserializer: __D,
                         ) -> ::std::result::Result<Self, __D::Error> {
-                            ::eventsmith::codec::untagged(deserializer, #name_text, &[#(#alternatives,)*])
+                            ::eventsmith::__private::codec::untagged(deserializer, #name_text, &[#(#alternatives,)*])
                         }
                     }
                 };
@@ -320,12 +320,12 @@ impl<'s, 'a> Emitter<'s, 'a> {
         quote! {
             #definition
             impl ::eventsmith::Validate for #name {
-                fn validate(&self, #checker: &mut ::eventsmith::validate::Checker) { #checks }
+                fn validate(&self, #checker: &mut ::eventsmith::__private::Checker) { #checks }
             }
         }
     }
 
-    /// The `eventsmith::codec::Shape` variant for an untagged alternative of type `ty`: the JSON
+    /// The `eventsmith::__private::codec::Shape` variant for an untagged alternative of type `ty`: the JSON
     /// kinds it decodes from, as far as the enum must tell.
     fn shape(&self, ty: &Ty) -> &'static str {
         match ty.unchecked() {
@@ -357,7 +357,7 @@ impl<'s, 'a> Emitter<'s, 'a> {
                 quote! { #[serde(default, skip_serializing_if = "::std::option::Option::is_none")] }
             }
             (false, true) => quote! {
-                #[serde(default, skip_serializing_if = "::std::option::Option::is_none", with = "::eventsmith::double_option")]
+                #[serde(default, skip_serializing_if = "::std::option::Option::is_none", with = "::eventsmith::__private::double_option")]
             },
         };
         quote! { #doc #deprecated #rename #attrs pub #rust: #ty }
@@ -705,7 +705,7 @@ fn checks_of(value: &Val, ty: &Ty, checks: &Checks) -> Vec<TokenStream> {
         let compiled = pattern_value(pattern);
         calls.push(quote! {
             {
-                static PATTERN: ::eventsmith::validate::Pattern = #compiled;
+                static PATTERN: ::eventsmith::__private::Pattern = #compiled;
                 checker.pattern(#text, &PATTERN)
             }
         });
@@ -751,7 +751,7 @@ fn checks_of(value: &Val, ty: &Ty, checks: &Checks) -> Vec<TokenStream> {
         let keys = value.call(quote! { keys() });
         calls.push(quote! {
             {
-                static PATTERNS: [::eventsmith::validate::Pattern; #count] = [#(#patterns),*];
+                static PATTERNS: [::eventsmith::__private::Pattern; #count] = [#(#patterns),*];
                 checker.keys_match(#keys, &PATTERNS)
             }
         });
@@ -775,10 +775,10 @@ fn checks_of(value: &Val, ty: &Ty, checks: &Checks) -> Vec<TokenStream> {
 fn pattern_value(pattern: &RustPattern) -> TokenStream {
     let source = &pattern.source;
     if pattern.rust == pattern.source {
-        quote! { ::eventsmith::validate::Pattern::new(#source) }
+        quote! { ::eventsmith::__private::Pattern::new(#source) }
     } else {
         let rust = &pattern.rust;
-        quote! { ::eventsmith::validate::Pattern::translated(#source, #rust) }
+        quote! { ::eventsmith::__private::Pattern::translated(#source, #rust) }
     }
 }
 

@@ -257,7 +257,7 @@ fn api_of(
             name: (*aggregate).to_owned(),
             module: module_name.clone(),
             rules: in_module(&model.names[1]),
-            aggregate: in_module(&model.names[3]),
+            aggregate: in_module(&model.names[2]),
             event_enum: in_module(&aggregate_enum_name(aggregate).to_string()),
             state: in_module(state_name),
             state_fields: fields_of(space, state_ty),
@@ -689,11 +689,11 @@ fn decode_function(
             );
         }
         if steps.is_empty() {
-            quote! { #number => ::eventsmith::codec::decode::<#ty>(#event_type, #number, payload), }
+            quote! { #number => ::eventsmith::__private::codec::decode::<#ty>(#event_type, #number, payload), }
         } else {
             quote! {
                 #number => {
-                    let event = ::eventsmith::codec::decode::<#ty>(#event_type, #number, payload)?;
+                    let event = ::eventsmith::__private::codec::decode::<#ty>(#event_type, #number, payload)?;
                     #(#steps)*
                     ::std::result::Result::Ok(event)
                 }
@@ -710,7 +710,7 @@ fn decode_function(
         pub fn #decode(version: u32, payload: &[u8]) -> ::std::result::Result<#latest, ::eventsmith::DecodeError> {
             match version {
                 #(#arms)*
-                _ => ::std::result::Result::Err(::eventsmith::codec::unknown_version(#event_type, version)),
+                _ => ::std::result::Result::Err(::eventsmith::__private::codec::unknown_version(#event_type, version)),
             }
         }
     }
@@ -785,11 +785,11 @@ fn aggregate_enum(
             fn decode(event_type: &str, version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::eventsmith::DecodeError> {
                 match event_type {
                     #(#event_types => #decodes(version, payload).map(Self::#variants),)*
-                    _ => ::std::result::Result::Err(::eventsmith::codec::unknown_event_type(event_type)),
+                    _ => ::std::result::Result::Err(::eventsmith::__private::codec::unknown_event_type(event_type)),
                 }
             }
             fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, ::eventsmith::EncodeError> {
-                match self { #(Self::#variants(event) => ::eventsmith::codec::encode(#event_types, event),)* }
+                match self { #(Self::#variants(event) => ::eventsmith::__private::codec::encode(#event_types, event),)* }
             }
             fn event_type(&self) -> &'static str {
                 match self { #(Self::#variants(_) => #event_types,)* }
@@ -881,11 +881,11 @@ impl DomainEnum {
                 fn decode(event_type: &str, version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::eventsmith::DecodeError> {
                     match event_type {
                         #(#event_types => #decodes(version, payload).map(Self::#variants),)*
-                        _ => ::std::result::Result::Err(::eventsmith::codec::unknown_event_type(event_type)),
+                        _ => ::std::result::Result::Err(::eventsmith::__private::codec::unknown_event_type(event_type)),
                     }
                 }
                 fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, ::eventsmith::EncodeError> {
-                    match *self { #(Self::#variants(ref event) => ::eventsmith::codec::encode(#event_types, event),)* }
+                    match *self { #(Self::#variants(ref event) => ::eventsmith::__private::codec::encode(#event_types, event),)* }
                 }
                 fn event_type(&self) -> &'static str {
                     match *self { #(Self::#variants(_) => #event_types,)* }
@@ -931,7 +931,7 @@ fn event_tests(
             #[test]
             #[allow(deprecated)]
             fn #name() {
-                ::eventsmith::testing::assert_examples::<#ty, _>(#event_type, #number, &[#(#examples),*], #decode);
+                ::eventsmith::__private::testing::assert_examples::<#ty, _>(#event_type, #number, &[#(#examples),*], #decode);
             }
         });
         let Some(next) = p.versions.get(index + 1) else {
@@ -965,7 +965,7 @@ fn event_tests(
             #[test]
             #[allow(deprecated)]
             fn #name() {
-                ::eventsmith::testing::assert_upcasts(#event_type, #number, &[#(#cases),*], #upcast_fn);
+                ::eventsmith::__private::testing::assert_upcasts(#event_type, #number, &[#(#cases),*], #upcast_fn);
             }
         });
     }

@@ -1,7 +1,8 @@
 //! The `projections` module: per projection, its row type (from the row schema) implementing
 //! `eventsmith::read_model::Row` (the table, its key and columns), a `<Name>Handler` trait with
 //! one `on_<aggregate>_<event>` method per subscribed event, and the `<Name>Projection<H>` the
-//! runner runs, which dispatches events to the handler `H`.
+//! runner runs, which declares its table and dispatches events to the handler `H`. No backend
+//! is named: the runner's backend keeps the table.
 
 use super::emit::{Emitter, doc_attrs, ident};
 use super::names::{Scope, field_name, type_name};
@@ -183,7 +184,7 @@ pub fn tokens(
                     rows: &::eventsmith::read_model::Table<'_, #row>,
                     event: &#ty,
                     envelope: &::eventsmith::store::Envelope,
-                ) -> ::std::result::Result<(), ::std::string::String>;
+                ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError>;
             }
         });
         let arms = events.iter().map(|(_, method, found)| {
@@ -222,22 +223,17 @@ pub fn tokens(
             impl<H: #handler> ::eventsmith::projection::Projection for #runner<H> {
                 type Event = super::DomainEvent;
                 const NAME: &'static str = #name;
+                const TABLES: &'static [::eventsmith::read_model::TableSpec] = &[::eventsmith::read_model::TableSpec::of::<#row>()];
                 fn handles(&self, event_type: &str) -> bool {
                     #handles
                 }
-                fn setup(&self, db: &::eventsmith::rusqlite::Connection) -> ::eventsmith::rusqlite::Result<::eventsmith::read_model::Setup> {
-                    ::eventsmith::read_model::Table::<#row>::ensure(db)
-                }
-                fn reset(&self, db: &::eventsmith::rusqlite::Connection) -> ::eventsmith::rusqlite::Result<()> {
-                    ::eventsmith::read_model::Table::<#row>::clear(db)
-                }
                 fn handle(
                     &self,
-                    db: &::eventsmith::rusqlite::Connection,
+                    transaction: &dyn ::eventsmith::read_model::Transaction,
                     event: &super::DomainEvent,
                     envelope: &::eventsmith::store::Envelope,
-                ) -> ::std::result::Result<(), ::std::string::String> {
-                    let rows = ::eventsmith::read_model::Table::<#row>::new(db);
+                ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError> {
+                    let rows = ::eventsmith::read_model::Table::<#row>::new(transaction);
                     #body
                 }
             }

@@ -527,7 +527,7 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
     }
 
     fn via_json(&self, expr: TokenStream, at: &str) -> Expr {
-        Expr::fallible(quote! { ::eventsmith::upcast::via_json(#at, &#expr)? })
+        Expr::fallible(quote! { ::eventsmith::__private::via_json(#at, &#expr)? })
     }
 
     /// The function converting named type `i` (old) into `j` (new), written on first use;

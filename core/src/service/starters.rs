@@ -312,8 +312,8 @@ pub fn handler_file(projection: &ProjectionApi) -> String {
                 rows: &::eventsmith::read_model::Table<'_, #row>,
                 event: &#ty,
                 envelope: &::eventsmith::store::Envelope,
-            ) -> Result<(), String> {
-                ::eventsmith::defaults::upsert(rows, event, envelope, #category, &[#(#names),*])
+            ) -> Result<(), ::eventsmith::projection::HandlerError> {
+                ::eventsmith::defaults::upsert(rows, event, envelope, &[#(#names),*])
             }
         });
     }
@@ -333,7 +333,7 @@ pub fn handler_file(projection: &ProjectionApi) -> String {
         }
     };
     let docs = format!(
-        "The `{name}` projection's logic.\n\nThis file is yours: `eventsmith service new` wrote it once, with default logic, and never\noverwrites it. Each `on_` method takes one event into account in `rows` (the `{name}`\ntable), inside the runner's transaction with its checkpoint; an `Err` is retried, then\ndead-lettered. When the projection subscribes to a new event, the compiler names the method to\nadd to `{trait_name}` here.",
+        "The `{name}` projection's logic.\n\nThis file is yours: `eventsmith service new` wrote it once, with default logic, and never\noverwrites it. Each `on_` method takes one event into account in `rows` (the `{name}`\ntable), inside the runner's transaction with its checkpoint; an `Err` is retried, then\ndead-lettered (a transient one, such as a busy database, is retried until it passes). When the\nprojection subscribes to a new event, the compiler names the method to add to `{trait_name}`\nhere.",
         name = projection.name,
     );
     file(&docs, uses, body)

@@ -22,7 +22,7 @@ pub mod types {
         pub unit_price: ::eventsmith::serde_json::Number,
     }
     impl ::eventsmith::Validate for OrderLine {
-        fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+        fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
             checker
                 .at(
                     "sku",
@@ -64,7 +64,7 @@ pub mod customer {
             pub email: ::eventsmith::format::Email,
         }
         impl ::eventsmith::Validate for CustomerEmailChanged {
-            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
                 checker
                     .at(
                         "email",
@@ -89,7 +89,7 @@ pub mod customer {
             pub name: ::std::string::String,
         }
         impl ::eventsmith::Validate for CustomerRegistered {
-            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
                 checker
                     .at(
                         "email",
@@ -124,13 +124,13 @@ pub mod customer {
     ) -> ::std::result::Result<CustomerEmailChanged, ::eventsmith::DecodeError> {
         match version {
             1 => {
-                ::eventsmith::codec::decode::<
+                ::eventsmith::__private::codec::decode::<
                     v1::CustomerEmailChanged,
                 >("customer.email_changed", 1, payload)
             }
             _ => {
                 ::std::result::Result::Err(
-                    ::eventsmith::codec::unknown_version(
+                    ::eventsmith::__private::codec::unknown_version(
                         "customer.email_changed",
                         version,
                     ),
@@ -148,13 +148,16 @@ pub mod customer {
     ) -> ::std::result::Result<CustomerRegistered, ::eventsmith::DecodeError> {
         match version {
             1 => {
-                ::eventsmith::codec::decode::<
+                ::eventsmith::__private::codec::decode::<
                     v1::CustomerRegistered,
                 >("customer.registered", 1, payload)
             }
             _ => {
                 ::std::result::Result::Err(
-                    ::eventsmith::codec::unknown_version("customer.registered", version),
+                    ::eventsmith::__private::codec::unknown_version(
+                        "customer.registered",
+                        version,
+                    ),
                 )
             }
         }
@@ -184,7 +187,7 @@ pub mod customer {
                 }
                 _ => {
                     ::std::result::Result::Err(
-                        ::eventsmith::codec::unknown_event_type(event_type),
+                        ::eventsmith::__private::codec::unknown_event_type(event_type),
                     )
                 }
             }
@@ -194,10 +197,13 @@ pub mod customer {
         ) -> ::std::result::Result<::std::vec::Vec<u8>, ::eventsmith::EncodeError> {
             match self {
                 Self::EmailChanged(event) => {
-                    ::eventsmith::codec::encode("customer.email_changed", event)
+                    ::eventsmith::__private::codec::encode(
+                        "customer.email_changed",
+                        event,
+                    )
                 }
                 Self::Registered(event) => {
-                    ::eventsmith::codec::encode("customer.registered", event)
+                    ::eventsmith::__private::codec::encode("customer.registered", event)
                 }
             }
         }
@@ -243,7 +249,7 @@ pub mod customer {
             pub email: ::eventsmith::format::Email,
         }
         impl ::eventsmith::Validate for ChangeEmail {
-            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
                 checker
                     .at(
                         "email",
@@ -268,7 +274,7 @@ pub mod customer {
             pub name: ::std::string::String,
         }
         impl ::eventsmith::Validate for RegisterCustomer {
-            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
                 checker
                     .at(
                         "email",
@@ -302,19 +308,19 @@ pub mod customer {
         ) -> ::std::result::Result<Self, ::eventsmith::CommandError> {
             match name {
                 "change_email" => {
-                    static SCHEMA: ::eventsmith::command::Schema = ::eventsmith::command::Schema::new(
+                    static SCHEMA: ::eventsmith::__private::command::Schema = ::eventsmith::__private::command::Schema::new(
                         "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"title\":\"ChangeEmail\",\"description\":\"Change a customer's email address. Rejected unless the customer is registered.\",\"type\":\"object\",\"properties\":{\"email\":{\"$ref\":\"#/$defs/types~1contact.json/$defs/Email\",\"description\":\"The new email address.\"}},\"required\":[\"email\"],\"additionalProperties\":false,\"examples\":[{\"email\":\"ada.lovelace@example.org\"}],\"x-eventsmith\":{\"emits\":[\"customer.email_changed\"],\"owners\":[\"customers-team\"]},\"$defs\":{\"types/contact.json\":{\"$defs\":{\"Email\":{\"description\":\"An email address (RFC 5321), at most 254 characters long.\",\"type\":\"string\",\"format\":\"email\",\"maxLength\":254,\"examples\":[\"ada@example.com\"]},\"PersonName\":{\"description\":\"The name a customer goes by, as they entered it.\",\"type\":\"string\",\"minLength\":1,\"maxLength\":200,\"examples\":[\"Ada Lovelace\"]}},\"title\":\"Contact\",\"description\":\"How a customer is named and reached. Shared by the customer aggregate, its events and its commands.\"}}}",
                     );
-                    ::eventsmith::command::decode::<
+                    ::eventsmith::__private::command::decode::<
                         commands::ChangeEmail,
                     >("change_email", payload, &SCHEMA)
                         .map(Self::ChangeEmail)
                 }
                 "register_customer" => {
-                    static SCHEMA: ::eventsmith::command::Schema = ::eventsmith::command::Schema::new(
+                    static SCHEMA: ::eventsmith::__private::command::Schema = ::eventsmith::__private::command::Schema::new(
                         "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"title\":\"RegisterCustomer\",\"description\":\"Register a new customer with an email address and a name. Rejected when the customer is already registered.\",\"type\":\"object\",\"properties\":{\"email\":{\"$ref\":\"#/$defs/types~1contact.json/$defs/Email\",\"description\":\"The email address to register with.\"},\"name\":{\"$ref\":\"#/$defs/types~1contact.json/$defs/PersonName\",\"description\":\"The customer's name.\"}},\"required\":[\"email\",\"name\"],\"additionalProperties\":false,\"examples\":[{\"email\":\"ada@example.com\",\"name\":\"Ada Lovelace\"}],\"x-eventsmith\":{\"emits\":[\"customer.registered\"],\"owners\":[\"customers-team\"]},\"$defs\":{\"types/contact.json\":{\"$defs\":{\"Email\":{\"description\":\"An email address (RFC 5321), at most 254 characters long.\",\"type\":\"string\",\"format\":\"email\",\"maxLength\":254,\"examples\":[\"ada@example.com\"]},\"PersonName\":{\"description\":\"The name a customer goes by, as they entered it.\",\"type\":\"string\",\"minLength\":1,\"maxLength\":200,\"examples\":[\"Ada Lovelace\"]}},\"title\":\"Contact\",\"description\":\"How a customer is named and reached. Shared by the customer aggregate, its events and its commands.\"}}}",
                     );
-                    ::eventsmith::command::decode::<
+                    ::eventsmith::__private::command::decode::<
                         commands::RegisterCustomer,
                     >("register_customer", payload, &SCHEMA)
                         .map(Self::RegisterCustomer)
@@ -369,7 +375,7 @@ pub mod customer {
         >,
     }
     impl ::eventsmith::Validate for Customer {
-        fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+        fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
             if let ::std::option::Option::Some(value) = &self.email {
                 checker
                     .at("email", |checker| checker.max_length(value.as_str(), 254u64));
@@ -415,10 +421,10 @@ pub mod customer {
             event: &CustomerRegistered,
         );
     }
-    /// Dispatches the `customer` aggregate's commands and events to the rules `R`.
-    pub struct CustomerDecider<R>(::std::marker::PhantomData<fn() -> R>);
+    /// The `customer` aggregate as the repository runs it: its commands and events dispatched to the rules `R`, over its state (`None` before its first event).
+    pub struct CustomerAggregate<R>(::std::marker::PhantomData<fn() -> R>);
     #[allow(deprecated)]
-    impl<R: CustomerRules> ::eventsmith::repository::Decider for CustomerDecider<R> {
+    impl<R: CustomerRules> ::eventsmith::Aggregate for CustomerAggregate<R> {
         type State = Customer;
         type Event = CustomerEvent;
         type Command = CustomerCommand;
@@ -448,10 +454,6 @@ pub mod customer {
             }
         }
     }
-    /// The `customer` aggregate as the repository runs it: its state (`None` before its first event) and the rules `R`.
-    pub type CustomerAggregate<R> = ::eventsmith::repository::Decided<
-        CustomerDecider<R>,
-    >;
     /// A given/when/then test of rules `R`: `given::<R>(events).when(command).then(events)` or `.then_rejected(reason)`.
     pub fn given<R: CustomerRules>(
         events: impl ::std::iter::IntoIterator<
@@ -465,7 +467,7 @@ pub mod customer {
         #[test]
         #[allow(deprecated)]
         fn email_changed_v1_examples_round_trip() {
-            ::eventsmith::testing::assert_examples::<
+            ::eventsmith::__private::testing::assert_examples::<
                 super::v1::CustomerEmailChanged,
                 _,
             >(
@@ -478,7 +480,7 @@ pub mod customer {
         #[test]
         #[allow(deprecated)]
         fn registered_v1_examples_round_trip() {
-            ::eventsmith::testing::assert_examples::<
+            ::eventsmith::__private::testing::assert_examples::<
                 super::v1::CustomerRegistered,
                 _,
             >(
@@ -510,7 +512,7 @@ pub mod order {
             pub reason: ::std::string::String,
         }
         impl ::eventsmith::Validate for OrderCancelled {
-            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
                 checker
                     .at(
                         "reason",
@@ -540,7 +542,7 @@ pub mod order {
             pub unit_price: ::eventsmith::serde_json::Number,
         }
         impl ::eventsmith::Validate for OrderLineAdded {
-            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
                 checker
                     .at(
                         "sku",
@@ -581,7 +583,7 @@ pub mod order {
             pub method: OrderPaidMethod,
         }
         impl ::eventsmith::Validate for OrderPaid {
-            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
                 checker
                     .at(
                         "amount",
@@ -616,7 +618,7 @@ pub mod order {
             Cash,
         }
         impl ::eventsmith::Validate for OrderPaidMethod {
-            fn validate(&self, _checker: &mut ::eventsmith::validate::Checker) {}
+            fn validate(&self, _checker: &mut ::eventsmith::__private::Checker) {}
         }
         /// A customer placed an order with one or more lines. This first version carries no currency; events stored in it are read as version 2 with the currency EUR.
         #[derive(
@@ -637,7 +639,7 @@ pub mod order {
             pub total: ::eventsmith::serde_json::Number,
         }
         impl ::eventsmith::Validate for OrderPlaced {
-            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
                 checker
                     .at(
                         "lines",
@@ -679,7 +681,7 @@ pub mod order {
             pub tracking_number: ::std::string::String,
         }
         impl ::eventsmith::Validate for OrderShipped {
-            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
                 checker
                     .at(
                         "carrier",
@@ -742,7 +744,7 @@ pub mod order {
             pub total_amount: ::eventsmith::serde_json::Number,
         }
         impl ::eventsmith::Validate for OrderPlaced {
-            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
                 checker
                     .at(
                         "lines",
@@ -761,7 +763,7 @@ pub mod order {
                     .at(
                         "currency",
                         |checker| {
-                            static PATTERN: ::eventsmith::validate::Pattern = ::eventsmith::validate::Pattern::new(
+                            static PATTERN: ::eventsmith::__private::Pattern = ::eventsmith::__private::Pattern::new(
                                 "^[A-Z]{3}$",
                             );
                             checker.pattern(self.currency.as_str(), &PATTERN)
@@ -803,13 +805,16 @@ pub mod order {
     ) -> ::std::result::Result<OrderCancelled, ::eventsmith::DecodeError> {
         match version {
             1 => {
-                ::eventsmith::codec::decode::<
+                ::eventsmith::__private::codec::decode::<
                     v1::OrderCancelled,
                 >("order.cancelled", 1, payload)
             }
             _ => {
                 ::std::result::Result::Err(
-                    ::eventsmith::codec::unknown_version("order.cancelled", version),
+                    ::eventsmith::__private::codec::unknown_version(
+                        "order.cancelled",
+                        version,
+                    ),
                 )
             }
         }
@@ -824,13 +829,16 @@ pub mod order {
     ) -> ::std::result::Result<OrderLineAdded, ::eventsmith::DecodeError> {
         match version {
             1 => {
-                ::eventsmith::codec::decode::<
+                ::eventsmith::__private::codec::decode::<
                     v1::OrderLineAdded,
                 >("order.line_added", 1, payload)
             }
             _ => {
                 ::std::result::Result::Err(
-                    ::eventsmith::codec::unknown_version("order.line_added", version),
+                    ::eventsmith::__private::codec::unknown_version(
+                        "order.line_added",
+                        version,
+                    ),
                 )
             }
         }
@@ -844,10 +852,17 @@ pub mod order {
         payload: &[u8],
     ) -> ::std::result::Result<OrderPaid, ::eventsmith::DecodeError> {
         match version {
-            1 => ::eventsmith::codec::decode::<v1::OrderPaid>("order.paid", 1, payload),
+            1 => {
+                ::eventsmith::__private::codec::decode::<
+                    v1::OrderPaid,
+                >("order.paid", 1, payload)
+            }
             _ => {
                 ::std::result::Result::Err(
-                    ::eventsmith::codec::unknown_version("order.paid", version),
+                    ::eventsmith::__private::codec::unknown_version(
+                        "order.paid",
+                        version,
+                    ),
                 )
             }
         }
@@ -862,7 +877,7 @@ pub mod order {
     ) -> ::std::result::Result<OrderPlaced, ::eventsmith::DecodeError> {
         match version {
             1 => {
-                let event = ::eventsmith::codec::decode::<
+                let event = ::eventsmith::__private::codec::decode::<
                     v1::OrderPlaced,
                 >("order.placed", 1, payload)?;
                 let event = v2::placed_from_v1(event)
@@ -870,13 +885,16 @@ pub mod order {
                 ::std::result::Result::Ok(event)
             }
             2 => {
-                ::eventsmith::codec::decode::<
+                ::eventsmith::__private::codec::decode::<
                     v2::OrderPlaced,
                 >("order.placed", 2, payload)
             }
             _ => {
                 ::std::result::Result::Err(
-                    ::eventsmith::codec::unknown_version("order.placed", version),
+                    ::eventsmith::__private::codec::unknown_version(
+                        "order.placed",
+                        version,
+                    ),
                 )
             }
         }
@@ -891,13 +909,16 @@ pub mod order {
     ) -> ::std::result::Result<OrderShipped, ::eventsmith::DecodeError> {
         match version {
             1 => {
-                ::eventsmith::codec::decode::<
+                ::eventsmith::__private::codec::decode::<
                     v1::OrderShipped,
                 >("order.shipped", 1, payload)
             }
             _ => {
                 ::std::result::Result::Err(
-                    ::eventsmith::codec::unknown_version("order.shipped", version),
+                    ::eventsmith::__private::codec::unknown_version(
+                        "order.shipped",
+                        version,
+                    ),
                 )
             }
         }
@@ -936,7 +957,7 @@ pub mod order {
                 "order.shipped" => decode_shipped(version, payload).map(Self::Shipped),
                 _ => {
                     ::std::result::Result::Err(
-                        ::eventsmith::codec::unknown_event_type(event_type),
+                        ::eventsmith::__private::codec::unknown_event_type(event_type),
                     )
                 }
             }
@@ -946,15 +967,19 @@ pub mod order {
         ) -> ::std::result::Result<::std::vec::Vec<u8>, ::eventsmith::EncodeError> {
             match self {
                 Self::Cancelled(event) => {
-                    ::eventsmith::codec::encode("order.cancelled", event)
+                    ::eventsmith::__private::codec::encode("order.cancelled", event)
                 }
                 Self::LineAdded(event) => {
-                    ::eventsmith::codec::encode("order.line_added", event)
+                    ::eventsmith::__private::codec::encode("order.line_added", event)
                 }
-                Self::Paid(event) => ::eventsmith::codec::encode("order.paid", event),
-                Self::Placed(event) => ::eventsmith::codec::encode("order.placed", event),
+                Self::Paid(event) => {
+                    ::eventsmith::__private::codec::encode("order.paid", event)
+                }
+                Self::Placed(event) => {
+                    ::eventsmith::__private::codec::encode("order.placed", event)
+                }
                 Self::Shipped(event) => {
-                    ::eventsmith::codec::encode("order.shipped", event)
+                    ::eventsmith::__private::codec::encode("order.shipped", event)
                 }
             }
         }
@@ -1028,7 +1053,7 @@ pub mod order {
             pub unit_price: ::eventsmith::serde_json::Number,
         }
         impl ::eventsmith::Validate for AddLine {
-            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
                 checker
                     .at(
                         "sku",
@@ -1067,7 +1092,7 @@ pub mod order {
             pub reason: ::std::string::String,
         }
         impl ::eventsmith::Validate for CancelOrder {
-            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
                 checker
                     .at(
                         "reason",
@@ -1095,7 +1120,7 @@ pub mod order {
             pub method: PayOrderMethod,
         }
         impl ::eventsmith::Validate for PayOrder {
-            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
                 checker
                     .at(
                         "amount",
@@ -1130,7 +1155,7 @@ pub mod order {
             Cash,
         }
         impl ::eventsmith::Validate for PayOrderMethod {
-            fn validate(&self, _checker: &mut ::eventsmith::validate::Checker) {}
+            fn validate(&self, _checker: &mut ::eventsmith::__private::Checker) {}
         }
         /// Place a new order for a customer with at least one line; its total is the sum of quantity times unit price over the lines. Rejected when an order with this id has already been placed.
         #[derive(
@@ -1151,7 +1176,7 @@ pub mod order {
             pub currency: ::std::string::String,
         }
         impl ::eventsmith::Validate for PlaceOrder {
-            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
                 checker
                     .at(
                         "lines",
@@ -1170,7 +1195,7 @@ pub mod order {
                     .at(
                         "currency",
                         |checker| {
-                            static PATTERN: ::eventsmith::validate::Pattern = ::eventsmith::validate::Pattern::new(
+                            static PATTERN: ::eventsmith::__private::Pattern = ::eventsmith::__private::Pattern::new(
                                 "^[A-Z]{3}$",
                             );
                             checker.pattern(self.currency.as_str(), &PATTERN)
@@ -1195,7 +1220,7 @@ pub mod order {
             pub tracking_number: ::std::string::String,
         }
         impl ::eventsmith::Validate for ShipOrder {
-            fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
                 checker
                     .at(
                         "carrier",
@@ -1244,46 +1269,46 @@ pub mod order {
         ) -> ::std::result::Result<Self, ::eventsmith::CommandError> {
             match name {
                 "add_line" => {
-                    static SCHEMA: ::eventsmith::command::Schema = ::eventsmith::command::Schema::new(
+                    static SCHEMA: ::eventsmith::__private::command::Schema = ::eventsmith::__private::command::Schema::new(
                         "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"title\":\"AddLine\",\"description\":\"Add a line to an order, raising its total by quantity times unit price. Rejected unless the order is placed: not once it is paid, shipped or cancelled.\",\"type\":\"object\",\"properties\":{\"sku\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Sku\",\"description\":\"The product to add.\"},\"quantity\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Quantity\",\"description\":\"How many units of the product to add.\"},\"unit_price\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Amount\",\"description\":\"The price of one unit, in the order's currency.\"}},\"required\":[\"sku\",\"quantity\",\"unit_price\"],\"additionalProperties\":false,\"examples\":[{\"sku\":\"NOTEBOOK-A5\",\"quantity\":3,\"unit_price\":4.25}],\"x-eventsmith\":{\"emits\":[\"order.line_added\"],\"owners\":[\"orders-team\"]},\"$defs\":{\"types/money.json\":{\"$defs\":{\"Amount\":{\"description\":\"A non-negative amount of money with at most two decimal places (cents).\",\"type\":\"number\",\"minimum\":0,\"multipleOf\":0.01,\"examples\":[28.99,0,1250]},\"Currency\":{\"description\":\"An ISO 4217 currency code: three upper-case letters.\",\"type\":\"string\",\"pattern\":\"^[A-Z]{3}$\",\"examples\":[\"EUR\",\"USD\",\"GBP\"]},\"Sku\":{\"description\":\"A stock keeping unit: the catalogue code of the product being ordered.\",\"type\":\"string\",\"minLength\":1,\"maxLength\":64,\"examples\":[\"BOOK-1984\",\"PEN-BLUE\"]},\"Quantity\":{\"description\":\"How many units of a product are ordered; at least one.\",\"type\":\"integer\",\"minimum\":1,\"examples\":[1,3]},\"OrderLine\":{\"description\":\"One line of an order: a product, how many of it, and the price of one unit.\",\"type\":\"object\",\"properties\":{\"sku\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Sku\",\"description\":\"The product ordered on this line.\"},\"quantity\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Quantity\",\"description\":\"How many units of the product are ordered.\"},\"unit_price\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Amount\",\"description\":\"The price of one unit, in the order's currency.\"}},\"required\":[\"sku\",\"quantity\",\"unit_price\"],\"additionalProperties\":false,\"examples\":[{\"sku\":\"BOOK-1984\",\"quantity\":2,\"unit_price\":12.5},{\"sku\":\"PEN-BLUE\",\"quantity\":1,\"unit_price\":3.99}]}},\"title\":\"Money\",\"description\":\"Amounts, currencies and order lines shared by the order schemas. Amounts are decimal numbers with at most two decimal places, expressed in the currency of the order they belong to.\"}}}",
                     );
-                    ::eventsmith::command::decode::<
+                    ::eventsmith::__private::command::decode::<
                         commands::AddLine,
                     >("add_line", payload, &SCHEMA)
                         .map(Self::AddLine)
                 }
                 "cancel_order" => {
-                    static SCHEMA: ::eventsmith::command::Schema = ::eventsmith::command::Schema::new(
+                    static SCHEMA: ::eventsmith::__private::command::Schema = ::eventsmith::__private::command::Schema::new(
                         "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"title\":\"CancelOrder\",\"description\":\"Cancel an order, whether or not it has been paid. Rejected once the order has been shipped, and when it is already cancelled.\",\"type\":\"object\",\"properties\":{\"reason\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":500,\"description\":\"Why the order is cancelled.\"}},\"required\":[\"reason\"],\"additionalProperties\":false,\"examples\":[{\"reason\":\"The customer ordered the wrong edition.\"}],\"x-eventsmith\":{\"emits\":[\"order.cancelled\"],\"owners\":[\"orders-team\"]}}",
                     );
-                    ::eventsmith::command::decode::<
+                    ::eventsmith::__private::command::decode::<
                         commands::CancelOrder,
                     >("cancel_order", payload, &SCHEMA)
                         .map(Self::CancelOrder)
                 }
                 "pay_order" => {
-                    static SCHEMA: ::eventsmith::command::Schema = ::eventsmith::command::Schema::new(
+                    static SCHEMA: ::eventsmith::__private::command::Schema = ::eventsmith::__private::command::Schema::new(
                         "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"title\":\"PayOrder\",\"description\":\"Pay an order in full. Rejected unless the amount equals the order's total, and when the order is already paid or has been cancelled.\",\"type\":\"object\",\"properties\":{\"amount\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Amount\",\"description\":\"The amount paid, in the order's currency; it must equal the order's total.\"},\"method\":{\"type\":\"string\",\"enum\":[\"card\",\"invoice\",\"cash\"],\"description\":\"How the order is paid: by card, on invoice, or in cash.\"}},\"required\":[\"amount\",\"method\"],\"additionalProperties\":false,\"examples\":[{\"amount\":28.99,\"method\":\"card\"}],\"x-eventsmith\":{\"emits\":[\"order.paid\"],\"owners\":[\"orders-team\"]},\"$defs\":{\"types/money.json\":{\"$defs\":{\"Amount\":{\"description\":\"A non-negative amount of money with at most two decimal places (cents).\",\"type\":\"number\",\"minimum\":0,\"multipleOf\":0.01,\"examples\":[28.99,0,1250]},\"Currency\":{\"description\":\"An ISO 4217 currency code: three upper-case letters.\",\"type\":\"string\",\"pattern\":\"^[A-Z]{3}$\",\"examples\":[\"EUR\",\"USD\",\"GBP\"]},\"Sku\":{\"description\":\"A stock keeping unit: the catalogue code of the product being ordered.\",\"type\":\"string\",\"minLength\":1,\"maxLength\":64,\"examples\":[\"BOOK-1984\",\"PEN-BLUE\"]},\"Quantity\":{\"description\":\"How many units of a product are ordered; at least one.\",\"type\":\"integer\",\"minimum\":1,\"examples\":[1,3]},\"OrderLine\":{\"description\":\"One line of an order: a product, how many of it, and the price of one unit.\",\"type\":\"object\",\"properties\":{\"sku\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Sku\",\"description\":\"The product ordered on this line.\"},\"quantity\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Quantity\",\"description\":\"How many units of the product are ordered.\"},\"unit_price\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Amount\",\"description\":\"The price of one unit, in the order's currency.\"}},\"required\":[\"sku\",\"quantity\",\"unit_price\"],\"additionalProperties\":false,\"examples\":[{\"sku\":\"BOOK-1984\",\"quantity\":2,\"unit_price\":12.5},{\"sku\":\"PEN-BLUE\",\"quantity\":1,\"unit_price\":3.99}]}},\"title\":\"Money\",\"description\":\"Amounts, currencies and order lines shared by the order schemas. Amounts are decimal numbers with at most two decimal places, expressed in the currency of the order they belong to.\"}}}",
                     );
-                    ::eventsmith::command::decode::<
+                    ::eventsmith::__private::command::decode::<
                         commands::PayOrder,
                     >("pay_order", payload, &SCHEMA)
                         .map(Self::PayOrder)
                 }
                 "place_order" => {
-                    static SCHEMA: ::eventsmith::command::Schema = ::eventsmith::command::Schema::new(
+                    static SCHEMA: ::eventsmith::__private::command::Schema = ::eventsmith::__private::command::Schema::new(
                         "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"title\":\"PlaceOrder\",\"description\":\"Place a new order for a customer with at least one line; its total is the sum of quantity times unit price over the lines. Rejected when an order with this id has already been placed.\",\"type\":\"object\",\"properties\":{\"customer_id\":{\"$ref\":\"#/$defs/types~1ids.json/$defs/CustomerId\",\"description\":\"The customer placing the order.\"},\"lines\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/types~1money.json/$defs/OrderLine\"},\"minItems\":1,\"description\":\"What to order: at least one line.\"},\"currency\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Currency\",\"description\":\"The currency of the unit prices, and so of the order.\"}},\"required\":[\"customer_id\",\"lines\",\"currency\"],\"additionalProperties\":false,\"examples\":[{\"customer_id\":\"0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f23\",\"lines\":[{\"sku\":\"BOOK-1984\",\"quantity\":2,\"unit_price\":12.5},{\"sku\":\"PEN-BLUE\",\"quantity\":1,\"unit_price\":3.99}],\"currency\":\"EUR\"}],\"x-eventsmith\":{\"emits\":[\"order.placed\"],\"owners\":[\"orders-team\"]},\"$defs\":{\"types/ids.json\":{\"$defs\":{\"CustomerId\":{\"description\":\"The id of a customer: the id of the customer aggregate's stream.\",\"type\":\"string\",\"format\":\"uuid\",\"examples\":[\"0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f23\"]},\"OrderId\":{\"description\":\"The id of an order: the id of the order aggregate's stream.\",\"type\":\"string\",\"format\":\"uuid\",\"examples\":[\"0190f5d3-1b2c-7d4e-8f5a-6b7c8d9e0f12\"]}},\"title\":\"Identifiers\",\"description\":\"Identifiers of the aggregates of the example domain. Every id is a UUID in its canonical, hyphenated text form.\"},\"types/money.json\":{\"$defs\":{\"Amount\":{\"description\":\"A non-negative amount of money with at most two decimal places (cents).\",\"type\":\"number\",\"minimum\":0,\"multipleOf\":0.01,\"examples\":[28.99,0,1250]},\"Currency\":{\"description\":\"An ISO 4217 currency code: three upper-case letters.\",\"type\":\"string\",\"pattern\":\"^[A-Z]{3}$\",\"examples\":[\"EUR\",\"USD\",\"GBP\"]},\"Sku\":{\"description\":\"A stock keeping unit: the catalogue code of the product being ordered.\",\"type\":\"string\",\"minLength\":1,\"maxLength\":64,\"examples\":[\"BOOK-1984\",\"PEN-BLUE\"]},\"Quantity\":{\"description\":\"How many units of a product are ordered; at least one.\",\"type\":\"integer\",\"minimum\":1,\"examples\":[1,3]},\"OrderLine\":{\"description\":\"One line of an order: a product, how many of it, and the price of one unit.\",\"type\":\"object\",\"properties\":{\"sku\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Sku\",\"description\":\"The product ordered on this line.\"},\"quantity\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Quantity\",\"description\":\"How many units of the product are ordered.\"},\"unit_price\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Amount\",\"description\":\"The price of one unit, in the order's currency.\"}},\"required\":[\"sku\",\"quantity\",\"unit_price\"],\"additionalProperties\":false,\"examples\":[{\"sku\":\"BOOK-1984\",\"quantity\":2,\"unit_price\":12.5},{\"sku\":\"PEN-BLUE\",\"quantity\":1,\"unit_price\":3.99}]}},\"title\":\"Money\",\"description\":\"Amounts, currencies and order lines shared by the order schemas. Amounts are decimal numbers with at most two decimal places, expressed in the currency of the order they belong to.\"}}}",
                     );
-                    ::eventsmith::command::decode::<
+                    ::eventsmith::__private::command::decode::<
                         commands::PlaceOrder,
                     >("place_order", payload, &SCHEMA)
                         .map(Self::PlaceOrder)
                 }
                 "ship_order" => {
-                    static SCHEMA: ::eventsmith::command::Schema = ::eventsmith::command::Schema::new(
+                    static SCHEMA: ::eventsmith::__private::command::Schema = ::eventsmith::__private::command::Schema::new(
                         "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"title\":\"ShipOrder\",\"description\":\"Hand a paid order to a carrier for delivery. Rejected unless the order is paid and not cancelled, and when it has already been shipped.\",\"type\":\"object\",\"properties\":{\"carrier\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":100,\"description\":\"The company delivering the parcel.\"},\"tracking_number\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64,\"description\":\"The carrier's tracking number for the parcel.\"}},\"required\":[\"carrier\",\"tracking_number\"],\"additionalProperties\":false,\"examples\":[{\"carrier\":\"DHL\",\"tracking_number\":\"JD014600006281230021\"}],\"x-eventsmith\":{\"emits\":[\"order.shipped\"],\"owners\":[\"orders-team\"]}}",
                     );
-                    ::eventsmith::command::decode::<
+                    ::eventsmith::__private::command::decode::<
                         commands::ShipOrder,
                     >("ship_order", payload, &SCHEMA)
                         .map(Self::ShipOrder)
@@ -1358,12 +1383,12 @@ pub mod order {
         >,
     }
     impl ::eventsmith::Validate for Order {
-        fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+        fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
             checker
                 .at(
                     "currency",
                     |checker| {
-                        static PATTERN: ::eventsmith::validate::Pattern = ::eventsmith::validate::Pattern::new(
+                        static PATTERN: ::eventsmith::__private::Pattern = ::eventsmith::__private::Pattern::new(
                             "^[A-Z]{3}$",
                         );
                         checker.pattern(self.currency.as_str(), &PATTERN)
@@ -1410,7 +1435,7 @@ pub mod order {
         Cancelled,
     }
     impl ::eventsmith::Validate for OrderStatus {
-        fn validate(&self, _checker: &mut ::eventsmith::validate::Checker) {}
+        fn validate(&self, _checker: &mut ::eventsmith::__private::Checker) {}
     }
     /// The `order` aggregate's business rules: one `decide_` per command, one `apply_` per event. Implement it for a type of yours and run `OrderAggregate<YourType>`; a new command or event in the schemas is a new method the compiler asks for.
     pub trait OrderRules {
@@ -1456,10 +1481,10 @@ pub mod order {
         /// Applies `order.shipped` to `state` (`None` before the aggregate's first event).
         fn apply_shipped(state: &mut ::std::option::Option<Order>, event: &OrderShipped);
     }
-    /// Dispatches the `order` aggregate's commands and events to the rules `R`.
-    pub struct OrderDecider<R>(::std::marker::PhantomData<fn() -> R>);
+    /// The `order` aggregate as the repository runs it: its commands and events dispatched to the rules `R`, over its state (`None` before its first event).
+    pub struct OrderAggregate<R>(::std::marker::PhantomData<fn() -> R>);
     #[allow(deprecated)]
-    impl<R: OrderRules> ::eventsmith::repository::Decider for OrderDecider<R> {
+    impl<R: OrderRules> ::eventsmith::Aggregate for OrderAggregate<R> {
         type State = Order;
         type Event = OrderEvent;
         type Command = OrderCommand;
@@ -1493,8 +1518,6 @@ pub mod order {
             }
         }
     }
-    /// The `order` aggregate as the repository runs it: its state (`None` before its first event) and the rules `R`.
-    pub type OrderAggregate<R> = ::eventsmith::repository::Decided<OrderDecider<R>>;
     /// A given/when/then test of rules `R`: `given::<R>(events).when(command).then(events)` or `.then_rejected(reason)`.
     pub fn given<R: OrderRules>(
         events: impl ::std::iter::IntoIterator<
@@ -1508,7 +1531,7 @@ pub mod order {
         #[test]
         #[allow(deprecated)]
         fn cancelled_v1_examples_round_trip() {
-            ::eventsmith::testing::assert_examples::<
+            ::eventsmith::__private::testing::assert_examples::<
                 super::v1::OrderCancelled,
                 _,
             >(
@@ -1521,7 +1544,7 @@ pub mod order {
         #[test]
         #[allow(deprecated)]
         fn line_added_v1_examples_round_trip() {
-            ::eventsmith::testing::assert_examples::<
+            ::eventsmith::__private::testing::assert_examples::<
                 super::v1::OrderLineAdded,
                 _,
             >(
@@ -1534,7 +1557,7 @@ pub mod order {
         #[test]
         #[allow(deprecated)]
         fn paid_v1_examples_round_trip() {
-            ::eventsmith::testing::assert_examples::<
+            ::eventsmith::__private::testing::assert_examples::<
                 super::v1::OrderPaid,
                 _,
             >(
@@ -1547,7 +1570,7 @@ pub mod order {
         #[test]
         #[allow(deprecated)]
         fn placed_v1_examples_round_trip() {
-            ::eventsmith::testing::assert_examples::<
+            ::eventsmith::__private::testing::assert_examples::<
                 super::v1::OrderPlaced,
                 _,
             >(
@@ -1562,7 +1585,7 @@ pub mod order {
         #[test]
         #[allow(deprecated)]
         fn placed_v1_examples_upcast_to_v2() {
-            ::eventsmith::testing::assert_upcasts(
+            ::eventsmith::__private::testing::assert_upcasts(
                 "order.placed",
                 1,
                 &[
@@ -1579,7 +1602,7 @@ pub mod order {
         #[test]
         #[allow(deprecated)]
         fn placed_v2_examples_round_trip() {
-            ::eventsmith::testing::assert_examples::<
+            ::eventsmith::__private::testing::assert_examples::<
                 super::v2::OrderPlaced,
                 _,
             >(
@@ -1595,7 +1618,7 @@ pub mod order {
         #[test]
         #[allow(deprecated)]
         fn shipped_v1_examples_round_trip() {
-            ::eventsmith::testing::assert_examples::<
+            ::eventsmith::__private::testing::assert_examples::<
                 super::v1::OrderShipped,
                 _,
             >(
@@ -1632,7 +1655,7 @@ pub mod projections {
         pub last_order_at: ::eventsmith::format::DateTime,
     }
     impl ::eventsmith::Validate for CustomerOrders {
-        fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+        fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
             checker
                 .at(
                     "order_count",
@@ -1667,7 +1690,7 @@ pub mod projections {
         pub revenue: ::eventsmith::serde_json::Number,
     }
     impl ::eventsmith::Validate for DailyRevenue {
-        fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+        fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
             checker
                 .at(
                     "orders_paid",
@@ -1710,7 +1733,7 @@ pub mod projections {
         pub updated_at: ::eventsmith::format::DateTime,
     }
     impl ::eventsmith::Validate for OrderSummary {
-        fn validate(&self, checker: &mut ::eventsmith::validate::Checker) {
+        fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
             checker
                 .at(
                     "total_amount",
@@ -1723,7 +1746,7 @@ pub mod projections {
                 .at(
                     "currency",
                     |checker| {
-                        static PATTERN: ::eventsmith::validate::Pattern = ::eventsmith::validate::Pattern::new(
+                        static PATTERN: ::eventsmith::__private::Pattern = ::eventsmith::__private::Pattern::new(
                             "^[A-Z]{3}$",
                         );
                         checker.pattern(self.currency.as_str(), &PATTERN)
@@ -1762,7 +1785,7 @@ pub mod projections {
         Cancelled,
     }
     impl ::eventsmith::Validate for OrderSummaryStatus {
-        fn validate(&self, _checker: &mut ::eventsmith::validate::Checker) {}
+        fn validate(&self, _checker: &mut ::eventsmith::__private::Checker) {}
     }
     impl ::eventsmith::read_model::Row for CustomerOrders {
         const TABLE: &'static str = "customer_orders";
@@ -1797,13 +1820,13 @@ pub mod projections {
             rows: &::eventsmith::read_model::Table<'_, CustomerOrders>,
             event: &super::order::v2::OrderPlaced,
             envelope: &::eventsmith::store::Envelope,
-        ) -> ::std::result::Result<(), ::std::string::String>;
+        ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError>;
         /// Takes `order.paid` into account in `rows` (inside the runner's transaction, with the checkpoint).
         fn on_order_paid(
             rows: &::eventsmith::read_model::Table<'_, CustomerOrders>,
             event: &super::order::v1::OrderPaid,
             envelope: &::eventsmith::store::Envelope,
-        ) -> ::std::result::Result<(), ::std::string::String>;
+        ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError>;
     }
     /// The `customer_orders` projection for the runner: its table follows the row schema, and events go to the handler `H`.
     pub struct CustomerOrdersProjection<H>(::std::marker::PhantomData<fn() -> H>);
@@ -1820,28 +1843,21 @@ pub mod projections {
     for CustomerOrdersProjection<H> {
         type Event = super::DomainEvent;
         const NAME: &'static str = "customer_orders";
+        const TABLES: &'static [::eventsmith::read_model::TableSpec] = &[
+            ::eventsmith::read_model::TableSpec::of::<CustomerOrders>(),
+        ];
         fn handles(&self, event_type: &str) -> bool {
             matches!(event_type, "order.placed" | "order.paid")
         }
-        fn setup(
-            &self,
-            db: &::eventsmith::rusqlite::Connection,
-        ) -> ::eventsmith::rusqlite::Result<::eventsmith::read_model::Setup> {
-            ::eventsmith::read_model::Table::<CustomerOrders>::ensure(db)
-        }
-        fn reset(
-            &self,
-            db: &::eventsmith::rusqlite::Connection,
-        ) -> ::eventsmith::rusqlite::Result<()> {
-            ::eventsmith::read_model::Table::<CustomerOrders>::clear(db)
-        }
         fn handle(
             &self,
-            db: &::eventsmith::rusqlite::Connection,
+            transaction: &dyn ::eventsmith::read_model::Transaction,
             event: &super::DomainEvent,
             envelope: &::eventsmith::store::Envelope,
-        ) -> ::std::result::Result<(), ::std::string::String> {
-            let rows = ::eventsmith::read_model::Table::<CustomerOrders>::new(db);
+        ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError> {
+            let rows = ::eventsmith::read_model::Table::<
+                CustomerOrders,
+            >::new(transaction);
             match event {
                 super::DomainEvent::OrderPlaced(event) => {
                     H::on_order_placed(&rows, event, envelope)
@@ -1881,7 +1897,7 @@ pub mod projections {
             rows: &::eventsmith::read_model::Table<'_, DailyRevenue>,
             event: &super::order::v1::OrderPaid,
             envelope: &::eventsmith::store::Envelope,
-        ) -> ::std::result::Result<(), ::std::string::String>;
+        ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError>;
     }
     /// The `daily_revenue` projection for the runner: its table follows the row schema, and events go to the handler `H`.
     pub struct DailyRevenueProjection<H>(::std::marker::PhantomData<fn() -> H>);
@@ -1898,28 +1914,19 @@ pub mod projections {
     for DailyRevenueProjection<H> {
         type Event = super::DomainEvent;
         const NAME: &'static str = "daily_revenue";
+        const TABLES: &'static [::eventsmith::read_model::TableSpec] = &[
+            ::eventsmith::read_model::TableSpec::of::<DailyRevenue>(),
+        ];
         fn handles(&self, event_type: &str) -> bool {
             matches!(event_type, "order.paid")
         }
-        fn setup(
-            &self,
-            db: &::eventsmith::rusqlite::Connection,
-        ) -> ::eventsmith::rusqlite::Result<::eventsmith::read_model::Setup> {
-            ::eventsmith::read_model::Table::<DailyRevenue>::ensure(db)
-        }
-        fn reset(
-            &self,
-            db: &::eventsmith::rusqlite::Connection,
-        ) -> ::eventsmith::rusqlite::Result<()> {
-            ::eventsmith::read_model::Table::<DailyRevenue>::clear(db)
-        }
         fn handle(
             &self,
-            db: &::eventsmith::rusqlite::Connection,
+            transaction: &dyn ::eventsmith::read_model::Transaction,
             event: &super::DomainEvent,
             envelope: &::eventsmith::store::Envelope,
-        ) -> ::std::result::Result<(), ::std::string::String> {
-            let rows = ::eventsmith::read_model::Table::<DailyRevenue>::new(db);
+        ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError> {
+            let rows = ::eventsmith::read_model::Table::<DailyRevenue>::new(transaction);
             match event {
                 super::DomainEvent::OrderPaid(event) => {
                     H::on_order_paid(&rows, event, envelope)
@@ -1976,31 +1983,31 @@ pub mod projections {
             rows: &::eventsmith::read_model::Table<'_, OrderSummary>,
             event: &super::order::v2::OrderPlaced,
             envelope: &::eventsmith::store::Envelope,
-        ) -> ::std::result::Result<(), ::std::string::String>;
+        ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError>;
         /// Takes `order.line_added` into account in `rows` (inside the runner's transaction, with the checkpoint).
         fn on_order_line_added(
             rows: &::eventsmith::read_model::Table<'_, OrderSummary>,
             event: &super::order::v1::OrderLineAdded,
             envelope: &::eventsmith::store::Envelope,
-        ) -> ::std::result::Result<(), ::std::string::String>;
+        ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError>;
         /// Takes `order.paid` into account in `rows` (inside the runner's transaction, with the checkpoint).
         fn on_order_paid(
             rows: &::eventsmith::read_model::Table<'_, OrderSummary>,
             event: &super::order::v1::OrderPaid,
             envelope: &::eventsmith::store::Envelope,
-        ) -> ::std::result::Result<(), ::std::string::String>;
+        ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError>;
         /// Takes `order.shipped` into account in `rows` (inside the runner's transaction, with the checkpoint).
         fn on_order_shipped(
             rows: &::eventsmith::read_model::Table<'_, OrderSummary>,
             event: &super::order::v1::OrderShipped,
             envelope: &::eventsmith::store::Envelope,
-        ) -> ::std::result::Result<(), ::std::string::String>;
+        ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError>;
         /// Takes `order.cancelled` into account in `rows` (inside the runner's transaction, with the checkpoint).
         fn on_order_cancelled(
             rows: &::eventsmith::read_model::Table<'_, OrderSummary>,
             event: &super::order::v1::OrderCancelled,
             envelope: &::eventsmith::store::Envelope,
-        ) -> ::std::result::Result<(), ::std::string::String>;
+        ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError>;
     }
     /// The `order_summary` projection for the runner: its table follows the row schema, and events go to the handler `H`.
     pub struct OrderSummaryProjection<H>(::std::marker::PhantomData<fn() -> H>);
@@ -2017,31 +2024,22 @@ pub mod projections {
     for OrderSummaryProjection<H> {
         type Event = super::DomainEvent;
         const NAME: &'static str = "order_summary";
+        const TABLES: &'static [::eventsmith::read_model::TableSpec] = &[
+            ::eventsmith::read_model::TableSpec::of::<OrderSummary>(),
+        ];
         fn handles(&self, event_type: &str) -> bool {
             matches!(
                 event_type, "order.placed" | "order.line_added" | "order.paid" |
                 "order.shipped" | "order.cancelled"
             )
         }
-        fn setup(
-            &self,
-            db: &::eventsmith::rusqlite::Connection,
-        ) -> ::eventsmith::rusqlite::Result<::eventsmith::read_model::Setup> {
-            ::eventsmith::read_model::Table::<OrderSummary>::ensure(db)
-        }
-        fn reset(
-            &self,
-            db: &::eventsmith::rusqlite::Connection,
-        ) -> ::eventsmith::rusqlite::Result<()> {
-            ::eventsmith::read_model::Table::<OrderSummary>::clear(db)
-        }
         fn handle(
             &self,
-            db: &::eventsmith::rusqlite::Connection,
+            transaction: &dyn ::eventsmith::read_model::Transaction,
             event: &super::DomainEvent,
             envelope: &::eventsmith::store::Envelope,
-        ) -> ::std::result::Result<(), ::std::string::String> {
-            let rows = ::eventsmith::read_model::Table::<OrderSummary>::new(db);
+        ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError> {
+            let rows = ::eventsmith::read_model::Table::<OrderSummary>::new(transaction);
             match event {
                 super::DomainEvent::OrderPlaced(event) => {
                     H::on_order_placed(&rows, event, envelope)
@@ -2114,7 +2112,7 @@ impl ::eventsmith::EventSet for DomainEvent {
             }
             _ => {
                 ::std::result::Result::Err(
-                    ::eventsmith::codec::unknown_event_type(event_type),
+                    ::eventsmith::__private::codec::unknown_event_type(event_type),
                 )
             }
         }
@@ -2124,25 +2122,25 @@ impl ::eventsmith::EventSet for DomainEvent {
     ) -> ::std::result::Result<::std::vec::Vec<u8>, ::eventsmith::EncodeError> {
         match *self {
             Self::CustomerEmailChanged(ref event) => {
-                ::eventsmith::codec::encode("customer.email_changed", event)
+                ::eventsmith::__private::codec::encode("customer.email_changed", event)
             }
             Self::CustomerRegistered(ref event) => {
-                ::eventsmith::codec::encode("customer.registered", event)
+                ::eventsmith::__private::codec::encode("customer.registered", event)
             }
             Self::OrderCancelled(ref event) => {
-                ::eventsmith::codec::encode("order.cancelled", event)
+                ::eventsmith::__private::codec::encode("order.cancelled", event)
             }
             Self::OrderLineAdded(ref event) => {
-                ::eventsmith::codec::encode("order.line_added", event)
+                ::eventsmith::__private::codec::encode("order.line_added", event)
             }
             Self::OrderPaid(ref event) => {
-                ::eventsmith::codec::encode("order.paid", event)
+                ::eventsmith::__private::codec::encode("order.paid", event)
             }
             Self::OrderPlaced(ref event) => {
-                ::eventsmith::codec::encode("order.placed", event)
+                ::eventsmith::__private::codec::encode("order.placed", event)
             }
             Self::OrderShipped(ref event) => {
-                ::eventsmith::codec::encode("order.shipped", event)
+                ::eventsmith::__private::codec::encode("order.shipped", event)
             }
         }
     }

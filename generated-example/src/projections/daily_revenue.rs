@@ -6,6 +6,7 @@
 use crate::domain::order::{amount, cents};
 use crate::generated::order::OrderPaid;
 use crate::generated::projections::{DailyRevenue, DailyRevenueHandler};
+use eventsmith::projection::HandlerError;
 use eventsmith::read_model::Table;
 use eventsmith::store::Envelope;
 
@@ -18,7 +19,7 @@ impl DailyRevenueHandler for Handler {
         rows: &Table<'_, DailyRevenue>,
         event: &OrderPaid,
         envelope: &Envelope,
-    ) -> Result<(), String> {
+    ) -> Result<(), HandlerError> {
         let day: eventsmith::format::Date = envelope
             .time
             .date()

@@ -2,13 +2,15 @@
 //!
 //! This file is yours: `eventsmith service new` wrote it once, with default logic, and never
 //! overwrites it. Each `on_` method takes one event into account in `rows`, inside the runner's
-//! transaction with its checkpoint; an `Err` is retried, then dead-lettered.
+//! transaction with its checkpoint; an `Err` is retried, then dead-lettered (a transient one,
+//! such as a busy database, is retried until it passes).
 
 use crate::domain::order::{amount, cents, line_cents};
 use crate::generated::order::{
     OrderCancelled, OrderLineAdded, OrderPaid, OrderPlaced, OrderShipped,
 };
 use crate::generated::projections::{OrderSummary, OrderSummaryHandler, OrderSummaryStatus};
+use eventsmith::projection::HandlerError;
 use eventsmith::read_model::Table;
 use eventsmith::store::Envelope;
 
@@ -22,7 +24,7 @@ impl Handler {
         rows: &Table<'_, OrderSummary>,
         envelope: &Envelope,
         change: impl FnOnce(&mut OrderSummary),
-    ) -> Result<(), String> {
+    ) -> Result<(), HandlerError> {
         let id = order_id(envelope)?;
         let mut row = rows
             .get(id.as_str())?
@@ -35,11 +37,7 @@ impl Handler {
 
 /// The order of an event: the id of its `order-<id>` stream.
 pub fn order_id(envelope: &Envelope) -> Result<eventsmith::format::Uuid, String> {
-    let id = envelope
-        .stream
-        .strip_prefix("order-")
-        .unwrap_or(&envelope.stream);
-    id.parse().map_err(|e| format!("{e}"))
+    envelope.aggregate_id().parse().map_err(|e| format!("{e}"))
 }
 
 /// When an event happened, as a row stores it.
@@ -52,7 +50,7 @@ impl OrderSummaryHandler for Handler {
         rows: &Table<'_, OrderSummary>,
         event: &OrderPlaced,
         envelope: &Envelope,
-    ) -> Result<(), String> {
+    ) -> Result<(), HandlerError> {
         Ok(rows.upsert(&OrderSummary {
             order_id: order_id(envelope)?,
             customer_id: event.customer_id.clone(),
@@ -68,7 +66,7 @@ impl OrderSummaryHandler for Handler {
         rows: &Table<'_, OrderSummary>,
         event: &OrderLineAdded,
         envelope: &Envelope,
-    ) -> Result<(), String> {
+    ) -> Result<(), HandlerError> {
         Self::update(rows, envelope, |row| {
             row.line_count += 1;
             row.total_amount = amount(
@@ -82,7 +80,7 @@ impl OrderSummaryHandler for Handler {
         rows: &Table<'_, OrderSummary>,
         _: &OrderPaid,
         envelope: &Envelope,
-    ) -> Result<(), String> {
+    ) -> Result<(), HandlerError> {
         Self::update(rows, envelope, |row| row.status = OrderSummaryStatus::Paid)
     }
 
@@ -90,7 +88,7 @@ impl OrderSummaryHandler for Handler {
         rows: &Table<'_, OrderSummary>,
         _: &OrderShipped,
         envelope: &Envelope,
-    ) -> Result<(), String> {
+    ) -> Result<(), HandlerError> {
         Self::update(rows, envelope, |row| {
             row.status = OrderSummaryStatus::Shipped
         })
@@ -100,7 +98,7 @@ impl OrderSummaryHandler for Handler {
         rows: &Table<'_, OrderSummary>,
         _: &OrderCancelled,
         envelope: &Envelope,
-    ) -> Result<(), String> {
+    ) -> Result<(), HandlerError> {
         Self::update(rows, envelope, |row| {
             row.status = OrderSummaryStatus::Cancelled
         })

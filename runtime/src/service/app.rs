@@ -4,10 +4,11 @@
 //! logs, signals, the database layout) lives here.
 
 use super::{Service, Settings};
+use crate::Aggregate;
 use crate::command::CommandSet;
 use crate::projection::{DeadLetter, Projection, ProjectionError, ProjectionRunner, Status};
 use crate::read_model::Tabled;
-use crate::repository::{Aggregate, Repository};
+use crate::repository::Repository;
 use crate::store::SqliteStore;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};

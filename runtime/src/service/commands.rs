@@ -2,8 +2,9 @@
 //! the aggregate's repository, answered with the stream's new version and the appended events.
 
 use super::problem::Problem;
+use crate::Aggregate;
 use crate::command::{CommandError, CommandSet};
-use crate::repository::{Aggregate, Execute, Repository, RepositoryError};
+use crate::repository::{Execute, Repository, RepositoryError};
 use crate::store::{Direction, EventStore, StoreError};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -110,7 +111,7 @@ fn command_problem(error: CommandError) -> Problem {
     }
 }
 
-fn repository_problem<R: std::fmt::Display>(error: RepositoryError<R>, if_match: bool) -> Problem {
+fn repository_problem(error: RepositoryError, if_match: bool) -> Problem {
     match error {
         RepositoryError::Rejected(reason) => Problem::new(
             StatusCode::CONFLICT,

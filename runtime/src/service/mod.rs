@@ -14,17 +14,17 @@
 pub mod app;
 mod commands;
 mod problem;
-pub mod process;
 mod queries;
 
 pub use app::App;
 pub use commands::Outcome;
 pub use problem::Problem;
 
+use crate::Aggregate;
 use crate::command::CommandSet;
 use crate::projection::{Projection, ProjectionError, ProjectionRunner};
 use crate::read_model::Tabled;
-use crate::repository::{Aggregate, Execute, Repository};
+use crate::repository::{Execute, Repository};
 use crate::store::{Direction, EventStore, Metadata};
 use axum::Router;
 use axum::body::Bytes;

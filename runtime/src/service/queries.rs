@@ -1,8 +1,8 @@
 //! Reads: one stream, the global feed, and projection rows with the position they reflect.
 
 use super::problem::Problem;
-use crate::read_model::{Row, Table};
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use crate::read_model::sqlite::SqliteReadModel;
+use crate::read_model::{Backend, Row, RowError, Table};
 use serde_json::Value;
 use std::future::Future;
 use std::path::PathBuf;
@@ -36,32 +36,20 @@ impl<R: Row + 'static> TableQuery<R> {
     /// Runs `read` in one read transaction with the checkpoint, off the async executor.
     fn read<T: Send + 'static>(
         &self,
-        read: impl FnOnce(&Table<'_, R>) -> Result<T, crate::read_model::RowError> + Send + 'static,
+        read: impl FnOnce(&Table<'_, R>) -> Result<T, RowError> + Send + 'static,
     ) -> Reading<T> {
         let path = self.path.clone();
         let name = self.name;
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                let internal = |e: rusqlite::Error| Problem::internal(e.to_string());
-                let mut db = Connection::open_with_flags(
-                    &path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(internal)?;
-                let snapshot = db.transaction().map_err(internal)?;
-                let position = snapshot
-                    .query_row(
-                        "SELECT position FROM eventsmith_checkpoints WHERE projection = ?1",
-                        [name],
-                        |r| r.get::<_, i64>(0),
-                    )
-                    .optional()
-                    .map_err(internal)?
-                    .unwrap_or(0) as u64;
-                let value = read(&Table::new(&snapshot)).map_err(|e| match e {
-                    crate::read_model::RowError::Shape { reason, .. }
-                        if reason.starts_with("there is no column") =>
-                    {
+                let internal =
+                    |e: crate::read_model::BackendError| Problem::internal(e.to_string());
+                let model = SqliteReadModel::open_read_only(&path).map_err(internal)?;
+                let (value, position) = model
+                    .read(name, |position, rows| (read(&Table::new(rows)), position))
+                    .map_err(internal)?;
+                let value = value.map_err(|e| match e {
+                    RowError::Shape { reason, .. } if reason.starts_with("there is no column") => {
                         Problem::bad_request(reason)
                     }
                     other => Problem::internal(other.to_string()),
@@ -74,8 +62,8 @@ impl<R: Row + 'static> TableQuery<R> {
     }
 }
 
-fn json<R: Row>(row: &R) -> Result<Value, crate::read_model::RowError> {
-    serde_json::to_value(row).map_err(|e| crate::read_model::RowError::Shape {
+fn json<R: Row>(row: &R) -> Result<Value, RowError> {
+    serde_json::to_value(row).map_err(|e| RowError::Shape {
         table: R::TABLE,
         reason: e.to_string(),
     })

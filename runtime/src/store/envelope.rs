@@ -74,6 +74,20 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// The stream's category: the part of `<category>-<id>` before the first `-` (EventStoreDB's
+    /// convention), or the whole stream when it has no `-`. Categories are meant to hold no `-`.
+    pub fn category(&self) -> &str {
+        self.stream
+            .split_once('-')
+            .map_or(self.stream.as_str(), |(category, _)| category)
+    }
+
+    /// The id of the aggregate whose stream this is: the part of `<category>-<id>` after the
+    /// first `-` (so an id may hold dashes, a UUID say), or `""` when the stream has no `-`.
+    pub fn aggregate_id(&self) -> &str {
+        self.stream.split_once('-').map_or("", |(_, id)| id)
+    }
+
     /// The event as CloudEvents 1.0 structured JSON. The store's attributes are extension
     /// attributes, named as the spec requires (lowercase letters and digits).
     pub fn to_cloudevent(&self) -> Value {
@@ -120,5 +134,40 @@ impl Envelope {
     /// Decodes the payload into an event set, upcasting older versions.
     pub fn decode<E: crate::EventSet>(&self) -> Result<E, crate::DecodeError> {
         E::decode(&self.event_type, self.version, &self.data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on(stream: &str) -> Envelope {
+        Envelope {
+            id: uuid::Uuid::nil(),
+            source: "test".into(),
+            event_type: "order.placed".into(),
+            version: 1,
+            stream: stream.into(),
+            stream_version: 1,
+            position: 1,
+            time: time::OffsetDateTime::UNIX_EPOCH,
+            data_schema: None,
+            data: b"{}".to_vec(),
+            metadata: Metadata::default(),
+        }
+    }
+
+    #[test]
+    fn streams_split_at_the_first_dash() {
+        let order = on("order-0190f5d3-1b2c-7d4e-8f5a-6b7c8d9e0f12");
+        assert_eq!(order.category(), "order");
+        assert_eq!(order.aggregate_id(), "0190f5d3-1b2c-7d4e-8f5a-6b7c8d9e0f12");
+        let bare = on("orders");
+        assert_eq!((bare.category(), bare.aggregate_id()), ("orders", ""));
+        let empty_id = on("order-");
+        assert_eq!(
+            (empty_id.category(), empty_id.aggregate_id()),
+            ("order", "")
+        );
     }
 }

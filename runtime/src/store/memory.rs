@@ -1,8 +1,8 @@
 //! The in-memory backend, for tests: everything in one mutex, nothing durable.
 
 use super::{
-    Appended, Direction, Envelope, EventStore, ExpectedVersion, NewEvent, Snapshot, StoreError,
-    check_append, record_append, satisfies,
+    Appended, Direction, Envelope, EventStore, ExpectedVersion, Head, HeadSender, NewEvent,
+    Snapshot, StoreError, check_append, record_append, satisfies,
 };
 use std::collections::HashMap;
 use std::future::Future;
@@ -22,7 +22,7 @@ struct State {
 pub struct InMemoryStore {
     source: std::sync::Arc<str>,
     state: Mutex<State>,
-    head: tokio::sync::watch::Sender<u64>,
+    head: HeadSender,
 }
 
 impl InMemoryStore {
@@ -31,7 +31,7 @@ impl InMemoryStore {
         Self {
             source: source.into().into(),
             state: Mutex::new(State::default()),
-            head: tokio::sync::watch::Sender::new(0),
+            head: HeadSender::new(0),
         }
     }
 
@@ -95,7 +95,7 @@ impl InMemoryStore {
             state.idempotency.insert(key.to_owned(), appended);
         }
         drop(state);
-        self.head.send_replace(appended.last_position);
+        self.head.publish(appended.last_position);
         Ok(appended)
     }
 
@@ -172,7 +172,7 @@ impl EventStore for InMemoryStore {
         std::future::ready(self.lock().map(|s| s.idempotency.get(key).copied()))
     }
 
-    fn head(&self) -> tokio::sync::watch::Receiver<u64> {
+    fn head(&self) -> Head {
         self.head.subscribe()
     }
 

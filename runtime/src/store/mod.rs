@@ -1,13 +1,18 @@
-//! The event store contract and its backends. The traits name no backend's types, so SQLite (here)
-//! and Postgres (later) implement the same [`EventStore`], and one conformance suite runs against
-//! each (runtime/tests/store_conformance.rs).
+//! The event store contract and its backends. The traits name no backend's types (nor an async
+//! runtime's), so every backend implements the same [`EventStore`], and one conformance suite runs
+//! against each (runtime/tests/store_conformance.rs): [`InMemoryStore`] always, [`SqliteStore`]
+//! with the `sqlite` feature; a `postgres` backend goes beside it as `store/postgres.rs`.
 
 mod envelope;
+mod head;
 mod memory;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use envelope::{Envelope, Metadata, NewEvent};
+pub use head::{Changed, Closed, Head, HeadSender};
 pub use memory::InMemoryStore;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 use std::future::Future;
@@ -120,8 +125,8 @@ pub trait EventStore: Send + Sync {
         key: &str,
     ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send;
 
-    /// The last global position (0 when empty) and a receiver told of every later one.
-    fn head(&self) -> tokio::sync::watch::Receiver<u64>;
+    /// The last global position (0 when empty), watched: told of every later one.
+    fn head(&self) -> Head;
 
     /// Saves `state` as `stream`'s snapshot at `version`.
     fn save_snapshot(
@@ -144,7 +149,7 @@ pub trait EventStore: Send + Sync {
 /// while the caller works on the current one.
 pub struct Subscription<'s, S: EventStore> {
     store: &'s S,
-    head: tokio::sync::watch::Receiver<u64>,
+    head: Head,
     next: u64,
     buffer: std::collections::VecDeque<Envelope>,
     batch: usize,
@@ -194,7 +199,7 @@ impl<'s, S: EventStore + Sync> Subscription<'s, S> {
                 None => {
                     // Marked seen before reading, so an append between the read and the wait
                     // still wakes us.
-                    self.head.borrow_and_update();
+                    self.head.mark_seen();
                     (self.store.read_all(self.next, self.batch).await?, true)
                 }
             };
@@ -210,15 +215,22 @@ impl<'s, S: EventStore + Sync> Subscription<'s, S> {
                 self.head
                     .changed()
                     .await
-                    .map_err(|_| StoreError::Backend("the store was closed".into()))?;
+                    .map_err(|closed| StoreError::Backend(closed.to_string()))?;
             }
         }
     }
 }
 
+/// Reports an append through the `metrics` facade (with the `metrics` feature):
+/// `eventsmith_appends_total` and `eventsmith_events_appended_total`, `eventsmith_append_seconds`,
+/// and `eventsmith_append_conflicts_total`.
+#[cfg(not(feature = "metrics"))]
+pub(crate) fn record_append(_: &Result<Appended, StoreError>, _: std::time::Instant) {}
+
 /// Reports an append through the `metrics` facade: `eventsmith_appends_total` and
 /// `eventsmith_events_appended_total`, `eventsmith_append_seconds`, and
 /// `eventsmith_append_conflicts_total`.
+#[cfg(feature = "metrics")]
 pub(crate) fn record_append(result: &Result<Appended, StoreError>, started: std::time::Instant) {
     match result {
         Ok(appended) => {
@@ -300,7 +312,7 @@ impl<S: EventStore> EventStore for std::sync::Arc<S> {
         (**self).idempotent_result(key)
     }
 
-    fn head(&self) -> tokio::sync::watch::Receiver<u64> {
+    fn head(&self) -> Head {
         (**self).head()
     }
 

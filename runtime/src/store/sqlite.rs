@@ -11,8 +11,8 @@
 //! power loss; group commit is what keeps `FULL` fast.)
 
 use super::{
-    Appended, Direction, Envelope, EventStore, ExpectedVersion, Metadata, NewEvent, Snapshot,
-    StoreError, check_append, record_append, satisfies,
+    Appended, Direction, Envelope, EventStore, ExpectedVersion, Head, HeadSender, Metadata,
+    NewEvent, Snapshot, StoreError, check_append, record_append, satisfies,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use std::future::Future;
@@ -70,7 +70,7 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<mpsc::Sender<Request>>,
     readers: Mutex<Vec<Connection>>,
-    head: tokio::sync::watch::Sender<u64>,
+    head: HeadSender,
 }
 
 /// An event store in a SQLite database file. Reads run on tokio's blocking pool, so the store is
@@ -115,7 +115,7 @@ impl SqliteStore {
                 r.get::<_, i64>(0)
             })
             .map_err(backend)? as u64;
-        let head = tokio::sync::watch::Sender::new(head);
+        let head = HeadSender::new(head);
         let (sender, receiver) = mpsc::channel();
         let inner = Arc::new(Inner {
             source: source.into().into(),
@@ -188,7 +188,7 @@ fn write_loop(
                     })
                     .max();
                 if let Some(last) = last {
-                    inner.head.send_replace(last);
+                    inner.head.publish(last);
                 }
                 for (request, result) in group.into_iter().zip(results) {
                     reply(request, result);
@@ -565,7 +565,7 @@ impl EventStore for SqliteStore {
         self.read(move |connection, _| idempotent(connection, &key))
     }
 
-    fn head(&self) -> tokio::sync::watch::Receiver<u64> {
+    fn head(&self) -> Head {
         self.inner.head.subscribe()
     }
 

@@ -111,7 +111,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::Checker;
+    use crate::__private::Checker;
     use serde::Deserialize;
     use serde_json::json;
 

@@ -1,6 +1,6 @@
 //! Serde helpers for an optional, nullable property as `Option<Option<T>>`: absent is `None`,
 //! `null` is `Some(None)`, a value is `Some(Some(value))`, and each serializes back as it came.
-//! Use with `#[serde(default, skip_serializing_if = "Option::is_none", with = "eventsmith::double_option")]`.
+//! Use with `#[serde(default, skip_serializing_if = "Option::is_none", with = "eventsmith::__private::double_option")]`.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 

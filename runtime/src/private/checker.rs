@@ -1,0 +1,379 @@
+//! The checker generated `Validate` implementations drive: it walks a value, tracks the path,
+//! and collects violations of the keywords serde cannot express. `Pattern` compiles a `pattern`
+//! once; `Numeric` is a number a range check reads.
+
+use crate::validate::Violation;
+use std::sync::OnceLock;
+
+/// One step of the path to the value being checked.
+#[derive(Debug, Clone)]
+enum Segment {
+    Property(&'static str),
+    Key(String),
+    Index(usize),
+}
+
+/// Walks a value, tracking the path, and collects violations. The path is kept as segments and
+/// written as a JSON pointer only when something is wrong, so checking a valid value costs no
+/// string building.
+#[derive(Debug, Default)]
+pub struct Checker {
+    path: Vec<Segment>,
+    violations: Vec<Violation>,
+}
+
+impl Checker {
+    /// Runs `check` one declared property deeper.
+    pub fn at(&mut self, property: &'static str, check: impl FnOnce(&mut Self)) {
+        self.path.push(Segment::Property(property));
+        check(self);
+        self.path.pop();
+    }
+
+    /// Runs `check` one map entry deeper.
+    pub fn at_key(&mut self, key: &str, check: impl FnOnce(&mut Self)) {
+        self.path.push(Segment::Key(key.to_owned()));
+        check(self);
+        self.path.pop();
+    }
+
+    /// Runs `check` one array item deeper.
+    pub fn at_index(&mut self, index: usize, check: impl FnOnce(&mut Self)) {
+        self.path.push(Segment::Index(index));
+        check(self);
+        self.path.pop();
+    }
+
+    /// Records a violation at the current path.
+    pub fn fail(&mut self, message: impl Into<String>) {
+        let mut pointer = String::new();
+        for segment in &self.path {
+            pointer.push('/');
+            match segment {
+                Segment::Property(name) => escape_into(&mut pointer, name),
+                Segment::Key(key) => escape_into(&mut pointer, key),
+                Segment::Index(index) => pointer.push_str(&index.to_string()),
+            }
+        }
+        self.violations.push(Violation {
+            pointer,
+            message: message.into(),
+        });
+    }
+
+    /// `minLength`, counted in characters as JSON Schema counts them.
+    pub fn min_length(&mut self, value: &str, min: u64) {
+        if (value.chars().count() as u64) < min {
+            self.fail(format!("shorter than {min} characters"));
+        }
+    }
+
+    /// `maxLength`, counted in characters.
+    pub fn max_length(&mut self, value: &str, max: u64) {
+        if value.chars().count() as u64 > max {
+            self.fail(format!("longer than {max} characters"));
+        }
+    }
+
+    /// `pattern`: the regular expression must match somewhere in the value.
+    pub fn pattern(&mut self, value: &str, pattern: &Pattern) {
+        match pattern.regex() {
+            Some(regex) if regex.is_match(value) => {}
+            Some(_) => self.fail(format!("does not match the pattern `{}`", pattern.source)),
+            None => self.fail(format!("the pattern `{}` does not compile", pattern.source)),
+        }
+    }
+
+    /// `patternProperties` when no other key is allowed: every key must match one of `patterns`
+    /// (a pattern that does not compile allows every key: refusing could be wrong).
+    pub fn keys_match<'k>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k String>,
+        patterns: &[Pattern],
+    ) {
+        for key in keys {
+            let allowed = patterns
+                .iter()
+                .any(|pattern| pattern.regex().is_none_or(|regex| regex.is_match(key)));
+            if !allowed {
+                let sources: Vec<String> = patterns
+                    .iter()
+                    .map(|pattern| format!("`{}`", pattern.source))
+                    .collect();
+                self.at_key(key, |checker| {
+                    checker.fail(format!(
+                        "the key matches none of the allowed patterns {}",
+                        sources.join(", ")
+                    ))
+                });
+            }
+        }
+    }
+
+    /// `propertyNames`: runs `check` on every key, at the key's path, and says in each of its
+    /// messages that the property name is at fault (the value sits at the same path).
+    pub fn property_names<'k>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k String>,
+        check: impl Fn(&mut Self, &String),
+    ) {
+        for key in keys {
+            let found = self.violations.len();
+            self.at_key(key, |checker| check(checker, key));
+            for violation in &mut self.violations[found..] {
+                violation.message = format!("property name {}", violation.message);
+            }
+        }
+    }
+
+    /// `minimum` or `exclusiveMinimum`.
+    pub fn minimum(&mut self, value: impl Numeric, min: f64, exclusive: bool) {
+        let value = value.to_f64();
+        if value < min || (exclusive && value == min) {
+            let word = if exclusive {
+                "greater than"
+            } else {
+                "at least"
+            };
+            self.fail(format!("must be {word} {min}"));
+        }
+    }
+
+    /// `maximum` or `exclusiveMaximum`.
+    pub fn maximum(&mut self, value: impl Numeric, max: f64, exclusive: bool) {
+        let value = value.to_f64();
+        if value > max || (exclusive && value == max) {
+            let word = if exclusive { "less than" } else { "at most" };
+            self.fail(format!("must be {word} {max}"));
+        }
+    }
+
+    /// `multipleOf`.
+    pub fn multiple_of(&mut self, value: impl Numeric, factor: f64) {
+        let quotient = value.to_f64() / factor;
+        if !quotient.is_finite() || (quotient - quotient.round()).abs() > 1e-9 {
+            self.fail(format!("must be a multiple of {factor}"));
+        }
+    }
+
+    /// `minItems`.
+    pub fn min_items(&mut self, len: usize, min: u64) {
+        if (len as u64) < min {
+            self.fail(format!("fewer than {min} items"));
+        }
+    }
+
+    /// `maxItems`.
+    pub fn max_items(&mut self, len: usize, max: u64) {
+        if len as u64 > max {
+            self.fail(format!("more than {max} items"));
+        }
+    }
+
+    /// `minProperties`.
+    pub fn min_properties(&mut self, len: usize, min: u64) {
+        if (len as u64) < min {
+            self.fail(format!("fewer than {min} properties"));
+        }
+    }
+
+    /// `maxProperties`.
+    pub fn max_properties(&mut self, len: usize, max: u64) {
+        if len as u64 > max {
+            self.fail(format!("more than {max} properties"));
+        }
+    }
+
+    /// `uniqueItems`.
+    pub fn unique_items<T: PartialEq>(&mut self, items: &[T]) {
+        let duplicate = items
+            .iter()
+            .enumerate()
+            .any(|(i, item)| items[..i].contains(item));
+        if duplicate {
+            self.fail("items are not unique");
+        }
+    }
+
+    /// `const` or `enum` for values without a Rust enum of their own: compared as JSON.
+    pub fn one_of_values<T: serde::Serialize>(&mut self, value: &T, allowed: &[&str]) {
+        let Ok(actual) = serde_json::to_value(value) else {
+            return self.fail("cannot be compared with its allowed values");
+        };
+        let allowed_value = |text: &&str| serde_json::from_str::<serde_json::Value>(text).ok();
+        if !allowed
+            .iter()
+            .filter_map(allowed_value)
+            .any(|v| v == actual)
+        {
+            match allowed {
+                [one] => self.fail(format!("must be {one}")),
+                _ => self.fail(format!("must be one of {}", allowed.join(", "))),
+            }
+        }
+    }
+
+    /// The violations found so far.
+    pub fn into_violations(self) -> Vec<Violation> {
+        self.violations
+    }
+}
+
+fn escape_into(pointer: &mut String, token: &str) {
+    for c in token.chars() {
+        match c {
+            '~' => pointer.push_str("~0"),
+            '/' => pointer.push_str("~1"),
+            c => pointer.push(c),
+        }
+    }
+}
+
+/// A number a range check can read.
+pub trait Numeric: Copy {
+    /// The value as `f64` (bounds are compared in `f64`, as JSON numbers are).
+    fn to_f64(self) -> f64;
+}
+
+macro_rules! numeric {
+    ($($t:ty),*) => {$(
+        impl Numeric for $t {
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+        }
+    )*};
+}
+numeric!(i8, i16, i32, i64, u8, u16, u32, u64, f64);
+
+impl Numeric for &serde_json::Number {
+    fn to_f64(self) -> f64 {
+        self.as_f64().unwrap_or(f64::NAN)
+    }
+}
+
+/// A `pattern`, compiled once on first use. The generator checks that it compiles.
+#[derive(Debug)]
+pub struct Pattern {
+    source: &'static str,
+    rust: &'static str,
+    regex: OnceLock<Option<regex::Regex>>,
+}
+
+impl Pattern {
+    /// A pattern whose source text is also its Rust form.
+    pub const fn new(source: &'static str) -> Self {
+        Self::translated(source, source)
+    }
+
+    /// A pattern as the schema writes it (ECMA-262) and its Rust form (`\d` as `[0-9]`, ...).
+    pub const fn translated(source: &'static str, rust: &'static str) -> Self {
+        Self {
+            source,
+            rust,
+            regex: OnceLock::new(),
+        }
+    }
+
+    /// The compiled expression, or `None` when it does not compile.
+    pub fn regex(&self) -> Option<&regex::Regex> {
+        self.regex
+            .get_or_init(|| regex::Regex::new(self.rust).ok())
+            .as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The violations as `pointer: message` lines.
+    fn messages(checker: Checker) -> Vec<String> {
+        checker
+            .into_violations()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_translated_pattern_matches_by_its_rust_form_and_reports_its_source() {
+        static DIGITS: Pattern = Pattern::translated(r"^\d+$", "^[0-9]+$");
+        let mut checker = Checker::default();
+        checker.pattern("123", &DIGITS);
+        checker.pattern("١٢٣", &DIGITS);
+        let found = messages(checker);
+        assert_eq!(found, [r"/: does not match the pattern `^\d+$`"]);
+    }
+
+    #[test]
+    fn keys_must_match_one_of_the_patterns() {
+        static PATTERNS: [Pattern; 2] = [
+            Pattern::new("^x-"),
+            Pattern::translated(r"^\d+$", "^[0-9]+$"),
+        ];
+        let keys: Vec<String> = ["x-owner", "42", "name", "a/b", "٤٢"]
+            .map(str::to_owned)
+            .to_vec();
+        let mut checker = Checker::default();
+        checker.at("labels", |checker| checker.keys_match(&keys, &PATTERNS));
+        let found = messages(checker);
+        assert_eq!(
+            found,
+            [
+                "/labels/name: the key matches none of the allowed patterns `^x-`, `^\\d+$`",
+                "/labels/a~1b: the key matches none of the allowed patterns `^x-`, `^\\d+$`",
+                "/labels/٤٢: the key matches none of the allowed patterns `^x-`, `^\\d+$`",
+            ]
+        );
+    }
+
+    #[test]
+    fn property_names_are_checked_and_named_as_such() {
+        static LOWER: Pattern = Pattern::new("^[a-z]+$");
+        let keys: Vec<String> = ["ok", "Bad", "toolong"].map(str::to_owned).to_vec();
+        let mut checker = Checker::default();
+        checker.at("tags", |checker| {
+            checker.property_names(&keys, |checker, key| {
+                checker.max_length(key, 3);
+                checker.pattern(key, &LOWER);
+            })
+        });
+        assert_eq!(
+            messages(checker),
+            [
+                "/tags/Bad: property name does not match the pattern `^[a-z]+$`",
+                "/tags/toolong: property name longer than 3 characters",
+            ]
+        );
+    }
+
+    #[test]
+    fn violations_carry_escaped_pointers() {
+        let mut checker = Checker::default();
+        checker.at("a/b", |c| c.at_index(2, |c| c.min_length("x", 2)));
+        checker.at_key("k~", |c| c.fail("bad key"));
+        checker.at("ok", |c| c.maximum(3u32, 3.0, false));
+        checker.at("n", |c| c.maximum(3u32, 3.0, true));
+        static DIGITS: Pattern = Pattern::new("^[0-9]+$");
+        checker.pattern("12a", &DIGITS);
+        checker.multiple_of(0.3, 0.1);
+        checker.multiple_of(7u32, 2.0);
+        checker.unique_items(&[1, 2, 1]);
+        checker.one_of_values(&3, &["4"]);
+        checker.one_of_values(&3, &["1", "3"]);
+        let found = messages(checker);
+        assert_eq!(
+            found,
+            [
+                "/a~1b/2: shorter than 2 characters",
+                "/k~0: bad key",
+                "/n: must be less than 3",
+                "/: does not match the pattern `^[0-9]+$`",
+                "/: must be a multiple of 2",
+                "/: items are not unique",
+                "/: must be 4",
+            ]
+        );
+    }
+}

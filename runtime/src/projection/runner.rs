@@ -1,0 +1,357 @@
+//! The projection runner, written once for every read-model [`Backend`]: feeds a store's events,
+//! decoded through an [`EventSet`](crate::EventSet) (so older versions are upcast on read, on
+//! replay and on dead-letter retry alike), into a read model. The read-model changes of a batch
+//! and the checkpoint commit in one transaction, so each event takes effect exactly once, and a
+//! restart resumes from the checkpoint. A permanently failing event is retried with backoff, then
+//! dead-lettered (event, error, attempts) while the projection moves on; a transiently failing
+//! one is retried until it goes through. Dead letters can be listed, retried and skipped.
+
+use super::{DeadLetter, HandlerError, Projection, RetryPolicy, Status};
+use crate::read_model::{Backend, BackendError, BackendTransaction, RowError, Setup, Transaction};
+use crate::store::{Envelope, EventStore, StoreError};
+
+/// Why the runner stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// Reading events failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The read-model database failed.
+    #[error("the read model failed: {0}")]
+    ReadModel(#[from] BackendError),
+    /// Reading rows failed.
+    #[error(transparent)]
+    Row(#[from] RowError),
+    /// A dead letter does not exist (or is no longer open).
+    #[error("no open dead letter {0}")]
+    NoDeadLetter(i64),
+    /// A retried dead letter failed again.
+    #[error("the dead letter failed again: {0}")]
+    StillFailing(String),
+}
+
+/// Runs projection `P` over store `S`, into the read model of backend `B`.
+pub struct ProjectionRunner<S, P, B> {
+    store: S,
+    model: ReadModel<P, B>,
+    batch: usize,
+}
+
+/// The projection and its read model: apart from the store, so a page can be read while the
+/// previous one is applied.
+struct ReadModel<P, B> {
+    projection: P,
+    backend: B,
+    retry: RetryPolicy,
+}
+
+#[cfg(feature = "sqlite")]
+impl<S: EventStore, P: Projection>
+    ProjectionRunner<S, P, crate::read_model::sqlite::SqliteReadModel>
+{
+    /// A runner whose read model is the SQLite database at `db` (created if needed).
+    pub fn open(
+        store: S,
+        projection: P,
+        db: impl AsRef<std::path::Path>,
+    ) -> Result<Self, ProjectionError> {
+        let backend = crate::read_model::sqlite::SqliteReadModel::open(db)?;
+        Self::new(store, projection, backend)
+    }
+}
+
+impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
+    /// A runner over `backend`: the projection's tables are brought in step with their row
+    /// schema, and when one is new or recreated the projection starts over (its tables emptied,
+    /// its checkpoint, open dead letters and lookups dropped), all in one transaction.
+    pub fn new(store: S, projection: P, mut backend: B) -> Result<Self, ProjectionError> {
+        let transaction = backend.begin(P::NAME)?;
+        let mut fresh = false;
+        for table in P::TABLES {
+            fresh |= matches!(
+                transaction.ensure(table)?,
+                Setup::Created | Setup::Recreated
+            );
+        }
+        if fresh {
+            for table in P::TABLES {
+                transaction.clear(table)?;
+            }
+            transaction.start_over()?;
+        }
+        transaction.commit()?;
+        Ok(Self {
+            store,
+            model: ReadModel {
+                projection,
+                backend,
+                retry: RetryPolicy::default(),
+            },
+            batch: 500,
+        })
+    }
+
+    /// Events per transaction (default 500).
+    pub fn batch(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    /// The retry policy (default: 3 attempts, from 100 ms, at most 30 s apart).
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.model.retry = retry;
+        self
+    }
+
+    /// The read model's backend.
+    pub fn backend(&self) -> &B {
+        &self.model.backend
+    }
+
+    /// Runs `read` on a consistent snapshot of the read model: rows through
+    /// [`Table::new`](crate::read_model::Table::new), say.
+    pub fn read<T>(
+        &self,
+        read: impl FnOnce(&dyn Transaction) -> Result<T, RowError>,
+    ) -> Result<T, ProjectionError> {
+        Ok(self.model.backend.read(P::NAME, |_, rows| read(rows))??)
+    }
+
+    /// The last position taken into account.
+    pub fn position(&self) -> Result<u64, ProjectionError> {
+        Ok(self.model.backend.read(P::NAME, |position, _| position)?)
+    }
+
+    /// Position, head and lag (also reported as the `eventsmith_projection_lag` gauge).
+    pub fn status(&self) -> Result<Status, ProjectionError> {
+        let position = self.position()?;
+        let head = self.store.head().position();
+        let lag = head.saturating_sub(position);
+        metrics::gauge!("eventsmith_projection_lag", "projection" => P::NAME).set(lag as f64);
+        Ok(Status {
+            position,
+            head,
+            lag,
+        })
+    }
+
+    /// Takes the next batch into account; returns how many events it covered (0: caught up).
+    pub async fn run_batch(&mut self) -> Result<usize, ProjectionError> {
+        let from = self.position()? + 1;
+        let events = self.store.read_all(from, self.batch).await?;
+        self.model.take(&events).await?;
+        self.status()?;
+        Ok(events.len())
+    }
+
+    /// Runs batches until the projection has caught up with the store's head, reading each
+    /// page while the previous one is applied.
+    pub async fn run_until_caught_up(&mut self) -> Result<Status, ProjectionError> {
+        let mut ahead = None;
+        loop {
+            let from = self.position()? + 1;
+            let events = match ahead.take() {
+                Some((at, page)) if at == from => page.await?,
+                _ => self.store.read_all(from, self.batch).await?,
+            };
+            let Some(last) = events.last() else {
+                return self.status();
+            };
+            if events.len() == self.batch {
+                let after = last.position + 1;
+                ahead = Some((after, self.store.read_all(after, self.batch)));
+            }
+            self.model.take(&events).await?;
+            self.status()?;
+        }
+    }
+
+    /// Runs until `stop` resolves, waiting for new events when caught up. Stops between batches,
+    /// so the checkpoint always matches the read model.
+    pub async fn run(
+        &mut self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ProjectionError> {
+        let mut stop = std::pin::pin!(stop);
+        let mut head = self.store.head();
+        loop {
+            head.mark_seen();
+            // Batch by batch, so a long catch-up still stops when asked. Stopping inside a batch
+            // is safe too: each transaction commits its changes with the checkpoint, or not at all.
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = &mut stop => return Ok(()),
+                    taken = self.run_batch() => if taken? == 0 { break },
+                }
+            }
+            tokio::select! {
+                _ = &mut stop => return Ok(()),
+                changed = head.changed() => if changed.is_err() { return Ok(()) },
+            }
+        }
+    }
+
+    /// Empties the read model and replays every event into it.
+    pub async fn rebuild(&mut self) -> Result<Status, ProjectionError> {
+        let transaction = self.model.backend.begin(P::NAME)?;
+        for table in P::TABLES {
+            transaction.clear(table)?;
+        }
+        transaction.start_over()?;
+        transaction.commit()?;
+        self.run_until_caught_up().await
+    }
+
+    /// The open dead letters, oldest first.
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, ProjectionError> {
+        Ok(self.model.backend.dead_letters(P::NAME)?)
+    }
+
+    /// Handles dead letter `id` again (decoded afresh, so a fixed upcaster or handler applies);
+    /// on success it is closed, on failure its attempts and error are updated.
+    pub fn retry_dead_letter(&mut self, id: i64) -> Result<(), ProjectionError> {
+        let model = &mut self.model;
+        let envelope = model
+            .backend
+            .dead_letter(P::NAME, id)?
+            .ok_or(ProjectionError::NoDeadLetter(id))?;
+        let transaction = model.backend.begin(P::NAME)?;
+        match apply(&model.projection, &transaction, &envelope) {
+            Ok(()) => {
+                transaction.close_dead_letter(id)?;
+                transaction.commit()?;
+                Ok(())
+            }
+            Err(error) => {
+                drop(transaction);
+                let error = error.to_string();
+                model.backend.failed_again(P::NAME, id, &error)?;
+                Err(ProjectionError::StillFailing(error))
+            }
+        }
+    }
+
+    /// Gives up on dead letter `id`.
+    pub fn skip_dead_letter(&mut self, id: i64) -> Result<(), ProjectionError> {
+        if self.model.backend.skip_dead_letter(P::NAME, id)? {
+            Ok(())
+        } else {
+            Err(ProjectionError::NoDeadLetter(id))
+        }
+    }
+}
+
+impl<P: Projection, B: Backend> ReadModel<P, B> {
+    /// Takes `events` into account: committed with the checkpoint, failing ones retried or
+    /// dead-lettered.
+    async fn take(&mut self, events: &[Envelope]) -> Result<(), ProjectionError> {
+        let mut done = 0;
+        while done < events.len() {
+            match self.apply_all(&events[done..])? {
+                None => done = events.len(),
+                Some((at, error)) => {
+                    done += at;
+                    self.retry_or_dead_letter(&events[done], error).await?;
+                    done += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `events` in one transaction with the checkpoint, up to the first failure; returns
+    /// its index and error (the events before it are committed). Optimistic: the whole batch runs
+    /// without savepoints; on a failure it is rolled back and the events before the failing one
+    /// are applied again on their own.
+    fn apply_all(
+        &mut self,
+        events: &[Envelope],
+    ) -> Result<Option<(usize, HandlerError)>, ProjectionError> {
+        let transaction = self.backend.begin(P::NAME)?;
+        let failed = events.iter().enumerate().find_map(|(index, envelope)| {
+            apply(&self.projection, &transaction, envelope)
+                .err()
+                .map(|error| (index, error))
+        });
+        match failed {
+            None => {
+                if let Some(last) = events.last() {
+                    transaction.checkpoint(last.position)?;
+                }
+                transaction.commit()?;
+                Ok(None)
+            }
+            Some((0, error)) => Ok(Some((0, error))),
+            Some((index, error)) => {
+                drop(transaction);
+                match self.apply_all(&events[..index])? {
+                    None => Ok(Some((index, error))),
+                    // The handler failed on an event that went through a moment ago.
+                    Some(earlier) => Ok(Some(earlier)),
+                }
+            }
+        }
+    }
+
+    /// Retries one failing event with backoff until it goes through; a permanent failure is
+    /// dead-lettered after the policy's attempts, a transient one is retried however long it
+    /// takes (the runner stops between attempts when asked). Either way the checkpoint moves
+    /// past it.
+    async fn retry_or_dead_letter(
+        &mut self,
+        envelope: &Envelope,
+        first: HandlerError,
+    ) -> Result<(), ProjectionError> {
+        let attempts = self.retry.attempts.max(1);
+        let mut wait = self.retry.backoff;
+        let mut failures = 0;
+        let mut error = first;
+        loop {
+            if error.is_transient() {
+                metrics::counter!("eventsmith_projection_transient_errors_total", "projection" => P::NAME)
+                    .increment(1);
+            } else {
+                failures += 1;
+                if failures >= attempts {
+                    break;
+                }
+            }
+            tokio::time::sleep(wait).await;
+            wait = wait
+                .saturating_mul(2)
+                .min(self.retry.max_backoff.max(self.retry.backoff));
+            let transaction = self.backend.begin(P::NAME)?;
+            match apply(&self.projection, &transaction, envelope) {
+                Ok(()) => {
+                    transaction.checkpoint(envelope.position)?;
+                    transaction.commit()?;
+                    return Ok(());
+                }
+                Err(again) => error = again,
+            }
+        }
+        let transaction = self.backend.begin(P::NAME)?;
+        transaction.dead_letter(envelope, &error.to_string(), failures)?;
+        transaction.checkpoint(envelope.position)?;
+        transaction.commit()?;
+        metrics::counter!("eventsmith_dead_letters_total", "projection" => P::NAME).increment(1);
+        Ok(())
+    }
+}
+
+/// Decodes (upcasting) and handles one event; an event that does not decode is a permanent
+/// failure.
+fn apply<P: Projection>(
+    projection: &P,
+    transaction: &dyn Transaction,
+    envelope: &Envelope,
+) -> Result<(), HandlerError> {
+    if !projection.handles(&envelope.event_type) {
+        return Ok(());
+    }
+    let event = envelope
+        .decode::<P::Event>()
+        .map_err(|e| HandlerError::permanent(e.to_string()))?;
+    projection.handle(transaction, &event, envelope)
+}
