@@ -39,3 +39,37 @@ fn fixtures_generate_their_snapshots_without_warnings() {
         insta::assert_snapshot!(name.as_str(), generated.source);
     }
 }
+
+#[test]
+fn a_default_for_a_field_the_previous_version_may_lack_is_not_generated() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("eventsmith.toml", "[project]\nname = \"p\"\n");
+    write(
+        "schema/aggregates/order.json",
+        r#"{"description": "An order.", "type": "object"}"#,
+    );
+    write(
+        "schema/events/order/placed.v1.json",
+        r#"{"description": "v1", "type": "object", "properties": {"currency": {"type": "string"}}, "additionalProperties": false}"#,
+    );
+    write(
+        "schema/events/order/placed.v2.json",
+        r#"{"description": "v2", "type": "object", "properties": {"currency": {"type": "string"}},
+            "required": ["currency"], "additionalProperties": false,
+            "x-eventsmith": {"upcast": {"rules": [{"default": {"field": "currency", "value": "EUR"}}]}}}"#,
+    );
+    let failed = code(dir.path(), &Settings::default()).unwrap_err();
+    assert!(
+        failed.text.contains("upcast-not-generated")
+            && failed
+                .text
+                .contains("may be absent or null in the previous version"),
+        "{}",
+        failed.text
+    );
+}

@@ -7,7 +7,8 @@
 use super::emit::{Emitter, ident, path};
 use super::names::Scope;
 use super::types::{Additional, Field, Item, Ty};
-use crate::project::annotations::UpcastRule;
+use crate::project::annotations::{FieldPath, UpcastRule};
+use crate::project::upcast::{Target, apply};
 use crate::text::pointer;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
@@ -155,9 +156,14 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
                         .collect(),
                     Some(Vec::new()),
                 );
-                for rule in rules {
-                    self.replay(&mut root, rule, old)?;
-                }
+                apply(
+                    &mut Slots {
+                        upcasts: self,
+                        root: &mut root,
+                        old,
+                    },
+                    rules,
+                )?;
                 self.build(&root, new, "", old)?
             }
             None if rules.is_empty() => {
@@ -181,34 +187,6 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
                 ::std::result::Result::Ok(#tokens)
             }
         })
-    }
-
-    fn replay(&self, root: &mut Slot, rule: &UpcastRule, old: &Ty) -> Result<(), String> {
-        match rule {
-            UpcastRule::Rename { from, to } | UpcastRule::Move { from, to } => {
-                let slot = self.take(root, &tokens_of(from.pointer())?, old)?;
-                put(root, &tokens_of(to.pointer())?, slot)
-            }
-            UpcastRule::Default { field, value } => {
-                let path = tokens_of(field.pointer())?;
-                if self.take(root, &path, old).is_err() {
-                    put(root, &path, Slot::Default(value.clone()))?;
-                } else {
-                    // Present in the old version: its value is kept.
-                    let kept = self.take(root, &path, old)?;
-                    put(root, &path, kept)?;
-                }
-                Ok(())
-            }
-            UpcastRule::Drop { field } => {
-                self.take(root, &tokens_of(field.pointer())?, old).map(drop)
-            }
-            UpcastRule::Convert { field, using } => {
-                let path = tokens_of(field.pointer())?;
-                let slot = self.take(root, &path, old)?;
-                put(root, &path, Slot::Converted(Box::new(slot), using.clone()))
-            }
-        }
     }
 
     /// Removes the slot at `path`, opening old objects on the way into slots of their own.
@@ -657,6 +635,57 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
     }
 }
 
+/// The slot tree of an upcaster being planned, for the rules' meaning to reshape.
+struct Slots<'u, 'e, 's, 'a, 'r> {
+    upcasts: &'u Upcasts<'e, 's, 'a>,
+    root: &'r mut Slot,
+    old: &'r Ty,
+}
+
+impl Target for Slots<'_, '_, '_, '_, '_> {
+    type Field = Slot;
+
+    fn take(&mut self, path: &FieldPath) -> Result<Option<Slot>, String> {
+        let path = tokens_of(path.pointer())?;
+        self.upcasts.take(self.root, &path, self.old).map(Some)
+    }
+
+    fn put(&mut self, path: &FieldPath, field: Option<Slot>) -> Result<(), String> {
+        let slot = field.ok_or_else(|| format!("nothing to put at `{}`", path.pointer()))?;
+        put(self.root, &tokens_of(path.pointer())?, slot)
+    }
+
+    fn fill(&mut self, path: &FieldPath, value: &Value) -> Result<(), String> {
+        let path = tokens_of(path.pointer())?;
+        let slot = match self.upcasts.take(self.root, &path, self.old) {
+            // Always present in the old version: its value is kept.
+            Ok(Slot::Old(old_path))
+                if !matches!(self.upcasts.old_ty(self.old, &old_path)?, Ty::Nullable(_)) =>
+            {
+                Slot::Old(old_path)
+            }
+            Ok(_) => {
+                return Err(format!(
+                    "`{}` may be absent or null in the previous version, and a default for such a field is not generated; declare a custom upcaster",
+                    pointer_of(&path)
+                ));
+            }
+            Err(_) => Slot::Default(value.clone()),
+        };
+        put(self.root, &path, slot)
+    }
+
+    fn convert(&mut self, path: &FieldPath, using: &str) -> Result<(), String> {
+        let path = tokens_of(path.pointer())?;
+        let slot = self.upcasts.take(self.root, &path, self.old)?;
+        put(
+            self.root,
+            &path,
+            Slot::Converted(Box::new(slot), using.to_owned()),
+        )
+    }
+}
+
 /// `f` for an expression `f(value)` (a closure that only calls a function is noise, and clippy
 /// says so), otherwise the closure `|value| expression`.
 fn function_of(expression: &TokenStream) -> TokenStream {
@@ -729,113 +758,11 @@ fn put(root: &mut Slot, path: &[String], slot: Slot) -> Result<(), String> {
     Ok(())
 }
 
-/// What declarative `rules` make of a JSON payload of the previous version, for the generated
-/// tests' expected values; `None` when a rule converts (its result is the user's code).
-pub fn apply_to_value(value: &Value, rules: &[UpcastRule]) -> Option<Value> {
-    let mut value = value.clone();
-    for rule in rules {
-        match rule {
-            UpcastRule::Rename { from, to } | UpcastRule::Move { from, to } => {
-                match remove(&mut value, from.pointer()) {
-                    Some(moved) => insert(&mut value, to.pointer(), moved),
-                    // The typed upcaster builds the objects on the way even when the moved field
-                    // is absent.
-                    None => {
-                        if let Some(parent) =
-                            pointer::parent(to.pointer()).filter(|p| !p.is_empty())
-                        {
-                            if value.pointer(parent).is_none() {
-                                insert(&mut value, parent, Value::Object(serde_json::Map::new()));
-                            }
-                        }
-                    }
-                }
-            }
-            UpcastRule::Default {
-                field,
-                value: default,
-            } => {
-                if value.pointer(field.pointer()).is_none() {
-                    insert(&mut value, field.pointer(), default.clone());
-                }
-            }
-            UpcastRule::Drop { field } => {
-                remove(&mut value, field.pointer());
-            }
-            UpcastRule::Convert { .. } => return None,
-        }
-    }
-    Some(value)
-}
-
-fn remove(value: &mut Value, at: &str) -> Option<Value> {
-    let (parent, last) = at.rsplit_once('/')?;
-    value
-        .pointer_mut(parent)?
-        .as_object_mut()?
-        .shift_remove(&pointer::unescape(last))
-}
-
-fn insert(value: &mut Value, at: &str, new: Value) {
-    let Some(tokens) = pointer::tokens(at) else {
-        return;
-    };
-    let Some((last, parents)) = tokens.split_last() else {
-        return;
-    };
-    let mut current = value;
-    for token in parents {
-        let Some(object) = current.as_object_mut() else {
-            return;
-        };
-        current = object
-            .entry(token.clone())
-            .or_insert_with(|| Value::Object(serde_json::Map::new()));
-    }
-    if let Some(object) = current.as_object_mut() {
-        object.insert(last.clone(), new);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::project::annotations::Upcast;
     use serde_json::json;
-
-    fn rules(value: Value) -> Vec<UpcastRule> {
-        serde_json::from_value::<Upcast>(json!({ "rules": value }))
-            .unwrap()
-            .rules
-    }
-
-    #[test]
-    fn rules_applied_to_payloads_give_the_expected_next_version() {
-        let rules = rules(json!([
-            {"rename": {"from": "total", "to": "total_amount"}},
-            {"default": {"field": "currency", "value": "EUR"}},
-            {"move": {"from": "street", "to": "/address/street"}},
-            {"move": {"from": "/contact/phone", "to": "phone"}},
-            {"drop": {"field": "legacy"}}
-        ]));
-        let old =
-            json!({"total": 10, "street": "Main St 1", "contact": {"phone": "+1"}, "legacy": true});
-        assert_eq!(
-            apply_to_value(&old, &rules),
-            Some(
-                json!({"total_amount": 10, "currency": "EUR", "address": {"street": "Main St 1"}, "contact": {}, "phone": "+1"})
-            )
-        );
-        // A value already present is kept; a move of an absent field still creates its object.
-        let old = json!({"total": 1, "currency": "USD", "contact": {}});
-        assert_eq!(
-            apply_to_value(&old, &rules),
-            Some(json!({"total_amount": 1, "currency": "USD", "address": {}, "contact": {}}))
-        );
-        let convert =
-            self::rules(json!([{"convert": {"field": "at", "using": "unix_to_rfc3339"}}]));
-        assert_eq!(apply_to_value(&json!({"at": 0}), &convert), None);
-    }
 
     #[test]
     fn closures_that_only_call_a_function_become_the_function() {

@@ -2,7 +2,6 @@
 //! versions may change only compatibly; deleting a released version or event type is an error; a
 //! new version that breaks the previous one needs a sound upcast rule.
 
-use super::upcast;
 use super::{Change, change_diagnostic, diff};
 use crate::diagnostic::Rule;
 use crate::diagnostic::{self, Diagnostic};
@@ -12,6 +11,7 @@ use crate::project::annotations::KEYWORD;
 use crate::project::config::Level;
 use crate::project::loader::{LoadOptions, load, load_file, load_file_as};
 use crate::project::model::{Event, Project};
+use crate::project::upcast::schema as upcast;
 use crate::schema::store::{NodeRef, Store};
 use crate::text::pointer;
 use crate::text::source::SourceMap;

@@ -6,7 +6,6 @@ pub mod check;
 mod diff;
 pub mod files;
 pub mod kind;
-pub mod upcast;
 
 pub use diff::Change;
 pub use kind::ChangeKind;

@@ -10,3 +10,4 @@ pub mod loader;
 pub mod model;
 pub mod names;
 pub mod rules;
+pub mod upcast;

@@ -1,14 +1,16 @@
-//! Declarative upcast rules applied to a schema: the schema of what the upcaster produces from
-//! version N-1. The rules are sound when that schema is backward compatible with version N.
+//! Upcast rules on a schema: the schema of what the upcaster produces from version N-1, which
+//! `check` compares with version N (the rules are sound when it is backward compatible).
 
-use crate::project::annotations::{KEYWORD, UpcastRule};
+use super::{Target, apply as apply_rules};
+use crate::project::annotations::{FieldPath, UpcastRule};
+use crate::schema::KEYWORD;
 use crate::text::pointer;
 use serde_json::{Map, Value, json};
 
 /// Applies `rules` to the root object schema `old`. `new_field` gives, for a path, a `$ref` to the
 /// field's schema in version N: converted values are trusted to be valid there (the generated
 /// upcaster tests check it), and default values must be checked against it by the caller.
-pub fn apply(
+pub(crate) fn apply(
     old: &Value,
     rules: &[UpcastRule],
     new_field: impl Fn(&str) -> Value,
@@ -18,36 +20,47 @@ pub fn apply(
         object.remove(KEYWORD);
         object.remove("examples");
     }
-    for rule in rules {
-        match rule {
-            UpcastRule::Rename { from, to } | UpcastRule::Move { from, to } => {
-                let (field, required) = take(&mut schema, from.pointer())?;
-                put(&mut schema, to.pointer(), field, required)?;
-            }
-            UpcastRule::Default { field, .. } => {
-                // A value already there is kept; where there is none the default fills in, and
-                // the caller checks the default against version N's field, for which it stands.
-                let field_schema = match take(&mut schema, field.pointer()) {
-                    Ok((old_field, _)) => old_field,
-                    Err(_) => new_field(field.pointer()),
-                };
-                put(&mut schema, field.pointer(), field_schema, true)?;
-            }
-            UpcastRule::Drop { field } => {
-                take(&mut schema, field.pointer())?;
-            }
-            UpcastRule::Convert { field, .. } => {
-                let (_, required) = take(&mut schema, field.pointer())?;
-                put(
-                    &mut schema,
-                    field.pointer(),
-                    new_field(field.pointer()),
-                    required,
-                )?;
-            }
+    let mut target = SchemaTarget { schema, new_field };
+    apply_rules(&mut target, rules)?;
+    Ok(target.schema)
+}
+
+/// A schema being reshaped; a field is its schema and whether it is required.
+struct SchemaTarget<F> {
+    schema: Value,
+    new_field: F,
+}
+
+impl<F: Fn(&str) -> Value> Target for SchemaTarget<F> {
+    type Field = (Value, bool);
+
+    fn take(&mut self, path: &FieldPath) -> Result<Option<(Value, bool)>, String> {
+        take(&mut self.schema, path.pointer()).map(Some)
+    }
+
+    fn put(&mut self, path: &FieldPath, field: Option<(Value, bool)>) -> Result<(), String> {
+        match field {
+            Some((field, required)) => put(&mut self.schema, path.pointer(), field, required),
+            None => parent(&mut self.schema, path.pointer(), true).map(drop),
         }
     }
-    Ok(schema)
+
+    fn fill(&mut self, path: &FieldPath, _value: &Value) -> Result<(), String> {
+        // A value already there is kept; where there is none the default fills in, and the
+        // caller checks the default against version N's field, for which it stands. Either way
+        // the field is now always present.
+        let field = match take(&mut self.schema, path.pointer()) {
+            Ok((old_field, _)) => old_field,
+            Err(_) => (self.new_field)(path.pointer()),
+        };
+        put(&mut self.schema, path.pointer(), field, true)
+    }
+
+    fn convert(&mut self, path: &FieldPath, _using: &str) -> Result<(), String> {
+        let (_, required) = take(&mut self.schema, path.pointer())?;
+        let converted = (self.new_field)(path.pointer());
+        put(&mut self.schema, path.pointer(), converted, required)
+    }
 }
 
 /// The JSON pointer (within the schema) of the object schema holding `path`'s field, creating
@@ -145,7 +158,7 @@ fn put(schema: &mut Value, path: &str, field: Value, required: bool) -> Result<(
 }
 
 /// The JSON pointer of a field path's schema: `/a/b` → `/properties/a/properties/b`.
-pub fn schema_pointer(path: &str) -> String {
+pub(crate) fn schema_pointer(path: &str) -> String {
     pointer::tokens(path)
         .unwrap_or_default()
         .iter()
