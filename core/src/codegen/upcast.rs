@@ -761,8 +761,6 @@ fn put(root: &mut Slot, path: &[String], slot: Slot) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::annotations::Upcast;
-    use serde_json::json;
 
     #[test]
     fn closures_that_only_call_a_function_become_the_function() {
