@@ -2,7 +2,11 @@
 //! every method and the types they take, per projection its handler trait. The service generator
 //! writes the user-owned files from it, so their names always match the generated module tree.
 
+use super::events::{PlannedEvent, aggregate_enum_name};
 use super::types::{Item, Ty, TypeSpace};
+use super::{deciders, projections};
+use crate::project::model::Project;
+use std::collections::BTreeMap;
 
 /// A Rust path from the generated module's root: module names, then the item's name.
 pub type RustPath = Vec<String>;
@@ -134,4 +138,118 @@ pub fn path_in(space: &TypeSpace<'_>, module: usize, name: &str) -> RustPath {
     let mut path = space.modules[module].clone();
     path.push(name.to_owned());
     path
+}
+
+/// What the generated code offers hand-written code, named exactly as generated.
+pub(crate) fn api_of(
+    project: &Project,
+    space: &TypeSpace<'_>,
+    aggregates: &BTreeMap<&str, (String, Vec<PlannedEvent<'_>>)>,
+    models: &BTreeMap<&str, deciders::PlannedModel<'_>>,
+    projection_plan: Option<&(usize, Vec<projections::PlannedProjection<'_>>)>,
+) -> Api {
+    let category = |aggregate: &str| {
+        project
+            .aggregates
+            .get(aggregate)
+            .map_or(aggregate, |a| a.stream_category())
+            .to_owned()
+    };
+    let event_api = |p: &PlannedEvent<'_>| {
+        let latest = p.versions.last().expect("an event has a version");
+        EventApi {
+            event_type: p.event.event_type(),
+            ty: path_in(space, latest.module, &latest.name),
+            variant: p.variant.clone(),
+            fields: fields_of(space, &latest.ty),
+            category: category(&p.event.aggregate),
+        }
+    };
+    let mut api = Api::default();
+    for (aggregate, (module_name, planned)) in aggregates {
+        let model = &models[aggregate];
+        let Some((file, state_name, state_ty)) = &model.state else {
+            continue;
+        };
+        let (decides, applies) = deciders::method_names(
+            model,
+            planned
+                .iter()
+                .map(|p| deciders::apply_method(&p.event.name)),
+        );
+        let in_module = |name: &str| vec![module_name.clone(), name.to_owned()];
+        api.aggregates.push(AggregateApi {
+            name: (*aggregate).to_owned(),
+            module: module_name.clone(),
+            rules: in_module(&model.names[1]),
+            aggregate: in_module(&model.names[2]),
+            event_enum: in_module(&aggregate_enum_name(aggregate).to_string()),
+            state: in_module(state_name),
+            state_fields: fields_of(space, state_ty),
+            snapshot_every: file.annotations.snapshot.as_ref().map(|s| s.every),
+            decides: model
+                .commands
+                .iter()
+                .zip(decides)
+                .map(|(c, method)| Decide {
+                    method,
+                    command: c.command.name.clone(),
+                    command_type: path_in(space, model.commands_module, &c.name),
+                    command_fields: fields_of(space, &c.ty),
+                    command_required: required_of(space, &c.ty),
+                    emits: c
+                        .command
+                        .annotations
+                        .emits
+                        .iter()
+                        .filter_map(|event_type| {
+                            planned
+                                .iter()
+                                .find(|p| &p.event.event_type() == event_type)
+                                .map(event_api)
+                        })
+                        .collect(),
+                })
+                .collect(),
+            applies: planned
+                .iter()
+                .zip(applies)
+                .map(|(p, method)| Apply {
+                    method,
+                    event: event_api(p),
+                })
+                .collect(),
+        });
+    }
+    if let Some((module, planned)) = projection_plan {
+        let find = |event_type: &str| {
+            aggregates
+                .values()
+                .flat_map(|(_, planned)| planned)
+                .find(|p| p.event.event_type() == event_type)
+        };
+        for p in planned
+            .iter()
+            .filter(|p| projections::has_handler(p, space, *module))
+        {
+            api.projections.push(ProjectionApi {
+                name: p.projection.name.clone(),
+                handler: path_in(space, *module, &p.handler),
+                projection: path_in(space, *module, &p.runner),
+                row: path_in(space, *module, &p.row),
+                key: p.projection.annotations.key.clone(),
+                row_fields: fields_of(space, &p.ty),
+                handles: projections::handler_methods(p, &|t| find(t).is_some())
+                    .into_iter()
+                    .filter_map(|(event_type, method)| {
+                        Some(Apply {
+                            method,
+                            event: event_api(find(&event_type)?),
+                        })
+                    })
+                    .collect(),
+            });
+        }
+    }
+    api
 }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod deciders;
 pub mod emit;
 pub mod events;
+pub mod parallel;
 pub use crate::project::names;
 pub mod projections;
 pub mod shape;
