@@ -1,0 +1,656 @@
+//! Reads a schema project into the typed [`Project`] model and collects every diagnostic of the run.
+
+use crate::diagnostic::Rule;
+use crate::diagnostic::{self, Diagnostic};
+use crate::io::fs::FileSystem;
+use crate::project::config::{Config, FILE_NAME};
+use crate::project::examples;
+use crate::project::layout::{self, FileRole};
+use crate::project::model::Project;
+use crate::project::rules;
+use crate::schema::draft::{Draft, DraftError};
+use crate::schema::metaschema;
+use crate::schema::store::{DocId, NodeRef, RefError, Store, file_uri};
+use crate::text::document::Document;
+use crate::text::source::{SourceFile, SourceMap};
+use crate::text::stack;
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use url::Url;
+
+/// What to load.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The directory holding `eventsmith.toml`.
+    pub root: PathBuf,
+    /// File paths in diagnostics are shown relative to this directory when they are inside it.
+    pub display_base: Option<PathBuf>,
+    /// Shown before every file path, e.g. `origin/main:` for files read from git.
+    pub display_prefix: Option<String>,
+    /// Validate `examples` (the slowest rule; `check` skips it and leaves it to `validate`).
+    pub check_examples: bool,
+}
+
+impl LoadOptions {
+    /// Loads the project at `root`, paths shown relative to `display_base`, every rule on.
+    pub fn new(root: impl Into<PathBuf>, display_base: Option<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            display_base,
+            display_prefix: None,
+            check_examples: true,
+        }
+    }
+}
+
+/// The outcome of a load: the model (when the settings could be read), every diagnostic, and the
+/// source of every file read, for rendering snippets.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The project; present whenever `eventsmith.toml` was readable, even if schemas have errors.
+    pub project: Option<Project>,
+    /// All findings, sorted by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The text of every file read.
+    pub sources: SourceMap,
+}
+
+impl Loaded {
+    /// Whether any finding is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// Whether a file or directory could not be read (exit code 2 rather than 1).
+    pub fn has_io_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.code == Rule::Io.id())
+    }
+}
+
+/// How deep directories under the schema dir may nest (stops symbolic-link loops).
+const MAX_DIR_DEPTH: usize = 32;
+
+/// Loads and validates a project. Never panics on bad input and never overflows the stack.
+pub fn load(fs: &dyn FileSystem, options: &LoadOptions) -> Loaded {
+    stack::with_large_stack(|| Loader::new(fs, options).run()).unwrap_or_else(|err| Loaded {
+        project: None,
+        diagnostics: vec![Diagnostic::new(
+            Rule::Io,
+            format!("cannot start the loader thread: {err}"),
+        )],
+        sources: SourceMap::default(),
+    })
+}
+
+/// One schema file loaded on its own (for `eventsmith diff`), with the files it references.
+#[derive(Debug)]
+pub struct LoadedFile {
+    /// The file and everything it references.
+    pub store: Store,
+    /// The file itself, when it could be read and parsed.
+    pub doc: Option<DocId>,
+    /// Findings: syntax, draft, meta-schema and reference errors.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The text of every file read.
+    pub sources: SourceMap,
+}
+
+impl LoadedFile {
+    /// Whether any finding is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Loads a plain JSON Schema file, outside any project, following its references.
+pub fn load_file(fs: &dyn FileSystem, path: &Path, display_base: Option<&Path>) -> LoadedFile {
+    load_file_as(fs, path, display_base, None)
+}
+
+/// [`load_file`], with `display_prefix` shown before every path (e.g. `3f2a9c1:` for a file read
+/// from a commit).
+pub fn load_file_as(
+    fs: &dyn FileSystem,
+    path: &Path,
+    display_base: Option<&Path>,
+    display_prefix: Option<String>,
+) -> LoadedFile {
+    let mut options = LoadOptions::new(
+        path.parent().map(Path::to_owned).unwrap_or_default(),
+        display_base.map(Path::to_owned),
+    );
+    options.display_prefix = display_prefix;
+    let run = || {
+        let mut loader = Loader::new(fs, &options);
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        let doc = loader.read_document(&path);
+        if let Some(doc) = doc {
+            let value = loader.store.document(doc).value();
+            if !value.is_object() && !value.is_boolean() {
+                loader.check_root_is_object(doc);
+            }
+        }
+        loader.resolve_refs();
+        for id in loader.store.ids().collect::<Vec<_>>() {
+            let document = loader.store.document(id);
+            if let (Some(draft), true) = (
+                loader.store.draft(id),
+                document.value().is_object() || document.value().is_boolean(),
+            ) {
+                let found = metaschema::check_draft(document, draft);
+                loader.add_for(id, found);
+            }
+        }
+        diagnostic::sort(&mut loader.diagnostics);
+        LoadedFile {
+            store: loader.store,
+            doc,
+            diagnostics: loader.diagnostics,
+            sources: loader.sources,
+        }
+    };
+    stack::with_large_stack(run).unwrap_or_else(|err| LoadedFile {
+        store: Store::default(),
+        doc: None,
+        diagnostics: vec![Diagnostic::new(
+            Rule::Io,
+            format!("cannot start the loader thread: {err}"),
+        )],
+        sources: SourceMap::default(),
+    })
+}
+
+struct Loader<'a> {
+    fs: &'a dyn FileSystem,
+    root: PathBuf,
+    display_base: Option<PathBuf>,
+    display_prefix: Option<String>,
+    check_examples: bool,
+    store: Store,
+    diagnostics: Vec<Diagnostic>,
+    sources: SourceMap,
+    /// Files that could not be read or parsed, by URI.
+    broken: HashSet<String>,
+    /// Documents with a schema error: their examples are not checked.
+    invalid: HashSet<DocId>,
+}
+
+/// A project file with its role.
+pub(crate) struct RoleFile {
+    pub role: FileRole,
+    pub display: PathBuf,
+    pub doc: Option<DocId>,
+}
+
+impl<'a> Loader<'a> {
+    fn new(fs: &'a dyn FileSystem, options: &LoadOptions) -> Self {
+        let root = std::path::absolute(&options.root).unwrap_or_else(|_| options.root.clone());
+        Self {
+            fs,
+            root,
+            display_base: options.display_base.clone(),
+            display_prefix: options.display_prefix.clone(),
+            check_examples: options.check_examples,
+            store: Store::default(),
+            diagnostics: Vec::new(),
+            sources: SourceMap::default(),
+            broken: HashSet::new(),
+            invalid: HashSet::new(),
+        }
+    }
+
+    fn run(mut self) -> Loaded {
+        let config = self.read_config();
+        let project = config.map(|config| self.load_schemas(config));
+        diagnostic::sort(&mut self.diagnostics);
+        Loaded {
+            project,
+            diagnostics: self.diagnostics,
+            sources: self.sources,
+        }
+    }
+
+    fn display(&self, path: &Path) -> PathBuf {
+        let shown = match &self.display_base {
+            Some(base) => match path.strip_prefix(base) {
+                Ok(relative) if !relative.as_os_str().is_empty() => relative.to_owned(),
+                _ => path.to_owned(),
+            },
+            None => path.to_owned(),
+        };
+        match &self.display_prefix {
+            Some(prefix) => PathBuf::from(format!("{prefix}{}", shown.display())),
+            None => shown,
+        }
+    }
+
+    fn read_config(&mut self) -> Option<Config> {
+        let path = self.root.join(FILE_NAME);
+        let display = self.display(&path);
+        let bytes = match self.fs.read(&path) {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Rule::Io,
+                        format!("cannot read {}: {err}", display.display()),
+                    )
+                    .with_help("run `eventsmith init` to create a project, or pass --project DIR"),
+                );
+                return None;
+            }
+        };
+        let source = SourceFile::new(&display, String::from_utf8_lossy(&bytes).into_owned());
+        self.sources.insert(&source);
+        match Config::parse(&source) {
+            Ok(config) => Some(config),
+            Err(diagnostic) => {
+                self.diagnostics.push(diagnostic);
+                None
+            }
+        }
+    }
+
+    fn load_schemas(&mut self, config: Config) -> Project {
+        let schema_dir = self.root.join(&config.schema.dir);
+        let mut files = Vec::new();
+        if self.fs.is_dir(&schema_dir) {
+            self.collect_files(&schema_dir, &mut files);
+        } else {
+            self.diagnostics.push(
+                Diagnostic::new(Rule::Io,
+                    format!("schema directory {} does not exist", self.display(&schema_dir).display()),
+                )
+                .in_file(self.display(&self.root.join(FILE_NAME)), None)
+                .with_help("create it (`eventsmith init` writes a sample) or set `[schema] dir` in eventsmith.toml"),
+            );
+        }
+        files.sort();
+        let mut role_files = Vec::new();
+        for path in files {
+            let relative = path.strip_prefix(&schema_dir).unwrap_or(&path).to_owned();
+            let doc = self.read_document(&path);
+            let display = self.display(&path);
+            match layout::classify(&relative) {
+                Ok(role) => {
+                    if let Some(doc) = doc {
+                        self.check_root_is_object(doc);
+                    }
+                    role_files.push(RoleFile { role, display, doc });
+                }
+                Err(err) => self.diagnostics.push(
+                    Diagnostic::new(Rule::FileName, err.message)
+                        .in_file(&display, doc.map(|d| self.store.document(d).span_of("")))
+                        .with_label("file name or place does not fit the layout")
+                        .with_help(err.help.unwrap_or_default()),
+                ),
+            }
+        }
+        self.resolve_refs();
+        for id in self.store.ids().collect::<Vec<_>>() {
+            let is_object = self.store.document(id).value().is_object();
+            if let (Some(draft), true) = (self.store.draft(id), is_object) {
+                let found = metaschema::check_draft(self.store.document(id), draft);
+                self.add_for(id, found);
+            }
+        }
+        for file in &role_files {
+            if let (Some(doc), Some(kind)) = (file.doc, file.role.annotation_kind()) {
+                let found = metaschema::check_annotations(self.store.document(doc), kind);
+                self.add_for(doc, found);
+            }
+        }
+        let mut project = Project {
+            root: self.root.clone(),
+            config,
+            aggregates: Default::default(),
+            events: Default::default(),
+            commands: Default::default(),
+            projections: Default::default(),
+            types: Vec::new(),
+            store: std::mem::take(&mut self.store),
+        };
+        let found = rules::build_model(&mut project, &role_files, &self.invalid);
+        self.diagnostics.extend(found);
+        let checked: Vec<DocId> = project
+            .store
+            .ids()
+            .filter(|id| !self.invalid.contains(id) && project.store.draft(*id).is_some())
+            .collect();
+        if self.check_examples {
+            self.diagnostics
+                .extend(examples::check(&project.store, &checked));
+        }
+        project
+    }
+
+    /// Adds diagnostics about a document; errors mark it invalid.
+    fn add_for(&mut self, doc: DocId, found: Vec<Diagnostic>) {
+        if found.iter().any(Diagnostic::is_error) {
+            self.invalid.insert(doc);
+        }
+        self.diagnostics.extend(found);
+    }
+
+    fn collect_files(&mut self, schema_dir: &Path, files: &mut Vec<PathBuf>) {
+        let mut pending = vec![schema_dir.to_owned()];
+        let mut visited = HashSet::new();
+        while let Some(dir) = pending.pop() {
+            if !visited.insert(self.fs.canonical(&dir)) {
+                continue; // reached again through a link
+            }
+            let entries = match self.fs.read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(err) => {
+                    self.diagnostics.push(Diagnostic::new(
+                        Rule::Io,
+                        format!(
+                            "cannot read directory {}: {err}",
+                            self.display(&dir).display()
+                        ),
+                    ));
+                    continue;
+                }
+            };
+            for (path, is_dir) in entries {
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
+                if is_dir {
+                    if dir == schema_dir && layout::IGNORED_DIRECTORIES.contains(&name) {
+                        continue;
+                    }
+                    if path.components().count() > schema_dir.components().count() + MAX_DIR_DEPTH {
+                        self.diagnostics.push(
+                            Diagnostic::new(
+                                Rule::Layout,
+                                format!("directory {} is nested too deeply; it is skipped", self.display(&path).display()),
+                            )
+                            .in_file(self.display(&path), None)
+                            .with_help(format!("schema directories nest at most {MAX_DIR_DEPTH} levels; a symbolic link that points to its own parent causes this")),
+                        );
+                        continue;
+                    }
+                    if dir == schema_dir && !layout::DIRECTORIES.contains(&name) {
+                        self.diagnostics.push(
+                            Diagnostic::new(
+                                Rule::Layout,
+                                format!("directory {} is not part of the schema layout; its files are ignored", self.display(&path).display()),
+                            )
+                            .in_file(self.display(&path), None)
+                            .with_help("schema files live under events/, commands/, aggregates/, projections/ or types/"),
+                        );
+                        continue;
+                    }
+                    pending.push(path);
+                } else if name.ends_with(".json") {
+                    files.push(path);
+                }
+            }
+        }
+    }
+
+    /// Reads and parses a file into the store; `None` (with a diagnostic) when it cannot be.
+    fn read_document(&mut self, path: &Path) -> Option<DocId> {
+        let display = self.display(path);
+        let uri = file_uri(path);
+        let bytes = match self.fs.read(path) {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                self.broken.insert(uri.to_string());
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Rule::Io,
+                        format!("cannot read {}: {err}", display.display()),
+                    )
+                    .in_file(&display, None),
+                );
+                return None;
+            }
+        };
+        let document = match Document::parse(path, &display, &bytes) {
+            Ok(document) => document,
+            Err((diagnostic, source)) => {
+                self.sources.insert(&source);
+                self.broken.insert(uri.to_string());
+                self.diagnostics.push(diagnostic);
+                return None;
+            }
+        };
+        self.sources.insert(document.source());
+        let duplicates: Vec<Diagnostic> = document
+            .duplicate_keys()
+            .map(|(pointer, span)| {
+                Diagnostic::new(Rule::DuplicateKey, "key appears twice in the same object")
+                    .in_file(&display, Some(span))
+                    .at_pointer(pointer)
+                    .with_label("repeated here")
+                    .with_help("JSON parsers disagree on which value wins: keep one")
+            })
+            .collect();
+        let draft = match Draft::of(document.value()) {
+            Ok(draft) => Some(draft),
+            Err(err) => {
+                let (message, label) = match err {
+                    DraftError::Unsupported(uri) => (
+                        format!("unsupported JSON Schema draft `{uri}`"),
+                        "this draft is not supported",
+                    ),
+                    DraftError::Unknown(uri) => (
+                        format!("unknown `$schema` `{uri}`"),
+                        "not a JSON Schema draft eventsmith knows",
+                    ),
+                    DraftError::NotAString => {
+                        ("`$schema` must be a string".to_owned(), "not a string")
+                    }
+                };
+                self.diagnostics.push(document.diagnostic_at(
+                    Diagnostic::new(Rule::UnsupportedDraft, message)
+                        .with_label(label)
+                        .with_help(format!(
+                            "eventsmith reads draft 2020-12 (\"$schema\": \"{}\") and draft-07 (\"$schema\": \"{}\")",
+                            Draft::Draft202012.uri(),
+                            Draft::Draft7.uri()
+                        )),
+                    "/$schema",
+                ));
+                None
+            }
+        };
+        let has_errors = !duplicates.is_empty() || draft.is_none();
+        self.diagnostics.extend(duplicates);
+        let id = self.store.insert(document, draft);
+        if has_errors {
+            self.invalid.insert(id);
+        }
+        Some(id)
+    }
+
+    fn check_root_is_object(&mut self, doc: DocId) {
+        let document = self.store.document(doc);
+        if !document.value().is_object() {
+            let diagnostic = document.diagnostic_at(
+                Diagnostic::new(Rule::SchemaRoot, "a schema file must hold a JSON object")
+                    .with_label("not an object")
+                    .with_help("write the schema as an object, e.g. {\"type\": \"object\", \"properties\": {}}"),
+                "",
+            );
+            self.diagnostics.push(diagnostic);
+            self.invalid.insert(doc);
+        }
+    }
+
+    /// Indexes every document (loading referenced files outside the project as needed), then
+    /// resolves every `$ref`.
+    fn resolve_refs(&mut self) {
+        let mut queue: Vec<DocId> = self.store.ids().collect();
+        let mut found = Vec::new();
+        while let Some(id) = queue.pop() {
+            for (holder, text, target) in self.store.index(id) {
+                if let Ok(url) = &target {
+                    if let Some(new) = self.load_referenced(url) {
+                        queue.push(new);
+                    }
+                }
+                // Under an `http(s)` `$id`, a relative reference may also mean a file beside this
+                // one (a common layout): keep that file at hand.
+                let beside = self.beside(&holder, &text, &target);
+                if let Some(new) = beside.as_ref().and_then(|url| self.load_referenced(url)) {
+                    queue.push(new);
+                }
+                found.push((holder, text, target, beside));
+            }
+        }
+        for (holder, text, target, beside) in found {
+            if let (Ok(url), Some(beside)) = (&target, &beside) {
+                if matches!(self.store.lookup(url), Err(RefError::Remote(_)))
+                    && self.store.lookup(beside).is_ok()
+                {
+                    // From now on the `$id`-based URI names the file beside, for validators too.
+                    self.store.alias(url, beside);
+                }
+            }
+            let resolved = target.and_then(|url| {
+                let mut resource = url.clone();
+                resource.set_fragment(None);
+                if self.broken.contains(resource.as_str()) {
+                    let path = url.to_file_path().unwrap_or_default();
+                    return Err(RefError::Unreadable(
+                        path,
+                        "it could not be read or parsed (see its own error)".into(),
+                    ));
+                }
+                self.store.lookup(&url)
+            });
+            if let Err(err) = &resolved {
+                let diagnostic = self.ref_diagnostic(&holder, &text, err);
+                self.diagnostics.push(diagnostic);
+                self.invalid.insert(holder.doc);
+            }
+            self.store.record_ref(holder, text, resolved);
+        }
+    }
+
+    /// For a relative reference resolved against a non-file `$id`, the same reference resolved
+    /// against the file's own location.
+    fn beside(&self, holder: &NodeRef, text: &str, target: &Result<Url, RefError>) -> Option<Url> {
+        let url = target.as_ref().ok()?;
+        if url.scheme() == "file" || Url::parse(text).is_ok() {
+            return None;
+        }
+        self.store.uri(holder.doc).join(text).ok()
+    }
+
+    /// Loads the file a `file:` URI names when no document holds it yet.
+    fn load_referenced(&mut self, url: &Url) -> Option<DocId> {
+        if url.scheme() != "file" {
+            return None;
+        }
+        let mut resource = url.clone();
+        resource.set_fragment(None);
+        if self.store.has_resource(resource.as_str()) || self.broken.contains(resource.as_str()) {
+            return None;
+        }
+        let path = resource.to_file_path().ok()?;
+        if self.fs.read(&path).is_err() {
+            // Reported as a dangling reference by the caller, not as an I/O failure.
+            return None;
+        }
+        self.read_document(&path)
+    }
+
+    fn ref_diagnostic(&self, holder: &NodeRef, text: &str, err: &RefError) -> Diagnostic {
+        let document = self.store.document(holder.doc);
+        let at = crate::text::pointer::push(&holder.pointer, "$ref");
+        let (code, message, label, help) = match err {
+            RefError::InvalidUri(detail) => (
+                Rule::DanglingRef,
+                format!("`$ref` is not a valid URI reference: {detail}"),
+                "invalid reference".to_owned(),
+                "write a relative path (`../types/money.json#/$defs/Amount`) or a fragment (`#/$defs/Name`)".to_owned(),
+            ),
+            RefError::FileNotFound(path) => (
+                Rule::DanglingRef,
+                format!("`$ref` points to a file that does not exist: {}", self.display(path).display()),
+                "no such file".to_owned(),
+                "relative references resolve against this file's directory (or its `$id`); check the path".to_owned(),
+            ),
+            RefError::Unreadable(path, why) => (
+                Rule::UnreadableRef,
+                format!("`$ref` points to {}, but {why}", self.display(path).display()),
+                "unreadable target".to_owned(),
+                "fix the referenced file first".to_owned(),
+            ),
+            RefError::Remote(uri) => (
+                Rule::DanglingRef,
+                format!("`$ref` points to `{uri}`, which is not part of the project"),
+                "not a project file".to_owned(),
+                "eventsmith never fetches schemas over the network: copy the schema into schema/types/ and reference it by relative path, or declare this `$id` in a project file".to_owned(),
+            ),
+            RefError::PointerNotFound { pointer, missing } => {
+                let suggestion = self.suggest_sibling(holder, text, pointer, missing);
+                (
+                    Rule::DanglingRef,
+                    format!("`$ref` target `{pointer}` does not exist: there is no `{missing}`"),
+                    format!("`{missing}` not found"),
+                    suggestion.unwrap_or_else(|| "point at an existing definition, e.g. `#/$defs/<Name>`".to_owned()),
+                )
+            }
+            RefError::AnchorNotFound(anchor) => (
+                Rule::DanglingRef,
+                format!("`$ref` names the anchor `{anchor}`, which no `$anchor` declares"),
+                "unknown anchor".to_owned(),
+                "declare `\"$anchor\": \"<name>\"` in the target schema or use a JSON pointer fragment".to_owned(),
+            ),
+        };
+        document.diagnostic_at(
+            Diagnostic::new(code, message)
+                .with_label(label)
+                .with_help(help),
+            &at,
+        )
+    }
+
+    /// "did you mean `X`?" for a missing pointer token, from the keys beside it.
+    fn suggest_sibling(
+        &self,
+        holder: &NodeRef,
+        text: &str,
+        pointer: &str,
+        missing: &str,
+    ) -> Option<String> {
+        let target_doc = match text.split('#').next() {
+            Some("") | None => Some(holder.doc),
+            Some(_) => self
+                .store
+                .uri(holder.doc)
+                .join(text)
+                .ok()
+                .and_then(|u| u.to_file_path().ok())
+                .and_then(|p| self.store.id_of(&p)),
+        }?;
+        let tokens = crate::text::pointer::tokens(pointer)?;
+        let position = tokens.iter().position(|t| t == missing)?;
+        let parent: String = tokens[..position]
+            .iter()
+            .fold(String::new(), |acc, t| crate::text::pointer::push(&acc, t));
+        let siblings = self.store.document(target_doc).get(&parent)?.as_object()?;
+        crate::project::rules::closest(missing, siblings.keys().map(String::as_str))
+            .map(|name| format!("did you mean `{name}`?"))
+    }
+}
+
+/// The declared aggregates, from `aggregates/*.json` file names (whether or not they parsed).
+pub(crate) fn declared_aggregates(files: &[RoleFile]) -> BTreeSet<&str> {
+    files
+        .iter()
+        .filter_map(|f| match &f.role {
+            FileRole::Aggregate { name } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
