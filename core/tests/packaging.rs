@@ -42,3 +42,20 @@ fn the_top_level_templates_are_the_embedded_ones() {
         );
     }
 }
+
+#[test]
+fn every_rule_is_documented_where_its_anchor_says() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    let mut missing = Vec::new();
+    for rule in eventsmith_core::Rule::ALL {
+        let doc = rule.doc();
+        let (page, anchor) = doc.split_once('#').unwrap();
+        let text = std::fs::read_to_string(docs.join(page)).unwrap_or_default();
+        if !text.lines().any(|line| {
+            line.starts_with('#') && line.trim_start_matches('#').trim() == anchor
+        }) {
+            missing.push(format!("{page}: no heading `{anchor}`"));
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}

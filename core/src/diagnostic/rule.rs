@@ -85,8 +85,8 @@ rules! {
     UpcastNotGenerated = "upcast-not-generated", Error, "codegen.md", "upcast rules that cannot be generated for the payloads they apply to";
     PatternNotEnforced = "pattern-not-enforced", Warning, "codegen.md", "a `pattern` the regex engine cannot compile is not checked on decode";
     // Writing files.
-    OwnedFile = "owned-file", Error, "development.md", "a file eventsmith did not write is where it would write one";
-    WriteFailed = "write-failed", Error, "development.md", "a file could not be written";
+    OwnedFile = "owned-file", Error, "schema-format.md", "a file eventsmith did not write is where it would write one";
+    WriteFailed = "write-failed", Error, "schema-format.md", "a file could not be written";
     // The catalog.
     CatalogTemplate = "catalog-template", Error, "catalog.md", "a catalog template failed";
     CatalogAsyncapi = "catalog-asyncapi", Error, "catalog.md", "the AsyncAPI document could not be written";
