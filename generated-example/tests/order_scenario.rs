@@ -1,7 +1,7 @@
 //! The example service end to end: the `shop` binary that generated-example/ builds, started on a
-//! free port with a temporary database, driven over real HTTP through the order scenario of
-//! PRODUCT.md with every status the contract names; then restarted (same state) and its
-//! `order_summary` replayed (identical rows).
+//! free port with a temporary database, driven over real HTTP through the order scenario of the
+//! example domain (README.md#the-example-domain) with every status the contract names; then
+//! restarted (same state) and its `order_summary` replayed (identical rows).
 
 use eventsmith::serde_json::{Value, json};
 use eventsmith::testing::process::{Answer, ServiceProcess};

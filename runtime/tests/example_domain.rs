@@ -1,7 +1,7 @@
-//! The example domain (PRODUCT.md) written against the generated code (`domain/`): the order rules
-//! checked with the given/when/then kit and run by the repository from JSON commands decoded
-//! through `OrderCommand`; the `order_summary` read model run by the projection runner over the
-//! events the repository appended.
+//! The example domain (README.md#the-example-domain) written against the generated code
+//! (`domain/`): the order rules checked with the given/when/then kit and run by the repository
+//! from JSON commands decoded through `OrderCommand`; the `order_summary` read model run by the
+//! projection runner over the events the repository appended.
 
 mod domain;
 mod generated {

@@ -39,7 +39,7 @@ pub fn bundle(store: &Store, root: DocId, base: &Path) -> Option<Value> {
             let target = target.clone().ok()?;
             if !docs.contains(&target.doc) {
                 docs.push(target.doc);
-                // Relative even outside `base` (`../shared/x.json`): the same on every machine.
+                // Relative even outside `base` (`../common/x.json`): the same on every machine.
                 let key = crate::io::paths::relative_path(base, store.document(target.doc).path());
                 keys.insert(target.doc, key);
             }

@@ -24,7 +24,7 @@ pub use crate::templates::Templates;
 pub const TEMPLATES: Family = Family {
     dir: "service",
     rule: crate::diagnostic::Rule::ServiceTemplate,
-    data: "the docs of `eventsmith_core::service::template_data`",
+    data: "docs/service.md#templates",
     embedded: &[
         (
             "Cargo.toml.hbs",
@@ -177,7 +177,7 @@ pub fn omissions(project: &Project, api: &Api) -> Vec<Diagnostic> {
                     Rule::ServiceNoEvents,
                     format!("aggregate `{name}` has no events yet, so the service does not serve its commands"),
                 )
-                .in_file(project.store.document(aggregate.schema).path(), None)
+                .in_file(project.store.document(aggregate.schema).display(), None)
                 .with_help(format!("add one with `eventsmith new event {name}.<name>`")),
             );
         }
@@ -189,7 +189,7 @@ pub fn omissions(project: &Project, api: &Api) -> Vec<Diagnostic> {
                     Rule::ServiceNoHandler,
                     format!("projection `{name}` gets no handler, so the service does not run it"),
                 )
-                .in_file(project.store.document(projection.schema).path(), None)
+                .in_file(project.store.document(projection.schema).display(), None)
                 .with_help("its row schema must be an object of its own (not a bare `$ref`) with the key among its properties"),
             );
         }

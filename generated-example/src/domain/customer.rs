@@ -1,4 +1,4 @@
-//! The `customer` aggregate's business rules (PRODUCT.md's example domain).
+//! The `customer` aggregate's business rules, in the example domain (README.md#the-example-domain).
 //!
 //! This file is yours: `eventsmith service new` wrote it once, with default rules, and never
 //! overwrites it. When the schemas gain a command or an event, the compiler names the method to

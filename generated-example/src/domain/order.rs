@@ -1,4 +1,4 @@
-//! The `order` aggregate's business rules (PRODUCT.md's example domain).
+//! The `order` aggregate's business rules, in the example domain (README.md#the-example-domain).
 //!
 //! This file is yours: `eventsmith service new` wrote it once, with default rules, and never
 //! overwrites it. Each `decide_` method takes the state (`None` before the aggregate's first

@@ -1,7 +1,7 @@
-//! The example domain as generated-example/ has it (PRODUCT.md): its hand-written order and
-//! customer rules and its three read models, shared by the runtime's tests and benchmarks, with
-//! a few values. Those files name `crate::generated`, so a crate using this module declares, at
-//! its root:
+//! The example domain (README.md#the-example-domain) as generated-example/ has it: its
+//! hand-written order and customer rules and its three read models, shared by the runtime's tests
+//! and benchmarks, with a few values. Those files name `crate::generated`, so a crate using this
+//! module declares, at its root:
 //!
 //! ```ignore
 //! mod generated {

@@ -472,15 +472,15 @@ fn files_outside_the_schema_directory_are_loaded_and_checked() {
     let mut fs = tree(MINIMAL);
     fs.insert(
         "/p/schema/events/order/paid.v1.json",
-        r#"{"type": "object", "properties": {"id": {"$ref": "../../../shared/common.json#/$defs/Id"}}}"#,
+        r#"{"type": "object", "properties": {"id": {"$ref": "../../../common/common.json#/$defs/Id"}}}"#,
     );
     fs.insert(
-        "/p/shared/common.json",
+        "/p/common/common.json",
         r#"{"$defs": {"Id": {"type": "string", "examples": [7]}}}"#,
     );
     let loaded = load(&fs, &options());
     let d = only(&loaded, "invalid-example");
-    assert_eq!(d.file.as_deref(), Some(Path::new("shared/common.json")));
+    assert_eq!(d.file.as_deref(), Some(Path::new("common/common.json")));
     assert_eq!(d.pointer.as_deref(), Some("/$defs/Id/examples/0"));
     assert_eq!(
         target(
