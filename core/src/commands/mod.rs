@@ -164,7 +164,7 @@ fn load_valid(context: &Context, root: &Path) -> Result<(Project, SourceMap), Ou
     {
         return Ok((project, loaded.sources));
     }
-    let status = if loaded.has_io_errors() || loaded.project.is_none() {
+    let status = if loaded.has_io_errors() {
         Status::Failure
     } else {
         Status::Findings
