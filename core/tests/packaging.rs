@@ -51,9 +51,10 @@ fn every_rule_is_documented_where_its_anchor_says() {
         let doc = rule.doc();
         let (page, anchor) = doc.split_once('#').unwrap();
         let text = std::fs::read_to_string(docs.join(page)).unwrap_or_default();
-        if !text.lines().any(|line| {
-            line.starts_with('#') && line.trim_start_matches('#').trim() == anchor
-        }) {
+        if !text
+            .lines()
+            .any(|line| line.starts_with('#') && line.trim_start_matches('#').trim() == anchor)
+        {
             missing.push(format!("{page}: no heading `{anchor}`"));
         }
     }
