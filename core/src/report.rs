@@ -228,19 +228,39 @@ pub fn github(diagnostics: &[Diagnostic]) -> String {
     out
 }
 
-/// A SARIF 2.1.0 log with one run: each diagnostic a result, each rule code a rule.
-pub fn sarif(diagnostics: &[Diagnostic], rule_description: impl Fn(&str) -> String) -> String {
+/// What SARIF says of a rule: a summary, the docs page that explains it and, for a rule of fixed
+/// severity, its default level.
+pub struct Described {
+    /// What it finds, in a line.
+    pub summary: String,
+    /// The docs page, relative to `docs/`, with an anchor (none for a code eventsmith does not
+    /// know).
+    pub doc: Option<String>,
+    /// The severity every finding of the rule has, if it is fixed.
+    pub severity: Option<Severity>,
+}
+
+/// Where the docs live, for SARIF's `helpUri`.
+const DOCS: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/");
+
+fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Note => "note",
+    }
+}
+
+/// A SARIF 2.1.0 log with one run: each diagnostic a result, each rule code a rule described by
+/// `describe_rule` (summary, `helpUri`, default level).
+pub fn sarif(diagnostics: &[Diagnostic], describe_rule: impl Fn(&str) -> Described) -> String {
     let mut rules: Vec<&str> = diagnostics.iter().map(|d| d.code).collect();
     rules.sort_unstable();
     rules.dedup();
     let results: Vec<serde_json::Value> = diagnostics
         .iter()
         .map(|d| {
-            let level = match d.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-                Severity::Note => "note",
-            };
+            let level = level(d.severity);
             let mut text = d.message.clone();
             if let Some(help) = &d.help {
                 text.push_str("\nhelp: ");
@@ -278,11 +298,21 @@ pub fn sarif(diagnostics: &[Diagnostic], rule_description: impl Fn(&str) -> Stri
             "tool": {"driver": {
                 "name": "eventsmith",
                 "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/eventsmith/eventsmith",
-                "rules": rules.iter().map(|id| serde_json::json!({
-                    "id": id,
-                    "shortDescription": {"text": rule_description(id)},
-                })).collect::<Vec<_>>(),
+                "informationUri": env!("CARGO_PKG_REPOSITORY"),
+                "rules": rules.iter().map(|id| {
+                    let described = describe_rule(id);
+                    let mut rule = serde_json::json!({
+                        "id": id,
+                        "shortDescription": {"text": described.summary},
+                    });
+                    if let Some(doc) = described.doc {
+                        rule["helpUri"] = serde_json::json!(format!("{DOCS}{doc}"));
+                    }
+                    if let Some(severity) = described.severity {
+                        rule["defaultConfiguration"] = serde_json::json!({"level": level(severity)});
+                    }
+                    rule
+                }).collect::<Vec<_>>(),
             }},
             "columnKind": "unicodeCodePoints",
             "results": results,
@@ -303,14 +333,27 @@ fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// One line on what a rule or change kind checks, for SARIF rule metadata.
-pub fn describe(code: &str) -> String {
+/// What a rule or change kind checks, for SARIF rule metadata. A change kind's severity depends
+/// on the compatibility level, so it has no default level.
+pub fn describe(code: &str) -> Described {
     if let Some(kind) = crate::compat::kind::ChangeKind::from_id(code) {
-        return format!("schema change: {}", kind.summary());
+        return Described {
+            summary: format!("schema change: {}", kind.summary()),
+            doc: Some("compatibility.md#change-kinds".to_owned()),
+            severity: None,
+        };
     }
     match crate::diagnostic::Rule::from_id(code) {
-        Some(rule) => rule.summary().to_owned(),
-        None => code.to_owned(),
+        Some(rule) => Described {
+            summary: rule.summary().to_owned(),
+            doc: Some(rule.doc()),
+            severity: Some(rule.severity()),
+        },
+        None => Described {
+            summary: code.to_owned(),
+            doc: None,
+            severity: None,
+        },
     }
 }
 
@@ -371,7 +414,7 @@ mod tests {
         diagnostics.extend(
             crate::compat::kind::ChangeKind::ALL
                 .iter()
-                .map(|kind| Diagnostic::change(kind.id(), crate::diagnostic::Severity::Error, "m")),
+                .map(|kind| Diagnostic::change(*kind, crate::diagnostic::Severity::Error, "m")),
         );
         let log: serde_json::Value = serde_json::from_str(&sarif(&diagnostics, describe)).unwrap();
         let rules = log["runs"][0]["tool"]["driver"]["rules"]
@@ -382,6 +425,15 @@ mod tests {
             let id = rule["id"].as_str().unwrap();
             let text = rule["shortDescription"]["text"].as_str().unwrap();
             assert!(!text.is_empty() && text != id, "{id}: {text}");
+            let help = rule["helpUri"].as_str().unwrap();
+            assert!(
+                help.starts_with(DOCS) && help.contains(".md#"),
+                "{id}: {help}"
+            );
+        }
+        for rule in Rule::ALL {
+            let described = describe(rule.id());
+            assert_eq!(described.severity, Some(rule.severity()));
         }
     }
 }

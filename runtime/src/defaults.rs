@@ -66,19 +66,20 @@ where
 }
 
 /// Upserts the row of the event: the row keyed by the event's own key property when it has one,
-/// else by its aggregate's id (its stream is `<category>-<id>`), with the `fields` it shares with
-/// the event. A row that does not exist yet is created when the event's fields are enough to make
+/// else by its aggregate's id (its stream is `<category>-<id>`; the category is passed because it
+/// may itself hold a dash), with the `fields` it shares with the event. A row that does not exist yet is created when the event's fields are enough to make
 /// one; otherwise the event changes nothing.
 pub fn upsert<R: Row>(
     rows: &Table<'_, R>,
     event: &impl Serialize,
     envelope: &Envelope,
+    category: &str,
     fields: &[&str],
 ) -> Result<(), HandlerError> {
     let event = object_of(event);
     let key = match event.get(R::KEY) {
         Some(key) => key.clone(),
-        None => Value::String(envelope.aggregate_id().to_owned()),
+        None => Value::String(envelope.id_in(category).to_owned()),
     };
     let key_text = match &key {
         Value::String(text) => text.clone(),
@@ -173,5 +174,58 @@ mod tests {
                 paid: true
             })
         );
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn a_row_keyed_by_stream_takes_the_id_after_a_category_with_a_dash() {
+        use crate::read_model::sqlite::SqliteReadModel;
+        use crate::read_model::{Backend, BackendTransaction, Column, ColumnKind, TableSpec};
+
+        #[derive(Serialize, Deserialize)]
+        struct Line {
+            line_id: String,
+            total: u64,
+        }
+        impl Row for Line {
+            const TABLE: &'static str = "lines";
+            const KEY: &'static str = "line_id";
+            const COLUMNS: &'static [Column] = &[
+                Column {
+                    name: "line_id",
+                    kind: ColumnKind::Text,
+                    required: true,
+                },
+                Column {
+                    name: "total",
+                    kind: ColumnKind::Integer,
+                    required: true,
+                },
+            ];
+        }
+        let mut backend = SqliteReadModel::open_in_memory().unwrap();
+        let transaction = backend.begin("lines").unwrap();
+        transaction.ensure(&TableSpec::of::<Line>()).unwrap();
+        let envelope = Envelope {
+            id: uuid::Uuid::nil(),
+            source: "test".into(),
+            event_type: "order_line.added".into(),
+            version: 1,
+            stream: "order-line-42".into(),
+            stream_version: 1,
+            position: 1,
+            time: time::OffsetDateTime::UNIX_EPOCH,
+            data_schema: None,
+            data: b"{}".to_vec(),
+            metadata: crate::store::Metadata::default(),
+        };
+        let event = Placed {
+            customer_id: "c-1".into(),
+            total: 7,
+        };
+        let rows = Table::<Line>::new(&transaction);
+        upsert(&rows, &event, &envelope, "order-line", &["total"]).unwrap();
+        assert!(rows.get("42").unwrap().is_some());
+        assert!(rows.get("line-42").unwrap().is_none());
     }
 }

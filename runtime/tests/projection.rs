@@ -382,6 +382,7 @@ async fn transient_failures_are_retried_until_they_pass_and_never_dead_lettered(
             attempts: 2,
             backoff: Duration::from_millis(1),
             max_backoff: Duration::from_millis(4),
+            ..RetryPolicy::default()
         });
     let status = runner.run_until_caught_up().await.unwrap();
     assert_eq!(status.position, 2);
@@ -390,6 +391,44 @@ async fn transient_failures_are_retried_until_they_pass_and_never_dead_lettered(
         rows(&runner),
         [("order-1".into(), "1".into(), "EUR".into(), true)]
     );
+}
+
+#[tokio::test]
+async fn a_transient_failure_that_lasts_stalls_the_projection_before_the_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = InMemoryStore::new("test");
+    let projection = Orders::default();
+    projection.busy.store(true, Ordering::SeqCst);
+    projection.flaky.store(u32::MAX, Ordering::SeqCst);
+    store
+        .append(
+            "order-1",
+            ExpectedVersion::NoStream,
+            vec![placed_v2("1", "EUR"), paid("1")],
+            None,
+        )
+        .await
+        .unwrap();
+    let mut runner = ProjectionRunner::open(store, projection, dir.path().join("read.db"))
+        .unwrap()
+        .retry(RetryPolicy {
+            backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+            transient_for: Duration::from_millis(30),
+            ..RetryPolicy::default()
+        });
+    let error = runner.run_until_caught_up().await.unwrap_err();
+    assert!(
+        matches!(error, ProjectionError::Stalled { position: 2, .. }),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("the database is busy"),
+        "{error}"
+    );
+    // The event before it went through; the failing one is neither skipped nor dead-lettered.
+    assert_eq!(runner.status().unwrap().position, 1);
+    assert!(runner.dead_letters().unwrap().is_empty());
 }
 
 #[tokio::test]

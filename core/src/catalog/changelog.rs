@@ -230,21 +230,14 @@ fn within(path: Option<&str>, field: &str) -> bool {
     })
 }
 
-/// Whether a rule bridges a change at `old` (in the previous version) or `new` (in the next).
+/// Whether a rule bridges a change at `old` (in the previous version) or `new` (in the next):
+/// the change is at or inside a path the rule reads or writes. A change reported on the object
+/// holding a field (an added `required`, say) is bridged by a rule on any field of that object.
 fn bridges(rule: &UpcastRule, old: Option<&str>, new: Option<&str>) -> bool {
-    // A change reported on the object holding a field (an added `required`, say) is bridged
-    // by a rule on any field of that object.
-    let on = within;
-    match rule {
-        UpcastRule::Rename { from, to } | UpcastRule::Move { from, to } => {
-            on(old, from.pointer()) || on(new, to.pointer())
-        }
-        UpcastRule::Default { field, .. } => on(new, field.pointer()),
-        UpcastRule::Drop { field } => on(old, field.pointer()),
-        UpcastRule::Convert { field, .. } => {
-            within(old, field.pointer()) || within(new, field.pointer())
-        }
-    }
+    rule.read().is_some_and(|path| within(old, path.pointer()))
+        || rule
+            .written()
+            .is_some_and(|path| within(new, path.pointer()))
 }
 
 /// A rule in words.

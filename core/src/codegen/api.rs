@@ -2,7 +2,7 @@
 //! every method and the types they take, per projection its handler trait. The service generator
 //! writes the user-owned files from it, so their names always match the generated module tree.
 
-use super::events::{PlannedEvent, aggregate_enum_name};
+use super::plan::{Aggregates, PlannedEvent, aggregate_enum_name};
 use super::types::{Item, Ty, TypeSpace};
 use super::{deciders, projections};
 use crate::project::model::Project;
@@ -144,7 +144,7 @@ pub fn path_in(space: &TypeSpace<'_>, module: usize, name: &str) -> RustPath {
 pub(crate) fn api_of(
     project: &Project,
     space: &TypeSpace<'_>,
-    aggregates: &BTreeMap<&str, (String, Vec<PlannedEvent<'_>>)>,
+    aggregates: &Aggregates<'_>,
     models: &BTreeMap<&str, deciders::PlannedModel<'_>>,
     projection_plan: Option<&(usize, Vec<projections::PlannedProjection<'_>>)>,
 ) -> Api {

@@ -1,5 +1,5 @@
 //! Rust code generation: one engine behind `eventsmith generate`, the `generate!` macro and the
-//! build.rs API. [`generate`] plans the types of every event version ([`types`]), writes them
+//! build.rs API. [`generate`] names every event version ([`plan`]), plans the types ([`types`]), writes them
 //! with their checks ([`emit`]), the upcasters between versions ([`upcast`]) and the event sets
 //! with their generated tests ([`events`]), and formats the result with prettyplease.
 
@@ -8,6 +8,7 @@ pub mod deciders;
 pub mod emit;
 pub mod events;
 pub mod parallel;
+pub mod plan;
 pub use crate::project::names;
 pub mod projections;
 pub mod shape;

@@ -1,15 +1,14 @@
 //! `eventsmith generate` (the module tree written to a directory), and the generation the
 //! `generate!` macro and the build.rs API run: one engine, three front-ends.
 
-use super::{Context, Outcome, Status, load_valid};
+use super::{Context, Outcome, Status, load_project, load_valid};
 use crate::codegen;
 pub use crate::codegen::emit::HEADER;
 pub use crate::codegen::{Generated, Settings};
 use crate::diagnostic::{Diagnostic, Failure};
-use crate::io::fs::RealFs;
 use crate::io::output::{self, OutputFile, Owner, Signature};
-use crate::project::loader::{LoadOptions, load};
 use crate::report;
+use crate::text::source::SourceMap;
 use std::path::{Path, PathBuf};
 
 /// The file `generate` writes in its output directory.
@@ -69,29 +68,16 @@ pub struct NotGenerated {
 }
 
 /// Loads the project at `dir` (the directory of `eventsmith.toml`) and generates its code: what
-/// the macro and the build.rs API call. Examples are not validated here: the generated tests
-/// check every one.
+/// the macro and the build.rs API call, through the same loading as `eventsmith generate`.
+/// Examples are not validated here: the generated tests check every one.
 pub fn code(dir: &Path, settings: &Settings) -> Result<Generated, NotGenerated> {
-    let mut options = LoadOptions::new(dir, Some(dir.to_path_buf()));
-    options.check_examples = false;
-    let loaded = load(&RealFs, &options);
-    let fail = |diagnostics: Vec<Diagnostic>| NotGenerated {
-        text: report::human(&diagnostics, &loaded.sources, false),
+    let fail = |diagnostics: Vec<Diagnostic>, sources: &SourceMap| NotGenerated {
+        text: report::human(&diagnostics, sources, false),
         diagnostics,
     };
-    if loaded.has_errors() {
-        let errors = loaded
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .cloned()
-            .collect();
-        return Err(fail(errors));
-    }
-    let Some(project) = loaded.project.as_ref() else {
-        return Err(fail(loaded.diagnostics.clone()));
-    };
-    codegen::generate(project, settings).map_err(fail)
+    let (project, sources) =
+        load_project(dir, dir).map_err(|not| fail(not.errors, &not.sources))?;
+    codegen::generate(&project, settings).map_err(|errors| fail(errors, &sources))
 }
 
 /// Generates the code of a loaded project (what [`code`] does after loading).

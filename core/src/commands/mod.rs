@@ -153,10 +153,19 @@ impl Outcome {
     }
 }
 
-/// Loads the project at `root` without checking examples (left to `validate`): the project and
-/// its sources, or when it has errors, the outcome that reports them.
-fn load_valid(context: &Context, root: &Path) -> Result<(Project, SourceMap), Outcome> {
-    let mut options = LoadOptions::new(root, Some(context.cwd.clone()));
+/// Why a project did not load: its errors, their sources, and whether a file could not be read
+/// at all ([`Status::Failure`]) or the files have findings ([`Status::Findings`]).
+struct NotLoaded {
+    status: Status,
+    errors: Vec<Diagnostic>,
+    sources: SourceMap,
+}
+
+/// The one way every command, the macro and the build.rs API load a project: the project at
+/// `root` with paths shown relative to `display_base`, examples left to `validate` (and to the
+/// generated tests).
+fn load_project(root: &Path, display_base: &Path) -> Result<(Project, SourceMap), NotLoaded> {
+    let mut options = LoadOptions::new(root, Some(display_base.to_path_buf()));
     options.check_examples = false;
     let mut loaded = load(&RealFs, &options);
     if !loaded.has_errors()
@@ -175,7 +184,17 @@ fn load_valid(context: &Context, root: &Path) -> Result<(Project, SourceMap), Ou
         .filter(|d| d.is_error())
         .cloned()
         .collect();
-    Err(Outcome::findings(status, errors, loaded.sources))
+    Err(NotLoaded {
+        status,
+        errors,
+        sources: loaded.sources,
+    })
+}
+
+/// [`load_project`] for a command: when the project has errors, the outcome that reports them.
+fn load_valid(context: &Context, root: &Path) -> Result<(Project, SourceMap), Outcome> {
+    load_project(root, &context.cwd)
+        .map_err(|not| Outcome::findings(not.status, not.errors, not.sources))
 }
 
 /// A template family with the overrides in `dir` (relative to the working directory); when an

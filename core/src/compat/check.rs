@@ -7,7 +7,7 @@ use crate::diagnostic::Rule;
 use crate::diagnostic::{self, Diagnostic};
 use crate::io::fs::{FileSystem, MemoryFs, OverlayFs, RealFs};
 use crate::io::git::GitTree;
-use crate::project::annotations::KEYWORD;
+use crate::project::annotations::{KEYWORD, UpcastRule};
 use crate::project::config::Level;
 use crate::project::loader::{LoadOptions, load, load_file, load_file_as};
 use crate::project::model::{Event, Project};
@@ -393,7 +393,7 @@ impl Checker<'_> {
         &mut self,
         previous: crate::schema::store::DocId,
         next: crate::schema::store::DocId,
-        rules: &[crate::project::annotations::UpcastRule],
+        rules: &[UpcastRule],
         context: &str,
     ) {
         let store = &self.head.store;
@@ -418,13 +418,7 @@ impl Checker<'_> {
             }
         };
         // Every path the rules write must be a field of the new version.
-        for rule in rules {
-            use crate::project::annotations::UpcastRule::*;
-            let written = match rule {
-                Rename { to, .. } | Move { to, .. } => to,
-                Default { field, .. } | Convert { field, .. } => field,
-                Drop { .. } => continue,
-            };
+        for written in rules.iter().filter_map(UpcastRule::written) {
             if next_document
                 .get(&upcast::schema_pointer(written.pointer()))
                 .is_none()
@@ -442,7 +436,7 @@ impl Checker<'_> {
         let validators =
             crate::project::examples::Validators::new(store, &store.fully_resolvable());
         for rule in rules {
-            let crate::project::annotations::UpcastRule::Default { field, value } = rule else {
+            let UpcastRule::Default { field, value } = rule else {
                 continue;
             };
             let at = upcast::schema_pointer(field.pointer());

@@ -38,6 +38,12 @@ macro_rules! kinds {
                 match id { $($id => Some(ChangeKind::$variant),)* _ => None }
             }
         }
+
+        impl crate::diagnostic::ChangeCode for ChangeKind {
+            fn code(&self) -> &'static str {
+                self.id()
+            }
+        }
     };
 }
 

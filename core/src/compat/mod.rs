@@ -95,9 +95,9 @@ pub fn change_diagnostic(
         format!("{}: {}", change.kind.summary(), change.detail)
     };
     let diagnostic = if breaking {
-        Diagnostic::change(change.kind.id(), Severity::Error, message)
+        Diagnostic::change(change.kind, Severity::Error, message)
     } else {
-        Diagnostic::change(change.kind.id(), Severity::Note, message)
+        Diagnostic::change(change.kind, Severity::Note, message)
     };
     let verdicts = match (change.backward, change.forward) {
         (true, true) => "compatible both ways",

@@ -57,16 +57,27 @@ pub struct Diagnostic {
     pub help: Option<String>,
 }
 
+/// A kind of schema change, as the compatibility engine's table names it: the id its
+/// diagnostics carry. (Defined here, implemented there, so this bottom layer names no kind.)
+pub(crate) trait ChangeCode {
+    /// The stable id.
+    fn code(&self) -> &'static str;
+}
+
 impl Diagnostic {
     /// A new finding of `rule`, at the rule's severity, not yet positioned.
     pub fn new(rule: Rule, message: impl Into<String>) -> Self {
         Self::with_severity(rule.id(), rule.severity(), message)
     }
 
-    /// A schema change found by `diff` or `check` (`id` from `compat::ChangeKind`, whose table
-    /// describes it), at the severity the compatibility level gives it.
-    pub fn change(id: &'static str, severity: Severity, message: impl Into<String>) -> Self {
-        Self::with_severity(id, severity, message)
+    /// A schema change found by `diff` or `check` (of a kind from `compat::ChangeKind`, whose
+    /// table describes it), at the severity the compatibility level gives it.
+    pub(crate) fn change(
+        kind: impl ChangeCode,
+        severity: Severity,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::with_severity(kind.code(), severity, message)
     }
 
     fn with_severity(code: &'static str, severity: Severity, message: impl Into<String>) -> Self {

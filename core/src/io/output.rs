@@ -188,8 +188,13 @@ fn write_file(path: &Path, contents: &str) -> std::io::Result<()> {
     let mut temporary = name.clone();
     temporary.push(".eventsmith-tmp");
     let temporary = path.with_file_name(temporary);
-    std::fs::write(&temporary, contents)?;
-    std::fs::rename(&temporary, path)
+    let written =
+        std::fs::write(&temporary, contents).and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        // Best effort: the error that matters is the one returned.
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 /// The generated files under `dir` that differ from `files` (or are missing): what a freshness

@@ -100,6 +100,26 @@ pub enum UpcastRule {
     },
 }
 
+impl UpcastRule {
+    /// The path of version N-1 the rule reads (`None` for a default, which reads nothing).
+    pub fn read(&self) -> Option<&FieldPath> {
+        match self {
+            UpcastRule::Rename { from, .. } | UpcastRule::Move { from, .. } => Some(from),
+            UpcastRule::Drop { field } | UpcastRule::Convert { field, .. } => Some(field),
+            UpcastRule::Default { .. } => None,
+        }
+    }
+
+    /// The path of version N the rule writes (`None` for a drop, which writes nothing).
+    pub fn written(&self) -> Option<&FieldPath> {
+        match self {
+            UpcastRule::Rename { to, .. } | UpcastRule::Move { to, .. } => Some(to),
+            UpcastRule::Default { field, .. } | UpcastRule::Convert { field, .. } => Some(field),
+            UpcastRule::Drop { .. } => None,
+        }
+    }
+}
+
 /// A JSON pointer into an event payload, written as a pointer or a bare top-level name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(from = "String", into = "String")]

@@ -1,6 +1,8 @@
 //! The project layout: which file under `schema/` is what, and the naming rules for file names.
 
 use crate::diagnostic::Failure;
+use crate::schema::store::DocId;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// What a schema file is, from where it sits.
@@ -163,6 +165,24 @@ pub fn aggregate_file(name: &str) -> PathBuf {
 /// The file of a projection, relative to the schema dir.
 pub fn projection_file(name: &str) -> PathBuf {
     ["projections", &format!("{name}.json")].iter().collect()
+}
+
+/// A project file with its role.
+pub(crate) struct RoleFile {
+    pub role: FileRole,
+    pub display: PathBuf,
+    pub doc: Option<DocId>,
+}
+
+/// The declared aggregates, from `aggregates/*.json` file names (whether or not they parsed).
+pub(crate) fn declared_aggregates(files: &[RoleFile]) -> BTreeSet<&str> {
+    files
+        .iter()
+        .filter_map(|f| match &f.role {
+            FileRole::Aggregate { name } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -313,7 +313,7 @@ pub fn handler_file(projection: &ProjectionApi) -> String {
                 event: &#ty,
                 envelope: &::eventsmith::store::Envelope,
             ) -> Result<(), ::eventsmith::projection::HandlerError> {
-                ::eventsmith::defaults::upsert(rows, event, envelope, &[#(#names),*])
+                ::eventsmith::defaults::upsert(rows, event, envelope, #category, &[#(#names),*])
             }
         });
     }

@@ -120,8 +120,10 @@ impl From<BackendError> for HandlerError {
 }
 
 /// How a failing event is retried: a permanent failure `attempts` times in all before it is
-/// dead-lettered, a transient one until it goes through; the wait doubles from `backoff` up to
-/// `max_backoff`.
+/// dead-lettered; a transient one until it goes through or has failed for `transient_for`, when
+/// the runner stops with [`ProjectionError::Stalled`](crate::projection::ProjectionError) and
+/// the checkpoint stays before the event (a transient failure says nothing about the event, so it
+/// is never dead-lettered). The wait doubles from `backoff` up to `max_backoff`.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included, before a permanent failure is dead-lettered.
@@ -130,6 +132,8 @@ pub struct RetryPolicy {
     pub backoff: Duration,
     /// The longest wait between two attempts.
     pub max_backoff: Duration,
+    /// How long an event may fail transiently before the runner gives up on it.
+    pub transient_for: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -138,6 +142,7 @@ impl Default for RetryPolicy {
             attempts: 3,
             backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(30),
+            transient_for: Duration::from_secs(300),
         }
     }
 }

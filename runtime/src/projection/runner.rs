@@ -28,6 +28,19 @@ pub enum ProjectionError {
     /// A retried dead letter failed again.
     #[error("the dead letter failed again: {0}")]
     StillFailing(String),
+    /// An event kept failing transiently for longer than the retry policy allows; the
+    /// checkpoint stays before it, so the next run starts with it.
+    #[error(
+        "the projection is stalled at position {position}: the handler has failed transiently for {failing_for:?} ({error}); fix what it waits for and run it again"
+    )]
+    Stalled {
+        /// The event's global position.
+        position: u64,
+        /// How long it has been failing.
+        failing_for: std::time::Duration,
+        /// The last failure.
+        error: String,
+    },
 }
 
 /// Runs projection `P` over store `S`, into the read model of backend `B`.
@@ -295,9 +308,8 @@ impl<P: Projection, B: Backend> ReadModel<P, B> {
     }
 
     /// Retries one failing event with backoff until it goes through; a permanent failure is
-    /// dead-lettered after the policy's attempts, a transient one is retried however long it
-    /// takes (the runner stops between attempts when asked). Either way the checkpoint moves
-    /// past it.
+    /// dead-lettered after the policy's attempts (and the checkpoint moves past it), a transient
+    /// one is retried for the policy's `transient_for`, then the runner stops before it.
     async fn retry_or_dead_letter(
         &mut self,
         envelope: &Envelope,
@@ -307,10 +319,19 @@ impl<P: Projection, B: Backend> ReadModel<P, B> {
         let mut wait = self.retry.backoff;
         let mut failures = 0;
         let mut error = first;
+        let started = std::time::Instant::now();
         loop {
             if error.is_transient() {
                 metrics::counter!("eventsmith_projection_transient_errors_total", "projection" => P::NAME)
                     .increment(1);
+                let failing = started.elapsed();
+                if failing >= self.retry.transient_for {
+                    return Err(ProjectionError::Stalled {
+                        position: envelope.position,
+                        failing_for: failing,
+                        error: error.to_string(),
+                    });
+                }
             } else {
                 failures += 1;
                 if failures >= attempts {

@@ -167,11 +167,21 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                     };
                     let mut runner = runner;
                     runtime.block_on(async move {
-                        let stopped = async move {
-                            let _ = stop.wait_for(|stop| *stop).await;
-                        };
-                        if let Err(error) = runner.run(stopped).await {
-                            tracing::error!(projection = P::NAME, %error, "the projection stopped");
+                        // A failed run (a stall, the store or read model down) starts again
+                        // from its checkpoint after a pause, until the service stops.
+                        loop {
+                            let mut asked = stop.clone();
+                            let stopped = async move {
+                                let _ = asked.wait_for(|stop| *stop).await;
+                            };
+                            let Err(error) = runner.run(stopped).await else {
+                                break;
+                            };
+                            tracing::error!(projection = P::NAME, %error, "the projection failed; restarting it in 5 s");
+                            tokio::select! {
+                                _ = stop.wait_for(|stop| *stop) => break,
+                                () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                            }
                         }
                     });
                 })

@@ -88,6 +88,16 @@ impl Envelope {
         self.stream.split_once('-').map_or("", |(_, id)| id)
     }
 
+    /// The id of the aggregate whose stream this is, given the aggregate's stream `category`
+    /// (which may itself hold a dash): what follows `<category>-`; [`Self::aggregate_id`] when
+    /// the stream is not of that category.
+    pub fn id_in(&self, category: &str) -> &str {
+        self.stream
+            .strip_prefix(category)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .unwrap_or_else(|| self.aggregate_id())
+    }
+
     /// The event as CloudEvents 1.0 structured JSON. The store's attributes are extension
     /// attributes, named as the spec requires (lowercase letters and digits).
     pub fn to_cloudevent(&self) -> Value {
@@ -169,5 +179,13 @@ mod tests {
             (empty_id.category(), empty_id.aggregate_id()),
             ("order", "")
         );
+    }
+
+    #[test]
+    fn a_category_with_a_dash_is_stripped_whole() {
+        let line = on("order-line-42");
+        assert_eq!(line.id_in("order-line"), "42");
+        assert_eq!(line.id_in("order"), "line-42");
+        assert_eq!(line.id_in("invoice"), "line-42");
     }
 }

@@ -1,7 +1,12 @@
 //! One aggregate's module: its version modules with their types, upcasters and `Event` impls,
 //! the latest-version aliases, the decode chains and the aggregate's event enum.
 
-use super::*;
+use super::plan::{Aggregates, upcast_function};
+use super::{
+    BTreeMap, Diagnostic, Emitter, EventVersion, Ident, Literal, Planned, PlannedEvent, Project,
+    Rule, Scope, Settings, TokenStream, Ty, TypeSpace, Upcasts, aggregate_enum_name, deciders,
+    doc_attrs, event_tests, format_ident, format_items, ident, path, quote, unsuffixed,
+};
 
 /// The formatted module of one aggregate: its version modules with their types, upcasters and
 /// `Event` impls, the latest aliases, decode chains, the aggregate's enum and its tests.
@@ -177,7 +182,7 @@ pub(super) fn aggregate_source(
 pub(super) struct RootCounts(std::collections::HashMap<usize, usize>);
 
 impl RootCounts {
-    pub(super) fn new(aggregates: &BTreeMap<&str, (String, Vec<PlannedEvent<'_>>)>) -> Self {
+    pub(super) fn new(aggregates: &Aggregates<'_>) -> Self {
         let mut counts = std::collections::HashMap::new();
         for (_, planned) in aggregates.values() {
             for version in planned.iter().flat_map(|p| &p.versions) {
@@ -196,30 +201,6 @@ impl RootCounts {
             _ => usize::MAX,
         }
     }
-}
-
-/// The note of a version deprecated by `x-eventsmith.deprecated`.
-pub(super) fn deprecation(version: &EventVersion) -> Option<String> {
-    use crate::project::annotations::Deprecation;
-    match version.annotations.deprecated.as_ref()? {
-        Deprecation::Flag(true) => Some("this event version is deprecated".to_owned()),
-        Deprecation::Flag(false) => None,
-        Deprecation::Details {
-            reason,
-            replaced_by: Some(replacement),
-        } => Some(format!("{reason} (use `{replacement}`)")),
-        Deprecation::Details { reason, .. } => Some(reason.clone()),
-    }
-}
-
-/// The Rust name of one version's root type: its `title`, else `<aggregate>_<name>`.
-pub(super) fn version_name(project: &Project, event: &Event, version: &EventVersion) -> String {
-    let title = project
-        .store
-        .document(version.schema)
-        .get("/title")
-        .and_then(Value::as_str);
-    rust_type_name(title, &format!("{}_{}", event.aggregate, event.name))
 }
 
 /// The upcaster from the previous version into `planned`: generated from the rules, or a call
@@ -289,16 +270,6 @@ pub(super) fn upcaster(
                 at,
             )
         })
-}
-
-/// `<event>_from_v<N-1>`, in version N's module.
-pub(super) fn upcast_function(p: &PlannedEvent<'_>, index: usize) -> Ident {
-    let event = field_name(&p.event.name);
-    format_ident!(
-        "{}_from_v{}",
-        event.trim_end_matches('_'),
-        p.event.versions[index].version - 1
-    )
 }
 
 /// `decode_<event>(version, payload)`: decodes any stored version and upcasts it to the latest.

@@ -1,7 +1,10 @@
 //! `DomainEvent`: the enum over every event of the project at its latest version, and its
 //! `EventSet` implementation.
 
-use super::*;
+use super::{
+    Ident, Literal, PlannedEvent, RootCounts, Scope, TokenStream, TypeSpace, ident, path, quote,
+    unsuffixed,
+};
 
 /// `DomainEvent`: every event of every aggregate, flat.
 #[derive(Default)]

@@ -9,7 +9,8 @@ mod tests;
 
 use super::api::api_of;
 use super::parallel::parallel_map;
-use aggregate::{RootCounts, aggregate_source, deprecation, upcast_function, version_name};
+use super::plan::{self, Planned, PlannedEvent, aggregate_enum_name};
+use aggregate::{RootCounts, aggregate_source};
 use domain::DomainEnum;
 use tests::event_tests;
 
@@ -17,39 +18,19 @@ use super::Settings;
 use super::api::Api;
 use super::deciders;
 use super::emit::{Emitter, doc_attrs, format_items, ident, path};
-use super::names::{Scope, field_name, type_name};
+use super::names::{Scope, field_name};
 use super::projections;
 use super::types::{Ty, TypeSpace};
 use super::upcast::Upcasts;
 use crate::diagnostic::Diagnostic;
 use crate::diagnostic::Rule;
-use crate::project::model::{Event, EventVersion, Project, rust_type_name};
+use crate::project::model::{EventVersion, Project};
 use crate::project::upcast::payload::apply_to_value;
 use crate::schema::store::NodeRef;
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// One event version as planned.
-pub(crate) struct Planned {
-    /// The version module.
-    pub(crate) module: usize,
-    /// The root type's name in its module.
-    pub(crate) name: String,
-    /// The root type.
-    pub(crate) ty: Ty,
-}
-
-/// One event with its planned versions.
-pub(crate) struct PlannedEvent<'p> {
-    pub(crate) event: &'p Event,
-    pub(crate) versions: Vec<Planned>,
-    /// The variant in the aggregate's enum.
-    pub(crate) variant: String,
-    /// The name of its decode function in the aggregate module.
-    pub(crate) decode: String,
-}
 
 /// The formatted source of the whole tree (without the header), and warnings.
 pub fn render(
@@ -64,48 +45,7 @@ pub fn render(
     if !project.projections.is_empty() {
         root_names.claim(projections::MODULE.to_owned());
     }
-    // Aggregates with events, each a module.
-    let mut aggregates: BTreeMap<&str, (String, Vec<PlannedEvent<'_>>)> = BTreeMap::new();
-    for event in project.events.values() {
-        aggregates
-            .entry(event.aggregate.as_str())
-            .or_insert_with(|| (root_names.claim(field_name(&event.aggregate)), Vec::new()));
-    }
-    // Names first, so nested types never take an event's name.
-    for event in project.events.values() {
-        let (module_name, planned) = aggregates.get_mut(event.aggregate.as_str()).expect("added");
-        let mut versions = Vec::new();
-        for version in &event.versions {
-            let module = space.module(&[module_name.clone(), format!("v{}", version.version)]);
-            space.assign(version.schema, module);
-            let name = space.claim(module, &version_name(project, event, version));
-            versions.push(Planned {
-                module,
-                name,
-                ty: Ty::Json,
-            });
-        }
-        planned.push(PlannedEvent {
-            event,
-            versions,
-            variant: String::new(),
-            decode: format!("decode_{}", field_name(&event.name).trim_end_matches('_')),
-        });
-    }
-    for (_, planned) in aggregates.values_mut() {
-        let mut variants = Scope::new();
-        for p in planned.iter_mut() {
-            p.variant = variants.claim(type_name(&p.event.name, "Event"));
-            for (planned, version) in p.versions.iter_mut().zip(&p.event.versions) {
-                planned.ty = space.add_root(&project.root_of(version.schema), &planned.name);
-                if let (Ty::Named(id), Some(note)) = (&planned.ty, deprecation(version)) {
-                    if space.defs[*id].module == planned.module {
-                        space.defs[*id].deprecated = Some(note);
-                    }
-                }
-            }
-        }
-    }
+    let aggregates = plan::plan_events(project, &mut space, &mut root_names);
     // Each aggregate's commands and state, after every event so events keep their names.
     let mut models = BTreeMap::new();
     for (aggregate, (module_name, planned)) in &aggregates {
@@ -223,11 +163,6 @@ pub fn render(
     ));
     let warnings = space.diagnostics.clone();
     Ok((sources.concat(), warnings, api))
-}
-
-/// `<Aggregate>Event`.
-pub(crate) fn aggregate_enum_name(aggregate: &str) -> Ident {
-    ident(&format!("{}Event", type_name(aggregate, "Aggregate")))
 }
 
 /// A number literal without a type suffix.

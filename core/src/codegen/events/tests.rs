@@ -1,7 +1,11 @@
 //! The generated `#[cfg(test)]` tests: every example round-trips, and upcasts give valid next
 //! versions.
 
-use super::*;
+use super::{
+    EventVersion, Literal, NodeRef, PlannedEvent, Project, TokenStream, TypeSpace, Value,
+    apply_to_value, field_name, format_ident, path, quote, unsuffixed,
+};
+use crate::codegen::plan::upcast_function;
 
 /// The generated tests of one event: every example of every version round-trips and decodes
 /// through the event set; every example of version N-1 upcasts to a valid version N.

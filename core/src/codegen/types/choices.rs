@@ -1,7 +1,9 @@
 //! Enums from `oneOf`/`anyOf`: tagged by a discriminating `const` property where there is one,
 //! untagged otherwise.
 
-use super::*;
+use super::{
+    Item, Map, NodeRef, Scope, Ty, TypeSpace, Value, Variant, View, shape_name, type_name,
+};
 
 impl<'a> TypeSpace<'a> {
     /// `oneOf`/`anyOf`: `Option` of the other for a pair with `null`, a tagged enum when every

@@ -1,7 +1,10 @@
 //! Structs from object schemas: fields, undeclared properties (maps, pattern-keyed values),
 //! `allOf` members merged, and the checks on keys.
 
-use super::*;
+use super::{
+    Additional, Checks, Diagnostic, Field, Item, Kind, NodeRef, Rule, RustPattern, Scope, Ty,
+    TypeSpace, Value, View, field_name, pointer, type_name, unboxed,
+};
 
 impl<'a> TypeSpace<'a> {
     pub(super) fn item(&mut self, node: &NodeRef, view: &View<'a>, without: Option<&str>) -> Item {

@@ -1,7 +1,10 @@
 //! Planning a type from a schema node: what kind of schema it is, `$ref`s to named types,
 //! literals, arrays and the constraint checks that go with a type.
 
-use super::*;
+use super::{
+    Checks, Diagnostic, Format, Item, Map, NodeRef, Rule, RustPattern, Ty, TypeDef, TypeSpace,
+    Value, View, docs, pointer, type_name,
+};
 
 impl<'a> TypeSpace<'a> {
     pub(super) fn object(&self, node: &NodeRef) -> Option<&'a Map<String, Value>> {

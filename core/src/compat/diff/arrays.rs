@@ -1,7 +1,7 @@
 //! Arrays: items under open, closed and tuple content models (both drafts' forms), counts,
 //! `uniqueItems` and `contains`.
 
-use super::*;
+use super::{Allowance, Differ, Side, rest_allowance};
 use crate::compat::kind::ChangeKind as K;
 use crate::schema::store::NodeRef;
 use crate::schema::view::View;

@@ -1,7 +1,7 @@
 //! Schema logic: `not`, `if`/`then`/`else` and the combinators `allOf`, `anyOf` and `oneOf`, with
 //! subschemas matched across the two sides.
 
-use super::*;
+use super::{Differ, HashMap, Store};
 use crate::compat::kind::ChangeKind as K;
 use crate::schema::store::NodeRef;
 use crate::schema::view::View;

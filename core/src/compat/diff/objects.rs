@@ -1,7 +1,7 @@
 //! Objects: properties under open, closed and partially open content models, `required`,
 //! `additionalProperties`, `patternProperties`, `propertyNames`, counts and dependencies.
 
-use super::*;
+use super::{Differ, HashSet, Side, Trial, properties, required};
 use crate::compat::kind::ChangeKind as K;
 use crate::schema::store::NodeRef;
 use crate::schema::view::View;

@@ -1,6 +1,6 @@
 //! Keywords of single values: annotations, `type`, `enum` and `const`, string and number bounds.
 
-use super::*;
+use super::{Differ, covers, is_whole, json_eq, same, show_values};
 use crate::compat::kind::ChangeKind as K;
 use crate::schema::store::NodeRef;
 use crate::schema::view::View;

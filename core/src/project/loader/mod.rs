@@ -5,16 +5,17 @@ use crate::diagnostic::{self, Diagnostic};
 use crate::io::fs::FileSystem;
 use crate::project::config::{Config, FILE_NAME};
 use crate::project::examples;
-use crate::project::layout::{self, FileRole};
+use crate::project::layout::{self, RoleFile};
 use crate::project::model::Project;
 use crate::project::rules;
 use crate::schema::draft::{Draft, DraftError};
 use crate::schema::metaschema;
 use crate::schema::store::{DocId, NodeRef, RefError, Store, file_uri};
 use crate::text::document::Document;
+use crate::text::similar::closest;
 use crate::text::source::{SourceFile, SourceMap};
 use crate::text::stack;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use url::Url;
 
@@ -173,13 +174,6 @@ struct Loader<'a> {
     broken: HashSet<String>,
     /// Documents with a schema error: their examples are not checked.
     invalid: HashSet<DocId>,
-}
-
-/// A project file with its role.
-pub(crate) struct RoleFile {
-    pub role: FileRole,
-    pub display: PathBuf,
-    pub doc: Option<DocId>,
 }
 
 impl<'a> Loader<'a> {
@@ -636,20 +630,9 @@ impl<'a> Loader<'a> {
             .iter()
             .fold(String::new(), |acc, t| crate::text::pointer::push(&acc, t));
         let siblings = self.store.document(target_doc).get(&parent)?.as_object()?;
-        crate::project::rules::closest(missing, siblings.keys().map(String::as_str))
+        closest(missing, siblings.keys().map(String::as_str))
             .map(|name| format!("did you mean `{name}`?"))
     }
-}
-
-/// The declared aggregates, from `aggregates/*.json` file names (whether or not they parsed).
-pub(crate) fn declared_aggregates(files: &[RoleFile]) -> BTreeSet<&str> {
-    files
-        .iter()
-        .filter_map(|f| match &f.role {
-            FileRole::Aggregate { name } => Some(name.as_str()),
-            _ => None,
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -8,10 +8,11 @@ use crate::project::annotations::{
     AggregateAnnotations, CommandAnnotations, EventAnnotations, KEYWORD, ProjectionAnnotations,
 };
 use crate::project::layout::FileRole;
-use crate::project::loader::{RoleFile, declared_aggregates};
+use crate::project::layout::{RoleFile, declared_aggregates};
 use crate::project::model::{Aggregate, Command, Event, EventVersion, Project, Projection};
 use crate::schema::store::DocId;
 use crate::text::pointer;
+use crate::text::similar::closest;
 use heck::ToSnakeCase;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, HashSet};
@@ -501,23 +502,6 @@ fn check_projection_keys(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
             ),
         );
     }
-}
-
-/// The candidate closest to `name`, when close enough to be a likely typo.
-pub(crate) fn closest<'a>(
-    name: &str,
-    candidates: impl Iterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .map(|candidate| {
-            (
-                strsim::normalized_damerau_levenshtein(name, candidate),
-                candidate,
-            )
-        })
-        .filter(|(score, _)| *score > 0.7)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, candidate)| candidate)
 }
 
 #[cfg(test)]
