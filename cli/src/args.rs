@@ -2,7 +2,7 @@
 //! calls of `eventsmith_core::commands` is main.rs's job.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use eventsmith_core::{Format, Level};
+use eventsmith_core::{Draft, Format, Level};
 use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
@@ -75,6 +75,12 @@ fn level_parser() -> impl clap::builder::TypedValueParser<Value = Level> {
         .map(|name: String| Level::from_name(&name).unwrap_or_default())
 }
 
+fn draft_parser() -> impl clap::builder::TypedValueParser<Value = Draft> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Draft::ALL.map(Draft::name))
+        .map(|name: String| Draft::from_name(&name).unwrap_or(Draft::Draft7))
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Create a new schema project with a sample aggregate.
@@ -122,6 +128,10 @@ pub enum Command {
         /// The compatibility level to judge at (default: backward).
         #[arg(long, value_parser = level_parser())]
         level: Option<Level>,
+        /// The draft of a file without `$schema` (default: draft-07, as schema registries read
+        /// one).
+        #[arg(long, value_parser = draft_parser())]
+        draft: Option<Draft>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = FormatArg::Human)]
         format: FormatArg,
@@ -211,8 +221,8 @@ pub enum NewCommand {
     Command {
         /// `<aggregate>.<name>`
         command: String,
-        /// Event types the command emits.
-        #[arg(long, required = true, num_args = 1.., value_name = "EVENT")]
+        /// An event type the command emits (repeat the flag, or separate with commas).
+        #[arg(long, required = true, value_delimiter = ',', value_name = "EVENT")]
         emits: Vec<String>,
     },
     /// A new aggregate: `aggregates/<name>.json`.
@@ -223,7 +233,7 @@ pub enum NewCommand {
     },
     /// A new projection: `projections/<name>.json`.
     #[command(
-        after_help = "Example:\n  eventsmith new projection order_summary --key order_id --subscribes order.placed order.paid"
+        after_help = "Example:\n  eventsmith new projection order_summary --key order_id --subscribes order.placed,order.paid"
     )]
     Projection {
         /// The projection's name.
@@ -231,8 +241,8 @@ pub enum NewCommand {
         /// The row property that keys the read model.
         #[arg(long)]
         key: String,
-        /// Event types it handles.
-        #[arg(long, required = true, num_args = 1.., value_name = "EVENT")]
+        /// An event type it handles (repeat the flag, or separate with commas).
+        #[arg(long, required = true, value_delimiter = ',', value_name = "EVENT")]
         subscribes: Vec<String>,
     },
     /// The next major version of an event, copied from the latest, with an upcast block.

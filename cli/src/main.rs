@@ -16,18 +16,18 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (format, result) = match std::env::current_dir() {
-        Ok(cwd) => run(&cli, context(&cli, cwd)),
-        Err(err) => (
-            Format::Human,
-            Err(Failure::new(format!(
-                "cannot read the current directory: {err}"
-            ))),
-        ),
+    let context = match std::env::current_dir() {
+        Ok(cwd) => context(&cli, cwd),
+        Err(err) => {
+            let failure = Failure::new(format!("cannot read the current directory: {err}"));
+            eprint!("{}", failure.render());
+            return ExitCode::from(commands::Status::Failure.code());
+        }
     };
+    let (format, result) = run(&cli, &context);
     match result {
         Ok(outcome) => {
-            let printed = outcome.render(format, color(cli.color));
+            let printed = outcome.render_in(&context, format, color(cli.color));
             print!("{}", printed.stdout);
             eprint!("{}", printed.stderr);
             let _ = std::io::stdout().flush();
@@ -63,25 +63,29 @@ fn color(choice: ColorChoice) -> bool {
 }
 
 /// Runs the command; the output format it asked for, and its outcome.
-fn run(cli: &Cli, context: Context) -> (Format, Result<Outcome, Failure>) {
+fn run(cli: &Cli, context: &Context) -> (Format, Result<Outcome, Failure>) {
     let human = Format::Human;
     match &cli.command {
         Command::Init { dir, name } => (
             human,
-            scaffold::init(&context, dir.as_deref(), name.as_deref()),
+            scaffold::init(context, dir.as_deref(), name.as_deref()),
         ),
-        Command::New(item) => (human, scaffold::new(&context, &new_item(item))),
-        Command::Validate { format } => ((*format).into(), validate::validate(&context)),
+        Command::New(item) => (human, scaffold::new(context, &new_item(item))),
+        Command::Validate { format } => ((*format).into(), validate::validate(context)),
         Command::Generate { out, no_tests } => (
             human,
-            generate::generate(&context, out.as_deref(), !no_tests),
+            generate::generate(context, out.as_deref(), !no_tests),
         ),
         Command::Diff {
             old,
             new,
             level,
+            draft,
             format,
-        } => ((*format).into(), compare::diff(&context, old, new, *level)),
+        } => (
+            (*format).into(),
+            compare::diff(context, old, new, *level, *draft),
+        ),
         Command::Check {
             against,
             against_dir,
@@ -92,7 +96,7 @@ fn run(cli: &Cli, context: Context) -> (Format, Result<Outcome, Failure>) {
                 Some(dir) => Base::Dir(context.path(dir)),
                 None => Base::Git(against.clone().unwrap_or_else(|| "HEAD".to_owned())),
             };
-            ((*format).into(), compare::check(&context, &base, *level))
+            ((*format).into(), compare::check(context, &base, *level))
         }
         Command::Catalog {
             out,
@@ -110,7 +114,7 @@ fn run(cli: &Cli, context: Context) -> (Format, Result<Outcome, Failure>) {
                 templates: templates.as_deref(),
                 check: *check,
             };
-            (human, catalog::catalog(&context, &args))
+            (human, catalog::catalog(context, &args))
         }
         Command::Service(ServiceCommand::New {
             dir,
@@ -126,7 +130,7 @@ fn run(cli: &Cli, context: Context) -> (Format, Result<Outcome, Failure>) {
                 templates: templates.as_deref(),
                 check: *check,
             };
-            (human, service::new(&context, &args))
+            (human, service::new(context, &args))
         }
     }
 }

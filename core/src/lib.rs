@@ -33,4 +33,5 @@ pub use project::config::Level;
 pub use project::loader::{LoadOptions, Loaded, load};
 pub use project::model::Project;
 pub use report::Format;
+pub use schema::draft::Draft;
 pub use schema::metaschema::ANNOTATIONS_META_SCHEMA;

@@ -5,8 +5,9 @@ use crate::diagnostic::Failure;
 use crate::project::annotations::KEYWORD;
 use crate::project::config::{Config, FILE_NAME};
 use crate::project::layout::{self, is_valid_name};
+use crate::project::placeholders;
 use crate::schema::draft::Draft;
-use heck::ToUpperCamelCase;
+use heck::{ToSnakeCase, ToUpperCamelCase};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 
@@ -259,12 +260,13 @@ pub fn new_item(root: &Path, config: &Config, item: &NewItem) -> Result<Vec<Plan
     match item {
         NewItem::Aggregate { name } => {
             check_name("aggregate", name)?;
+            check_no_clash(&schema.join("aggregates"), "aggregate", name, plain_stem)?;
             planned(
                 layout::aggregate_file(name),
                 json!({
                     "$schema": Draft::Draft202012.uri(),
                     "title": name.to_upper_camel_case(),
-                    "description": format!("Describe what a {name} is and which rules protect it."),
+                    "description": placeholders::aggregate(name),
                     "type": "object",
                     "properties": {},
                     "examples": [{}],
@@ -275,6 +277,12 @@ pub fn new_item(root: &Path, config: &Config, item: &NewItem) -> Result<Vec<Plan
         NewItem::Event { event_type } => {
             let (aggregate, name) = split_qualified("event", event_type)?;
             require_aggregate(&schema, aggregate)?;
+            check_no_clash(
+                &schema.join("events").join(aggregate),
+                "event",
+                name,
+                event_stem,
+            )?;
             if let Some(latest) = latest_version(&schema, aggregate, name) {
                 return Err(error(
                     format!("event `{event_type}` already exists (latest v{latest})"),
@@ -288,7 +296,7 @@ pub fn new_item(root: &Path, config: &Config, item: &NewItem) -> Result<Vec<Plan
                 json!({
                     "$schema": Draft::Draft202012.uri(),
                     "title": format!("{aggregate}_{name}").to_upper_camel_case(),
-                    "description": "Describe the fact this event records, in the past tense.",
+                    "description": placeholders::EVENT,
                     "type": "object",
                     "properties": {},
                     "required": [],
@@ -301,6 +309,12 @@ pub fn new_item(root: &Path, config: &Config, item: &NewItem) -> Result<Vec<Plan
         NewItem::Command { command, emits } => {
             let (aggregate, name) = split_qualified("command", command)?;
             require_aggregate(&schema, aggregate)?;
+            check_no_clash(
+                &schema.join("commands").join(aggregate),
+                "command",
+                name,
+                plain_stem,
+            )?;
             if emits.is_empty() {
                 return Err(error(
                     "a command needs at least one event it emits",
@@ -309,6 +323,16 @@ pub fn new_item(root: &Path, config: &Config, item: &NewItem) -> Result<Vec<Plan
             }
             for event in emits {
                 let (event_aggregate, event_name) = split_qualified("event", event)?;
+                if event_aggregate != aggregate {
+                    return Err(error(
+                        format!(
+                            "command `{command}` cannot emit `{event}`: a command appends to its own aggregate's stream, and `{event}` belongs to `{event_aggregate}`"
+                        ),
+                        Some(format!(
+                            "emit an event of `{aggregate}` (`eventsmith new event {aggregate}.<name>`), or create the command as `{event_aggregate}.{name}`"
+                        )),
+                    ));
+                }
                 if latest_version(&schema, event_aggregate, event_name).is_none() {
                     return Err(error(
                         format!("event `{event}` does not exist"),
@@ -321,7 +345,7 @@ pub fn new_item(root: &Path, config: &Config, item: &NewItem) -> Result<Vec<Plan
                 json!({
                     "$schema": Draft::Draft202012.uri(),
                     "title": name.to_upper_camel_case(),
-                    "description": "Describe what this command asks for and when it is rejected.",
+                    "description": placeholders::COMMAND,
                     "type": "object",
                     "properties": {},
                     "required": [],
@@ -337,6 +361,7 @@ pub fn new_item(root: &Path, config: &Config, item: &NewItem) -> Result<Vec<Plan
             subscribes,
         } => {
             check_name("projection", name)?;
+            check_no_clash(&schema.join("projections"), "projection", name, plain_stem)?;
             if subscribes.is_empty() {
                 return Err(error(
                     "a projection needs at least one event it subscribes to",
@@ -362,7 +387,7 @@ pub fn new_item(root: &Path, config: &Config, item: &NewItem) -> Result<Vec<Plan
                 json!({
                     "$schema": Draft::Draft202012.uri(),
                     "title": name.to_upper_camel_case(),
-                    "description": "Describe what one row of this read model shows.",
+                    "description": placeholders::PROJECTION,
                     "type": "object",
                     "properties": properties,
                     "required": [key],
@@ -400,7 +425,7 @@ pub fn new_item(root: &Path, config: &Config, item: &NewItem) -> Result<Vec<Plan
                 *annotations = json!({});
             }
             annotations["upcast"] = json!({
-                "description": format!("Describe what changed from v{latest} to v{}.", latest + 1),
+                "description": placeholders::upcast(latest),
                 "rules": []
             });
             planned(layout::event_file(aggregate, name, latest + 1), value)
@@ -452,6 +477,47 @@ fn aggregate_owners(schema: &Path, aggregate: &str) -> Value {
         .and_then(|text| serde_json::from_str::<Value>(&text).ok())
         .and_then(|value| value.get(KEYWORD)?.get("owners").cloned())
         .unwrap_or_else(|| json!([]))
+}
+
+/// `<name>` of `<name>.json`.
+fn plain_stem(file: &str) -> Option<&str> {
+    file.strip_suffix(".json")
+}
+
+/// `<name>` of `<name>.v<N>.json`.
+fn event_stem(file: &str) -> Option<&str> {
+    Some(file.strip_suffix(".json")?.rsplit_once(".v")?.0)
+}
+
+/// Refuses `name` when a file in `dir` has a different name that becomes the same Rust name
+/// (`Checked-Out` beside `checked_out`), which `validate` would report as a collision.
+fn check_no_clash(
+    dir: &Path,
+    kind: &str,
+    name: &str,
+    stem: fn(&str) -> Option<&str>,
+) -> Result<(), Failure> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let normal = name.to_snake_case();
+    for entry in entries.filter_map(Result::ok) {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(existing) = stem(&file) else {
+            continue;
+        };
+        if existing != name && existing.to_snake_case() == normal {
+            return Err(error(
+                format!(
+                    "{kind} `{name}` would clash with the existing {kind} `{existing}`: both become the Rust name `{normal}`"
+                ),
+                Some(format!(
+                    "use the existing `{existing}`, or pick a name that differs in more than case and separators"
+                )),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The highest N of `events/<aggregate>/<name>.v<N>.json`.

@@ -4,7 +4,7 @@
 
 use eventsmith_core::Level;
 use eventsmith_core::MemoryFs;
-use eventsmith_core::{ChangeKind, Verdict, diff_files_in};
+use eventsmith_core::{ChangeKind, Draft, Verdict, diff_files_in};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -44,10 +44,16 @@ fn run_case(case: &Value) -> Result<Outcome, String> {
             }
         }
     }
+    // The corpus reads a schema without `$schema` as 2020-12 unless the case names its draft.
+    let draft = match case.get("draft").and_then(Value::as_str) {
+        Some(name) => Draft::from_name(name).ok_or_else(|| format!("unknown draft `{name}`"))?,
+        None => Draft::Draft202012,
+    };
     let changes = diff_files_in(
         &fs,
         Path::new("/old/schema.json"),
         Path::new("/new/schema.json"),
+        draft,
     )
     .map_err(|errors| {
         let messages: Vec<_> = errors

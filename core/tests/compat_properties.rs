@@ -16,8 +16,13 @@ fn changes(old: &Value, new: &Value) -> Vec<Change> {
     let mut fs = MemoryFs::new();
     fs.insert("/old/s.json", serde_json::to_vec(old).unwrap());
     fs.insert("/new/s.json", serde_json::to_vec(new).unwrap());
-    diff_files_in(&fs, Path::new("/old/s.json"), Path::new("/new/s.json"))
-        .unwrap_or_else(|errors| panic!("{errors:?}"))
+    diff_files_in(
+        &fs,
+        Path::new("/old/s.json"),
+        Path::new("/new/s.json"),
+        eventsmith_core::Draft::Draft202012,
+    )
+    .unwrap_or_else(|errors| panic!("{errors:?}"))
 }
 
 mod schemas;

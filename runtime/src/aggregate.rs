@@ -20,6 +20,10 @@ pub trait Aggregate {
     type Command: Send + Sync;
     /// The stream category: streams are `<category>-<id>`.
     const CATEGORY: &'static str;
+    /// A fingerprint of the state's schema (generated code sets it from the aggregate's schema
+    /// file). A snapshot taken under another fingerprint is not read: the state is rebuilt from
+    /// the events, and the next snapshot is taken in the new shape.
+    const STATE_VERSION: &'static str = "";
     /// The state after `event`.
     fn apply(state: &mut Option<Self::State>, event: &Self::Event);
     /// The events `command` causes, or why it is refused.

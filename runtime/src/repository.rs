@@ -211,28 +211,26 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
         }
     }
 
-    /// The latest snapshot's state, or the initial state.
+    /// The latest snapshot's state, or the initial state. A snapshot of another state schema
+    /// (its `STATE_VERSION` differs, or it does not decode) is set aside: the events rebuild the
+    /// state, as they would without snapshots.
     async fn latest_snapshot(&self, stream: &str) -> Result<Loaded<A::State>, RepositoryError> {
         let snapshot = self
             .store
             .load_snapshot(stream)
             .await
             .map_err(RepositoryError::Store)?;
-        Ok(match snapshot {
-            Some(snapshot) => Loaded {
-                state: serde_json::from_slice(&snapshot.state).map_err(|e| {
-                    RepositoryError::Snapshot {
-                        stream: stream.to_owned(),
-                        reason: e.to_string(),
-                    }
-                })?,
+        let read = snapshot.and_then(|snapshot| {
+            let stored: StoredState<A::State> = serde_json::from_slice(&snapshot.state).ok()?;
+            (stored.state_version == A::STATE_VERSION).then_some(Loaded {
+                state: stored.state,
                 version: snapshot.version,
-            },
-            None => Loaded {
-                state: None,
-                version: 0,
-            },
-        })
+            })
+        });
+        Ok(read.unwrap_or(Loaded {
+            state: None,
+            version: 0,
+        }))
     }
 
     /// Decides `command` against aggregate `id` and appends the events, retrying when another
@@ -394,14 +392,24 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
         if aggregate.version / every == before / every {
             return Ok(());
         }
-        let state =
-            serde_json::to_vec(&aggregate.state).map_err(|e| RepositoryError::Snapshot {
-                stream: stream.to_owned(),
-                reason: e.to_string(),
-            })?;
+        let stored = StoredState {
+            state_version: A::STATE_VERSION.to_owned(),
+            state: aggregate.state.clone(),
+        };
+        let state = serde_json::to_vec(&stored).map_err(|e| RepositoryError::Snapshot {
+            stream: stream.to_owned(),
+            reason: e.to_string(),
+        })?;
         self.store
             .save_snapshot(stream, aggregate.version, state)
             .await
             .map_err(RepositoryError::Store)
     }
+}
+
+/// A snapshot as stored: the state with the fingerprint of the schema it was taken under.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredState<S> {
+    state_version: String,
+    state: Option<S>,
 }

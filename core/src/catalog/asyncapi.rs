@@ -9,6 +9,7 @@ use crate::diagnostic::Diagnostic;
 use crate::diagnostic::Rule;
 use crate::project::annotations::KEYWORD;
 use crate::project::model::Project;
+use crate::schema::draft::Draft;
 use crate::schema::store::{DocId, NodeRef};
 use crate::schema::walk;
 use crate::text::pointer;
@@ -236,9 +237,7 @@ impl Schemas {
                 })
                 .collect();
             keys.insert(doc, taken.claim(wanted));
-            let draft = store
-                .draft(doc)
-                .unwrap_or(crate::schema::draft::Draft::Draft202012);
+            let draft = store.draft(doc).unwrap_or(Draft::Draft202012);
             for sub in walk::subschemas(store.document(doc).value(), draft) {
                 let holder = NodeRef {
                     doc,
@@ -252,9 +251,7 @@ impl Schemas {
         let mut components = Map::new();
         for (&doc, key) in &keys {
             let mut value = store.document(doc).value().clone();
-            let draft = store
-                .draft(doc)
-                .unwrap_or(crate::schema::draft::Draft::Draft202012);
+            let draft = store.draft(doc).unwrap_or(Draft::Draft202012);
             // References first (by pointer, before anything moves), then the keywords.
             let refs: Vec<(String, String)> = walk::subschemas(store.document(doc).value(), draft)
                 .into_iter()
@@ -281,9 +278,11 @@ impl Schemas {
                 object.shift_remove("$schema");
                 object.shift_remove(KEYWORD);
             }
-            // A draft-07 file already reads as AsyncAPI reads it.
-            if draft != crate::schema::draft::Draft::Draft7 {
-                downlevel(&mut value);
+            // AsyncAPI's schema format is draft-07's: draft-06 and -07 files read as they are.
+            match draft {
+                Draft::Draft4 => uplevel_draft4(&mut value),
+                Draft::Draft6 | Draft::Draft7 => {}
+                Draft::Draft201909 | Draft::Draft202012 => downlevel(&mut value),
             }
             components.insert(key.clone(), value);
         }
@@ -311,6 +310,40 @@ const ANNOTATIONS: &[&str] = &[
     "readOnly",
     "writeOnly",
 ];
+
+/// Rewrites a draft-04 schema (in place, every subschema) into its draft-07 form: boolean
+/// `exclusiveMinimum`/`exclusiveMaximum` become the bounds they flag, `id` goes (as `$id` does
+/// in [`downlevel`]: components are addressed by their key).
+fn uplevel_draft4(value: &mut Value) {
+    let pointers: Vec<String> = walk::subschemas(value, Draft::Draft4)
+        .into_iter()
+        .map(|sub| sub.pointer)
+        .collect();
+    for at in pointers {
+        let Some(Value::Object(object)) = value.pointer_mut(&at) else {
+            continue;
+        };
+        object.shift_remove("id");
+        for (flag, bound) in [
+            ("exclusiveMinimum", "minimum"),
+            ("exclusiveMaximum", "maximum"),
+        ] {
+            match object.get(flag) {
+                Some(Value::Bool(true)) => {
+                    if let Some(limit) = object.shift_remove(bound) {
+                        object.insert(flag.to_owned(), limit);
+                    } else {
+                        object.shift_remove(flag);
+                    }
+                }
+                Some(Value::Bool(false)) => {
+                    object.shift_remove(flag);
+                }
+                _ => {}
+            }
+        }
+    }
+}
 
 /// Rewrites a 2020-12 schema (in place, recursively) into its draft-07 form.
 fn downlevel(value: &mut Value) {
@@ -414,6 +447,29 @@ mod tests {
                 },
                 "dependencies": {"a": ["b"]},
                 "additionalProperties": false
+            })
+        );
+    }
+
+    #[test]
+    fn draft_04_bounds_take_their_draft_07_forms() {
+        let mut schema = json!({
+            "id": "http://example.com/a.json",
+            "type": "object",
+            "properties": {
+                "price": {"type": "number", "minimum": 0, "exclusiveMinimum": true},
+                "count": {"type": "integer", "maximum": 9, "exclusiveMaximum": false}
+            }
+        });
+        uplevel_draft4(&mut schema);
+        assert_eq!(
+            schema,
+            json!({
+                "type": "object",
+                "properties": {
+                    "price": {"type": "number", "exclusiveMinimum": 0},
+                    "count": {"type": "integer", "maximum": 9}
+                }
             })
         );
     }

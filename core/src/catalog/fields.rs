@@ -398,7 +398,12 @@ mod tests {
     fn rows(schema: Value) -> Vec<Field> {
         let mut fs = MemoryFs::new();
         fs.insert("/p/schema.json", serde_json::to_vec(&schema).unwrap());
-        let loaded = crate::project::loader::load_file(&fs, Path::new("/p/schema.json"), None);
+        let loaded = crate::project::loader::load_file(
+            &fs,
+            Path::new("/p/schema.json"),
+            None,
+            crate::schema::draft::Draft::Draft202012,
+        );
         let root = NodeRef {
             doc: loaded.doc.unwrap(),
             pointer: String::new(),

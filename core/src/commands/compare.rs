@@ -9,15 +9,19 @@ use crate::diagnostic::{Diagnostic, Failure};
 use crate::io::fs::RealFs;
 use crate::project::config::Level;
 use crate::report;
+use crate::schema::draft::Draft;
 use serde_json::{Value, json};
 use std::path::Path;
 
 /// Compares two schema files at `level` (default backward).
+///
+/// A file without `$schema` is read as `draft`, by default draft-07 as schema registries do.
 pub fn diff(
     context: &Context,
     old: &Path,
     new: &Path,
     level: Option<Level>,
+    draft: Option<Draft>,
 ) -> Result<Outcome, Failure> {
     for path in [old, new] {
         if !context.path(path).is_file() {
@@ -32,6 +36,7 @@ pub fn diff(
         &context.path(new),
         level,
         Some(&context.cwd),
+        draft.unwrap_or(Draft::Draft7),
     );
     let mut diagnostics = result.diagnostics.clone();
     context.shown(&mut diagnostics, true);
@@ -99,12 +104,13 @@ pub fn check(context: &Context, base: &Base, level: Option<Level>) -> Result<Out
     Ok(outcome)
 }
 
-/// `check`'s JSON document (format version 1): the findings shown, the level, and whether the
-/// project passes.
+/// `check`'s JSON document (format version 1): the findings shown, the level, whether the
+/// project passes, and every change compared with the contract it belongs to.
 fn check_document(result: &CheckReport, shown: &[Diagnostic]) -> String {
     let mut document = report::json_value(shown);
     document["level"] = Value::String(result.level.name().to_owned());
     document["compatible"] = Value::Bool(!result.has_errors() && !result.io_error);
+    document["changes"] = serde_json::to_value(&result.changes).unwrap_or_default();
     pretty(&document)
 }
 

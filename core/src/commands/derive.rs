@@ -7,6 +7,7 @@ use crate::diagnostic::Failure;
 use crate::io::fs::RealFs;
 use crate::project::loader::load_file;
 use crate::report;
+use crate::schema::draft::Draft;
 use crate::schema::store::NodeRef;
 use std::path::Path;
 
@@ -43,7 +44,7 @@ pub fn check(
             path.display()
         ))));
     }
-    let loaded = load_file(&RealFs, path, None);
+    let loaded = load_file(&RealFs, path, None, Draft::Draft202012);
     let errors: Vec<String> = loaded
         .diagnostics
         .iter()

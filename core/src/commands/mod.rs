@@ -242,6 +242,46 @@ pub struct Printed {
 }
 
 impl Outcome {
+    /// [`Outcome::render`] for a run in `context`: GitHub annotations and SARIF locations need
+    /// paths from the repository root (the project root outside git), wherever the command ran,
+    /// so file paths (shown relative to the working directory) are rewritten for those formats.
+    pub fn render_in(
+        &self,
+        context: &Context,
+        format: crate::report::Format,
+        color: bool,
+    ) -> Printed {
+        use crate::report::Format;
+        if !matches!(format, Format::Github | Format::Sarif) {
+            return self.render(format, color);
+        }
+        let root = crate::io::git::repository_of(&context.cwd)
+            .ok()
+            .or_else(|| context.project_root().ok());
+        let Some(root) = root.and_then(|root| std::fs::canonicalize(root).ok()) else {
+            return self.render(format, color);
+        };
+        let cwd = std::fs::canonicalize(&context.cwd).unwrap_or_else(|_| context.cwd.clone());
+        let mut anchored = Outcome {
+            diagnostics: self.diagnostics.clone(),
+            ..Outcome::default()
+        };
+        for diagnostic in &mut anchored.diagnostics {
+            let Some(file) = &diagnostic.file else {
+                continue;
+            };
+            let absolute = cwd.join(file);
+            // Files read from a git revision (`origin/main:…`) do not exist here: left as shown.
+            let Ok(absolute) = std::fs::canonicalize(&absolute) else {
+                continue;
+            };
+            if let Ok(relative) = absolute.strip_prefix(&root) {
+                diagnostic.file = Some(relative.to_owned());
+            }
+        }
+        anchored.render(format, color)
+    }
+
     /// The outcome in `format`: machine formats print the findings (or the command's own JSON
     /// document) and nothing else; the human one prints the report, then the lines.
     pub fn render(&self, format: crate::report::Format, color: bool) -> Printed {

@@ -5,7 +5,8 @@ use crate::diagnostic::Diagnostic;
 use crate::io::fs::FileSystem;
 use crate::project::config::Level;
 use crate::project::loader::load_file;
-use crate::schema::store::NodeRef;
+use crate::schema::draft::Draft;
+use crate::schema::store::{NodeRef, Store};
 use crate::text::source::SourceMap;
 use std::path::Path;
 
@@ -43,6 +44,35 @@ pub struct ChangeReport {
     pub new: Position,
 }
 
+impl ChangeReport {
+    /// `change` between `old` and `new`, judged at `level`.
+    pub(crate) fn of(change: &Change, old: &Store, new: &Store, level: Level) -> Self {
+        ChangeReport {
+            kind: change.kind.id(),
+            detail: change.detail.clone(),
+            backward: change.backward,
+            forward: change.forward,
+            breaking: super::breaks(change, level),
+            old: Position::of(old, &change.old),
+            new: Position::of(new, &change.new),
+        }
+    }
+}
+
+impl Position {
+    /// Where `node` is, as shown.
+    pub(crate) fn of(store: &Store, node: &NodeRef) -> Self {
+        let document = store.document(node.doc);
+        let span = document.span_of(&node.pointer);
+        Position {
+            file: document.display().display().to_string(),
+            pointer: node.pointer.clone(),
+            line: span.line,
+            column: span.column,
+        }
+    }
+}
+
 /// A file, JSON pointer, line and column.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Position {
@@ -63,16 +93,17 @@ impl FileDiff {
     }
 }
 
-/// Compares two schema files at `level`.
+/// Compares two schema files at `level`; a file without `$schema` is read as `draft`.
 pub fn diff_files(
     fs: &dyn FileSystem,
     old: &Path,
     new: &Path,
     level: Level,
     display_base: Option<&Path>,
+    draft: Draft,
 ) -> FileDiff {
-    let a = load_file(fs, old, display_base);
-    let b = load_file(fs, new, display_base);
+    let a = load_file(fs, old, display_base, draft);
+    let b = load_file(fs, new, display_base, draft);
     let mut sources = a.sources.clone();
     sources.extend(&b.sources);
     let mut diagnostics: Vec<Diagnostic> = a
@@ -102,33 +133,21 @@ pub fn diff_files(
     let changes: Vec<Change> =
         crate::text::stack::with_large_stack(|| diff(&a.store, &root(da), &b.store, &root(db)))
             .unwrap_or_default();
-    let fix = "make the change compatible, or publish it as a new major version with an upcaster";
-    let position = |store: &crate::schema::store::Store, node: &NodeRef| {
-        let document = store.document(node.doc);
-        let span = document.span_of(&node.pointer);
-        Position {
-            file: document.display().display().to_string(),
-            pointer: node.pointer.clone(),
-            line: span.line,
-            column: span.column,
-        }
+    let fix = super::Fix {
+        backward:
+            "make the change compatible, or publish it as a new major version with an upcaster"
+                .to_owned(),
+        forward: super::FORWARD_FIX.to_owned(),
     };
+
     let reports = changes
         .iter()
-        .map(|c| ChangeReport {
-            kind: c.kind.id(),
-            detail: c.detail.clone(),
-            backward: c.backward,
-            forward: c.forward,
-            breaking: super::breaks(c, level),
-            old: position(&a.store, &c.old),
-            new: position(&b.store, &c.new),
-        })
+        .map(|c| ChangeReport::of(c, &a.store, &b.store, level))
         .collect();
     diagnostics.extend(
         changes
             .iter()
-            .map(|c| change_diagnostic(c, &a.store, &b.store, level, fix)),
+            .map(|c| change_diagnostic(c, &a.store, &b.store, level, &fix)),
     );
     crate::diagnostic::sort(&mut diagnostics);
     FileDiff {

@@ -57,7 +57,9 @@ kinds! {
     DeprecatedChanged = "deprecated-changed", true, true, "`deprecated` changed";
     ReadOnlyChanged = "read-only-changed", true, true, "`readOnly` changed";
     WriteOnlyChanged = "write-only-changed", true, true, "`writeOnly` changed";
-    ContentChanged = "content-changed", true, true, "`contentEncoding`, `contentMediaType` or `contentSchema` changed";
+    ContentAdded = "content-added", false, true, "`contentEncoding`, `contentMediaType` or `contentSchema` added";
+    ContentRemoved = "content-removed", true, false, "`contentEncoding`, `contentMediaType` or `contentSchema` removed";
+    ContentChanged = "content-changed", false, false, "`contentEncoding`, `contentMediaType` or `contentSchema` changed";
     // Whole schemas.
     SchemaBecameFalse = "schema-became-false", false, true, "the schema now rejects everything";
     SchemaWasFalse = "schema-was-false", true, false, "the schema rejected everything and now accepts documents";

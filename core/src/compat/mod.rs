@@ -29,14 +29,16 @@ pub fn diff(old: &Store, old_root: &NodeRef, new: &Store, new_root: &NodeRef) ->
         .collect()
 }
 
-/// Loads two schema files from `fs` and diffs them; the load errors when either does not load.
+/// Loads two schema files from `fs` (a file without `$schema` read as `draft`) and diffs them;
+/// the load errors when either does not load.
 pub fn diff_files_in(
     fs: &dyn crate::io::fs::FileSystem,
     old: &std::path::Path,
     new: &std::path::Path,
+    draft: crate::schema::draft::Draft,
 ) -> Result<Vec<Change>, Vec<Diagnostic>> {
-    let a = crate::project::loader::load_file(fs, old, None);
-    let b = crate::project::loader::load_file(fs, new, None);
+    let a = crate::project::loader::load_file(fs, old, None, draft);
+    let b = crate::project::loader::load_file(fs, new, None, draft);
     match (a.doc, b.doc) {
         (Some(da), Some(db)) if !a.has_errors() && !b.has_errors() => {
             let root = |doc| NodeRef {
@@ -79,6 +81,19 @@ impl Verdict {
     }
 }
 
+/// How to fix a breaking change, by what it breaks: a new version with an upcaster helps new
+/// readers read old data (backward); it does nothing for old readers of new data (forward).
+#[derive(Debug, Clone)]
+pub struct Fix {
+    /// When the change breaks backward compatibility at the level.
+    pub backward: String,
+    /// When it breaks only forward compatibility at the level.
+    pub forward: String,
+}
+
+/// The forward advice every kind of contract shares.
+pub const FORWARD_FIX: &str = "readers still on the old schema reject what the new one allows: revert the change, or make it one the old schema accepts (loosen nothing the old readers check), or upgrade every reader before writers and lower the level for this release";
+
 /// A change as a diagnostic at its place in the new schema: an error when it breaks `level`,
 /// a note otherwise. `fix` says what to do about a breaking change in this context.
 pub fn change_diagnostic(
@@ -86,7 +101,7 @@ pub fn change_diagnostic(
     old: &Store,
     new: &Store,
     level: Level,
-    fix: &str,
+    fix: &Fix,
 ) -> Diagnostic {
     let breaking = breaks(change, level);
     let message = if change.detail.is_empty() {
@@ -116,6 +131,17 @@ pub fn change_diagnostic(
         if !change.forward {
             why.push("a document valid under the new schema can be rejected by the old one, so readers still on the old schema cannot read new data");
         }
+        let backward_breaks = !change.backward
+            && !Verdict {
+                backward: false,
+                forward: true,
+            }
+            .passes(level);
+        let fix = if backward_breaks {
+            &fix.backward
+        } else {
+            &fix.forward
+        };
         format!("{}; {fix} (before: {before})", why.join("; and "))
     } else {
         format!("compatible at `{}` (before: {before})", level.name())
@@ -191,7 +217,13 @@ mod tests {
         let mut fs = MemoryFs::new();
         fs.insert("/a/old.json", serde_json::to_vec(old).unwrap());
         fs.insert("/b/new.json", serde_json::to_vec(new).unwrap());
-        diff_files_in(&fs, Path::new("/a/old.json"), Path::new("/b/new.json")).unwrap()
+        diff_files_in(
+            &fs,
+            Path::new("/a/old.json"),
+            Path::new("/b/new.json"),
+            crate::schema::draft::Draft::Draft202012,
+        )
+        .unwrap()
     }
 
     /// (kind id, backward, forward) of every change from `old` to `new`.

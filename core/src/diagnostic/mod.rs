@@ -80,6 +80,14 @@ impl Diagnostic {
         Self::with_severity(kind.code(), severity, message)
     }
 
+    /// The same finding as a warning (where it cannot make the command fail).
+    pub(crate) fn into_warning(mut self) -> Self {
+        if self.severity == Severity::Error {
+            self.severity = Severity::Warning;
+        }
+        self
+    }
+
     fn with_severity(code: &'static str, severity: Severity, message: impl Into<String>) -> Self {
         Self {
             code,

@@ -53,6 +53,10 @@ rules! {
     SchemaRoot = "schema-root", Error, "schema-format.md", "a schema file must hold an object";
     UnsupportedDraft = "unsupported-draft", Error, "schema-format.md", "`$schema` names a draft eventsmith does not read";
     MetaSchema = "meta-schema", Error, "schema-format.md", "the schema is invalid under its draft's meta-schema";
+    DraftKeyword = "draft-keyword", Error, "schema-format.md", "a keyword of another draft, which this file's validators ignore";
+    UnknownKeyword = "unknown-keyword", Warning, "schema-format.md", "an unknown keyword close to a known one (a likely typo)";
+    DuplicateId = "duplicate-id", Error, "schema-format.md", "two schemas declare the same `$id`";
+    PlaceholderDescription = "placeholder-description", Warning, "schema-format.md", "a description `eventsmith new` left to fill in";
     Annotation = "annotation", Error, "schema-format.md", "`x-eventsmith` does not match eventsmith's annotation schema";
     Config = "config", Error, "schema-format.md", "eventsmith.toml is invalid";
     // The layout.
@@ -64,6 +68,7 @@ rules! {
     // References and examples.
     DanglingRef = "dangling-ref", Error, "schema-format.md", "a `$ref` does not resolve";
     UnreadableRef = "unreadable-ref", Error, "schema-format.md", "a `$ref` points to a file that cannot be read";
+    RefCycle = "ref-cycle", Error, "schema-format.md", "`$ref`s that lead back to themselves without a schema between";
     InvalidExample = "invalid-example", Error, "schema-format.md", "an example does not validate against its schema";
     ExampleCheck = "example-check", Warning, "schema-format.md", "examples could not be checked";
     // Rules across files.
@@ -80,6 +85,11 @@ rules! {
     VersionDeleted = "version-deleted", Error, "compatibility.md", "a released event version was deleted or renamed";
     UpcastRequired = "upcast-required", Error, "compatibility.md", "a new version that breaks the previous one declares no upcast";
     UnsoundUpcast = "unsound-upcast", Error, "compatibility.md", "upcast rules that do not bridge two versions";
+    CommandDeleted = "command-deleted", Error, "compatibility.md", "a released command was deleted or renamed";
+    AggregateDeleted = "aggregate-deleted", Error, "compatibility.md", "a released aggregate was deleted or renamed";
+    ProjectionDeleted = "projection-deleted", Warning, "compatibility.md", "a released projection was deleted or renamed";
+    SnapshotsDiscarded = "snapshots-discarded", Warning, "compatibility.md", "an aggregate's state schema cannot read its released shape: snapshots are set aside";
+    ProjectionReplay = "projection-replay", Note, "compatibility.md", "a projection's rows change shape: its read model is replayed";
     Check = "check", Note, "compatibility.md", "what the compatibility check compared";
     // Generating code.
     UpcastNotGenerated = "upcast-not-generated", Error, "codegen.md", "upcast rules that cannot be generated for the payloads they apply to";

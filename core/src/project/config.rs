@@ -2,6 +2,7 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::diagnostic::Rule;
+use crate::schema::draft::Draft;
 use crate::text::source::SourceFile;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -55,14 +56,22 @@ pub struct SchemaSettings {
     /// The schema directory, relative to `eventsmith.toml` (default `schema`).
     #[serde(default = "default_schema_dir")]
     pub dir: PathBuf,
+    /// The draft of a file without `$schema` (default `2020-12`).
+    #[serde(default = "default_draft")]
+    pub draft: Draft,
 }
 
 impl Default for SchemaSettings {
     fn default() -> Self {
         Self {
             dir: default_schema_dir(),
+            draft: default_draft(),
         }
     }
+}
+
+fn default_draft() -> Draft {
+    Draft::Draft202012
 }
 
 fn default_schema_dir() -> PathBuf {

@@ -185,6 +185,20 @@ pub(crate) fn declared_aggregates(files: &[RoleFile]) -> BTreeSet<&str> {
         .collect()
 }
 
+/// The declared event types (`<aggregate>.<name>`), from `events/` file names (whether or not
+/// the files parsed): a reference to one is not reported as undefined when its file is broken.
+pub(crate) fn declared_events(files: &[RoleFile]) -> BTreeSet<String> {
+    files
+        .iter()
+        .filter_map(|f| match &f.role {
+            FileRole::Event {
+                aggregate, name, ..
+            } => Some(format!("{aggregate}.{name}")),
+            _ => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,5 +9,6 @@ pub mod layout;
 pub mod loader;
 pub mod model;
 pub mod names;
+pub mod placeholders;
 pub mod rules;
 pub mod upcast;

@@ -16,10 +16,7 @@ use std::path::Path;
 /// `validate` reports). Keys of bundled files are their paths relative to `base` (with `/`).
 pub fn bundle(store: &Store, root: DocId, base: &Path) -> Option<Value> {
     let draft = store.draft(root).unwrap_or(Draft::Draft202012);
-    let defs = match draft {
-        Draft::Draft7 => "definitions",
-        Draft::Draft202012 => "$defs",
-    };
+    let defs = draft.defs_keyword();
     // Every document reached, the root first, each with its key in the root's definitions.
     let mut docs: Vec<DocId> = vec![root];
     let mut keys: BTreeMap<DocId, String> = BTreeMap::new();

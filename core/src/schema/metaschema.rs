@@ -16,7 +16,10 @@ pub const ANNOTATIONS_META_SCHEMA: &str = include_str!("../../meta/x-eventsmith.
 /// Every violation of the draft's meta-schema, positioned in the document.
 pub(crate) fn check_draft(document: &Document, draft: Draft) -> Vec<Diagnostic> {
     let validator = match draft {
+        Draft::Draft4 => jsonschema::draft4::meta::validator(),
+        Draft::Draft6 => jsonschema::draft6::meta::validator(),
         Draft::Draft7 => jsonschema::draft7::meta::validator(),
+        Draft::Draft201909 => jsonschema::draft201909::meta::validator(),
         Draft::Draft202012 => jsonschema::draft202012::meta::validator(),
     };
     validator

@@ -64,6 +64,8 @@ pub struct Store {
     anchors: HashMap<String, NodeRef>,
     /// Resolved `$ref`s: the node holding `$ref` → (the reference, its target).
     refs: HashMap<NodeRef, (String, Result<NodeRef, RefError>)>,
+    /// A resource URI declared twice: (the URI, the first schema, the later one).
+    duplicate_ids: Vec<(String, NodeRef, NodeRef)>,
 }
 
 impl Store {
@@ -159,9 +161,9 @@ impl Store {
             };
             let mut base = parent_base.clone();
             if let Some(object) = sub.value.as_object() {
-                if let Some(Value::String(id_text)) = object.get("$id") {
+                if let Some(Value::String(id_text)) = object.get(draft.id_keyword()) {
                     match id_text.strip_prefix('#') {
-                        // draft-07 plain-name `$id`: an anchor, not a new base
+                        // A plain-name `$id` (drafts 04 to 07): an anchor, not a new base.
                         Some(anchor) if !anchor.is_empty() && !anchor.starts_with('/') => {
                             self.anchors.insert(
                                 format!("{}#{anchor}", without_fragment(&base)),
@@ -172,9 +174,18 @@ impl Store {
                             if let Ok(resolved) = base.join(id_text) {
                                 base = resolved;
                                 base.set_fragment(None);
-                                self.resources
+                                let first = self
+                                    .resources
                                     .entry(base.to_string())
                                     .or_insert_with(|| node.clone());
+                                if *first != node {
+                                    let first = first.clone();
+                                    self.duplicate_ids.push((
+                                        base.to_string(),
+                                        first,
+                                        node.clone(),
+                                    ));
+                                }
                             }
                         }
                     }
@@ -199,6 +210,50 @@ impl Store {
             bases.push(base);
         }
         found
+    }
+
+    /// Every resource URI two schemas declare: (the URI, the schema that declared it first,
+    /// the one that declared it again).
+    pub(crate) fn duplicate_ids(&self) -> &[(String, NodeRef, NodeRef)] {
+        &self.duplicate_ids
+    }
+
+    /// Every cycle of `$ref`s that leads back to where it started without entering a schema
+    /// (`{"$ref": "#/$defs/Loop"}` at `/$defs/Loop`): nothing validates through it, and a
+    /// walk that follows it never ends. Each cycle once, as its holders in order.
+    pub(crate) fn ref_cycles(&self) -> Vec<Vec<NodeRef>> {
+        let mut holders: Vec<&NodeRef> = self.refs.keys().collect();
+        holders.sort();
+        let mut seen: HashSet<&NodeRef> = HashSet::new();
+        let mut cycles = Vec::new();
+        for start in holders {
+            if seen.contains(start) {
+                continue;
+            }
+            let mut chain: Vec<&NodeRef> = Vec::new();
+            let mut current = start;
+            loop {
+                if let Some(at) = chain.iter().position(|node| *node == current) {
+                    // Every node of an earlier walk is in `seen`, where walks stop: a cycle is
+                    // found once.
+                    cycles.push(chain[at..].iter().map(|node| (*node).clone()).collect());
+                    break;
+                }
+                if seen.contains(current) && current != start {
+                    break;
+                }
+                chain.push(current);
+                match self.refs.get_key_value(current) {
+                    Some((_, (_, Ok(target)))) => match self.refs.get_key_value(target) {
+                        Some((key, _)) => current = key,
+                        None => break,
+                    },
+                    _ => break,
+                }
+            }
+            seen.extend(chain);
+        }
+        cycles
     }
 
     /// Looks up an absolute URI: the document (which must be loaded) and the node in it.

@@ -15,6 +15,16 @@ pub(crate) struct Layer<'a> {
     pub object: &'a Map<String, Value>,
 }
 
+/// A numeric limit by meaning, whatever the draft wrote: `minimum: 5`, `exclusiveMinimum: 5`
+/// (draft-06 on) or `minimum: 5, exclusiveMinimum: true` (draft-04).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Limit {
+    pub value: f64,
+    pub exclusive: bool,
+    /// Where the number is written.
+    pub at: NodeRef,
+}
+
 /// A resolved schema.
 #[derive(Debug, Clone)]
 pub(crate) struct View<'a> {
@@ -43,15 +53,17 @@ impl<'a> View<'a> {
                     break;
                 }
                 Some(Value::Object(object)) => {
-                    let draft7 = store.draft(current.doc) == Some(Draft::Draft7);
+                    let ref_only = store
+                        .draft(current.doc)
+                        .is_some_and(Draft::ref_overrides_siblings);
                     let target = object
                         .contains_key("$ref")
                         .then(|| store.ref_target(&current))
                         .flatten()
                         .and_then(|t| t.as_ref().ok())
                         .cloned();
-                    // In draft-07, keywords beside `$ref` are ignored.
-                    if !(draft7 && target.is_some()) {
+                    // Up to draft-07, keywords beside `$ref` are ignored.
+                    if !(ref_only && target.is_some()) {
                         layers.push(Layer {
                             node: current.clone(),
                             object,
@@ -132,6 +144,58 @@ impl<'a> View<'a> {
                 };
                 if stricter { next } else { best }
             })
+    }
+
+    /// The strictest lower (`lower`) or upper limit among the layers, inclusive or exclusive,
+    /// read by meaning in every draft's form.
+    pub fn limit(&self, lower: bool) -> Option<Limit> {
+        let (inclusive, exclusive) = if lower {
+            ("minimum", "exclusiveMinimum")
+        } else {
+            ("maximum", "exclusiveMaximum")
+        };
+        let mut limits = Vec::new();
+        for layer in &self.layers {
+            let at = |keyword: &str| NodeRef {
+                doc: layer.node.doc,
+                pointer: crate::text::pointer::push(&layer.node.pointer, keyword),
+            };
+            let number = |keyword: &str| layer.object.get(keyword).and_then(Value::as_f64);
+            let flag = layer.object.get(exclusive) == Some(&Value::Bool(true));
+            // Draft-04's boolean form (also read in later drafts, where a meta-schema error says
+            // it is not theirs).
+            if let Some(value) = number(inclusive) {
+                limits.push(Limit {
+                    value,
+                    exclusive: flag,
+                    at: at(inclusive),
+                });
+            }
+            if let Some(value) = number(exclusive) {
+                limits.push(Limit {
+                    value,
+                    exclusive: true,
+                    at: at(exclusive),
+                });
+            }
+        }
+        limits.into_iter().reduce(|best, next| {
+            let stricter = if lower {
+                next.value > best.value || (next.value == best.value && next.exclusive)
+            } else {
+                next.value < best.value || (next.value == best.value && next.exclusive)
+            };
+            if stricter { next } else { best }
+        })
+    }
+
+    /// Whether the schema only accepts integers (`type` is `integer`, alone or in a list).
+    pub fn integers_only(&self) -> bool {
+        self.get_all("type").iter().any(|(value, _)| match value {
+            Value::String(name) => name == "integer",
+            Value::Array(names) => !names.is_empty() && names.iter().all(|name| name == "integer"),
+            _ => false,
+        })
     }
 
     /// Whether a keyword is present.

@@ -57,7 +57,8 @@ pub fn subschemas(root: &Value, draft: Draft) -> Vec<Subschema<'_>> {
                             }
                         }
                     }
-                    // draft-07 `dependencies`: a schema or a list of required names per property
+                    // `dependencies` (before 2019-09): a schema or a list of required names per
+                    // property
                     "dependencies" => {
                         if let Value::Object(map) = child {
                             for (name, sub) in map {
@@ -68,7 +69,7 @@ pub fn subschemas(root: &Value, draft: Draft) -> Vec<Subschema<'_>> {
                         }
                     }
                     "items" => match child {
-                        Value::Array(list) if draft == Draft::Draft7 => {
+                        Value::Array(list) if draft.array_items_are_tuples() => {
                             for (i, sub) in list.iter().enumerate() {
                                 children.push((format!("{here}/{i}"), sub));
                             }

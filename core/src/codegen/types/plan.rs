@@ -22,11 +22,18 @@ impl<'a> TypeSpace<'a> {
         }
     }
 
-    /// A node without `$ref` (in draft-07 the siblings of `$ref` are ignored).
+    /// A node that is only its `$ref` (up to draft-07 the siblings of `$ref` are ignored).
     pub(super) fn is_pure_ref(&self, node: &NodeRef, object: &Map<String, Value>) -> bool {
         object.contains_key("$ref")
-            && (self.store.draft(node.doc) == Some(crate::schema::draft::Draft::Draft7)
+            && (self.ref_overrides_siblings(node)
                 || object.keys().all(|k| !TYPE_KEYWORDS.contains(&k.as_str())))
+    }
+
+    /// Whether `$ref` replaces its siblings in the draft of `node`'s document.
+    fn ref_overrides_siblings(&self, node: &NodeRef) -> bool {
+        self.store
+            .draft(node.doc)
+            .is_some_and(crate::schema::draft::Draft::ref_overrides_siblings)
     }
 
     pub(super) fn is_object_like(&self, node: &NodeRef) -> bool {
@@ -106,9 +113,7 @@ impl<'a> TypeSpace<'a> {
                     .filter(|t| !t.is_empty())
                     .unwrap_or_else(|| hint.to_owned());
                 let ty = self.ty(&target, &name);
-                let draft7 =
-                    self.store.draft(node.doc) == Some(crate::schema::draft::Draft::Draft7);
-                return if draft7 {
+                return if self.ref_overrides_siblings(node) {
                     ty
                 } else {
                     self.checked(node, object, ty)

@@ -140,18 +140,63 @@ impl<'a> Differ<'a> {
         }
     }
 
+    /// The members of a combinator, each once: a member written twice (`anyOf: [A, A, B]`)
+    /// adds nothing to `anyOf` or `allOf`, and registries compare the distinct members.
     pub(super) fn subschemas(&self, side_old: bool, at: &NodeRef, count: usize) -> Vec<View<'a>> {
+        let store = if side_old { self.old } else { self.new };
+        let mut seen = std::collections::HashSet::new();
         (0..count)
-            .map(|i| {
-                self.resolve(
-                    side_old,
-                    &NodeRef {
-                        doc: at.doc,
-                        pointer: format!("{}/{i}", at.pointer),
-                    },
-                )
+            .map(|i| NodeRef {
+                doc: at.doc,
+                pointer: format!("{}/{i}", at.pointer),
             })
+            .filter(|node| seen.insert(store.value(node).map(Value::to_string)))
+            .map(|node| self.resolve(side_old, &node))
             .collect()
+    }
+
+    /// The one member of a combinator that is a schema's only assertion, as the schema; the
+    /// schema itself otherwise. Annotations beside it (a `description`) are kept out of the
+    /// comparison only when the member has its own.
+    pub(super) fn unwrap_singleton(
+        &self,
+        side_old: bool,
+        view: &View<'a>,
+        other: &View<'a>,
+    ) -> View<'a> {
+        let theirs = combinators_of(other);
+        let mut current = view.clone();
+        // A chain of singletons (`anyOf: [{allOf: [X]}]`) unwraps fully; bounded like `$ref`s.
+        for _ in 0..8 {
+            let combinators = combinators_of(&current);
+            let [(keyword, at, 1)] = combinators.as_slice() else {
+                return current;
+            };
+            if theirs.iter().any(|(k, _, _)| k == keyword) {
+                return current;
+            }
+            let alone = current.layers.iter().all(|layer| {
+                layer
+                    .object
+                    .keys()
+                    .all(|k| !crate::schema::view::ASSERTIONS.contains(&k.as_str()) || k == keyword)
+            });
+            if !alone {
+                return current;
+            }
+            let member = self.resolve(
+                side_old,
+                &NodeRef {
+                    doc: at.doc,
+                    pointer: format!("{}/0", at.pointer),
+                },
+            );
+            if member.at == current.at {
+                return current;
+            }
+            current = member;
+        }
+        current
     }
 
     /// Pairs subschemas across the sides (closest first), compares the pairs, and reports the

@@ -156,6 +156,12 @@ impl<'a> Differ<'a> {
     }
 
     pub fn compare(&mut self, old: &View<'a>, new: &View<'a>) {
+        // `{"anyOf": [X]}` (or `oneOf`, `allOf`) alone is X: compared as X, unless the other
+        // side uses the same combinator, whose members are then matched one by one.
+        let (old, new) = (
+            &self.unwrap_singleton(true, old, new),
+            &self.unwrap_singleton(false, new, old),
+        );
         if !self
             .visited
             .insert((old.at.clone(), new.at.clone(), self.flipped))

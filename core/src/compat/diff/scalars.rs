@@ -3,7 +3,7 @@
 use super::{Differ, covers, is_whole, json_eq, same, show_values};
 use crate::compat::kind::ChangeKind as K;
 use crate::schema::store::NodeRef;
-use crate::schema::view::View;
+use crate::schema::view::{Limit, View};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -18,9 +18,6 @@ impl<'a> Differ<'a> {
             ("deprecated", K::DeprecatedChanged),
             ("readOnly", K::ReadOnlyChanged),
             ("writeOnly", K::WriteOnlyChanged),
-            ("contentEncoding", K::ContentChanged),
-            ("contentMediaType", K::ContentChanged),
-            ("contentSchema", K::ContentChanged),
         ];
         for (keyword, kind) in ANNOTATIONS {
             let a = old.get(keyword).map(|(v, _)| v);
@@ -28,6 +25,21 @@ impl<'a> Differ<'a> {
             if !same(a, b) {
                 self.push(*kind, old.location(keyword), new.location(keyword), "");
             }
+        }
+        // Content keywords are annotations to a validator, but a registry (and a consumer that
+        // decodes the string) reads them as a contract: judged as constraints.
+        for keyword in ["contentEncoding", "contentMediaType", "contentSchema"] {
+            let a = old.get(keyword).map(|(v, _)| v);
+            let b = new.get(keyword).map(|(v, _)| v);
+            let kind = match (a, b) {
+                (None, Some(_)) => K::ContentAdded,
+                (Some(_), None) => K::ContentRemoved,
+                _ if !same(a, b) => K::ContentChanged,
+                _ => continue,
+            };
+            let show = |v: Option<&Value>| v.map_or("none".to_owned(), Value::to_string);
+            let detail = format!("`{keyword}` {} → {}", show(a), show(b));
+            self.push(kind, old.location(keyword), new.location(keyword), detail);
         }
     }
 
@@ -192,52 +204,113 @@ impl<'a> Differ<'a> {
         }
     }
 
+    /// A lower (`lower`) or upper numeric limit, compared by meaning: `minimum` and
+    /// `exclusiveMinimum` (numbers from draft-06, draft-04's boolean flag) are one limit, so a
+    /// move between the two keywords is judged by the values it accepts, and over integers
+    /// `exclusiveMinimum: 0` is `minimum: 1`. A tighter limit is reported with the kind of the
+    /// new keyword (added when the keyword changed), a looser one with the old keyword's.
+    fn limits(&mut self, old: &View<'a>, new: &View<'a>, lower: bool) {
+        use K::*;
+        // [added, removed, tightened, loosened] for the inclusive and the exclusive keyword.
+        let (inclusive, exclusive) = if lower {
+            (
+                [
+                    MinimumAdded,
+                    MinimumRemoved,
+                    MinimumIncreased,
+                    MinimumDecreased,
+                ],
+                [
+                    ExclusiveMinimumAdded,
+                    ExclusiveMinimumRemoved,
+                    ExclusiveMinimumIncreased,
+                    ExclusiveMinimumDecreased,
+                ],
+            )
+        } else {
+            (
+                [
+                    MaximumAdded,
+                    MaximumRemoved,
+                    MaximumDecreased,
+                    MaximumIncreased,
+                ],
+                [
+                    ExclusiveMaximumAdded,
+                    ExclusiveMaximumRemoved,
+                    ExclusiveMaximumDecreased,
+                    ExclusiveMaximumIncreased,
+                ],
+            )
+        };
+        let kinds = |exclusive_limit: bool| {
+            if exclusive_limit {
+                exclusive
+            } else {
+                inclusive
+            }
+        };
+        let name = |limit: &Limit| match (lower, limit.exclusive) {
+            (true, false) => "minimum",
+            (true, true) => "exclusiveMinimum",
+            (false, false) => "maximum",
+            (false, true) => "exclusiveMaximum",
+        };
+        let show = |limit: Option<&Limit>| {
+            limit.map_or("none".to_owned(), |l| format!("`{}` {}", name(l), l.value))
+        };
+        let integers = old.integers_only() && new.integers_only();
+        // How strict a limit is: larger is stricter. Over integers every limit is inclusive.
+        let strictness = |limit: &Limit| -> (f64, bool) {
+            let (value, exclusive) = if integers {
+                let value = match (lower, limit.exclusive) {
+                    (true, true) => limit.value.floor() + 1.0,
+                    (true, false) => limit.value.ceil(),
+                    (false, true) => limit.value.ceil() - 1.0,
+                    (false, false) => limit.value.floor(),
+                };
+                (value, false)
+            } else {
+                (limit.value, limit.exclusive)
+            };
+            (if lower { value } else { -value }, exclusive)
+        };
+        let (a, b) = (old.limit(lower), new.limit(lower));
+        let detail = format!("{} → {}", show(a.as_ref()), show(b.as_ref()));
+        let lo = a.as_ref().map_or_else(|| old.at.clone(), |l| l.at.clone());
+        let ln = b.as_ref().map_or_else(|| new.at.clone(), |l| l.at.clone());
+        match (&a, &b) {
+            (None, None) => {}
+            (None, Some(b)) => self.push(kinds(b.exclusive)[0], lo, ln, detail),
+            (Some(a), None) => self.push(kinds(a.exclusive)[1], lo, ln, detail),
+            (Some(a), Some(b)) => {
+                let (sa, sb) = (strictness(a), strictness(b));
+                let tighter = sb.0 > sa.0 || (sb.0 == sa.0 && sb.1 && !sa.1);
+                let looser = sb.0 < sa.0 || (sb.0 == sa.0 && sa.1 && !sb.1);
+                let same_keyword = a.exclusive == b.exclusive;
+                if tighter {
+                    let kind = if same_keyword {
+                        kinds(b.exclusive)[2]
+                    } else {
+                        kinds(b.exclusive)[0]
+                    };
+                    self.push(kind, lo, ln, detail);
+                } else if looser {
+                    let kind = if same_keyword {
+                        kinds(b.exclusive)[3]
+                    } else {
+                        kinds(a.exclusive)[1]
+                    };
+                    self.push(kind, lo, ln, detail);
+                }
+            }
+        }
+    }
+
     pub(super) fn numbers(&mut self, old: &View<'a>, new: &View<'a>) {
         use K::*;
-        self.bound(
-            old,
-            new,
-            "minimum",
-            [
-                MinimumAdded,
-                MinimumRemoved,
-                MinimumIncreased,
-                MinimumDecreased,
-            ],
-        );
-        self.bound(
-            old,
-            new,
-            "maximum",
-            [
-                MaximumAdded,
-                MaximumRemoved,
-                MaximumIncreased,
-                MaximumDecreased,
-            ],
-        );
-        self.bound(
-            old,
-            new,
-            "exclusiveMinimum",
-            [
-                ExclusiveMinimumAdded,
-                ExclusiveMinimumRemoved,
-                ExclusiveMinimumIncreased,
-                ExclusiveMinimumDecreased,
-            ],
-        );
-        self.bound(
-            old,
-            new,
-            "exclusiveMaximum",
-            [
-                ExclusiveMaximumAdded,
-                ExclusiveMaximumRemoved,
-                ExclusiveMaximumIncreased,
-                ExclusiveMaximumDecreased,
-            ],
-        );
+        self.limits(old, new, true);
+        self.limits(old, new, false);
         let a = old
             .get("multipleOf")
             .and_then(|(v, _)| v.as_f64())

@@ -7,17 +7,17 @@ use crate::project::config::{Config, FILE_NAME};
 use crate::project::examples;
 use crate::project::layout::{self, RoleFile};
 use crate::project::model::Project;
+use crate::project::placeholders;
 use crate::project::rules;
 use crate::schema::draft::{Draft, DraftError};
+use crate::schema::keywords;
 use crate::schema::metaschema;
-use crate::schema::store::{DocId, NodeRef, RefError, Store, file_uri};
+use crate::schema::store::{DocId, Store, file_uri};
 use crate::text::document::Document;
-use crate::text::similar::closest;
 use crate::text::source::{SourceFile, SourceMap};
 use crate::text::stack;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use url::Url;
 
 /// What to load.
 #[derive(Debug, Clone)]
@@ -30,6 +30,8 @@ pub struct LoadOptions {
     pub display_prefix: Option<String>,
     /// Validate `examples` (the slowest rule; `check` skips it and leaves it to `validate`).
     pub check_examples: bool,
+    /// The draft of a file without `$schema` (a project's comes from its eventsmith.toml).
+    pub default_draft: Draft,
 }
 
 impl LoadOptions {
@@ -40,6 +42,7 @@ impl LoadOptions {
             display_base,
             display_prefix: None,
             check_examples: true,
+            default_draft: Draft::Draft202012,
         }
     }
 }
@@ -103,9 +106,15 @@ impl LoadedFile {
     }
 }
 
-/// Loads a plain JSON Schema file, outside any project, following its references.
-pub fn load_file(fs: &dyn FileSystem, path: &Path, display_base: Option<&Path>) -> LoadedFile {
-    load_file_as(fs, path, display_base, None)
+/// Loads a plain JSON Schema file, outside any project, following its references; a file
+/// without `$schema` is read as `draft`.
+pub fn load_file(
+    fs: &dyn FileSystem,
+    path: &Path,
+    display_base: Option<&Path>,
+    draft: Draft,
+) -> LoadedFile {
+    load_file_as(fs, path, display_base, None, draft)
 }
 
 /// [`load_file`], with `display_prefix` shown before every path (e.g. `3f2a9c1:` for a file read
@@ -115,12 +124,14 @@ pub fn load_file_as(
     path: &Path,
     display_base: Option<&Path>,
     display_prefix: Option<String>,
+    draft: Draft,
 ) -> LoadedFile {
     let mut options = LoadOptions::new(
         path.parent().map(Path::to_owned).unwrap_or_default(),
         display_base.map(Path::to_owned),
     );
     options.display_prefix = display_prefix;
+    options.default_draft = draft;
     let run = || {
         let mut loader = Loader::new(fs, &options);
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
@@ -138,7 +149,14 @@ pub fn load_file_as(
                 loader.store.draft(id),
                 document.value().is_object() || document.value().is_boolean(),
             ) {
-                let found = metaschema::check_draft(document, draft);
+                let mut found = metaschema::check_draft(document, draft);
+                // A registry reads a plain file the same way and ignores such a keyword: say
+                // so, and compare what the file means in its draft.
+                found.extend(
+                    keywords::check(document, draft, declares_draft(document))
+                        .into_iter()
+                        .map(Diagnostic::into_warning),
+                );
                 loader.add_for(id, found);
             }
         }
@@ -167,6 +185,7 @@ struct Loader<'a> {
     display_base: Option<PathBuf>,
     display_prefix: Option<String>,
     check_examples: bool,
+    default_draft: Draft,
     store: Store,
     diagnostics: Vec<Diagnostic>,
     sources: SourceMap,
@@ -185,6 +204,7 @@ impl<'a> Loader<'a> {
             display_base: options.display_base.clone(),
             display_prefix: options.display_prefix.clone(),
             check_examples: options.check_examples,
+            default_draft: options.default_draft,
             store: Store::default(),
             diagnostics: Vec::new(),
             sources: SourceMap::default(),
@@ -246,6 +266,7 @@ impl<'a> Loader<'a> {
     }
 
     fn load_schemas(&mut self, config: Config) -> Project {
+        self.default_draft = config.schema.draft;
         let schema_dir = self.root.join(&config.schema.dir);
         let mut files = Vec::new();
         if self.fs.is_dir(&schema_dir) {
@@ -284,7 +305,9 @@ impl<'a> Loader<'a> {
         for id in self.store.ids().collect::<Vec<_>>() {
             let is_object = self.store.document(id).value().is_object();
             if let (Some(draft), true) = (self.store.draft(id), is_object) {
-                let found = metaschema::check_draft(self.store.document(id), draft);
+                let document = self.store.document(id);
+                let mut found = metaschema::check_draft(document, draft);
+                found.extend(keywords::check(document, draft, declares_draft(document)));
                 self.add_for(id, found);
             }
         }
@@ -306,6 +329,7 @@ impl<'a> Loader<'a> {
         };
         let found = rules::build_model(&mut project, &role_files, &self.invalid);
         self.diagnostics.extend(found);
+        self.diagnostics.extend(placeholders::check(&project));
         let checked: Vec<DocId> = project
             .store
             .ids()
@@ -423,7 +447,7 @@ impl<'a> Loader<'a> {
                     .with_help("JSON parsers disagree on which value wins: keep one")
             })
             .collect();
-        let draft = match Draft::of(document.value()) {
+        let draft = match Draft::of(document.value(), self.default_draft) {
             Ok(draft) => Some(draft),
             Err(err) => {
                 let (message, label) = match err {
@@ -443,9 +467,9 @@ impl<'a> Loader<'a> {
                     Diagnostic::new(Rule::UnsupportedDraft, message)
                         .with_label(label)
                         .with_help(format!(
-                            "eventsmith reads draft 2020-12 (\"$schema\": \"{}\") and draft-07 (\"$schema\": \"{}\")",
+                            "eventsmith reads drafts {}: declare one of them, e.g. \"$schema\": \"{}\"",
+                            Draft::ALL.map(Draft::name).join(", "),
                             Draft::Draft202012.uri(),
-                            Draft::Draft7.uri()
                         )),
                     "/$schema",
                 ));
@@ -474,166 +498,13 @@ impl<'a> Loader<'a> {
             self.invalid.insert(doc);
         }
     }
-
-    /// Indexes every document (loading referenced files outside the project as needed), then
-    /// resolves every `$ref`.
-    fn resolve_refs(&mut self) {
-        let mut queue: Vec<DocId> = self.store.ids().collect();
-        let mut found = Vec::new();
-        while let Some(id) = queue.pop() {
-            for (holder, text, target) in self.store.index(id) {
-                if let Ok(url) = &target {
-                    if let Some(new) = self.load_referenced(url) {
-                        queue.push(new);
-                    }
-                }
-                // Under an `http(s)` `$id`, a relative reference may also mean a file beside this
-                // one (a common layout): keep that file at hand.
-                let beside = self.beside(&holder, &text, &target);
-                if let Some(new) = beside.as_ref().and_then(|url| self.load_referenced(url)) {
-                    queue.push(new);
-                }
-                found.push((holder, text, target, beside));
-            }
-        }
-        for (holder, text, target, beside) in found {
-            if let (Ok(url), Some(beside)) = (&target, &beside) {
-                if matches!(self.store.lookup(url), Err(RefError::Remote(_)))
-                    && self.store.lookup(beside).is_ok()
-                {
-                    // From now on the `$id`-based URI names the file beside, for validators too.
-                    self.store.alias(url, beside);
-                }
-            }
-            let resolved = target.and_then(|url| {
-                let mut resource = url.clone();
-                resource.set_fragment(None);
-                if self.broken.contains(resource.as_str()) {
-                    let path = url.to_file_path().unwrap_or_default();
-                    return Err(RefError::Unreadable(
-                        path,
-                        "it could not be read or parsed (see its own error)".into(),
-                    ));
-                }
-                self.store.lookup(&url)
-            });
-            if let Err(err) = &resolved {
-                let diagnostic = self.ref_diagnostic(&holder, &text, err);
-                self.diagnostics.push(diagnostic);
-                self.invalid.insert(holder.doc);
-            }
-            self.store.record_ref(holder, text, resolved);
-        }
-    }
-
-    /// For a relative reference resolved against a non-file `$id`, the same reference resolved
-    /// against the file's own location.
-    fn beside(&self, holder: &NodeRef, text: &str, target: &Result<Url, RefError>) -> Option<Url> {
-        let url = target.as_ref().ok()?;
-        if url.scheme() == "file" || Url::parse(text).is_ok() {
-            return None;
-        }
-        self.store.uri(holder.doc).join(text).ok()
-    }
-
-    /// Loads the file a `file:` URI names when no document holds it yet.
-    fn load_referenced(&mut self, url: &Url) -> Option<DocId> {
-        if url.scheme() != "file" {
-            return None;
-        }
-        let mut resource = url.clone();
-        resource.set_fragment(None);
-        if self.store.has_resource(resource.as_str()) || self.broken.contains(resource.as_str()) {
-            return None;
-        }
-        let path = resource.to_file_path().ok()?;
-        if self.fs.read(&path).is_err() {
-            // Reported as a dangling reference by the caller, not as an I/O failure.
-            return None;
-        }
-        self.read_document(&path)
-    }
-
-    fn ref_diagnostic(&self, holder: &NodeRef, text: &str, err: &RefError) -> Diagnostic {
-        let document = self.store.document(holder.doc);
-        let at = crate::text::pointer::push(&holder.pointer, "$ref");
-        let (code, message, label, help) = match err {
-            RefError::InvalidUri(detail) => (
-                Rule::DanglingRef,
-                format!("`$ref` is not a valid URI reference: {detail}"),
-                "invalid reference".to_owned(),
-                "write a relative path (`../types/money.json#/$defs/Amount`) or a fragment (`#/$defs/Name`)".to_owned(),
-            ),
-            RefError::FileNotFound(path) => (
-                Rule::DanglingRef,
-                format!("`$ref` points to a file that does not exist: {}", self.display(path).display()),
-                "no such file".to_owned(),
-                "relative references resolve against this file's directory (or its `$id`); check the path".to_owned(),
-            ),
-            RefError::Unreadable(path, why) => (
-                Rule::UnreadableRef,
-                format!("`$ref` points to {}, but {why}", self.display(path).display()),
-                "unreadable target".to_owned(),
-                "fix the referenced file first".to_owned(),
-            ),
-            RefError::Remote(uri) => (
-                Rule::DanglingRef,
-                format!("`$ref` points to `{uri}`, which is not part of the project"),
-                "not a project file".to_owned(),
-                "eventsmith never fetches schemas over the network: copy the schema into schema/types/ and reference it by relative path, or declare this `$id` in a project file".to_owned(),
-            ),
-            RefError::PointerNotFound { pointer, missing } => {
-                let suggestion = self.suggest_sibling(holder, text, pointer, missing);
-                (
-                    Rule::DanglingRef,
-                    format!("`$ref` target `{pointer}` does not exist: there is no `{missing}`"),
-                    format!("`{missing}` not found"),
-                    suggestion.unwrap_or_else(|| "point at an existing definition, e.g. `#/$defs/<Name>`".to_owned()),
-                )
-            }
-            RefError::AnchorNotFound(anchor) => (
-                Rule::DanglingRef,
-                format!("`$ref` names the anchor `{anchor}`, which no `$anchor` declares"),
-                "unknown anchor".to_owned(),
-                "declare `\"$anchor\": \"<name>\"` in the target schema or use a JSON pointer fragment".to_owned(),
-            ),
-        };
-        document.diagnostic_at(
-            Diagnostic::new(code, message)
-                .with_label(label)
-                .with_help(help),
-            &at,
-        )
-    }
-
-    /// "did you mean `X`?" for a missing pointer token, from the keys beside it.
-    fn suggest_sibling(
-        &self,
-        holder: &NodeRef,
-        text: &str,
-        pointer: &str,
-        missing: &str,
-    ) -> Option<String> {
-        let target_doc = match text.split('#').next() {
-            Some("") | None => Some(holder.doc),
-            Some(_) => self
-                .store
-                .uri(holder.doc)
-                .join(text)
-                .ok()
-                .and_then(|u| u.to_file_path().ok())
-                .and_then(|p| self.store.id_of(&p)),
-        }?;
-        let tokens = crate::text::pointer::tokens(pointer)?;
-        let position = tokens.iter().position(|t| t == missing)?;
-        let parent: String = tokens[..position]
-            .iter()
-            .fold(String::new(), |acc, t| crate::text::pointer::push(&acc, t));
-        let siblings = self.store.document(target_doc).get(&parent)?.as_object()?;
-        closest(missing, siblings.keys().map(String::as_str))
-            .map(|name| format!("did you mean `{name}`?"))
-    }
 }
 
+/// Whether a document says its draft (rather than taking the default).
+fn declares_draft(document: &Document) -> bool {
+    document.value().get("$schema").is_some()
+}
+
+mod refs;
 #[cfg(test)]
 pub(crate) mod tests;

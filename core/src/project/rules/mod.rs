@@ -8,14 +8,14 @@ use crate::project::annotations::{
     AggregateAnnotations, CommandAnnotations, EventAnnotations, KEYWORD, ProjectionAnnotations,
 };
 use crate::project::layout::FileRole;
-use crate::project::layout::{RoleFile, declared_aggregates};
+use crate::project::layout::{RoleFile, declared_aggregates, declared_events};
 use crate::project::model::{Aggregate, Command, Event, EventVersion, Project, Projection};
 use crate::schema::store::DocId;
 use crate::text::pointer;
 use crate::text::similar::closest;
 use heck::ToSnakeCase;
 use serde::de::DeserializeOwned;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// Fills `project` from the classified files and returns the diagnostics of the project rules.
 pub(crate) fn build_model(
@@ -114,7 +114,7 @@ pub(crate) fn build_model(
     }
     check_aggregates_defined(project, files, &mut diagnostics);
     check_collisions(project, files, &mut diagnostics);
-    check_references(project, &mut diagnostics);
+    check_references(project, &declared_events(files), &mut diagnostics);
     check_emits_own_aggregate(project, &mut diagnostics);
     check_stream_categories(project, &mut diagnostics);
     check_projection_keys(project, &mut diagnostics);
@@ -298,11 +298,16 @@ fn check_collisions(project: &Project, files: &[RoleFile], diagnostics: &mut Vec
 }
 
 /// Commands must emit, and projections subscribe to, events that exist.
-fn check_references(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
+/// An event whose files exist but do not parse is reported at those files, not here.
+fn check_references(
+    project: &Project,
+    declared: &BTreeSet<String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let known: Vec<String> = project.events.keys().cloned().collect();
     let mut check = |doc: DocId, list: &[String], field: &str, verb: &str| {
         for (index, event_type) in list.iter().enumerate() {
-            if project.events.contains_key(event_type) {
+            if project.events.contains_key(event_type) || declared.contains(event_type) {
                 continue;
             }
             let help = match closest(event_type, known.iter().map(String::as_str)) {

@@ -2,7 +2,8 @@
 //! versions may change only compatibly; deleting a released version or event type is an error; a
 //! new version that breaks the previous one needs a sound upcast rule.
 
-use super::{Change, change_diagnostic, diff};
+use super::files::ChangeReport;
+use super::{Change, FORWARD_FIX, Fix, change_diagnostic, diff};
 use crate::diagnostic::Rule;
 use crate::diagnostic::{self, Diagnostic};
 use crate::io::fs::{FileSystem, MemoryFs, OverlayFs, RealFs};
@@ -12,9 +13,11 @@ use crate::project::config::Level;
 use crate::project::loader::{LoadOptions, load, load_file, load_file_as};
 use crate::project::model::{Event, Project};
 use crate::project::upcast::schema as upcast;
+use crate::schema::draft::Draft;
 use crate::schema::store::{NodeRef, Store};
 use crate::text::pointer;
 use crate::text::source::SourceMap;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// What to compare against.
@@ -38,6 +41,67 @@ pub struct CheckReport {
     pub level: Level,
     /// Whether a file or the base could not be read (exit code 2).
     pub io_error: bool,
+    /// Every change compared, with what it belongs to, for the JSON report.
+    pub changes: Vec<CheckedChange>,
+}
+
+/// A change `check` found, with the contract it belongs to.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckedChange {
+    /// `event`, `command`, `aggregate` (its state) or `projection` (its rows).
+    pub contract: &'static str,
+    /// The event type, command (`<aggregate>.<name>`), aggregate or projection.
+    pub name: String,
+    /// The event version compared, for an event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// The commit of the file's history compared against (transitive levels), when not the base.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub against: Option<String>,
+    /// The change: kind, verdicts, whether it breaks the level, old and new positions.
+    #[serde(flatten)]
+    pub change: ChangeReport,
+}
+
+/// What compared schemas belong to.
+#[derive(Debug, Clone)]
+pub(crate) struct Subject {
+    contract: &'static str,
+    name: String,
+    version: Option<u32>,
+    against: Option<String>,
+}
+
+impl Subject {
+    fn event(name: &str, version: u32) -> Self {
+        Subject {
+            contract: "event",
+            name: name.to_owned(),
+            version: Some(version),
+            against: None,
+        }
+    }
+
+    fn of(contract: &'static str, name: &str) -> Self {
+        Subject {
+            contract,
+            name: name.to_owned(),
+            version: None,
+            against: None,
+        }
+    }
+
+    /// How messages name it: `` `order.placed` v1 ``, ``command `order.place` ``.
+    fn context(&self) -> String {
+        let mut text = match (self.contract, self.version) {
+            ("event", Some(version)) => format!("`{}` v{version}", self.name),
+            (contract, _) => format!("{contract} `{}`", self.name),
+        };
+        if let Some(commit) = &self.against {
+            text.push_str(&format!(" (against its state in {commit} of its history)"));
+        }
+        text
+    }
 }
 
 impl CheckReport {
@@ -64,6 +128,7 @@ pub fn check(
             sources: SourceMap::default(),
             level: level.unwrap_or_default(),
             io_error: true,
+            changes: Vec::new(),
         })
 }
 
@@ -90,8 +155,10 @@ fn check_here(
         sources: head.sources.clone(),
         level: level.unwrap_or_default(),
         io_error: head.has_io_errors(),
+        changes: Vec::new(),
     };
-    let Some(head_project) = head.project.as_ref().filter(|_| !head.has_errors()) else {
+    // Files with errors are reported and left out; every valid one is still compared.
+    let Some(head_project) = head.project.as_ref() else {
         return report;
     };
     report.level = level.unwrap_or(head_project.config.compatibility.level);
@@ -116,6 +183,13 @@ fn check_here(
         base: base_project,
         level: report.level,
         diagnostics: Vec::new(),
+        changes: Vec::new(),
+        broken: head
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .filter_map(|d| d.file.clone())
+            .collect(),
         base_fs: base_fs.as_ref(),
         base_tree_rev: match base {
             Base::Git(rev) => Some(rev.clone()),
@@ -124,7 +198,11 @@ fn check_here(
     };
     checker.released_events();
     checker.new_versions();
+    checker.released_commands();
+    checker.aggregate_states();
+    checker.projection_rows();
     report.diagnostics.extend(checker.diagnostics);
+    report.changes = checker.changes;
     diagnostic::sort(&mut report.diagnostics);
     report
 }
@@ -135,13 +213,18 @@ fn open_base(
     base: &Base,
     display_base: Option<&Path>,
 ) -> Result<(Box<dyn FileSystem>, crate::project::loader::Loaded), Diagnostic> {
+    // Base files are shown as `<rev>:<path from the repository root>`, which `git show`
+    // resolves from any directory.
+    let mut shown_from = display_base.map(Path::to_owned);
     let (base_fs, base_root, prefix): (Box<dyn FileSystem>, PathBuf, Option<String>) = match base {
         Base::Git(rev) => match GitTree::open(root, rev) {
-            Ok(tree) => (Box::new(tree), root.to_owned(), Some(format!("{rev}:"))),
-            Err(err) => {
-                return Err(Diagnostic::new(Rule::Io, format!("cannot read `{rev}` from git: {err}"))
-                    .with_help("pass a branch, tag or commit of the repository that holds the project, e.g. --against origin/main"));
+            Ok(tree) => {
+                if let Ok(repo) = crate::io::git::repository_of(root) {
+                    shown_from = Some(repo);
+                }
+                (Box::new(tree), root.to_owned(), Some(format!("{rev}:")))
             }
+            Err(err) => return Err(missing_revision(root, rev, &err)),
         },
         Base::Dir(dir) => {
             if !dir.join(crate::project::config::FILE_NAME).is_file() {
@@ -161,11 +244,29 @@ fn open_base(
             (Box::new(RealFs), dir, None)
         }
     };
-    let mut options = LoadOptions::new(&base_root, display_base.map(Path::to_owned));
+    let mut options = LoadOptions::new(&base_root, shown_from);
     options.check_examples = false;
     options.display_prefix = prefix;
     let loaded = load(base_fs.as_ref(), &options);
     Ok((base_fs, loaded))
+}
+
+/// Why the base revision cannot be read, and how to get it: a remote branch a shallow CI
+/// checkout lacks is fetched, a typo is not.
+fn missing_revision(root: &Path, rev: &str, err: &std::io::Error) -> Diagnostic {
+    let in_repo = crate::io::git::repository_of(root).is_ok();
+    let help = if !in_repo {
+        "`--against` reads a git revision: run eventsmith inside the repository's work tree, or pass the released project's directory with --against-dir".to_owned()
+    } else if let Some((remote, branch)) = rev.split_once('/') {
+        format!(
+            "fetch it first: `git fetch {remote} {branch}` (in GitHub Actions, check out with `fetch-depth: 0`, or run `git fetch --depth=1 {remote} {branch}`); `git branch -a` lists what is there"
+        )
+    } else {
+        format!(
+            "`{rev}` is not a branch, tag or commit here: `git branch -a` and `git tag` list them; a branch of a remote is fetched with `git fetch origin {rev}` and named `origin/{rev}`"
+        )
+    };
+    Diagnostic::new(Rule::Io, format!("cannot read `{rev}` from git: {err}")).with_help(help)
 }
 
 struct Checker<'a> {
@@ -173,8 +274,27 @@ struct Checker<'a> {
     base: &'a Project,
     level: Level,
     diagnostics: Vec<Diagnostic>,
+    changes: Vec<CheckedChange>,
+    /// Head files with errors: not compared (their errors are reported).
+    broken: HashSet<PathBuf>,
     base_fs: &'a dyn FileSystem,
     base_tree_rev: Option<String>,
+}
+
+impl Checker<'_> {
+    /// Whether a head file has errors (reported by the load; left out of the comparison).
+    fn is_broken(&self, head_doc: crate::schema::store::DocId) -> bool {
+        self.broken
+            .contains(self.head.store.document(head_doc).display())
+    }
+
+    /// Whether the working tree still has the file of base document `base_doc` (it may not
+    /// have loaded: its own errors say why), so a missing model entry is no deletion.
+    fn still_there(&self, base_doc: crate::schema::store::DocId) -> bool {
+        let path = self.base.store.document(base_doc).path();
+        path.strip_prefix(&self.base.root)
+            .is_ok_and(|relative| self.head.root.join(relative).is_file())
+    }
 }
 
 fn root(doc: crate::schema::store::DocId) -> NodeRef {
@@ -189,7 +309,9 @@ impl Checker<'_> {
     fn released_events(&mut self) {
         for (event_type, released) in &self.base.events {
             let Some(current) = self.head.events.get(event_type) else {
-                self.deleted_event(event_type, released);
+                if !self.still_there(released.latest().schema) {
+                    self.deleted_event(event_type, released);
+                }
                 continue;
             };
             for version in &released.versions {
@@ -214,21 +336,27 @@ impl Checker<'_> {
                     ));
                     continue;
                 };
-                let context = format!("`{event_type}` v{}", version.version);
-                let fix = format!(
-                    "released versions must stay {} compatible: revert this change, or add v{} with an upcast rule in x-eventsmith.upcast",
-                    self.level.name(),
-                    current.latest().version.max(version.version) + 1
-                );
+                if self.is_broken(now.schema) {
+                    continue;
+                }
+                let subject = Subject::event(event_type, version.version);
+                let fix = Fix {
+                    backward: format!(
+                        "released versions must stay {} compatible: revert this change, or add v{} with an upcast rule in x-eventsmith.upcast",
+                        self.level.name(),
+                        current.latest().version.max(version.version) + 1
+                    ),
+                    forward: FORWARD_FIX.to_owned(),
+                };
                 let changes = diff(
                     &self.base.store,
                     &root(version.schema),
                     &self.head.store,
                     &root(now.schema),
                 );
-                self.report(&changes, &self.base.store, &context, &fix, false);
+                self.report(&changes, &self.base.store, &subject, &fix, false);
                 if self.level.is_transitive() {
-                    self.history(event_type, version.schema, now.schema, &context, &fix);
+                    self.history(version.schema, now.schema, &subject, &fix);
                 }
             }
         }
@@ -237,11 +365,10 @@ impl Checker<'_> {
     /// Transitive levels: every committed state of the file in the base's history.
     fn history(
         &mut self,
-        event_type: &str,
         base_doc: crate::schema::store::DocId,
         head_doc: crate::schema::store::DocId,
-        context: &str,
-        fix: &str,
+        subject: &Subject,
+        fix: &Fix,
     ) {
         let Some(rev) = self.base_tree_rev.clone() else {
             return;
@@ -264,14 +391,22 @@ impl Checker<'_> {
             }
             seen.push(bytes);
             let short: String = commit.chars().take(10).collect();
-            let old = load_file_as(&tree, &path, Some(&repo), Some(format!("{short}:")));
+            let old = load_file_as(
+                &tree,
+                &path,
+                Some(&repo),
+                Some(format!("{short}:")),
+                self.base.config.schema.draft,
+            );
             let (Some(doc), false) = (old.doc, old.has_errors()) else {
                 continue;
             };
             let changes = diff(&old.store, &root(doc), &self.head.store, &root(head_doc));
-            let context =
-                format!("{context} (against its state in {short} of {event_type}'s history)");
-            self.report(&changes, &old.store, &context, fix, true);
+            let subject = Subject {
+                against: Some(short),
+                ..subject.clone()
+            };
+            self.report(&changes, &old.store, &subject, fix, true);
         }
     }
 
@@ -279,11 +414,12 @@ impl Checker<'_> {
         &mut self,
         changes: &[Change],
         old: &Store,
-        context: &str,
-        fix: &str,
+        subject: &Subject,
+        fix: &Fix,
         // Against an older state only breaking changes are worth showing.
         history: bool,
     ) {
+        let context = subject.context();
         for change in changes {
             let mut diagnostic = change_diagnostic(change, old, &self.head.store, self.level, fix);
             if !diagnostic.is_error() && history {
@@ -291,6 +427,13 @@ impl Checker<'_> {
             }
             diagnostic.message = format!("{context}: {}", diagnostic.message);
             self.diagnostics.push(diagnostic);
+            self.changes.push(CheckedChange {
+                contract: subject.contract,
+                name: subject.name.clone(),
+                version: subject.version,
+                against: subject.against.clone(),
+                change: ChangeReport::of(change, old, &self.head.store, self.level),
+            });
         }
     }
 
@@ -349,6 +492,9 @@ impl Checker<'_> {
                 }
                 if self.level == Level::None {
                     continue; // `none` accepts everything, upcasts included
+                }
+                if self.is_broken(previous.schema) || self.is_broken(next.schema) {
+                    continue;
                 }
                 let store = &self.head.store;
                 let changes = diff(store, &root(previous.schema), store, &root(next.schema));
@@ -463,7 +609,9 @@ impl Checker<'_> {
             serde_json::to_vec(&derived).unwrap_or_default(),
         );
         let fs = OverlayFs { base: &RealFs, top };
-        let loaded = load_file(&fs, &derived_path, None);
+        // The derived schema is the previous version's document, rewritten: the same draft.
+        let draft = store.draft(previous).unwrap_or(Draft::Draft202012);
+        let loaded = load_file(&fs, &derived_path, None, draft);
         let Some(doc) = loaded.doc.filter(|_| !loaded.has_errors()) else {
             let why: Vec<String> = loaded
                 .diagnostics
@@ -509,3 +657,5 @@ impl Checker<'_> {
         }
     }
 }
+
+mod contracts;
