@@ -161,3 +161,127 @@ fn corpus_verdicts_and_kinds() {
         "change kinds no corpus case expects: {uncovered:?}"
     );
 }
+
+/// The corpus's verdict table by category (one row per corpus file), as docs/compatibility.md
+/// shows it: the test fails when the docs and the corpus part.
+fn verdict_table() -> String {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let mut table = String::from(
+        "| Category | Cases | Compatible both ways | Backward only | Forward only | Neither |\n|---|---|---|---|---|---|\n",
+    );
+    let mut totals = [0usize; 5];
+    for file in &files {
+        let corpus: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        let cases = corpus["cases"].as_array().unwrap();
+        let mut counts = [0usize; 4];
+        for case in cases {
+            let backward = case["backward"].as_bool().unwrap();
+            let forward = case["forward"].as_bool().unwrap();
+            counts[match (backward, forward) {
+                (true, true) => 0,
+                (true, false) => 1,
+                (false, true) => 2,
+                (false, false) => 3,
+            }] += 1;
+        }
+        let name = file.file_stem().unwrap().to_string_lossy();
+        table.push_str(&format!(
+            "| {name} | {} | {} | {} | {} | {} |\n",
+            cases.len(),
+            counts[0],
+            counts[1],
+            counts[2],
+            counts[3]
+        ));
+        totals[0] += cases.len();
+        for (total, count) in totals[1..].iter_mut().zip(counts) {
+            *total += count;
+        }
+    }
+    table.push_str(&format!(
+        "| **all** | {} | {} | {} | {} | {} |\n",
+        totals[0], totals[1], totals[2], totals[3], totals[4]
+    ));
+    table
+}
+
+#[test]
+fn the_docs_show_the_corpus_verdict_table() {
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/compatibility.md"),
+    )
+    .unwrap();
+    let table = verdict_table();
+    assert!(
+        docs.contains(&table),
+        "docs/compatibility.md should hold the corpus's verdict table:\n{table}"
+    );
+}
+
+#[test]
+fn every_change_kind_example_in_the_docs_gives_that_kind_and_its_verdicts() {
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/compatibility.md"),
+    )
+    .unwrap();
+    let section = docs
+        .split("\n## Change kinds")
+        .nth(1)
+        .and_then(|rest| rest.split("\n### Computed kinds").next())
+        .expect("a Change kinds section");
+    let verdict = |cell: &str| {
+        let cell = cell.trim();
+        let cell = cell
+            .strip_prefix("depends (here: ")
+            .and_then(|c| c.strip_suffix(')'))
+            .unwrap_or(cell);
+        cell == "yes"
+    };
+    let (mut checked, mut failures) = (0, Vec::new());
+    for line in section.lines() {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        let [first, example, backward, forward] = cells.as_slice() else {
+            continue;
+        };
+        let Some(kind) = first
+            .strip_prefix("| `")
+            .and_then(|k| k.strip_suffix('`'))
+        else {
+            continue;
+        };
+        let forward = forward.trim_end_matches(" |").trim_end_matches('|');
+        let Some((old, new)) = example.split_once(" → ") else {
+            continue;
+        };
+        let parse = |text: &str| -> Value {
+            serde_json::from_str(text.trim().trim_matches('`')).unwrap_or_else(|e| {
+                panic!("{kind}: the example `{text}` is not JSON: {e}")
+            })
+        };
+        let case = serde_json::json!({"old": parse(old), "new": parse(new)});
+        checked += 1;
+        match run_case(&case) {
+            Err(err) => failures.push(format!("{kind}: {err}")),
+            Ok(outcome) => {
+                if outcome.kinds != [kind.to_owned()] {
+                    failures.push(format!("{kind}: the example gives {:?}", outcome.kinds));
+                }
+                let want = (verdict(backward), verdict(forward));
+                let got = (outcome.verdict.backward, outcome.verdict.forward);
+                if got != want {
+                    failures.push(format!("{kind}: verdicts {got:?}, the docs say {want:?}"));
+                }
+            }
+        }
+    }
+    assert!(
+        checked >= ChangeKind::ALL.len(),
+        "only {checked} examples found"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

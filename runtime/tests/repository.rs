@@ -191,6 +191,54 @@ async fn racing_commands_all_land_through_retries<S: EventStore + 'static>(store
     assert_eq!((loaded.version, changes(&loaded.state)), (21, 20));
 }
 
+/// A snapshot is read only under the state schema it was taken with (`STATE_VERSION`): one of
+/// another shape, or of the format before fingerprints, is set aside and the events rebuild the
+/// state, rather than the load failing.
+async fn snapshots_of_another_state_schema_are_set_aside<S: EventStore>(store: S, cache: usize) {
+    let store = Arc::new(store);
+    let repository = Repository::<_, Customers>::new(Arc::clone(&store))
+        .snapshot_every(1_000)
+        .cache(cache);
+    repository
+        .execute("c1", &register(), &Execute::default())
+        .await
+        .unwrap();
+    for n in 0..3 {
+        repository
+            .execute("c1", &change(n), &Execute::default())
+            .await
+            .unwrap();
+    }
+    let fresh = || Repository::<_, Customers>::new(Arc::clone(&store));
+    for stale in [
+        br#"{"state_version": "an older schema", "state": {"email": 7, "changes": "many"}}"#
+            .to_vec(),
+        br#"{"email": "old@example.com", "changes": 99}"#.to_vec(),
+        b"not json".to_vec(),
+    ] {
+        repository
+            .store()
+            .save_snapshot("customer-c1", 4, stale)
+            .await
+            .unwrap();
+        let loaded = fresh().load("c1").await.unwrap();
+        assert_eq!((loaded.version, changes(&loaded.state)), (4, 3));
+    }
+    // A snapshot under the current fingerprint is read: its state wins over the events'.
+    repository
+        .store()
+        .save_snapshot(
+            "customer-c1",
+            4,
+            br#"{"state_version": "", "state": {"email": "snap@example.com", "changes": 42}}"#
+                .to_vec(),
+        )
+        .await
+        .unwrap();
+    let loaded = fresh().load("c1").await.unwrap();
+    assert_eq!((loaded.version, changes(&loaded.state)), (4, 42));
+}
+
 async fn snapshots_every_n_events_and_loads_from_them<S: EventStore>(store: S, cache: usize) {
     let repository = Repository::<_, Customers>::new(store)
         .snapshot_every(100)
@@ -330,6 +378,7 @@ on_both_backends!(
     decides_appends_and_rejects,
     racing_commands_all_land_through_retries,
     snapshots_every_n_events_and_loads_from_them,
+    snapshots_of_another_state_schema_are_set_aside,
     stale_caches_are_caught
 );
 

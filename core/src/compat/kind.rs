@@ -188,8 +188,8 @@ kinds! {
     AlternativeRemoved = "alternative-removed", false, true, "an `anyOf`/`oneOf` alternative was removed";
     ConjunctAdded = "conjunct-added", false, true, "an `allOf` subschema was added";
     ConjunctRemoved = "conjunct-removed", true, false, "an `allOf` subschema was removed";
-    CombinatorAdded = "combinator-added", false, true, "an `anyOf`/`oneOf`/`allOf` restriction was added";
-    CombinatorRemoved = "combinator-removed", true, false, "an `anyOf`/`oneOf`/`allOf` restriction was removed";
+    CombinatorAdded = "combinator-added", false, true, "an `anyOf`/`oneOf`/`allOf` restriction was added (computed)";
+    CombinatorRemoved = "combinator-removed", true, false, "an `anyOf`/`oneOf`/`allOf` restriction was removed (computed)";
     CombinedTypeExtended = "combined-type-extended", true, false, "`oneOf`/`allOf` became `anyOf`";
     CombinedTypeNarrowed = "combined-type-narrowed", false, true, "`anyOf` became `oneOf`/`allOf`";
     CombinedTypeChanged = "combined-type-changed", false, false, "`oneOf` and `allOf` swapped";
@@ -215,6 +215,8 @@ impl ChangeKind {
                 | ChangeKind::ItemRemovedFromPartiallyOpenContentModel
                 | ChangeKind::PatternPropertyAdded
                 | ChangeKind::PatternPropertyRemoved
+                | ChangeKind::CombinatorAdded
+                | ChangeKind::CombinatorRemoved
         )
     }
 

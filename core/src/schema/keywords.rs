@@ -192,8 +192,7 @@ pub(crate) fn check(document: &Document, draft: Draft, declared: bool) -> Vec<Di
                 if !declared {
                     help.push_str(" in the file, or set the project's default draft");
                 }
-                found.push(
-                    document.diagnostic_at(
+                let diagnostic = document.diagnostic_at(
                         Diagnostic::new(
                             Rule::DraftKeyword,
                             format!(
@@ -206,8 +205,14 @@ pub(crate) fn check(document: &Document, draft: Draft, declared: bool) -> Vec<Di
                         .with_label(format!("not a {} keyword", draft.name()))
                         .with_help(help),
                         &at,
-                    ),
-                );
+                    );
+                // A resource id of another draft's spelling only matters to a `$ref` that
+                // names it (which then does not resolve): a warning, as old files often keep one.
+                found.push(if matches!(keyword.as_str(), "id" | "$id") {
+                    diagnostic.into_warning()
+                } else {
+                    diagnostic
+                });
                 continue;
             }
             let candidates = KEYWORDS
@@ -286,8 +291,12 @@ mod tests {
         assert!(help.contains("prefixItems"), "{help}");
         assert!(help.contains("project's default draft"), "{help}");
         let found = check_text(r#"{"prefixItems": [{}], "id": "x"}"#, Draft::Draft7, true);
-        let codes: Vec<_> = found.iter().map(|d| d.code).collect();
-        assert_eq!(codes, ["draft-keyword", "draft-keyword"]);
+        let codes: Vec<_> = found.iter().map(|d| (d.code, d.is_error())).collect();
+        // `id` (draft-04's `$id`) only warns: old files often keep one.
+        assert_eq!(
+            codes,
+            [("draft-keyword", true), ("draft-keyword", false)]
+        );
     }
 
     #[test]

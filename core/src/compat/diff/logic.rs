@@ -1,7 +1,7 @@
 //! Schema logic: `not`, `if`/`then`/`else` and the combinators `allOf`, `anyOf` and `oneOf`, with
 //! subschemas matched across the two sides.
 
-use super::{Differ, HashMap, Store};
+use super::{Differ, HashMap, Store, Trial};
 use crate::compat::kind::ChangeKind as K;
 use crate::schema::store::NodeRef;
 use crate::schema::view::View;
@@ -119,20 +119,52 @@ impl<'a> Differ<'a> {
                 true
             }
             _ => {
-                for (kb, lb, _) in &only_new {
-                    self.push(
+                // Judged by meaning: an added `anyOf` loses nothing the old schema accepted when
+                // one alternative takes all of it (an `allOf`, when every member does); a removed
+                // one adds nothing the old schema refused when one alternative took all of the
+                // new schema.
+                for (kb, lb, nb) in &only_new {
+                    let ys = self.subschemas(false, lb, *nb);
+                    let takes_old = |y: &View<'a>| self.trial(old, y).backward;
+                    let backward = if kb == "allOf" {
+                        ys.iter().all(takes_old)
+                    } else {
+                        ys.iter().any(takes_old)
+                    };
+                    let trial = Trial {
+                        backward,
+                        forward: true,
+                        changes: 1,
+                        exception: false,
+                    };
+                    self.push_trial(
                         K::CombinatorAdded,
                         old.at.clone(),
                         lb.clone(),
                         format!("`{kb}`"),
+                        trial,
                     );
                 }
-                for (ka, la, _) in &only_old {
-                    self.push(
+                for (ka, la, na) in &only_old {
+                    let xs = self.subschemas(true, la, *na);
+                    let took_new = |x: &View<'a>| self.trial(x, new).forward;
+                    let forward = if ka == "allOf" {
+                        xs.iter().all(took_new)
+                    } else {
+                        xs.iter().any(took_new)
+                    };
+                    let trial = Trial {
+                        backward: true,
+                        forward,
+                        changes: 1,
+                        exception: false,
+                    };
+                    self.push_trial(
                         K::CombinatorRemoved,
                         la.clone(),
                         new.at.clone(),
                         format!("`{ka}`"),
+                        trial,
                     );
                 }
                 false

@@ -478,10 +478,12 @@ fn check_projection_keys(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
         if key.is_empty() {
             continue;
         }
-        let root = project.store.follow(&project.root_of(projection.schema));
-        let properties = root
-            .as_ref()
-            .and_then(|node| project.value(node))
+        // A root whose `$ref` does not resolve is reported as such, not as a missing key.
+        let Some(root) = project.store.follow(&project.root_of(projection.schema)) else {
+            continue;
+        };
+        let properties = project
+            .value(&root)
             .and_then(|schema| schema.get("properties"))
             .and_then(|p| p.as_object());
         if properties.is_some_and(|p| p.contains_key(key)) {
