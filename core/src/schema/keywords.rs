@@ -293,10 +293,7 @@ mod tests {
         let found = check_text(r#"{"prefixItems": [{}], "id": "x"}"#, Draft::Draft7, true);
         let codes: Vec<_> = found.iter().map(|d| (d.code, d.is_error())).collect();
         // `id` (draft-04's `$id`) only warns: old files often keep one.
-        assert_eq!(
-            codes,
-            [("draft-keyword", true), ("draft-keyword", false)]
-        );
+        assert_eq!(codes, [("draft-keyword", true), ("draft-keyword", false)]);
     }
 
     #[test]
