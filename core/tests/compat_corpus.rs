@@ -248,10 +248,7 @@ fn every_change_kind_example_in_the_docs_gives_that_kind_and_its_verdicts() {
         let [first, example, backward, forward] = cells.as_slice() else {
             continue;
         };
-        let Some(kind) = first
-            .strip_prefix("| `")
-            .and_then(|k| k.strip_suffix('`'))
-        else {
+        let Some(kind) = first.strip_prefix("| `").and_then(|k| k.strip_suffix('`')) else {
             continue;
         };
         let forward = forward.trim_end_matches(" |").trim_end_matches('|');
@@ -259,9 +256,8 @@ fn every_change_kind_example_in_the_docs_gives_that_kind_and_its_verdicts() {
             continue;
         };
         let parse = |text: &str| -> Value {
-            serde_json::from_str(text.trim().trim_matches('`')).unwrap_or_else(|e| {
-                panic!("{kind}: the example `{text}` is not JSON: {e}")
-            })
+            serde_json::from_str(text.trim().trim_matches('`'))
+                .unwrap_or_else(|e| panic!("{kind}: the example `{text}` is not JSON: {e}"))
         };
         let case = serde_json::json!({"old": parse(old), "new": parse(new)});
         checked += 1;

@@ -195,13 +195,13 @@ kinds! {
     CombinedTypeChanged = "combined-type-changed", false, false, "`oneOf` and `allOf` swapped";
     NotAdded = "not-added", false, true, "a `not` restriction was added";
     NotRemoved = "not-removed", true, false, "the `not` restriction was removed";
-    ConditionAdded = "condition-added", false, true, "`if`/`then`/`else` added";
-    ConditionRemoved = "condition-removed", true, false, "`if`/`then`/`else` removed";
-    ConditionChanged = "condition-changed", false, false, "the `if` condition changed";
-    ThenAdded = "then-added", false, true, "`then` added";
-    ThenRemoved = "then-removed", true, false, "`then` removed";
-    ElseAdded = "else-added", false, true, "`else` added";
-    ElseRemoved = "else-removed", true, false, "`else` removed";
+    ConditionAdded = "condition-added", false, true, "`if`/`then`/`else` added (computed)";
+    ConditionRemoved = "condition-removed", true, false, "`if`/`then`/`else` removed (computed)";
+    ConditionChanged = "condition-changed", false, false, "the `if` condition changed (computed)";
+    ThenAdded = "then-added", false, true, "`then` added (computed)";
+    ThenRemoved = "then-removed", true, false, "`then` removed (computed)";
+    ElseAdded = "else-added", false, true, "`else` added (computed)";
+    ElseRemoved = "else-removed", true, false, "`else` removed (computed)";
 }
 
 impl ChangeKind {
@@ -217,6 +217,13 @@ impl ChangeKind {
                 | ChangeKind::PatternPropertyRemoved
                 | ChangeKind::CombinatorAdded
                 | ChangeKind::CombinatorRemoved
+                | ChangeKind::ConditionAdded
+                | ChangeKind::ConditionRemoved
+                | ChangeKind::ConditionChanged
+                | ChangeKind::ThenAdded
+                | ChangeKind::ThenRemoved
+                | ChangeKind::ElseAdded
+                | ChangeKind::ElseRemoved
         )
     }
 

@@ -29,25 +29,85 @@ impl<'a> Differ<'a> {
                     .is_some_and(|(_, at)| !self.resolve(side_old, &at).is_empty())
             })
         };
+        // By meaning: a branch added keeps every old document when the old schema already
+        // meets it (whatever the condition); a branch removed lets in nothing new when the new
+        // schema meets it.
         match (old.get("if"), new.get("if")) {
             (None, Some((_, y))) if branches(new, false) => {
-                self.push(K::ConditionAdded, old.at.clone(), y, "")
+                let backward = self.branches_take(new, false, old);
+                self.push_computed(K::ConditionAdded, old.at.clone(), y, backward, true);
             }
             (Some((_, x)), None) if branches(old, true) => {
-                self.push(K::ConditionRemoved, x, new.at.clone(), "")
+                let forward = self.branches_take(old, true, new);
+                self.push_computed(K::ConditionRemoved, x, new.at.clone(), true, forward);
             }
             (Some((_, x)), Some((_, y))) => {
                 let (cx, cy) = (self.resolve(true, &x), self.resolve(false, &y));
                 let trial = self.trial(&cx, &cy);
                 if !(trial.backward && trial.forward) {
-                    self.push(K::ConditionChanged, x, y, "");
+                    // Another condition: still harmless when the branches hold for every
+                    // document of the other side anyway.
+                    let backward = self.branches_take(new, false, old);
+                    let forward = self.branches_take(old, true, new);
+                    self.push_computed(K::ConditionChanged, x, y, backward, forward);
                     return;
                 }
-                self.optional_schema(old, new, "then", K::ThenAdded, K::ThenRemoved);
-                self.optional_schema(old, new, "else", K::ElseAdded, K::ElseRemoved);
+                for (keyword, added, removed) in [
+                    ("then", K::ThenAdded, K::ThenRemoved),
+                    ("else", K::ElseAdded, K::ElseRemoved),
+                ] {
+                    match (old.get(keyword), new.get(keyword)) {
+                        (Some((_, a)), Some((_, b))) => {
+                            let (a, b) = (self.resolve(true, &a), self.resolve(false, &b));
+                            self.compare(&a, &b);
+                        }
+                        (None, Some((_, b))) => {
+                            let branch = self.resolve(false, &b);
+                            if !branch.is_empty() {
+                                let backward = self.trial(old, &branch).backward;
+                                self.push_computed(added, old.at.clone(), b, backward, true);
+                            }
+                        }
+                        (Some((_, a)), None) => {
+                            let branch = self.resolve(true, &a);
+                            if !branch.is_empty() {
+                                let forward = self.trial(&branch, new).forward;
+                                self.push_computed(removed, a, new.at.clone(), true, forward);
+                            }
+                        }
+                        (None, None) => {}
+                    }
+                }
             }
             _ => {}
         }
+    }
+
+    /// Whether every document of `other` (the other side's whole schema) meets each branch
+    /// (`then`, `else`) that `view` (on side `side_old`) has.
+    fn branches_take(&self, view: &View<'a>, side_old: bool, other: &View<'a>) -> bool {
+        ["then", "else"].iter().all(|keyword| {
+            let Some((_, at)) = view.get(keyword) else {
+                return true;
+            };
+            let branch = self.resolve(side_old, &at);
+            if side_old {
+                self.trial(&branch, other).forward
+            } else {
+                self.trial(other, &branch).backward
+            }
+        })
+    }
+
+    /// A change whose verdicts the caller worked out.
+    fn push_computed(&mut self, kind: K, old: NodeRef, new: NodeRef, backward: bool, forward: bool) {
+        let trial = Trial {
+            backward,
+            forward,
+            changes: 1,
+            exception: false,
+        };
+        self.push_trial(kind, old, new, "", trial);
     }
 
     /// `allOf`/`anyOf`/`oneOf`. Returns true when the whole comparison was done here (a plain
