@@ -266,7 +266,7 @@ pub fn new_item(root: &Path, config: &Config, item: &NewItem) -> Result<Vec<Plan
                 json!({
                     "$schema": Draft::Draft202012.uri(),
                     "title": name.to_upper_camel_case(),
-                    "description": placeholders::aggregate(name),
+                    "description": placeholders::AGGREGATE,
                     "type": "object",
                     "properties": {},
                     "examples": [{}],

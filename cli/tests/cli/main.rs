@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 mod catalog;
 mod compat;
+mod fidelity;
 mod generate;
 mod service;
 

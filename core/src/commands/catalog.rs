@@ -72,7 +72,7 @@ pub fn catalog(context: &Context, args: &Args<'_>) -> Result<Outcome, Failure> {
         }
     };
     // Examples are left to `validate`: the catalog shows them as written.
-    let (project, sources) = match load_valid(context, &root) {
+    let (project, sources) = match load_valid(&root) {
         Ok(valid) => valid,
         Err(outcome) => return Ok(outcome),
     };

@@ -84,7 +84,8 @@ fn diff_document(result: &FileDiff, level: Level, shown: &[Diagnostic]) -> Strin
 /// Checks the project against `base` (default: `HEAD`) at `level` (default: the project's).
 pub fn check(context: &Context, base: &Base, level: Option<Level>) -> Result<Outcome, Failure> {
     let root = context.project_root()?;
-    let result = check_project(&root, base, level, Some(&context.cwd));
+    // Paths are shown from the project root, wherever the command runs.
+    let result = check_project(&root, base, level, Some(&root));
     let mut diagnostics = result.diagnostics.clone();
     context.shown(&mut diagnostics, false);
     let status = if result.io_error {

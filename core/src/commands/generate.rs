@@ -18,7 +18,7 @@ pub const MODULE_FILE: &str = "mod.rs";
 /// the generated tests. The file is written only over one eventsmith generated.
 pub fn generate(context: &Context, out: Option<&Path>, tests: bool) -> Result<Outcome, Failure> {
     let root = context.project_root()?;
-    let (project, sources) = match load_valid(context, &root) {
+    let (project, sources) = match load_valid(&root) {
         Ok(valid) => valid,
         Err(outcome) => return Ok(outcome),
     };

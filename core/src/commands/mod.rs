@@ -191,10 +191,10 @@ fn load_project(root: &Path, display_base: &Path) -> Result<(Project, SourceMap)
     })
 }
 
-/// [`load_project`] for a command: when the project has errors, the outcome that reports them.
-fn load_valid(context: &Context, root: &Path) -> Result<(Project, SourceMap), Outcome> {
-    load_project(root, &context.cwd)
-        .map_err(|not| Outcome::findings(not.status, not.errors, not.sources))
+/// [`load_project`] for a command, paths shown from the project root: when the project has
+/// errors, the outcome that reports them.
+fn load_valid(root: &Path) -> Result<(Project, SourceMap), Outcome> {
+    load_project(root, root).map_err(|not| Outcome::findings(not.status, not.errors, not.sources))
 }
 
 /// A template family with the overrides in `dir` (relative to the working directory); when an
@@ -261,7 +261,13 @@ impl Outcome {
         let Some(root) = root.and_then(|root| std::fs::canonicalize(root).ok()) else {
             return self.render(format, color);
         };
-        let cwd = std::fs::canonicalize(&context.cwd).unwrap_or_else(|_| context.cwd.clone());
+        // A path is shown from the project root (project commands) or the working directory
+        // (`diff` on plain files).
+        let bases: Vec<PathBuf> = [context.project_root().ok(), Some(context.cwd.clone())]
+            .into_iter()
+            .flatten()
+            .filter_map(|base| std::fs::canonicalize(base).ok())
+            .collect();
         let mut anchored = Outcome {
             diagnostics: self.diagnostics.clone(),
             ..Outcome::default()
@@ -270,9 +276,11 @@ impl Outcome {
             let Some(file) = &diagnostic.file else {
                 continue;
             };
-            let absolute = cwd.join(file);
             // Files read from a git revision (`origin/main:…`) do not exist here: left as shown.
-            let Ok(absolute) = std::fs::canonicalize(&absolute) else {
+            let Some(absolute) = bases
+                .iter()
+                .find_map(|base| std::fs::canonicalize(base.join(file)).ok())
+            else {
                 continue;
             };
             if let Ok(relative) = absolute.strip_prefix(&root) {

@@ -47,7 +47,7 @@ pub fn new(context: &Context, args: &Args<'_>) -> Result<Outcome, Failure> {
         Ok(templates) => templates,
         Err(outcome) => return Ok(outcome),
     };
-    let (project, sources) = match load_valid(context, &root) {
+    let (project, sources) = match load_valid(&root) {
         Ok(valid) => valid,
         Err(outcome) => return Ok(outcome),
     };

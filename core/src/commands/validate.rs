@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 pub fn validate(context: &Context) -> Result<Outcome, crate::diagnostic::Failure> {
     let root = context.project_root()?;
     let started = Instant::now();
-    let loaded = load(&RealFs, &LoadOptions::new(root, Some(context.cwd.clone())));
+    // Paths are shown from the project root, wherever the command runs.
+    let loaded = load(&RealFs, &LoadOptions::new(&root, Some(root.clone())));
     let mut diagnostics = loaded.diagnostics.clone();
     context.shown(&mut diagnostics, true);
     let status = if loaded.has_io_errors() {

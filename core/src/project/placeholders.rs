@@ -9,9 +9,7 @@ use crate::text::pointer;
 use serde_json::Value;
 
 /// An aggregate's.
-pub(crate) fn aggregate(name: &str) -> String {
-    format!("Describe what a {name} is and which rules protect it.")
-}
+pub(crate) const AGGREGATE: &str = "Describe what this aggregate is and which rules protect it.";
 
 /// An event's.
 pub(crate) const EVENT: &str = "Describe the fact this event records, in the past tense.";
@@ -29,8 +27,9 @@ pub(crate) fn upcast(from: u32) -> String {
 
 /// Whether `text` is one of the placeholders (for any name or version).
 fn is_placeholder(text: &str) -> bool {
-    let fixed = [EVENT, COMMAND, PROJECTION];
+    let fixed = [AGGREGATE, EVENT, COMMAND, PROJECTION];
     fixed.contains(&text)
+        // Earlier versions of `new` named the aggregate.
         || (text.starts_with("Describe what a ")
             && text.ends_with(" is and which rules protect it."))
         || (text.starts_with("Describe what changed from v") && text.ends_with('.'))
@@ -83,7 +82,8 @@ mod tests {
     #[test]
     fn every_placeholder_new_writes_is_recognised_and_real_text_is_not() {
         for text in [
-            aggregate("order"),
+            AGGREGATE.to_owned(),
+            "Describe what a order is and which rules protect it.".to_owned(),
             EVENT.to_owned(),
             COMMAND.to_owned(),
             PROJECTION.to_owned(),

@@ -160,10 +160,7 @@ pub(crate) fn check(document: &Document, draft: Draft, declared: bool) -> Vec<Di
     let why = if declared {
         format!("its `$schema` says {}", draft.name())
     } else {
-        format!(
-            "it has no `$schema`, so it is read as {}, the default",
-            draft.name()
-        )
+        format!("it has no `$schema`, so it is read as {}", draft.name())
     };
     for sub in walk::subschemas(document.value(), draft) {
         let Value::Object(object) = sub.value else {
@@ -192,7 +189,7 @@ pub(crate) fn check(document: &Document, draft: Draft, declared: bool) -> Vec<Di
                 if !declared {
                     help.push_str(" in the file, or set the project's default draft");
                 }
-                let diagnostic = document.diagnostic_at(
+                let diagnostic = document.diagnostic_at_key(
                         Diagnostic::new(
                             Rule::DraftKeyword,
                             format!(
@@ -225,7 +222,7 @@ pub(crate) fn check(document: &Document, draft: Draft, declared: bool) -> Vec<Di
                 .map(|(name, _, _)| *name)
                 .find(|name| name.to_ascii_lowercase() == lower && is_keyword(name, draft));
             if let Some(meant) = same_but_case.or_else(|| closest(keyword, candidates)) {
-                found.push(document.diagnostic_at(
+                found.push(document.diagnostic_at_key(
                     Diagnostic::new(
                         Rule::UnknownKeyword,
                         format!("`{keyword}` is not a JSON Schema keyword, so validators ignore it: did you mean `{meant}`?"),

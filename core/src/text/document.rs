@@ -205,6 +205,15 @@ impl Document {
             .at_pointer(pointer)
     }
 
+    /// [`Self::diagnostic_at`], highlighting the member's key rather than its value (for a
+    /// finding about the keyword itself).
+    pub fn diagnostic_at_key(&self, diagnostic: Diagnostic, pointer: &str) -> Diagnostic {
+        let span = self.key_span_of(pointer);
+        diagnostic
+            .in_file(self.display(), Some(span))
+            .at_pointer(pointer)
+    }
+
     fn index(&self) -> &SpanIndex {
         self.spans
             .get_or_init(|| index_spans(&self.source.text()[self.offset..], self.offset))

@@ -2,7 +2,8 @@
 //! snapshots hold) and projection rows (what read models hold), compared with the base, and
 //! their deletions.
 
-use super::{Checker, Subject, root};
+use super::{CheckedChange, Checker, Subject, root};
+use crate::compat::files::ChangeReport;
 use crate::compat::{Change, FORWARD_FIX, Fix, diff};
 use crate::diagnostic::{Diagnostic, Rule};
 use crate::schema::store::DocId;
@@ -73,7 +74,8 @@ impl Checker<'_> {
                 );
                 continue;
             };
-            if let Some((summary, at)) = self.incompatible(released, current) {
+            let subject = Subject::of("aggregate", &name);
+            if let Some((summary, at)) = self.incompatible(&subject, released, current) {
                 let diagnostic = Diagnostic::new(
                     Rule::SnapshotsDiscarded,
                     format!(
@@ -112,7 +114,8 @@ impl Checker<'_> {
                 );
                 continue;
             };
-            if let Some((summary, at)) = self.incompatible(released, current) {
+            let subject = Subject::of("projection", &name);
+            if let Some((summary, at)) = self.incompatible(&subject, released, current) {
                 let diagnostic = Diagnostic::new(
                     Rule::ProjectionReplay,
                     format!(
@@ -144,12 +147,30 @@ impl Checker<'_> {
     }
 
     /// When the head file is usable and cannot read what the released one allowed: the
-    /// breaking changes in words, and where the first one is.
-    fn incompatible(&self, released: DocId, current: DocId) -> Option<(String, String)> {
+    /// breaking changes in words, and where the first one is. Every change is recorded for the
+    /// JSON report, none as breaking the check (the runtime copes: it replays).
+    fn incompatible(
+        &mut self,
+        subject: &Subject,
+        released: DocId,
+        current: DocId,
+    ) -> Option<(String, String)> {
         if self.is_broken(current) {
             return None;
         }
         let changes = self.compare(released, current);
+        for change in &changes {
+            let mut report =
+                ChangeReport::of(change, &self.base.store, &self.head.store, self.level);
+            report.breaking = false;
+            self.changes.push(CheckedChange {
+                contract: subject.contract,
+                name: subject.name.clone(),
+                version: None,
+                against: None,
+                change: report,
+            });
+        }
         let breaking: Vec<&Change> = changes.iter().filter(|c| !c.backward).collect();
         let first = breaking.first()?;
         Some((summary(&breaking, first), first.new.pointer.clone()))

@@ -100,7 +100,14 @@ impl<'a> Differ<'a> {
     }
 
     /// A change whose verdicts the caller worked out.
-    fn push_computed(&mut self, kind: K, old: NodeRef, new: NodeRef, backward: bool, forward: bool) {
+    fn push_computed(
+        &mut self,
+        kind: K,
+        old: NodeRef,
+        new: NodeRef,
+        backward: bool,
+        forward: bool,
+    ) {
         let trial = Trial {
             backward,
             forward,
