@@ -116,7 +116,7 @@ pub enum Command {
         #[arg(long)]
         no_tests: bool,
     },
-    /// Compare two plain JSON Schema files (draft-07 or 2020-12) and judge the change.
+    /// Compare two plain JSON Schema files (any draft from 04 to 2020-12) and judge the change.
     #[command(
         after_help = "Examples:\n  eventsmith diff v1.json v2.json                 # backward by default\n  eventsmith diff old.json new.json --level full --format json\n\nExit codes: 0 compatible at the level, 1 incompatible, 2 usage or parse errors."
     )]

@@ -321,7 +321,9 @@ pub fn new_item(root: &Path, config: &Config, item: &NewItem) -> Result<Vec<Plan
                     Some(format!("pass --emits {aggregate}.<event>")),
                 ));
             }
-            for event in emits {
+            let mut emits = emits.clone();
+            dedupe(&mut emits);
+            for event in &emits {
                 let (event_aggregate, event_name) = split_qualified("event", event)?;
                 if event_aggregate != aggregate {
                     return Err(error(
@@ -368,7 +370,9 @@ pub fn new_item(root: &Path, config: &Config, item: &NewItem) -> Result<Vec<Plan
                     Some("pass --subscribes <aggregate>.<event>".into()),
                 ));
             }
-            for event in subscribes {
+            let mut subscribes = subscribes.clone();
+            dedupe(&mut subscribes);
+            for event in &subscribes {
                 let (event_aggregate, event_name) = split_qualified("event", event)?;
                 if latest_version(&schema, event_aggregate, event_name).is_none() {
                     return Err(error(
@@ -420,6 +424,13 @@ pub fn new_item(root: &Path, config: &Config, item: &NewItem) -> Result<Vec<Plan
                     None,
                 ));
             };
+            // The copy is another resource: its `$id` (draft-04: `id`) must not repeat v{latest}'s.
+            for keyword in ["$id", "id"] {
+                if let Some(Value::String(id)) = object.get(keyword) {
+                    let next = next_id(id, latest);
+                    object.insert(keyword.to_owned(), Value::String(next));
+                }
+            }
             let annotations = object.entry(KEYWORD).or_insert_with(|| json!({}));
             if !annotations.is_object() {
                 *annotations = json!({});
@@ -477,6 +488,40 @@ fn aggregate_owners(schema: &Path, aggregate: &str) -> Value {
         .and_then(|text| serde_json::from_str::<Value>(&text).ok())
         .and_then(|value| value.get(KEYWORD)?.get("owners").cloned())
         .unwrap_or_else(|| json!([]))
+}
+
+/// The `$id` of version `latest + 1` from version `latest`'s: its last `v<latest>` bumped
+/// (`…/placed/v1.json` → `…/placed/v2.json`), else `.v<latest + 1>` before the last segment's
+/// extension (`…/placed.json` → `…/placed.v2.json`).
+fn next_id(id: &str, latest: u32) -> String {
+    let (old, new) = (format!("v{latest}"), format!("v{}", latest + 1));
+    let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_ascii_alphanumeric());
+    let mut search = id.len();
+    while let Some(at) = id[..search].rfind(&old) {
+        let before = id[..at].chars().next_back();
+        let after = id[at + old.len()..].chars().next();
+        if boundary(before) && boundary(after) {
+            return format!("{}{new}{}", &id[..at], &id[at + old.len()..]);
+        }
+        search = at;
+    }
+    let (path, fragment) = id.split_once('#').map_or((id, ""), |(p, f)| (p, f));
+    let segment = path.rfind('/').map_or(0, |i| i + 1);
+    let dot = path[segment..]
+        .rfind('.')
+        .map_or(path.len(), |i| segment + i);
+    let fragment = if fragment.is_empty() {
+        String::new()
+    } else {
+        format!("#{fragment}")
+    };
+    format!("{}.{new}{}{fragment}", &path[..dot], &path[dot..])
+}
+
+/// Drops repeated entries, keeping the first of each (a list a schema requires to be unique).
+fn dedupe(items: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    items.retain(|item| seen.insert(item.clone()));
 }
 
 /// `<name>` of `<name>.json`.
@@ -543,5 +588,26 @@ mod tests {
     fn project_names_from_directories() {
         assert_eq!(project_name_for(Path::new("/tmp/My Shop")), "my-shop");
         assert_eq!(project_name_for(Path::new("/tmp/42")), "events-42");
+    }
+
+    #[test]
+    fn a_new_version_gets_its_own_id() {
+        assert_eq!(
+            next_id("https://example.com/order/placed/v1.json", 1),
+            "https://example.com/order/placed/v2.json"
+        );
+        assert_eq!(
+            next_id("https://example.com/v1/order-placed.v1.json", 1),
+            "https://example.com/v1/order-placed.v2.json"
+        );
+        assert_eq!(
+            next_id("https://example.com/order-placed.json", 3),
+            "https://example.com/order-placed.v4.json"
+        );
+        assert_eq!(next_id("urn:order:placed", 1), "urn:order:placed.v2");
+        assert_eq!(
+            next_id("https://example.com/dev1/a.json", 1),
+            "https://example.com/dev1/a.v2.json"
+        );
     }
 }

@@ -7,10 +7,8 @@ use super::emit::{Emitter, doc_attrs, ident, path};
 use super::names::{Scope, field_name, type_name};
 use super::types::{Ty, TypeSpace};
 use crate::project::model::{Aggregate, Command, Project, rust_type_name};
-use crate::schema::store::DocId;
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
-use serde_json::Value;
 
 /// One command as planned.
 pub struct PlannedCommand<'p> {
@@ -40,7 +38,8 @@ pub struct PlannedModel<'p> {
     pub state: Option<(&'p Aggregate, String, Ty)>,
     /// The names of the command enum, the rules and the aggregate, as claimed.
     pub names: [String; 3],
-    /// The fingerprint of the state schema ([`state_version`]; empty without a state).
+    /// The fingerprint of the state schema (`project::fingerprint::state_version`; empty without
+    /// a state).
     pub state_version: String,
 }
 
@@ -109,7 +108,7 @@ pub fn plan<'p>(
     });
     let state_version = state
         .as_ref()
-        .map(|(file, _, _)| state_version(project, file.schema))
+        .map(|(file, _, _)| crate::project::fingerprint::state_version(project, file.schema))
         .unwrap_or_default();
     PlannedModel {
         commands_module,
@@ -367,42 +366,4 @@ pub fn tokens(
         }
     });
     items
-}
-
-/// A fingerprint of an aggregate's state schema, with every file it references: the runtime
-/// reads a snapshot only when it was taken under the same one. Annotations (`title`,
-/// `description`, `examples`, `x-eventsmith`, …) are left out, so editing prose keeps snapshots.
-pub(crate) fn state_version(project: &Project, schema: DocId) -> String {
-    const ANNOTATIONS: &[&str] = &[
-        "title",
-        "description",
-        "examples",
-        "default",
-        "deprecated",
-        "$comment",
-        "x-eventsmith",
-    ];
-    let base = project.root.join(&project.config.schema.dir);
-    let Some(mut bundled) = crate::schema::bundle::bundle(&project.store, schema, &base) else {
-        return String::new();
-    };
-    let draft = project
-        .store
-        .draft(schema)
-        .unwrap_or(crate::schema::draft::Draft::Draft202012);
-    let pointers: Vec<String> = crate::schema::walk::subschemas(&bundled, draft)
-        .into_iter()
-        .map(|sub| sub.pointer)
-        .collect();
-    for at in pointers {
-        if let Some(Value::Object(object)) = bundled.pointer_mut(&at) {
-            object.retain(|key, _| !ANNOTATIONS.contains(&key.as_str()));
-        }
-    }
-    // FNV-1a over the canonical text: stable across runs, machines and Rust versions.
-    let text = serde_json::to_string(&bundled).unwrap_or_default();
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{hash:016x}")
 }

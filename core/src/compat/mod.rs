@@ -328,7 +328,8 @@ mod tests {
                 json!({"type": "string"}),
                 json!({"anyOf": [{"type": "string"}, {"type": "null"}]})
             ),
-            vec![("alternative-added", true, false)]
+            // An `anyOf` of plain types is a type list.
+            vec![("type-extended", true, false)]
         );
     }
 

@@ -85,11 +85,12 @@ rules! {
     VersionDeleted = "version-deleted", Error, "compatibility.md", "a released event version was deleted or renamed";
     UpcastRequired = "upcast-required", Error, "compatibility.md", "a new version that breaks the previous one declares no upcast";
     UnsoundUpcast = "unsound-upcast", Error, "compatibility.md", "upcast rules that do not bridge two versions";
+    BaseNotCompared = "base-not-compared", Warning, "compatibility.md", "a released file does not load at the base and was not compared";
     CommandDeleted = "command-deleted", Error, "compatibility.md", "a released command was deleted or renamed";
     AggregateDeleted = "aggregate-deleted", Error, "compatibility.md", "a released aggregate was deleted or renamed";
     ProjectionDeleted = "projection-deleted", Warning, "compatibility.md", "a released projection was deleted or renamed";
-    SnapshotsDiscarded = "snapshots-discarded", Warning, "compatibility.md", "an aggregate's state schema cannot read its released shape: snapshots are set aside";
-    ProjectionReplay = "projection-replay", Note, "compatibility.md", "a projection's rows change shape: its read model is replayed";
+    SnapshotsDiscarded = "snapshots-discarded", Warning, "compatibility.md", "an aggregate's state schema changed: snapshots taken before are set aside";
+    ProjectionReplay = "projection-replay", Warning, "compatibility.md", "a projection's rows change shape: its read model is replayed";
     Check = "check", Note, "compatibility.md", "what the compatibility check compared";
     // Generating code.
     UpcastNotGenerated = "upcast-not-generated", Error, "codegen.md", "upcast rules that cannot be generated for the payloads they apply to";

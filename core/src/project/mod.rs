@@ -5,6 +5,7 @@
 pub mod annotations;
 pub mod config;
 pub mod examples;
+pub mod fingerprint;
 pub mod layout;
 pub mod loader;
 pub mod model;

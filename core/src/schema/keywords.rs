@@ -155,7 +155,14 @@ fn instead(keyword: &str, draft: Draft) -> Option<&'static str> {
 /// Every keyword of `document` (read as `draft`; `declared` says whether its `$schema` chose
 /// the draft or the default did) that `draft` does not have: of another draft (an error: a
 /// validator of this draft ignores it) or close to a keyword (a warning with a did-you-mean).
-pub(crate) fn check(document: &Document, draft: Draft, declared: bool) -> Vec<Diagnostic> {
+/// `choose_default` says how to change the draft of files without `$schema` where this one is
+/// read (a project setting, a command-line flag).
+pub(crate) fn check(
+    document: &Document,
+    draft: Draft,
+    declared: bool,
+    choose_default: &str,
+) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     let why = if declared {
         format!("its `$schema` says {}", draft.name())
@@ -187,7 +194,7 @@ pub(crate) fn check(document: &Document, draft: Draft, declared: bool) -> Vec<Di
                 let home = if last < draft { last } else { first };
                 help.push_str(&format!("\"$schema\": \"{}\"", home.uri()));
                 if !declared {
-                    help.push_str(" in the file, or set the project's default draft");
+                    help.push_str(&format!(" in the file, or {choose_default}"));
                 }
                 let diagnostic = document.diagnostic_at_key(
                         Diagnostic::new(
@@ -212,16 +219,26 @@ pub(crate) fn check(document: &Document, draft: Draft, declared: bool) -> Vec<Di
                 });
                 continue;
             }
+            // `$defs` holds schemas in any draft, so it is a fair suggestion in every one.
             let candidates = KEYWORDS
                 .iter()
-                .filter(|(_, first, last)| *first <= draft && draft <= *last)
+                .filter(|(name, first, last)| {
+                    (*first <= draft && draft <= *last) || *name == "$defs"
+                })
                 .map(|(name, _, _)| *name);
             let lower = keyword.to_ascii_lowercase();
             let same_but_case = KEYWORDS
                 .iter()
                 .map(|(name, _, _)| *name)
                 .find(|name| name.to_ascii_lowercase() == lower && is_keyword(name, draft));
-            if let Some(meant) = same_but_case.or_else(|| closest(keyword, candidates)) {
+            let meant = same_but_case.or_else(|| closest(keyword, candidates));
+            // Not a typo: the key is the keyword with a tool's prefix or suffix
+            // (`tsAdditionalProperties`).
+            let affixed = |meant: &str| {
+                let (key, meant) = (keyword.to_ascii_lowercase(), meant.to_ascii_lowercase());
+                key.len() > meant.len() && (key.ends_with(&meant) || key.starts_with(&meant))
+            };
+            if let Some(meant) = meant.filter(|m| !affixed(m)) {
                 found.push(document.diagnostic_at_key(
                     Diagnostic::new(
                         Rule::UnknownKeyword,
@@ -246,7 +263,12 @@ mod tests {
     fn check_text(text: &str, draft: Draft, declared: bool) -> Vec<Diagnostic> {
         let document =
             Document::parse(Path::new("/a.json"), Path::new("a.json"), text.as_bytes()).unwrap();
-        check(&document, draft, declared)
+        check(
+            &document,
+            draft,
+            declared,
+            "set the project's default draft",
+        )
     }
 
     #[test]
@@ -305,5 +327,15 @@ mod tests {
         assert!(found.is_empty(), "{found:?}");
         let found = check_text(r#"{"madeUpWord": 1}"#, Draft::Draft202012, true);
         assert!(found.is_empty(), "{found:?}");
+        // A tool's own keyword beside the one it resembles, or prefixed, is no typo.
+        let found = check_text(
+            r#"{"type": "object", "additionalProperties": false, "tsAdditionalProperties": false,
+                "properties": {"a": {"type": "object", "tsAdditionalProperties": false}}}"#,
+            Draft::Draft7,
+            true,
+        );
+        assert!(found.is_empty(), "{found:?}");
+        let found = check_text(r#"{"$def": {}}"#, Draft::Draft7, true);
+        assert!(found[0].message.contains("`$defs`"), "{found:?}");
     }
 }

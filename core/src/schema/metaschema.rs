@@ -22,17 +22,45 @@ pub(crate) fn check_draft(document: &Document, draft: Draft) -> Vec<Diagnostic> 
         Draft::Draft201909 => jsonschema::draft201909::meta::validator(),
         Draft::Draft202012 => jsonschema::draft202012::meta::validator(),
     };
-    validator
-        .iter_errors(document.value())
-        .map(|error| {
-            let at = error.instance_path().as_str().to_owned();
+    // Before 2019-09 the meta-schema does not know `$defs`, whose members eventsmith reads as
+    // schemas in every draft: validate each of them too.
+    let mut roots = vec![(String::new(), document.value())];
+    if draft < Draft::Draft201909 {
+        roots.extend(
+            crate::schema::walk::subschemas(document.value(), draft)
+                .into_iter()
+                .filter(|sub| {
+                    sub.pointer
+                        .rsplit_once('/')
+                        .is_some_and(|(parent, _)| parent.ends_with("/$defs"))
+                })
+                .map(|sub| (sub.pointer, sub.value)),
+        );
+    }
+    roots
+        .into_iter()
+        .flat_map(|(prefix, value)| {
+            validator
+                .iter_errors(value)
+                .map(move |error| (format!("{prefix}{}", error.instance_path().as_str()), error.to_string()))
+                .collect::<Vec<_>>()
+        })
+        .map(|(at, error)| {
             let keyword = at.rsplit('/').next().unwrap_or_default().to_owned();
             let diagnostic = Diagnostic::new(
                 Rule::MetaSchema,
                 format!("not a valid {} schema: {error}", draft.name()),
             )
             .with_label(format!("invalid under the {} meta-schema", draft.name()))
-            .with_help(keyword_help(&keyword, draft));
+            .with_help(match document.get(&at) {
+                // Draft-04's form in a file read as a later draft.
+                Some(serde_json::Value::Bool(_)) if keyword.starts_with("exclusiveM") => format!(
+                    "a boolean `{keyword}` is draft-04's form, read here as {}: declare \"$schema\": \"{}\" (or, for `eventsmith diff`, pass --draft draft-04), or write the bound itself: `\"{keyword}\": <number>`",
+                    draft.name(),
+                    Draft::Draft4.uri()
+                ),
+                _ => keyword_help(&keyword, draft),
+            });
             document.diagnostic_at(diagnostic, &at)
         })
         .collect()

@@ -198,7 +198,7 @@ impl Store {
                         );
                     }
                 }
-                for keyword in ["$ref", "$dynamicRef"] {
+                for keyword in ["$ref", "$dynamicRef", "$recursiveRef"] {
                     if let Some(Value::String(reference)) = object.get(keyword) {
                         let target = base
                             .join(reference)
@@ -218,40 +218,88 @@ impl Store {
         &self.duplicate_ids
     }
 
-    /// Every cycle of `$ref`s that leads back to where it started without entering a schema
-    /// (`{"$ref": "#/$defs/Loop"}` at `/$defs/Loop`): nothing validates through it, and a
-    /// walk that follows it never ends. Each cycle once, as its holders in order.
+    /// Every cycle of references that leads back to where it started without consuming any of
+    /// the instance: through `$ref`s and the keywords that apply to the same value (`allOf`,
+    /// `anyOf`, `oneOf`, `not`, `if`/`then`/`else`, `dependentSchemas`), as in
+    /// `{"$ref": "#/$defs/Loop"}` or `{"allOf": [{"$ref": "#/$defs/Loop"}]}` at `/$defs/Loop`.
+    /// Nothing validates through one, and a walk that follows it never ends; a reference from
+    /// inside `properties` or `items` is recursion, not a cycle. Each cycle once, as the
+    /// `$ref` holders along it.
     pub(crate) fn ref_cycles(&self) -> Vec<Vec<NodeRef>> {
+        // Same-value subschemas of a node (a cycle needs a `$ref` edge: these only go deeper).
+        let in_place = |node: &NodeRef| -> Vec<NodeRef> {
+            let Some(Value::Object(object)) = self.value(node) else {
+                return Vec::new();
+            };
+            let mut children = Vec::new();
+            for (keyword, value) in object {
+                let at = pointer::push(&node.pointer, keyword);
+                match (keyword.as_str(), value) {
+                    ("allOf" | "anyOf" | "oneOf", Value::Array(members)) => {
+                        children.extend((0..members.len()).map(|i| format!("{at}/{i}")))
+                    }
+                    ("not" | "if" | "then" | "else", _) => children.push(at),
+                    ("dependentSchemas", Value::Object(map)) => {
+                        children.extend(map.keys().map(|k| pointer::push(&at, k)))
+                    }
+                    _ => {}
+                }
+            }
+            children
+                .into_iter()
+                .map(|pointer| NodeRef {
+                    doc: node.doc,
+                    pointer,
+                })
+                .collect()
+        };
+        let next = |node: &NodeRef| -> Vec<NodeRef> {
+            let mut out = in_place(node);
+            if let Some(Ok(target)) = self.ref_target(node) {
+                out.push(target.clone());
+            }
+            out
+        };
         let mut holders: Vec<&NodeRef> = self.refs.keys().collect();
         holders.sort();
-        let mut seen: HashSet<&NodeRef> = HashSet::new();
+        // Iterative depth-first search: 1 = on the current path, 2 = done.
+        let mut state: HashMap<NodeRef, u8> = HashMap::new();
         let mut cycles = Vec::new();
         for start in holders {
-            if seen.contains(start) {
+            if state.contains_key(start) {
                 continue;
             }
-            let mut chain: Vec<&NodeRef> = Vec::new();
-            let mut current = start;
-            loop {
-                if let Some(at) = chain.iter().position(|node| *node == current) {
-                    // Every node of an earlier walk is in `seen`, where walks stop: a cycle is
-                    // found once.
-                    cycles.push(chain[at..].iter().map(|node| (*node).clone()).collect());
-                    break;
-                }
-                if seen.contains(current) && current != start {
-                    break;
-                }
-                chain.push(current);
-                match self.refs.get_key_value(current) {
-                    Some((_, (_, Ok(target)))) => match self.refs.get_key_value(target) {
-                        Some((key, _)) => current = key,
-                        None => break,
-                    },
-                    _ => break,
+            let mut path: Vec<(NodeRef, Vec<NodeRef>)> = vec![(start.clone(), next(start))];
+            state.insert(start.clone(), 1);
+            while let Some((_, pending)) = path.last_mut() {
+                let Some(child) = pending.pop() else {
+                    let (done, _) = path.pop().expect("a node");
+                    state.insert(done, 2);
+                    continue;
+                };
+                match state.get(&child) {
+                    Some(1) => {
+                        let at = path
+                            .iter()
+                            .position(|(node, _)| *node == child)
+                            .unwrap_or(0);
+                        let cycle: Vec<NodeRef> = path[at..]
+                            .iter()
+                            .map(|(node, _)| node.clone())
+                            .filter(|node| self.refs.contains_key(node))
+                            .collect();
+                        if !cycle.is_empty() {
+                            cycles.push(cycle);
+                        }
+                    }
+                    Some(_) => {}
+                    None => {
+                        state.insert(child.clone(), 1);
+                        let children = next(&child);
+                        path.push((child, children));
+                    }
                 }
             }
-            seen.extend(chain);
         }
         cycles
     }

@@ -33,6 +33,12 @@ pub(crate) struct View<'a> {
     /// `Some(b)` for a boolean schema (and for an absent keyword, `true`).
     pub boolean: Option<bool>,
     pub layers: Vec<Layer<'a>>,
+    /// The members of its `allOf` are among the layers (a conjunction, as layers are), so
+    /// `allOf` itself is no longer a keyword of the view.
+    pub all_of_merged: bool,
+    /// Its `anyOf`/`oneOf` of plain types or values is read as a `type` list or an `enum`
+    /// (set when the other side of a comparison has no such combinator to match it with).
+    pub alternatives_flattened: bool,
 }
 
 impl<'a> View<'a> {
@@ -56,8 +62,11 @@ impl<'a> View<'a> {
                     let ref_only = store
                         .draft(current.doc)
                         .is_some_and(Draft::ref_overrides_siblings);
-                    let target = object
-                        .contains_key("$ref")
+                    // `$dynamicRef` and 2019-09's `$recursiveRef` resolve as a `$ref` would
+                    // (without the dynamic scope).
+                    let target = ["$ref", "$dynamicRef", "$recursiveRef"]
+                        .iter()
+                        .any(|k| object.contains_key(*k))
                         .then(|| store.ref_target(&current))
                         .flatten()
                         .and_then(|t| t.as_ref().ok())
@@ -87,6 +96,8 @@ impl<'a> View<'a> {
             at: node.clone(),
             boolean: if rejects_all { Some(false) } else { boolean },
             layers,
+            all_of_merged: false,
+            alternatives_flattened: false,
         }
     }
 
@@ -96,11 +107,16 @@ impl<'a> View<'a> {
             at: at.clone(),
             boolean: Some(true),
             layers: Vec::new(),
+            all_of_merged: false,
+            alternatives_flattened: false,
         }
     }
 
     /// The first layer's value of a keyword, with its node.
     pub fn get(&self, keyword: &str) -> Option<(&'a Value, NodeRef)> {
+        if self.hides(keyword) {
+            return None;
+        }
         self.layers.iter().find_map(|layer| {
             layer.object.get(keyword).map(|value| {
                 (
@@ -117,6 +133,9 @@ impl<'a> View<'a> {
     /// Every layer's value of a keyword, referring object first (a `$ref` with siblings is the
     /// conjunction of both).
     pub fn get_all(&self, keyword: &str) -> Vec<(&'a Value, NodeRef)> {
+        if self.hides(keyword) {
+            return Vec::new();
+        }
         self.layers
             .iter()
             .filter_map(|layer| {
@@ -200,7 +219,12 @@ impl<'a> View<'a> {
 
     /// Whether a keyword is present.
     pub fn has(&self, keyword: &str) -> bool {
-        self.layers.iter().any(|l| l.object.contains_key(keyword))
+        !self.hides(keyword) && self.layers.iter().any(|l| l.object.contains_key(keyword))
+    }
+
+    /// Whether `keyword` is merged away (an `allOf` whose members are layers).
+    fn hides(&self, keyword: &str) -> bool {
+        self.all_of_merged && keyword == "allOf"
     }
 
     /// The location of a keyword, or of the schema when it is absent.
@@ -213,10 +237,11 @@ impl<'a> View<'a> {
     pub fn is_empty(&self) -> bool {
         match self.boolean {
             Some(b) => b,
-            None => !self
-                .layers
-                .iter()
-                .any(|l| l.object.keys().any(|k| ASSERTIONS.contains(&k.as_str()))),
+            None => !self.layers.iter().any(|l| {
+                l.object
+                    .keys()
+                    .any(|k| ASSERTIONS.contains(&k.as_str()) && !self.hides(k))
+            }),
         }
     }
 }

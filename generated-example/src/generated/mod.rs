@@ -429,7 +429,7 @@ pub mod customer {
         type Event = CustomerEvent;
         type Command = CustomerCommand;
         const CATEGORY: &'static str = "customer";
-        const STATE_VERSION: &'static str = "4854334d21dffceb";
+        const STATE_VERSION: &'static str = "ffcdac55b306bf19";
         fn apply(state: &mut ::std::option::Option<Customer>, event: &CustomerEvent) {
             match event {
                 CustomerEvent::EmailChanged(event) => {
@@ -1490,7 +1490,7 @@ pub mod order {
         type Event = OrderEvent;
         type Command = OrderCommand;
         const CATEGORY: &'static str = "order";
-        const STATE_VERSION: &'static str = "b5b1c0476d4a26c4";
+        const STATE_VERSION: &'static str = "8d75a633f1803936";
         fn apply(state: &mut ::std::option::Option<Order>, event: &OrderEvent) {
             match event {
                 OrderEvent::Cancelled(event) => R::apply_cancelled(state, event),

@@ -6,6 +6,7 @@ use super::{CheckedChange, Checker, Subject, root};
 use crate::compat::files::ChangeReport;
 use crate::compat::{Change, FORWARD_FIX, Fix, diff};
 use crate::diagnostic::{Diagnostic, Rule};
+use crate::project::fingerprint::state_version;
 use crate::schema::store::DocId;
 
 impl Checker<'_> {
@@ -75,17 +76,30 @@ impl Checker<'_> {
                 continue;
             };
             let subject = Subject::of("aggregate", &name);
-            if let Some((summary, at)) = self.incompatible(&subject, released, current) {
-                let diagnostic = Diagnostic::new(
-                    Rule::SnapshotsDiscarded,
-                    format!(
-                        "aggregate `{name}`: the state schema cannot read what the released one allowed ({summary}): snapshots taken before are set aside, and each state is rebuilt from its events on first load"
-                    ),
-                )
-                .with_label("snapshots of the previous shape are not read")
-                .with_help("nothing is lost (events are the record), but first loads replay whole streams until new snapshots are taken; keep the change compatible to keep the snapshots");
-                self.at_head(current, diagnostic, &at);
+            let breaking = self.incompatible(&subject, released, current);
+            // The runtime sets a snapshot aside whenever the fingerprint differs, compatible
+            // change or not: warn exactly then.
+            let before = state_version(self.base, released);
+            let after = state_version(self.head, current);
+            if before == after || self.is_broken(current) {
+                continue;
             }
+            let (why, at) = match breaking {
+                Some((summary, at)) => (
+                    format!("it cannot read what the released one allowed ({summary})"),
+                    at,
+                ),
+                None => ("it changed (compatibly)".to_owned(), String::new()),
+            };
+            let diagnostic = Diagnostic::new(
+                Rule::SnapshotsDiscarded,
+                format!(
+                    "aggregate `{name}`: the state schema's fingerprint changed ({before} → {after}) because {why}: snapshots taken before are set aside, and each state is rebuilt from its events on first load"
+                ),
+            )
+            .with_label("snapshots of the previous shape are not read")
+            .with_help("nothing is lost (events are the record), but first loads replay whole streams until new snapshots are taken; only annotations (`title`, `description`, `examples`, …) change without this");
+            self.at_head(current, diagnostic, &at);
         }
     }
 

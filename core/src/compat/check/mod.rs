@@ -170,6 +170,25 @@ fn check_here(
             return report;
         }
     };
+    // A base whose eventsmith.toml is there but does not load cannot be compared: say so.
+    if let Some(config) = base_loaded
+        .diagnostics
+        .iter()
+        .find(|d| d.code == Rule::Config.id())
+    {
+        report.io_error = true;
+        report.diagnostics.push(
+            Diagnostic::new(
+                Rule::Io,
+                format!(
+                    "the base project does not load, so nothing was compared: {}",
+                    config.message
+                ),
+            )
+            .with_help("the base's eventsmith.toml must be valid; compare against a revision where it is, or fix it there first"),
+        );
+        return report;
+    }
     let Some(base_project) = base_loaded.project.as_ref() else {
         // No project at the base: everything is new.
         report.diagnostics.push(Diagnostic::new(
@@ -196,6 +215,27 @@ fn check_here(
             Base::Dir(_) => None,
         },
     };
+    // Released files that do not load at the base are not compared: say which.
+    let mut unloadable: Vec<&Diagnostic> = base_loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error() && d.file.is_some())
+        .collect();
+    unloadable.dedup_by(|a, b| a.file == b.file);
+    for error in unloadable {
+        let file = error.file.clone().unwrap_or_default();
+        checker.diagnostics.push(
+            Diagnostic::new(
+                Rule::BaseNotCompared,
+                format!(
+                    "{} does not load at the base ({}), so it was not compared",
+                    file.display(),
+                    error.message
+                ),
+            )
+            .with_help("what the base released in this file cannot be checked; fix it at the base, or review the change by hand"),
+        );
+    }
     checker.released_events();
     checker.new_versions();
     checker.released_commands();

@@ -6,6 +6,7 @@ use crate::compat::kind::ChangeKind as K;
 use crate::schema::store::NodeRef;
 use crate::schema::view::View;
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 impl<'a> Differ<'a> {
     pub(super) fn negation(&mut self, old: &View<'a>, new: &View<'a>) {
@@ -193,10 +194,12 @@ impl<'a> Differ<'a> {
                 for (kb, lb, nb) in &only_new {
                     let ys = self.subschemas(false, lb, *nb);
                     let takes_old = |y: &View<'a>| self.trial(old, y).backward;
-                    let backward = if kb == "allOf" {
-                        ys.iter().all(takes_old)
-                    } else {
-                        ys.iter().any(takes_old)
+                    // A `oneOf` also refuses a document two members take: it keeps every old
+                    // document only when its members cannot overlap.
+                    let backward = match kb.as_str() {
+                        "allOf" => ys.iter().all(takes_old),
+                        "oneOf" => disjoint(&ys) && ys.iter().any(takes_old),
+                        _ => ys.iter().any(takes_old),
                     };
                     let trial = Trial {
                         backward,
@@ -215,10 +218,10 @@ impl<'a> Differ<'a> {
                 for (ka, la, na) in &only_old {
                     let xs = self.subschemas(true, la, *na);
                     let took_new = |x: &View<'a>| self.trial(x, new).forward;
-                    let forward = if ka == "allOf" {
-                        xs.iter().all(took_new)
-                    } else {
-                        xs.iter().any(took_new)
+                    let forward = match ka.as_str() {
+                        "allOf" => xs.iter().all(took_new),
+                        "oneOf" => disjoint(&xs) && xs.iter().any(took_new),
+                        _ => xs.iter().any(took_new),
                     };
                     let trial = Trial {
                         backward: true,
@@ -239,19 +242,67 @@ impl<'a> Differ<'a> {
         }
     }
 
-    /// The members of a combinator, each once: a member written twice (`anyOf: [A, A, B]`)
-    /// adds nothing to `anyOf` or `allOf`, and registries compare the distinct members.
+    /// The members of a combinator. In `anyOf` and `allOf` each counts once: a member written
+    /// twice (`anyOf: [A, A, B]`) adds nothing. Not in `oneOf`, where a document matching both
+    /// copies matches two members and fails.
     pub(super) fn subschemas(&self, side_old: bool, at: &NodeRef, count: usize) -> Vec<View<'a>> {
         let store = if side_old { self.old } else { self.new };
+        let one_of = at.pointer.ends_with("/oneOf");
         let mut seen = std::collections::HashSet::new();
         (0..count)
             .map(|i| NodeRef {
                 doc: at.doc,
                 pointer: format!("{}/{i}", at.pointer),
             })
-            .filter(|node| seen.insert(store.value(node).map(Value::to_string)))
+            .filter(|node| one_of || seen.insert(store.value(node).map(Value::to_string)))
             .map(|node| self.resolve(side_old, &node))
             .collect()
+    }
+
+    /// `view` with its plain alternatives read as a `type` list or an `enum` ([`alternatives`]),
+    /// when the other side has no combinator of the same keyword to match them member by member.
+    pub(super) fn flatten_alternatives(&self, view: &View<'a>, other: &View<'a>) -> View<'a> {
+        let mut flattened = view.clone();
+        if alternatives(view).is_some() && !other.has("anyOf") && !other.has("oneOf") {
+            flattened.alternatives_flattened = true;
+        }
+        flattened
+    }
+
+    /// `view` with the members of its `allOf` as layers (a conjunction either way), when the
+    /// other side has no `allOf` to match them with and every member is a plain schema (no
+    /// combinator of its own, not a boolean): `{"allOf": [{"type": "string"}, {"maxLength":
+    /// 3}]}` is then compared as `{"type": "string", "maxLength": 3}`.
+    pub(super) fn merge_all_of(
+        &self,
+        side_old: bool,
+        view: &View<'a>,
+        other: &View<'a>,
+    ) -> View<'a> {
+        if other.has("allOf") || view.all_of_merged {
+            return view.clone();
+        }
+        let Some((Value::Array(members), at)) = view.get("allOf") else {
+            return view.clone();
+        };
+        let mut merged = view.clone();
+        for i in 0..members.len() {
+            let member = self.resolve(
+                side_old,
+                &NodeRef {
+                    doc: at.doc,
+                    pointer: format!("{}/{i}", at.pointer),
+                },
+            );
+            let plain = member.boolean.is_none()
+                && !["allOf", "anyOf", "oneOf"].iter().any(|k| member.has(k));
+            if !plain {
+                return view.clone();
+            }
+            merged.layers.extend(member.layers);
+        }
+        merged.all_of_merged = true;
+        merged
     }
 
     /// The one member of a combinator that is a schema's only assertion, as the schema; the
@@ -400,15 +451,110 @@ impl<'a> Differ<'a> {
 }
 
 /// The combinators a schema uses (`anyOf`, `oneOf`, `allOf`), with their location and number of
-/// subschemas.
+/// subschemas. Members of an `allOf` merged into the view, and alternatives that are only types
+/// or only values (compared as a `type` list or an `enum`), are not combinators here.
 pub(super) fn combinators_of(view: &View<'_>) -> Vec<(String, NodeRef, usize)> {
+    let simple = flattened(view).and_then(|_| {
+        ["anyOf", "oneOf"]
+            .into_iter()
+            .find(|k| matches!(view.get(k), Some((Value::Array(list), _)) if list.len() > 1))
+    });
     ["anyOf", "oneOf", "allOf"]
         .iter()
+        .filter(|k| !(**k == "allOf" && view.all_of_merged) && simple != Some(**k))
         .filter_map(|k| match view.get(k) {
             Some((Value::Array(list), at)) => Some(((*k).to_owned(), at, list.len())),
             _ => None,
         })
         .collect()
+}
+
+/// Alternatives that say no more than a `type` list or an `enum` would.
+pub(super) enum Alternatives {
+    /// `anyOf: [{"type": "string"}, {"type": "integer"}]`: the union of the types.
+    Types(BTreeSet<String>),
+    /// `anyOf: [{"const": "a"}, {"enum": ["b", "c"]}]`: the union of the values.
+    Values(Vec<Value>),
+}
+
+/// [`alternatives`] of a view whose comparison reads them as a `type` list or an `enum`.
+pub(super) fn flattened(view: &View<'_>) -> Option<Alternatives> {
+    view.alternatives_flattened
+        .then(|| alternatives(view))
+        .flatten()
+}
+
+/// The `anyOf` (or a `oneOf` whose members cannot overlap) of a schema that has no `type`,
+/// `const` or `enum` of its own, when every member is written inline and says only a type or
+/// only values (annotations aside).
+pub(super) fn alternatives(view: &View<'_>) -> Option<Alternatives> {
+    const ANNOTATIONS: &[&str] = &[
+        "title",
+        "description",
+        "$comment",
+        "examples",
+        "default",
+        "deprecated",
+    ];
+    if view.has("type") || view.has("const") || view.has("enum") {
+        return None;
+    }
+    let (keyword, members) = ["anyOf", "oneOf"].iter().find_map(|k| match view.get(k) {
+        Some((Value::Array(list), _)) if list.len() > 1 => Some((*k, list)),
+        _ => None,
+    })?;
+    let only = |member: &Value, allowed: &[&str]| {
+        member.as_object().is_some_and(|object| {
+            object
+                .keys()
+                .all(|k| allowed.contains(&k.as_str()) || ANNOTATIONS.contains(&k.as_str()))
+                && object.keys().any(|k| allowed.contains(&k.as_str()))
+        })
+    };
+    if members.iter().all(|m| only(m, &["type"])) {
+        let mut types = BTreeSet::new();
+        let mut total = 0;
+        for member in members {
+            let listed: Vec<String> = match &member["type"] {
+                Value::String(t) => vec![t.clone()],
+                Value::Array(list) => list
+                    .iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect(),
+                _ => return None,
+            };
+            total += listed.len();
+            types.extend(listed);
+        }
+        let overlapping =
+            types.len() < total || (types.contains("integer") && types.contains("number"));
+        if keyword == "oneOf" && overlapping {
+            return None;
+        }
+        return Some(Alternatives::Types(types));
+    }
+    if members.iter().all(|m| only(m, &["const", "enum"])) {
+        let mut values: Vec<Value> = Vec::new();
+        for member in members {
+            let object = member.as_object()?;
+            let listed: Vec<Value> = match (object.get("const"), object.get("enum")) {
+                (Some(value), None) => vec![value.clone()],
+                (None, Some(Value::Array(list))) => list.clone(),
+                _ => return None,
+            };
+            for value in listed {
+                if values.iter().any(|v| super::json_eq(v, &value)) {
+                    if keyword == "oneOf" {
+                        return None;
+                    }
+                    continue;
+                }
+                values.push(value);
+            }
+        }
+        return Some(Alternatives::Values(values));
+    }
+    None
 }
 
 /// Whether the combinator is the schema's only assertion.
@@ -417,6 +563,26 @@ pub(super) fn only_combinator(view: &View<'_>) -> bool {
         layer.object.keys().all(|k| {
             !crate::schema::view::ASSERTIONS.contains(&k.as_str())
                 || matches!(k.as_str(), "anyOf" | "oneOf")
+                || (k == "allOf" && view.all_of_merged)
+        })
+    })
+}
+
+/// Whether no document can match two of `members`: each declares `type`s no other shares (an
+/// integer is also a number).
+fn disjoint(members: &[View<'_>]) -> bool {
+    let sets: Vec<Option<BTreeSet<String>>> = members.iter().map(super::types).collect();
+    let overlap = |a: &BTreeSet<String>, b: &BTreeSet<String>| {
+        a.iter().any(|t| {
+            b.contains(t)
+                || (t == "integer" && b.contains("number"))
+                || (t == "number" && b.contains("integer"))
+        })
+    };
+    sets.iter().enumerate().all(|(i, a)| {
+        sets[i + 1..].iter().all(|b| match (a, b) {
+            (Some(a), Some(b)) => !overlap(a, b),
+            _ => false,
         })
     })
 }

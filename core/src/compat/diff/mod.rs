@@ -162,6 +162,15 @@ impl<'a> Differ<'a> {
             &self.unwrap_singleton(true, old, new),
             &self.unwrap_singleton(false, new, old),
         );
+        // An `allOf` facing a schema without one is compared as the conjunction it is.
+        let (old, new) = (
+            &self.merge_all_of(true, old, new),
+            &self.merge_all_of(false, new, old),
+        );
+        let (old, new) = (
+            &self.flatten_alternatives(old, new),
+            &self.flatten_alternatives(new, old),
+        );
         if !self
             .visited
             .insert((old.at.clone(), new.at.clone(), self.flipped))
@@ -197,7 +206,11 @@ impl<'a> Differ<'a> {
         let old_types = types(old);
         let new_types = types(new);
         // Types implied by `enum` on both sides are compared as the values themselves.
-        if old.has("type") || new.has("type") {
+        let listed = |view: &View<'a>| {
+            view.has("type")
+                || matches!(logic::flattened(view), Some(logic::Alternatives::Types(_)))
+        };
+        if listed(old) || listed(new) {
             self.types(old, new, &old_types, &new_types);
         }
         self.values(old, new);
@@ -258,7 +271,7 @@ fn required(view: &View<'_>) -> BTreeSet<String> {
 
 /// The types a schema admits: its `type` (intersected across layers), or the types of its
 /// `enum`/`const` values.
-fn types(view: &View<'_>) -> Option<BTreeSet<String>> {
+pub(super) fn types(view: &View<'_>) -> Option<BTreeSet<String>> {
     let mut declared: Option<BTreeSet<String>> = None;
     for (value, _) in view.get_all("type") {
         let set: BTreeSet<String> = match value {
@@ -287,15 +300,22 @@ fn types(view: &View<'_>) -> Option<BTreeSet<String>> {
     if declared.is_some() {
         return declared;
     }
-    let values: Vec<&Value> = match (view.get("const"), view.get("enum")) {
-        (Some((value, _)), _) => vec![value],
-        (None, Some((Value::Array(values), _))) => values.iter().collect(),
-        _ => return None,
+    // `anyOf: [{"type": "string"}, {"type": "integer"}]` is `type: ["string", "integer"]`.
+    if let Some(logic::Alternatives::Types(types)) = logic::flattened(view) {
+        return Some(types);
+    }
+    let values: Vec<Value> = match (view.get("const"), view.get("enum")) {
+        (Some((value, _)), _) => vec![value.clone()],
+        (None, Some((Value::Array(values), _))) => values.clone(),
+        _ => match logic::flattened(view) {
+            Some(logic::Alternatives::Values(values)) => values,
+            _ => return None,
+        },
     };
     Some(
         values
             .into_iter()
-            .map(|v| json_type(v).to_owned())
+            .map(|v| json_type(&v).to_owned())
             .collect(),
     )
 }

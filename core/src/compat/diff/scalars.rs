@@ -76,7 +76,13 @@ impl<'a> Differ<'a> {
             }
             match view.get("enum") {
                 Some((Value::Array(values), at)) => Some((values.clone(), false, at)),
-                _ => None,
+                // `anyOf` of `const`s is an `enum` of them.
+                _ => match super::logic::flattened(view) {
+                    Some(super::logic::Alternatives::Values(values)) => {
+                        Some((values, false, view.location("anyOf")))
+                    }
+                    _ => None,
+                },
             }
         };
         match (read(old), read(new)) {

@@ -153,9 +153,14 @@ pub fn load_file_as(
                 // A registry reads a plain file the same way and ignores such a keyword: say
                 // so, and compare what the file means in its draft.
                 found.extend(
-                    keywords::check(document, draft, declares_draft(document))
-                        .into_iter()
-                        .map(Diagnostic::into_warning),
+                    keywords::check(
+                        document,
+                        draft,
+                        declares_draft(document),
+                        "pass `--draft <draft>`",
+                    )
+                    .into_iter()
+                    .map(Diagnostic::into_warning),
                 );
                 loader.add_for(id, found);
             }
@@ -307,7 +312,12 @@ impl<'a> Loader<'a> {
             if let (Some(draft), true) = (self.store.draft(id), is_object) {
                 let document = self.store.document(id);
                 let mut found = metaschema::check_draft(document, draft);
-                found.extend(keywords::check(document, draft, declares_draft(document)));
+                found.extend(keywords::check(
+                    document,
+                    draft,
+                    declares_draft(document),
+                    "set `[schema] draft` in eventsmith.toml",
+                ));
                 self.add_for(id, found);
             }
         }

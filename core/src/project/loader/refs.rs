@@ -31,6 +31,7 @@ impl Loader<'_> {
                 found.push((holder, text, target, beside));
             }
         }
+        let mut unreadable = std::collections::HashSet::new();
         for (holder, text, target, beside) in found {
             if let (Ok(url), Some(beside)) = (&target, &beside) {
                 if matches!(self.store.lookup(url), Err(RefError::Remote(_)))
@@ -53,8 +54,16 @@ impl Loader<'_> {
                 self.store.lookup(&url)
             });
             if let Err(err) = &resolved {
-                let diagnostic = self.ref_diagnostic(&holder, &text, err);
-                self.diagnostics.push(diagnostic);
+                // A file that does not load has its own error; the references to it are told
+                // once per file, not once per `$ref`.
+                let first = match err {
+                    RefError::Unreadable(path, _) => unreadable.insert(path.clone()),
+                    _ => true,
+                };
+                if first {
+                    let diagnostic = self.ref_diagnostic(&holder, &text, err);
+                    self.diagnostics.push(diagnostic);
+                }
                 self.invalid.insert(holder.doc);
             }
             self.store.record_ref(holder, text, resolved);
