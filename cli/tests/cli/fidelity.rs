@@ -852,3 +852,443 @@ fn diff_sarif_rules_have_a_help_uri() {
         assert!(uri.starts_with("https://"), "{rule:#}");
     }
 }
+
+// 15. Review findings: cycles through combinators, bases that do not load, `$id`s of new
+// versions, `$defs` before 2019-09, draft-04 help, the state fingerprint, tool-prefixed
+// keywords, repeated `--emits`, `$recursiveRef`, and combinators facing plain schemas.
+
+#[test]
+fn a_ref_cycle_through_a_one_member_all_of_is_an_error_and_no_crash() {
+    let temp = project();
+    let dir = temp.path();
+    edit(&dir.join(CREATED), |v| {
+        v["$defs"] = json!({"Loop": {"allOf": [{"$ref": "#/$defs/Loop"}]}});
+        v["properties"]["loop"] = json!({"$ref": "#/$defs/Loop", "description": "Loops."});
+    });
+    let (code, stdout, stderr) = eventsmith_in(dir, &["validate"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("error[ref-cycle]"), "{stdout}");
+    assert!(stdout.contains("created.v1.json#/$defs/Loop"), "{stdout}");
+
+    let (code, stdout, stderr) = eventsmith_in(dir, &["generate"]);
+    // Not 134 (stack overflow) or 101 (panic).
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("error[ref-cycle]"), "{stdout}");
+    assert!(!stderr.contains("overflow"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!dir.join("src/events/mod.rs").exists());
+}
+
+#[test]
+fn check_against_a_base_whose_config_does_not_load_is_an_error() {
+    let repo = Repo::new("");
+    let (code, stdout, stderr) =
+        eventsmith_in(&repo.project(), &["new", "event", "task.renamed", "-q"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let config = repo.file("eventsmith.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("[project]\n"), "{text}");
+    std::fs::write(
+        &config,
+        text.replace("[project]\n", "[project]\nbogus = 1\n"),
+    )
+    .unwrap();
+    repo.commit("an invalid eventsmith.toml");
+    // Fixed in the working tree, and a released event type deleted.
+    std::fs::write(&config, &text).unwrap();
+    std::fs::remove_file(repo.file("schema/events/task/renamed.v1.json")).unwrap();
+
+    let (code, stdout, stderr) = repo.check(&[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    let output = format!("{stdout}{stderr}");
+    assert!(
+        output.contains("the base project does not load"),
+        "{output}"
+    );
+    assert!(output.contains("`bogus`"), "{output}");
+    assert!(!output.contains("compatible"), "{output}");
+
+    let (code, report) = repo.check_json(&[]);
+    assert_eq!(code, 2, "{report:#}");
+    assert_eq!(report["compatible"], false, "{report:#}");
+    assert_eq!(codes(&report), ["io"], "{report:#}");
+}
+
+#[test]
+fn a_base_file_that_does_not_load_is_named_and_the_others_are_compared() {
+    const RENAMED: &str = "schema/events/task/renamed.v1.json";
+    let repo = Repo::new("");
+    let (code, stdout, stderr) =
+        eventsmith_in(&repo.project(), &["new", "event", "task.renamed", "-q"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    repo.commit("renamed");
+    let good = std::fs::read_to_string(repo.file(RENAMED)).unwrap();
+    std::fs::write(repo.file(RENAMED), "{\"title\": ").unwrap();
+    repo.commit("renamed, broken");
+    // Fixed in the working tree; another released event changes in a breaking way.
+    std::fs::write(repo.file(RENAMED), good).unwrap();
+    repo.edit(CREATED, |v| {
+        v["properties"]["due"]["type"] = json!("integer")
+    });
+
+    let (code, stdout, stderr) = repo.check(&[]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("warning[base-not-compared]"), "{stdout}");
+    assert!(stdout.contains("error[type-changed]"), "{stdout}");
+
+    let (code, report) = repo.check_json(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let skipped = diagnostic(&report, "base-not-compared");
+    assert_eq!(skipped["severity"], "warning");
+    let message = skipped["message"].as_str().unwrap();
+    assert!(message.contains(RENAMED), "{message}");
+    assert!(message.contains("not compared"), "{message}");
+    let changed = diagnostic(&report, "type-changed");
+    assert_eq!(changed["severity"], "error");
+    assert_eq!(changed["file"], CREATED);
+    // Nothing is reported deleted, and only one file is named.
+    let found = codes(&report);
+    assert!(
+        !found.iter().any(|code| code.ends_with("-deleted")),
+        "{report:#}"
+    );
+    assert_eq!(
+        found.iter().filter(|&&c| c == "base-not-compared").count(),
+        1,
+        "{report:#}"
+    );
+}
+
+#[test]
+fn new_version_gives_the_copy_its_own_id() {
+    let temp = project();
+    let dir = temp.path();
+    edit(&dir.join(CREATED), |v| {
+        v["$id"] = json!("https://example.com/task/created/v1.json")
+    });
+    let (code, stdout, stderr) = eventsmith_in(dir, &["validate"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, stderr) = eventsmith_in(dir, &["new", "version", "task.created"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    let read = |file: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap()
+    };
+    assert_eq!(
+        read(CREATED)["$id"],
+        "https://example.com/task/created/v1.json"
+    );
+    assert_eq!(
+        read("schema/events/task/created.v2.json")["$id"],
+        "https://example.com/task/created/v2.json"
+    );
+    let (code, stdout, stderr) = eventsmith_in(dir, &["validate", "--format", "json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(!codes(&report).contains(&"duplicate-id"), "{report:#}");
+}
+
+#[test]
+fn a_draft_07_defs_member_is_meta_checked() {
+    let temp = project();
+    let dir = temp.path();
+    edit(&dir.join(CREATED), |v| {
+        v["$schema"] = json!("http://json-schema.org/draft-07/schema#");
+        // Not referenced from anywhere: checked all the same.
+        v["$defs"] = json!({"Code": {"type": "string", "maxLength": "x"}});
+    });
+    let (code, stdout, stderr) = eventsmith_in(dir, &["validate"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("error[meta-schema]"), "{stdout}");
+    assert!(stdout.contains("not a valid draft-07 schema"), "{stdout}");
+
+    let (code, stdout, stderr) = eventsmith_in(dir, &["validate", "--format", "json"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let found = diagnostic(&report, "meta-schema");
+    assert_eq!(found["severity"], "error");
+    assert_eq!(found["file"], CREATED);
+    assert_eq!(found["pointer"], "/$defs/Code/maxLength");
+}
+
+#[test]
+fn diff_of_draft_04_bounds_without_schema_points_at_draft_04() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let schema = |exclusive: bool| {
+        let mut n = json!({"type": "number", "minimum": 0});
+        if exclusive {
+            n["exclusiveMinimum"] = json!(true);
+        }
+        json!({"type": "object", "properties": {"n": n}})
+    };
+    write_json(&dir.join("old.json"), &schema(false));
+    write_json(&dir.join("new.json"), &schema(true));
+
+    let (code, stdout, stderr) = eventsmith_in(dir, &["diff", "old.json", "new.json"]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stdout.contains("error[meta-schema]"), "{stdout}");
+    assert!(stdout.contains("draft-04"), "{stdout}");
+    assert!(stdout.contains("--draft draft-04"), "{stdout}");
+
+    let (code, stdout, stderr) =
+        eventsmith_in(dir, &["diff", "new.json", "new.json", "--format", "json"]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let found = diagnostic(&report, "meta-schema");
+    assert_eq!(found["pointer"], "/properties/n/exclusiveMinimum");
+    let help = found["help"].as_str().unwrap();
+    assert!(help.contains("draft-04"), "{help}");
+    assert!(help.contains("--draft draft-04"), "{help}");
+
+    let (code, stdout, stderr) = eventsmith_in(
+        dir,
+        &["diff", "new.json", "new.json", "--draft", "draft-04"],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!stdout.contains("meta-schema"), "{stdout}");
+    assert!(stdout.contains("0 breaking"), "{stdout}");
+}
+
+/// Every object's keys in reverse order, recursively.
+fn reverse_keys(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            let mut entries: Vec<(String, Value)> = std::mem::take(object).into_iter().collect();
+            entries.reverse();
+            for (key, mut item) in entries {
+                reverse_keys(&mut item);
+                object.insert(key, item);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(reverse_keys),
+        _ => {}
+    }
+}
+
+/// The `STATE_VERSION` line of the one aggregate in the module `eventsmith generate` writes in
+/// `dir`.
+fn state_version(dir: &Path) -> String {
+    let (code, stdout, stderr) = eventsmith_in(dir, &["generate", "-q"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let module = std::fs::read_to_string(dir.join("src/events/mod.rs")).unwrap();
+    let versions: Vec<&str> = module
+        .lines()
+        .filter(|line| line.contains("const STATE_VERSION"))
+        .map(str::trim)
+        .collect();
+    assert_eq!(versions.len(), 1, "{module}");
+    versions[0].to_owned()
+}
+
+#[test]
+fn the_state_fingerprint_ignores_key_order_and_prose_but_not_compatible_changes() {
+    let repo = Repo::new("");
+    // Closed, so that an optional property is a compatible addition.
+    repo.edit(TASK, |v| v["additionalProperties"] = json!(false));
+    repo.commit("closed state");
+    let dir = repo.project();
+    let before = state_version(&dir);
+
+    // Keys reordered, the description reworded.
+    repo.edit(TASK, |v| {
+        reverse_keys(v);
+        v["description"] = json!("A piece of work that someone must do.");
+    });
+    let text = std::fs::read_to_string(repo.file(TASK)).unwrap();
+    assert!(
+        text.trim_start()
+            .starts_with("{\n  \"additionalProperties\""),
+        "{text}"
+    );
+    let (code, stdout, stderr) = repo.check(&[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!stdout.contains("snapshots-discarded"), "{stdout}");
+    let (code, report) = repo.check_json(&["--verbose"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(
+        !codes(&report).contains(&"snapshots-discarded"),
+        "{report:#}"
+    );
+    assert_eq!(state_version(&dir), before);
+
+    // An optional property: compatible, but another fingerprint.
+    repo.edit(TASK, |v| {
+        v["properties"]["priority"] = json!({"type": "integer", "description": "How urgent."})
+    });
+    let (code, stdout, stderr) = repo.check(&[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("warning[snapshots-discarded]"), "{stdout}");
+    let (code, report) = repo.check_json(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    let found = diagnostic(&report, "snapshots-discarded");
+    assert_eq!(found["severity"], "warning");
+    assert_eq!(found["file"], TASK);
+    let message = found["message"].as_str().unwrap();
+    assert!(message.contains("aggregate `task`"), "{message}");
+    assert!(message.contains("changed (compatibly)"), "{message}");
+    assert_ne!(state_version(&dir), before);
+}
+
+#[test]
+fn tool_prefixed_keywords_are_not_unknown_but_misspellings_are() {
+    let temp = project();
+    let dir = temp.path();
+    edit(&dir.join(CREATED), |v| {
+        // Beside `additionalProperties`...
+        v["tsAdditionalProperties"] = json!(false);
+        // ...and alone.
+        v["properties"]["meta"] = json!({
+            "type": "object",
+            "properties": {"note": {"type": "string", "description": "A note."}},
+            "tsAdditionalProperties": false,
+            "description": "Extra data."
+        });
+    });
+    assert_eq!(
+        std::fs::read_to_string(dir.join(CREATED))
+            .unwrap()
+            .matches("\"additionalProperties\"")
+            .count(),
+        1
+    );
+    let (code, stdout, stderr) = eventsmith_in(dir, &["validate"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!stdout.contains("unknown-keyword"), "{stdout}");
+
+    edit(&dir.join(CREATED), |v| v["requried"] = json!(["title"]));
+    let (code, stdout, stderr) = eventsmith_in(dir, &["validate", "--format", "json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let found = diagnostic(&report, "unknown-keyword");
+    assert_eq!(found["severity"], "warning");
+    assert_eq!(found["pointer"], "/requried");
+    assert!(
+        found["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `required`?"),
+        "{found:#}"
+    );
+    assert_eq!(
+        codes(&report)
+            .iter()
+            .filter(|&&c| c == "unknown-keyword")
+            .count(),
+        1,
+        "{report:#}"
+    );
+}
+
+#[test]
+fn new_command_with_a_repeated_emits_writes_a_valid_command() {
+    let temp = project();
+    let dir = temp.path();
+    let (code, stdout, stderr) = eventsmith_in(
+        dir,
+        &[
+            "new",
+            "command",
+            "task.reopen_task",
+            "--emits",
+            "task.created",
+            "--emits",
+            "task.created",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let path = dir.join("schema/commands/task/reopen_task.json");
+    let command: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(command["x-eventsmith"]["emits"], json!(["task.created"]));
+    let (code, stdout, stderr) = eventsmith_in(dir, &["validate"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!stdout.contains("error["), "{stdout}");
+}
+
+/// `eventsmith diff old.json new.json --format json` of two schemas in a fresh directory:
+/// (exit code, report).
+fn diff_json(old: &Value, new: &Value) -> (i32, Value) {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    write_json(&dir.join("old.json"), old);
+    write_json(&dir.join("new.json"), new);
+    let (code, stdout, stderr) =
+        eventsmith_in(dir, &["diff", "old.json", "new.json", "--format", "json"]);
+    let report =
+        serde_json::from_str(&stdout).unwrap_or_else(|err| panic!("{err}: {stdout}{stderr}"));
+    (code, report)
+}
+
+/// The `kind`s of a diff report's changes.
+fn kinds(report: &Value) -> Vec<&str> {
+    report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn diff_follows_recursive_ref() {
+    let schema = "https://json-schema.org/draft/2019-09/schema";
+    let (code, report) = diff_json(
+        &json!({"$schema": schema, "type": "array", "items": {"type": "string"}}),
+        &json!({"$schema": schema, "type": "array", "items": {"$recursiveRef": "#"}}),
+    );
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["compatible"], false, "{report:#}");
+    assert_eq!(report["verdict"]["backward"], false, "{report:#}");
+    let found = kinds(&report);
+    assert!(!found.contains(&"type-removed"), "{report:#}");
+    assert!(!found.is_empty(), "{report:#}");
+    assert!(
+        report["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["breaking"] == true),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn diff_compares_combinators_with_plain_schemas_by_meaning() {
+    // An `allOf` is its conjunction.
+    let (code, report) = diff_json(
+        &json!({"allOf": [{"type": "string"}, {"maxLength": 3}]}),
+        &json!({"type": "string", "maxLength": 3}),
+    );
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(kinds(&report), Vec::<&str>::new(), "{report:#}");
+    assert_eq!(
+        report["verdict"],
+        json!({"backward": true, "forward": true})
+    );
+
+    // An `anyOf` of types is a type list.
+    let (code, report) = diff_json(
+        &json!({"anyOf": [{"type": "string"}, {"type": "integer"}]}),
+        &json!({"type": ["string", "integer"]}),
+    );
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["compatible"], true, "{report:#}");
+
+    // A `oneOf` whose members overlap rejects what both accept: short strings.
+    let (code, report) = diff_json(
+        &json!({"type": "string"}),
+        &json!({"type": "string", "oneOf": [{"type": "string"}, {"maxLength": 5}]}),
+    );
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["level"], "backward");
+    assert_eq!(report["compatible"], false, "{report:#}");
+    assert_eq!(report["verdict"]["backward"], false, "{report:#}");
+    assert!(
+        report["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["breaking"] == true && c["backward"] == false),
+        "{report:#}"
+    );
+}
