@@ -31,11 +31,13 @@ fn fixtures_generate_their_snapshots_without_warnings() {
         let generated = code(dir, &Settings::default())
             .map_err(|failed| failed.text)
             .unwrap_or_else(|text| panic!("{name}: {text}"));
-        assert!(
-            generated.warnings.is_empty(),
-            "{name}: {:?}",
-            generated.warnings
-        );
+        // `name-clashes` is there to give way: every warning it gives is `name-gives-way`.
+        let codes: Vec<&str> = generated.warnings.iter().map(|w| w.code).collect();
+        if name == "name-clashes" {
+            assert_eq!(codes, ["name-gives-way", "name-gives-way"], "{name}");
+        } else {
+            assert!(codes.is_empty(), "{name}: {:?}", generated.warnings);
+        }
         insta::assert_snapshot!(name.as_str(), generated.source);
     }
 }

@@ -45,12 +45,8 @@ pub struct PlannedModel<'p> {
 
 /// `<Aggregate>Command`, `<Aggregate>Rules`, `<Aggregate>Aggregate`.
 pub fn model_names(aggregate: &str) -> [String; 3] {
-    let base = type_name(aggregate, "Aggregate");
-    [
-        format!("{base}Command"),
-        format!("{base}Rules"),
-        format!("{base}Aggregate"),
-    ]
+    let [_, command, rules, wrapper] = crate::project::names::aggregate_items(aggregate);
+    [command, rules, wrapper]
 }
 
 /// Plans the commands and the state of `aggregate`, whose module is `module_name`. The names the
@@ -62,7 +58,8 @@ pub fn plan<'p>(
     module_name: &str,
 ) -> PlannedModel<'p> {
     let module = space.module(&[module_name.to_owned()]);
-    let names = model_names(aggregate).map(|name| space.claim(module, &name));
+    // Claimed before the events' re-exports (`plan::plan_events`): they keep their names.
+    let names = model_names(aggregate);
     let commands_module = space.module(&[module_name.to_owned(), "commands".to_owned()]);
     let state = project.aggregates.get(aggregate).map(|file| {
         space.assign(file.schema, module);

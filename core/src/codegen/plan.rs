@@ -5,6 +5,7 @@
 use super::emit::ident;
 use super::names::{Scope, field_name, type_name};
 use super::types::{Ty, TypeSpace};
+use crate::diagnostic::{Diagnostic, Rule};
 use crate::project::model::{Event, EventVersion, Project, rust_type_name};
 use proc_macro2::Ident;
 use quote::format_ident;
@@ -29,6 +30,9 @@ pub(crate) struct PlannedEvent<'p> {
     pub(crate) variant: String,
     /// The name of its decode function in the aggregate module.
     pub(crate) decode: String,
+    /// The name its latest version is re-exported under in the aggregate module: its type's
+    /// name, unless one of the aggregate's own items has it.
+    pub(crate) alias: String,
 }
 
 /// The aggregates with events, by name: each one's module name and its planned events.
@@ -67,6 +71,7 @@ pub(crate) fn plan_events<'p>(
             versions,
             variant: String::new(),
             decode: format!("decode_{}", field_name(&event.name).trim_end_matches('_')),
+            alias: String::new(),
         });
     }
     for (_, planned) in aggregates.values_mut() {
@@ -83,12 +88,46 @@ pub(crate) fn plan_events<'p>(
             }
         }
     }
+    // The aggregate module: its own items first, then each event's latest re-export, which
+    // gives way (with a warning) where a title would take an item's name.
+    for (aggregate, (module_name, planned)) in aggregates.iter_mut() {
+        let module = space.module(std::slice::from_ref(module_name));
+        let items = crate::project::names::aggregate_items(aggregate);
+        for item in &items {
+            space.claim(module, item);
+        }
+        for p in planned.iter_mut() {
+            let latest = p.versions.last().expect("an event has a version");
+            p.alias = space.claim(module, &latest.name);
+            if p.alias != latest.name {
+                let document = project.store.document(p.event.latest().schema);
+                space.diagnostics.push(document.diagnostic_at(
+                    Diagnostic::new(
+                        Rule::NameGivesWay,
+                        format!(
+                            "`{}` is titled so that its type is `{}`, a name aggregate `{aggregate}`'s generated code already uses: module `{module_name}` re-exports it as `{}`",
+                            p.event.event_type(),
+                            latest.name,
+                            p.alias
+                        ),
+                    )
+                    .with_label("this title's type gives way")
+                    .with_help(format!(
+                        "give the event another `title`; `{}` stays the name of the aggregate's own item",
+                        latest.name
+                    )),
+                    "/title",
+                ));
+            }
+        }
+    }
     aggregates
 }
 
 /// `<Aggregate>Event`.
 pub(crate) fn aggregate_enum_name(aggregate: &str) -> Ident {
-    ident(&format!("{}Event", type_name(aggregate, "Aggregate")))
+    let [event_enum, ..] = crate::project::names::aggregate_items(aggregate);
+    ident(&event_enum)
 }
 
 /// `<event>_from_v<N-1>`, in version N's module.

@@ -49,6 +49,15 @@ pub fn field_name(json_name: &str) -> String {
     name
 }
 
+/// The names generated code gives an aggregate's own items in its module, in this order: the
+/// event enum, the command enum, the rules trait and the aggregate type (`OrderEvent`,
+/// `OrderCommand`, `OrderRules`, `OrderAggregate`). They are claimed first: an event whose title
+/// would take one of them gives way.
+pub fn aggregate_items(aggregate: &str) -> [String; 4] {
+    let base = type_name(aggregate, "Aggregate");
+    ["Event", "Command", "Rules", "Aggregate"].map(|suffix| format!("{base}{suffix}"))
+}
+
 /// A type or variant name: UpperCamelCase, a leading digit prefixed with `V`, `Self` suffixed
 /// with `_`, and `fallback` when nothing usable is left.
 pub fn type_name(text: &str, fallback: &str) -> String {

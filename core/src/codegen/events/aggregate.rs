@@ -4,8 +4,8 @@
 use super::plan::{Aggregates, upcast_function};
 use super::{
     BTreeMap, Diagnostic, Emitter, EventVersion, Ident, Literal, Planned, PlannedEvent, Project,
-    Rule, Scope, Settings, TokenStream, Ty, TypeSpace, Upcasts, aggregate_enum_name, deciders,
-    doc_attrs, event_tests, format_ident, format_items, ident, path, quote, unsuffixed,
+    Rule, Settings, TokenStream, Ty, TypeSpace, Upcasts, aggregate_enum_name, deciders, doc_attrs,
+    event_tests, format_ident, format_items, ident, path, quote, unsuffixed,
 };
 
 /// The formatted module of one aggregate: its version modules with their types, upcasters and
@@ -35,7 +35,6 @@ pub(super) fn aggregate_source(
         .collect();
     let mut errors = Vec::new();
     let mut aggregate_items = Vec::new();
-    let mut aliases = Scope::new();
     let mut version_upcasts: BTreeMap<usize, Upcasts<'_, '_, '_>> = BTreeMap::new();
     let mut tests = Vec::new();
     let mut latest_aliases = Vec::new();
@@ -79,10 +78,10 @@ pub(super) fn aggregate_source(
         // The latest alias and the decode chain.
         let latest = p.versions.last().expect("an event has a version");
         let latest_path = path(&aggregate_path, &space.modules[latest.module], &latest.name);
-        let alias = aliases.claim(latest.name.clone());
-        let alias_ident = ident(&alias);
+        let alias = &p.alias;
+        let alias_ident = ident(alias);
         latest_aliases.push(alias_ident.clone());
-        aggregate_items.push(if alias == latest.name {
+        aggregate_items.push(if *alias == latest.name {
             quote! { #[allow(deprecated)] pub use #latest_path; }
         } else {
             quote! { #[allow(deprecated)] pub use #latest_path as #alias_ident; }

@@ -49,12 +49,7 @@ pub fn render(
     // Each aggregate's commands and state, after every event so events keep their names.
     let mut models = BTreeMap::new();
     for (aggregate, (module_name, planned)) in &aggregates {
-        let module = space.module(std::slice::from_ref(module_name));
-        for p in planned {
-            let latest = p.versions.last().expect("an event has a version");
-            space.claim(module, &latest.name);
-        }
-        space.claim(module, &aggregate_enum_name(aggregate).to_string());
+        let _ = planned;
         models.insert(
             *aggregate,
             deciders::plan(project, &mut space, aggregate, module_name),

@@ -469,3 +469,50 @@ fn an_upcast_on_version_1_is_reported_at_the_upcast() {
     assert_eq!(d.pointer.as_deref(), Some("/x-eventsmith/upcast"));
     assert_eq!(d.message, "version 1 has nothing to upcast from");
 }
+
+#[test]
+fn a_title_that_takes_a_generated_name_or_another_aggregate_s_gives_way() {
+    let event = |title: &str| {
+        format!(
+            r#"{{"title": "{title}", "type": "object", "properties": {{"id": {{"type": "string"}}}}}}"#
+        )
+    };
+    let (push, member, book) = (
+        event("push event"),
+        event("MemberRegistered"),
+        event("MemberRegistered"),
+    );
+    let loaded = load_project(&[
+        ("schema/aggregates/push.json", r#"{"type": "object"}"#),
+        ("schema/aggregates/member.json", r#"{"type": "object"}"#),
+        ("schema/aggregates/book.json", r#"{"type": "object"}"#),
+        ("schema/events/push/push.v1.json", &push),
+        ("schema/events/member/registered.v1.json", &member),
+        ("schema/events/book/registered.v1.json", &book),
+    ]);
+    let found = findings(&loaded, "name-gives-way");
+    assert_eq!(found.len(), 2, "{:#?}", loaded.diagnostics);
+    // Events in aggregate, then event order: book's is the first `MemberRegistered`.
+    assert!(
+        found
+            .iter()
+            .any(|d| d.message.contains("re-exports it as `PushEvent2`"))
+    );
+    let variant = found
+        .iter()
+        .find(|d| d.message.contains("DomainEvent"))
+        .unwrap();
+    assert!(
+        variant
+            .message
+            .contains("`member.registered` and `book.registered`"),
+        "{}",
+        variant.message
+    );
+    assert!(
+        variant.message.contains("`MemberRegistered2`"),
+        "{}",
+        variant.message
+    );
+    assert!(!loaded.has_errors());
+}
