@@ -48,8 +48,7 @@ pub fn render(
     let aggregates = plan::plan_events(project, &mut space, &mut root_names);
     // Each aggregate's commands and state, after every event so events keep their names.
     let mut models = BTreeMap::new();
-    for (aggregate, (module_name, planned)) in &aggregates {
-        let _ = planned;
+    for (aggregate, (module_name, _)) in &aggregates {
         models.insert(
             *aggregate,
             deciders::plan(project, &mut space, aggregate, module_name),

@@ -286,14 +286,7 @@ impl<'a> Differ<'a> {
             return view.clone();
         };
         let mut merged = view.clone();
-        for i in 0..members.len() {
-            let member = self.resolve(
-                side_old,
-                &NodeRef {
-                    doc: at.doc,
-                    pointer: format!("{}/{i}", at.pointer),
-                },
-            );
+        for member in self.subschemas(side_old, &at, members.len()) {
             let plain = member.boolean.is_none()
                 && !["allOf", "anyOf", "oneOf"].iter().any(|k| member.has(k));
             if !plain {
