@@ -75,3 +75,41 @@ fn a_default_for_a_field_the_previous_version_may_lack_is_not_generated() {
         failed.text
     );
 }
+
+#[test]
+fn one_conversion_name_for_two_signatures_is_not_generated() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("eventsmith.toml", "[project]\nname = \"p\"\n");
+    write(
+        "schema/aggregates/order.json",
+        r#"{"description": "An order.", "type": "object"}"#,
+    );
+    write(
+        "schema/events/order/placed.v1.json",
+        r#"{"description": "v1", "type": "object", "required": ["at", "count"],
+            "properties": {"at": {"type": "integer"}, "count": {"type": "string"}}, "additionalProperties": false}"#,
+    );
+    write(
+        "schema/events/order/placed.v2.json",
+        r#"{"description": "v2", "type": "object", "required": ["at", "count"],
+            "properties": {"at": {"type": "string", "format": "date-time"}, "count": {"type": "integer"}},
+            "additionalProperties": false,
+            "x-eventsmith": {"upcast": {"rules": [
+                {"convert": {"field": "at", "using": "fix"}},
+                {"convert": {"field": "count", "using": "fix"}}]}}}"#,
+    );
+    let failed = code(dir.path(), &Settings::default()).unwrap_err();
+    assert!(
+        failed.text.contains("upcast-not-generated")
+            && failed
+                .text
+                .contains("conversion `fix` already converts `/at`"),
+        "{}",
+        failed.text
+    );
+}

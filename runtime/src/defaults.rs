@@ -2,7 +2,17 @@
 //! files, before anyone writes rules: a command emits its event with the fields they share, an
 //! event sets the state fields it shares, and a projection upserts the row fields it shares with
 //! an event. Each works on the JSON of the values, so it needs only the shared property names,
-//! which the generator lists; replace a call with your own logic whenever you like.
+//! which the generator lists; replace a call with your own logic whenever you like. The named
+//! conversions of `convert` upcast rules get theirs from the conversions below
+//! ([`unix_seconds_to_date_time`], [`to_text`], [`parse`], [`to_number`], [`to_json`],
+//! [`reread`], …), picked by the field's types before and after.
+
+mod conversions;
+
+pub use conversions::{
+    date_time_to_unix_seconds, parse, reread, to_json, to_number, to_text,
+    unix_seconds_to_date_time,
+};
 
 use crate::command::Rejection;
 use crate::projection::HandlerError;

@@ -42,6 +42,8 @@ pub use upcast::UpcastError;
 pub use validate::{Validate, Violation};
 
 // Crates that generated code names, re-exported so a user depends on `eventsmith` alone.
+/// The map generated code uses for a schema's maps: it keeps the payload's key order.
+pub use indexmap;
 #[doc(hidden)]
 pub use serde;
 #[doc(hidden)]

@@ -40,7 +40,7 @@ impl events::cart::v2::CartCheckedOutFromV1 for events::Upcasters {
     fn upcast(
         prev: events::cart::v1::CartCheckedOut,
     ) -> Result<events::cart::v2::CartCheckedOut, eventsmith::UpcastError> {
-        let mut quantities = std::collections::BTreeMap::new();
+        let mut quantities = eventsmith::indexmap::IndexMap::new();
         for line in prev.lines {
             *quantities.entry(line.sku).or_insert(0) += line.quantity;
         }

@@ -163,3 +163,150 @@ fn bad_names_templates_and_runtime_paths_are_usage_errors() {
         std::fs::remove_file(templates.join(template)).unwrap();
     }
 }
+
+/// tests/service/edge's `task.scheduled` v2 converts ten fields, each with a default; CI builds,
+/// lints and tests that service outside the workspace (`.ci/run`), so the defaults compile and
+/// run over v1's examples there. Here: the file, its wiring, and that it stays the user's.
+#[test]
+fn convert_rules_get_a_conversions_file_of_the_users() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("edge");
+    let new = || {
+        run(eventsmith()
+            .arg("--project")
+            .arg(repo_root().join("tests/service/edge"))
+            .args(["service", "new"])
+            .arg(&dir)
+            .arg("--quiet"))
+    };
+    let (code, stdout, stderr) = new();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let file = dir.join("src/conversions/task_v2.rs");
+    let conversions = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        conversions.contains("impl Conversions for Upcasters {"),
+        "{conversions}"
+    );
+    assert!(
+        conversions.contains("use crate::generated::task::v2::{Conversions, TaskScheduledKind};"),
+        "{conversions}"
+    );
+    for (method, body) in [
+        (
+            "unix_to_rfc3339",
+            "::eventsmith::defaults::unix_seconds_to_date_time(value)",
+        ),
+        (
+            "hours_as_number",
+            "::eventsmith::defaults::to_number(value)",
+        ),
+        ("priority_as_text", "::eventsmith::defaults::to_text(value)"),
+        ("parse_points", "::eventsmith::defaults::parse(value)"),
+        (
+            "label_texts",
+            "value.into_iter().map(::eventsmith::defaults::to_text).collect()",
+        ),
+        ("kind_of", "::eventsmith::defaults::reread(value)"),
+        ("same_owner", "Ok(value)"),
+        (
+            "note_as_json",
+            "value.map(::eventsmith::defaults::to_json).transpose()",
+        ),
+        (
+            "due_as_rfc3339",
+            "value.map(::eventsmith::defaults::unix_seconds_to_date_time).transpose()",
+        ),
+        ("count_texts", "::eventsmith::defaults::to_text(value)"),
+    ] {
+        let at = conversions
+            .find(&format!("fn {method}("))
+            .unwrap_or_else(|| panic!("no `{method}` in {conversions}"));
+        let end = conversions[at..].find("\n    }\n").unwrap() + at;
+        assert!(
+            conversions[at..end].contains(body),
+            "`{method}` does not call `{body}`: {}",
+            &conversions[at..end]
+        );
+    }
+    assert!(!conversions.contains("compile_error!("), "{conversions}");
+    let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
+    assert!(
+        main.contains("mod conversions {\n    pub mod task_v2;\n}"),
+        "{main}"
+    );
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(
+        readme.contains(
+            "| `src/conversions/task_v2.rs` | `task::v2::Conversions` | `unix_to_rfc3339`, "
+        ),
+        "{readme}"
+    );
+
+    // The file is the user's: kept as they left it, and written again only when missing.
+    std::fs::write(&file, "// my conversions\n").unwrap();
+    let (code, stdout, stderr) = new();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "// my conversions\n"
+    );
+    std::fs::remove_file(&file).unwrap();
+    let (code, stdout, stderr) = new();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), conversions);
+}
+
+/// A conversion no default fits starts as a `compile_error!` saying what to write.
+#[test]
+fn a_conversion_without_a_default_does_not_compile_until_written() {
+    let root = tempfile::tempdir().unwrap();
+    new_project(root.path());
+    let events = root.path().join("schema/events/task");
+    let version = |properties: &str, required: &str, upcast: &str| {
+        format!(
+            r#"{{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "TaskMoved",
+  "description": "A task moved to another board.",
+  "type": "object",
+  "properties": {properties},
+  "required": {required},
+  "additionalProperties": false,
+  "x-eventsmith": {{"owners": ["my-team"]{upcast}}}
+}}"#
+        )
+    };
+    let board = r#""board": {"type": "integer", "description": "The board."}"#;
+    std::fs::write(
+        events.join("moved.v1.json"),
+        version(&format!("{{{board}}}"), "[]", ""),
+    )
+    .unwrap();
+    std::fs::write(
+        events.join("moved.v2.json"),
+        version(
+            &format!("{{{board}}}"),
+            r#"["board"]"#,
+            r#", "upcast": {"rules": [{"convert": {"field": "board", "using": "board_or_default"}}]}"#,
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(eventsmith()
+        .current_dir(root.path())
+        .args(["service", "new", "svc", "--quiet"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let conversions =
+        std::fs::read_to_string(root.path().join("svc/src/conversions/task_v2.rs")).unwrap();
+    assert!(
+        conversions.contains(
+            "fn board_or_default(value: Option<i64>) -> Result<i64, ::eventsmith::UpcastError> {"
+        ),
+        "{conversions}"
+    );
+    assert!(
+        conversions.contains(
+            "compile_error!(\n            \"write `task::v2::Conversions::board_or_default`: replace this line with code that turns `value: Option<i64>` into `Ok(…)` with the `i64` it becomes (`None` too)"
+        ),
+        "{conversions}"
+    );
+}

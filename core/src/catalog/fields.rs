@@ -265,10 +265,10 @@ fn plain_type(store: &Store, views: &[View<'_>], depth: usize) -> String {
         }
     }
     if let Some((value, _)) = first(views, "const") {
-        return json_type(value).to_owned();
+        return crate::schema::json_type(value).to_owned();
     }
     if let Some((Value::Array(values), _)) = first(views, "enum") {
-        let mut kinds: Vec<&str> = values.iter().map(json_type).collect();
+        let mut kinds: Vec<&str> = values.iter().map(crate::schema::json_type).collect();
         kinds.dedup();
         return kinds.join(" or ");
     }
@@ -276,18 +276,6 @@ fn plain_type(store: &Store, views: &[View<'_>], depth: usize) -> String {
         return "object".to_owned();
     }
     "any".to_owned()
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 /// A JSON value as inline code.

@@ -18,6 +18,140 @@ pub struct Api {
     pub aggregates: Vec<AggregateApi>,
     /// Projections with a handler, in name order.
     pub projections: Vec<ProjectionApi>,
+    /// The `Conversions` traits of version modules whose upcast rules `convert` fields, in
+    /// aggregate then version order.
+    pub conversions: Vec<ConversionsApi>,
+}
+
+/// The `Conversions` trait of one version module: the named conversions its `convert` upcast
+/// rules call, which hand-written code implements for the generated `Upcasters`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversionsApi {
+    /// The version module (`order::v2`).
+    pub module: RustPath,
+    /// `<module>::Conversions`.
+    pub conversions: RustPath,
+    /// The generated `Upcasters` at the root.
+    pub upcasters: RustPath,
+    /// One method per `using` name, in the order the rules first use them.
+    pub methods: Vec<ConversionApi>,
+}
+
+/// One named conversion: `fn <name>(value: <input>) -> Result<<output>, UpcastError>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversionApi {
+    /// The method (the rules' `using`).
+    pub name: String,
+    /// The previous version's type of the field (an optional field passes its `Option`).
+    pub input: TypeApi,
+    /// The next version's type of the field.
+    pub output: TypeApi,
+    /// The `convert` rules that call it.
+    pub uses: Vec<ConversionUse>,
+}
+
+/// A `convert` rule calling a named conversion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversionUse {
+    /// `<aggregate>.<name>`.
+    pub event_type: String,
+    /// The version upcast from.
+    pub from: u32,
+    /// The version upcast to.
+    pub to: u32,
+    /// The converted field, as a JSON pointer.
+    pub field: String,
+}
+
+/// A Rust type of the generated API, for the code written against it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeApi {
+    /// `bool`
+    Bool,
+    /// `i32`
+    I32,
+    /// `i64`
+    I64,
+    /// `u32`
+    U32,
+    /// `u64`
+    U64,
+    /// `serde_json::Number`
+    Number,
+    /// `String`
+    String,
+    /// A validated string of `eventsmith::format`: its type name (`DateTime`).
+    Format(&'static str),
+    /// `serde_json::Value`
+    Json,
+    /// `Vec<T>`
+    Vec(Box<TypeApi>),
+    /// `IndexMap<String, T>`
+    Map(Box<TypeApi>),
+    /// A tuple.
+    Tuple(Vec<TypeApi>),
+    /// `Option<T>`
+    Option(Box<TypeApi>),
+    /// `Box<T>`
+    Boxed(Box<TypeApi>),
+    /// A generated type.
+    Named {
+        /// Its path.
+        path: RustPath,
+        /// Its shape.
+        kind: NamedKind,
+    },
+}
+
+/// The shape of a generated type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamedKind {
+    /// A struct.
+    Struct,
+    /// An enum of string values.
+    StringEnum,
+    /// A tagged or untagged union.
+    Union,
+}
+
+impl TypeApi {
+    /// Whether it is one of the integer types.
+    pub fn is_integer(&self) -> bool {
+        matches!(self, Self::I32 | Self::I64 | Self::U32 | Self::U64)
+    }
+}
+
+/// The API form of `ty`.
+pub fn type_api(space: &TypeSpace<'_>, ty: &Ty) -> TypeApi {
+    let inner = |ty: &Ty| Box::new(type_api(space, ty));
+    match ty {
+        Ty::Bool => TypeApi::Bool,
+        Ty::I32 => TypeApi::I32,
+        Ty::I64 => TypeApi::I64,
+        Ty::U32 => TypeApi::U32,
+        Ty::U64 => TypeApi::U64,
+        Ty::Number => TypeApi::Number,
+        Ty::String => TypeApi::String,
+        Ty::Format(format) => TypeApi::Format(format.type_name()),
+        Ty::Json => TypeApi::Json,
+        Ty::Vec(item) => TypeApi::Vec(inner(item)),
+        Ty::Map(value) => TypeApi::Map(inner(value)),
+        Ty::Tuple(items) => TypeApi::Tuple(items.iter().map(|i| type_api(space, i)).collect()),
+        Ty::Nullable(value) => TypeApi::Option(inner(value)),
+        Ty::Boxed(value) => TypeApi::Boxed(inner(value)),
+        Ty::Checked(value, _) => type_api(space, value),
+        Ty::Named(id) => {
+            let def = &space.defs[*id];
+            TypeApi::Named {
+                path: path_in(space, def.module, &def.name),
+                kind: match def.item {
+                    Item::Struct { .. } => NamedKind::Struct,
+                    Item::Enum { .. } => NamedKind::StringEnum,
+                    Item::Tagged { .. } | Item::Untagged { .. } => NamedKind::Union,
+                },
+            }
+        }
+    }
 }
 
 /// An aggregate's rules trait and what it works on.

@@ -63,13 +63,7 @@ pub fn plan<'p>(
     let commands_module = space.module(&[module_name.to_owned(), "commands".to_owned()]);
     let state = project.aggregates.get(aggregate).map(|file| {
         space.assign(file.schema, module);
-        let name = space.claim(
-            module,
-            &rust_type_name(
-                space.store().document(file.schema).value()["title"].as_str(),
-                aggregate,
-            ),
-        );
+        let name = crate::codegen::plan::claim_state_name(project, space, aggregate, module);
         (file, name, Ty::Json)
     });
     let mut commands: Vec<PlannedCommand<'p>> = project
@@ -78,12 +72,12 @@ pub fn plan<'p>(
             space.assign(command.schema, commands_module);
             let title = space.store().document(command.schema).value()["title"].as_str();
             let name = space.claim(commands_module, &rust_type_name(title, &command.name));
-            let schema = crate::schema::bundle::bundle(
+            let schema = crate::schema::bundle::validator_text(
                 space.store(),
                 command.schema,
                 &project.root.join(&project.config.schema.dir),
             )
-            .map_or_else(|| "true".to_owned(), |bundle| bundle.to_string());
+            .unwrap_or_else(|| "true".to_owned());
             PlannedCommand {
                 command,
                 name,
@@ -246,7 +240,7 @@ pub fn tokens(
             quote! {
                 match name {
                     #(#names => {
-                        static SCHEMA: ::eventsmith::__private::command::Schema = ::eventsmith::__private::command::Schema::new(#schemas);
+                        static SCHEMA: ::eventsmith::__private::Schema = ::eventsmith::__private::Schema::new(#schemas);
                         ::eventsmith::__private::command::decode::<#types>(#names, payload, &SCHEMA).map(Self::#variants)
                     })*
                     _ => #unknown,

@@ -140,7 +140,7 @@ impl<'s, 'a> Emitter<'s, 'a> {
             }
             Ty::Map(inner) => {
                 let inner = self.ty(inner, from);
-                quote! { ::std::collections::BTreeMap<::std::string::String, #inner> }
+                quote! { ::eventsmith::indexmap::IndexMap<::std::string::String, #inner> }
             }
             Ty::Tuple(items) => {
                 let items = items.iter().map(|item| self.ty(item, from));
@@ -351,7 +351,11 @@ impl<'s, 'a> Emitter<'s, 'a> {
         let deprecated = field.deprecated.then(|| quote! { #[deprecated] });
         let ty = self.field_ty(field, from);
         let attrs = match (field.required, matches!(field.ty, Ty::Nullable(_))) {
-            (true, _) => quote! {},
+            (true, false) => quote! {},
+            // Required but nullable: absent is an error, not `None`.
+            (true, true) => quote! {
+                #[serde(deserialize_with = "::eventsmith::__private::required_nullable")]
+            },
             // Absent stays absent; for a nullable field, null stays null.
             (false, false) => {
                 quote! { #[serde(default, skip_serializing_if = "::std::option::Option::is_none")] }
@@ -545,7 +549,7 @@ impl<'s, 'a> Emitter<'s, 'a> {
                         Some(quote! { (::std::string::String::from(#k), #v) })
                     })
                     .collect::<Option<Vec<_>>>()?;
-                quote! { ::std::collections::BTreeMap::from([#(#entries),*]) }
+                quote! { ::eventsmith::indexmap::IndexMap::from([#(#entries),*]) }
             }
             (Ty::Tuple(items), Value::Array(values)) if items.len() == values.len() => {
                 let parts = items

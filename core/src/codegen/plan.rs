@@ -4,9 +4,11 @@
 
 use super::emit::ident;
 use super::names::{Scope, field_name, type_name};
-use super::types::{Ty, TypeSpace};
+use super::types::{Ty, TypeSpace, Unenforced, keyword_pointer};
 use crate::diagnostic::{Diagnostic, Rule};
+use crate::project::annotations::UpcastRule;
 use crate::project::model::{Event, EventVersion, Project, rust_type_name};
+use crate::schema::bundle;
 use proc_macro2::Ident;
 use quote::format_ident;
 use serde_json::Value;
@@ -20,6 +22,9 @@ pub(crate) struct Planned {
     pub(crate) name: String,
     /// The root type.
     pub(crate) ty: Ty,
+    /// Where the type does not enforce the whole schema: the bundled schema decoding also
+    /// checks the payload against, and the first keyword that needs it.
+    pub(crate) schema: Option<(String, Unenforced)>,
 }
 
 /// One event with its planned versions.
@@ -59,11 +64,25 @@ pub(crate) fn plan_events<'p>(
         for version in &event.versions {
             let module = space.module(&[module_name.clone(), format!("v{}", version.version)]);
             space.assign(version.schema, module);
-            let name = space.claim(module, &version_name(project, event, version));
+            // The version module's own items first: the traits hand-written code implements.
+            let name = version_name(project, event, version);
+            let upcast = version.annotations.upcast.clone().unwrap_or_default();
+            if upcast
+                .rules
+                .iter()
+                .any(|rule| matches!(rule, UpcastRule::Convert { .. }))
+            {
+                space.claim(module, "Conversions");
+            }
+            if upcast.custom && version.version > 1 {
+                space.claim(module, &format!("{name}FromV{}", version.version - 1));
+            }
+            let name = space.claim(module, &name);
             versions.push(Planned {
                 module,
                 name,
                 ty: Ty::Json,
+                schema: None,
             });
         }
         planned.push(PlannedEvent {
@@ -79,7 +98,34 @@ pub(crate) fn plan_events<'p>(
         for p in planned.iter_mut() {
             p.variant = variants.claim(type_name(&p.event.name, "Event"));
             for (planned, version) in p.versions.iter_mut().zip(&p.event.versions) {
-                planned.ty = space.add_root(&project.root_of(version.schema), &planned.name);
+                let root = project.root_of(version.schema);
+                planned.ty = space.add_root(&root, &planned.name);
+                planned.schema = space.unenforced(&root).and_then(|why| {
+                    let base = project.root.join(&project.config.schema.dir);
+                    let text = bundle::validator_text(&project.store, version.schema, &base)?;
+                    if let Err((error, at)) = compiles(&text) {
+                        let document = project.store.document(version.schema);
+                        // The bundle's pointers are the file's own, outside its `$defs` of
+                        // other files.
+                        let at = Some(at).filter(|at| document.get(at).is_some()).unwrap_or_default();
+                        space.diagnostics.push(document.diagnostic_at(
+                            Diagnostic::new(
+                                Rule::SchemaNotEnforced,
+                                format!(
+                                    "the schema of `{}` v{} does not compile for the validator ({error}), so decoding checks it only as far as its type goes: `{}` at `{}` is left unchecked",
+                                    p.event.event_type(),
+                                    version.version,
+                                    why.keyword,
+                                    keyword_pointer(&why)
+                                ),
+                            )
+                            .with_help("rewrite the part the validator rejects (a `pattern` in a syntax ECMA-262 regular expressions do not have, say)"),
+                            &at,
+                        ));
+                        return None;
+                    }
+                    Some((text, why))
+                });
                 if let (Ty::Named(id), Some(note)) = (&planned.ty, deprecation(version)) {
                     if space.defs[*id].module == planned.module {
                         space.defs[*id].deprecated = Some(note);
@@ -95,6 +141,9 @@ pub(crate) fn plan_events<'p>(
         let items = crate::project::names::aggregate_items(aggregate);
         for item in &items {
             space.claim(module, item);
+        }
+        if project.aggregates.contains_key(*aggregate) {
+            claim_state_name(project, space, aggregate, module);
         }
         for p in planned.iter_mut() {
             let latest = p.versions.last().expect("an event has a version");
@@ -122,6 +171,33 @@ pub(crate) fn plan_events<'p>(
         }
     }
     aggregates
+}
+
+/// Whether the `jsonschema` crate, which the runtime checks payloads with, compiles `text`; if
+/// not, why and where in the schema.
+fn compiles(text: &str) -> Result<(), (String, String)> {
+    let schema: Value = serde_json::from_str(text).map_err(|e| (e.to_string(), String::new()))?;
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .map(drop)
+        .map_err(|e| (e.to_string(), e.instance_path().to_string()))
+}
+
+/// The name of `aggregate`'s state type in its module: its file's `title`, else the aggregate's
+/// name. Claimed with the aggregate's own items, before any event's re-export.
+pub(crate) fn claim_state_name(
+    project: &Project,
+    space: &mut TypeSpace<'_>,
+    aggregate: &str,
+    module: usize,
+) -> String {
+    let title = project
+        .aggregates
+        .get(aggregate)
+        .and_then(|file| project.store.document(file.schema).get("/title"))
+        .and_then(Value::as_str);
+    space.claim_item(module, "state", &rust_type_name(title, aggregate))
 }
 
 /// `<Aggregate>Event`.

@@ -20,7 +20,7 @@ pub enum RustKind {
     Bool,
     /// `Vec<T>`, `[T; N]`, sets.
     Array(Box<RustKind>),
-    /// `HashMap<String, T>`, `BTreeMap<String, T>`.
+    /// `HashMap<String, T>`, `BTreeMap<String, T>`, `IndexMap<String, T>`.
     Map(Box<RustKind>),
     /// `Option<T>`
     Option(Box<RustKind>),

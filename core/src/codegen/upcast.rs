@@ -4,6 +4,7 @@
 //! expression that moves, converts or builds the value. Nothing goes through JSON unless two types
 //! cannot be lined up field by field.
 
+use super::api::ConversionUse;
 use super::emit::{Emitter, ident, path};
 use super::names::Scope;
 use super::types::{Additional, Field, Item, Ty};
@@ -37,6 +38,22 @@ pub struct Conversion {
     pub input: TokenStream,
     /// The new value's type.
     pub output: TokenStream,
+    /// The old value's type, planned.
+    pub input_ty: Ty,
+    /// The new value's type, planned.
+    pub output_ty: Ty,
+    /// The `convert` rules that call it.
+    pub uses: Vec<ConversionUse>,
+}
+
+impl Conversion {
+    fn input_ty_text(&self) -> String {
+        self.input.to_string().replace(' ', "")
+    }
+
+    fn output_ty_text(&self) -> String {
+        self.output.to_string().replace(' ', "")
+    }
 }
 
 /// Writes the conversion functions of one version module.
@@ -53,6 +70,8 @@ pub struct Upcasts<'e, 's, 'a> {
     used_prev: bool,
     /// The path to the generated `Upcasters` from the module.
     upcasters: TokenStream,
+    /// The upcast being written: event type, from and to versions.
+    upcasting: (String, u32, u32),
 }
 
 /// An expression and whether it contains `?`.
@@ -101,7 +120,13 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
             pairs: HashMap::new(),
             names: Scope::new(),
             used_prev: false,
+            upcasting: (String::new(), 0, 0),
         }
+    }
+
+    /// Names the upcast the next [`Upcasts::function`] writes (for the uses of conversions).
+    pub fn upcasting(&mut self, event_type: &str, from: u32, to: u32) {
+        self.upcasting = (event_type.to_owned(), from, to);
     }
 
     fn ty(&self, ty: &Ty) -> TokenStream {
@@ -292,12 +317,36 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
                 let from = self.old_ty(old, path)?;
                 let expr = self.old_expr(old, path);
                 let name = format_ident!("{}", using);
-                if !self.conversions.iter().any(|c| c.name == name) {
-                    self.conversions.push(Conversion {
+                let (event_type, from_version, to_version) = self.upcasting.clone();
+                let used = ConversionUse {
+                    event_type,
+                    from: from_version,
+                    to: to_version,
+                    field: at.to_owned(),
+                };
+                let (input, output) = (self.ty(&from), self.ty(target));
+                match self.conversions.iter_mut().find(|c| c.name == name) {
+                    // One name, one trait method: one signature.
+                    Some(conversion)
+                        if conversion.input.to_string() != input.to_string()
+                            || conversion.output.to_string() != output.to_string() =>
+                    {
+                        return Err(format!(
+                            "`{at}`: conversion `{using}` already converts `{}` from `{}` to `{}`, and a conversion has one signature; give this one another name",
+                            conversion.uses[0].field,
+                            conversion.input_ty_text(),
+                            conversion.output_ty_text(),
+                        ));
+                    }
+                    Some(conversion) => conversion.uses.push(used),
+                    None => self.conversions.push(Conversion {
                         name: name.clone(),
-                        input: self.ty(&from),
-                        output: self.ty(target),
-                    });
+                        input,
+                        output,
+                        input_ty: from.clone(),
+                        output_ty: target.clone(),
+                        uses: vec![used],
+                    }),
                 }
                 let upcasters = &self.upcasters;
                 Ok(Expr::fallible(
@@ -352,7 +401,7 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
                             let old_map = Ty::Map(Box::new(old_additional.ty.clone()));
                             self.convert(quote! { #source.#old_rust }, &old_map, &new_map, at)
                         }
-                        None => Expr::ok(quote! { ::std::collections::BTreeMap::new() }),
+                        None => Expr::ok(quote! { ::eventsmith::indexmap::IndexMap::new() }),
                     };
                     fallible |= value.fallible;
                     let value = value.tokens;
@@ -468,7 +517,7 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
                     Expr::fallible(quote! {
                         #expr.into_iter()
                             .map(|(key, value)| -> ::std::result::Result<_, #error> { ::std::result::Result::Ok((key, #tokens)) })
-                            .collect::<::std::result::Result<::std::collections::BTreeMap<_, _>, _>>()?
+                            .collect::<::std::result::Result<::eventsmith::indexmap::IndexMap<_, _>, _>>()?
                     })
                 } else {
                     Expr::ok(
@@ -581,7 +630,7 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
                             self.convert(quote! { prev.#old_rust }, &old_map, &new_map, at)
                                 .tokens
                         }
-                        _ => quote! { ::std::collections::BTreeMap::new() },
+                        _ => quote! { ::eventsmith::indexmap::IndexMap::new() },
                     };
                     parts.push(quote! { #rust: #value });
                 }

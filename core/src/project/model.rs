@@ -163,6 +163,7 @@ pub fn rust_type_name(title: Option<&str>, fallback: &str) -> String {
     let from_title = title.map(|t| t.to_upper_camel_case()).filter(|t| {
         t.starts_with(|c: char| c.is_ascii_alphabetic())
             && t.chars().all(|c| c.is_ascii_alphanumeric())
+            && !crate::project::names::is_keyword(t)
     });
     from_title.unwrap_or_else(|| crate::project::names::type_name(fallback, "Event"))
 }
@@ -179,5 +180,6 @@ mod tests {
         );
         assert_eq!(rust_type_name(None, "order_item-added"), "OrderItemAdded");
         assert_eq!(rust_type_name(Some("Größe"), "order_size"), "OrderSize");
+        assert_eq!(rust_type_name(Some("Self"), "order_self"), "OrderSelf");
     }
 }

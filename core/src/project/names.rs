@@ -54,7 +54,9 @@ pub fn field_name(json_name: &str) -> String {
 /// `OrderCommand`, `OrderRules`, `OrderAggregate`). They are claimed first: an event whose title
 /// would take one of them gives way.
 pub fn aggregate_items(aggregate: &str) -> [String; 4] {
+    // A keyword's `_` goes: `SelfEvent` is no keyword.
     let base = type_name(aggregate, "Aggregate");
+    let base = base.trim_end_matches('_');
     ["Event", "Command", "Rules", "Aggregate"].map(|suffix| format!("{base}{suffix}"))
 }
 

@@ -82,6 +82,20 @@ pub fn bundle(store: &Store, root: DocId, base: &Path) -> Option<Value> {
     Some(bundle)
 }
 
+/// The bundle of `root` as compact JSON for a validator that has only it: its `$schema` says
+/// the draft the project reads it in, also where the file leaves it to the project's default;
+/// annotations a validator does not read (titles, descriptions, examples, `x-` keys) are left out.
+pub fn validator_text(store: &Store, root: DocId, base: &Path) -> Option<String> {
+    let mut bundle = bundle(store, root, base)?;
+    strip_annotations(&mut bundle);
+    if let (Value::Object(object), Some(draft)) = (&mut bundle, store.draft(root)) {
+        object
+            .entry("$schema")
+            .or_insert_with(|| Value::String(draft.uri().to_owned()));
+    }
+    Some(bundle.to_string())
+}
+
 /// A fragment as a URI allows it (JSON pointer characters that URIs reserve, percent-encoded).
 fn encode_fragment(reference: &str) -> String {
     let mut out = String::with_capacity(reference.len());
@@ -104,6 +118,66 @@ fn encode_fragment(reference: &str) -> String {
     out
 }
 
+/// Removes what a validator does not read from a schema and its subschemas: titles,
+/// descriptions, examples, defaults, comments and `x-` extensions (not properties so named).
+fn strip_annotations(schema: &mut Value) {
+    const ANNOTATIONS: &[&str] = &[
+        "title",
+        "description",
+        "examples",
+        "default",
+        "$comment",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+    ];
+    // Keywords whose value is a map of subschemas, and those whose value is a subschema or a
+    // list of subschemas.
+    const SCHEMA_MAPS: &[&str] = &[
+        "properties",
+        "patternProperties",
+        "$defs",
+        "definitions",
+        "dependentSchemas",
+        "dependencies",
+    ];
+    const SCHEMAS: &[&str] = &[
+        "items",
+        "prefixItems",
+        "additionalItems",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "if",
+        "then",
+        "else",
+        "additionalProperties",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "contains",
+        "propertyNames",
+        "contentSchema",
+    ];
+    let Value::Object(object) = schema else {
+        return;
+    };
+    object.retain(|key, _| !ANNOTATIONS.contains(&key.as_str()) && !key.starts_with("x-"));
+    for (key, value) in object.iter_mut() {
+        if SCHEMA_MAPS.contains(&key.as_str()) {
+            if let Value::Object(members) = value {
+                // `dependencies` lists of names are no schemas and pass untouched.
+                members.values_mut().for_each(strip_annotations);
+            }
+        } else if SCHEMAS.contains(&key.as_str()) {
+            match value {
+                Value::Array(members) => members.iter_mut().for_each(strip_annotations),
+                other => strip_annotations(other),
+            }
+        }
+    }
+}
+
 fn strip_ids(value: &mut Value) {
     match value {
         Value::Object(object) => {
@@ -114,5 +188,38 @@ fn strip_ids(value: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(strip_ids),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_annotations;
+    use serde_json::json;
+
+    #[test]
+    fn annotations_go_and_properties_so_named_stay() {
+        let mut schema = json!({
+            "title": "T", "description": "d", "x-eventsmith": {"stream": "s"},
+            "type": "object",
+            "properties": {
+                "title": {"type": "string", "examples": ["a"], "minLength": 1},
+                "description": {"oneOf": [{"description": "x", "type": "null"}]}
+            },
+            "dependencies": {"title": ["description"]},
+            "required": ["title"]
+        });
+        strip_annotations(&mut schema);
+        assert_eq!(
+            schema,
+            json!({
+                "type": "object",
+                "properties": {
+                    "title": {"type": "string", "minLength": 1},
+                    "description": {"oneOf": [{"type": "null"}]}
+                },
+                "dependencies": {"title": ["description"]},
+                "required": ["title"]
+            })
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! `eventsmith service new`: a complete service crate for a project. Generated files (marked
 //! `@generated`) are rewritten on every run; user-owned files (the rules, the projections' logic,
-//! `Cargo.toml`) are written once and never overwritten, so the schemas can move on under code
-//! people wrote.
+//! the named conversions of `convert` upcast rules, `Cargo.toml`) are written once and never
+//! overwritten, so the schemas can move on under code people wrote.
 
+pub mod conversions;
 pub mod starters;
 
 use crate::codegen::Generated;
@@ -163,6 +164,13 @@ pub fn render(
             Owner::User,
         );
     }
+    for (version, module) in generated.api.conversions.iter().zip(&modules.2) {
+        add(
+            &format!("{}/{module}.rs", conversions::DIR),
+            conversions::conversions_file(version),
+            Owner::User,
+        );
+    }
     Ok(files)
 }
 
@@ -197,8 +205,8 @@ pub fn omissions(project: &Project, api: &Api) -> Vec<Diagnostic> {
     warnings
 }
 
-/// The user files' module names: (aggregates, projections).
-type Modules = (Vec<String>, Vec<String>);
+/// The user files' module names: (aggregates, projections, conversions).
+type Modules = (Vec<String>, Vec<String>, Vec<String>);
 
 /// What the templates see:
 /// - `name`, `project` (the schema project's name), `description`, `project_dir`;
@@ -207,6 +215,9 @@ type Modules = (Vec<String>, Vec<String>);
 ///   `commands[]` (`name`, `emits` as Markdown);
 /// - `projections[]`: `name`, `module`, `projection` (the generated type's path), `key`,
 ///   `subscribes` (Markdown);
+/// - `conversions[]`, one per version module whose upcast rules `convert` fields: `module` (of
+///   its file in `src/conversions/`), `conversions` (the generated trait's path), `methods[]`
+///   (the conversions' names);
 /// - `first_command` (`aggregate`, `name`) and `required_commands[]`, for the tests.
 pub fn template_data(project: &Project, api: &Api, settings: &Settings) -> (Value, Modules) {
     let code = |events: &mut dyn Iterator<Item = &str>| {
@@ -254,6 +265,19 @@ pub fn template_data(project: &Project, api: &Api, settings: &Settings) -> (Valu
             })
         })
         .collect();
+    let conversion_modules = conversions::module_names(&api.conversions);
+    let conversions: Vec<Value> = api
+        .conversions
+        .iter()
+        .zip(&conversion_modules)
+        .map(|(c, module)| {
+            json!({
+                "module": module,
+                "conversions": c.conversions.join("::"),
+                "methods": c.methods.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
     let commands = || {
         api.aggregates
             .iter()
@@ -285,10 +309,14 @@ pub fn template_data(project: &Project, api: &Api, settings: &Settings) -> (Valu
         "standalone": settings.standalone,
         "aggregates": aggregates,
         "projections": projections,
+        "conversions": conversions,
         "first_command": first_command,
         "required_commands": required_commands,
     });
-    (data, (aggregate_modules, projection_modules))
+    (
+        data,
+        (aggregate_modules, projection_modules, conversion_modules),
+    )
 }
 
 /// Writes the service's files under `dir`: generated ones only over files `service new` signed,

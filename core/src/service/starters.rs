@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 /// Names the generated types a file uses: by their own name where it is unique in the file
 /// (imported with `use`), by their full path otherwise.
-struct Imports {
+pub(super) struct Imports {
     used: Vec<RustPath>,
     /// Names the file declares itself (`Rules`, `Handler`): generated types so named keep
     /// their full path.
@@ -21,14 +21,14 @@ struct Imports {
 }
 
 impl Imports {
-    fn new(reserved: &'static [&'static str]) -> Self {
+    pub(super) fn new(reserved: &'static [&'static str]) -> Self {
         Self {
             used: Vec::new(),
             reserved,
         }
     }
 
-    fn name(&mut self, path: &RustPath) -> TokenStream {
+    pub(super) fn name(&mut self, path: &RustPath) -> TokenStream {
         let last = path.last().expect("a path names an item");
         if self.reserved.contains(&last.as_str()) {
             return full(path);
@@ -52,7 +52,7 @@ impl Imports {
 
     /// The `use` items, for the paths named by their own name (the first of each name), one
     /// per module, sorted.
-    fn items(&self) -> TokenStream {
+    pub(super) fn items(&self) -> TokenStream {
         let mut by_name: BTreeMap<&str, &RustPath> = BTreeMap::new();
         for path in &self.used {
             by_name.entry(path.last().expect("a path")).or_insert(path);
@@ -95,7 +95,7 @@ fn shared<'a>(fields: &'a [String], with: &[String]) -> Vec<&'a str> {
         .collect()
 }
 
-fn file(docs: &str, uses: TokenStream, body: TokenStream) -> String {
+pub(super) fn file(docs: &str, uses: TokenStream, body: TokenStream) -> String {
     let docs = docs.lines().map(|line| {
         let line = format!(" {line}");
         let line = line.trim_end();
@@ -105,7 +105,7 @@ fn file(docs: &str, uses: TokenStream, body: TokenStream) -> String {
 }
 
 /// `#[doc]` attributes for `text`, wrapped at 92 columns.
-fn doc(text: &str) -> TokenStream {
+pub(super) fn doc(text: &str) -> TokenStream {
     let mut lines = vec![String::new()];
     for word in text.split_whitespace() {
         let line = lines.last_mut().expect("a line");

@@ -195,7 +195,8 @@ impl Checker {
         }
     }
 
-    /// `const` or `enum` for values without a Rust enum of their own: compared as JSON.
+    /// `const` or `enum` for values without a Rust enum of their own: compared as JSON Schema
+    /// compares (`-2` equals `-2.0`).
     pub fn one_of_values<T: serde::Serialize>(&mut self, value: &T, allowed: &[&str]) {
         let Ok(actual) = serde_json::to_value(value) else {
             return self.fail("cannot be compared with its allowed values");
@@ -204,7 +205,7 @@ impl Checker {
         if !allowed
             .iter()
             .filter_map(allowed_value)
-            .any(|v| v == actual)
+            .any(|v| json_equal(&v, &actual))
         {
             match allowed {
                 [one] => self.fail(format!("must be {one}")),
@@ -216,6 +217,30 @@ impl Checker {
     /// The violations found so far.
     pub fn into_violations(self) -> Vec<Violation> {
         self.violations
+    }
+}
+
+/// Equality as JSON Schema defines it for `const`, `enum` and `uniqueItems`: numbers by value
+/// (`1` equals `1.0`), arrays item by item, objects key by key in any order.
+pub fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
+                (Some(x), Some(y), _, _) => x == y,
+                (_, _, Some(x), Some(y)) => x == y,
+                _ => x.as_f64() == y.as_f64(),
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_equal(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(key, x)| y.get(key).is_some_and(|y| json_equal(x, y)))
+        }
+        _ => a == b,
     }
 }
 
@@ -375,5 +400,22 @@ mod tests {
                 "/: must be 4",
             ]
         );
+    }
+
+    #[test]
+    fn json_schema_equality_compares_numbers_by_value() {
+        use serde_json::json;
+        assert!(json_equal(&json!(-2), &json!(-2.0)));
+        assert!(json_equal(&json!([1, {"a": 2.0}]), &json!([1.0, {"a": 2}])));
+        assert!(json_equal(
+            &json!({"a": 1, "b": 2}),
+            &json!({"b": 2, "a": 1})
+        ));
+        assert!(!json_equal(&json!(1), &json!(true)));
+        assert!(!json_equal(&json!([1]), &json!([1, 1])));
+        assert!(!json_equal(&json!({"a": 1}), &json!({"a": 1, "b": null})));
+        let mut checker = Checker::default();
+        checker.one_of_values(&json!(-2.0), &["-2", "3"]);
+        assert!(checker.into_violations().is_empty());
     }
 }

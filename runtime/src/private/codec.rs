@@ -1,6 +1,7 @@
 //! What generated `EventSet` implementations call: decode a payload into a version's type and
 //! check its constraints, encode the latest version.
 
+use super::schema::Schema;
 use crate::validate::{Validate, violations};
 use crate::{DecodeError, EncodeError};
 
@@ -9,12 +10,21 @@ pub fn decode<T>(event_type: &str, version: u32, payload: &[u8]) -> Result<T, De
 where
     T: serde::de::DeserializeOwned + Validate,
 {
-    let value: T =
-        serde_json::from_slice(payload).map_err(|source| DecodeError::InvalidPayload {
-            event_type: event_type.to_owned(),
-            version,
-            source,
-        })?;
+    let invalid = |source| DecodeError::InvalidPayload {
+        event_type: event_type.to_owned(),
+        version,
+        source,
+    };
+    let value: T = match serde_json::from_slice(payload) {
+        Ok(value) => value,
+        // Rare: an integer written with a fraction of zero (`2.0`), which JSON Schema counts an
+        // integer; decoded again through a JSON value.
+        Err(error) if error.is_data() => {
+            let json: serde_json::Value = serde_json::from_slice(payload).map_err(invalid)?;
+            deserialize(&json).map_err(invalid)?
+        }
+        Err(error) => return Err(invalid(error)),
+    };
     let violations = violations(&value);
     if violations.is_empty() {
         Ok(value)
@@ -25,6 +35,112 @@ where
             violations,
         })
     }
+}
+
+/// Decodes `payload` as `T`, like [`decode`], then checks it against `schema`: for an event
+/// version whose schema has keywords its Rust type does not express (a `oneOf` that must match
+/// exactly one alternative, `not`, conditionals, a subschema without a `type`, ...). The typed
+/// decode runs first, so its messages come first; the schema then reports every violation left.
+pub fn decode_checked<T>(
+    event_type: &str,
+    version: u32,
+    payload: &[u8],
+    schema: &Schema,
+) -> Result<T, DecodeError>
+where
+    T: serde::de::DeserializeOwned + Validate,
+{
+    let invalid = |source| DecodeError::InvalidPayload {
+        event_type: event_type.to_owned(),
+        version,
+        source,
+    };
+    let json: serde_json::Value = serde_json::from_slice(payload).map_err(invalid)?;
+    let value = deserialize(&json).map_err(invalid)?;
+    let mut found = violations(&value);
+    if found.is_empty() {
+        found = schema.violations(&json);
+    }
+    if found.is_empty() {
+        Ok(value)
+    } else {
+        Err(DecodeError::Violations {
+            event_type: event_type.to_owned(),
+            version,
+            violations: found,
+        })
+    }
+}
+
+/// Deserializes `json` as `T`, reading an integer written with a zero fraction (`2.0`) where `T`
+/// wants an integer: JSON Schema counts `2.0` an integer, serde does not. Each such number is
+/// found by the path of the error it causes and rewritten as an integer (it re-encodes as `2`);
+/// numbers of other types keep their spelling.
+fn deserialize<T: serde::de::DeserializeOwned>(
+    json: &serde_json::Value,
+) -> Result<T, serde_json::Error> {
+    let mut first = match serde_path_to_error::deserialize::<_, T>(json) {
+        Ok(value) => return Ok(value),
+        Err(error) => error,
+    };
+    let mut json = json.clone();
+    // Each pass rewrites one number; a payload has finitely many.
+    loop {
+        let Some(slot) = integral_float_at(&mut json, first.path()) else {
+            // A JSON value has no line and column to report: the pointer says where.
+            let at = pointer(first.path());
+            let error = first.into_inner();
+            return Err(if at.is_empty() {
+                error
+            } else {
+                serde::de::Error::custom(format!("{at}: {error}"))
+            });
+        };
+        *slot = serde_json::Value::from(slot.as_f64().unwrap_or_default() as i64);
+        match serde_path_to_error::deserialize::<_, T>(&json) {
+            Ok(value) => return Ok(value),
+            Err(error) => first = error,
+        }
+    }
+}
+
+/// The number at `path` in `json`, when it is a float with a zero fraction within `i64`.
+fn integral_float_at<'a>(
+    json: &'a mut serde_json::Value,
+    path: &serde_path_to_error::Path,
+) -> Option<&'a mut serde_json::Value> {
+    use serde_path_to_error::Segment;
+    let mut at = json;
+    for segment in path {
+        at = match segment {
+            Segment::Seq { index } => at.get_mut(*index)?,
+            Segment::Map { key } => at.get_mut(key.as_str())?,
+            Segment::Enum { .. } | Segment::Unknown => return None,
+        };
+    }
+    let number = at.as_f64().filter(|_| at.is_f64())?;
+    // Within `i64`, where every such float is an exact integer.
+    let integral = number.fract() == 0.0
+        && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&number);
+    integral.then_some(at)
+}
+
+/// A serde path as a JSON pointer.
+pub(super) fn pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path {
+        let token = match segment {
+            Segment::Seq { index } => index.to_string(),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                key.replace('~', "~0").replace('/', "~1")
+            }
+            Segment::Unknown => continue,
+        };
+        pointer.push('/');
+        pointer.push_str(&token);
+    }
+    pointer
 }
 
 /// Encodes an event as JSON.

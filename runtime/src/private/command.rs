@@ -1,48 +1,10 @@
 //! What generated `CommandSet::decode` calls: a command's bundled JSON Schema, compiled on first
 //! use, and the decode that checks a payload against it before decoding it.
 
+use super::codec::pointer;
+use super::schema::Schema;
 use crate::CommandError;
 use crate::validate::{Validate, Violation, violations};
-
-/// A command's JSON Schema (bundled: the files it references are inside it), compiled on first
-/// use. Generated code holds one per command in a `static`.
-pub struct Schema {
-    text: &'static str,
-    validator: std::sync::OnceLock<Option<jsonschema::Validator>>,
-}
-
-impl Schema {
-    /// The schema whose JSON is `text`.
-    pub const fn new(text: &'static str) -> Self {
-        Self {
-            text,
-            validator: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// Every way `value` breaks the schema, each with its JSON pointer, in schema order.
-    pub fn violations(&self, value: &serde_json::Value) -> Vec<Violation> {
-        let validator = self.validator.get_or_init(|| {
-            // Generated schemas were validated when the code was generated; one that does not
-            // compile leaves the typed checks alone in charge.
-            let schema: serde_json::Value = serde_json::from_str(self.text).ok()?;
-            jsonschema::options()
-                .should_validate_formats(true)
-                .build(&schema)
-                .ok()
-        });
-        let Some(validator) = validator else {
-            return Vec::new();
-        };
-        validator
-            .iter_errors(value)
-            .map(|error| Violation {
-                pointer: error.instance_path().to_string(),
-                message: error.to_string(),
-            })
-            .collect()
-    }
-}
 
 /// Decodes `payload` as command `name`, of type `C`: what generated `CommandSet::decode` calls.
 /// The payload is first checked against the command's `schema`, so every violation is reported at
@@ -79,24 +41,6 @@ where
             violations: found,
         })
     }
-}
-
-/// A serde path as a JSON pointer.
-fn pointer(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut pointer = String::new();
-    for segment in path {
-        let token = match segment {
-            Segment::Seq { index } => index.to_string(),
-            Segment::Map { key } | Segment::Enum { variant: key } => {
-                key.replace('~', "~0").replace('/', "~1")
-            }
-            Segment::Unknown => continue,
-        };
-        pointer.push('/');
-        pointer.push_str(&token);
-    }
-    pointer
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! What generated code calls and users should not: the decode and encode plumbing of event sets
-//! (`codec`), the constraint checker (`Checker`, `Pattern`), command schemas (`command`), the one
+//! (`codec`), the constraint checker (`Checker`, `Pattern`), bundled schemas (`Schema`) and command
+//! decoding (`command`), the one
 //! upcast conversion through JSON (`via_json`), `double_option` for optional nullable fields, and
 //! the generated tests' assertions (`testing`). Hidden from the docs and not part of the API: it
 //! changes with the generator (as serde's `__private` and prost's `encoding` do).
@@ -8,9 +9,11 @@ mod checker;
 pub mod codec;
 pub mod command;
 pub mod double_option;
+pub mod schema;
 pub mod testing;
 
-pub use checker::{Checker, Numeric, Pattern};
+pub use checker::{Checker, Numeric, Pattern, json_equal};
+pub use schema::Schema;
 
 use crate::UpcastError;
 use serde::Serialize;
@@ -25,4 +28,15 @@ pub fn via_json<From: Serialize, To: DeserializeOwned>(
     serde_json::to_value(value)
         .and_then(serde_json::from_value)
         .map_err(|e| UpcastError::new(format!("`{path}`: {e}")))
+}
+
+/// Reads a required, nullable property into its `Option`: serde's derive reads the absence of an
+/// `Option` field as `None`, while a field read through a function must be present, so only
+/// `null` is `None` here.
+pub fn required_nullable<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer)
 }

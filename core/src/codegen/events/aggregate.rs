@@ -7,9 +7,12 @@ use super::{
     Rule, Settings, TokenStream, Ty, TypeSpace, Upcasts, aggregate_enum_name, deciders, doc_attrs,
     event_tests, format_ident, format_items, ident, path, quote, unsuffixed,
 };
+use crate::codegen::api::{ConversionApi, ConversionsApi, path_in, type_api};
+use crate::codegen::types::keyword_pointer;
 
 /// The formatted module of one aggregate: its version modules with their types, upcasters and
-/// `Event` impls, the latest aliases, decode chains, the aggregate's enum and its tests.
+/// `Event` impls, the latest aliases, decode chains, the aggregate's enum and its tests; and the
+/// `Conversions` traits its `convert` rules call, for hand-written code to implement.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn aggregate_source(
     project: &Project,
@@ -20,7 +23,7 @@ pub(super) fn aggregate_source(
     planned: &[PlannedEvent<'_>],
     roots: &RootCounts,
     model: &deciders::PlannedModel<'_>,
-) -> Result<String, Vec<Diagnostic>> {
+) -> Result<(String, Vec<ConversionsApi>), Vec<Diagnostic>> {
     let space = emitter.space;
     let aggregate_path = vec![module_name.to_owned()];
     let mut versions: BTreeMap<u32, usize> = BTreeMap::new();
@@ -92,11 +95,27 @@ pub(super) fn aggregate_source(
         }
     }
     // Helper conversions, and the traits of named conversions, module by module.
+    let mut conversions = Vec::new();
     for (module, upcasts) in version_upcasts {
         let module_items = items.entry(module).or_default();
         module_items.extend(upcasts.items);
         if !upcasts.conversions.is_empty() {
             let module_path = &space.modules[module];
+            conversions.push(ConversionsApi {
+                module: module_path.clone(),
+                conversions: path_in(space, module, "Conversions"),
+                upcasters: vec!["Upcasters".to_owned()],
+                methods: upcasts
+                    .conversions
+                    .iter()
+                    .map(|c| ConversionApi {
+                        name: c.name.to_string(),
+                        input: type_api(space, &c.input_ty),
+                        output: type_api(space, &c.output_ty),
+                        uses: c.uses.clone(),
+                    })
+                    .collect(),
+            });
             let methods = upcasts.conversions.iter().map(|c| {
                 let (name, input, output) = (&c.name, &c.input, &c.output);
                 quote! { fn #name(value: #input) -> ::std::result::Result<#output, ::eventsmith::UpcastError>; }
@@ -163,7 +182,7 @@ pub(super) fn aggregate_source(
     let doc = doc_attrs(Some(&format!(
         "The `{aggregate}` aggregate's events: every version, the latest aliased here."
     )));
-    Ok(format_items(
+    let source = format_items(
         quote! {
             #doc
             #[allow(dead_code, deprecated)]
@@ -173,7 +192,8 @@ pub(super) fn aggregate_source(
             }
         },
         settings.format,
-    ))
+    );
+    Ok((source, conversions))
 }
 
 /// How many event versions have each named type as their root: a root shared by several gets no
@@ -251,6 +271,7 @@ pub(super) fn upcaster(
             }
         });
     }
+    upcasts.upcasting(&event_type, from, version.version);
     upcasts
         .function(&function, &doc, &previous.ty, &planned.ty, &upcast.rules)
         .map_err(|message| {
@@ -295,12 +316,32 @@ pub(super) fn decode_function(
                 quote! { let event = #module(event).map_err(|e| e.at(#event_type, #from))?; },
             );
         }
+        let decode = match &planned.schema {
+            None => {
+                quote! { ::eventsmith::__private::codec::decode::<#ty>(#event_type, #number, payload) }
+            }
+            Some((text, why)) => {
+                let doc = format!(
+                    " Version {} is also checked against its schema: its type does not express `{}` at `{}`.",
+                    version.version,
+                    why.keyword,
+                    keyword_pointer(why)
+                );
+                quote! {
+                    {
+                        #[doc = #doc]
+                        static SCHEMA: ::eventsmith::__private::Schema = ::eventsmith::__private::Schema::new(#text);
+                        ::eventsmith::__private::codec::decode_checked::<#ty>(#event_type, #number, payload, &SCHEMA)
+                    }
+                }
+            }
+        };
         if steps.is_empty() {
-            quote! { #number => ::eventsmith::__private::codec::decode::<#ty>(#event_type, #number, payload), }
+            quote! { #number => #decode, }
         } else {
             quote! {
                 #number => {
-                    let event = ::eventsmith::__private::codec::decode::<#ty>(#event_type, #number, payload)?;
+                    let event = #decode?;
                     #(#steps)*
                     ::std::result::Result::Ok(event)
                 }

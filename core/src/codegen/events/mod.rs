@@ -56,7 +56,7 @@ pub fn render(
     }
     let projection_plan =
         (!project.projections.is_empty()).then(|| projections::plan(project, &mut space));
-    let api = api_of(
+    let mut api = api_of(
         project,
         &space,
         &aggregates,
@@ -109,7 +109,10 @@ pub fn render(
     }
     for result in results {
         match result {
-            Ok(source) => sources.push(source),
+            Ok((source, mut conversions)) => {
+                sources.push(source);
+                api.conversions.append(&mut conversions);
+            }
             Err(mut found) => errors.append(&mut found),
         }
     }

@@ -4,14 +4,16 @@
 //! any other file in the shared `types` module.
 
 mod choices;
+mod coverage;
 mod objects;
 mod plan;
+
+pub use coverage::{Unenforced, keyword_pointer};
 
 use plan::{Kind, shape_name, unboxed};
 
 use super::names::{Scope, field_name, type_name};
 use crate::diagnostic::Diagnostic;
-use crate::diagnostic::Rule;
 use crate::schema::pattern::RustPattern;
 use crate::schema::store::{DocId, NodeRef, Store};
 use crate::schema::view::View;
@@ -43,7 +45,7 @@ pub enum Ty {
     Json,
     /// `Vec<T>`
     Vec(Box<Ty>),
-    /// `BTreeMap<String, T>`
+    /// `IndexMap<String, T>`: a map keeps its keys in the payload's order.
     Map(Box<Ty>),
     /// `(A, B, …)` for a closed tuple.
     Tuple(Vec<Ty>),
@@ -282,6 +284,9 @@ pub struct TypeSpace<'a> {
     module_of_doc: HashMap<DocId, usize>,
     module_index: HashMap<Vec<String>, usize>,
     scopes: Vec<Scope>,
+    /// Names claimed for an item of a module by its role (`state`), so every pass that names
+    /// the item gets the one name.
+    items: HashMap<(usize, &'static str), String>,
     by_node: HashMap<(NodeRef, Option<String>), usize>,
     building: Vec<usize>,
 }
@@ -300,6 +305,7 @@ impl<'a> TypeSpace<'a> {
             module_of_doc: HashMap::new(),
             module_index: HashMap::from([(Vec::new(), 0)]),
             scopes: vec![Scope::new()],
+            items: HashMap::new(),
             by_node: HashMap::new(),
             building: Vec::new(),
         }
@@ -331,9 +337,27 @@ impl<'a> TypeSpace<'a> {
         self.scopes[module].claim(name.to_owned())
     }
 
+    /// The name of the item of `module` that plays `role`: claimed as `name` the first time,
+    /// the same name afterwards.
+    pub fn claim_item(&mut self, module: usize, role: &'static str, name: &str) -> String {
+        if let Some(claimed) = self.items.get(&(module, role)) {
+            return claimed.clone();
+        }
+        let claimed = self.claim(module, name);
+        self.items.insert((module, role), claimed.clone());
+        claimed
+    }
+
     /// The type of an event version's root, named `name` (already claimed in its module).
     pub fn add_root(&mut self, node: &NodeRef, name: &str) -> Ty {
-        if self.is_object_like(node) && !self.by_node.contains_key(&(node.clone(), None)) {
+        // An event's payload is an object: a root with `properties` is a struct even without
+        // `"type": "object"` (whose absence then sends the payload to the schema check too).
+        let untyped_object = self
+            .object(node)
+            .is_some_and(|o| !o.contains_key("type") && o.contains_key("properties"));
+        if (self.is_object_like(node) || untyped_object)
+            && !self.by_node.contains_key(&(node.clone(), None))
+        {
             return self.named_as(node, name, None, Some(name.to_owned()));
         }
         self.ty(node, name)

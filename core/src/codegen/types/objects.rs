@@ -2,9 +2,21 @@
 //! `allOf` members merged, and the checks on keys.
 
 use super::{
-    Additional, Checks, Diagnostic, Field, Item, Kind, NodeRef, Rule, RustPattern, Scope, Ty,
-    TypeSpace, Value, View, field_name, pointer, type_name, unboxed,
+    Additional, Checks, Field, Item, Kind, NodeRef, RustPattern, Scope, Ty, TypeSpace, Value, View,
+    field_name, type_name, unboxed,
 };
+
+/// Keywords that may evaluate an object's keys besides `properties` and `patternProperties`,
+/// as `unevaluatedProperties` counts them.
+const EVALUATING: &[&str] = &[
+    "oneOf",
+    "anyOf",
+    "if",
+    "then",
+    "else",
+    "dependentSchemas",
+    "$dynamicRef",
+];
 
 impl<'a> TypeSpace<'a> {
     pub(super) fn item(&mut self, node: &NodeRef, view: &View<'a>, without: Option<&str>) -> Item {
@@ -55,8 +67,23 @@ impl<'a> TypeSpace<'a> {
                 }
             }
         }
+        // `unevaluatedProperties: false` closes the struct only where nothing else may evaluate
+        // a key: no applicator, no `$ref` beside it, no member whose own `additionalProperties`
+        // or `unevaluatedProperties` allows keys (the schema check refuses what it must).
+        let allows_keys = |view: &View<'_>, keyword: &str| {
+            view.get(keyword)
+                .is_some_and(|(v, _)| v != &Value::Bool(false))
+        };
+        let evaluated_elsewhere = sources.iter().any(|member| {
+            let member = View::resolve(self.store, member);
+            member.layers.len() > 1
+                || EVALUATING.iter().any(|k| member.has(k))
+                || allows_keys(&member, "additionalProperties")
+                || allows_keys(&member, "unevaluatedProperties")
+        });
         let closed_by = ["additionalProperties", "unevaluatedProperties"]
             .into_iter()
+            .filter(|k| *k == "additionalProperties" || !evaluated_elsewhere)
             .find(|k| view.get(k).is_some_and(|(v, _)| v == &Value::Bool(false)));
         closed |= closed_by.is_some();
         // Keys matching a `patternProperties` pattern (of the node or an `allOf` member) are
@@ -136,21 +163,12 @@ impl<'a> TypeSpace<'a> {
     /// by `closed_by`, which every undeclared key must match. Empty where that could refuse a
     /// key the schema allows: a `$ref` beside keywords (the declared properties are read from
     /// one layer), keywords that may evaluate a key under `unevaluatedProperties`, or a pattern
-    /// that cannot be enforced (with a warning that names it).
+    /// the Rust regex crate cannot compile.
     pub(super) fn key_patterns(
         &mut self,
         members: &[NodeRef],
         closed_by: &str,
     ) -> Vec<RustPattern> {
-        const EVALUATING: &[&str] = &[
-            "oneOf",
-            "anyOf",
-            "if",
-            "then",
-            "else",
-            "dependentSchemas",
-            "$dynamicRef",
-        ];
         let views: Vec<View<'a>> = members
             .iter()
             .map(|member| View::resolve(self.store, member))
@@ -166,30 +184,17 @@ impl<'a> TypeSpace<'a> {
         if !only_keys_of_patterns {
             return Vec::new();
         }
-        let mut translated = Vec::new();
-        let mut enforced = true;
-        for view in &views {
-            let Some((Value::Object(patterns), at)) = view.get("patternProperties") else {
-                continue;
-            };
-            for pattern in patterns.keys() {
-                match RustPattern::translate(pattern) {
-                    Ok(rust) => translated.push(rust),
-                    Err(reason) => {
-                        enforced = false;
-                        let warning = Diagnostic::new(
-                            Rule::PatternNotEnforced,
-                            format!("the pattern `{pattern}` {reason}, so decoding does not check this object's keys"),
-                        )
-                        .with_help("rewrite it without look-around or backreferences, or with smaller repetitions, to have the keys checked");
-                        let pointer = pointer::push(&at.pointer, pattern);
-                        self.diagnostics
-                            .push(self.store.document(at.doc).diagnostic_at(warning, &pointer));
-                    }
-                }
-            }
-        }
-        if enforced { translated } else { Vec::new() }
+        // A pattern the Rust regex crate cannot compile leaves the keys to the schema check.
+        views
+            .iter()
+            .filter_map(|view| match view.get("patternProperties") {
+                Some((Value::Object(patterns), _)) => Some(patterns.keys()),
+                _ => None,
+            })
+            .flatten()
+            .map(|pattern| RustPattern::translate(pattern).ok())
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default()
     }
 
     /// What decoding checks of `propertyNames` at `node`: the lengths, pattern and allowed values

@@ -2,8 +2,8 @@
 //! literals, arrays and the constraint checks that go with a type.
 
 use super::{
-    Checks, Diagnostic, Format, Item, Map, NodeRef, Rule, RustPattern, Ty, TypeDef, TypeSpace,
-    Value, View, docs, pointer, type_name,
+    Checks, Format, Item, Map, NodeRef, RustPattern, Ty, TypeDef, TypeSpace, Value, View, docs,
+    pointer, type_name,
 };
 
 impl<'a> TypeSpace<'a> {
@@ -88,12 +88,9 @@ impl<'a> TypeSpace<'a> {
             Some("number") => Kind::Number,
             Some("boolean") => Kind::Boolean,
             Some("array") => Kind::Array,
-            Some(_) => Kind::Json,
-            None if object.contains_key("properties") => Kind::Object,
-            None if object.contains_key("items") || object.contains_key("prefixItems") => {
-                Kind::Array
-            }
-            None => Kind::Json,
+            // Without `type`, object and array keywords hold only for objects and arrays: any
+            // other value is valid, so the Rust type is a JSON value (the schema checks it).
+            Some(_) | None => Kind::Json,
         }
     }
 
@@ -207,12 +204,10 @@ impl<'a> TypeSpace<'a> {
         if values.iter().all(|v| v.is_string()) {
             return self.named(node, hint, None);
         }
+        // Numbers stay `serde_json::Number`, whose spelling survives a round trip: `1.0` is a
+        // valid value of `const: 1`.
         let base = if values.iter().all(|v| v.is_boolean()) {
             Ty::Bool
-        } else if values.iter().all(|v| v.is_i64()) {
-            Ty::I64
-        } else if values.iter().all(|v| v.is_u64()) {
-            Ty::U64
         } else if values.iter().all(|v| v.is_number()) {
             Ty::Number
         } else {
@@ -272,21 +267,12 @@ impl<'a> TypeSpace<'a> {
             Ty::String | Ty::Format(_) => {
                 checks.min_length = count("minLength");
                 checks.max_length = count("maxLength");
-                if let Some(pattern) = object.get("pattern").and_then(Value::as_str) {
-                    match RustPattern::translate(pattern) {
-                        Ok(translated) => checks.pattern = Some(translated),
-                        Err(reason) => {
-                            let at = pointer::push(&node.pointer, "pattern");
-                            let warning = Diagnostic::new(
-                                Rule::PatternNotEnforced,
-                                format!("the pattern `{pattern}` {reason}, so decoding does not check it"),
-                            )
-                            .with_help("rewrite it without look-around or backreferences, or with smaller repetitions, to have it enforced");
-                            self.diagnostics
-                                .push(self.store.document(node.doc).diagnostic_at(warning, &at));
-                        }
-                    }
-                }
+                // A pattern the Rust regex crate cannot compile (look-around, backreferences) is
+                // left to the schema check (see `coverage`).
+                checks.pattern = object
+                    .get("pattern")
+                    .and_then(Value::as_str)
+                    .and_then(|pattern| RustPattern::translate(pattern).ok());
             }
             Ty::I32 | Ty::I64 | Ty::U32 | Ty::U64 | Ty::Number => {
                 let draft4_exclusive = |k: &str| object.get(k) == Some(&Value::Bool(true));

@@ -315,25 +315,9 @@ pub(super) fn types(view: &View<'_>) -> Option<BTreeSet<String>> {
     Some(
         values
             .into_iter()
-            .map(|v| json_type(&v).to_owned())
+            .map(|v| crate::schema::json_type(&v).to_owned())
             .collect(),
     )
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n)
-            if n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0) =>
-        {
-            "integer"
-        }
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 /// Whether a type set admits values of type `t` (an absent set admits all).

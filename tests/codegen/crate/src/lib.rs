@@ -12,7 +12,7 @@ impl custom_upcaster::cart::v2::CartCheckedOutFromV1 for custom_upcaster::Upcast
     fn upcast(
         prev: custom_upcaster::cart::v1::CartCheckedOut,
     ) -> Result<custom_upcaster::cart::v2::CartCheckedOut, eventsmith::UpcastError> {
-        let mut quantities = std::collections::BTreeMap::new();
+        let mut quantities = eventsmith::indexmap::IndexMap::new();
         for line in prev.lines {
             *quantities.entry(line.sku).or_insert(0) += line.quantity;
         }
@@ -130,5 +130,85 @@ mod tests {
                 .contains("/trigger/when: the key matches none of the allowed patterns `^x-`"),
             "{neither}"
         );
+    }
+
+    /// Keywords no Rust type expresses are enforced by the event's schema after the typed
+    /// decode: each payload below breaks exactly one of them and is refused at its pointer;
+    /// the valid ones decode and re-encode to the same JSON.
+    #[test]
+    fn keywords_without_a_rust_form_are_enforced_by_the_schema() {
+        use super::keywords_enforced::probe::decode_checked;
+        let decode =
+            |payload: &serde_json::Value| decode_checked(1, payload.to_string().as_bytes());
+        for valid in [
+            serde_json::json!({"share": 4, "nickname": null}),
+            serde_json::json!({"share": 9, "nickname": "Ada", "above": 1.5, "non_zero": -2}),
+            serde_json::json!({"share": 3, "nickname": null, "above": [1], "nothing": null,
+                "pair": ["a", 1], "kind": "bounded", "limit": 10, "extra": {"a": 1}}),
+        ] {
+            let event = decode(&valid).unwrap_or_else(|e| panic!("{valid}: {e}"));
+            let again: serde_json::Value = serde_json::to_value(&event).unwrap();
+            assert_eq!(again, valid, "round trip");
+        }
+        // JSON Schema counts `-2.0` an integer: it decodes into the `i64`, which writes `-2`.
+        let float = serde_json::json!({"share": 9, "nickname": "Ada", "non_zero": -2.0});
+        let event = decode(&float).unwrap();
+        assert_eq!(event.non_zero, Some(-2));
+        for (invalid, pointer) in [
+            (serde_json::json!({"share": 6, "nickname": null}), "/share"),
+            (serde_json::json!({"share": 5, "nickname": null}), "/share"),
+            (
+                serde_json::json!({"share": 2, "nickname": null, "non_zero": 0}),
+                "/non_zero",
+            ),
+            (
+                serde_json::json!({"share": 2, "nickname": null, "above": 1}),
+                "/above",
+            ),
+            (serde_json::json!({"share": 2}), ""),
+            (
+                serde_json::json!({"share": 2, "nickname": null, "nothing": 1}),
+                "/nothing",
+            ),
+            (
+                serde_json::json!({"share": 2, "nickname": null, "pair": ["a", 1, 2]}),
+                "/pair/2",
+            ),
+            (
+                serde_json::json!({"share": 2, "nickname": null, "pair": [1]}),
+                "/pair/0",
+            ),
+            (
+                serde_json::json!({"share": 2, "nickname": null, "kind": "bounded"}),
+                "",
+            ),
+            (
+                serde_json::json!({"share": 2, "nickname": null, "limit": 1}),
+                "",
+            ),
+            (
+                serde_json::json!({"share": 2, "nickname": null, "extra": {"a": 1, "b": 2}}),
+                "/extra/b",
+            ),
+            (
+                serde_json::json!({"share": 2, "nickname": null, "never": 1}),
+                "/never",
+            ),
+        ] {
+            let refused = decode(&invalid).map(|_| ()).unwrap_err().to_string();
+            assert!(
+                refused.contains(&format!("{pointer}: ")) || refused.contains("missing field"),
+                "{invalid}: expected a violation at `{pointer}`, got: {refused}"
+            );
+        }
+    }
+
+    /// An `enum` of numbers compares by value, as JSON Schema does: `-2.0` is `-2`.
+    #[test]
+    fn numeric_enums_compare_by_value() {
+        use eventsmith::__private::Checker;
+        let mut checker = Checker::default();
+        checker.one_of_values(&serde_json::json!(-2.0), &["-2", "1"]);
+        assert!(checker.into_violations().is_empty());
     }
 }

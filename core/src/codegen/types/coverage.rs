@@ -1,0 +1,380 @@
+//! Whether the Rust type planned for a schema enforces every keyword of it. Where it does not (a
+//! `oneOf` that must match exactly one alternative, `not`, conditionals, a subschema without a
+//! `type`, ...), generated decoding also checks the payload against the bundled schema with the
+//! runtime's validator. Conservative: a keyword this walk does not know to be expressed by the
+//! type, or checked by generated code, sends the payload to the validator.
+
+use super::plan::{TYPE_KEYWORDS, types_of};
+use super::{NodeRef, TypeSpace, Value, View};
+use crate::schema::draft::Draft;
+use crate::schema::keywords::is_keyword;
+use crate::schema::pattern::RustPattern;
+use crate::text::pointer;
+use std::collections::HashSet;
+
+/// A keyword the planned type does not enforce, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unenforced {
+    /// The subschema holding it.
+    pub at: NodeRef,
+    /// The keyword (`false` for a `false` schema).
+    pub keyword: String,
+}
+
+/// Keywords that assert nothing about an instance.
+const ANNOTATIONS: &[&str] = &[
+    "$schema",
+    "$id",
+    "id",
+    "$anchor",
+    "$dynamicAnchor",
+    "$recursiveAnchor",
+    "$comment",
+    "$defs",
+    "definitions",
+    "$vocabulary",
+    "title",
+    "description",
+    "default",
+    "examples",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "contentMediaType",
+    "contentEncoding",
+    "contentSchema",
+    // Formats assert only where eventsmith maps them to a validated type (`Format`), which is
+    // the type's own check; JSON Schema makes the others annotations.
+    "format",
+];
+
+/// The keywords each JSON type's planned Rust type enforces (besides `type` itself).
+fn enforced_for(json_type: &str) -> &'static [&'static str] {
+    match json_type {
+        "object" => &[
+            "properties",
+            "required",
+            "additionalProperties",
+            "minProperties",
+            "maxProperties",
+        ],
+        "array" => &[
+            "items",
+            "prefixItems",
+            "additionalItems",
+            "minItems",
+            "maxItems",
+            "uniqueItems",
+        ],
+        "string" => &["minLength", "maxLength", "pattern"],
+        "integer" | "number" => &[
+            "minimum",
+            "maximum",
+            "exclusiveMinimum",
+            "exclusiveMaximum",
+            "multipleOf",
+        ],
+        _ => &[],
+    }
+}
+
+impl TypeSpace<'_> {
+    /// The first keyword at `node` or below (through `$ref`s) that decoding into the planned
+    /// type does not enforce; `None` when the type enforces the whole schema.
+    pub fn unenforced(&self, node: &NodeRef) -> Option<Unenforced> {
+        self.unenforced_at(node, &mut HashSet::new())
+    }
+
+    fn unenforced_at(&self, node: &NodeRef, seen: &mut HashSet<NodeRef>) -> Option<Unenforced> {
+        if !seen.insert(node.clone()) {
+            return None;
+        }
+        let found = |keyword: &str| unenforced(node, keyword);
+        let object = match self.store.value(node) {
+            Some(Value::Object(object)) => object,
+            Some(Value::Bool(false)) => return found("false"),
+            // `true`, or a broken reference (which `validate` reports).
+            _ => return None,
+        };
+        let draft = self.store.draft(node.doc).unwrap_or(Draft::Draft7);
+        let asserts = |key: &str| !ANNOTATIONS.contains(&key) && is_keyword(key, draft);
+        if object.contains_key("$ref") {
+            let overrides = draft.ref_overrides_siblings();
+            if !overrides && object.keys().any(|k| k != "$ref" && asserts(k)) {
+                return found("$ref");
+            }
+            let target = self.store.ref_target(node)?.clone().ok()?;
+            return self.unenforced_at(&target, seen);
+        }
+        let types = types_of(object);
+        let non_null: Vec<&str> = types.iter().copied().filter(|t| *t != "null").collect();
+        if object
+            .get("type")
+            .is_some_and(|t| !t.is_string() && !t.is_array())
+            || non_null.len() > 1
+            || (types.len() > non_null.len() && non_null.is_empty())
+        {
+            // A list of types (a JSON value) or `"null"` alone (`Option<Value>`).
+            return found("type");
+        }
+        let json_type = non_null.first().copied();
+        // `enum`/`const`: a Rust enum of the strings, or the values' type with a check by value.
+        if let Some(values) = literals(object) {
+            let fits = |value: &Value| match json_type {
+                None => true,
+                Some(t) => {
+                    value.is_null()
+                        || crate::schema::json_type(value) == t
+                        || (t == "number" && value.is_number())
+                }
+            };
+            if let Some(key) = object
+                .keys()
+                .find(|k| !["type", "enum", "const"].contains(&k.as_str()) && asserts(k))
+            {
+                return found(key);
+            }
+            return if values.iter().all(|v| fits(v)) {
+                None
+            } else {
+                found("enum")
+            };
+        }
+        if let Some(keyword) = ["oneOf", "anyOf"]
+            .into_iter()
+            .find(|k| object.contains_key(*k))
+        {
+            return self.choice_unenforced(node, object, keyword, json_type, seen);
+        }
+        let Some(json_type) = json_type else {
+            // Without `type` any JSON value is valid unless a keyword says otherwise, while the
+            // planned type is a JSON value: every assertion goes to the validator.
+            return object.keys().find(|k| asserts(k)).and_then(|k| found(k));
+        };
+        let enforced = enforced_for(json_type);
+        if let Some(key) = object
+            .keys()
+            .find(|k| *k != "type" && !enforced.contains(&k.as_str()) && asserts(k))
+        {
+            return found(key);
+        }
+        match json_type {
+            "object" => self.object_unenforced(node, object, seen),
+            "array" => {
+                if let Some(tuple) = self.tuple_unenforced(node, object, seen) {
+                    return tuple;
+                }
+                let items = object.get("items");
+                match items {
+                    None | Some(Value::Bool(true)) => {}
+                    Some(Value::Object(_)) => {
+                        if object.get("uniqueItems") == Some(&Value::Bool(true))
+                            && !unique_by_rust_equality(items)
+                        {
+                            return found("uniqueItems");
+                        }
+                        let at = TypeSpace::child(node, &["items"]);
+                        return self.unenforced_at(&at, seen);
+                    }
+                    // A tuple or `items: false`.
+                    Some(_) => return found("items"),
+                }
+                (object.get("uniqueItems") == Some(&Value::Bool(true)))
+                    .then(|| found("uniqueItems"))
+                    .flatten()
+            }
+            "string" => match object.get("pattern").and_then(Value::as_str) {
+                Some(pattern) if RustPattern::translate(pattern).is_err() => found("pattern"),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A tuple (`prefixItems`, or `items` as a list before 2020-12): `Some` with the verdict
+    /// when the array is one. Enforced when it is closed and every position required (a Rust
+    /// tuple) and every position is.
+    fn tuple_unenforced(
+        &self,
+        node: &NodeRef,
+        object: &serde_json::Map<String, Value>,
+        seen: &mut HashSet<NodeRef>,
+    ) -> Option<Option<Unenforced>> {
+        let (keyword, positions, rest) = match (object.get("prefixItems"), object.get("items")) {
+            (Some(Value::Array(positions)), rest) => ("prefixItems", positions, rest),
+            (None, Some(Value::Array(positions))) => {
+                ("items", positions, object.get("additionalItems"))
+            }
+            _ => {
+                return object.contains_key("additionalItems").then_some({
+                    // Without positions, `additionalItems` is ignored.
+                    None
+                });
+            }
+        };
+        let min = object.get("minItems").and_then(Value::as_u64).unwrap_or(0);
+        let closed = rest == Some(&Value::Bool(false));
+        if !closed
+            || positions.is_empty()
+            || (min as usize) < positions.len()
+            || object.get("uniqueItems") == Some(&Value::Bool(true))
+        {
+            return Some(unenforced(node, keyword));
+        }
+        Some((0..positions.len()).find_map(|i| {
+            let at = TypeSpace::child(node, &[keyword, &i.to_string()]);
+            self.unenforced_at(&at, seen)
+        }))
+    }
+
+    fn object_unenforced(
+        &self,
+        node: &NodeRef,
+        object: &serde_json::Map<String, Value>,
+        seen: &mut HashSet<NodeRef>,
+    ) -> Option<Unenforced> {
+        let found = |keyword: &str| unenforced(node, keyword);
+        let properties = object.get("properties").and_then(Value::as_object);
+        let closed = object.get("additionalProperties") == Some(&Value::Bool(false));
+        // A struct (declared properties, or closed) checks no property counts; a map checks no
+        // required keys.
+        let is_struct = properties.is_some_and(|p| !p.is_empty()) || closed;
+        if is_struct
+            && let Some(key) = ["minProperties", "maxProperties"]
+                .into_iter()
+                .find(|k| object.contains_key(*k))
+        {
+            return found(key);
+        }
+        if let Some(Value::Array(required)) = object.get("required")
+            && required.iter().any(|name| {
+                !name
+                    .as_str()
+                    .is_some_and(|n| properties.is_some_and(|p| p.contains_key(n)))
+            })
+        {
+            return found("required");
+        }
+        for name in properties.into_iter().flat_map(|p| p.keys()) {
+            let at = TypeSpace::child(node, &["properties", name]);
+            if let Some(inner) = self.unenforced_at(&at, seen) {
+                return Some(inner);
+            }
+        }
+        if let Some(Value::Object(_)) = object.get("additionalProperties") {
+            let at = TypeSpace::child(node, &["additionalProperties"]);
+            return self.unenforced_at(&at, seen);
+        }
+        None
+    }
+
+    /// A `oneOf`/`anyOf`: enforced when it is a nullable pair, a tagged enum (whose tags make
+    /// "exactly one" hold), or an `anyOf` (the first alternative that decodes and meets its
+    /// constraints), and every alternative is.
+    fn choice_unenforced(
+        &self,
+        node: &NodeRef,
+        object: &serde_json::Map<String, Value>,
+        keyword: &str,
+        json_type: Option<&str>,
+        seen: &mut HashSet<NodeRef>,
+    ) -> Option<Unenforced> {
+        let found = |keyword: &str| unenforced(node, keyword);
+        let siblings_assert = object.keys().any(|k| {
+            k != keyword
+                && k != "type"
+                && !ANNOTATIONS.contains(&k.as_str())
+                && (TYPE_KEYWORDS.contains(&k.as_str())
+                    || is_keyword(k, self.store.draft(node.doc).unwrap_or(Draft::Draft7)))
+        });
+        if siblings_assert || json_type.is_some_and(|t| t != "object") {
+            return found(keyword);
+        }
+        let Some(Value::Array(alternatives)) = object.get(keyword) else {
+            return found(keyword);
+        };
+        let nodes: Vec<NodeRef> = (0..alternatives.len())
+            .map(|i| TypeSpace::child(node, &[keyword, &i.to_string()]))
+            .collect();
+        let is_null = |at: &NodeRef| {
+            View::resolve(self.store, at)
+                .get("type")
+                .is_some_and(|(t, _)| t == "null")
+        };
+        let others: Vec<NodeRef> = nodes.iter().filter(|n| !is_null(n)).cloned().collect();
+        let exactly_one_by_tags = self.discriminator(&others).is_some();
+        if keyword == "oneOf" && !exactly_one_by_tags && others.len() > 1 && !self.disjoint(&others)
+        {
+            return found(keyword);
+        }
+        if keyword == "oneOf" && others.len() < nodes.len() {
+            // `null` must not also match the other alternative.
+            let nullable_other = others.iter().any(|at| {
+                View::resolve(self.store, at)
+                    .get("type")
+                    .is_none_or(|(t, _)| {
+                        t.as_array().is_some_and(|a| a.iter().any(|t| t == "null"))
+                    })
+            });
+            if nullable_other {
+                return found(keyword);
+            }
+        }
+        others.iter().find_map(|at| self.unenforced_at(at, seen))
+    }
+}
+
+impl TypeSpace<'_> {
+    /// Whether no value can match two of `alternatives`: each has one JSON type of its own
+    /// (`integer` and `number` overlap).
+    fn disjoint(&self, alternatives: &[NodeRef]) -> bool {
+        let mut kinds = Vec::new();
+        for at in alternatives {
+            let view = View::resolve(self.store, at);
+            let kind = match view.get("type") {
+                Some((Value::String(t), _)) if t == "integer" => "number",
+                Some((Value::String(t), _)) => t.as_str(),
+                _ => return false,
+            };
+            if kinds.contains(&kind) {
+                return false;
+            }
+            kinds.push(kind);
+        }
+        true
+    }
+}
+
+fn unenforced(node: &NodeRef, keyword: &str) -> Option<Unenforced> {
+    Some(Unenforced {
+        at: node.clone(),
+        keyword: keyword.to_owned(),
+    })
+}
+
+/// The values of `enum` (or the one of `const`).
+fn literals(object: &serde_json::Map<String, Value>) -> Option<Vec<&Value>> {
+    match (object.get("const"), object.get("enum")) {
+        (Some(value), _) => Some(vec![value]),
+        (None, Some(Value::Array(values))) => Some(values.iter().collect()),
+        _ => None,
+    }
+}
+
+/// Whether the Rust items of an array compare as JSON Schema does: strings, integers and
+/// booleans (a `serde_json::Number` tells `1` from `1.0`, which `uniqueItems` counts equal).
+fn unique_by_rust_equality(items: Option<&Value>) -> bool {
+    items
+        .and_then(|items| items.get("type"))
+        .and_then(Value::as_str)
+        .is_some_and(|t| ["string", "integer", "boolean"].contains(&t))
+}
+
+/// The pointer of an unenforced keyword, for messages.
+pub fn keyword_pointer(unenforced: &Unenforced) -> String {
+    if unenforced.keyword == "false" {
+        unenforced.at.pointer.clone()
+    } else {
+        pointer::push(&unenforced.at.pointer, &unenforced.keyword)
+    }
+}
