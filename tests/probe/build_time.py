@@ -14,18 +14,19 @@ Two throwaway crates are built from it, each with its own CARGO_TARGET_DIR:
 - typify: every document eventsmith makes types of (event versions, commands, aggregate states,
   projection rows) is bundled into one self-contained schema (cross-file `$ref`s inlined into
   `definitions`) and run through `cargo typify` 0.8 into a module of its own; the crate's lib.rs
-  adds, per module, a `roundtrip` function (`serde_json::from_slice` into the root type, then
+  adds, per module, a round-trip function (`serde_json::from_slice` into the root type, then
   `serde_json::to_vec`), so that the serde impls are compiled as eventsmith's decode/encode
   functions compile theirs.
 
 Then, per profile (debug, release), the dependencies are built once, untimed, and timed are:
 full builds (`cargo clean -p <crate>` first), incremental builds after one schema edit (an
 optional property added to, or removed from, one event version: eventsmith regenerates its
-mod.rs, typify regenerates that event's module) and builds after a touch without change. Runs
-alternate between the two crates. No cargo command runs without /tmp/cargo.lock: the script's
-own untimed builds (eventsmith, cargo-typify) run as `flock /tmp/cargo.lock cargo ...`, and the
-measured ones while the script holds that same lock itself, taken once per phase; each build is
-timed on its own, inside the lock. See tests/probe/README.md.
+mod.rs, typify regenerates that event's module) and, in debug, builds after a touch without
+change. Runs alternate between the two crates. No cargo command runs without /tmp/cargo.lock:
+the script takes that lock itself (flock(2), as `flock /tmp/cargo.lock` does) once for the whole
+run, or once per profile with `--lock-per-profile`, and times each build on its own inside it;
+a cargo command it runs while not holding the lock runs as `flock /tmp/cargo.lock cargo ...`.
+See tests/probe/README.md.
 
 Python 3.11, standard library only.
 """
@@ -81,9 +82,13 @@ def log(msg: str) -> None:
     print(f"[build-time {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+HELD = False  # whether this process holds /tmp/cargo.lock (Timer.lock)
+
+
 def locked(cmd: list[str]) -> list[str]:
-    """Serialises cargo runs on this machine: `flock /tmp/cargo.lock cmd`."""
-    if shutil.which("flock"):
+    """Serialises cargo runs on this machine: `flock /tmp/cargo.lock cmd`, unless this process
+    already holds the lock (then flock would wait for ourselves)."""
+    if shutil.which("flock") and not HELD:
         return ["flock", LOCK, *cmd]
     return cmd
 
@@ -501,9 +506,9 @@ class TypifyCrate(Crate):
 class Timer:
     """Runs cargo in the crates and times it. Cargo runs only while the timer holds
     /tmp/cargo.lock (`with timer.lock():`), the flock(2) lock `flock /tmp/cargo.lock cmd` takes,
-    so no other cargo build on the machine runs meanwhile; the script takes it once per phase
-    (the dependency builds, the full builds, ...) rather than once per command, so that a
-    busy machine's other builds do not slip in, and wait, between every two of its commands."""
+    so no other cargo build on the machine runs meanwhile; the script takes it once for the run
+    (or per profile) rather than once per command, so that a busy machine's other builds do not
+    slip in between every two of its commands (each costing a wait)."""
 
     def __init__(self):
         self.lock_wait = 0.0
@@ -511,6 +516,11 @@ class Timer:
 
     @contextlib.contextmanager
     def lock(self):
+        """Holds the lock (re-entrant: an inner `with` under an outer one does nothing)."""
+        global HELD
+        if self.held:
+            yield
+            return
         with open(LOCK, "a") as f:
             asked = time.time()
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
@@ -518,11 +528,11 @@ class Timer:
             self.lock_wait += waited
             if waited > 1:
                 log(f"  waited {waited:.0f} s for {LOCK}")
-            self.held = True
+            self.held = HELD = True
             try:
                 yield
             finally:
-                self.held = False
+                self.held = HELD = False
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
     def cargo(self, crate: Crate, args: list[str]) -> tuple[float, str, float]:
@@ -557,8 +567,10 @@ class Timer:
 KINDS = ("full", "incremental", "touch")
 
 
-def measure(crates: list[Crate], profiles: list[str], runs: int, timer: Timer) -> tuple[dict, dict]:
-    """Returns {crate: {profile: {kind: [seconds per run]}}} and the same with load averages."""
+def measure(crates: list[Crate], profiles: list[str], runs: dict[str, int],
+            timer: Timer) -> tuple[dict, dict]:
+    """Returns {crate: {profile: {kind: [seconds per run]}}} and the same with load averages.
+    The lock is held for one profile at a time: its dependency builds, then its timed builds."""
     out: dict = {c.name: {p: {k: [] for k in KINDS} for p in profiles} for c in crates}
     loads: dict = {c.name: {p: {k: [] for k in KINDS} for p in profiles} for c in crates}
     state = {c.name: False for c in crates}
@@ -571,6 +583,7 @@ def measure(crates: list[Crate], profiles: list[str], runs: int, timer: Timer) -
 
     for profile in profiles:
         flag = ["--release"] if profile == "release" else []
+        n = runs[profile]
         for c in crates:
             if state[c.name]:
                 c.regenerate_edited(False)
@@ -580,23 +593,23 @@ def measure(crates: list[Crate], profiles: list[str], runs: int, timer: Timer) -
                 log(f"{c.name}: {profile} build of the dependencies (untimed)")
                 s, _, _ = timer.cargo(c, ["build", *flag])
                 log(f"  {s:.0f} s")
-        with timer.lock():
-            for r in range(runs):
+            for r in range(n):
                 for c in crates:
                     timer.clean(c, profile)
                     record(c, profile, "full", r, "full build")
-        with timer.lock():
-            for r in range(runs):
+            for r in range(n):
                 for c in crates:
                     state[c.name] = not state[c.name]
                     c.regenerate_edited(state[c.name])
                     record(c, profile, "incremental", r, "incremental build (property "
                            + ("added)" if state[c.name] else "removed)"))
-        with timer.lock():
-            for r in range(runs):
-                for c in crates:
-                    os.utime(c.edited_file())
-                    record(c, profile, "touch", r, "build after a touch")
+            # Release builds are not incremental (cargo's default): a touch rebuilds the crate
+            # as the edit did, so it is measured in debug only.
+            if profile == "debug":
+                for r in range(n):
+                    for c in crates:
+                        os.utime(c.edited_file())
+                        record(c, profile, "touch", r, "build after a touch")
     for c in crates:
         if state[c.name]:
             c.regenerate_edited(False)
@@ -629,7 +642,8 @@ def report(meta: dict, sizes: dict, times: dict, es: str, ty: str, profiles: lis
     lines.append(f"| generation (all documents) | {sizes[es]['gen_seconds']:.1f} s | "
                  f"{sizes[ty]['gen_seconds']:.1f} s | |")
     for profile in profiles:
-        for kind, label in (("full", "full build"), ("incremental", "incremental (one event edited)"),
+        for kind, label in (("full", "full build"),
+                            ("incremental", "incremental (one event edited)"),
                             ("touch", "rebuild after a touch")):
             a, b = times[es][profile][kind], times[ty][profile][kind]
             if not a or not b:
@@ -638,7 +652,9 @@ def report(meta: dict, sizes: dict, times: dict, es: str, ty: str, profiles: lis
             lines.append(f"| {profile} {label} | {min(a):.1f} s | {min(b):.1f} s | {ratio:.2f}x |")
     lines += ["", "Best of the runs; every run:", ""]
     for profile in profiles:
-        for kind in ("full", "incremental", "touch"):
+        for kind in KINDS:
+            if not times[es][profile][kind] and not times[ty][profile][kind]:
+                continue
             lines.append(f"- {profile} {kind}: eventsmith {fmt(times[es][profile][kind])}; "
                          f"typify {fmt(times[ty][profile][kind])}")
     return "\n".join(lines) + "\n"
@@ -694,10 +710,12 @@ def main() -> int:
                     "(default: <repo>/runtime; it must match the binary)")
     ap.add_argument("--rev", help="measure a commit instead of the work tree: `git archive REV` "
                     "into /tmp/eventsmith-probe-src/<sha>, whose eventsmith and runtime are used")
-    ap.add_argument("--copies", type=int, default=5,
-                    help="copies of tests/codegen/realworld (66 event versions each; default 5)")
-    ap.add_argument("--runs", type=int, default=2, help="runs of each build (default 2; the "
-                    "best is reported)")
+    ap.add_argument("--copies", type=int, default=3,
+                    help="copies of tests/codegen/realworld (66 event versions each; default 3)")
+    ap.add_argument("--runs", type=int, default=2, help="runs of each debug build (default 2; "
+                    "the best is reported)")
+    ap.add_argument("--release-runs", type=int, default=1,
+                    help="runs of each release build (default 1)")
     ap.add_argument("--profiles", default="debug,release",
                     help="debug, release or both (default), comma-separated")
     ap.add_argument("--typify", help="a cargo-typify 0.8 binary (default: <typify-root>/bin/"
@@ -712,6 +730,9 @@ def main() -> int:
                     "/tmp/eventsmith-build-time); kept")
     ap.add_argument("--target-root", default="/tmp/eventsmith-build-time-target",
                     help="the CARGO_TARGET_DIRs go in <this>-eventsmith and <this>-typify")
+    ap.add_argument("--lock-per-profile", action="store_true",
+                    help="take /tmp/cargo.lock once per profile (and for each untimed build) "
+                    "instead of once for the whole run")
     ap.add_argument("--report", default="/tmp/build-time-report.md",
                     help="the report (default /tmp/build-time-report.md); REPORT.json gets the "
                     "figures")
@@ -721,79 +742,100 @@ def main() -> int:
     for p in profiles:
         if p not in ("debug", "release"):
             ap.error(f"unknown profile {p!r}")
-    if args.copies < 1 or args.runs < 1:
-        ap.error("--copies and --runs must be at least 1")
-
-    if args.rev:
-        if args.eventsmith or args.runtime:
-            ap.error("--rev builds its own eventsmith and runtime: leave out --eventsmith/--runtime")
-        args.eventsmith, args.runtime = snapshot(args.rev)
-    es = args.eventsmith or os.path.join(REPO, "target", "debug", "eventsmith")
-    if not args.eventsmith and not os.path.exists(es):
-        log(f"building eventsmith in {REPO}")
-        subprocess.run(locked(["cargo", "build", "--bin", "eventsmith"]), cwd=REPO, check=True)
-    es = os.path.abspath(es)
-    runtime = os.path.abspath(args.runtime or os.path.join(REPO, "runtime"))
-    if not os.path.isfile(os.path.join(runtime, "Cargo.toml")):
-        ap.error(f"{runtime} has no Cargo.toml")
-    typify = find_typify(args)
-    es_version = run([es, "--version"]).stdout.strip()
-    ty_version = run([typify, "typify", "--version"]).stdout.strip()
-    lockfile = os.path.join(os.path.dirname(runtime), "Cargo.lock")
-
-    work = os.path.abspath(args.work)
-    os.makedirs(work, exist_ok=True)
-    project = os.path.join(work, "project")
-    counts = replicate(REALWORLD, project, args.copies)
-    log(f"contract set: {args.copies} copies of tests/codegen/realworld: {counts['aggregates']} "
-        f"aggregates, {counts['events']} events ({counts['versions']} versions), "
-        f"{counts['commands']} commands, {counts['projections']} projections")
-    v = run([es, "--quiet", "validate", "--project", project], check=False)
-    if v.returncode != 0:
-        sys.exit(f"build-time: the contract set does not validate:\n{v.stdout[-4000:]}"
-                 f"{v.stderr[-4000:]}")
-    edit = edit_target(project, args.copies)
-
-    es_crate = EventsmithCrate(work, es, runtime, project, edit, args.target_root + "-eventsmith",
-                               lockfile if os.path.isfile(lockfile) else None)
-    ty_crate = TypifyCrate(work, typify, project, edit, args.target_root + "-typify",
-                           not args.no_builder)
-    log("eventsmith generate")
-    es_crate.generate()
-    log(f"typify: bundling and generating {len(ty_crate.docs)} documents")
-    ty_crate.generate()
-    sizes = {c.name: dict(count_lines(c.files()), gen_seconds=c.gen_seconds)
-             for c in (es_crate, ty_crate)}
-    harness = count_lines(ty_crate.harness_files())
-    for c in (es_crate, ty_crate):
-        log(f"{c.name}: {sizes[c.name]['lines']:,} lines in {len(c.files())} files "
-            f"(generated in {c.gen_seconds:.1f} s)")
+    if args.copies < 1 or args.runs < 1 or args.release_runs < 1:
+        ap.error("--copies, --runs and --release-runs must be at least 1")
 
     timer = Timer()
-    times, loads = measure([es_crate, ty_crate], profiles, args.runs, timer)
+    # One lock for the whole run by default (the builds of a profile must not be split by
+    # other builds anyway); --lock-per-profile takes it per profile instead.
+    with (contextlib.nullcontext() if args.lock_per_profile else timer.lock()):
+        if args.rev:
+            if args.eventsmith or args.runtime:
+                ap.error("--rev builds its own eventsmith and runtime: leave out "
+                         "--eventsmith/--runtime")
+            args.eventsmith, args.runtime = snapshot(args.rev)
+        es = args.eventsmith or os.path.join(REPO, "target", "debug", "eventsmith")
+        if not args.eventsmith and not os.path.exists(es):
+            log(f"building eventsmith in {REPO}")
+            subprocess.run(locked(["cargo", "build", "--bin", "eventsmith"]), cwd=REPO, check=True)
+        es = os.path.abspath(es)
+        source = (f"commit {os.path.basename(os.path.dirname(args.runtime))}" if args.rev else
+                  "the work tree" if not (args.eventsmith or args.runtime) else "a given build")
+        runtime = os.path.abspath(args.runtime or os.path.join(REPO, "runtime"))
+        if not os.path.isfile(os.path.join(runtime, "Cargo.toml")):
+            ap.error(f"{runtime} has no Cargo.toml")
+        typify = find_typify(args)
+        es_version = run([es, "--version"]).stdout.strip()
+        ty_version = run([typify, "typify", "--version"]).stdout.strip()
+        lockfile = os.path.join(os.path.dirname(runtime), "Cargo.lock")
 
-    meta = {
-        "contract set": f"{args.copies} copies of tests/codegen/realworld: "
-                        f"{counts['aggregates']} aggregates, {counts['events']} events "
-                        f"({counts['versions']} versions), {counts['commands']} commands, "
-                        f"{counts['projections']} projections, 9 shared type files",
-        "eventsmith": f"{es_version} ({es}); runtime {runtime}; `generate --no-tests`, one "
-                      "mod.rs",
-        "typify": f"{ty_version} ({typify}), {'without' if args.no_builder else 'with'} "
-                  f"builders; {len(ty_crate.docs)} bundled documents, one module each; "
-                  f"harness (lib.rs, mod.rs files, not counted above) {harness['lines']} lines",
-        "incremental edit": f"optional property `{EDIT_PROPERTY}` added to / removed from "
-                            f"`{edit}`, then regenerated",
-        "machine": f"{os.cpu_count()} cores; {run(['rustc', '--version']).stdout.strip()}",
-        "time": f"{time.time() - started:.0f} s in all, {timer.lock_wait:.0f} s of it waiting "
-                f"for {LOCK}",
-        "work directory": f"{work}; target directories {args.target_root}-{{eventsmith,typify}}",
-    }
-    text = report(meta, sizes, times, es_crate.name, ty_crate.name, profiles)
-    write(args.report, text)
-    with open(args.report + ".json", "w", encoding="utf-8") as f:
-        json.dump({"meta": meta, "counts": counts, "sizes": sizes, "harness": harness,
-                   "seconds": times, "load_average_at_start": loads}, f, indent=1)
+        work = os.path.abspath(args.work)
+        os.makedirs(work, exist_ok=True)
+        project = os.path.join(work, "project")
+        counts = replicate(REALWORLD, project, args.copies)
+        log(f"contract set: {args.copies} copies of tests/codegen/realworld: "
+            f"{counts['aggregates']} "
+            f"aggregates, {counts['events']} events ({counts['versions']} versions), "
+            f"{counts['commands']} commands, {counts['projections']} projections")
+        v = run([es, "--quiet", "validate", "--project", project], check=False)
+        if v.returncode != 0:
+            sys.exit(f"build-time: the contract set does not validate:\n{v.stdout[-4000:]}"
+                     f"{v.stderr[-4000:]}")
+        edit = edit_target(project, args.copies)
+
+        es_crate = EventsmithCrate(work, es, runtime, project, edit,
+                                   args.target_root + "-eventsmith",
+                                   lockfile if os.path.isfile(lockfile) else None)
+        ty_crate = TypifyCrate(work, typify, project, edit, args.target_root + "-typify",
+                               not args.no_builder)
+        log("eventsmith generate")
+        es_crate.generate()
+        log(f"typify: bundling and generating {len(ty_crate.docs)} documents")
+        ty_crate.generate()
+        sizes = {c.name: dict(count_lines(c.files()), gen_seconds=c.gen_seconds)
+                 for c in (es_crate, ty_crate)}
+        harness = count_lines(ty_crate.harness_files())
+        for c in (es_crate, ty_crate):
+            log(f"{c.name}: {sizes[c.name]['lines']:,} lines in {len(c.files())} files "
+                f"(generated in {c.gen_seconds:.1f} s)")
+
+        times: dict = {}
+        loads: dict = {}
+        done: list[str] = []
+        for profile in profiles:  # the report is written after each profile
+            t, l = measure([es_crate, ty_crate], [profile],
+                           {"debug": args.runs, "release": args.release_runs}, timer)
+            for name in t:
+                times.setdefault(name, {}).update(t[name])
+                loads.setdefault(name, {}).update(l[name])
+            done.append(profile)
+            meta = {
+                "contract set": f"{args.copies} copies of tests/codegen/realworld: "
+                                f"{counts['aggregates']} aggregates, {counts['events']} events "
+                                f"({counts['versions']} versions), {counts['commands']} commands, "
+                                f"{counts['projections']} projections, 9 shared type files",
+                "eventsmith": f"{es_version} of {source} ({es}); runtime {runtime}; "
+                              "`generate --no-tests`, one mod.rs",
+                "typify": f"{ty_version} ({typify}), {'without' if args.no_builder else 'with'} "
+                          f"builders; {len(ty_crate.docs)} bundled documents, one module each; "
+                          f"harness (lib.rs, mod.rs files, not counted above) {harness['lines']} "
+                          "lines",
+                "incremental edit": f"optional property `{EDIT_PROPERTY}` added to / removed from "
+                                    f"`{edit}`, then regenerated",
+                "runs": f"debug {args.runs}, release {args.release_runs}; profiles measured: "
+                        f"{', '.join(done)}",
+                "machine": f"{os.cpu_count()} cores; {run(['rustc', '--version']).stdout.strip()}",
+                "time": f"{time.time() - started:.0f} s in all, {timer.lock_wait:.0f} s of it "
+                        f"waiting for {LOCK}",
+                "work directory": f"{work}; target directories "
+                                  f"{args.target_root}-{{eventsmith,typify}}",
+            }
+            text = report(meta, sizes, times, es_crate.name, ty_crate.name, done)
+            write(args.report, text)
+            with open(args.report + ".json", "w", encoding="utf-8") as f:
+                json.dump({"meta": meta, "counts": counts, "sizes": sizes, "harness": harness,
+                           "seconds": times, "load_average_at_start": loads}, f, indent=1)
+            log(f"{profile} done; report: {args.report}")
     print(text)
     print(f"report: {args.report} (figures as JSON: {args.report}.json)")
     return 0
