@@ -31,7 +31,7 @@ fn fixtures() -> Vec<(String, PathBuf)> {
     fixtures
 }
 
-/// What a fixture's crate adds by hand: the custom upcaster the `custom-upcaster` fixture declares.
+/// What a fixture's crate adds by hand: the traits generated code declares for hand-written code.
 fn hand_written(name: &str) -> &'static str {
     match name {
         "custom-upcaster" => {
@@ -45,6 +45,26 @@ impl events::cart::v2::CartCheckedOutFromV1 for events::Upcasters {
             *quantities.entry(line.sku).or_insert(0) += line.quantity;
         }
         Ok(events::cart::v2::CartCheckedOut { quantities })
+    }
+}
+"#
+        }
+        "name-clashes" => {
+            r#"
+/// The traits the `name-clashes` fixture's ledger declares, under the names they keep while
+/// event titles give way: `Conversions` (a conversion named `type`, a keyword, is `type_`) and
+/// the custom upcaster `ShippedFromV1`.
+impl events::ledger::v2::Conversions for events::Upcasters {
+    fn type_(value: i64) -> Result<String, eventsmith::UpcastError> {
+        Ok(value.to_string())
+    }
+}
+
+impl events::ledger::v2::ShippedFromV1 for events::Upcasters {
+    fn upcast(
+        prev: events::ledger::v1::Shipped,
+    ) -> Result<events::ledger::v2::Shipped, eventsmith::UpcastError> {
+        Ok(events::ledger::v2::Shipped { id: prev.id })
     }
 }
 "#

@@ -40,7 +40,7 @@ pub struct ConversionsApi {
 /// One named conversion: `fn <name>(value: <input>) -> Result<<output>, UpcastError>`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConversionApi {
-    /// The method (the rules' `using`).
+    /// The method: the rules' `using`, with a `_` after a Rust keyword (`type_`).
     pub name: String,
     /// The previous version's type of the field (an optional field passes its `Option`).
     pub input: TypeApi,

@@ -356,10 +356,11 @@ impl<'s, 'a> Emitter<'s, 'a> {
             (true, true) => quote! {
                 #[serde(deserialize_with = "::eventsmith::__private::required_nullable")]
             },
-            // Absent stays absent; for a nullable field, null stays null.
-            (false, false) => {
-                quote! { #[serde(default, skip_serializing_if = "::std::option::Option::is_none")] }
-            }
+            // Absent is `None`; a `null` the schema does not allow is refused (serde alone would
+            // read it as `None`), and a `null` a JSON value allows stays.
+            (false, false) => quote! {
+                #[serde(default, skip_serializing_if = "::std::option::Option::is_none", deserialize_with = "::eventsmith::__private::present")]
+            },
             (false, true) => quote! {
                 #[serde(default, skip_serializing_if = "::std::option::Option::is_none", with = "::eventsmith::__private::double_option")]
             },

@@ -6,8 +6,8 @@ use super::emit::ident;
 use super::names::{Scope, field_name, type_name};
 use super::types::{Ty, TypeSpace, Unenforced, keyword_pointer};
 use crate::diagnostic::{Diagnostic, Rule};
-use crate::project::annotations::UpcastRule;
 use crate::project::model::{Event, EventVersion, Project, rust_type_name};
+use crate::project::naming::Naming;
 use crate::schema::bundle;
 use proc_macro2::Ident;
 use quote::format_ident;
@@ -20,6 +20,8 @@ pub(crate) struct Planned {
     pub(crate) module: usize,
     /// The root type's name in its module.
     pub(crate) name: String,
+    /// The custom upcaster trait's name in its module, when the version has one.
+    pub(crate) upcaster: Option<String>,
     /// The root type.
     pub(crate) ty: Ty,
     /// Where the type does not enforce the whole schema: the bundled schema decoding also
@@ -57,30 +59,48 @@ pub(crate) fn plan_events<'p>(
             .entry(event.aggregate.as_str())
             .or_insert_with(|| (root_names.claim(field_name(&event.aggregate)), Vec::new()));
     }
-    // Names first, so nested types never take an event's name.
+    // Names as `Naming` gives them (validate's `name-gives-way` warnings say the same): the
+    // traits hand-written code implements first, in every version module, then the types, so
+    // nested types never take one.
+    let naming = Naming::of(project);
+    space.diagnostics.extend(naming.diagnostics.iter().cloned());
+    for event in project.events.values() {
+        let (module_name, _) = &aggregates[event.aggregate.as_str()];
+        for (version, names) in event
+            .versions
+            .iter()
+            .zip(&naming.versions[&event.event_type()])
+        {
+            let module = space.module(&[module_name.clone(), format!("v{}", version.version)]);
+            if event
+                .version_traits(version, &project.store)
+                .iter()
+                .any(|t| t == "Conversions")
+            {
+                space.claim_item(module, "conversions", "Conversions");
+            }
+            if let Some(upcaster) = &names.upcaster {
+                let claimed = space.claim(module, upcaster);
+                debug_assert_eq!(&claimed, upcaster, "named as Naming names it");
+            }
+        }
+    }
     for event in project.events.values() {
         let (module_name, planned) = aggregates.get_mut(event.aggregate.as_str()).expect("added");
         let mut versions = Vec::new();
-        for version in &event.versions {
+        for (version, names) in event
+            .versions
+            .iter()
+            .zip(&naming.versions[&event.event_type()])
+        {
             let module = space.module(&[module_name.clone(), format!("v{}", version.version)]);
             space.assign(version.schema, module);
-            // The version module's own items first: the traits hand-written code implements.
-            let name = version_name(project, event, version);
-            let upcast = version.annotations.upcast.clone().unwrap_or_default();
-            if upcast
-                .rules
-                .iter()
-                .any(|rule| matches!(rule, UpcastRule::Convert { .. }))
-            {
-                space.claim(module, "Conversions");
-            }
-            if upcast.custom && version.version > 1 {
-                space.claim(module, &format!("{name}FromV{}", version.version - 1));
-            }
-            let name = space.claim(module, &name);
+            let name = space.claim(module, &names.name);
+            debug_assert_eq!(name, names.name, "named as Naming names it");
             versions.push(Planned {
                 module,
                 name,
+                upcaster: names.upcaster.clone(),
                 ty: Ty::Json,
                 schema: None,
             });
@@ -135,7 +155,7 @@ pub(crate) fn plan_events<'p>(
         }
     }
     // The aggregate module: its own items first, then each event's latest re-export, which
-    // gives way (with a warning) where a title would take an item's name.
+    // gives way where a title would take an item's name.
     for (aggregate, (module_name, planned)) in aggregates.iter_mut() {
         let module = space.module(std::slice::from_ref(module_name));
         let items = crate::project::names::aggregate_items(aggregate);
@@ -148,26 +168,11 @@ pub(crate) fn plan_events<'p>(
         for p in planned.iter_mut() {
             let latest = p.versions.last().expect("an event has a version");
             p.alias = space.claim(module, &latest.name);
-            if p.alias != latest.name {
-                let document = project.store.document(p.event.latest().schema);
-                space.diagnostics.push(document.diagnostic_at(
-                    Diagnostic::new(
-                        Rule::NameGivesWay,
-                        format!(
-                            "`{}` is titled so that its type is `{}`, a name aggregate `{aggregate}`'s generated code already uses: module `{module_name}` re-exports it as `{}`",
-                            p.event.event_type(),
-                            latest.name,
-                            p.alias
-                        ),
-                    )
-                    .with_label("this title's type gives way")
-                    .with_help(format!(
-                        "give the event another `title`; `{}` stays the name of the aggregate's own item",
-                        latest.name
-                    )),
-                    "/title",
-                ));
-            }
+            debug_assert_eq!(
+                Some(&p.alias),
+                naming.aliases.get(&p.event.event_type()),
+                "named as Naming names it"
+            );
         }
     }
     aggregates
@@ -192,12 +197,9 @@ pub(crate) fn claim_state_name(
     aggregate: &str,
     module: usize,
 ) -> String {
-    let title = project
-        .aggregates
-        .get(aggregate)
-        .and_then(|file| project.store.document(file.schema).get("/title"))
-        .and_then(Value::as_str);
-    space.claim_item(module, "state", &rust_type_name(title, aggregate))
+    let name = crate::project::naming::state_name(project, aggregate)
+        .unwrap_or_else(|| rust_type_name(None, aggregate));
+    space.claim_item(module, "state", &name)
 }
 
 /// `<Aggregate>Event`.
@@ -228,14 +230,4 @@ fn deprecation(version: &EventVersion) -> Option<String> {
         } => Some(format!("{reason} (use `{replacement}`)")),
         Deprecation::Details { reason, .. } => Some(reason.clone()),
     }
-}
-
-/// The Rust name of one version's root type: its `title`, else `<aggregate>_<name>`.
-fn version_name(project: &Project, event: &Event, version: &EventVersion) -> String {
-    let title = project
-        .store
-        .document(version.schema)
-        .get("/title")
-        .and_then(Value::as_str);
-    rust_type_name(title, &format!("{}_{}", event.aggregate, event.name))
 }

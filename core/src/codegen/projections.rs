@@ -5,7 +5,7 @@
 //! is named: the runner's backend keeps the table.
 
 use super::emit::{Emitter, doc_attrs, ident};
-use super::names::{Scope, field_name, type_name};
+use super::names::{Scope, field_name, suffix_base};
 use super::types::{Item, Ty, TypeSpace};
 use crate::project::model::{Project, Projection, rust_type_name};
 use proc_macro2::{Ident, TokenStream};
@@ -34,13 +34,23 @@ pub fn plan<'p>(
     space: &mut TypeSpace<'_>,
 ) -> (usize, Vec<PlannedProjection<'p>>) {
     let module = space.module(&[MODULE.to_owned()]);
-    let mut planned: Vec<PlannedProjection<'p>> = project
+    // Every projection's traits first, so no row's title takes one.
+    let traits: Vec<(String, String)> = project
         .projections
         .values()
         .map(|projection| {
-            let base = type_name(&projection.name, "Projection");
-            let handler = space.claim(module, &format!("{base}Handler"));
-            let runner = space.claim(module, &format!("{base}Projection"));
+            let base = suffix_base(&projection.name, "Projection");
+            (
+                space.claim(module, &format!("{base}Handler")),
+                space.claim(module, &format!("{base}Projection")),
+            )
+        })
+        .collect();
+    let mut planned: Vec<PlannedProjection<'p>> = project
+        .projections
+        .values()
+        .zip(traits)
+        .map(|(projection, (handler, runner))| {
             space.assign(projection.schema, module);
             let title = space.store().document(projection.schema).value()["title"].as_str();
             let row = space.claim(module, &rust_type_name(title, &projection.name));

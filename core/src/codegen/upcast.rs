@@ -6,7 +6,7 @@
 
 use super::api::ConversionUse;
 use super::emit::{Emitter, ident, path};
-use super::names::Scope;
+use super::names::{Scope, is_keyword};
 use super::types::{Additional, Field, Item, Ty};
 use crate::project::annotations::{FieldPath, UpcastRule};
 use crate::project::upcast::{Target, apply};
@@ -316,7 +316,12 @@ impl<'e, 's, 'a> Upcasts<'e, 's, 'a> {
                 };
                 let from = self.old_ty(old, path)?;
                 let expr = self.old_expr(old, path);
-                let name = format_ident!("{}", using);
+                // A Rust keyword (`type`) gets a `_`, as field names do; other names stay as written.
+                let name = if is_keyword(using) {
+                    ident(&format!("{using}_"))
+                } else {
+                    ident(using)
+                };
                 let (event_type, from_version, to_version) = self.upcasting.clone();
                 let used = ConversionUse {
                     event_type,

@@ -94,7 +94,7 @@ rules! {
     Check = "check", Note, "compatibility.md", "what the compatibility check compared";
     // Generating code.
     UpcastNotGenerated = "upcast-not-generated", Error, "codegen.md", "upcast rules that cannot be generated for the payloads they apply to";
-    NameGivesWay = "name-gives-way", Warning, "codegen.md", "an event's title would take a name the generated code uses, so its type is re-exported under another";
+    NameGivesWay = "name-gives-way", Warning, "codegen.md", "an event's title would take a name the generated code uses, so its type, re-export or variant takes another";
     SchemaNotEnforced = "schema-not-enforced", Warning, "codegen.md", "an event schema the validator cannot compile is checked on decode only as far as its type goes";
     // Writing files.
     OwnedFile = "owned-file", Error, "schema-format.md", "a file eventsmith did not write is where it would write one";

@@ -10,6 +10,7 @@ pub mod layout;
 pub mod loader;
 pub mod model;
 pub mod names;
+pub mod naming;
 pub mod placeholders;
 pub mod rules;
 pub mod upcast;

@@ -2,7 +2,7 @@
 //! projections and shared types, each pointing at its schema document in the [`Store`].
 
 use crate::project::annotations::{
-    AggregateAnnotations, CommandAnnotations, EventAnnotations, ProjectionAnnotations,
+    AggregateAnnotations, CommandAnnotations, EventAnnotations, ProjectionAnnotations, UpcastRule,
 };
 use crate::project::config::Config;
 use crate::schema::store::{DocId, NodeRef, Store};
@@ -51,11 +51,36 @@ impl Event {
 
     /// The Rust type name: the latest version's `title`, else `<aggregate>_<name>`, in UpperCamelCase.
     pub fn rust_name(&self, store: &Store) -> String {
+        self.version_rust_name(self.latest(), store)
+    }
+
+    /// One version's Rust type name, from its own `title`.
+    pub fn version_rust_name(&self, version: &EventVersion, store: &Store) -> String {
         let title = store
-            .document(self.latest().schema)
+            .document(version.schema)
             .get("/title")
             .and_then(Value::as_str);
         rust_type_name(title, &format!("{}_{}", self.aggregate, self.name))
+    }
+
+    /// The traits generated code declares in this version's module for hand-written code: the
+    /// custom upcaster `<Name>FromV<N>` and, with `convert` rules, `Conversions`. They are
+    /// claimed in the module before any event's type name.
+    pub fn version_traits(&self, version: &EventVersion, store: &Store) -> Vec<String> {
+        let upcast = version.annotations.upcast.clone().unwrap_or_default();
+        let mut traits = Vec::new();
+        if upcast
+            .rules
+            .iter()
+            .any(|rule| matches!(rule, UpcastRule::Convert { .. }))
+        {
+            traits.push("Conversions".to_owned());
+        }
+        if upcast.custom && version.version > 1 {
+            let name = self.version_rust_name(version, store);
+            traits.push(format!("{name}FromV{}", version.version - 1));
+        }
+        traits
     }
 
     /// The newest version.

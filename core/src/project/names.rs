@@ -54,10 +54,16 @@ pub fn field_name(json_name: &str) -> String {
 /// `OrderCommand`, `OrderRules`, `OrderAggregate`). They are claimed first: an event whose title
 /// would take one of them gives way.
 pub fn aggregate_items(aggregate: &str) -> [String; 4] {
-    // A keyword's `_` goes: `SelfEvent` is no keyword.
-    let base = type_name(aggregate, "Aggregate");
-    let base = base.trim_end_matches('_');
+    let base = suffix_base(aggregate, "Aggregate");
     ["Event", "Command", "Rules", "Aggregate"].map(|suffix| format!("{base}{suffix}"))
+}
+
+/// The start of a name that a suffix completes (`Order` of `OrderEvent`): a type name without
+/// the `_` a keyword gets, since `SelfEvent` is no keyword.
+pub fn suffix_base(text: &str, fallback: &str) -> String {
+    let mut base = type_name(text, fallback);
+    base.truncate(base.trim_end_matches('_').len());
+    base
 }
 
 /// A type or variant name: UpperCamelCase, a leading digit prefixed with `V`, `Self` suffixed

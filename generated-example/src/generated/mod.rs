@@ -360,10 +360,18 @@ pub mod customer {
     #[serde(crate = "::eventsmith::serde")]
     pub struct Customer {
         /// The customer's current email address; absent until the customer registers.
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "::std::option::Option::is_none",
+            deserialize_with = "::eventsmith::__private::present"
+        )]
         pub email: ::std::option::Option<::eventsmith::format::Email>,
         /// The customer's name; absent until the customer registers.
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "::std::option::Option::is_none",
+            deserialize_with = "::eventsmith::__private::present"
+        )]
         pub name: ::std::option::Option<::std::string::String>,
         /// Whether the customer has registered; a customer registers once, and only a registered customer can change their email address.
         pub registered: bool,

@@ -18,8 +18,9 @@ where
     let value: T = match serde_json::from_slice(payload) {
         Ok(value) => value,
         // Rare: an integer written with a fraction of zero (`2.0`), which JSON Schema counts an
-        // integer; decoded again through a JSON value.
-        Err(error) if error.is_data() => {
+        // integer; decoded again through a JSON value. (Only then: a JSON value would hide other
+        // errors, such as a duplicate key.)
+        Err(error) if error.is_data() && error.to_string().contains("floating point") => {
             let json: serde_json::Value = serde_json::from_slice(payload).map_err(invalid)?;
             deserialize(&json).map_err(invalid)?
         }
@@ -40,7 +41,8 @@ where
 /// Decodes `payload` as `T`, like [`decode`], then checks it against `schema`: for an event
 /// version whose schema has keywords its Rust type does not express (a `oneOf` that must match
 /// exactly one alternative, `not`, conditionals, a subschema without a `type`, ...). The typed
-/// decode runs first, so its messages come first; the schema then reports every violation left.
+/// decode and its checks run first, so their messages come first; when they pass, the schema
+/// reports every violation it finds.
 pub fn decode_checked<T>(
     event_type: &str,
     version: u32,
@@ -50,17 +52,14 @@ pub fn decode_checked<T>(
 where
     T: serde::de::DeserializeOwned + Validate,
 {
-    let invalid = |source| DecodeError::InvalidPayload {
-        event_type: event_type.to_owned(),
-        version,
-        source,
-    };
-    let json: serde_json::Value = serde_json::from_slice(payload).map_err(invalid)?;
-    let value = deserialize(&json).map_err(invalid)?;
-    let mut found = violations(&value);
-    if found.is_empty() {
-        found = schema.violations(&json);
-    }
+    let value = decode::<T>(event_type, version, payload)?;
+    let json: serde_json::Value =
+        serde_json::from_slice(payload).map_err(|source| DecodeError::InvalidPayload {
+            event_type: event_type.to_owned(),
+            version,
+            source,
+        })?;
+    let found = schema.violations(&json);
     if found.is_empty() {
         Ok(value)
     } else {
@@ -84,8 +83,9 @@ fn deserialize<T: serde::de::DeserializeOwned>(
         Err(error) => error,
     };
     let mut json = json.clone();
-    // Each pass rewrites one number; a payload has finitely many.
-    loop {
+    // Each pass rewrites one number and decodes again: a bounded number of passes, so a payload
+    // of many such numbers costs a bounded multiple of one decode.
+    for _ in 0..MAX_REWRITES {
         let Some(slot) = integral_float_at(&mut json, first.path()) else {
             // A JSON value has no line and column to report: the pointer says where.
             let at = pointer(first.path());
@@ -102,7 +102,15 @@ fn deserialize<T: serde::de::DeserializeOwned>(
             Err(error) => first = error,
         }
     }
+    Err(serde::de::Error::custom(format!(
+        "{}: {} (and more than {MAX_REWRITES} integers written with a fraction of zero, such as `2.0`)",
+        pointer(first.path()),
+        first.into_inner()
+    )))
 }
+
+/// How many integers written `2.0` one payload may hold.
+const MAX_REWRITES: usize = 64;
 
 /// The number at `path` in `json`, when it is a float with a zero fraction within `i64`.
 fn integral_float_at<'a>(

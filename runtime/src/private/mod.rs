@@ -40,3 +40,14 @@ where
 {
     <Option<T> as serde::Deserialize>::deserialize(deserializer)
 }
+
+/// Reads an optional property that is present: its value, as `Some`. serde's derive reads a
+/// `null` as `None` for an `Option` field; through this function a `null` goes to `T`, which
+/// refuses it unless it is a JSON value (then it stays `null`).
+pub fn present<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}

@@ -8,7 +8,7 @@ use crate::validate::Violation;
 /// event version that needs one, in a `static`.
 pub struct Schema {
     text: &'static str,
-    validator: std::sync::OnceLock<Option<jsonschema::Validator>>,
+    validator: std::sync::OnceLock<Result<jsonschema::Validator, String>>,
 }
 
 impl Schema {
@@ -23,16 +23,25 @@ impl Schema {
     /// Every way `value` breaks the schema, each with its JSON pointer, in schema order.
     pub fn violations(&self, value: &serde_json::Value) -> Vec<Violation> {
         let validator = self.validator.get_or_init(|| {
-            // Generated schemas were validated when the code was generated; one that does not
-            // compile leaves the typed checks alone in charge.
-            let schema: serde_json::Value = serde_json::from_str(self.text).ok()?;
+            let schema: serde_json::Value =
+                serde_json::from_str(self.text).map_err(|e| e.to_string())?;
             jsonschema::options()
                 .should_validate_formats(true)
                 .build(&schema)
-                .ok()
+                .map_err(|e| e.to_string())
         });
-        let Some(validator) = validator else {
-            return Vec::new();
+        // Generation checked that the schema compiles; should this validator not (another
+        // version of the crate), nothing passes unchecked.
+        let validator = match validator {
+            Ok(validator) => validator,
+            Err(error) => {
+                return vec![Violation {
+                    pointer: String::new(),
+                    message: format!(
+                        "the schema to check this value against does not compile: {error}"
+                    ),
+                }];
+            }
         };
         // The common case, a valid payload, takes the validator's fast path that collects nothing.
         if validator.is_valid(value) {

@@ -241,10 +241,10 @@ pub(super) fn upcaster(
     let doc = format!("Upcasts `{event_type}` v{from} to v{}.", version.version);
     let upcast = version.annotations.upcast.clone().unwrap_or_default();
     let module_path = upcasts.module().to_vec();
-    if upcast.custom {
+    if let Some(trait_name) = planned.upcaster.as_deref().filter(|_| upcast.custom) {
         let old = upcasts.type_tokens(&previous.ty);
         let new = ident(&planned.name);
-        let trait_name = format_ident!("{}FromV{}", planned.name, from);
+        let trait_name = ident(trait_name);
         let message = format!(
             "the custom upcaster of `{event_type}` v{from} → v{} is not implemented",
             version.version

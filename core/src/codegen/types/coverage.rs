@@ -123,9 +123,7 @@ impl TypeSpace<'_> {
             let fits = |value: &Value| match json_type {
                 None => true,
                 Some(t) => {
-                    value.is_null()
-                        || crate::schema::json_type(value) == t
-                        || (t == "number" && value.is_number())
+                    crate::schema::json_type(value) == t || (t == "number" && value.is_number())
                 }
             };
             if let Some(key) = object
@@ -134,7 +132,18 @@ impl TypeSpace<'_> {
             {
                 return found(key);
             }
-            return if values.iter().all(|v| fits(v)) {
+            // The planned type is nullable when `type` or the values allow `null`: both must.
+            let null_value = values.iter().any(|v| v.is_null());
+            let null_type = types.contains(&"null");
+            let nulls_agree = json_type.is_none() || null_value == null_type;
+            let non_null: Vec<&&Value> = values.iter().filter(|v| !v.is_null()).collect();
+            // `const` beside `enum`: the type reads `const` alone.
+            let both = object.contains_key("const") && object.contains_key("enum");
+            return if nulls_agree
+                && !both
+                && !non_null.is_empty()
+                && non_null.iter().all(|v| fits(v))
+            {
                 None
             } else {
                 found("enum")
@@ -144,7 +153,7 @@ impl TypeSpace<'_> {
             .into_iter()
             .find(|k| object.contains_key(*k))
         {
-            return self.choice_unenforced(node, object, keyword, json_type, seen);
+            return self.choice_unenforced(node, object, keyword, &types, seen);
         }
         let Some(json_type) = json_type else {
             // Without `type` any JSON value is valid unless a keyword says otherwise, while the
@@ -205,12 +214,8 @@ impl TypeSpace<'_> {
             (None, Some(Value::Array(positions))) => {
                 ("items", positions, object.get("additionalItems"))
             }
-            _ => {
-                return object.contains_key("additionalItems").then_some({
-                    // Without positions, `additionalItems` is ignored.
-                    None
-                });
-            }
+            // No positions: not a tuple (and `additionalItems` is ignored).
+            _ => return None,
         };
         let min = object.get("minItems").and_then(Value::as_u64).unwrap_or(0);
         let closed = rest == Some(&Value::Bool(false));
@@ -238,7 +243,7 @@ impl TypeSpace<'_> {
         let closed = object.get("additionalProperties") == Some(&Value::Bool(false));
         // A struct (declared properties, or closed) checks no property counts; a map checks no
         // required keys.
-        let is_struct = properties.is_some_and(|p| !p.is_empty()) || closed;
+        let is_struct = properties.is_some() || closed;
         if is_struct
             && let Some(key) = ["minProperties", "maxProperties"]
                 .into_iter()
@@ -276,9 +281,10 @@ impl TypeSpace<'_> {
         node: &NodeRef,
         object: &serde_json::Map<String, Value>,
         keyword: &str,
-        json_type: Option<&str>,
+        types: &[&str],
         seen: &mut HashSet<NodeRef>,
     ) -> Option<Unenforced> {
+        let json_type = types.iter().copied().find(|t| *t != "null");
         let found = |keyword: &str| unenforced(node, keyword);
         let siblings_assert = object.keys().any(|k| {
             k != keyword
@@ -302,6 +308,25 @@ impl TypeSpace<'_> {
                 .is_some_and(|(t, _)| t == "null")
         };
         let others: Vec<NodeRef> = nodes.iter().filter(|n| !is_null(n)).cloned().collect();
+        let nulls = nodes.len() - others.len();
+        // The planned enum is nullable when `type` or an alternative allows `null`: both must
+        // (with a `type`); `oneOf` matches `null` once at most.
+        if (!types.is_empty() && types.contains(&"null") != (nulls > 0))
+            || (keyword == "oneOf" && nulls > 1)
+        {
+            return found(keyword);
+        }
+        // An alternative of a JSON type the node's `type` excludes.
+        let excluded = json_type.is_some_and(|t| {
+            others.iter().any(|at| {
+                View::resolve(self.store, at)
+                    .get("type")
+                    .is_none_or(|(alternative, _)| alternative != t)
+            })
+        });
+        if excluded {
+            return found(keyword);
+        }
         let exactly_one_by_tags = self.discriminator(&others).is_some();
         if keyword == "oneOf" && !exactly_one_by_tags && others.len() > 1 && !self.disjoint(&others)
         {
@@ -364,10 +389,15 @@ fn literals(object: &serde_json::Map<String, Value>) -> Option<Vec<&Value>> {
 /// Whether the Rust items of an array compare as JSON Schema does: strings, integers and
 /// booleans (a `serde_json::Number` tells `1` from `1.0`, which `uniqueItems` counts equal).
 fn unique_by_rust_equality(items: Option<&Value>) -> bool {
-    items
-        .and_then(|items| items.get("type"))
-        .and_then(Value::as_str)
-        .is_some_and(|t| ["string", "integer", "boolean"].contains(&t))
+    // Literals of numbers are `serde_json::Number`.
+    let literal = |items: &Value| items.get("enum").is_some() || items.get("const").is_some();
+    items.is_some_and(|items| {
+        !literal(items)
+            && items
+                .get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| ["string", "integer", "boolean"].contains(&t))
+    })
 }
 
 /// The pointer of an unenforced keyword, for messages.

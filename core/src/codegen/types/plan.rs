@@ -276,12 +276,19 @@ impl<'a> TypeSpace<'a> {
             }
             Ty::I32 | Ty::I64 | Ty::U32 | Ty::U64 | Ty::Number => {
                 let draft4_exclusive = |k: &str| object.get(k) == Some(&Value::Bool(true));
+                // Both bounds given: the stricter holds.
                 checks.minimum = match (number("minimum"), number("exclusiveMinimum")) {
+                    (Some(inclusive), Some(exclusive)) if inclusive > exclusive => {
+                        Some((inclusive, false))
+                    }
                     (_, Some(bound)) => Some((bound, true)),
                     (Some(bound), None) => Some((bound, draft4_exclusive("exclusiveMinimum"))),
                     (None, None) => None,
                 };
                 checks.maximum = match (number("maximum"), number("exclusiveMaximum")) {
+                    (Some(inclusive), Some(exclusive)) if inclusive < exclusive => {
+                        Some((inclusive, false))
+                    }
                     (_, Some(bound)) => Some((bound, true)),
                     (Some(bound), None) => Some((bound, draft4_exclusive("exclusiveMaximum"))),
                     (None, None) => None,

@@ -10,7 +10,7 @@ use crate::project::annotations::{
 use crate::project::layout::FileRole;
 use crate::project::layout::{RoleFile, declared_aggregates, declared_events};
 use crate::project::model::{Aggregate, Command, Event, EventVersion, Project, Projection};
-use crate::project::names::{Scope, aggregate_items};
+use crate::project::naming::Naming;
 use crate::schema::store::DocId;
 use crate::text::pointer;
 use crate::text::similar::closest;
@@ -299,79 +299,10 @@ fn check_collisions(project: &Project, files: &[RoleFile], diagnostics: &mut Vec
     }
 }
 
-/// Titles whose type names give way (warnings; the generated code still compiles): an event
-/// whose type name is one of its aggregate's own generated items (`OrderEvent`, `OrderCommand`,
-/// `OrderRules`, `OrderAggregate`) is re-exported under another name, and two events of different
-/// aggregates with one type name get `DomainEvent` variants of different names. The names are
-/// claimed in the order the generator claims them, so the ones reported are the ones generated.
+/// Titles whose type names give way (warnings; the generated code still compiles), named as
+/// the generator names them.
 fn check_names_that_give_way(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
-    let mut events: Vec<&Event> = project.events.values().collect();
-    events.sort_by(|a, b| (&a.aggregate, &a.name).cmp(&(&b.aggregate, &b.name)));
-    let mut modules: BTreeMap<&str, Scope> = BTreeMap::new();
-    let mut variants = Scope::new();
-    let mut first_of: BTreeMap<String, &Event> = BTreeMap::new();
-    for event in events {
-        let name = event.rust_name(&project.store);
-        let document = project.store.document(event.latest().schema);
-        let scope = modules.entry(&event.aggregate).or_insert_with(|| {
-            let mut scope = Scope::new();
-            for item in aggregate_items(&event.aggregate) {
-                scope.claim(item);
-            }
-            scope
-        });
-        let alias = scope.claim(name.clone());
-        // Two events of one aggregate with one type name are a `name-collision` error already.
-        if alias != name && aggregate_items(&event.aggregate).contains(&name) {
-            diagnostics.push(document.diagnostic_at(
-                Diagnostic::new(
-                    Rule::NameGivesWay,
-                    format!(
-                        "`{}` is titled so that its type is `{name}`, a name aggregate `{}`'s generated code already uses: its module re-exports it as `{alias}`",
-                        event.event_type(),
-                        event.aggregate
-                    ),
-                )
-                .with_label("this title's type gives way")
-                .with_help(format!(
-                    "give the event another `title`; `{name}` stays the name of the aggregate's own item"
-                )),
-                "/title",
-            ));
-        }
-        let variant = variants.claim(name.clone());
-        match first_of.get(&name) {
-            // Aggregates whose names collide (`Order`, `order`) are a `name-collision` error.
-            Some(first)
-                if variant != name
-                    && first.aggregate.to_snake_case() != event.aggregate.to_snake_case() =>
-            {
-                let first_file = project
-                    .store
-                    .document(first.latest().schema)
-                    .display()
-                    .display()
-                    .to_string();
-                diagnostics.push(document.diagnostic_at(
-                    Diagnostic::new(
-                        Rule::NameGivesWay,
-                        format!(
-                            "`{}` and `{}` ({first_file}) both have the type name `{name}`: `DomainEvent`'s variant for `{}` is `{variant}`",
-                            event.event_type(),
-                            first.event_type(),
-                            event.event_type()
-                        ),
-                    )
-                    .with_label("this title's variant gives way")
-                    .with_help("give one of them another `title` to name both variants after their events"),
-                    "/title",
-                ));
-            }
-            _ => {
-                first_of.entry(name).or_insert(event);
-            }
-        }
-    }
+    diagnostics.extend(Naming::of(project).diagnostics);
 }
 
 /// Commands must emit, and projections subscribe to, events that exist.

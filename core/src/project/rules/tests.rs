@@ -516,3 +516,46 @@ fn a_title_that_takes_a_generated_name_or_another_aggregate_s_gives_way() {
     );
     assert!(!loaded.has_errors());
 }
+
+#[test]
+fn a_title_that_takes_a_trait_of_its_version_module_gives_way() {
+    let event = |title: &str, at: &str, upcast: &str| {
+        format!(
+            r#"{{"title": "{title}", "type": "object", "properties": {{"at": {{"type": "{at}"}}}}{upcast}}}"#
+        )
+    };
+    let convert = r#", "x-eventsmith": {"upcast": {"rules": [{"convert": {"field": "at", "using": "type"}}]}}"#;
+    let custom = r#", "x-eventsmith": {"upcast": {"custom": true}}"#;
+    let files = [
+        ("paid.v1.json", event("Paid", "integer", "")),
+        ("paid.v2.json", event("Paid", "string", convert)),
+        ("shipped.v1.json", event("Shipped", "integer", "")),
+        ("shipped.v2.json", event("Shipped", "string", custom)),
+        // v1 declares no trait: `Conversions` is free there.
+        ("noted.v1.json", event("Conversions", "integer", "")),
+        ("noted.v2.json", event("ShippedFromV1", "integer", "")),
+        ("filed.v1.json", event("Filed", "integer", "")),
+        ("filed.v2.json", event("Conversions", "integer", "")),
+    ]
+    .map(|(file, text)| (format!("schema/events/order/{file}"), text));
+    let mut all = vec![("schema/aggregates/order.json", r#"{"type": "object"}"#)];
+    all.extend(
+        files
+            .iter()
+            .map(|(path, text)| (path.as_str(), text.as_str())),
+    );
+    let loaded = load_project(&all);
+    let found = findings(&loaded, "name-gives-way");
+    assert_eq!(found.len(), 2, "{:#?}", loaded.diagnostics);
+    assert!(
+        found.iter().any(|d| d.message.contains("`order.noted` v2")
+            && d.message.contains("it is `ShippedFromV12` there")),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|d| d.message.contains("`order.filed` v2")
+            && d.message.contains("it is `Conversions2` there")),
+        "{found:#?}"
+    );
+    assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
+}
