@@ -107,10 +107,10 @@ mod generated {
     }
 
     #[test]
-    fn commands_need_the_token_when_one_is_set() {
+    fn every_route_but_the_health_checks_needs_a_token_when_one_is_set() {
         let service = ServiceProcess::start_with(
             env!("CARGO_BIN_EXE_shop"),
-            &[("EVENTSMITH_TOKEN", "s3cret")],
+            &[("EVENTSMITH_TOKEN", "s3cret"), ("EVENTSMITH_READ_TOKEN", "reader")],
         );
         let path = "/commands/no_such_aggregate/1/no_such_command";
         let anonymous = service.post(path, &json!({}));
@@ -118,10 +118,31 @@ mod generated {
         let wrong = service
             .request("POST", path, &[("Authorization", "Bearer guess")], b"{}");
         assert_eq!(wrong.status, 401, "{wrong:?}");
+        let reader = service
+            .request("POST", path, &[("Authorization", "Bearer reader")], b"{}");
+        assert_eq!(reader.status, 403, "{reader:?}");
         let known = service
             .request("POST", path, &[("Authorization", "Bearer s3cret")], b"{}");
         assert_eq!(known.status, 404, "{known:?}");
-        assert_eq!(service.get("/events").status, 200);
+        assert_eq!(service.get("/events").status, 401);
+        let read = service
+            .request("GET", "/events", &[("Authorization", "Bearer reader")], b"");
+        assert_eq!(read.status, 200, "{read:?}");
+        assert_eq!(service.get("/healthz").status, 200);
+    }
+
+    #[test]
+    fn an_empty_token_is_a_startup_error() {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_shop"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("EVENTSMITH_TOKEN", "")
+            .env_remove("EVENTSMITH_READ_TOKEN")
+            .env("DATABASE_URL", "sqlite:///nonexistent/events.db")
+            .output()
+            .expect("the service runs");
+        assert!(! output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("EVENTSMITH_TOKEN"), "{stderr}");
     }
 
     #[test]

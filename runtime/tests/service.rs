@@ -338,14 +338,17 @@ async fn the_order_scenario_over_http() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commands_need_the_token_when_one_is_set() {
+async fn every_route_but_the_health_checks_needs_a_token_when_one_is_set() {
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings {
         token: Some("s3cret".into()),
+        read_token: Some("reader".into()),
         ..Settings::default()
     };
     let (at, stop, task) = start(dir.path(), settings).await;
     let path = "/commands/order/o-1/place_order";
+    let write = [("Authorization", "Bearer s3cret")];
+    let read = [("Authorization", "Bearer reader")];
     let missing = post(at, path, placing(), &[]).await;
     assert_eq!(
         (missing.status, missing.header("www-authenticate")),
@@ -357,16 +360,121 @@ async fn commands_need_the_token_when_one_is_set() {
             .status,
         401
     );
+    // The read-only token sends no command.
+    let reader = post(at, path, placing(), &read).await;
+    assert_eq!(reader.status, 403, "{reader:?}");
     assert_eq!(
-        post(at, path, placing(), &[("Authorization", "Bearer s3cret")])
-            .await
-            .status,
-        200
+        reader.body["type"],
+        "urn:eventsmith:problem:read-only-token"
     );
-    // Reads stay open.
-    assert_eq!(get(at, "/streams/order-o-1").await.status, 200);
+    assert_eq!(post(at, path, placing(), &write).await.status, 200);
+    // Every read needs a token, either one.
+    for route in [
+        "/streams/order-o-1",
+        "/events",
+        "/projections/order_summary",
+        "/projections/order_summary/o-1",
+        "/metrics",
+        "/no-such-route",
+    ] {
+        let anonymous = get(at, route).await;
+        assert_eq!(anonymous.status, 401, "{route}: {anonymous:?}");
+        assert_eq!(
+            anonymous.header("content-type"),
+            Some("application/problem+json"),
+            "{route}"
+        );
+        let with_read = send(at, "GET", route, &read, b"").await.status;
+        let with_write = send(at, "GET", route, &write, b"").await.status;
+        assert_eq!(with_read, with_write, "{route}");
+        assert_ne!(with_read, 401, "{route}");
+    }
+    let live = send(at, "GET", "/events/live?after=999", &[], b"").await;
+    assert_eq!(live.status, 401, "{live:?}");
+    // What orchestrators probe stays open.
+    assert_eq!(get(at, "/healthz").await.status, 200);
+    assert_ne!(get(at, "/readyz").await.status, 401);
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_are_json_and_cors_is_off_unless_origins_are_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let (at, stop, task) = start(dir.path(), Settings::default()).await;
+    let path = "/commands/order/o-2/place_order";
+    // What a web page may send without a preflight is refused, body unread.
+    for media in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let sent = send(
+            at,
+            "POST",
+            path,
+            &[("Content-Type", media)],
+            placing().to_string().as_bytes(),
+        )
+        .await;
+        assert_eq!(sent.status, 415, "{media}: {sent:?}");
+        assert_eq!(
+            sent.body["type"],
+            "urn:eventsmith:problem:unsupported-media-type"
+        );
+    }
+    let origin = [("Origin", "https://evil.example")];
+    let read = send(at, "GET", "/events", &origin, b"").await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.header("access-control-allow-origin"), None);
+    let preflight = send(at, "OPTIONS", path, &origin, b"").await;
+    assert_eq!(preflight.header("access-control-allow-origin"), None);
+    assert_ne!(preflight.status / 100, 2, "{preflight:?}");
+    assert_eq!(post(at, path, placing(), &[]).await.status, 200);
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+
+    let settings = Settings {
+        cors_origins: vec!["https://app.example".into()],
+        ..Settings::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (at, stop, task) = start(dir.path(), settings).await;
+    let allowed = [("Origin", "https://app.example")];
+    let preflight = send(at, "OPTIONS", path, &allowed, b"").await;
+    assert_eq!(preflight.status, 204, "{preflight:?}");
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    let read = send(at, "GET", "/events", &allowed, b"").await;
+    assert_eq!(
+        read.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    let other = send(at, "GET", "/events", &origin, b"").await;
+    assert_eq!(other.header("access-control-allow-origin"), None);
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_that_would_open_the_service_silently_are_refused() {
+    for (token, read_token) in [(Some(""), None), (None, Some("r")), (Some("t"), Some("t"))] {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            token: token.map(Into::into),
+            read_token: read_token.map(Into::into),
+            ..Settings::default()
+        };
+        let (_, _stop, task) = start(dir.path(), settings).await;
+        let served = task.await.unwrap();
+        assert_eq!(
+            served.map_err(|e| e.kind()).unwrap_err(),
+            std::io::ErrorKind::InvalidInput,
+            "{token:?} {read_token:?}"
+        );
+    }
 }
 
 /// Reads a live feed until `count` events arrived (blocking); returns their ids and types.
@@ -461,4 +569,34 @@ async fn the_live_feed_sends_stored_then_new_events_and_ends_on_shutdown() {
         .expect("the server stops with a live feed open")
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_answers_500_with_its_correlation_id_and_logs_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let (at, stop, task) = start(dir.path(), Settings::default()).await;
+    // The read model's file is no database any more: reading it fails inside the service.
+    let model = dir.path().join("order_summary.db");
+    std::fs::write(&model, vec![b'x'; 8192]).unwrap();
+    let _ = std::fs::remove_file(dir.path().join("order_summary.db-wal"));
+    let failed = send(
+        at,
+        "GET",
+        "/projections/order_summary",
+        &[("X-Correlation-Id", "find-me")],
+        b"",
+    )
+    .await;
+    assert_eq!(failed.status, 500, "{failed:?}");
+    assert_eq!(failed.header("x-correlation-id"), Some("find-me"));
+    assert_eq!(failed.body["correlation_id"], "find-me");
+    assert_eq!(failed.body["type"], "urn:eventsmith:problem:internal");
+    // What the store said stays in the log.
+    let detail = failed.body["detail"].as_str().unwrap();
+    assert!(
+        !detail.contains("database") && !detail.contains("sqlite"),
+        "{detail}"
+    );
+    stop.send(()).unwrap();
+    let _ = task.await;
 }

@@ -51,6 +51,9 @@ impl FileRole {
     }
 }
 
+/// What no projection's name may start with: the runtime's tables in a read model's database.
+pub const RESERVED_PREFIX: &str = "eventsmith_";
+
 /// The top-level directories of the layout.
 pub const DIRECTORIES: &[&str] = &["events", "commands", "aggregates", "projections", "types"];
 
@@ -119,6 +122,20 @@ pub fn classify(relative: &Path) -> Result<FileRole, Failure> {
             format!("`{}` is not where aggregate files go", relative.display()),
             "aggregates live at `aggregates/<name>.json`",
         )),
+        // The runtime's own tables (checkpoints, dead letters) share a read model's database.
+        ["projections", _]
+            if stem
+                .to_ascii_lowercase()
+                .replace('-', "_")
+                .starts_with(RESERVED_PREFIX) =>
+        {
+            Err(err(
+                format!(
+                    "projection name `{stem}` starts with `{RESERVED_PREFIX}`, which is reserved"
+                ),
+                "the runtime's own tables (`eventsmith_checkpoints`, `eventsmith_dead_letters`, ...) are named so; give the projection another name",
+            ))
+        }
         ["projections", _] => Ok(FileRole::Projection {
             name: named("projection", stem)?,
         }),

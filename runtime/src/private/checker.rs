@@ -3,6 +3,7 @@
 //! once; `Numeric` is a number a range check reads.
 
 use crate::validate::Violation;
+use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 
 /// One step of the path to the value being checked.
@@ -184,12 +185,33 @@ impl Checker {
         }
     }
 
-    /// `uniqueItems`.
-    pub fn unique_items<T: PartialEq>(&mut self, items: &[T]) {
-        let duplicate = items
-            .iter()
-            .enumerate()
-            .any(|(i, item)| items[..i].contains(item));
+    /// `uniqueItems`: pairwise for a few items, else through a hash of each item's JSON (equal
+    /// as JSON Schema compares, so equal hashes), so a long array costs linear time, not
+    /// quadratic.
+    pub fn unique_items<T: PartialEq + serde::Serialize>(&mut self, items: &[T]) {
+        let duplicate = if items.len() <= 16 {
+            items
+                .iter()
+                .enumerate()
+                .any(|(i, item)| items[..i].contains(item))
+        } else {
+            let mut seen: std::collections::HashMap<u64, Vec<usize>> =
+                std::collections::HashMap::with_capacity(items.len());
+            items.iter().enumerate().any(|(i, item)| {
+                let hash = {
+                    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                    match serde_json::to_value(item) {
+                        Ok(value) => hash_json(&value, &mut hasher),
+                        Err(_) => 0u8.hash(&mut hasher),
+                    }
+                    hasher.finish()
+                };
+                let same = seen.entry(hash).or_default();
+                let duplicate = same.iter().any(|&j| items[j] == *item);
+                same.push(i);
+                duplicate
+            })
+        };
         if duplicate {
             self.fail("items are not unique");
         }
@@ -241,6 +263,44 @@ pub fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
                     .all(|(key, x)| y.get(key).is_some_and(|y| json_equal(x, y)))
         }
         _ => a == b,
+    }
+}
+
+/// Hashes `value` so that values [`json_equal`] calls equal hash alike: numbers by value, object
+/// members in any order.
+fn hash_json(value: &serde_json::Value, hasher: &mut impl Hasher) {
+    use serde_json::Value;
+    match value {
+        Value::Null => 0u8.hash(hasher),
+        Value::Bool(b) => (1u8, b).hash(hasher),
+        Value::Number(n) => {
+            2u8.hash(hasher);
+            match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => i128::from(i).hash(hasher),
+                (_, Some(u), _) => i128::from(u).hash(hasher),
+                // A float with an integer value hashes as that integer, as `1.0` equals `1`.
+                (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1.7e38 => (f as i128).hash(hasher),
+                (_, _, f) => f.unwrap_or_default().to_bits().hash(hasher),
+            }
+        }
+        Value::String(s) => (3u8, s).hash(hasher),
+        Value::Array(items) => {
+            (4u8, items.len()).hash(hasher);
+            for item in items {
+                hash_json(item, hasher);
+            }
+        }
+        Value::Object(members) => {
+            (5u8, members.len()).hash(hasher);
+            // Order-independent: the members' hashes summed.
+            let sum = members.iter().fold(0u64, |sum, (key, value)| {
+                let mut member = std::collections::hash_map::DefaultHasher::new();
+                key.hash(&mut member);
+                hash_json(value, &mut member);
+                sum.wrapping_add(member.finish())
+            });
+            sum.hash(hasher);
+        }
     }
 }
 
@@ -329,6 +389,26 @@ mod tests {
         checker.pattern("١٢٣", &DIGITS);
         let found = messages(checker);
         assert_eq!(found, [r"/: does not match the pattern `^\d+$`"]);
+    }
+
+    #[test]
+    fn long_arrays_are_checked_for_unique_items_by_hash() {
+        let mut items: Vec<String> = (0..100_000).map(|i| format!("s{i}")).collect();
+        let mut checker = Checker::default();
+        checker.unique_items(&items);
+        assert!(checker.into_violations().is_empty());
+        items.push("s77".to_owned());
+        let mut checker = Checker::default();
+        checker.unique_items(&items);
+        assert_eq!(checker.into_violations().len(), 1);
+        // JSON values equal as JSON Schema compares them: members in another order.
+        let mut values: Vec<serde_json::Value> = (0..20)
+            .map(|i| serde_json::json!({"a": i, "b": [i]}))
+            .collect();
+        values.push(serde_json::json!({"b": [3], "a": 3}));
+        let mut checker = Checker::default();
+        checker.unique_items(&values);
+        assert_eq!(checker.into_violations().len(), 1);
     }
 
     #[test]

@@ -88,14 +88,22 @@ enum Command {
             value_name = "BYTES"
         )]
         body_limit: usize,
-        /// When set, commands need `Authorization: Bearer <token>`.
+        /// A file holding the bearer token every route but /healthz and /readyz then needs
+        /// (else the environment's EVENTSMITH_TOKEN; never a flag, which `ps` would show).
+        #[arg(long, value_name = "PATH")]
+        token_file: Option<PathBuf>,
+        /// A file holding a read-only token, which may read but send no command (else the
+        /// environment's EVENTSMITH_READ_TOKEN).
+        #[arg(long, value_name = "PATH")]
+        read_token_file: Option<PathBuf>,
+        /// The origins browsers may call the service from, comma-separated (CORS; none by default).
         #[arg(
             long,
-            env = "EVENTSMITH_TOKEN",
-            hide_env_values = true,
-            value_name = "TOKEN"
+            env = "EVENTSMITH_CORS_ORIGINS",
+            value_delimiter = ',',
+            value_name = "ORIGINS"
         )]
-        token: Option<String>,
+        cors_origins: Vec<String>,
         /// How many aggregates' states are kept in memory between commands.
         #[arg(
             long,
@@ -258,22 +266,32 @@ impl App {
                 listen,
                 database,
                 body_limit,
-                token,
+                token_file,
+                read_token_file,
+                cors_origins,
                 cache,
                 source,
                 log_format,
             } => {
                 logs(log_format)?;
+                let settings = Settings {
+                    body_limit,
+                    token: secret("EVENTSMITH_TOKEN", token_file.as_deref())?,
+                    read_token: secret("EVENTSMITH_READ_TOKEN", read_token_file.as_deref())?,
+                    cors_origins: cors_origins
+                        .into_iter()
+                        .map(|origin| origin.trim().to_owned())
+                        .filter(|origin| !origin.is_empty())
+                        .collect(),
+                };
+                settings.access().map_err(|e| e.to_string())?;
                 let source = source.unwrap_or_else(|| format!("urn:eventsmith:{}", self.name));
                 let layout = Layout::of(&database.database)?;
                 let _lock = layout.lock("serve")?;
                 let store = layout.open(source)?;
                 let metrics = super::install_metrics()?;
                 let mut service = Service::new(Arc::clone(&store))
-                    .settings(Settings {
-                        body_limit,
-                        token: token.filter(|t| !t.is_empty()),
-                    })
+                    .settings(settings)
                     .metrics(metrics);
                 for (_, add) in &self.aggregates {
                     service = add(service, Arc::clone(&store), cache);
@@ -557,9 +575,55 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests, stopping projections at a checkpoint");
 }
 
+/// A token from `file` (its first line) or else the environment variable `name`; set but empty
+/// stays empty, for the settings check to refuse.
+fn secret(name: &str, file: Option<&Path>) -> Result<Option<String>, Failure> {
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read the token file {}: {e}", file.display()))?;
+        let token = text.lines().next().unwrap_or_default().trim().to_owned();
+        if token.is_empty() {
+            return Err(format!(
+                "the token file {} is empty: write the token in it",
+                file.display()
+            )
+            .into());
+        }
+        return Ok(Some(token));
+    }
+    match std::env::var(name) {
+        Ok(token) => Ok(Some(token)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not UTF-8 text").into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Layout;
+    use super::{Layout, secret};
+
+    #[test]
+    fn a_token_file_gives_its_first_line_and_an_empty_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        assert_eq!(
+            secret("EVENTSMITH_TEST_UNSET", Some(&file)).ok().flatten(),
+            Some("s3cret".to_owned())
+        );
+        std::fs::write(&file, "\n").unwrap();
+        let empty = secret("EVENTSMITH_TEST_UNSET", Some(&file)).err().unwrap();
+        assert!(empty.0.contains("is empty"), "{}", empty.0);
+        let missing = secret("EVENTSMITH_TEST_UNSET", Some(&dir.path().join("none")));
+        assert!(
+            missing
+                .err()
+                .unwrap()
+                .0
+                .contains("cannot read the token file")
+        );
+        assert_eq!(secret("EVENTSMITH_TEST_UNSET", None).ok().flatten(), None);
+    }
     use std::path::Path;
 
     #[test]

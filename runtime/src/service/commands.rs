@@ -32,6 +32,37 @@ pub(crate) trait Commands: Send + Sync {
         body: &'a [u8],
         options: Execute,
     ) -> Pin<Box<dyn Future<Output = Result<Outcome, Problem>> + Send + 'a>>;
+
+    /// The aggregate's stream category: its streams are `<category>-<id>`.
+    fn category(&self) -> &'static str;
+}
+
+/// Refuses an id whose stream would be another aggregate's: with aggregates `order` and
+/// `order-line`, order `line-5` would write `order-line-5`, order line `5`'s stream.
+pub(crate) fn own_stream<'a>(
+    category: &str,
+    id: &str,
+    categories: impl IntoIterator<Item = &'a str>,
+) -> Result<(), Problem> {
+    let stream = format!("{category}-{id}");
+    let owner = categories.into_iter().find(|other| {
+        other.len() > category.len()
+            && stream.len() > other.len() + 1
+            && stream.starts_with(other)
+            && stream.as_bytes()[other.len()] == b'-'
+    });
+    match owner {
+        Some(owner) => Err(Problem::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "ambiguous-stream",
+            "The id would write into another aggregate's stream",
+            format!(
+                "id `{id}` gives stream `{stream}`, which is a stream of `{owner}`: choose an id that does not start with `{}-`",
+                &owner[category.len() + 1..]
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 impl<S, A> Commands for Repository<S, A>
@@ -40,6 +71,10 @@ where
     A: Aggregate + 'static,
     A::Command: CommandSet,
 {
+    fn category(&self) -> &'static str {
+        A::CATEGORY
+    }
+
     fn execute<'a>(
         &'a self,
         id: &'a str,
@@ -138,5 +173,32 @@ fn repository_problem(error: RepositoryError, if_match: bool) -> Problem {
             format!("`{stream}` changed under every retry; try again"),
         ),
         other => Problem::internal(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::own_stream;
+
+    #[test]
+    fn an_id_that_lands_in_another_aggregate_s_stream_is_refused() {
+        let categories = ["order", "order-line", "cart"];
+        let refused = own_stream("order", "line-5", categories).unwrap_err();
+        assert_eq!(refused.kind, "ambiguous-stream");
+        assert!(
+            refused.detail.contains("`order-line-5`"),
+            "{}",
+            refused.detail
+        );
+        assert!(
+            refused.detail.contains("does not start with `line-`"),
+            "{}",
+            refused.detail
+        );
+        assert!(own_stream("order", "5", categories).is_ok());
+        assert!(own_stream("order", "line", categories).is_ok());
+        assert!(own_stream("order", "liner-5", categories).is_ok());
+        assert!(own_stream("order-line", "5", categories).is_ok());
+        assert!(own_stream("cart", "line-5", categories).is_ok());
     }
 }

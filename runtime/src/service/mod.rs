@@ -8,14 +8,17 @@
 //!   position the read model reflects.
 //! - `GET /healthz`, `GET /readyz`, `GET /metrics` (Prometheus text).
 //!
-//! Errors are RFC 9457 problem details ([`Problem`]). Bodies are limited (1 MiB by default), and
-//! commands may require a bearer token.
+//! Errors are RFC 9457 problem details ([`Problem`]). Bodies are limited (1 MiB by default).
+//! With a token configured every route but the health checks requires a bearer token, and a
+//! read-only token may read but send no command ([`access`]).
 
+pub mod access;
 pub mod app;
 mod commands;
 mod problem;
 mod queries;
 
+pub use access::AccessError;
 pub use app::App;
 pub use commands::Outcome;
 pub use problem::Problem;
@@ -42,8 +45,13 @@ use std::sync::Arc;
 pub struct Settings {
     /// The largest request body accepted (413 beyond).
     pub body_limit: usize,
-    /// When set, commands need `Authorization: Bearer <token>` (401 otherwise).
+    /// When set, every route but `/healthz` and `/readyz` needs `Authorization: Bearer <token>`
+    /// (401 otherwise): this one allows everything.
     pub token: Option<String>,
+    /// A token that may read everything but send no command (403). Needs `token` too.
+    pub read_token: Option<String>,
+    /// The origins browsers may call the service from (CORS); none: no CORS headers.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -51,7 +59,22 @@ impl Default for Settings {
         Self {
             body_limit: 1024 * 1024,
             token: None,
+            read_token: None,
+            cors_origins: Vec::new(),
         }
+    }
+}
+
+impl Settings {
+    /// The access settings, checked: no empty token, no read-only token alone or equal to the
+    /// write token.
+    pub fn access(&self) -> Result<access::Access, AccessError> {
+        access::Access {
+            token: self.token.clone(),
+            read_token: self.read_token.clone(),
+            cors_origins: self.cors_origins.clone(),
+        }
+        .checked()
     }
 }
 
@@ -189,10 +212,11 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         Ok(self)
     }
 
-    /// The HTTP routes.
-    pub fn router(&self) -> Router {
+    /// The HTTP routes, or why the settings do not allow them.
+    pub fn router(&self) -> Result<Router, AccessError> {
         let limit = self.shared.settings.body_limit;
-        Router::new()
+        let access = Arc::new(self.shared.settings.access()?);
+        Ok(Router::new()
             .route("/commands/{aggregate}/{id}/{command}", post(command::<S>))
             .route("/streams/{stream}", get(stream::<S>))
             .route("/events", get(events::<S>))
@@ -203,9 +227,10 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
             .route("/readyz", get(ready::<S>))
             .route("/metrics", get(prometheus::<S>))
             .fallback(|| async { Problem::not_found("no such resource") })
+            .layer(axum::middleware::from_fn_with_state(access, access::guard))
             .layer(axum::middleware::from_fn(log_request))
             .layer(DefaultBodyLimit::max(limit))
-            .with_state(Arc::clone(&self.shared))
+            .with_state(Arc::clone(&self.shared)))
     }
 
     /// Serves on `listener` until `shutdown` resolves: in-flight requests finish, and the
@@ -215,6 +240,12 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let router = Service {
+            shared: Arc::clone(&self.shared),
+            runners: Vec::new(),
+        }
+        .router()
+        .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         if let Some(handle) = self.shared.metrics.clone() {
             // Histograms and idle metrics need regular upkeep.
@@ -233,11 +264,6 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
             .into_iter()
             .map(|start| start(stopped.clone()))
             .collect::<std::io::Result<Vec<_>>>()?;
-        let router = Service {
-            shared: Arc::clone(&self.shared),
-            runners: Vec::new(),
-        }
-        .router();
         let shared = Arc::clone(&self.shared);
         let shutdown = async move {
             shutdown.await;
@@ -254,19 +280,40 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
     }
 }
 
-/// Logs each request with `tracing`: method, path, status, duration and correlation id.
+/// Logs each request with `tracing`: method, path, status, duration and correlation id. Every
+/// answer carries the correlation id (`X-Correlation-Id`); a failure's cause goes to the log
+/// under it, and its answer says only that the service failed, with the id to quote.
 async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let asked = correlation(request.headers());
     let started = std::time::Instant::now();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     let status = response.status().as_u16();
-    let correlation_id = response
+    // The command route answers with the id it stored in the events.
+    let correlation_id = match response
         .headers()
         .get("x-correlation-id")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    {
+        Some(id) => id.to_owned(),
+        None => {
+            if let Ok(id) = HeaderValue::from_str(&asked) {
+                response.headers_mut().insert("x-correlation-id", id);
+            }
+            asked
+        }
+    };
     let millis = started.elapsed().as_secs_f64() * 1e3;
+    if let Some(problem::Cause { cause, mut body }) =
+        response.extensions_mut().remove::<problem::Cause>()
+    {
+        tracing::error!(%method, %path, status, millis, correlation_id, cause, "request failed");
+        body["correlation_id"] = Value::String(correlation_id);
+        let (mut parts, _) = response.into_parts();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts, axum::body::Body::from(body.to_string()));
+    }
     if status >= 500 {
         tracing::error!(%method, %path, status, millis, correlation_id, "request failed");
     } else {
@@ -304,35 +351,6 @@ fn correlation(headers: &HeaderMap) -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-fn authorized(settings: &Settings, headers: &HeaderMap) -> Result<(), Problem> {
-    let Some(token) = &settings.token else {
-        return Ok(());
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    // Compared in full whatever the first difference, so the time taken tells nothing.
-    let matches = given.is_some_and(|given| {
-        given.len() == token.len()
-            && given
-                .bytes()
-                .zip(token.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    });
-    if matches {
-        Ok(())
-    } else {
-        Err(Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "A bearer token is required",
-            "send `Authorization: Bearer <token>` with the service's token",
-        ))
-    }
-}
-
 async fn command<S: EventStore + Clone + Sync + 'static>(
     State(shared): State<Arc<Shared<S>>>,
     Path((aggregate, id, name)): Path<(String, String, String)>,
@@ -341,11 +359,15 @@ async fn command<S: EventStore + Clone + Sync + 'static>(
 ) -> Response {
     let correlation_id = correlation(&headers);
     let result = async {
-        authorized(&shared.settings, &headers)?;
         let commands = shared
             .aggregates
             .get(&aggregate)
             .ok_or_else(|| Problem::not_found(format!("there is no aggregate `{aggregate}`")))?;
+        commands::own_stream(
+            commands.category(),
+            &id,
+            shared.aggregates.values().map(|other| other.category()),
+        )?;
         let body = body.map_err(|rejection| match rejection.status() {
             StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -527,8 +549,9 @@ async fn row<S: EventStore + Clone + Sync + 'static>(
 async fn list<S: EventStore + Clone + Sync + 'static>(
     State(shared): State<Arc<Shared<S>>>,
     Path(name): Path<String>,
-    Query(mut filters): Query<BTreeMap<String, String>>,
+    filters: Result<Query<BTreeMap<String, String>>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
+    let Query(mut filters) = filters.map_err(|e| Problem::bad_request(e.body_text()))?;
     let limit = match filters.remove("limit") {
         Some(limit) => limit
             .parse::<usize>()

@@ -82,9 +82,29 @@ impl Problem {
     }
 }
 
+/// Why a request failed on the service's side: kept out of the answer (it may name tables, files
+/// or SQL) and logged with the request's correlation id instead, which the answer's `body` then
+/// gets too.
+#[derive(Debug, Clone)]
+pub(crate) struct Cause {
+    pub(crate) cause: String,
+    pub(crate) body: Value,
+}
+
 impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        let cause = (self.status == StatusCode::INTERNAL_SERVER_ERROR).then(|| {
+            std::mem::replace(
+                &mut self.detail,
+                "the service failed; its log has the cause under this request's correlation id"
+                    .to_owned(),
+            )
+        });
         let mut response = (self.status, self.body().to_string()).into_response();
+        if let Some(cause) = cause {
+            let body = self.body();
+            response.extensions_mut().insert(Cause { cause, body });
+        }
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

@@ -98,6 +98,8 @@ impl ServiceProcess {
             .env("EVENTSMITH_LISTEN", "127.0.0.1:0")
             .env("DATABASE_URL", self.database_url())
             .env_remove("EVENTSMITH_TOKEN")
+            .env_remove("EVENTSMITH_READ_TOKEN")
+            .env_remove("EVENTSMITH_CORS_ORIGINS")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("a log file"))
             .stderr(log);
@@ -255,9 +257,16 @@ pub fn try_request(
     body: &[u8],
 ) -> Option<Answer> {
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
+    // JSON unless the caller says otherwise.
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+    {
+        request.push_str("Content-Type: application/json\r\n");
+    }
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }

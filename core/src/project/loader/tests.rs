@@ -812,3 +812,17 @@ fn reference_cycles_without_a_schema_between_are_errors_and_recursion_is_not() {
         loaded.diagnostics
     );
 }
+
+#[test]
+fn projection_names_of_the_runtime_s_own_tables_are_file_name_errors() {
+    let loaded = minimal_with(&[
+        ("schema/projections/eventsmith_checkpoints.json", "{}"),
+        ("schema/projections/Eventsmith_Tables.json", "{}"),
+    ]);
+    let found = findings(&loaded, "file-name");
+    assert_eq!(found.len(), 2, "{:#?}", loaded.diagnostics);
+    assert!(
+        found.iter().all(|d| d.message.contains("is reserved")),
+        "{found:#?}"
+    );
+}
