@@ -133,15 +133,38 @@ mod generated {
 
     #[test]
     fn an_empty_token_is_a_startup_error() {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_shop"))
+        let dir = std::env::temp_dir()
+            .join(format!("shop-empty-token-{}", std::process::id()));
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shop"))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("EVENTSMITH_TOKEN", "")
             .env_remove("EVENTSMITH_READ_TOKEN")
-            .env("DATABASE_URL", "sqlite:///nonexistent/events.db")
-            .output()
+            .env("DATABASE_URL", format!("sqlite://{}/events.db", dir.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .expect("the service runs");
-        assert!(! output.status.success());
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("the service's status") {
+                break Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(
+                &mut child.stderr.take().expect("piped"),
+                &mut stderr,
+            )
+            .expect("stderr");
+        assert!(
+            status.is_some_and(| s | ! s.success()), "it served with an empty token"
+        );
         assert!(stderr.contains("EVENTSMITH_TOKEN"), "{stderr}");
     }
 

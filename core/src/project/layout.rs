@@ -51,8 +51,17 @@ impl FileRole {
     }
 }
 
-/// What no projection's name may start with: the runtime's tables in a read model's database.
-pub const RESERVED_PREFIX: &str = "eventsmith_";
+/// What no projection's name may start with: the runtime's tables in a read model's database,
+/// and SQLite's own.
+pub const RESERVED_PREFIXES: [&str; 2] = ["eventsmith_", "sqlite_"];
+
+/// The reserved prefix `name` starts with, compared as table names are (any case, `-` as `_`).
+fn reserved(name: &str) -> Option<&'static str> {
+    let table = name.to_ascii_lowercase().replace('-', "_");
+    RESERVED_PREFIXES
+        .into_iter()
+        .find(|prefix| table.starts_with(prefix))
+}
 
 /// The top-level directories of the layout.
 pub const DIRECTORIES: &[&str] = &["events", "commands", "aggregates", "projections", "types"];
@@ -123,19 +132,13 @@ pub fn classify(relative: &Path) -> Result<FileRole, Failure> {
             "aggregates live at `aggregates/<name>.json`",
         )),
         // The runtime's own tables (checkpoints, dead letters) share a read model's database.
-        ["projections", _]
-            if stem
-                .to_ascii_lowercase()
-                .replace('-', "_")
-                .starts_with(RESERVED_PREFIX) =>
-        {
-            Err(err(
-                format!(
-                    "projection name `{stem}` starts with `{RESERVED_PREFIX}`, which is reserved"
-                ),
-                "the runtime's own tables (`eventsmith_checkpoints`, `eventsmith_dead_letters`, ...) are named so; give the projection another name",
-            ))
-        }
+        ["projections", _] if reserved(stem).is_some() => Err(err(
+            format!(
+                "projection name `{stem}` starts with `{}`, which is reserved",
+                reserved(stem).unwrap_or_default()
+            ),
+            "the runtime's own tables (`eventsmith_checkpoints`, `eventsmith_dead_letters`, ...) and SQLite's (`sqlite_...`) are named so; give the projection another name",
+        )),
         ["projections", _] => Ok(FileRole::Projection {
             name: named("projection", stem)?,
         }),

@@ -3,7 +3,7 @@
 //! once; `Numeric` is a number a range check reads.
 
 use crate::validate::Violation;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::OnceLock;
 
 /// One step of the path to the value being checked.
@@ -195,13 +195,15 @@ impl Checker {
                 .enumerate()
                 .any(|(i, item)| items[..i].contains(item))
         } else {
+            // Keyed at random, so colliding payloads cannot be prepared.
+            let keys = std::collections::hash_map::RandomState::new();
             let mut seen: std::collections::HashMap<u64, Vec<usize>> =
                 std::collections::HashMap::with_capacity(items.len());
             items.iter().enumerate().any(|(i, item)| {
                 let hash = {
-                    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                    let mut hasher = keys.build_hasher();
                     match serde_json::to_value(item) {
-                        Ok(value) => hash_json(&value, &mut hasher),
+                        Ok(value) => hash_json(&value, &keys, &mut hasher),
                         Err(_) => 0u8.hash(&mut hasher),
                     }
                     hasher.finish()
@@ -268,7 +270,7 @@ pub fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 
 /// Hashes `value` so that values [`json_equal`] calls equal hash alike: numbers by value, object
 /// members in any order.
-fn hash_json(value: &serde_json::Value, hasher: &mut impl Hasher) {
+fn hash_json(value: &serde_json::Value, keys: &impl BuildHasher, hasher: &mut impl Hasher) {
     use serde_json::Value;
     match value {
         Value::Null => 0u8.hash(hasher),
@@ -287,16 +289,16 @@ fn hash_json(value: &serde_json::Value, hasher: &mut impl Hasher) {
         Value::Array(items) => {
             (4u8, items.len()).hash(hasher);
             for item in items {
-                hash_json(item, hasher);
+                hash_json(item, keys, hasher);
             }
         }
         Value::Object(members) => {
             (5u8, members.len()).hash(hasher);
             // Order-independent: the members' hashes summed.
             let sum = members.iter().fold(0u64, |sum, (key, value)| {
-                let mut member = std::collections::hash_map::DefaultHasher::new();
+                let mut member = keys.build_hasher();
                 key.hash(&mut member);
-                hash_json(value, &mut member);
+                hash_json(value, keys, &mut member);
                 sum.wrapping_add(member.finish())
             });
             sum.hash(hasher);

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 /// The service's access settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Access {
     /// Every route: commands and reads. When neither token is set, the service is open.
     pub token: Option<String>,
@@ -17,6 +17,20 @@ pub struct Access {
     pub read_token: Option<String>,
     /// The origins a browser may call the service from (CORS); none: no CORS headers at all.
     pub cors_origins: Vec<String>,
+}
+
+impl std::fmt::Debug for Access {
+    // Tokens stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "read_token",
+                &self.read_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("cors_origins", &self.cors_origins)
+            .finish()
+    }
 }
 
 /// Why access settings are refused at startup.
@@ -30,21 +44,37 @@ pub enum AccessError {
         "a read-only token is set without a write token: set EVENTSMITH_TOKEN too, or commands would need none"
     )]
     ReadTokenAlone,
+    /// A token a client could not send in an `Authorization` header as it is.
+    #[error(
+        "{0} holds characters other than visible ASCII (spaces, control characters or non-ASCII): a bearer token is sent as is in a header"
+    )]
+    BadToken(&'static str),
     /// The same token for both would give readers the right to write.
     #[error("the read-only token is the write token: give readers a token of their own")]
     SameTokens,
 }
 
 impl Access {
-    /// Checks the settings: no empty token, no read-only token without a write token.
-    pub fn checked(self) -> Result<Self, AccessError> {
-        if self.token.as_deref() == Some("") {
-            return Err(AccessError::EmptyToken("the token (EVENTSMITH_TOKEN)"));
-        }
-        if self.read_token.as_deref() == Some("") {
-            return Err(AccessError::EmptyToken(
+    /// Checks the settings: no empty token, no read-only token without a write token, no token
+    /// a client cannot send; origins compared as browsers send them (no trailing `/`, lower case).
+    pub fn checked(mut self) -> Result<Self, AccessError> {
+        for (token, name) in [
+            (&self.token, "the token (EVENTSMITH_TOKEN)"),
+            (
+                &self.read_token,
                 "the read-only token (EVENTSMITH_READ_TOKEN)",
-            ));
+            ),
+        ] {
+            match token.as_deref() {
+                Some("") => return Err(AccessError::EmptyToken(name)),
+                Some(token) if !token.bytes().all(|b| b.is_ascii_graphic()) => {
+                    return Err(AccessError::BadToken(name));
+                }
+                _ => {}
+            }
+        }
+        for origin in &mut self.cors_origins {
+            *origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
         }
         match (&self.token, &self.read_token) {
             (None, Some(_)) => Err(AccessError::ReadTokenAlone),
@@ -73,7 +103,9 @@ impl Access {
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))?;
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())?;
         if self.token.as_deref().is_some_and(|t| same(given, t)) {
             Some(Grant::Everything)
         } else if self.read_token.as_deref().is_some_and(|t| same(given, t)) {
@@ -84,14 +116,15 @@ impl Access {
     }
 }
 
-/// Compared in full whatever the first difference, so the time taken tells nothing of the token.
+/// Compared in full whatever the first difference (and whatever the length given), so the time
+/// taken tells little of the token.
 fn same(given: &str, token: &str) -> bool {
-    given.len() == token.len()
-        && given
-            .bytes()
-            .zip(token.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    let (given, token) = (given.as_bytes(), token.as_bytes());
+    let mut differ = u8::from(given.len() != token.len());
+    for (i, b) in token.iter().enumerate() {
+        differ |= b ^ given.get(i).copied().unwrap_or(!b);
+    }
+    std::hint::black_box(differ) == 0
 }
 
 /// Routes anyone may call: what orchestrators probe.
@@ -110,11 +143,15 @@ pub(super) async fn guard(
         .headers()
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
-        .filter(|origin| access.cors_origins.iter().any(|o| o == origin || o == "*"))
-        .map(str::to_owned);
-    if request.method() == Method::OPTIONS {
-        return match origin {
-            Some(origin) => cors(StatusCode::NO_CONTENT.into_response(), &origin, true),
+        .map(|origin| origin.trim_end_matches('/').to_ascii_lowercase())
+        .filter(|origin| access.cors_origins.iter().any(|o| o == origin || o == "*"));
+    let preflight = request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let response = if preflight {
+        match &origin {
+            Some(_) => StatusCode::NO_CONTENT.into_response(),
             None => Problem::new(
                 StatusCode::FORBIDDEN,
                 "cors-origin",
@@ -122,22 +159,23 @@ pub(super) async fn guard(
                 "the service answers browsers only from the origins configured (EVENTSMITH_CORS_ORIGINS)",
             )
             .into_response(),
-        };
-    }
-    let response = match check(&access, &request) {
-        Ok(()) => next.run(request).await,
-        Err(problem) => problem.into_response(),
+        }
+    } else {
+        match check(&access, &request) {
+            Ok(()) => next.run(request).await,
+            Err(problem) => problem.into_response(),
+        }
     };
-    match origin {
-        Some(origin) => cors(response, &origin, false),
-        None => response,
-    }
+    cors(response, &access, origin.as_deref(), preflight)
 }
 
 fn check(access: &Access, request: &Request) -> Result<(), Problem> {
     let path = request.uri().path();
     if public(path) {
         return Ok(());
+    }
+    if access.open() {
+        local_host(request.headers())?;
     }
     let writes = !matches!(*request.method(), Method::GET | Method::HEAD);
     match access.grant(request.headers()) {
@@ -195,12 +233,53 @@ fn json_body(headers: &HeaderMap) -> Result<(), Problem> {
     }
 }
 
-fn cors(mut response: Response, origin: &str, preflight: bool) -> Response {
-    let headers = response.headers_mut();
-    if let Ok(origin) = HeaderValue::from_str(origin) {
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        headers.append(header::VARY, HeaderValue::from_static("origin"));
+/// Without a token the service answers only requests addressed to a loopback name or an IP
+/// address: a web page whose own host name was rebound to 127.0.0.1 (DNS rebinding) is
+/// same-origin with the service and could otherwise send it commands.
+fn local_host(headers: &HeaderMap) -> Result<(), Problem> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    // `name:port`, `[v6]:port`, `v4:port`, or without the port.
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    let local = name.is_empty()
+        || name.eq_ignore_ascii_case("localhost")
+        || name.to_ascii_lowercase().ends_with(".localhost")
+        || name.parse::<std::net::IpAddr>().is_ok();
+    if local {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "host-not-allowed",
+            "The service runs without a token",
+            format!(
+                "a service without a token answers only requests to localhost or an IP address, not to `{name}`: set EVENTSMITH_TOKEN to serve it under a host name"
+            ),
+        ))
     }
+}
+
+fn cors(
+    mut response: Response,
+    access: &Access,
+    origin: Option<&str>,
+    preflight: bool,
+) -> Response {
+    if access.cors_origins.is_empty() {
+        return response;
+    }
+    let headers = response.headers_mut();
+    // Answers differ by origin: caches must keep them apart.
+    headers.append(header::VARY, HeaderValue::from_static("origin"));
+    let Some(origin) = origin.and_then(|o| HeaderValue::from_str(o).ok()) else {
+        return response;
+    };
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static("etag, x-correlation-id, retry-after"),
@@ -257,6 +336,62 @@ mod tests {
         );
         assert!(access(Some("w"), Some("r")).is_ok());
         assert!(access(None, None).is_ok());
+        assert!(matches!(
+            access(Some(" "), None),
+            Err(AccessError::BadToken(_))
+        ));
+        assert!(matches!(
+            access(Some("a b"), None),
+            Err(AccessError::BadToken(_))
+        ));
+        assert!(matches!(
+            access(Some("tök"), None),
+            Err(AccessError::BadToken(_))
+        ));
+        let shown = format!("{:?}", access(Some("w3ite"), Some("r3ad")).unwrap());
+        assert!(
+            !shown.contains("w3ite") && !shown.contains("r3ad"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn tokens_match_in_full_with_any_scheme_case() {
+        let access = access(Some("s3cret"), Some("reader")).unwrap();
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            access.grant(&headers)
+        };
+        assert_eq!(with("Bearer s3cret"), Some(Grant::Everything));
+        assert_eq!(with("bearer s3cret"), Some(Grant::Everything));
+        assert_eq!(with("Bearer reader"), Some(Grant::Reads));
+        assert_eq!(with("Bearer s3cre"), None);
+        assert_eq!(with("Bearer s3crets"), None);
+        assert_eq!(with("Basic s3cret"), None);
+        assert_eq!(access.grant(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn without_a_token_only_local_names_and_addresses_are_served() {
+        let host = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, HeaderValue::from_str(value).unwrap());
+            local_host(&headers).is_ok()
+        };
+        for local in [
+            "127.0.0.1:8080",
+            "localhost:8080",
+            "LOCALHOST",
+            "[::1]:80",
+            "10.0.0.5",
+            "app.localhost:1",
+        ] {
+            assert!(host(local), "{local}");
+        }
+        for remote in ["evil.example:8080", "evil.example", "127.0.0.1.nip.io:8080"] {
+            assert!(!host(remote), "{remote}");
+        }
     }
 
     #[test]

@@ -575,12 +575,13 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests, stopping projections at a checkpoint");
 }
 
-/// A token from `file` (its first line) or else the environment variable `name`; set but empty
-/// stays empty, for the settings check to refuse.
+/// A token from `file` (its first line) or else the environment variable `name`, without
+/// surrounding whitespace; set but empty stays empty, for the settings check to refuse.
 fn secret(name: &str, file: Option<&Path>) -> Result<Option<String>, Failure> {
     if let Some(file) = file {
         let text = std::fs::read_to_string(file)
             .map_err(|e| format!("cannot read the token file {}: {e}", file.display()))?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         let token = text.lines().next().unwrap_or_default().trim().to_owned();
         if token.is_empty() {
             return Err(format!(
@@ -592,7 +593,8 @@ fn secret(name: &str, file: Option<&Path>) -> Result<Option<String>, Failure> {
         return Ok(Some(token));
     }
     match std::env::var(name) {
-        Ok(token) => Ok(Some(token)),
+        // A secret mounted into the environment often ends with a newline.
+        Ok(token) => Ok(Some(token.trim().to_owned())),
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not UTF-8 text").into()),
     }

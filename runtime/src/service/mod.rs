@@ -31,7 +31,7 @@ use crate::repository::{Execute, Repository};
 use crate::store::{Direction, EventStore, Metadata};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -41,7 +41,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// What a service is configured with, apart from its domain.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     /// The largest request body accepted (413 beyond).
     pub body_limit: usize,
@@ -62,6 +62,16 @@ impl Default for Settings {
             read_token: None,
             cors_origins: Vec::new(),
         }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    // Tokens stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("body_limit", &self.body_limit)
+            .field("access", &self.access())
+            .finish()
     }
 }
 
@@ -227,6 +237,14 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
             .route("/readyz", get(ready::<S>))
             .route("/metrics", get(prometheus::<S>))
             .fallback(|| async { Problem::not_found("no such resource") })
+            .method_not_allowed_fallback(|| async {
+                Problem::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method-not-allowed",
+                    "The method is not allowed here",
+                    "commands are POSTed to /commands/...; everything else is read with GET",
+                )
+            })
             .layer(axum::middleware::from_fn_with_state(access, access::guard))
             .layer(axum::middleware::from_fn(log_request))
             .layer(DefaultBodyLimit::max(limit))
@@ -322,6 +340,11 @@ async fn log_request(request: axum::extract::Request, next: axum::middleware::Ne
     response
 }
 
+/// A path that does not decode (`/streams/%FF`), as a problem.
+fn path_problem(rejection: PathRejection) -> Problem {
+    Problem::bad_request(rejection.body_text())
+}
+
 /// `If-Match: "<version>"` (an entity tag holding the stream version).
 fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
     let Some(value) = headers.get(header::IF_MATCH) else {
@@ -353,12 +376,13 @@ fn correlation(headers: &HeaderMap) -> String {
 
 async fn command<S: EventStore + Clone + Sync + 'static>(
     State(shared): State<Arc<Shared<S>>>,
-    Path((aggregate, id, name)): Path<(String, String, String)>,
+    path: Result<Path<(String, String, String)>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let correlation_id = correlation(&headers);
     let result = async {
+        let Path((aggregate, id, name)) = path.map_err(path_problem)?;
         let commands = shared
             .aggregates
             .get(&aggregate)
@@ -422,9 +446,10 @@ const MAX_PAGE: usize = 1_000;
 /// time, with the stream's current version.
 async fn stream<S: EventStore + Clone + Sync + 'static>(
     State(shared): State<Arc<Shared<S>>>,
-    Path(stream): Path<String>,
+    stream: Result<Path<String>, PathRejection>,
     page: Result<Query<Feed>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
+    let Path(stream) = stream.map_err(path_problem)?;
     let Query(page) = page.map_err(|e| Problem::bad_request(e.body_text()))?;
     let limit = page.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
     let latest = shared
@@ -536,8 +561,9 @@ fn projection_of<'s, S>(
 
 async fn row<S: EventStore + Clone + Sync + 'static>(
     State(shared): State<Arc<Shared<S>>>,
-    Path((name, key)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, Problem> {
+    let Path((name, key)) = path.map_err(path_problem)?;
     let answer = projection_of(&shared, &name)?.get(key.clone()).await?;
     let Some(row) = answer.value else {
         return Err(Problem::not_found(format!("`{name}` has no row `{key}`"))
@@ -548,9 +574,10 @@ async fn row<S: EventStore + Clone + Sync + 'static>(
 
 async fn list<S: EventStore + Clone + Sync + 'static>(
     State(shared): State<Arc<Shared<S>>>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     filters: Result<Query<BTreeMap<String, String>>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
+    let Path(name) = name.map_err(path_problem)?;
     let Query(mut filters) = filters.map_err(|e| Problem::bad_request(e.body_text()))?;
     let limit = match filters.remove("limit") {
         Some(limit) => limit

@@ -93,7 +93,7 @@ pub(crate) struct Cause {
 
 impl IntoResponse for Problem {
     fn into_response(mut self) -> Response {
-        let cause = (self.status == StatusCode::INTERNAL_SERVER_ERROR).then(|| {
+        let cause = self.status.is_server_error().then(|| {
             std::mem::replace(
                 &mut self.detail,
                 "the service failed; its log has the cause under this request's correlation id"

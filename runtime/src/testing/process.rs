@@ -257,14 +257,19 @@ pub fn try_request(
     body: &[u8],
 ) -> Option<Answer> {
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
-    // JSON unless the caller says otherwise.
-    if !headers
-        .iter()
-        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
-    {
+    // The address as host, and JSON, unless the caller says otherwise.
+    let given = |header: &str| {
+        headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(header))
+    };
+    if !given("host") {
+        request.push_str(&format!("Host: {address}\r\n"));
+    }
+    if !given("content-type") {
         request.push_str("Content-Type: application/json\r\n");
     }
     for (name, value) in headers {
