@@ -69,10 +69,23 @@ fn placing() -> Value {
     })
 }
 
-/// Starts a service on a free port; returns its address, a stop switch and its task.
+/// Starts a service on a free port of loopback; returns its address, a stop switch and its task.
 async fn start(
     dir: &std::path::Path,
     settings: Settings,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    start_on(dir, settings, "127.0.0.1:0").await
+}
+
+/// Starts a service on a free port of `bind`.
+async fn start_on(
+    dir: &std::path::Path,
+    settings: Settings,
+    bind: &str,
 ) -> (
     std::net::SocketAddr,
     tokio::sync::oneshot::Sender<()>,
@@ -97,8 +110,9 @@ async fn start(
             dir.join("order_summary.db"),
         )
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
+    let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
+    let address =
+        std::net::SocketAddr::from(([127, 0, 0, 1], listener.local_addr().unwrap().port()));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(service.serve(listener, async move {
         let _ = stopped.await;
@@ -640,4 +654,14 @@ async fn a_failure_answers_500_with_its_correlation_id_and_logs_the_cause() {
     );
     stop.send(()).unwrap();
     let _ = task.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_bound_beyond_loopback_answers_its_host_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let (at, stop, task) = start_on(dir.path(), Settings::default(), "0.0.0.0:0").await;
+    let named = send(at, "GET", "/events", &[("Host", "shop.internal:8080")], b"").await;
+    assert_eq!(named.status, 200, "{named:?}");
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
 }

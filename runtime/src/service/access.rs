@@ -17,6 +17,10 @@ pub struct Access {
     pub read_token: Option<String>,
     /// The origins a browser may call the service from (CORS); none: no CORS headers at all.
     pub cors_origins: Vec<String>,
+    /// Whether the service listens on loopback only, where a page on a rebound host name is
+    /// the threat: then, without a token, only local host names are answered. A service bound
+    /// to other addresses is meant to be reached under its host names.
+    pub loopback: bool,
 }
 
 impl std::fmt::Debug for Access {
@@ -29,6 +33,7 @@ impl std::fmt::Debug for Access {
                 &self.read_token.as_ref().map(|_| "<redacted>"),
             )
             .field("cors_origins", &self.cors_origins)
+            .field("loopback", &self.loopback)
             .finish()
     }
 }
@@ -174,7 +179,7 @@ fn check(access: &Access, request: &Request) -> Result<(), Problem> {
     if public(path) {
         return Ok(());
     }
-    if access.open() {
+    if access.open() && access.loopback {
         local_host(request.headers())?;
     }
     let writes = !matches!(*request.method(), Method::GET | Method::HEAD);
@@ -233,8 +238,8 @@ fn json_body(headers: &HeaderMap) -> Result<(), Problem> {
     }
 }
 
-/// Without a token the service answers only requests addressed to a loopback name or an IP
-/// address: a web page whose own host name was rebound to 127.0.0.1 (DNS rebinding) is
+/// Without a token, a service on loopback answers only requests addressed to a loopback name or
+/// an IP address: a web page whose own host name was rebound to 127.0.0.1 (DNS rebinding) is
 /// same-origin with the service and could otherwise send it commands.
 fn local_host(headers: &HeaderMap) -> Result<(), Problem> {
     let host = headers
@@ -312,6 +317,7 @@ mod tests {
             token: token.map(str::to_owned),
             read_token: read.map(str::to_owned),
             cors_origins: Vec::new(),
+            loopback: true,
         }
         .checked()
     }

@@ -83,6 +83,7 @@ impl Settings {
             token: self.token.clone(),
             read_token: self.read_token.clone(),
             cors_origins: self.cors_origins.clone(),
+            loopback: true,
         }
         .checked()
     }
@@ -222,10 +223,17 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         Ok(self)
     }
 
-    /// The HTTP routes, or why the settings do not allow them.
+    /// The HTTP routes, or why the settings do not allow them. Without a token they answer only
+    /// requests to `localhost` or an IP address, as [`serve`](Self::serve) does on loopback.
     pub fn router(&self) -> Result<Router, AccessError> {
+        self.routes(true)
+    }
+
+    fn routes(&self, loopback: bool) -> Result<Router, AccessError> {
         let limit = self.shared.settings.body_limit;
-        let access = Arc::new(self.shared.settings.access()?);
+        let mut access = self.shared.settings.access()?;
+        access.loopback = loopback;
+        let access = Arc::new(access);
         Ok(Router::new()
             .route("/commands/{aggregate}/{id}/{command}", post(command::<S>))
             .route("/streams/{stream}", get(stream::<S>))
@@ -258,11 +266,12 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let loopback = listener.local_addr()?.ip().is_loopback();
         let router = Service {
             shared: Arc::clone(&self.shared),
             runners: Vec::new(),
         }
-        .router()
+        .routes(loopback)
         .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         if let Some(handle) = self.shared.metrics.clone() {
