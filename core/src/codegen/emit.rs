@@ -405,7 +405,26 @@ impl<'s, 'a> Emitter<'s, 'a> {
             Ty::Checked(inner, checks) => {
                 let mut calls = checks_of(value, inner.unchecked(), checks);
                 calls.extend(self.check(value, inner));
-                calls
+                let Some(schema) = &checks.schema else {
+                    return calls;
+                };
+                // The subschema last, and only when the type's own checks passed (they would
+                // say the same thing twice).
+                let text = &schema.text;
+                let doc = format!(
+                    " Checked against its schema: its type does not express `{}` at `{}`.",
+                    schema.keyword, schema.pointer
+                );
+                let reference = value.reference();
+                vec![quote! {
+                    {
+                        let before = checker.violation_count();
+                        #(#calls;)*
+                        #[doc = #doc]
+                        static SCHEMA: ::eventsmith::__private::Schema = ::eventsmith::__private::Schema::new(#text);
+                        checker.schema(before, #reference, &SCHEMA)
+                    }
+                }]
             }
             Ty::Nullable(inner) if self.needs_check(inner) => {
                 let reference = value.reference();

@@ -11,7 +11,6 @@ use crate::project::naming::Naming;
 use crate::schema::bundle;
 use proc_macro2::Ident;
 use quote::format_ident;
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// One event version as planned.
@@ -120,10 +119,17 @@ pub(crate) fn plan_events<'p>(
             for (planned, version) in p.versions.iter_mut().zip(&p.event.versions) {
                 let root = project.root_of(version.schema);
                 planned.ty = space.add_root(&root, &planned.name);
-                planned.schema = space.unenforced(&root).and_then(|why| {
+                // Where every unenforced keyword is checked on its own subschema by the types,
+                // the payload needs no check against the whole schema. Only below a struct
+                // root: a root of another type (a `$ref`, a map) becomes an alias of a type
+                // whose checks sit where it is used, not in its `Validate`.
+                let checked_below =
+                    matches!(planned.ty, Ty::Named(_)) && space.checks_subschemas_of(&root);
+                let whole = space.unenforced(&root).filter(|_| !checked_below);
+                planned.schema = whole.and_then(|why| {
                     let base = project.root.join(&project.config.schema.dir);
                     let text = bundle::validator_text(&project.store, version.schema, &base)?;
-                    if let Err((error, at)) = compiles(&text) {
+                    if let Err((error, at)) = bundle::compiles(&text) {
                         let document = project.store.document(version.schema);
                         // The bundle's pointers are the file's own, outside its `$defs` of
                         // other files.
@@ -176,17 +182,6 @@ pub(crate) fn plan_events<'p>(
         }
     }
     aggregates
-}
-
-/// Whether the `jsonschema` crate, which the runtime checks payloads with, compiles `text`; if
-/// not, why and where in the schema.
-fn compiles(text: &str) -> Result<(), (String, String)> {
-    let schema: Value = serde_json::from_str(text).map_err(|e| (e.to_string(), String::new()))?;
-    jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .map(drop)
-        .map_err(|e| (e.to_string(), e.instance_path().to_string()))
 }
 
 /// The name of `aggregate`'s state type in its module: its file's `title`, else the aggregate's

@@ -96,6 +96,108 @@ pub fn validator_text(store: &Store, root: DocId, base: &Path) -> Option<String>
     Some(bundle.to_string())
 }
 
+/// Whether the `jsonschema` crate, which the runtime checks payloads with, compiles `text`; if
+/// not, why and where in the schema.
+pub fn compiles(text: &str) -> Result<(), (String, String)> {
+    let schema: Value = serde_json::from_str(text).map_err(|e| (e.to_string(), String::new()))?;
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .map(drop)
+        .map_err(|e| (e.to_string(), e.instance_path().to_string()))
+}
+
+/// One subschema as a self-contained schema for a validator, with only what it references: the
+/// subschema and every `$ref` target outside it are copies under the root's `$defs`
+/// (`definitions` before 2019-09), keyed `0` (the subschema), `1`, ..., and the root refers to
+/// `0`. Annotations are left out as in [`validator_text`]. `None` when a reference it reaches is
+/// broken, or is a `$dynamicRef`/`$recursiveRef` (which a copy would resolve elsewhere). What generated code checks one field against when its type leaves a keyword of it
+/// unenforced, without the rest of the event's schema.
+pub fn subschema_text(store: &Store, node: &NodeRef) -> Option<String> {
+    let draft = store.draft(node.doc);
+    let defs = draft.unwrap_or(Draft::Draft202012).defs_keyword();
+    // The subschemas copied, the node first; each reference as (copy, pointer in it, target).
+    let mut copies: Vec<NodeRef> = vec![node.clone()];
+    let mut refs: Vec<(usize, String, NodeRef)> = Vec::new();
+    let mut next = 0;
+    while let Some(copy) = copies.get(next).cloned() {
+        let value = store.value(&copy)?;
+        // Dynamic references resolve against where evaluation started, which a copy moves.
+        if walk::subschemas(value, Draft::Draft202012).iter().any(|sub| {
+            matches!(sub.value, Value::Object(o) if o.contains_key("$dynamicRef") || o.contains_key("$recursiveRef"))
+        }) {
+            return None;
+        }
+        let copy_draft = store
+            .draft(copy.doc)
+            .or(draft)
+            .unwrap_or(Draft::Draft202012);
+        for sub in walk::subschemas(value, copy_draft) {
+            let holder = NodeRef {
+                doc: copy.doc,
+                pointer: format!("{}{}", copy.pointer, sub.pointer),
+            };
+            let Some(target) = store.ref_target(&holder) else {
+                continue;
+            };
+            let target = target.clone().ok()?;
+            if !copies.iter().any(|c| within(&target, c)) {
+                copies.push(target.clone());
+            }
+            refs.push((next, sub.pointer.clone(), target));
+        }
+        next += 1;
+    }
+    let mut definitions = serde_json::Map::new();
+    for (index, copy) in copies.iter().enumerate() {
+        let mut value = store.value(copy)?.clone();
+        if let Value::Object(object) = &mut value {
+            object.remove("$schema");
+        }
+        definitions.insert(index.to_string(), value);
+    }
+    let root = pointer::push("", defs);
+    for (index, at, target) in &refs {
+        let (copy, inner) = copies.iter().enumerate().find_map(|(i, c)| {
+            within(target, c).then(|| (i, &target.pointer[c.pointer.len()..]))
+        })?;
+        let reference = format!("#{}{inner}", pointer::push(&root, &copy.to_string()));
+        let holder = definitions
+            .get_mut(&index.to_string())
+            .and_then(|copy| copy.pointer_mut(at));
+        if let Some(Value::Object(object)) = holder {
+            object.insert(
+                "$ref".to_owned(),
+                Value::String(encode_fragment(&reference)),
+            );
+        }
+    }
+    let mut definitions = Value::Object(definitions);
+    strip_ids(&mut definitions);
+    if let Value::Object(copies) = &mut definitions {
+        copies.values_mut().for_each(strip_annotations);
+    }
+    let mut schema = serde_json::Map::new();
+    if let Some(draft) = draft {
+        schema.insert("$schema".to_owned(), Value::String(draft.uri().to_owned()));
+    }
+    schema.insert(
+        "$ref".to_owned(),
+        Value::String(format!("#{}", pointer::push(&root, "0"))),
+    );
+    schema.insert(defs.to_owned(), definitions);
+    Some(Value::Object(schema).to_string())
+}
+
+/// Whether `node` is `outer` or inside it.
+fn within(node: &NodeRef, outer: &NodeRef) -> bool {
+    node.doc == outer.doc
+        && node
+            .pointer
+            .strip_prefix(outer.pointer.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// A fragment as a URI allows it (JSON pointer characters that URIs reserve, percent-encoded).
 fn encode_fragment(reference: &str) -> String {
     let mut out = String::with_capacity(reference.len());

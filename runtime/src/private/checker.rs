@@ -2,6 +2,7 @@
 //! and collects violations of the keywords serde cannot express. `Pattern` compiles a `pattern`
 //! once; `Numeric` is a number a range check reads.
 
+use super::schema::Schema;
 use crate::validate::Violation;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::OnceLock;
@@ -45,8 +46,44 @@ impl Checker {
         self.path.pop();
     }
 
+    /// How many violations were recorded so far.
+    pub fn violation_count(&self) -> usize {
+        self.violations.len()
+    }
+
+    /// Checks `value` against `schema` (the subschema of a value whose type leaves one of its
+    /// keywords unenforced), unless more than `before` violations were recorded by then: the
+    /// type's own checks found something wrong here, which the schema would mostly repeat. The
+    /// value is encoded as JSON again: the typed value, which re-encodes the payload's JSON
+    /// (serde's looser shapes, a struct read from an array, come back in the schema's shape).
+    pub fn schema<T: serde::Serialize + ?Sized>(
+        &mut self,
+        before: usize,
+        value: &T,
+        schema: &Schema,
+    ) {
+        if self.violations.len() > before {
+            return;
+        }
+        let json = match serde_json::to_value(value) {
+            Ok(json) => json,
+            Err(error) => {
+                self.fail(format!("cannot be checked against its schema: {error}"));
+                return;
+            }
+        };
+        for violation in schema.violations(&json) {
+            self.fail_below(&violation.pointer, violation.message);
+        }
+    }
+
     /// Records a violation at the current path.
     pub fn fail(&mut self, message: impl Into<String>) {
+        self.fail_below("", message);
+    }
+
+    /// Records a violation at `below` (a JSON pointer) under the current path.
+    fn fail_below(&mut self, below: &str, message: impl Into<String>) {
         let mut pointer = String::new();
         for segment in &self.path {
             pointer.push('/');
@@ -56,6 +93,7 @@ impl Checker {
                 Segment::Index(index) => pointer.push_str(&index.to_string()),
             }
         }
+        pointer.push_str(below);
         self.violations.push(Violation {
             pointer,
             message: message.into(),
@@ -373,6 +411,28 @@ impl Pattern {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subschema_reports_below_the_path_unless_the_type_already_failed_there() {
+        static NOT_EMPTY: Schema =
+            Schema::new(r#"{"type": "array", "items": {"not": {"const": ""}}}"#);
+        let mut checker = Checker::default();
+        checker.at("tags", |checker| {
+            let before = checker.violation_count();
+            checker.schema(before, &["a", ""], &NOT_EMPTY);
+        });
+        let violations = checker.into_violations();
+        assert_eq!(violations.len(), 1);
+        assert_eq!(violations[0].pointer, "/tags/1");
+        // The type's own check failed here: the subschema is not asked to say it again.
+        let mut checker = Checker::default();
+        checker.at("tags", |checker| {
+            let before = checker.violation_count();
+            checker.max_items(2, 1);
+            checker.schema(before, &["a", ""], &NOT_EMPTY);
+        });
+        assert_eq!(messages(checker).len(), 1);
+    }
 
     /// The violations as `pointer: message` lines.
     fn messages(checker: Checker) -> Vec<String> {

@@ -38,6 +38,7 @@ pub fn render(
     settings: &Settings,
 ) -> Result<(String, Vec<Diagnostic>, Api), Vec<Diagnostic>> {
     let mut space = TypeSpace::new(&project.store);
+    space.check_subschemas();
     let mut root_names = Scope::new();
     for reserved in [super::types::SHARED_MODULE, "tests"] {
         root_names.claim(reserved.to_owned());

@@ -5,7 +5,7 @@
 //! type, or checked by generated code, sends the payload to the validator.
 
 use super::plan::{TYPE_KEYWORDS, types_of};
-use super::{NodeRef, TypeSpace, Value, View};
+use super::{NodeRef, SchemaCheck, TypeSpace, Value, View};
 use crate::schema::draft::Draft;
 use crate::schema::keywords::is_keyword;
 use crate::schema::pattern::RustPattern;
@@ -78,15 +78,85 @@ fn enforced_for(json_type: &str) -> &'static [&'static str] {
     }
 }
 
+/// How far a walk looks below the node it starts at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    /// Stop at the first unenforced keyword anywhere below.
+    First,
+    /// Only the node itself: not its properties, items, values, tuple positions or `$ref`
+    /// target, which the planner types (and checks) on their own. A `oneOf`/`anyOf` is one
+    /// node with its alternatives.
+    Local,
+    /// Every subschema below that holds an unenforced keyword.
+    All,
+}
+
+/// The state of one walk.
+struct Walk {
+    depth: Depth,
+    seen: HashSet<NodeRef>,
+    all: Vec<Unenforced>,
+    /// The `oneOf`/`anyOf` nodes whose alternatives are being walked, outermost first.
+    choices: Vec<NodeRef>,
+}
+
+impl Walk {
+    fn new(depth: Depth) -> Self {
+        Self {
+            depth,
+            seen: HashSet::new(),
+            all: Vec::new(),
+            choices: Vec::new(),
+        }
+    }
+}
+
 impl TypeSpace<'_> {
     /// The first keyword at `node` or below (through `$ref`s) that decoding into the planned
     /// type does not enforce; `None` when the type enforces the whole schema.
     pub fn unenforced(&self, node: &NodeRef) -> Option<Unenforced> {
-        self.unenforced_at(node, &mut HashSet::new())
+        self.unenforced_at(node, &mut Walk::new(Depth::First))
     }
 
-    fn unenforced_at(&self, node: &NodeRef, seen: &mut HashSet<NodeRef>) -> Option<Unenforced> {
-        if !seen.insert(node.clone()) {
+    /// The check of `node`'s value against its subschema, where its planned type leaves a
+    /// keyword of the node itself unenforced and the validator compiles the subschema.
+    pub(super) fn subschema_check(&self, node: &NodeRef) -> Option<SchemaCheck> {
+        let why = self.unenforced_at(node, &mut Walk::new(Depth::Local))?;
+        let text = crate::schema::bundle::subschema_text(self.store, node)?;
+        crate::schema::bundle::compiles(&text).ok()?;
+        Some(SchemaCheck {
+            text,
+            pointer: keyword_pointer(&why),
+            keyword: why.keyword,
+        })
+    }
+
+    /// Every subschema at `node` or below holding a keyword its planned type does not enforce,
+    /// each with the first such keyword.
+    pub(super) fn unenforced_everywhere(&self, node: &NodeRef) -> Vec<Unenforced> {
+        let mut walk = Walk::new(Depth::All);
+        if let Some(found) = self.unenforced_at(node, &mut walk) {
+            walk.all.push(found);
+        }
+        walk.all
+    }
+
+    /// Walks into a subschema the planner types on its own.
+    fn descend(&self, child: &NodeRef, walk: &mut Walk) -> Option<Unenforced> {
+        match walk.depth {
+            Depth::First => self.unenforced_at(child, walk),
+            Depth::Local => None,
+            Depth::All => {
+                if let Some(found) = self.unenforced_at(child, walk) {
+                    walk.all.push(found);
+                }
+                None
+            }
+        }
+    }
+
+    fn unenforced_at(&self, node: &NodeRef, walk: &mut Walk) -> Option<Unenforced> {
+        if !walk.seen.insert(node.clone()) {
             return None;
         }
         let found = |keyword: &str| unenforced(node, keyword);
@@ -104,7 +174,7 @@ impl TypeSpace<'_> {
                 return found("$ref");
             }
             let target = self.store.ref_target(node)?.clone().ok()?;
-            return self.unenforced_at(&target, seen);
+            return self.descend(&target, walk);
         }
         let types = types_of(object);
         let non_null: Vec<&str> = types.iter().copied().filter(|t| *t != "null").collect();
@@ -153,7 +223,7 @@ impl TypeSpace<'_> {
             .into_iter()
             .find(|k| object.contains_key(*k))
         {
-            return self.choice_unenforced(node, object, keyword, &types, seen);
+            return self.choice_unenforced(node, object, keyword, &types, walk);
         }
         let Some(json_type) = json_type else {
             // Without `type` any JSON value is valid unless a keyword says otherwise, while the
@@ -168,9 +238,9 @@ impl TypeSpace<'_> {
             return found(key);
         }
         match json_type {
-            "object" => self.object_unenforced(node, object, seen),
+            "object" => self.object_unenforced(node, object, walk),
             "array" => {
-                if let Some(tuple) = self.tuple_unenforced(node, object, seen) {
+                if let Some(tuple) = self.tuple_unenforced(node, object, walk) {
                     return tuple;
                 }
                 let items = object.get("items");
@@ -183,7 +253,7 @@ impl TypeSpace<'_> {
                             return found("uniqueItems");
                         }
                         let at = TypeSpace::child(node, &["items"]);
-                        return self.unenforced_at(&at, seen);
+                        return self.descend(&at, walk);
                     }
                     // A tuple or `items: false`.
                     Some(_) => return found("items"),
@@ -207,7 +277,7 @@ impl TypeSpace<'_> {
         &self,
         node: &NodeRef,
         object: &serde_json::Map<String, Value>,
-        seen: &mut HashSet<NodeRef>,
+        walk: &mut Walk,
     ) -> Option<Option<Unenforced>> {
         let (keyword, positions, rest) = match (object.get("prefixItems"), object.get("items")) {
             (Some(Value::Array(positions)), rest) => ("prefixItems", positions, rest),
@@ -228,7 +298,7 @@ impl TypeSpace<'_> {
         }
         Some((0..positions.len()).find_map(|i| {
             let at = TypeSpace::child(node, &[keyword, &i.to_string()]);
-            self.unenforced_at(&at, seen)
+            self.descend(&at, walk)
         }))
     }
 
@@ -236,7 +306,7 @@ impl TypeSpace<'_> {
         &self,
         node: &NodeRef,
         object: &serde_json::Map<String, Value>,
-        seen: &mut HashSet<NodeRef>,
+        walk: &mut Walk,
     ) -> Option<Unenforced> {
         let found = |keyword: &str| unenforced(node, keyword);
         let properties = object.get("properties").and_then(Value::as_object);
@@ -262,13 +332,13 @@ impl TypeSpace<'_> {
         }
         for name in properties.into_iter().flat_map(|p| p.keys()) {
             let at = TypeSpace::child(node, &["properties", name]);
-            if let Some(inner) = self.unenforced_at(&at, seen) {
+            if let Some(inner) = self.descend(&at, walk) {
                 return Some(inner);
             }
         }
         if let Some(Value::Object(_)) = object.get("additionalProperties") {
             let at = TypeSpace::child(node, &["additionalProperties"]);
-            return self.unenforced_at(&at, seen);
+            return self.descend(&at, walk);
         }
         None
     }
@@ -282,7 +352,7 @@ impl TypeSpace<'_> {
         object: &serde_json::Map<String, Value>,
         keyword: &str,
         types: &[&str],
-        seen: &mut HashSet<NodeRef>,
+        walk: &mut Walk,
     ) -> Option<Unenforced> {
         let json_type = types.iter().copied().find(|t| *t != "null");
         let found = |keyword: &str| unenforced(node, keyword);
@@ -345,7 +415,26 @@ impl TypeSpace<'_> {
                 return found(keyword);
             }
         }
-        others.iter().find_map(|at| self.unenforced_at(at, seen))
+        // The alternatives are checked with the choice, as one subschema: what one of them
+        // leaves unenforced makes the whole choice go to the schema check.
+        // A walk of its own, whatever this one has seen elsewhere (a subschema checked at
+        // another place is not checked inside the choice): it stops only at the choices it is
+        // inside, so recursion through alternatives ends.
+        let mut choices = walk.choices.clone();
+        choices.push(node.clone());
+        let mut inner_walk = Walk {
+            depth: Depth::First,
+            seen: choices.iter().cloned().collect(),
+            all: Vec::new(),
+            choices,
+        };
+        let inner = others
+            .iter()
+            .find_map(|at| self.unenforced_at(at, &mut inner_walk));
+        inner.map(|_| Unenforced {
+            at: node.clone(),
+            keyword: keyword.to_owned(),
+        })
     }
 }
 
@@ -406,5 +495,106 @@ pub fn keyword_pointer(unenforced: &Unenforced) -> String {
         unenforced.at.pointer.clone()
     } else {
         pointer::push(&unenforced.at.pointer, &unenforced.keyword)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::fs::MemoryFs;
+    use crate::project::loader::load_file;
+    use serde_json::json;
+    use std::path::Path;
+
+    /// Plans the type of `schema` (with subschema checks) and runs `then` on the space.
+    fn planned(schema: Value, then: impl FnOnce(&mut TypeSpace<'_>, &NodeRef)) {
+        let mut fs = MemoryFs::new();
+        fs.insert("/p/event.json", serde_json::to_vec(&schema).unwrap());
+        let loaded = load_file(&fs, Path::new("/p/event.json"), None, Draft::Draft202012);
+        let root = NodeRef {
+            doc: loaded.doc.unwrap(),
+            pointer: String::new(),
+        };
+        let mut space = TypeSpace::new(&loaded.store);
+        space.check_subschemas();
+        space.add_root(&root, "Event");
+        then(&mut space, &root);
+    }
+
+    fn validator(text: &str) -> jsonschema::Validator {
+        jsonschema::validator_for(&serde_json::from_str(text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn keywords_below_the_root_are_checked_on_their_own_subschemas() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "count": {"type": "integer", "not": {"const": 0}},
+                "lines": {"type": "array", "items": {"$ref": "#/$defs/Line"}},
+                "plain": {"type": "string", "maxLength": 3}
+            },
+            "$defs": {
+                "Line": {
+                    "type": "object",
+                    "properties": {"sku": {"$ref": "#/$defs/Sku"}, "next": {"$ref": "#/$defs/Line"}},
+                    "minProperties": 1
+                },
+                "Sku": {"type": "string", "not": {"enum": ["XXX"]}}
+            }
+        });
+        planned(schema, |space, root| {
+            assert!(space.unenforced(root).is_some());
+            assert!(space.checks_subschemas_of(root));
+            let at = |pointer: &str| NodeRef {
+                doc: root.doc,
+                pointer: pointer.to_owned(),
+            };
+            let checked: Vec<&str> = space
+                .checked_subschemas
+                .iter()
+                .map(|n| n.pointer.as_str())
+                .collect();
+            for pointer in ["/properties/count", "/$defs/Line", "/$defs/Sku"] {
+                assert!(checked.contains(&pointer), "{pointer} in {checked:?}");
+            }
+            assert!(!checked.contains(&"/properties/plain"));
+            // A subschema stands alone: its references, a cycle among them, are copies inside.
+            let line = space.subschema_check(&at("/$defs/Line")).unwrap();
+            let line = validator(&line.text);
+            assert!(line.is_valid(&json!({"sku": "A", "next": {"sku": "B"}})));
+            assert!(!line.is_valid(&json!({"sku": "A", "next": {"sku": "XXX"}})));
+            assert!(!line.is_valid(&json!({"next": {}})));
+            let count = space.subschema_check(&at("/properties/count")).unwrap();
+            assert_eq!(count.keyword, "not");
+            assert_eq!(count.pointer, "/properties/count/not");
+            assert!(!validator(&count.text).is_valid(&json!(0)));
+        });
+    }
+
+    #[test]
+    fn a_keyword_of_the_root_leaves_the_payload_to_the_whole_schema() {
+        let schema = json!({
+            "type": "object",
+            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+            "dependentRequired": {"a": ["b"]}
+        });
+        planned(schema, |space, root| {
+            assert_eq!(space.unenforced(root).unwrap().keyword, "dependentRequired");
+            assert!(!space.checks_subschemas_of(root));
+        });
+    }
+
+    #[test]
+    fn a_nullable_value_is_left_to_the_whole_schema() {
+        // `null` would skip a check inside `Option`, so the payload is checked whole.
+        let schema = json!({
+            "type": "object",
+            "properties": {"a": {"type": ["string", "null"], "not": {"const": "x"}}}
+        });
+        planned(schema, |space, root| {
+            assert!(space.unenforced(root).is_some());
+            assert!(!space.checks_subschemas_of(root));
+        });
     }
 }

@@ -19,7 +19,7 @@ use crate::schema::store::{DocId, NodeRef, Store};
 use crate::schema::view::View;
 use crate::text::pointer;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A Rust type, as generated code names it.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,6 +173,20 @@ pub struct Checks {
     pub property_names: Option<Box<Checks>>,
     /// `const` or `enum` of values without a Rust enum of their own, as JSON texts.
     pub one_of_values: Vec<String>,
+    /// The subschema to check the value against, for keywords its type does not enforce.
+    pub schema: Option<SchemaCheck>,
+}
+
+/// A subschema a value is checked against after decoding, because its type leaves a keyword
+/// of it unenforced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaCheck {
+    /// The subschema, self-contained (`schema::bundle::subschema_text`).
+    pub text: String,
+    /// The first keyword its type does not enforce, for the generated comment.
+    pub keyword: String,
+    /// Where that keyword is in its file.
+    pub pointer: String,
 }
 
 impl Checks {
@@ -289,6 +303,13 @@ pub struct TypeSpace<'a> {
     items: HashMap<(usize, &'static str), String>,
     by_node: HashMap<(NodeRef, Option<String>), usize>,
     building: Vec<usize>,
+    /// Whether types check the subschemas whose keywords they leave unenforced (events' types;
+    /// see [`TypeSpace::check_subschemas`]).
+    subschema_checks: bool,
+    /// The subschema check of each node planned so far (`None`: it needs none, or has none).
+    schema_checks: HashMap<NodeRef, Option<SchemaCheck>>,
+    /// The nodes whose every planned type carries its subschema check.
+    checked_subschemas: HashSet<NodeRef>,
 }
 
 /// The module of types that are not an event version's own.
@@ -308,7 +329,25 @@ impl<'a> TypeSpace<'a> {
             items: HashMap::new(),
             by_node: HashMap::new(),
             building: Vec::new(),
+            subschema_checks: false,
+            schema_checks: HashMap::new(),
+            checked_subschemas: HashSet::new(),
         }
+    }
+
+    /// From now on, a type that leaves a keyword of its node unenforced checks the value against
+    /// that subschema after decoding.
+    pub fn check_subschemas(&mut self) {
+        self.subschema_checks = true;
+    }
+
+    /// Whether the types planned for `root` check every keyword they leave unenforced against
+    /// its subschema, so a payload of `root` needs no check against the whole schema. Not when
+    /// the root itself (a struct, whose own keywords no use site checks) holds one.
+    pub fn checks_subschemas_of(&self, root: &NodeRef) -> bool {
+        self.unenforced_everywhere(root)
+            .iter()
+            .all(|found| &found.at != root && self.checked_subschemas.contains(&found.at))
     }
 
     /// The store the schemas are read from.

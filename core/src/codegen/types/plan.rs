@@ -113,7 +113,8 @@ impl<'a> TypeSpace<'a> {
                 return if self.ref_overrides_siblings(node) {
                     ty
                 } else {
-                    self.checked(node, object, ty)
+                    let ty = self.checked(node, object, ty);
+                    self.schema_checked(node, ty)
                 };
             }
         }
@@ -145,12 +146,39 @@ impl<'a> TypeSpace<'a> {
             Kind::Array => self.array(node, object, hint),
             Kind::Json => Ty::Json,
         };
-        let ty = self.checked(node, object, ty);
-        match ty {
-            Ty::Nullable(_) => ty,
+        let ty = match self.checked(node, object, ty) {
+            ty @ Ty::Nullable(_) => ty,
             ty if nullable => Ty::Nullable(Box::new(ty)),
             ty => ty,
+        };
+        self.schema_checked(node, ty)
+    }
+
+    /// `ty` checked against the schema at `node` where its type leaves a keyword of the node
+    /// unenforced (see `coverage`): the value is encoded again and checked against that
+    /// subschema alone. Not around a nullable type, where `null` would skip the check: such a
+    /// node is left to the check of the whole payload.
+    fn schema_checked(&mut self, node: &NodeRef, ty: Ty) -> Ty {
+        if !self.subschema_checks || matches!(ty, Ty::Nullable(_)) {
+            return ty;
         }
+        let check = match self.schema_checks.get(node) {
+            Some(check) => check.clone(),
+            None => {
+                let check = self.subschema_check(node);
+                self.schema_checks.insert(node.clone(), check.clone());
+                check
+            }
+        };
+        let Some(check) = check else {
+            return ty;
+        };
+        self.checked_subschemas.insert(node.clone());
+        let checks = Checks {
+            schema: Some(check),
+            ..Checks::default()
+        };
+        Ty::Checked(Box::new(ty), Box::new(checks))
     }
 
     /// Whether an `allOf` merges objects (a struct), rather than wrapping one value.
@@ -392,6 +420,8 @@ impl<'a> TypeSpace<'a> {
 pub(super) fn unboxed(ty: Ty) -> Ty {
     match ty {
         Ty::Boxed(inner) => *inner,
+        // A subschema check around it leaves the Rust type as it is.
+        Ty::Checked(inner, checks) => Ty::Checked(Box::new(unboxed(*inner)), checks),
         other => other,
     }
 }

@@ -253,6 +253,66 @@ mod tests {
         }
     }
 
+    /// Keywords below the root are checked on their own subschemas, wherever the value sits: in
+    /// a nested struct, array items, map values, a shared type used twice, each alternative of a
+    /// tagged `oneOf`. Each payload breaks one and is refused at its pointer.
+    #[test]
+    fn keywords_below_the_root_are_checked_on_their_subschemas() {
+        use super::keywords_enforced::probe::decode_nested;
+        let decode = |payload: &serde_json::Value| decode_nested(1, payload.to_string().as_bytes());
+        let valid = serde_json::json!({"line": {"sku": "A-1"}, "tags": ["x"], "limits": {"a": 1},
+            "first": {"kind": "circle", "r": 1}, "shape": {"kind": "square", "side": 2},
+            "notes": [{"text": "hi"}]});
+        let event = decode(&valid).unwrap_or_else(|e| panic!("{valid}: {e}"));
+        assert_eq!(serde_json::to_value(&event).unwrap(), valid, "round trip");
+        for (invalid, pointer) in [
+            (serde_json::json!({"line": {"sku": "XXX"}}), "/line/sku"),
+            (
+                serde_json::json!({"line": {"sku": "A"}, "tags": ["x", ""]}),
+                "/tags/1",
+            ),
+            (
+                serde_json::json!({"line": {"sku": "A"}, "limits": {"a": 1, "b": 0}}),
+                "/limits/b",
+            ),
+            (
+                serde_json::json!({"line": {"sku": "A"}, "first": {"kind": "circle"}}),
+                "/first",
+            ),
+            // Circle is checked as `first` above: inside the choice too.
+            (
+                serde_json::json!({"line": {"sku": "A"}, "shape": {"kind": "circle"}}),
+                "/shape",
+            ),
+            (
+                serde_json::json!({"line": {"sku": "A"}, "notes": [{"text": "a"}, {"text": ""}]}),
+                "/notes/1",
+            ),
+        ] {
+            match decode(&invalid) {
+                Err(eventsmith::DecodeError::Violations { violations, .. }) => assert!(
+                    violations.iter().any(|v| v.pointer == pointer),
+                    "{invalid}: {violations:?}"
+                ),
+                other => panic!("{invalid}: expected violations at {pointer}, got {other:?}"),
+            }
+        }
+    }
+
+    /// An event whose root is a `$ref` to a shared type is checked against its whole schema: the
+    /// shared type's checks of its own keywords sit where it is used, not in its `Validate`.
+    #[test]
+    fn a_root_that_refers_to_a_shared_type_is_checked_whole() {
+        use super::keywords_enforced::probe::decode_aliased;
+        assert!(decode_aliased(1, br#"{"text": "hi"}"#).is_ok());
+        match decode_aliased(1, br#"{"text": ""}"#) {
+            Err(eventsmith::DecodeError::Violations { violations, .. }) => {
+                assert_eq!(violations[0].pointer, "", "{violations:?}")
+            }
+            other => panic!("expected a violation, got {other:?}"),
+        }
+    }
+
     /// An `enum` of numbers compares by value, as JSON Schema does: `-2.0` is `-2`.
     #[test]
     fn numeric_enums_compare_by_value() {
