@@ -163,7 +163,8 @@ fn projection_lag_and_dead_letters() {
             Some(&DebugValue::Gauge(3.0.into()))
         );
         runner.run_until_caught_up().await.unwrap();
-        assert_eq!(runner.dead_letters().unwrap().len(), 1);
+        // The refused event, and the later one of its stream parked behind it.
+        assert_eq!(runner.dead_letters().unwrap().len(), 2);
     });
     let after = readings(&recorder);
     assert_eq!(
@@ -174,6 +175,13 @@ fn projection_lag_and_dead_letters() {
         counter(
             &after,
             "eventsmith_dead_letters_total[\"projection=nothing\"]"
+        ),
+        1
+    );
+    assert_eq!(
+        counter(
+            &after,
+            "eventsmith_parked_events_total[\"projection=nothing\"]"
         ),
         1
     );

@@ -61,12 +61,16 @@ impl Row for Order {
 
 /// Orders with their total, currency and whether they are paid. An order whose total is 666 is
 /// refused while `broken` is set; the first `flaky` attempts at any payment fail, transiently
-/// when `busy` is set.
+/// when `busy` is set; the switches below fail or panic otherwise.
 #[derive(Default)]
 struct Orders {
     broken: Arc<AtomicBool>,
     flaky: Arc<AtomicU32>,
     busy: Arc<AtomicBool>,
+    /// Refuse an envelope that is not the stored event (no id or time, as a dead letter's copy).
+    stored_only: Arc<AtomicBool>,
+    /// Panic on payments.
+    panics: Arc<AtomicBool>,
 }
 
 impl Projection for Orders {
@@ -81,6 +85,14 @@ impl Projection for Orders {
         envelope: &Envelope,
     ) -> Result<(), HandlerError> {
         let rows = Table::<Order>::new(transaction);
+        if self.stored_only.load(Ordering::SeqCst)
+            && (envelope.id.is_nil() || envelope.time == time::OffsetDateTime::UNIX_EPOCH)
+        {
+            return Err("handed an envelope the store does not hold".into());
+        }
+        if self.panics.load(Ordering::SeqCst) && matches!(event, OrderEvent::Paid(_)) {
+            panic!("payments panic");
+        }
         match event {
             OrderEvent::Placed(placed) => {
                 if placed.total_amount.to_string() == "666" && self.broken.load(Ordering::SeqCst) {
@@ -271,14 +283,14 @@ async fn failing_events_are_retried_then_dead_lettered_while_the_projection_move
         (3, 3, "totals of 666 are refused")
     );
     // Retrying while still broken fails and counts; after the fix it goes through.
-    assert!(runner.retry_dead_letter(letters[0].id).is_err());
+    assert!(runner.retry_dead_letter(letters[0].id).await.is_err());
     assert_eq!(runner.dead_letters().unwrap()[0].attempts, 4);
     broken.store(false, Ordering::SeqCst);
-    runner.retry_dead_letter(letters[0].id).unwrap();
+    runner.retry_dead_letter(letters[0].id).await.unwrap();
     assert!(runner.dead_letters().unwrap().is_empty());
     assert_eq!(rows(&runner).len(), 3);
     assert!(
-        runner.skip_dead_letter(letters[0].id).is_err(),
+        runner.skip_dead_letter(letters[0].id).await.is_err(),
         "no longer open"
     );
 }
@@ -309,8 +321,147 @@ async fn dead_letters_can_be_skipped() {
         "{}",
         letters[0].error
     );
-    runner.skip_dead_letter(letters[0].id).unwrap();
+    runner.skip_dead_letter(letters[0].id).await.unwrap();
     assert!(runner.dead_letters().unwrap().is_empty());
+}
+
+/// Once an event of a stream is dead-lettered, the stream's later events are parked behind it
+/// (other streams go on, in the same batch too), also by a runner started afterwards; retrying
+/// it, with the event as the store holds it, releases them in order. A parked event cannot be
+/// retried before the one it waits behind.
+#[tokio::test]
+async fn later_events_of_a_dead_lettered_stream_wait_behind_it_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("read.db");
+    let store = Arc::new(InMemoryStore::new("test"));
+    let append = |stream: &'static str, expected, event| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .append(stream, expected, vec![event], None)
+                .await
+                .unwrap()
+        }
+    };
+    append("order-7", ExpectedVersion::NoStream, placed_v2("7", "EUR")).await;
+    append(
+        "order-6",
+        ExpectedVersion::NoStream,
+        placed_v2("666", "EUR"),
+    )
+    .await;
+    append("order-6", ExpectedVersion::Exact(1), paid("666")).await;
+    append("order-7", ExpectedVersion::Exact(1), paid("7")).await;
+    let projection = Orders::default();
+    let broken = Arc::clone(&projection.broken);
+    broken.store(true, Ordering::SeqCst);
+    let mut runner = ProjectionRunner::open(Arc::clone(&store), projection, &db)
+        .unwrap()
+        .retry(fast());
+    // One batch: order-7 before the failure is committed again after the roll-back, the
+    // payment behind the refused placement is parked, and order-7's payment goes through.
+    assert_eq!(runner.run_until_caught_up().await.unwrap().position, 4);
+    assert_eq!(
+        rows(&runner),
+        [("order-7".into(), "7".into(), "EUR".into(), true)]
+    );
+    drop(runner);
+    // A runner started later knows the stream is parked.
+    append("order-6", ExpectedVersion::Exact(2), paid("1")).await;
+    let projection = Orders::default();
+    let (broken, stored_only) = (
+        Arc::clone(&projection.broken),
+        Arc::clone(&projection.stored_only),
+    );
+    broken.store(true, Ordering::SeqCst);
+    let mut runner = ProjectionRunner::open(Arc::clone(&store), projection, &db)
+        .unwrap()
+        .retry(fast());
+    assert_eq!(runner.run_until_caught_up().await.unwrap().position, 5);
+    let letters = runner.dead_letters().unwrap();
+    let summary: Vec<(u64, &str, u32)> = letters
+        .iter()
+        .map(|l| (l.position, l.event_type.as_str(), l.attempts))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (2, "order.placed", 3),
+            (3, "order.paid", 0),
+            (5, "order.paid", 0)
+        ]
+    );
+    assert!(
+        letters[1].error.contains("parked behind"),
+        "{}",
+        letters[1].error
+    );
+    match runner.retry_dead_letter(letters[1].id).await {
+        Err(ProjectionError::Parked { id, behind }) => {
+            assert_eq!((id, behind), (letters[1].id, letters[0].id))
+        }
+        other => panic!("expected the parked letter refused, got {other:?}"),
+    }
+    // Fixed: the placement goes through (handed the stored event, with its id and time), then
+    // the two payments parked behind it, in order.
+    broken.store(false, Ordering::SeqCst);
+    stored_only.store(true, Ordering::SeqCst);
+    let released = runner.retry_dead_letter(letters[0].id).await.unwrap();
+    assert_eq!((released.applied, released.failed), (2, None));
+    assert!(runner.dead_letters().unwrap().is_empty());
+    assert_eq!(
+        rows(&runner),
+        [
+            ("order-6".into(), "666".into(), "EUR".into(), true),
+            ("order-7".into(), "7".into(), "EUR".into(), true)
+        ]
+    );
+    // Rebuilt, the stream is no longer parked.
+    runner.rebuild().await.unwrap();
+    assert!(runner.dead_letters().unwrap().is_empty());
+    assert_eq!(rows(&runner).len(), 2);
+}
+
+/// A handler that panics fails on that event like one that returns an error: the event is
+/// dead-lettered with the panic's message, and the runner goes on.
+#[tokio::test]
+async fn a_panicking_handler_dead_letters_the_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = InMemoryStore::new("test");
+    let projection = Orders::default();
+    projection.panics.store(true, Ordering::SeqCst);
+    store
+        .append(
+            "order-1",
+            ExpectedVersion::NoStream,
+            vec![placed_v2("1", "EUR"), paid("1")],
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .append(
+            "order-2",
+            ExpectedVersion::NoStream,
+            vec![placed_v2("2", "EUR")],
+            None,
+        )
+        .await
+        .unwrap();
+    let mut runner = ProjectionRunner::open(store, projection, dir.path().join("read.db"))
+        .unwrap()
+        .retry(fast());
+    assert_eq!(runner.run_until_caught_up().await.unwrap().position, 3);
+    let letters = runner.dead_letters().unwrap();
+    assert_eq!(letters.len(), 1);
+    assert!(
+        letters[0]
+            .error
+            .contains("the handler panicked: payments panic"),
+        "{}",
+        letters[0].error
+    );
+    assert_eq!(rows(&runner).len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

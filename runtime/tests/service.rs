@@ -306,6 +306,9 @@ async fn the_order_scenario_over_http() {
     }
     assert_eq!(row.body["row"]["status"], "paid", "{row:?}");
     assert!(row.body["position"].as_u64().unwrap() >= 2);
+    // How fresh the answer is: events behind the store, and whether the runner is running.
+    assert!(row.body["lag"].is_u64(), "{row:?}");
+    assert_eq!(row.body["healthy"], true, "{row:?}");
     let listed = get(at, "/projections/order_summary?status=paid").await;
     assert_eq!(
         listed.body["rows"].as_array().unwrap().len(),
@@ -663,5 +666,236 @@ async fn a_service_bound_beyond_loopback_answers_its_host_names() {
     let named = send(at, "GET", "/events", &[("Host", "shop.internal:8080")], b"").await;
     assert_eq!(named.status, 200, "{named:?}");
     stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+/// A read model locked by another connection for longer than the busy timeout: `/readyz` says
+/// the projection is down or behind, by name, while the rest of the service answers; once the
+/// lock goes, the projection catches up by itself, with no dead letter, and the service is
+/// ready again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_read_model_makes_the_service_unready_until_its_projection_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        ready_lag: 0,
+        ..Settings::default()
+    };
+    let (at, stop, task) = start(dir.path(), settings).await;
+    let ready = || async {
+        for _ in 0..100 {
+            if get(at, "/readyz").await.status == 200 {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
+    };
+    assert!(ready().await, "ready at start");
+    let locker = rusqlite::Connection::open(dir.path().join("order_summary.db")).unwrap();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let placed = post(at, &format!("{ORDER}/place_order"), placing(), &[]).await;
+    assert_eq!(placed.status, 200, "{placed:?}");
+    let mut answer = get(at, "/readyz").await;
+    for _ in 0..300 {
+        if answer.status == 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        answer = get(at, "/readyz").await;
+    }
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert_eq!(
+        answer.body["type"]
+            .as_str()
+            .map(|t| t.ends_with("not-ready")),
+        Some(true),
+        "{answer:?}"
+    );
+    assert_eq!(
+        answer.body["projections"][0]["projection"], "order_summary",
+        "{answer:?}"
+    );
+
+    // Commands still go through meanwhile.
+    let paid = post(
+        at,
+        &format!("{ORDER}/pay_order"),
+        json!({"amount": 28.99, "method": "card"}),
+        &[],
+    )
+    .await;
+    assert_eq!(paid.status, 200, "{paid:?}");
+    locker.execute_batch("COMMIT").unwrap();
+    drop(locker);
+    assert!(ready().await, "ready again once the projection caught up");
+    let row = get(
+        at,
+        "/projections/order_summary/0190f5d3-1b2c-7d4e-8f5a-6b7c8d9e0f12",
+    )
+    .await;
+    assert_eq!(row.body["row"]["status"], "paid", "{row:?}");
+    assert_eq!(
+        (row.body["lag"].as_u64(), &row.body["healthy"]),
+        (Some(0), &json!(true))
+    );
+    let model = eventsmith::read_model::sqlite::SqliteReadModel::open_read_only(
+        dir.path().join("order_summary.db"),
+    )
+    .unwrap();
+    let letters = eventsmith::read_model::Backend::dead_letters(&model, "order_summary").unwrap();
+    assert!(letters.is_empty(), "{letters:?}");
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+}
+
+/// A store whose reads past the first event fail while `fail` is set: the projection runner's
+/// reads, not `/readyz`'s own probe of the store.
+#[derive(Clone)]
+struct Faulty {
+    inner: Arc<SqliteStore>,
+    fail: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl eventsmith::store::EventStore for Faulty {
+    fn append(
+        &self,
+        stream: &str,
+        expected: eventsmith::store::ExpectedVersion,
+        events: Vec<eventsmith::store::NewEvent>,
+        idempotency_key: Option<&str>,
+    ) -> impl Future<Output = Result<eventsmith::store::Appended, eventsmith::store::StoreError>> + Send
+    {
+        self.inner.append(stream, expected, events, idempotency_key)
+    }
+
+    fn read_stream(
+        &self,
+        stream: &str,
+        from: u64,
+        direction: eventsmith::store::Direction,
+        limit: usize,
+    ) -> impl Future<
+        Output = Result<Vec<eventsmith::store::Envelope>, eventsmith::store::StoreError>,
+    > + Send {
+        self.inner.read_stream(stream, from, direction, limit)
+    }
+
+    fn read_all(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<
+        Output = Result<Vec<eventsmith::store::Envelope>, eventsmith::store::StoreError>,
+    > + Send {
+        let fail = from > 1 && self.fail.load(std::sync::atomic::Ordering::SeqCst);
+        let read = self.inner.read_all(from, limit);
+        async move {
+            if fail {
+                Err(eventsmith::store::StoreError::Backend(
+                    "the disk went away".into(),
+                ))
+            } else {
+                read.await
+            }
+        }
+    }
+
+    fn idempotent_result(
+        &self,
+        key: &str,
+    ) -> impl Future<
+        Output = Result<Option<eventsmith::store::Appended>, eventsmith::store::StoreError>,
+    > + Send {
+        self.inner.idempotent_result(key)
+    }
+
+    fn head(&self) -> eventsmith::store::Head {
+        self.inner.head()
+    }
+
+    fn save_snapshot(
+        &self,
+        stream: &str,
+        version: u64,
+        state: Vec<u8>,
+    ) -> impl Future<Output = Result<(), eventsmith::store::StoreError>> + Send {
+        self.inner.save_snapshot(stream, version, state)
+    }
+
+    fn load_snapshot(
+        &self,
+        stream: &str,
+    ) -> impl Future<
+        Output = Result<Option<eventsmith::store::Snapshot>, eventsmith::store::StoreError>,
+    > + Send {
+        self.inner.load_snapshot(stream)
+    }
+}
+
+/// A projection runner that fails (its store reads fail) is down: `/readyz` names it, its
+/// answers say `healthy: false`, and the supervisor restarts it from its checkpoint once the
+/// store reads again; it then catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_projection_runner_is_reported_down_and_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let store = Faulty {
+        inner: Arc::new(SqliteStore::open(dir.path().join("events.db"), "test-service").unwrap()),
+        fail: Arc::clone(&fail),
+    };
+    let service = Service::new(store.clone())
+        .aggregate(
+            "order",
+            Repository::<_, OrderAggregate<Rules>>::new(store.clone()),
+        )
+        .projection(
+            OrderSummaryProjection::<Summaries>::default(),
+            dir.path().join("order_summary.db"),
+        )
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(service.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    let row_path = "/projections/order_summary/0190f5d3-1b2c-7d4e-8f5a-6b7c8d9e0f12";
+    let until = |path: &'static str, done: fn(&Answer) -> bool| async move {
+        for _ in 0..200 {
+            let answer = get(at, path).await;
+            if done(&answer) {
+                return answer;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{path} never got there");
+    };
+    let placed = post(at, &format!("{ORDER}/place_order"), placing(), &[]).await;
+    assert_eq!(placed.status, 200, "{placed:?}");
+    until(row_path, |a| a.status == 200).await;
+    fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let paid = post(
+        at,
+        &format!("{ORDER}/pay_order"),
+        json!({"amount": 28.99, "method": "card"}),
+        &[],
+    )
+    .await;
+    assert_eq!(paid.status, 200, "{paid:?}");
+    let down = until("/readyz", |a| a.status == 503).await;
+    assert_eq!(
+        down.body["projections"][0]["projection"], "order_summary",
+        "{down:?}"
+    );
+    assert_eq!(down.body["projections"][0]["state"], "down", "{down:?}");
+    // The cause is logged, not answered.
+    assert!(!down.body.to_string().contains("disk"), "{down:?}");
+    let row = get(at, row_path).await;
+    assert_eq!(row.body["healthy"], false, "{row:?}");
+    fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    until("/readyz", |a| a.status == 200).await;
+    let row = until(row_path, |a| a.body["row"]["status"] == "paid").await;
+    assert_eq!(row.body["healthy"], true, "{row:?}");
+    let _ = stop.send(());
     task.await.unwrap().unwrap();
 }

@@ -11,12 +11,22 @@
 mod runner;
 
 #[cfg(feature = "runner")]
-pub use runner::{ProjectionError, ProjectionRunner};
+pub use runner::{ProjectionError, ProjectionRunner, Released};
 
 use crate::EventSet;
 use crate::read_model::{BackendError, RowError, TableSpec, Transaction};
 use crate::store::Envelope;
 use std::time::Duration;
+
+/// What a panic said (its `&str` or `String` payload).
+#[cfg(feature = "runner")]
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
 
 /// A read model fed by events.
 pub trait Projection: Send + Sync {

@@ -2,13 +2,17 @@
 //! decoded through an [`EventSet`](crate::EventSet) (so older versions are upcast on read, on
 //! replay and on dead-letter retry alike), into a read model. The read-model changes of a batch
 //! and the checkpoint commit in one transaction, so each event takes effect exactly once, and a
-//! restart resumes from the checkpoint. A permanently failing event is retried with backoff, then
-//! dead-lettered (event, error, attempts) while the projection moves on; a transiently failing
-//! one is retried until it goes through. Dead letters can be listed, retried and skipped.
+//! restart resumes from the checkpoint. A permanently failing event (a handler that panics
+//! included) is retried with backoff, then dead-lettered (event, error, attempts) while the
+//! projection moves on; the later events of its stream are parked behind it as dead letters too,
+//! so each stream is taken into account in order, while other streams go on. A transiently
+//! failing event is retried until it goes through. Dead letters can be listed, retried and
+//! skipped: the earliest of a stream first, which releases those parked behind it.
 
 use super::{DeadLetter, HandlerError, Projection, RetryPolicy, Status};
 use crate::read_model::{Backend, BackendError, BackendTransaction, RowError, Setup, Transaction};
 use crate::store::{Envelope, EventStore, StoreError};
+use std::collections::HashSet;
 
 /// Why the runner stopped.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +32,30 @@ pub enum ProjectionError {
     /// A retried dead letter failed again.
     #[error("the dead letter failed again: {0}")]
     StillFailing(String),
+    /// The store holds no event, or another one, where a dead letter's event was: the database
+    /// is not the one the read model was fed from, or was restored from an older copy.
+    #[error(
+        "dead letter {id} is event {position} of stream `{stream}`, which the store does not hold there (another database, or an older copy?)"
+    )]
+    EventMissing {
+        /// The dead letter.
+        id: i64,
+        /// Its event's global position.
+        position: u64,
+        /// Its event's stream.
+        stream: String,
+    },
+    /// A dead letter waits behind an earlier one of its stream, which must go first (events of a
+    /// stream are taken into account in order).
+    #[error(
+        "dead letter {id} is parked behind dead letter {behind} of the same stream; retry or skip {behind} first"
+    )]
+    Parked {
+        /// The dead letter asked for.
+        id: i64,
+        /// The earliest open dead letter of its stream.
+        behind: i64,
+    },
     /// An event kept failing transiently for longer than the retry policy allows; the
     /// checkpoint stays before it, so the next run starts with it.
     #[error(
@@ -43,6 +71,16 @@ pub enum ProjectionError {
     },
 }
 
+/// What resolving a dead letter released: how many events parked behind it went through, and
+/// the one that failed (its id and error), which now heads its stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Released {
+    /// Parked events applied, in order.
+    pub applied: usize,
+    /// The parked event that failed, if one did.
+    pub failed: Option<(i64, String)>,
+}
+
 /// Runs projection `P` over store `S`, into the read model of backend `B`.
 pub struct ProjectionRunner<S, P, B> {
     store: S,
@@ -56,6 +94,13 @@ struct ReadModel<P, B> {
     projection: P,
     backend: B,
     retry: RetryPolicy,
+    /// The streams with an open dead letter, whose later events are parked behind it; read from
+    /// the backend when `None`.
+    parked: Option<HashSet<String>>,
+    /// The checkpoint this runner last read or wrote: each commit moves it from there
+    /// (compare-and-set), so a second runner on the same read model fails rather than applying
+    /// events twice.
+    checkpoint: u64,
 }
 
 #[cfg(feature = "sqlite")]
@@ -99,6 +144,8 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
                 projection,
                 backend,
                 retry: RetryPolicy::default(),
+                parked: None,
+                checkpoint: 0,
             },
             batch: 500,
         })
@@ -151,6 +198,7 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
     /// Takes the next batch into account; returns how many events it covered (0: caught up).
     pub async fn run_batch(&mut self) -> Result<usize, ProjectionError> {
         let from = self.position()? + 1;
+        self.model.checkpoint = from - 1;
         let events = self.store.read_all(from, self.batch).await?;
         self.model.take(&events).await?;
         self.status()?;
@@ -163,6 +211,7 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
         let mut ahead = None;
         loop {
             let from = self.position()? + 1;
+            self.model.checkpoint = from - 1;
             let events = match ahead.take() {
                 Some((at, page)) if at == from => page.await?,
                 _ => self.store.read_all(from, self.batch).await?,
@@ -207,6 +256,8 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
 
     /// Empties the read model and replays every event into it.
     pub async fn rebuild(&mut self) -> Result<Status, ProjectionError> {
+        // Its dead letters go with it, and so do the streams parked behind them.
+        self.model.parked = None;
         let transaction = self.model.backend.begin(P::NAME)?;
         for table in P::TABLES {
             transaction.clear(table)?;
@@ -221,37 +272,111 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
         Ok(self.model.backend.dead_letters(P::NAME)?)
     }
 
-    /// Handles dead letter `id` again (decoded afresh, so a fixed upcaster or handler applies);
-    /// on success it is closed, on failure its attempts and error are updated.
-    pub fn retry_dead_letter(&mut self, id: i64) -> Result<(), ProjectionError> {
+    /// Handles dead letter `id` again, as the store holds the event (decoded afresh, so a fixed
+    /// upcaster or handler applies); on success it is closed, on failure its attempts and error
+    /// are updated. Then the events of its stream parked behind it are applied in order, up to
+    /// the first that fails, which then heads the stream's dead letters. Only the earliest dead
+    /// letter of a stream can be retried ([`ProjectionError::Parked`] otherwise).
+    pub async fn retry_dead_letter(&mut self, id: i64) -> Result<Released, ProjectionError> {
+        let (letter, later) = self.first_of_stream(id)?;
+        let envelope = self.stored(&letter).await?;
         let model = &mut self.model;
-        let envelope = model
-            .backend
-            .dead_letter(P::NAME, id)?
-            .ok_or(ProjectionError::NoDeadLetter(id))?;
         let transaction = model.backend.begin(P::NAME)?;
         match apply(&model.projection, &transaction, &envelope) {
             Ok(()) => {
                 transaction.close_dead_letter(id)?;
                 transaction.commit()?;
-                Ok(())
             }
             Err(error) => {
                 drop(transaction);
                 let error = error.to_string();
                 model.backend.failed_again(P::NAME, id, &error)?;
-                Err(ProjectionError::StillFailing(error))
+                return Err(ProjectionError::StillFailing(error));
             }
         }
+        self.release(later).await
     }
 
-    /// Gives up on dead letter `id`.
-    pub fn skip_dead_letter(&mut self, id: i64) -> Result<(), ProjectionError> {
-        if self.model.backend.skip_dead_letter(P::NAME, id)? {
-            Ok(())
-        } else {
-            Err(ProjectionError::NoDeadLetter(id))
+    /// Gives up on dead letter `id`, the earliest of its stream, then applies the events parked
+    /// behind it as [`retry_dead_letter`](Self::retry_dead_letter) does.
+    pub async fn skip_dead_letter(&mut self, id: i64) -> Result<Released, ProjectionError> {
+        let (_, later) = self.first_of_stream(id)?;
+        if !self.model.backend.skip_dead_letter(P::NAME, id)? {
+            return Err(ProjectionError::NoDeadLetter(id));
         }
+        self.release(later).await
+    }
+
+    /// Open dead letter `id`, if it is the earliest of its stream, and the later ones of its
+    /// stream in order.
+    fn first_of_stream(&self, id: i64) -> Result<(DeadLetter, Vec<DeadLetter>), ProjectionError> {
+        let mut letters = self.model.backend.dead_letters(P::NAME)?;
+        letters.sort_by_key(|letter| letter.position);
+        let index = letters
+            .iter()
+            .position(|letter| letter.id == id)
+            .ok_or(ProjectionError::NoDeadLetter(id))?;
+        let letter = letters[index].clone();
+        if let Some(first) = letters[..index].iter().find(|l| l.stream == letter.stream) {
+            return Err(ProjectionError::Parked {
+                id,
+                behind: first.id,
+            });
+        }
+        let later = letters[index + 1..]
+            .iter()
+            .filter(|l| l.stream == letter.stream)
+            .cloned()
+            .collect();
+        Ok((letter, later))
+    }
+
+    /// Applies the dead letters `later` (parked behind one just resolved) in order, up to the
+    /// first that fails, which then heads its stream: a permanent failure counts as an attempt,
+    /// a transient one leaves it as it was.
+    async fn release(&mut self, later: Vec<DeadLetter>) -> Result<Released, ProjectionError> {
+        self.model.parked = None;
+        let mut released = Released::default();
+        for letter in later {
+            let envelope = self.stored(&letter).await?;
+            let model = &mut self.model;
+            let transaction = model.backend.begin(P::NAME)?;
+            match apply(&model.projection, &transaction, &envelope) {
+                Ok(()) => {
+                    transaction.close_dead_letter(letter.id)?;
+                    transaction.commit()?;
+                    released.applied += 1;
+                }
+                Err(error) => {
+                    drop(transaction);
+                    if !error.is_transient() {
+                        model
+                            .backend
+                            .failed_again(P::NAME, letter.id, &error.to_string())?;
+                    }
+                    released.failed = Some((letter.id, error.to_string()));
+                    break;
+                }
+            }
+        }
+        Ok(released)
+    }
+
+    /// The event of dead letter `letter` as the store holds it, with its id, time and metadata.
+    async fn stored(&self, letter: &DeadLetter) -> Result<Envelope, ProjectionError> {
+        let page = self.store.read_all(letter.position, 1).await?;
+        page.into_iter()
+            .find(|e| {
+                e.position == letter.position
+                    && e.stream == letter.stream
+                    && e.event_type == letter.event_type
+                    && e.version == letter.version
+            })
+            .ok_or_else(|| ProjectionError::EventMissing {
+                id: letter.id,
+                position: letter.position,
+                stream: letter.stream.clone(),
+            })
     }
 }
 
@@ -281,18 +406,44 @@ impl<P: Projection, B: Backend> ReadModel<P, B> {
         &mut self,
         events: &[Envelope],
     ) -> Result<Option<(usize, HandlerError)>, ProjectionError> {
+        if self.parked.is_none() {
+            let letters = self.backend.dead_letters(P::NAME)?;
+            self.parked = Some(letters.into_iter().map(|letter| letter.stream).collect());
+        }
+        let parked = self.parked.as_ref().expect("read above");
         let transaction = self.backend.begin(P::NAME)?;
-        let failed = events.iter().enumerate().find_map(|(index, envelope)| {
-            apply(&self.projection, &transaction, envelope)
-                .err()
-                .map(|error| (index, error))
-        });
+        let mut parking = 0;
+        let mut failed = None;
+        for (index, envelope) in events.iter().enumerate() {
+            // Behind an open dead letter of its stream: parked as one too, so the stream's
+            // events are taken into account in order once it is resolved.
+            if parked.contains(&envelope.stream) && self.projection.handles(&envelope.event_type) {
+                let why = format!(
+                    "parked behind an earlier dead letter of stream `{}`",
+                    envelope.stream
+                );
+                transaction.dead_letter(envelope, &why, 0)?;
+                parking += 1;
+                continue;
+            }
+            if let Err(error) = apply(&self.projection, &transaction, envelope) {
+                failed = Some((index, error));
+                break;
+            }
+        }
         match failed {
             None => {
                 if let Some(last) = events.last() {
-                    transaction.checkpoint(last.position)?;
+                    transaction.checkpoint(self.checkpoint, last.position)?;
                 }
                 transaction.commit()?;
+                if let Some(last) = events.last() {
+                    self.checkpoint = last.position;
+                }
+                if parking > 0 {
+                    metrics::counter!("eventsmith_parked_events_total", "projection" => P::NAME)
+                        .increment(parking);
+                }
                 Ok(None)
             }
             Some((0, error)) => Ok(Some((0, error))),
@@ -345,8 +496,9 @@ impl<P: Projection, B: Backend> ReadModel<P, B> {
             let transaction = self.backend.begin(P::NAME)?;
             match apply(&self.projection, &transaction, envelope) {
                 Ok(()) => {
-                    transaction.checkpoint(envelope.position)?;
+                    transaction.checkpoint(self.checkpoint, envelope.position)?;
                     transaction.commit()?;
+                    self.checkpoint = envelope.position;
                     return Ok(());
                 }
                 Err(again) => error = again,
@@ -354,8 +506,13 @@ impl<P: Projection, B: Backend> ReadModel<P, B> {
         }
         let transaction = self.backend.begin(P::NAME)?;
         transaction.dead_letter(envelope, &error.to_string(), failures)?;
-        transaction.checkpoint(envelope.position)?;
+        transaction.checkpoint(self.checkpoint, envelope.position)?;
         transaction.commit()?;
+        self.checkpoint = envelope.position;
+        // Its stream's later events wait behind it.
+        self.parked
+            .get_or_insert_with(HashSet::new)
+            .insert(envelope.stream.clone());
         metrics::counter!("eventsmith_dead_letters_total", "projection" => P::NAME).increment(1);
         Ok(())
     }
@@ -374,5 +531,15 @@ fn apply<P: Projection>(
     let event = envelope
         .decode::<P::Event>()
         .map_err(|e| HandlerError::permanent(e.to_string()))?;
-    projection.handle(transaction, &event, envelope)
+    // A handler that panics fails on this event, as one that returns an error does; the
+    // transaction it wrote in is rolled back by the runner.
+    let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        projection.handle(transaction, &event, envelope)
+    }));
+    handled.unwrap_or_else(|panic| {
+        Err(HandlerError::permanent(format!(
+            "the handler panicked: {}",
+            super::panic_message(panic.as_ref())
+        )))
+    })
 }

@@ -360,8 +360,10 @@ pub trait BackendTransaction: Transaction {
     fn clear(&self, table: &TableSpec) -> Result<(), BackendError>;
     /// Forgets the projection's checkpoint, open dead letters and lookups: it starts over.
     fn start_over(&self) -> Result<(), BackendError>;
-    /// Records that the projection has taken every event up to `position` into account.
-    fn checkpoint(&self, position: u64) -> Result<(), BackendError>;
+    /// Records that the projection has taken every event up to `to` into account, if its
+    /// checkpoint is still at `from` (compare-and-set); otherwise another runner moved it, and
+    /// this fails with a permanent error (the transaction must not commit).
+    fn checkpoint(&self, from: u64, to: u64) -> Result<(), BackendError>;
     /// Records `envelope` as a dead letter after `attempts` failed, the last with `error`.
     fn dead_letter(
         &self,

@@ -580,15 +580,28 @@ impl BackendTransaction for SqliteTransaction<'_> {
         Ok(())
     }
 
-    fn checkpoint(&self, position: u64) -> Result<(), BackendError> {
-        self.db
-            .prepare_cached(
-                "INSERT INTO eventsmith_checkpoints (projection, position) VALUES (?1, ?2)
-                 ON CONFLICT (projection) DO UPDATE SET position = ?2",
-            )
-            .and_then(|mut s| s.execute(params![self.projection, position as i64]))
-            .map(|_| ())
-            .map_err(failure)
+    fn checkpoint(&self, from: u64, to: u64) -> Result<(), BackendError> {
+        // A missing row is a checkpoint at 0 (a fresh or restarted projection).
+        let sql = if from == 0 {
+            "INSERT INTO eventsmith_checkpoints (projection, position) VALUES (?1, ?2)
+             ON CONFLICT (projection) DO UPDATE SET position = ?2
+             WHERE eventsmith_checkpoints.position = ?3"
+        } else {
+            "UPDATE eventsmith_checkpoints SET position = ?2 WHERE projection = ?1 AND position = ?3"
+        };
+        let moved = self
+            .db
+            .prepare_cached(sql)
+            .and_then(|mut s| s.execute(params![self.projection, to as i64, from as i64]))
+            .map_err(failure)?;
+        if moved == 0 {
+            let at = checkpoint_of(&self.db, self.projection).map_err(failure)?;
+            return Err(BackendError::permanent(format!(
+                "the checkpoint of `{}` is at {at}, not {from}: another runner is writing this read model",
+                self.projection
+            )));
+        }
+        Ok(())
     }
 
     fn dead_letter(
@@ -633,6 +646,26 @@ impl BackendTransaction for SqliteTransaction<'_> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_checkpoint_moves_only_from_where_the_runner_read_it() {
+        use super::super::{Backend, BackendTransaction};
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = super::SqliteReadModel::open(dir.path().join("read.db")).unwrap();
+        let mut second = super::SqliteReadModel::open(dir.path().join("read.db")).unwrap();
+        let transaction = first.begin("p").unwrap();
+        transaction.checkpoint(0, 5).unwrap();
+        transaction.commit().unwrap();
+        // A second runner that read 0 before the first committed must not apply events again.
+        let transaction = second.begin("p").unwrap();
+        let error = transaction.checkpoint(0, 7).unwrap_err();
+        assert!(error.to_string().contains("is at 5, not 0"), "{error}");
+        drop(transaction);
+        let transaction = second.begin("p").unwrap();
+        transaction.checkpoint(5, 7).unwrap();
+        transaction.commit().unwrap();
+        assert_eq!(first.read("p", |position, _| position).unwrap(), 7);
+    }
+
     use super::*;
 
     #[test]

@@ -6,7 +6,9 @@
 use super::{Service, Settings};
 use crate::Aggregate;
 use crate::command::CommandSet;
-use crate::projection::{DeadLetter, Projection, ProjectionError, ProjectionRunner, Status};
+use crate::projection::{
+    DeadLetter, Projection, ProjectionError, ProjectionRunner, Released, Status,
+};
 use crate::read_model::Tabled;
 use crate::repository::Repository;
 use crate::store::SqliteStore;
@@ -20,8 +22,16 @@ pub type Store = Arc<SqliteStore>;
 
 type AddAggregate = Box<dyn Fn(Service<Store>, Store, usize) -> Service<Store>>;
 type AddProjection = Box<dyn Fn(Service<Store>, &Path) -> Result<Service<Store>, ProjectionError>>;
-type Administer =
-    Box<dyn Fn(Store, &Path, &tokio::runtime::Runtime, Operation) -> Result<Done, ProjectionError>>;
+/// Runs an operation on a projection: `replay` and `dlq` (the store is `None` for `dlq list`,
+/// which reads the read model alone).
+type Administer = Box<
+    dyn Fn(
+        Option<Store>,
+        &Path,
+        &tokio::runtime::Runtime,
+        Operation,
+    ) -> Result<Done, ProjectionError>,
+>;
 
 /// A service's domain, as its generated `main.rs` lists it.
 pub struct App {
@@ -44,7 +54,7 @@ enum Operation {
 enum Done {
     Rebuilt(Status),
     Letters(Vec<DeadLetter>),
-    Changed,
+    Resolved(Released),
 }
 
 #[derive(Parser)]
@@ -104,6 +114,14 @@ enum Command {
             value_name = "ORIGINS"
         )]
         cors_origins: Vec<String>,
+        /// How many events a projection may be behind the store before /readyz answers 503.
+        #[arg(
+            long,
+            env = "EVENTSMITH_READY_MAX_LAG",
+            default_value_t = 1000,
+            value_name = "EVENTS"
+        )]
+        ready_max_lag: u64,
         /// How many aggregates' states are kept in memory between commands.
         #[arg(
             long,
@@ -218,17 +236,26 @@ impl App {
             P::NAME,
             Box::new(|service, db| service.projection(P::default(), db)),
             Box::new(|store, db, runtime, operation| {
+                let Some(store) = store else {
+                    // `dlq list`: read-only, nothing set up or written, beside a serving service.
+                    if !db.exists() {
+                        return Ok(Done::Letters(Vec::new()));
+                    }
+                    let model = crate::read_model::sqlite::SqliteReadModel::open_read_only(db)?;
+                    return Ok(Done::Letters(crate::read_model::Backend::dead_letters(
+                        &model,
+                        P::NAME,
+                    )?));
+                };
                 let mut runner = ProjectionRunner::open(store, P::default(), db)?;
                 Ok(match operation {
                     Operation::Rebuild => Done::Rebuilt(runtime.block_on(runner.rebuild())?),
                     Operation::List => Done::Letters(runner.dead_letters()?),
                     Operation::Retry(id) => {
-                        runner.retry_dead_letter(id)?;
-                        Done::Changed
+                        Done::Resolved(runtime.block_on(runner.retry_dead_letter(id))?)
                     }
                     Operation::Skip(id) => {
-                        runner.skip_dead_letter(id)?;
-                        Done::Changed
+                        Done::Resolved(runtime.block_on(runner.skip_dead_letter(id))?)
                     }
                 })
             }),
@@ -269,6 +296,7 @@ impl App {
                 token_file,
                 read_token_file,
                 cors_origins,
+                ready_max_lag,
                 cache,
                 source,
                 log_format,
@@ -283,6 +311,7 @@ impl App {
                         .map(|origin| origin.trim().to_owned())
                         .filter(|origin| !origin.is_empty())
                         .collect(),
+                    ready_lag: ready_max_lag,
                 };
                 settings.access().map_err(|e| e.to_string())?;
                 let source = source.unwrap_or_else(|| format!("urn:eventsmith:{}", self.name));
@@ -324,8 +353,13 @@ impl App {
             } => {
                 let (layout, store) = self.existing(&database)?;
                 let _lock = layout.lock("replay")?;
-                let done =
-                    self.administer(&projection, &layout, store, &runtime, Operation::Rebuild)?;
+                let done = self.administer(
+                    &projection,
+                    &layout,
+                    Some(store),
+                    &runtime,
+                    Operation::Rebuild,
+                )?;
                 if let Done::Rebuilt(status) = done {
                     println!(
                         "rebuilt `{projection}` up to position {} of {}",
@@ -338,20 +372,14 @@ impl App {
                 projection,
                 database,
             }) => {
-                let (layout, store) = self.existing(&database)?;
+                let layout = self.existing_layout(&database)?;
                 let names: Vec<&str> = match &projection {
                     Some(name) => vec![self.projection_name(name)?],
                     None => self.projections.iter().map(|(name, ..)| *name).collect(),
                 };
                 let mut any = false;
                 for name in names {
-                    let done = self.administer(
-                        name,
-                        &layout,
-                        Arc::clone(&store),
-                        &runtime,
-                        Operation::List,
-                    )?;
+                    let done = self.administer(name, &layout, None, &runtime, Operation::List)?;
                     if let Done::Letters(letters) = done {
                         for letter in letters {
                             any = true;
@@ -380,8 +408,15 @@ impl App {
             }) => {
                 let (layout, store) = self.existing(&database)?;
                 let _lock = layout.lock("retry a dead letter")?;
-                self.administer(&projection, &layout, store, &runtime, Operation::Retry(id))?;
+                let done = self.administer(
+                    &projection,
+                    &layout,
+                    Some(store),
+                    &runtime,
+                    Operation::Retry(id),
+                )?;
                 println!("dead letter {id} of `{projection}` applied");
+                released(done);
                 Ok(())
             }
             Command::Dlq(Dlq::Skip {
@@ -391,16 +426,23 @@ impl App {
             }) => {
                 let (layout, store) = self.existing(&database)?;
                 let _lock = layout.lock("skip a dead letter")?;
-                self.administer(&projection, &layout, store, &runtime, Operation::Skip(id))?;
+                let done = self.administer(
+                    &projection,
+                    &layout,
+                    Some(store),
+                    &runtime,
+                    Operation::Skip(id),
+                )?;
                 println!("dead letter {id} of `{projection}` skipped");
+                released(done);
                 Ok(())
             }
         }
     }
 
-    /// The layout and store of a database that must exist already (the admin commands never
-    /// create one by mistake).
-    fn existing(&self, database: &Database) -> Result<(Layout, Store), Failure> {
+    /// The layout of a database that must exist already (the admin commands never create one by
+    /// mistake).
+    fn existing_layout(&self, database: &Database) -> Result<Layout, Failure> {
         let layout = Layout::of(&database.database)?;
         if !layout.events.exists() {
             return Err(Failure(format!(
@@ -408,6 +450,13 @@ impl App {
                 layout.events.display()
             )));
         }
+        Ok(layout)
+    }
+
+    /// The layout and store of a database that must exist already (the admin commands never
+    /// create one by mistake).
+    fn existing(&self, database: &Database) -> Result<(Layout, Store), Failure> {
+        let layout = self.existing_layout(database)?;
         let store = layout.open(format!("urn:eventsmith:{}", self.name))?;
         Ok((layout, store))
     }
@@ -434,7 +483,7 @@ impl App {
         &self,
         name: &str,
         layout: &Layout,
-        store: Store,
+        store: Option<Store>,
         runtime: &tokio::runtime::Runtime,
         operation: Operation,
     ) -> Result<Done, Failure> {
@@ -446,6 +495,19 @@ impl App {
             .ok_or_else(|| Failure(format!("there is no projection `{name}`")))?;
         administer(store, &layout.projection(name), runtime, operation)
             .map_err(|e| Failure(format!("projection `{name}`: {e}")))
+    }
+}
+
+/// Prints what resolving a dead letter released from behind it.
+fn released(done: Done) {
+    let Done::Resolved(released) = done else {
+        return;
+    };
+    if released.applied > 0 {
+        println!("{} event(s) parked behind it applied", released.applied);
+    }
+    if let Some((id, error)) = released.failed {
+        println!("dead letter {id}, parked behind it, failed: {error}; it now heads its stream");
     }
 }
 

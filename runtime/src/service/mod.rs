@@ -15,6 +15,7 @@
 pub mod access;
 pub mod app;
 mod commands;
+mod health;
 mod problem;
 mod queries;
 
@@ -36,6 +37,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use health::{Backoff, Health, RunnerState};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -52,6 +54,8 @@ pub struct Settings {
     pub read_token: Option<String>,
     /// The origins browsers may call the service from (CORS); none: no CORS headers.
     pub cors_origins: Vec<String>,
+    /// How many events a projection may be behind the store before `/readyz` answers 503.
+    pub ready_lag: u64,
 }
 
 impl Default for Settings {
@@ -61,6 +65,7 @@ impl Default for Settings {
             token: None,
             read_token: None,
             cors_origins: Vec::new(),
+            ready_lag: 1000,
         }
     }
 }
@@ -71,6 +76,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("body_limit", &self.body_limit)
             .field("access", &self.access())
+            .field("ready_lag", &self.ready_lag)
             .finish()
     }
 }
@@ -108,6 +114,8 @@ struct Shared<S> {
     settings: Settings,
     aggregates: BTreeMap<String, Arc<dyn commands::Commands>>,
     projections: BTreeMap<String, Arc<dyn queries::Query>>,
+    /// Each projection's runner: running or down.
+    health: BTreeMap<String, Arc<Health>>,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
@@ -128,6 +136,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                 settings: Settings::default(),
                 aggregates: BTreeMap::new(),
                 projections: BTreeMap::new(),
+                health: BTreeMap::new(),
                 metrics: None,
             }),
             runners: Vec::new(),
@@ -183,9 +192,13 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                 row: std::marker::PhantomData,
             }),
         );
+        let health = Arc::new(Health::new());
+        self.shared_mut()
+            .health
+            .insert(P::NAME.to_owned(), Arc::clone(&health));
         // Each runner on a thread of its own: its SQLite work is synchronous, and HTTP requests
         // keep the async workers.
-        self.runners.push(Box::new(move |mut stop| {
+        self.runners.push(Box::new(move |stop| {
             std::thread::Builder::new()
                 .name(format!("projection-{}", P::NAME))
                 .spawn(move || {
@@ -196,28 +209,15 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                         Ok(runtime) => runtime,
                         Err(error) => {
                             tracing::error!(projection = P::NAME, %error, "no runtime for the projection");
+                            health.set(RunnerState::Down {
+                                error: format!("no runtime for the projection: {error}"),
+                                failures: 0,
+                            });
                             return;
                         }
                     };
-                    let mut runner = runner;
-                    runtime.block_on(async move {
-                        // A failed run (a stall, the store or read model down) starts again
-                        // from its checkpoint after a pause, until the service stops.
-                        loop {
-                            let mut asked = stop.clone();
-                            let stopped = async move {
-                                let _ = asked.wait_for(|stop| *stop).await;
-                            };
-                            let Err(error) = runner.run(stopped).await else {
-                                break;
-                            };
-                            tracing::error!(projection = P::NAME, %error, "the projection failed; restarting it in 5 s");
-                            tokio::select! {
-                                _ = stop.wait_for(|stop| *stop) => break,
-                                () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
-                            }
-                        }
-                    });
+                    supervise(runner, &runtime, stop, &health);
+                    health.set(RunnerState::Stopped);
                 })
         }));
         Ok(self)
@@ -304,6 +304,58 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
             let _ = tokio::task::spawn_blocking(move || runner.join()).await;
         }
         served
+    }
+}
+
+/// Runs `runner` until the service stops: a failed run (a stall, the store or read model down,
+/// a panic) starts again from its checkpoint after a pause that doubles up to a minute, and
+/// `health` says meanwhile that it is down, with the error.
+fn supervise<S, P, B>(
+    mut runner: ProjectionRunner<S, P, B>,
+    runtime: &tokio::runtime::Runtime,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    health: &Health,
+) where
+    S: EventStore,
+    P: Projection,
+    B: crate::read_model::Backend,
+{
+    let mut backoff = Backoff::default();
+    loop {
+        health.set(RunnerState::Running);
+        metrics::gauge!("eventsmith_projection_up", "projection" => P::NAME).set(1.0);
+        let started = std::time::Instant::now();
+        let mut asked = stop.clone();
+        let stopped = async move {
+            let _ = asked.wait_for(|stop| *stop).await;
+        };
+        let run = std::panic::AssertUnwindSafe(|| runtime.block_on(runner.run(stopped)));
+        let error = match std::panic::catch_unwind(run) {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => error.to_string(),
+            Err(panic) => format!(
+                "the runner panicked: {}",
+                crate::projection::panic_message(panic.as_ref())
+            ),
+        };
+        let pause = backoff.after(started.elapsed());
+        metrics::gauge!("eventsmith_projection_up", "projection" => P::NAME).set(0.0);
+        metrics::counter!("eventsmith_projection_restarts_total", "projection" => P::NAME)
+            .increment(1);
+        tracing::error!(projection = P::NAME, %error, ?pause, "the projection failed; restarting it from its checkpoint");
+        health.set(RunnerState::Down {
+            error,
+            failures: backoff.failures(),
+        });
+        let stopping = runtime.block_on(async {
+            tokio::select! {
+                _ = stop.wait_for(|stop| *stop) => true,
+                () = tokio::time::sleep(pause) => false,
+            }
+        });
+        if stopping {
+            return;
+        }
     }
 }
 
@@ -574,11 +626,17 @@ async fn row<S: EventStore + Clone + Sync + 'static>(
 ) -> Result<Response, Problem> {
     let Path((name, key)) = path.map_err(path_problem)?;
     let answer = projection_of(&shared, &name)?.get(key.clone()).await?;
+    let (lag, healthy) = freshness(&shared, &name, answer.position);
     let Some(row) = answer.value else {
         return Err(Problem::not_found(format!("`{name}` has no row `{key}`"))
-            .with("position", answer.position.into()));
+            .with("position", answer.position.into())
+            .with("lag", lag.into())
+            .with("healthy", healthy.into()));
     };
-    Ok(axum::Json(json!({ "row": row, "position": answer.position })).into_response())
+    Ok(axum::Json(
+        json!({ "row": row, "position": answer.position, "lag": lag, "healthy": healthy }),
+    )
+    .into_response())
 }
 
 async fn list<S: EventStore + Clone + Sync + 'static>(
@@ -598,7 +656,11 @@ async fn list<S: EventStore + Clone + Sync + 'static>(
     let answer = projection_of(&shared, &name)?
         .list(filters.into_iter().collect(), limit)
         .await?;
-    Ok(axum::Json(json!({ "rows": answer.value, "position": answer.position })).into_response())
+    let (lag, healthy) = freshness(&shared, &name, answer.position);
+    Ok(axum::Json(json!({
+        "rows": answer.value, "position": answer.position, "lag": lag, "healthy": healthy
+    }))
+    .into_response())
 }
 
 async fn prometheus<S: EventStore + Clone + Sync + 'static>(
@@ -627,5 +689,55 @@ async fn ready<S: EventStore + Clone + Sync + 'static>(
             e.to_string(),
         )
     })?;
-    Ok("ready")
+    let head = shared.store.head().position();
+    let mut reasons = Vec::new();
+    let mut projections = Vec::new();
+    for (name, query) in &shared.projections {
+        // The cause is in the log (this route needs no token): the answer names the state.
+        if let Some(RunnerState::Down { failures, .. }) = shared.health.get(name).map(|h| h.get()) {
+            reasons.push(format!(
+                "projection `{name}` is down ({failures} failure(s) in a row; the log says why), restarting"
+            ));
+            projections.push(json!({"projection": name, "state": "down", "failures": failures}));
+            continue;
+        }
+        match query.position().await {
+            Ok(answer) => {
+                let lag = head.saturating_sub(answer.position);
+                if lag > shared.settings.ready_lag {
+                    reasons.push(format!(
+                        "projection `{name}` is {lag} events behind (more than {})",
+                        shared.settings.ready_lag
+                    ));
+                    projections.push(json!({"projection": name, "state": "lagging", "position": answer.position, "lag": lag}));
+                }
+            }
+            Err(problem) => {
+                tracing::error!(projection = %name, detail = ?problem.body(), "readiness: the read model cannot be read");
+                reasons.push(format!("projection `{name}`'s read model cannot be read"));
+                projections.push(json!({"projection": name, "state": "unreadable"}));
+            }
+        }
+    }
+    if reasons.is_empty() {
+        return Ok("ready");
+    }
+    Err(Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not-ready",
+        "A projection is down or behind",
+        reasons.join("; "),
+    )
+    .with("projections", Value::Array(projections)))
+}
+
+/// How fresh a projection's answer is: events it is behind the store, and whether its runner
+/// is running (not down after a failure).
+fn freshness<S: EventStore>(shared: &Shared<S>, name: &str, position: u64) -> (u64, bool) {
+    let lag = shared.store.head().position().saturating_sub(position);
+    let healthy = shared
+        .health
+        .get(name)
+        .is_none_or(|health| health.is_running());
+    (lag, healthy)
 }

@@ -17,6 +17,8 @@ pub(crate) trait Query: Send + Sync {
     fn get(&self, key: String) -> Reading<Option<Value>>;
     /// Rows matching every filter, and the projection's position.
     fn list(&self, filters: Vec<(String, String)>, limit: usize) -> Reading<Vec<Value>>;
+    /// The projection's position alone.
+    fn position(&self) -> Reading<()>;
 }
 
 /// An answer and the global position the read model reflected when it was read.
@@ -82,5 +84,9 @@ impl<R: Row + 'static> Query for TableQuery<R> {
                 .collect();
             table.list(&filters, limit)?.iter().map(json).collect()
         })
+    }
+
+    fn position(&self) -> Reading<()> {
+        self.read(|_| Ok(()))
     }
 }
