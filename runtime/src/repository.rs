@@ -31,6 +31,9 @@ pub struct Executed<A: Aggregate> {
     pub aggregate: Loaded<A::State>,
     /// Where they landed (`None` when there were none).
     pub appended: Option<Appended>,
+    /// Why the snapshot due after the append could not be saved, if it could not: the events
+    /// are stored all the same (the command succeeded), and the next snapshot tries again.
+    pub snapshot_failed: Option<String>,
 }
 
 // By hand: aggregates are rarely `Debug` themselves (generated ones are zero-sized markers).
@@ -43,6 +46,7 @@ where
             .field("events", &self.events)
             .field("aggregate", &self.aggregate)
             .field("appended", &self.appended)
+            .field("snapshot_failed", &self.snapshot_failed)
             .finish()
     }
 }
@@ -280,17 +284,30 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
             }
             let events = match A::decide(aggregate.state.as_ref(), command) {
                 Ok(events) if !(from_cache && events.is_empty()) => events,
-                Err(rejection) if !from_cache => return Err(RepositoryError::Rejected(rejection)),
+                Err(rejection) if !from_cache => {
+                    // A retry racing its original can find the original's events already
+                    // there, and be refused for them: it gets the original's result instead.
+                    if let Some(first) = self.used_meanwhile(options).await? {
+                        return self.replayed(id, &stream, first).await;
+                    }
+                    return Err(RepositoryError::Rejected(rejection));
+                }
                 _ => {
                     confirm = true;
                     continue;
                 }
             };
+            if events.is_empty()
+                && let Some(first) = self.used_meanwhile(options).await?
+            {
+                return self.replayed(id, &stream, first).await;
+            }
             if events.is_empty() {
                 return Ok(Executed {
                     events,
                     aggregate,
                     appended: None,
+                    snapshot_failed: None,
                 });
             }
             let new_events = events
@@ -328,11 +345,17 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
                     if let Some(cache) = &self.cache {
                         cache.put(&stream, &aggregate);
                     }
-                    self.snapshot_if_due(&stream, before, &aggregate).await?;
+                    // The events are stored: from here on nothing fails the command.
+                    let snapshot_failed = self
+                        .snapshot_if_due(&stream, before, &aggregate)
+                        .await
+                        .err()
+                        .map(|error| error.to_string());
                     return Ok(Executed {
                         events,
                         aggregate,
                         appended: Some(appended),
+                        snapshot_failed,
                     });
                 }
                 // The cached state was behind: read what it missed and decide again.
@@ -353,6 +376,18 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
                 Err(error) => return Err(RepositoryError::Store(error)),
             }
         }
+    }
+
+    /// The result of the append that used the command's idempotency key, if it has one and an
+    /// append used it.
+    async fn used_meanwhile(&self, options: &Execute) -> Result<Option<Appended>, RepositoryError> {
+        let Some(key) = &options.idempotency_key else {
+            return Ok(None);
+        };
+        self.store
+            .idempotent_result(key)
+            .await
+            .map_err(RepositoryError::Store)
     }
 
     /// What a command whose idempotency key was used before did: its events as stored, and the
@@ -377,6 +412,7 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
             events,
             aggregate: self.load(id).await?,
             appended: Some(first),
+            snapshot_failed: None,
         })
     }
 

@@ -386,9 +386,22 @@ on_both_backends!(
 struct Counting {
     store: InMemoryStore,
     reads: std::sync::atomic::AtomicUsize,
-    /// Answers every idempotency lookup with "unknown", as a lookup racing a concurrent retry
-    /// would.
-    hide_keys: bool,
+    /// How many of the next idempotency lookups answer "unknown", as lookups racing a
+    /// concurrent retry would.
+    hide_lookups: std::sync::atomic::AtomicUsize,
+    /// Whether saving a snapshot fails.
+    fail_snapshots: bool,
+}
+
+impl Counting {
+    fn new() -> Self {
+        Self {
+            store: InMemoryStore::new("test"),
+            reads: Default::default(),
+            hide_lookups: 0.into(),
+            fail_snapshots: false,
+        }
+    }
 }
 
 impl EventStore for Counting {
@@ -430,7 +443,14 @@ impl EventStore for Counting {
     ) -> impl Future<
         Output = Result<Option<eventsmith::store::Appended>, eventsmith::store::StoreError>,
     > + Send {
-        let hide = self.hide_keys;
+        let hide = self
+            .hide_lookups
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            )
+            .is_ok();
         let found = self.store.idempotent_result(key);
         async move { if hide { Ok(None) } else { found.await } }
     }
@@ -443,7 +463,17 @@ impl EventStore for Counting {
         version: u64,
         state: Vec<u8>,
     ) -> impl Future<Output = Result<(), eventsmith::store::StoreError>> + Send {
-        self.store.save_snapshot(stream, version, state)
+        let fail = self.fail_snapshots;
+        let saved = self.store.save_snapshot(stream, version, state);
+        async move {
+            if fail {
+                Err(eventsmith::store::StoreError::Backend(
+                    "the disk is full".into(),
+                ))
+            } else {
+                saved.await
+            }
+        }
     }
     fn load_snapshot(
         &self,
@@ -458,12 +488,7 @@ impl EventStore for Counting {
 #[tokio::test]
 async fn a_cached_aggregate_decides_without_reading_its_stream() {
     for (cache, reads) in [(0, 11), (16, 1)] {
-        let repository = Repository::<_, Customers>::new(Counting {
-            store: InMemoryStore::new("test"),
-            reads: Default::default(),
-            hide_keys: false,
-        })
-        .cache(cache);
+        let repository = Repository::<_, Customers>::new(Counting::new()).cache(cache);
         repository
             .execute("c1", &register(), &Execute::default())
             .await
@@ -487,9 +512,8 @@ async fn a_cached_aggregate_decides_without_reading_its_stream() {
 #[tokio::test]
 async fn a_key_used_by_a_racing_retry_returns_that_retry_s_result() {
     let repository = Repository::<_, Customers>::new(Counting {
-        store: InMemoryStore::new("test"),
-        reads: Default::default(),
-        hide_keys: true,
+        hide_lookups: usize::MAX.into(),
+        ..Counting::new()
     })
     .cache(16);
     let keyed = Execute {
@@ -513,4 +537,60 @@ async fn a_key_used_by_a_racing_retry_returns_that_retry_s_result() {
         (third.aggregate.version, changes(&third.aggregate.state)),
         (2, 1)
     );
+}
+
+/// A retry racing its original can look its key up before the original is stored, then find the
+/// original's events and be refused for them ("already registered"): it gets the original's
+/// result, as the original's client would have.
+#[tokio::test]
+async fn a_retry_refused_for_its_original_s_events_gets_the_original_s_result() {
+    let repository = Repository::<_, Customers>::new(Counting::new());
+    let keyed = Execute {
+        idempotency_key: Some("k-1".into()),
+        ..Execute::default()
+    };
+    let first = repository.execute("c1", &register(), &keyed).await.unwrap();
+    repository
+        .store()
+        .hide_lookups
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let retry = repository.execute("c1", &register(), &keyed).await.unwrap();
+    assert_eq!(retry.appended, first.appended);
+    assert!(matches!(retry.events[..], [CustomerEvent::Registered(_)]));
+    // Without the key, the same command is refused.
+    let again = repository
+        .execute("c1", &register(), &Execute::default())
+        .await;
+    assert!(
+        matches!(
+            again,
+            Err(eventsmith::repository::RepositoryError::Rejected(_))
+        ),
+        "{again:?}"
+    );
+}
+
+/// Once the events are stored the command has succeeded: a snapshot that cannot be saved
+/// afterwards is reported beside the result, not as a failure (a client would retry and append
+/// twice).
+#[tokio::test]
+async fn a_snapshot_that_fails_after_the_append_does_not_fail_the_command() {
+    let repository = Repository::<_, Customers>::new(Counting {
+        fail_snapshots: true,
+        ..Counting::new()
+    })
+    .snapshot_every(1);
+    let executed = repository
+        .execute("c1", &register(), &Execute::default())
+        .await
+        .unwrap();
+    assert!(executed.appended.is_some());
+    assert!(
+        executed
+            .snapshot_failed
+            .as_deref()
+            .is_some_and(|why| why.contains("the disk is full")),
+        "{executed:?}"
+    );
+    assert_eq!(repository.load("c1").await.unwrap().version, 1);
 }

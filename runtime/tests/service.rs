@@ -899,3 +899,34 @@ async fn a_failed_projection_runner_is_reported_down_and_restarted() {
     let _ = stop.send(());
     task.await.unwrap().unwrap();
 }
+
+/// Idempotency keys are stored: one longer than 255 bytes is refused before anything is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlong_idempotency_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (at, stop, task) = start(dir.path(), Settings::default()).await;
+    let long = "k".repeat(256);
+    let answer = post(
+        at,
+        &format!("{ORDER}/place_order"),
+        placing(),
+        &[("Idempotency-Key", long.as_str())],
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{answer:?}");
+    assert!(
+        answer.body["detail"].as_str().unwrap().contains("255"),
+        "{answer:?}"
+    );
+    let fits = "k".repeat(255);
+    let answer = post(
+        at,
+        &format!("{ORDER}/place_order"),
+        placing(),
+        &[("Idempotency-Key", fits.as_str())],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+}

@@ -89,16 +89,25 @@ where
                 .await
                 .map_err(|e| repository_problem(e, if_match))?;
             let stream = Self::stream(id);
+            if let Some(error) = &executed.snapshot_failed {
+                tracing::warn!(%stream, %error, "the snapshot after the command could not be saved");
+            }
+            // The events are stored: a failure to read them back for the answer is logged, and
+            // the command still succeeds (a client retrying without a key would append twice).
             let events = match executed.appended {
                 Some(appended) => {
                     let count = (appended.last_version + 1 - appended.first_version) as usize;
-                    self.store()
+                    match self
+                        .store()
                         .read_stream(&stream, appended.first_version, Direction::Forwards, count)
                         .await
-                        .map_err(store_problem)?
-                        .iter()
-                        .map(|e| e.to_cloudevent())
-                        .collect()
+                    {
+                        Ok(stored) => stored.iter().map(|e| e.to_cloudevent()).collect(),
+                        Err(error) => {
+                            tracing::error!(%stream, %error, "the events appended could not be read back for the answer");
+                            Vec::new()
+                        }
+                    }
                 }
                 None => Vec::new(),
             };

@@ -95,6 +95,9 @@ impl Settings {
     }
 }
 
+/// The longest `Idempotency-Key` accepted, in bytes: keys are stored, so their size is bounded.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
 /// Starts a projection runner, given the stop signal.
 type Runner = Box<
     dyn FnOnce(tokio::sync::watch::Receiver<bool>) -> std::io::Result<std::thread::JoinHandle<()>>
@@ -462,13 +465,21 @@ async fn command<S: EventStore + Clone + Sync + 'static>(
             ),
             _ => Problem::bad_request(rejection.body_text()),
         })?;
+        let key = headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok());
+        if let Some(key) = key
+            && key.len() > MAX_IDEMPOTENCY_KEY
+        {
+            return Err(Problem::bad_request(format!(
+                "an Idempotency-Key is at most {MAX_IDEMPOTENCY_KEY} bytes; this one has {} (a UUID has 36)",
+                key.len()
+            )));
+        }
         let options = Execute {
             expected_version: if_match(&headers)?,
-            idempotency_key: headers
-                .get("idempotency-key")
-                .and_then(|v| v.to_str().ok())
-                // Scoped to the command's URL; JSON keeps the parts apart whatever they hold.
-                .map(|key| json!([aggregate, id, name, key]).to_string()),
+            // Scoped to the command's URL; JSON keeps the parts apart whatever they hold.
+            idempotency_key: key.map(|key| json!([aggregate, id, name, key]).to_string()),
             metadata: Metadata {
                 correlation_id: Some(correlation_id.clone()),
                 causation_id: Some(format!("command:{aggregate}/{id}/{name}")),
