@@ -38,7 +38,9 @@ async fn client(
         let id = format!("00000000-0000-7000-8{level:03x}-{client:04x}{n:08x}");
         for (command, body) in [("place_order", PLACE), ("pay_order", PAY)] {
             let request = hyper::Request::post(format!("/commands/order/{id}/{command}"))
-                .header("host", "bench")
+                // The address itself: a service without a token on loopback answers only
+                // requests to `localhost` or an IP address.
+                .header("host", address.to_string())
                 .header("content-type", "application/json")
                 .body(Full::new(Bytes::from_static(body.as_bytes())))
                 .unwrap();

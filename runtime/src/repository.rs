@@ -276,6 +276,10 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
                     confirm = true;
                     continue;
                 }
+                // A keyed retry racing its original finds the stream moved by it.
+                if let Some(first) = self.used_meanwhile(options).await? {
+                    return self.replayed(id, &stream, first).await;
+                }
                 return Err(RepositoryError::Conflict {
                     stream,
                     expected,
@@ -367,6 +371,9 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
                     attempt += 1;
                 }
                 Err(StoreError::Conflict { actual, .. }) => {
+                    if let Some(first) = self.used_meanwhile(options).await? {
+                        return self.replayed(id, &stream, first).await;
+                    }
                     return Err(RepositoryError::Conflict {
                         stream,
                         expected: aggregate.version,

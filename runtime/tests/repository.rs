@@ -594,3 +594,22 @@ async fn a_snapshot_that_fails_after_the_append_does_not_fail_the_command() {
     );
     assert_eq!(repository.load("c1").await.unwrap().version, 1);
 }
+
+/// The same race with `If-Match`: the retry finds the stream moved on by its original, and gets
+/// the original's result rather than a version conflict.
+#[tokio::test]
+async fn a_retry_with_if_match_racing_its_original_gets_the_original_s_result() {
+    let repository = Repository::<_, Customers>::new(Counting::new());
+    let keyed = Execute {
+        idempotency_key: Some("k-1".into()),
+        expected_version: Some(0),
+        ..Execute::default()
+    };
+    let first = repository.execute("c1", &register(), &keyed).await.unwrap();
+    repository
+        .store()
+        .hide_lookups
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let retry = repository.execute("c1", &register(), &keyed).await.unwrap();
+    assert_eq!(retry.appended, first.appended);
+}

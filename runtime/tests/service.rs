@@ -669,10 +669,10 @@ async fn a_service_bound_beyond_loopback_answers_its_host_names() {
     task.await.unwrap().unwrap();
 }
 
-/// A read model locked by another connection for longer than the busy timeout: `/readyz` says
-/// the projection is down or behind, by name, while the rest of the service answers; once the
-/// lock goes, the projection catches up by itself, with no dead letter, and the service is
-/// ready again.
+/// A read model locked by another connection (briefly: the runner waits for it within the
+/// busy timeout): `/readyz` says the projection is behind, by name, while commands go through;
+/// once the lock goes, the projection catches up by itself, with no dead letter, and the service
+/// is ready again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_read_model_makes_the_service_unready_until_its_projection_catches_up() {
     let dir = tempfile::tempdir().unwrap();
@@ -918,6 +918,15 @@ async fn an_overlong_idempotency_key_is_refused() {
         answer.body["detail"].as_str().unwrap().contains("255"),
         "{answer:?}"
     );
+    // Not ignored when it is not ASCII either.
+    let answer = post(
+        at,
+        &format!("{ORDER}/place_order"),
+        placing(),
+        &[("Idempotency-Key", "clé-1")],
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{answer:?}");
     let fits = "k".repeat(255);
     let answer = post(
         at,

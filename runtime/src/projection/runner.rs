@@ -98,8 +98,8 @@ struct ReadModel<P, B> {
     /// the backend when `None`.
     parked: Option<HashSet<String>>,
     /// The checkpoint this runner last read or wrote: each commit moves it from there
-    /// (compare-and-set), so a second runner on the same read model fails rather than applying
-    /// events twice.
+    /// (compare-and-set), so a batch another runner took meanwhile is not applied twice (the
+    /// commit fails, and the next batch starts from where the other left it).
     checkpoint: u64,
 }
 
@@ -289,9 +289,13 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
             }
             Err(error) => {
                 drop(transaction);
-                let error = error.to_string();
-                model.backend.failed_again(P::NAME, id, &error)?;
-                return Err(ProjectionError::StillFailing(error));
+                // A transient failure says nothing about the event: not an attempt.
+                if !error.is_transient() {
+                    model
+                        .backend
+                        .failed_again(P::NAME, id, &error.to_string())?;
+                }
+                return Err(ProjectionError::StillFailing(error.to_string()));
             }
         }
         self.release(later).await
@@ -338,7 +342,14 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
         self.model.parked = None;
         let mut released = Released::default();
         for letter in later {
-            let envelope = self.stored(&letter).await?;
+            // The letter resolved is committed: what stops the release is reported, not raised.
+            let envelope = match self.stored(&letter).await {
+                Ok(envelope) => envelope,
+                Err(error) => {
+                    released.failed = Some((letter.id, error.to_string()));
+                    break;
+                }
+            };
             let model = &mut self.model;
             let transaction = model.backend.begin(P::NAME)?;
             match apply(&model.projection, &transaction, &envelope) {

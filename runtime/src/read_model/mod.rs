@@ -340,10 +340,6 @@ pub trait Backend: Send {
     /// `projection`'s open dead letters, oldest first.
     fn dead_letters(&self, projection: &str) -> Result<Vec<DeadLetter>, BackendError>;
 
-    /// The event of `projection`'s open dead letter `id` (without its id, time and metadata,
-    /// which dead letters do not keep).
-    fn dead_letter(&self, projection: &str, id: i64) -> Result<Option<Envelope>, BackendError>;
-
     /// Records another failed attempt at dead letter `id`, with its error.
     fn failed_again(&mut self, projection: &str, id: i64, error: &str) -> Result<(), BackendError>;
 

@@ -155,32 +155,6 @@ impl Backend for SqliteReadModel {
         rows.collect::<Result<_, _>>().map_err(failure)
     }
 
-    fn dead_letter(&self, projection: &str, id: i64) -> Result<Option<Envelope>, BackendError> {
-        self.db
-            .query_row(
-                "SELECT position, stream, event_type, version, data FROM eventsmith_dead_letters
-                 WHERE id = ?1 AND projection = ?2 AND status = 'open'",
-                params![id, projection],
-                |r| {
-                    Ok(Envelope {
-                        id: uuid::Uuid::nil(),
-                        source: "".into(),
-                        position: r.get::<_, i64>(0)? as u64,
-                        stream: r.get(1)?,
-                        stream_version: 0,
-                        event_type: r.get(2)?,
-                        version: r.get(3)?,
-                        time: time::OffsetDateTime::UNIX_EPOCH,
-                        data_schema: None,
-                        data: r.get(4)?,
-                        metadata: Default::default(),
-                    })
-                },
-            )
-            .optional()
-            .map_err(failure)
-    }
-
     fn failed_again(&mut self, projection: &str, id: i64, error: &str) -> Result<(), BackendError> {
         self.db
             .execute(

@@ -8,6 +8,8 @@ use std::time::Duration;
 /// The state of one projection's runner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RunnerState {
+    /// Starting: no batch has gone through yet.
+    Starting,
     /// Taking events into account, or waiting for new ones.
     Running,
     /// Failed with `error`; it restarts from its checkpoint after a pause. `failures` counts
@@ -23,7 +25,7 @@ pub(crate) struct Health(Mutex<RunnerState>);
 
 impl Health {
     pub(crate) fn new() -> Self {
-        Self(Mutex::new(RunnerState::Running))
+        Self(Mutex::new(RunnerState::Starting))
     }
 
     pub(crate) fn set(&self, state: RunnerState) {
@@ -37,9 +39,9 @@ impl Health {
             .clone()
     }
 
-    /// Whether it is running (not down, not stopped).
+    /// Whether it is running or starting (not down, not stopped).
     pub(crate) fn is_running(&self) -> bool {
-        self.get() == RunnerState::Running
+        matches!(self.get(), RunnerState::Running | RunnerState::Starting)
     }
 }
 

@@ -325,14 +325,20 @@ fn supervise<S, P, B>(
 {
     let mut backoff = Backoff::default();
     loop {
-        health.set(RunnerState::Running);
-        metrics::gauge!("eventsmith_projection_up", "projection" => P::NAME).set(1.0);
         let started = std::time::Instant::now();
         let mut asked = stop.clone();
         let stopped = async move {
             let _ = asked.wait_for(|stop| *stop).await;
         };
-        let run = std::panic::AssertUnwindSafe(|| runtime.block_on(runner.run(stopped)));
+        // Running once a batch went through: a restart that fails at once stays down.
+        let run = std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(async {
+                runner.run_batch().await?;
+                health.set(RunnerState::Running);
+                metrics::gauge!("eventsmith_projection_up", "projection" => P::NAME).set(1.0);
+                runner.run(stopped).await
+            })
+        });
         let error = match std::panic::catch_unwind(run) {
             Ok(Ok(())) => return,
             Ok(Err(error)) => error.to_string(),
@@ -465,9 +471,15 @@ async fn command<S: EventStore + Clone + Sync + 'static>(
             ),
             _ => Problem::bad_request(rejection.body_text()),
         })?;
-        let key = headers
-            .get("idempotency-key")
-            .and_then(|v| v.to_str().ok());
+        let key = match headers.get("idempotency-key").map(HeaderValue::to_str) {
+            None => None,
+            Some(Ok(key)) => Some(key),
+            Some(Err(_)) => {
+                return Err(Problem::bad_request(
+                    "an Idempotency-Key is visible ASCII (a UUID, say)",
+                ));
+            }
+        };
         if let Some(key) = key
             && key.len() > MAX_IDEMPOTENCY_KEY
         {
