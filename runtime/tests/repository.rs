@@ -7,8 +7,10 @@ mod events {
     include!("../../generated-example/src/generated/mod.rs");
 }
 
+#[path = "support/instrumented.rs"]
+mod support;
 use events::customer::{CustomerEmailChanged, CustomerEvent, CustomerRegistered};
-use eventsmith::repository::{Execute, Repository, RepositoryError};
+use eventsmith::repository::{Execute, Executed, Repository, RepositoryError};
 use eventsmith::store::{EventStore, InMemoryStore};
 use eventsmith::{Aggregate, Rejection};
 use std::sync::Arc;
@@ -382,113 +384,37 @@ on_both_backends!(
     stale_caches_are_caught
 );
 
-/// A store that counts stream reads.
-struct Counting {
-    store: InMemoryStore,
-    reads: std::sync::atomic::AtomicUsize,
-    /// How many of the next idempotency lookups answer "unknown", as lookups racing a
-    /// concurrent retry would.
-    hide_lookups: std::sync::atomic::AtomicUsize,
-    /// Whether saving a snapshot fails.
-    fail_snapshots: bool,
+/// The in-memory store, counting stream reads and hiding or failing what a test asks.
+type Counting = support::Instrumented<InMemoryStore>;
+
+fn counting() -> Counting {
+    support::Instrumented::new(InMemoryStore::new("test"))
 }
 
-impl Counting {
-    fn new() -> Self {
-        Self {
-            store: InMemoryStore::new("test"),
-            reads: Default::default(),
-            hide_lookups: 0.into(),
-            fail_snapshots: false,
-        }
-    }
-}
-
-impl EventStore for Counting {
-    fn append(
-        &self,
-        stream: &str,
-        expected: eventsmith::store::ExpectedVersion,
-        events: Vec<eventsmith::store::NewEvent>,
-        key: Option<&str>,
-    ) -> impl Future<Output = Result<eventsmith::store::Appended, eventsmith::store::StoreError>> + Send
-    {
-        self.store.append(stream, expected, events, key)
-    }
-    fn read_stream(
-        &self,
-        stream: &str,
-        from: u64,
-        direction: eventsmith::store::Direction,
-        limit: usize,
-    ) -> impl Future<
-        Output = Result<Vec<eventsmith::store::Envelope>, eventsmith::store::StoreError>,
-    > + Send {
-        self.reads
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.store.read_stream(stream, from, direction, limit)
-    }
-    fn read_all(
-        &self,
-        from: u64,
-        limit: usize,
-    ) -> impl Future<
-        Output = Result<Vec<eventsmith::store::Envelope>, eventsmith::store::StoreError>,
-    > + Send {
-        self.store.read_all(from, limit)
-    }
-    fn idempotent_result(
-        &self,
-        key: &str,
-    ) -> impl Future<
-        Output = Result<Option<eventsmith::store::Appended>, eventsmith::store::StoreError>,
-    > + Send {
-        let hide = self
-            .hide_lookups
-            .fetch_update(
-                std::sync::atomic::Ordering::SeqCst,
-                std::sync::atomic::Ordering::SeqCst,
-                |n| n.checked_sub(1),
-            )
-            .is_ok();
-        let found = self.store.idempotent_result(key);
-        async move { if hide { Ok(None) } else { found.await } }
-    }
-    fn head(&self) -> eventsmith::store::Head {
-        self.store.head()
-    }
-    fn save_snapshot(
-        &self,
-        stream: &str,
-        version: u64,
-        state: Vec<u8>,
-    ) -> impl Future<Output = Result<(), eventsmith::store::StoreError>> + Send {
-        let fail = self.fail_snapshots;
-        let saved = self.store.save_snapshot(stream, version, state);
-        async move {
-            if fail {
-                Err(eventsmith::store::StoreError::Backend(
-                    "the disk is full".into(),
-                ))
-            } else {
-                saved.await
-            }
-        }
-    }
-    fn load_snapshot(
-        &self,
-        stream: &str,
-    ) -> impl Future<
-        Output = Result<Option<eventsmith::store::Snapshot>, eventsmith::store::StoreError>,
-    > + Send {
-        self.store.load_snapshot(stream)
-    }
+/// A keyed command, then its retry racing it: the retry's first key lookup misses, as one made
+/// before the original was stored would. Returns both results.
+async fn original_and_racing_retry(
+    keyed: Execute,
+) -> (
+    Executed<Customers>,
+    Executed<Customers>,
+    Repository<Counting, Customers>,
+) {
+    let repository = Repository::<_, Customers>::new(counting());
+    let first = repository.execute("c1", &register(), &keyed).await.unwrap();
+    repository
+        .store()
+        .faults
+        .hide_lookups
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let retry = repository.execute("c1", &register(), &keyed).await.unwrap();
+    (first, retry, repository)
 }
 
 #[tokio::test]
 async fn a_cached_aggregate_decides_without_reading_its_stream() {
     for (cache, reads) in [(0, 11), (16, 1)] {
-        let repository = Repository::<_, Customers>::new(Counting::new()).cache(cache);
+        let repository = Repository::<_, Customers>::new(counting()).cache(cache);
         repository
             .execute("c1", &register(), &Execute::default())
             .await
@@ -501,7 +427,10 @@ async fn a_cached_aggregate_decides_without_reading_its_stream() {
         }
         let store = repository.store();
         assert_eq!(
-            store.reads.load(std::sync::atomic::Ordering::Relaxed),
+            store
+                .faults
+                .reads
+                .load(std::sync::atomic::Ordering::Relaxed),
             reads,
             "cache {cache}"
         );
@@ -511,11 +440,12 @@ async fn a_cached_aggregate_decides_without_reading_its_stream() {
 
 #[tokio::test]
 async fn a_key_used_by_a_racing_retry_returns_that_retry_s_result() {
-    let repository = Repository::<_, Customers>::new(Counting {
-        hide_lookups: usize::MAX.into(),
-        ..Counting::new()
-    })
-    .cache(16);
+    let store = counting();
+    store
+        .faults
+        .hide_lookups
+        .store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
+    let repository = Repository::<_, Customers>::new(store).cache(16);
     let keyed = Execute {
         idempotency_key: Some("k-1".into()),
         ..Execute::default()
@@ -544,17 +474,11 @@ async fn a_key_used_by_a_racing_retry_returns_that_retry_s_result() {
 /// result, as the original's client would have.
 #[tokio::test]
 async fn a_retry_refused_for_its_original_s_events_gets_the_original_s_result() {
-    let repository = Repository::<_, Customers>::new(Counting::new());
-    let keyed = Execute {
+    let (first, retry, repository) = original_and_racing_retry(Execute {
         idempotency_key: Some("k-1".into()),
         ..Execute::default()
-    };
-    let first = repository.execute("c1", &register(), &keyed).await.unwrap();
-    repository
-        .store()
-        .hide_lookups
-        .store(1, std::sync::atomic::Ordering::SeqCst);
-    let retry = repository.execute("c1", &register(), &keyed).await.unwrap();
+    })
+    .await;
     assert_eq!(retry.appended, first.appended);
     assert!(matches!(retry.events[..], [CustomerEvent::Registered(_)]));
     // Without the key, the same command is refused.
@@ -575,11 +499,12 @@ async fn a_retry_refused_for_its_original_s_events_gets_the_original_s_result() 
 /// twice).
 #[tokio::test]
 async fn a_snapshot_that_fails_after_the_append_does_not_fail_the_command() {
-    let repository = Repository::<_, Customers>::new(Counting {
-        fail_snapshots: true,
-        ..Counting::new()
-    })
-    .snapshot_every(1);
+    let store = counting();
+    store
+        .faults
+        .fail_snapshots
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let repository = Repository::<_, Customers>::new(store).snapshot_every(1);
     let executed = repository
         .execute("c1", &register(), &Execute::default())
         .await
@@ -599,17 +524,11 @@ async fn a_snapshot_that_fails_after_the_append_does_not_fail_the_command() {
 /// the original's result rather than a version conflict.
 #[tokio::test]
 async fn a_retry_with_if_match_racing_its_original_gets_the_original_s_result() {
-    let repository = Repository::<_, Customers>::new(Counting::new());
-    let keyed = Execute {
+    let (first, retry, _) = original_and_racing_retry(Execute {
         idempotency_key: Some("k-1".into()),
         expected_version: Some(0),
         ..Execute::default()
-    };
-    let first = repository.execute("c1", &register(), &keyed).await.unwrap();
-    repository
-        .store()
-        .hide_lookups
-        .store(1, std::sync::atomic::Ordering::SeqCst);
-    let retry = repository.execute("c1", &register(), &keyed).await.unwrap();
+    })
+    .await;
     assert_eq!(retry.appended, first.appended);
 }

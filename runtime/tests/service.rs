@@ -4,6 +4,8 @@
 //! with their position, and graceful shutdown.
 
 mod domain;
+#[path = "support/instrumented.rs"]
+mod support;
 mod generated {
     include!("../../generated-example/src/generated/mod.rs");
 }
@@ -748,101 +750,16 @@ async fn a_locked_read_model_makes_the_service_unready_until_its_projection_catc
     task.await.unwrap().unwrap();
 }
 
-/// A store whose reads past the first event fail while `fail` is set: the projection runner's
-/// reads, not `/readyz`'s own probe of the store.
-#[derive(Clone)]
-struct Faulty {
-    inner: Arc<SqliteStore>,
-    fail: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl eventsmith::store::EventStore for Faulty {
-    fn append(
-        &self,
-        stream: &str,
-        expected: eventsmith::store::ExpectedVersion,
-        events: Vec<eventsmith::store::NewEvent>,
-        idempotency_key: Option<&str>,
-    ) -> impl Future<Output = Result<eventsmith::store::Appended, eventsmith::store::StoreError>> + Send
-    {
-        self.inner.append(stream, expected, events, idempotency_key)
-    }
-
-    fn read_stream(
-        &self,
-        stream: &str,
-        from: u64,
-        direction: eventsmith::store::Direction,
-        limit: usize,
-    ) -> impl Future<
-        Output = Result<Vec<eventsmith::store::Envelope>, eventsmith::store::StoreError>,
-    > + Send {
-        self.inner.read_stream(stream, from, direction, limit)
-    }
-
-    fn read_all(
-        &self,
-        from: u64,
-        limit: usize,
-    ) -> impl Future<
-        Output = Result<Vec<eventsmith::store::Envelope>, eventsmith::store::StoreError>,
-    > + Send {
-        let fail = from > 1 && self.fail.load(std::sync::atomic::Ordering::SeqCst);
-        let read = self.inner.read_all(from, limit);
-        async move {
-            if fail {
-                Err(eventsmith::store::StoreError::Backend(
-                    "the disk went away".into(),
-                ))
-            } else {
-                read.await
-            }
-        }
-    }
-
-    fn idempotent_result(
-        &self,
-        key: &str,
-    ) -> impl Future<
-        Output = Result<Option<eventsmith::store::Appended>, eventsmith::store::StoreError>,
-    > + Send {
-        self.inner.idempotent_result(key)
-    }
-
-    fn head(&self) -> eventsmith::store::Head {
-        self.inner.head()
-    }
-
-    fn save_snapshot(
-        &self,
-        stream: &str,
-        version: u64,
-        state: Vec<u8>,
-    ) -> impl Future<Output = Result<(), eventsmith::store::StoreError>> + Send {
-        self.inner.save_snapshot(stream, version, state)
-    }
-
-    fn load_snapshot(
-        &self,
-        stream: &str,
-    ) -> impl Future<
-        Output = Result<Option<eventsmith::store::Snapshot>, eventsmith::store::StoreError>,
-    > + Send {
-        self.inner.load_snapshot(stream)
-    }
-}
-
 /// A projection runner that fails (its store reads fail) is down: `/readyz` names it, its
 /// answers say `healthy: false`, and the supervisor restarts it from its checkpoint once the
 /// store reads again; it then catches up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_projection_runner_is_reported_down_and_restarted() {
     let dir = tempfile::tempdir().unwrap();
-    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let store = Faulty {
-        inner: Arc::new(SqliteStore::open(dir.path().join("events.db"), "test-service").unwrap()),
-        fail: Arc::clone(&fail),
-    };
+    let store = support::Instrumented::new(Arc::new(
+        SqliteStore::open(dir.path().join("events.db"), "test-service").unwrap(),
+    ));
+    let fail = &store.faults.fail_feed;
     let service = Service::new(store.clone())
         .aggregate(
             "order",
