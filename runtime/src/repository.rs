@@ -9,7 +9,8 @@
 //! confirmed against the store before it is returned.
 
 use crate::store::{
-    Appended, Direction, EventStore, ExpectedVersion, Metadata, NewEvent, StoreError,
+    Appended, Direction, EventStore, ExpectedVersion, IdempotencyKey, Metadata, NewEvent,
+    StoreError,
 };
 use crate::{Aggregate, Rejection};
 
@@ -91,8 +92,9 @@ pub enum RepositoryError {
 pub struct Execute {
     /// The version the caller saw (an HTTP `If-Match`): a different one is a conflict, not retried.
     pub expected_version: Option<u64>,
-    /// Retrying with the same key appends nothing and returns the first result.
-    pub idempotency_key: Option<String>,
+    /// Retrying with the same key appends nothing and returns the first result; the same key
+    /// with another request fails with [`StoreError::KeyReused`].
+    pub idempotency_key: Option<IdempotencyKey>,
     /// Correlation and causation ids for the events.
     pub metadata: Metadata,
 }
@@ -328,7 +330,7 @@ impl<S: EventStore, A: Aggregate> Repository<S, A> {
                     &stream,
                     expected,
                     new_events,
-                    options.idempotency_key.as_deref(),
+                    options.idempotency_key.as_ref(),
                 )
                 .await;
             match appended {

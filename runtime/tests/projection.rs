@@ -597,3 +597,18 @@ async fn reading_a_row_that_does_not_fit_is_an_error_of_the_read() {
         "{refused:?}"
     );
 }
+
+/// Two runners writing one read model would race for its checkpoint: the second is refused.
+#[tokio::test]
+async fn a_read_model_has_one_writer_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(InMemoryStore::new("test"));
+    let db = dir.path().join("read.db");
+    let first = ProjectionRunner::open(Arc::clone(&store), Orders::default(), &db).unwrap();
+    let Err(refused) = ProjectionRunner::open(Arc::clone(&store), Orders::default(), &db) else {
+        panic!("two runners opened one read model for writing");
+    };
+    assert!(refused.to_string().contains("read.db.lock"), "{refused}");
+    drop(first);
+    assert!(ProjectionRunner::open(store, Orders::default(), &db).is_ok());
+}

@@ -11,7 +11,7 @@ mod events {
 mod support;
 use events::customer::{CustomerEmailChanged, CustomerEvent, CustomerRegistered};
 use eventsmith::repository::{Execute, Executed, Repository, RepositoryError};
-use eventsmith::store::{EventStore, InMemoryStore};
+use eventsmith::store::{EventStore, IdempotencyKey, InMemoryStore};
 use eventsmith::{Aggregate, Rejection};
 use std::sync::Arc;
 
@@ -157,7 +157,7 @@ async fn decides_appends_and_rejects<S: EventStore>(store: S, cache: usize) {
     assert!(matches!(bad, Err(RepositoryError::Rejected(_))));
     // Retrying a command with its key appends nothing more.
     let keyed = Execute {
-        idempotency_key: Some("cmd-9".into()),
+        idempotency_key: Some(IdempotencyKey::new("cmd-9", b"place")),
         ..Execute::default()
     };
     let first = repository.execute("c1", &change(9), &keyed).await.unwrap();
@@ -447,7 +447,7 @@ async fn a_key_used_by_a_racing_retry_returns_that_retry_s_result() {
         .store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
     let repository = Repository::<_, Customers>::new(store).cache(16);
     let keyed = Execute {
-        idempotency_key: Some("k-1".into()),
+        idempotency_key: Some(IdempotencyKey::new("k-1", b"the request")),
         ..Execute::default()
     };
     let first = repository.execute("c1", &register(), &keyed).await.unwrap();
@@ -475,7 +475,7 @@ async fn a_key_used_by_a_racing_retry_returns_that_retry_s_result() {
 #[tokio::test]
 async fn a_retry_refused_for_its_original_s_events_gets_the_original_s_result() {
     let (first, retry, repository) = original_and_racing_retry(Execute {
-        idempotency_key: Some("k-1".into()),
+        idempotency_key: Some(IdempotencyKey::new("k-1", b"the request")),
         ..Execute::default()
     })
     .await;
@@ -525,7 +525,7 @@ async fn a_snapshot_that_fails_after_the_append_does_not_fail_the_command() {
 #[tokio::test]
 async fn a_retry_with_if_match_racing_its_original_gets_the_original_s_result() {
     let (first, retry, _) = original_and_racing_retry(Execute {
-        idempotency_key: Some("k-1".into()),
+        idempotency_key: Some(IdempotencyKey::new("k-1", b"the request")),
         expected_version: Some(0),
         ..Execute::default()
     })

@@ -267,6 +267,20 @@ async fn the_order_scenario_over_http() {
     .await;
     assert_eq!((once.status, twice.status), (200, 200), "{twice:?}");
     assert_eq!(once.body["events"], twice.body["events"]);
+    // The same key with another body, or for another command, is not a retry.
+    let mut other = placing();
+    other["customer_id"] = json!("0190f5d2-0000-7e3b-9a4f-2b6c8d0e1f23");
+    for (path, body) in [
+        ("/commands/order/o-keyed/place_order", other),
+        ("/commands/order/o-other/place_order", placing()),
+    ] {
+        let reused = post(at, path, body, &[("Idempotency-Key", "k-1")]).await;
+        assert_eq!(reused.status, 422, "{reused:?}");
+        assert_eq!(
+            reused.body["type"], "urn:eventsmith:problem:idempotency-key-reused",
+            "{reused:?}"
+        );
+    }
 
     let stream = get(at, "/streams/order-0190f5d3-1b2c-7d4e-8f5a-6b7c8d9e0f12").await;
     assert_eq!(

@@ -4,8 +4,8 @@
 //! it per backend: in memory, and SQLite in a fresh temporary database per test.
 
 use eventsmith::store::{
-    Direction, EventStore, ExpectedVersion, InMemoryStore, Metadata, NewEvent, SqliteStore,
-    StoreError, Subscription,
+    Direction, EventStore, ExpectedVersion, IdempotencyKey, InMemoryStore, Metadata, NewEvent,
+    SqliteOptions, SqliteStore, StoreError, Subscription,
 };
 use std::sync::Arc;
 
@@ -204,13 +204,18 @@ async fn racing_writers_each_version_has_one_winner<S: EventStore + 'static>(sto
     );
 }
 
+/// `key` for a request whose body is `body`.
+fn key(key: &str, body: &str) -> IdempotencyKey {
+    IdempotencyKey::new(key, body.as_bytes())
+}
+
 async fn idempotent_appends_append_once<S: EventStore>(store: S) {
     let first = store
         .append(
             "pay-1",
             ExpectedVersion::NoStream,
             vec![event(1)],
-            Some("k-1"),
+            Some(&key("k-1", "pay 1")),
         )
         .await
         .unwrap();
@@ -220,24 +225,97 @@ async fn idempotent_appends_append_once<S: EventStore>(store: S) {
             "pay-1",
             ExpectedVersion::NoStream,
             vec![event(1)],
-            Some("k-1"),
+            Some(&key("k-1", "pay 1")),
         )
         .await
         .unwrap();
     assert_eq!(first, retry);
-    assert_eq!(store.idempotent_result("k-1").await.unwrap(), Some(first));
-    assert_eq!(store.idempotent_result("k-unused").await.unwrap(), None);
+    assert_eq!(
+        store.idempotent_result(&key("k-1", "pay 1")).await.unwrap(),
+        Some(first)
+    );
+    assert_eq!(
+        store.idempotent_result(&key("k-unused", "")).await.unwrap(),
+        None
+    );
     assert_eq!(store.read_all(1, 10).await.unwrap().len(), 1);
     store
         .append(
             "pay-1",
             ExpectedVersion::Exact(1),
             vec![event(2)],
-            Some("k-2"),
+            Some(&key("k-2", "pay 2")),
         )
         .await
         .unwrap();
     assert_eq!(store.read_all(1, 10).await.unwrap().len(), 2);
+}
+
+async fn a_key_reused_for_another_request_is_refused<S: EventStore>(store: S) {
+    store
+        .append(
+            "pay-1",
+            ExpectedVersion::NoStream,
+            vec![event(1)],
+            Some(&key("k-1", "pay 1")),
+        )
+        .await
+        .unwrap();
+    let reused = store
+        .append(
+            "pay-2",
+            ExpectedVersion::Any,
+            vec![event(2)],
+            Some(&key("k-1", "pay 2")),
+        )
+        .await;
+    assert_eq!(reused, Err(StoreError::KeyReused { key: "k-1".into() }));
+    assert_eq!(
+        store.idempotent_result(&key("k-1", "pay 2")).await,
+        Err(StoreError::KeyReused { key: "k-1".into() })
+    );
+    assert_eq!(
+        store.read_all(1, 10).await.unwrap().len(),
+        1,
+        "nothing appended"
+    );
+    let long = "k".repeat(eventsmith::store::MAX_KEY_LEN + 1);
+    let refused = store
+        .append(
+            "pay-3",
+            ExpectedVersion::Any,
+            vec![event(3)],
+            Some(&key(&long, "")),
+        )
+        .await;
+    assert_eq!(refused, Err(StoreError::KeyTooLong));
+}
+
+/// With keys remembered for no time at all, a retry is a new append.
+async fn expired_keys_are_forgotten<S: EventStore>(store: S) {
+    for n in 1..=2 {
+        let appended = store
+            .append(
+                "pay-1",
+                ExpectedVersion::Any,
+                vec![event(n)],
+                Some(&key("k-1", "pay")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(appended.last_version, n);
+    }
+    assert_eq!(store.idempotent_result(&key("k-1", "pay")).await, Ok(None));
+    // Nor is a reused key refused once it expired.
+    let other = store
+        .append(
+            "pay-2",
+            ExpectedVersion::Any,
+            vec![event(3)],
+            Some(&key("k-1", "other")),
+        )
+        .await;
+    assert!(other.is_ok(), "{other:?}");
 }
 
 async fn subscriptions_switch_from_catch_up_to_live_without_gap_or_duplicate<
@@ -505,6 +583,13 @@ macro_rules! conformance {
                     super::idempotent_appends_append_once(store).await
                 }
             }
+            #[tokio::test]
+            async fn a_key_reused_for_another_request_is_refused() {
+                {
+                    let (store, _guard) = $make;
+                    super::a_key_reused_for_another_request_is_refused(store).await
+                }
+            }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn subscriptions_switch_from_catch_up_to_live() {
                 {
@@ -557,6 +642,105 @@ macro_rules! conformance {
 conformance!(in_memory, (InMemoryStore::new("conformance"), ()));
 conformance!(sqlite, sqlite_store());
 
+#[tokio::test]
+async fn in_memory_expired_keys_are_forgotten() {
+    let store = InMemoryStore::new("conformance").with_key_ttl(std::time::Duration::ZERO);
+    expired_keys_are_forgotten(store).await;
+}
+
+#[tokio::test]
+async fn sqlite_expired_keys_are_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions::default().key_ttl(std::time::Duration::ZERO);
+    let store =
+        SqliteStore::open_with(dir.path().join("events.db"), "conformance", options).unwrap();
+    expired_keys_are_forgotten(store).await;
+}
+
+#[tokio::test]
+async fn sqlite_has_one_writer_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let first = SqliteStore::open(&path, "conformance").unwrap();
+    let Err(refused) = SqliteStore::open(&path, "conformance") else {
+        panic!("two stores wrote one database");
+    };
+    assert!(matches!(refused, StoreError::Locked(_)), "{refused:?}");
+    assert!(refused.to_string().contains("events.db.lock"), "{refused}");
+    drop(first);
+    assert!(SqliteStore::open(&path, "conformance").is_ok());
+}
+
+/// A writer stuck behind another connection's lock: appends wait in the queue up to its bound,
+/// and the one after is refused at once rather than queued without limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_refuses_appends_beyond_the_writer_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let store =
+        SqliteStore::open_with(&path, "conformance", SqliteOptions::default().queue(2)).unwrap();
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut waiting = Vec::new();
+    // The writer takes the first and waits for the lock; then the queue fills.
+    let first = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .append("s-0", ExpectedVersion::Any, vec![event(0)], None)
+                .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut refused = None;
+    for n in 1..=10 {
+        let stream = format!("s-{n}");
+        let append = store.append(&stream, ExpectedVersion::Any, vec![event(n)], None);
+        match tokio::time::timeout(std::time::Duration::from_millis(50), append).await {
+            Ok(Err(StoreError::Overloaded)) => {
+                refused = Some(n);
+                break;
+            }
+            Ok(other) => panic!("append {n} while the writer is stuck: {other:?}"),
+            Err(_) => waiting.push(n),
+        }
+    }
+    assert_eq!(refused, Some(3), "queued: {waiting:?}");
+    blocker.execute_batch("COMMIT").unwrap();
+    assert!(first.await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn sqlite_opens_a_database_of_an_earlier_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    {
+        let old = rusqlite::Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE idempotency (key TEXT PRIMARY KEY, first_version INTEGER NOT NULL,
+             last_version INTEGER NOT NULL, first_position INTEGER NOT NULL, last_position INTEGER NOT NULL);
+             INSERT INTO idempotency VALUES ('k-old', 1, 1, 1, 1);",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path, "conformance").unwrap();
+    // Its keys had no fingerprint: they count as expired.
+    assert_eq!(store.idempotent_result(&key("k-old", "")).await, Ok(None));
+    let appended = store
+        .append(
+            "pay-1",
+            ExpectedVersion::Any,
+            vec![event(1)],
+            Some(&key("k-old", "new")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.idempotent_result(&key("k-old", "new")).await,
+        Ok(Some(appended))
+    );
+}
+
 /// A SQLite store in a fresh temporary directory, removed with the guard.
 fn sqlite_store() -> (SqliteStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -575,7 +759,7 @@ async fn sqlite_reopens_with_every_event_and_the_head() {
                 "order-1",
                 ExpectedVersion::NoStream,
                 vec![event(1), event(2)],
-                Some("k"),
+                Some(&key("k", "")),
             )
             .await
             .unwrap();
@@ -592,7 +776,7 @@ async fn sqlite_reopens_with_every_event_and_the_head() {
             "order-1",
             ExpectedVersion::NoStream,
             vec![event(1)],
-            Some("k"),
+            Some(&key("k", "")),
         )
         .await
         .unwrap();

@@ -68,12 +68,21 @@ fn row_failure(error: rusqlite::Error) -> RowError {
 /// A read model in a SQLite database.
 pub struct SqliteReadModel {
     db: Connection,
+    /// Held while open for writing: one process writes a read model at a time.
+    _lock: Option<crate::store::lock::WriteLock>,
 }
 
 impl SqliteReadModel {
-    /// Opens (creating if needed) the read model in the database at `path`.
+    /// Opens (creating if needed) the read model in the database at `path` for writing, taking
+    /// its lock (`<path>.lock`): an error names the file when another process has it open.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, BackendError> {
-        Self::ready(Connection::open(path).map_err(failure)?)
+        let lock = crate::store::lock::take(path.as_ref())
+            .map_err(|e| BackendError::permanent(e.to_string()))?;
+        let model = Self::ready(Connection::open(path).map_err(failure)?)?;
+        Ok(Self {
+            _lock: Some(lock),
+            ..model
+        })
     }
 
     /// A read model in memory, gone when dropped (for tests).
@@ -90,7 +99,7 @@ impl SqliteReadModel {
         )
         .map_err(failure)?;
         db.execute_batch(BOOKKEEPING).map_err(failure)?;
-        Ok(Self { db })
+        Ok(Self { db, _lock: None })
     }
 
     /// Opens the existing read model at `path` for reading only (queries beside a runner).
@@ -100,7 +109,7 @@ impl SqliteReadModel {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(failure)?;
-        Ok(Self { db })
+        Ok(Self { db, _lock: None })
     }
 }
 
@@ -624,8 +633,12 @@ mod tests {
     fn a_checkpoint_moves_only_from_where_the_runner_read_it() {
         use super::super::{Backend, BackendTransaction};
         let dir = tempfile::tempdir().unwrap();
-        let mut first = super::SqliteReadModel::open(dir.path().join("read.db")).unwrap();
-        let mut second = super::SqliteReadModel::open(dir.path().join("read.db")).unwrap();
+        // Two writers of one file, as two processes would be without the lock.
+        let open = || {
+            super::SqliteReadModel::ready(Connection::open(dir.path().join("read.db")).unwrap())
+                .unwrap()
+        };
+        let (mut first, mut second) = (open(), open());
         let transaction = first.begin("p").unwrap();
         transaction.checkpoint(0, 5).unwrap();
         transaction.commit().unwrap();

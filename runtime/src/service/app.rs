@@ -11,7 +11,7 @@ use crate::projection::{
 };
 use crate::read_model::Tabled;
 use crate::repository::Repository;
-use crate::store::SqliteStore;
+use crate::store::{SqliteOptions, SqliteStore, StoreError};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -122,6 +122,15 @@ enum Command {
             value_name = "EVENTS"
         )]
         ready_max_lag: u64,
+        /// How long an Idempotency-Key is remembered: seconds, or a number with s, m, h or d.
+        #[arg(
+            long,
+            env = "EVENTSMITH_IDEMPOTENCY_TTL",
+            default_value = "24h",
+            value_name = "DURATION",
+            value_parser = duration
+        )]
+        idempotency_ttl: std::time::Duration,
         /// How many aggregates' states are kept in memory between commands.
         #[arg(
             long,
@@ -297,6 +306,7 @@ impl App {
                 read_token_file,
                 cors_origins,
                 ready_max_lag,
+                idempotency_ttl,
                 cache,
                 source,
                 log_format,
@@ -316,8 +326,8 @@ impl App {
                 settings.access().map_err(|e| e.to_string())?;
                 let source = source.unwrap_or_else(|| format!("urn:eventsmith:{}", self.name));
                 let layout = Layout::of(&database.database)?;
-                let _lock = layout.lock("serve")?;
-                let store = layout.open(source)?;
+                let options = SqliteOptions::default().key_ttl(idempotency_ttl);
+                let store = layout.open_with(source, "serve", options)?;
                 let metrics = super::install_metrics()?;
                 let mut service = Service::new(Arc::clone(&store))
                     .settings(settings)
@@ -351,8 +361,7 @@ impl App {
                 projection,
                 database,
             } => {
-                let (layout, store) = self.existing(&database)?;
-                let _lock = layout.lock("replay")?;
+                let (layout, store) = self.existing(&database, "replay")?;
                 let done = self.administer(
                     &projection,
                     &layout,
@@ -406,8 +415,7 @@ impl App {
                 projection,
                 database,
             }) => {
-                let (layout, store) = self.existing(&database)?;
-                let _lock = layout.lock("retry a dead letter")?;
+                let (layout, store) = self.existing(&database, "retry a dead letter")?;
                 let done = self.administer(
                     &projection,
                     &layout,
@@ -424,8 +432,7 @@ impl App {
                 projection,
                 database,
             }) => {
-                let (layout, store) = self.existing(&database)?;
-                let _lock = layout.lock("skip a dead letter")?;
+                let (layout, store) = self.existing(&database, "skip a dead letter")?;
                 let done = self.administer(
                     &projection,
                     &layout,
@@ -455,9 +462,9 @@ impl App {
 
     /// The layout and store of a database that must exist already (the admin commands never
     /// create one by mistake).
-    fn existing(&self, database: &Database) -> Result<(Layout, Store), Failure> {
+    fn existing(&self, database: &Database, doing: &str) -> Result<(Layout, Store), Failure> {
         let layout = self.existing_layout(database)?;
-        let store = layout.open(format!("urn:eventsmith:{}", self.name))?;
+        let store = layout.open(format!("urn:eventsmith:{}", self.name), doing)?;
         Ok((layout, store))
     }
 
@@ -548,56 +555,57 @@ impl Layout {
         self.events.with_file_name(format!("{stem}.{name}.db"))
     }
 
-    /// Takes the database's lock (`<events>.lock`, held until the returned connection drops):
-    /// one process at a time serves a database or changes its read models. `doing` says what
-    /// for, in errors. The lock is SQLite's own exclusive lock, which the OS releases when a
-    /// process dies, so a crash never leaves it behind.
-    fn lock(&self, doing: &str) -> Result<rusqlite::Connection, Failure> {
-        let mut name = self.events.file_name().unwrap_or_default().to_owned();
-        name.push(".lock");
-        let path = self.events.with_file_name(name);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-        let connection = rusqlite::Connection::open(&path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        let locked = connection
-            .busy_timeout(std::time::Duration::ZERO)
-            .and_then(|()| connection
-            .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;")
-            // The exclusive lock is kept after the commit only once something was written.
-            .and_then(|()| {
-                connection.execute_batch(
-                    "CREATE TABLE IF NOT EXISTS holder (pid INTEGER); DELETE FROM holder; INSERT INTO holder VALUES (0);",
-                )
-            }));
-        match locked {
-            Ok(()) => Ok(connection),
-            Err(rusqlite::Error::SqliteFailure(error, _))
-                if matches!(
-                    error.code,
-                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                ) =>
-            {
-                Err(Failure(format!(
-                    "cannot {doing}: another process (a running service?) holds {}; stop it first",
-                    path.display()
-                )))
-            }
-            Err(e) => Err(Failure(format!("cannot lock {}: {e}", path.display()))),
-        }
+    /// Opens the event store for writing: one process at a time (the store takes the
+    /// database's lock, `<events>.lock`). `doing` says what for, in errors.
+    fn open(&self, source: String, doing: &str) -> Result<Store, Failure> {
+        self.open_with(source, doing, SqliteOptions::default())
     }
 
-    fn open(&self, source: String) -> Result<Store, Failure> {
+    fn open_with(
+        &self,
+        source: String,
+        doing: &str,
+        options: SqliteOptions,
+    ) -> Result<Store, Failure> {
         if let Some(dir) = self.events.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        let store = SqliteStore::open(&self.events, source)
-            .map_err(|e| format!("cannot open the event store {}: {e}", self.events.display()))?;
+        let store = SqliteStore::open_with(&self.events, source, options).map_err(|e| match e {
+            StoreError::Locked(_) => format!("cannot {doing}: {e}"),
+            e => format!("cannot open the event store {}: {e}", self.events.display()),
+        })?;
         Ok(Arc::new(store))
     }
+}
+
+/// A duration on the command line: `90` (seconds), `90s`, `15m`, `24h` or `7d`.
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let seconds = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 60 * 60,
+        "d" => 24 * 60 * 60,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}`: write seconds, or a number with s, m, h or d (like 24h)"
+            ));
+        }
+    };
+    let number: u64 = number.parse().map_err(|_| {
+        format!(
+            "`{text}` is not a duration; write seconds, or a number with s, m, h or d (like 24h)"
+        )
+    })?;
+    number
+        .checked_mul(seconds)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is too long"))
 }
 
 fn logs(format: LogFormat) -> Result<(), Failure> {
@@ -711,19 +719,31 @@ mod tests {
     }
 
     #[test]
+    fn durations_take_a_unit() {
+        let secs = |text| super::duration(text).map(|d| d.as_secs());
+        assert_eq!(secs("90"), Ok(90));
+        assert_eq!(secs("15m"), Ok(900));
+        assert_eq!(secs("24h"), Ok(86_400));
+        assert_eq!(secs("7d"), Ok(604_800));
+        assert!(secs("1w").unwrap_err().contains("unknown unit `w`"));
+        assert!(secs("h").unwrap_err().contains("not a duration"));
+        assert!(secs("99999999999999999999d").is_err());
+    }
+
+    #[test]
     fn one_process_at_a_time_holds_a_database() {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::of(&format!("sqlite://{}/events.db", dir.path().display()))
             .ok()
             .unwrap();
-        let held = layout.lock("serve").ok().unwrap();
-        let Err(refused) = layout.lock("replay") else {
+        let held = layout.open("test".into(), "serve").ok().unwrap();
+        let Err(refused) = layout.open("test".into(), "replay") else {
             panic!("locked twice");
         };
         assert!(refused.0.contains("cannot replay"), "{}", refused.0);
         assert!(refused.0.contains("stop it first"), "{}", refused.0);
         drop(held);
-        assert!(layout.lock("replay").is_ok());
+        assert!(layout.open("test".into(), "replay").is_ok());
     }
 
     #[test]

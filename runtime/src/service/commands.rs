@@ -181,13 +181,42 @@ fn repository_problem(error: RepositoryError, if_match: bool) -> Problem {
             "The aggregate kept changing",
             format!("`{stream}` changed under every retry; try again"),
         ),
+        RepositoryError::Store(StoreError::KeyReused { key }) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "The idempotency key was used for another request",
+            format!(
+                "Idempotency-Key `{key}` was first sent with another command or body; a retry sends the same request, a new request a new key"
+            ),
+        ),
+        RepositoryError::Store(StoreError::Overloaded) => Problem::unavailable(
+            "too many commands are waiting to be written; try again after the Retry-After seconds",
+        ),
         other => Problem::internal(other.to_string()),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::own_stream;
+    use super::{RepositoryError, StoreError, own_stream, repository_problem};
+    use axum::response::IntoResponse;
+
+    #[test]
+    fn store_refusals_are_told_apart() {
+        let full = repository_problem(RepositoryError::Store(StoreError::Overloaded), false);
+        let response = full.clone().into_response();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], "1");
+        assert!(full.detail.contains("Retry-After"), "{}", full.detail);
+        let reused = repository_problem(
+            RepositoryError::Store(StoreError::KeyReused { key: "k".into() }),
+            false,
+        );
+        assert_eq!(
+            (reused.status.as_u16(), reused.kind),
+            (422, "idempotency-key-reused")
+        );
+    }
 
     #[test]
     fn an_id_that_lands_in_another_aggregate_s_stream_is_refused() {

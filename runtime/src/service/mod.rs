@@ -29,7 +29,7 @@ use crate::command::CommandSet;
 use crate::projection::{Projection, ProjectionError, ProjectionRunner};
 use crate::read_model::Tabled;
 use crate::repository::{Execute, Repository};
-use crate::store::{Direction, EventStore, Metadata};
+use crate::store::{Direction, EventStore, IdempotencyKey, Metadata};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -490,8 +490,14 @@ async fn command<S: EventStore + Clone + Sync + 'static>(
         }
         let options = Execute {
             expected_version: if_match(&headers)?,
-            // Scoped to the command's URL; JSON keeps the parts apart whatever they hold.
-            idempotency_key: key.map(|key| json!([aggregate, id, name, key]).to_string()),
+            // Bound to the command's URL and body: the same key with another request is 422.
+            // JSON keeps the URL's parts apart whatever they hold.
+            idempotency_key: key.map(|key| {
+                let mut request = json!([aggregate, id, name]).to_string().into_bytes();
+                request.push(b'\n');
+                request.extend_from_slice(&body);
+                IdempotencyKey::new(key, &request)
+            }),
             metadata: Metadata {
                 correlation_id: Some(correlation_id.clone()),
                 causation_id: Some(format!("command:{aggregate}/{id}/{name}")),
@@ -704,12 +710,14 @@ async fn prometheus<S: EventStore + Clone + Sync + 'static>(
 async fn ready<S: EventStore + Clone + Sync + 'static>(
     State(shared): State<Arc<Shared<S>>>,
 ) -> Result<&'static str, Problem> {
-    shared.store.read_all(1, 1).await.map_err(|e| {
+    shared.store.read_all(1, 1).await.map_err(|error| {
+        // The cause is in the log (this route needs no token).
+        tracing::error!(%error, "readiness: the event store cannot be read");
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not-ready",
             "The store cannot be read",
-            e.to_string(),
+            "the event store cannot be read; the log says why",
         )
     })?;
     let head = shared.store.head().position();

@@ -67,6 +67,16 @@ impl Problem {
         )
     }
 
+    /// 503: the service is busy; the answer says when to try again (`Retry-After`).
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The service is busy",
+            detail,
+        )
+    }
+
     /// The problem as JSON.
     pub fn body(&self) -> Value {
         let mut body = json!({
@@ -93,7 +103,7 @@ pub(crate) struct Cause {
 
 impl IntoResponse for Problem {
     fn into_response(mut self) -> Response {
-        let cause = self.status.is_server_error().then(|| {
+        let cause = (self.status == StatusCode::INTERNAL_SERVER_ERROR).then(|| {
             std::mem::replace(
                 &mut self.detail,
                 "the service failed; its log has the cause under this request's correlation id"
@@ -109,6 +119,11 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

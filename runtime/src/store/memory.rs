@@ -1,8 +1,8 @@
 //! The in-memory backend, for tests: everything in one mutex, nothing durable.
 
 use super::{
-    Appended, Direction, Envelope, EventStore, ExpectedVersion, Head, HeadSender, NewEvent,
-    Snapshot, StoreError, check_append, record_append, satisfies,
+    Appended, Direction, Envelope, EventStore, ExpectedVersion, Head, HeadSender, IdempotencyKey,
+    NewEvent, Snapshot, StoreError, check_append, record_append, replay_of, satisfies, unix_now,
 };
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,7 +15,8 @@ struct State {
     /// Each stream's events, as indexes into `log`.
     streams: HashMap<String, Vec<usize>>,
     snapshots: HashMap<String, Snapshot>,
-    idempotency: HashMap<String, Appended>,
+    /// Each key's first append, the request's fingerprint and when (Unix seconds).
+    idempotency: HashMap<String, (Appended, String, i64)>,
 }
 
 /// An event store in memory.
@@ -23,6 +24,7 @@ pub struct InMemoryStore {
     source: std::sync::Arc<str>,
     state: Mutex<State>,
     head: HeadSender,
+    key_ttl: i64,
 }
 
 impl InMemoryStore {
@@ -32,7 +34,43 @@ impl InMemoryStore {
             source: source.into().into(),
             state: Mutex::new(State::default()),
             head: HeadSender::new(0),
+            key_ttl: super::DEFAULT_KEY_TTL.as_secs() as i64,
         }
+    }
+
+    /// Forgets idempotency keys `ttl` after their first use (default [`super::DEFAULT_KEY_TTL`]).
+    pub fn with_key_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.key_ttl = ttl.as_secs().min(i64::MAX as u64) as i64;
+        self
+    }
+
+    /// The first append with `key`, if it is still remembered.
+    fn first_use(
+        &self,
+        state: &State,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Appended>, StoreError> {
+        let now = unix_now();
+        state
+            .idempotency
+            .get(key.key())
+            .filter(|(_, _, created)| created.saturating_add(self.key_ttl) > now)
+            .map(|(first, fingerprint, _)| replay_of(key, *first, fingerprint))
+            .transpose()
+    }
+
+    /// Remembers `key`'s first use, and forgets expired keys each time their number doubles.
+    fn remember(&self, state: &mut State, key: &IdempotencyKey, appended: Appended) {
+        let now = unix_now();
+        let count = state.idempotency.len();
+        if count >= 1024 && count.is_power_of_two() {
+            let ttl = self.key_ttl;
+            state
+                .idempotency
+                .retain(|_, (_, _, created)| created.saturating_add(ttl) > now);
+        }
+        let first_use = (appended, key.fingerprint().to_owned(), now);
+        state.idempotency.insert(key.key().to_owned(), first_use);
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
@@ -46,12 +84,14 @@ impl InMemoryStore {
         stream: &str,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        key: Option<&str>,
+        key: Option<&IdempotencyKey>,
     ) -> Result<Appended, StoreError> {
-        check_append(stream, &events)?;
+        check_append(stream, &events, key)?;
         let mut state = self.lock()?;
-        if let Some(first) = key.and_then(|k| state.idempotency.get(k)) {
-            return Ok(*first);
+        if let Some(key) = key
+            && let Some(first) = self.first_use(&state, key)?
+        {
+            return Ok(first);
         }
         let actual = state.streams.get(stream).map_or(0, |s| s.len() as u64);
         if !satisfies(expected, actual) {
@@ -92,7 +132,7 @@ impl InMemoryStore {
             last_position: first_position + count - 1,
         };
         if let Some(key) = key {
-            state.idempotency.insert(key.to_owned(), appended);
+            self.remember(&mut state, key, appended);
         }
         drop(state);
         self.head.publish(appended.last_position);
@@ -139,7 +179,7 @@ impl EventStore for InMemoryStore {
         stream: &str,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        idempotency_key: Option<&str>,
+        idempotency_key: Option<&IdempotencyKey>,
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
         let started = std::time::Instant::now();
         let result = self.append_now(stream, expected, events, idempotency_key);
@@ -167,9 +207,9 @@ impl EventStore for InMemoryStore {
 
     fn idempotent_result(
         &self,
-        key: &str,
+        key: &IdempotencyKey,
     ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send {
-        std::future::ready(self.lock().map(|s| s.idempotency.get(key).copied()))
+        std::future::ready(self.lock().and_then(|state| self.first_use(&state, key)))
     }
 
     fn head(&self) -> Head {

@@ -5,6 +5,8 @@
 
 mod envelope;
 mod head;
+#[cfg(feature = "sqlite")]
+pub(crate) mod lock;
 mod memory;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -13,7 +15,7 @@ pub use envelope::{Envelope, Metadata, NewEvent};
 pub use head::{Changed, Closed, Head, HeadSender};
 pub use memory::InMemoryStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
 
 use std::future::Future;
 
@@ -39,6 +41,47 @@ pub struct Appended {
     pub first_position: u64,
     /// The global position of its last event.
     pub last_position: u64,
+}
+
+/// How long an idempotency key is remembered unless a store is told otherwise: a day, as the
+/// retry windows of HTTP APIs that take such keys go.
+pub const DEFAULT_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
+/// The longest idempotency key a store takes, in bytes.
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// A key that makes an append idempotent, bound to the request it was first used for: the same
+/// key with another request is [`StoreError::KeyReused`], not a replay of the first.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey {
+    key: String,
+    fingerprint: String,
+}
+
+impl IdempotencyKey {
+    /// `key` for the request whose bytes (what it asks and of what, and its body) are `request`.
+    pub fn new(key: impl Into<String>, request: &[u8]) -> Self {
+        use sha2::Digest;
+        use std::fmt::Write;
+        let mut fingerprint = String::with_capacity(64);
+        for byte in sha2::Sha256::digest(request) {
+            let _ = write!(fingerprint, "{byte:02x}");
+        }
+        Self {
+            key: key.into(),
+            fingerprint,
+        }
+    }
+
+    /// The key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The SHA-256 of the request, in hex.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
 }
 
 /// Which way to read a stream.
@@ -86,6 +129,23 @@ pub enum StoreError {
     /// The stream name is empty.
     #[error("a stream needs a name")]
     InvalidStream,
+    /// The idempotency key was first used for another request.
+    #[error(
+        "idempotency key `{key}` was used for another request; send a new key with a new request"
+    )]
+    KeyReused {
+        /// The key.
+        key: String,
+    },
+    /// The idempotency key is longer than [`MAX_KEY_LEN`] bytes.
+    #[error("an idempotency key is at most {MAX_KEY_LEN} bytes")]
+    KeyTooLong,
+    /// Too many appends are waiting for the writer: try again shortly.
+    #[error("the store has too many writes waiting; try again shortly")]
+    Overloaded,
+    /// Another process holds the database for writing.
+    #[error("another process (a running service?) holds {0} for writing; stop it first")]
+    Locked(String),
     /// The backend failed (I/O, a corrupt database, …).
     #[error("the store failed: {0}")]
     Backend(String),
@@ -94,13 +154,14 @@ pub enum StoreError {
 /// An append-only event store.
 pub trait EventStore: Send + Sync {
     /// Appends `events` to `stream` atomically if it is at `expected`. With an idempotency key
-    /// already used, appends nothing and returns the first append's result.
+    /// already used (and not yet expired), appends nothing and returns the first append's
+    /// result, or [`StoreError::KeyReused`] if the first append was for another request.
     fn append(
         &self,
         stream: &str,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        idempotency_key: Option<&str>,
+        idempotency_key: Option<&IdempotencyKey>,
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
 
     /// At most `limit` events of `stream` from version `from` (inclusive) in `direction`.
@@ -119,10 +180,11 @@ pub trait EventStore: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send;
 
-    /// The result of the append that first used `key`, if one did.
+    /// The result of the append that first used `key`, if one did and the key has not expired;
+    /// [`StoreError::KeyReused`] if that append was for another request.
     fn idempotent_result(
         &self,
-        key: &str,
+        key: &IdempotencyKey,
     ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send;
 
     /// The last global position (0 when empty), watched: told of every later one.
@@ -248,7 +310,14 @@ pub(crate) fn record_append(result: &Result<Appended, StoreError>, started: std:
 }
 
 /// Checks a batch before any backend writes it.
-pub(crate) fn check_append(stream: &str, events: &[NewEvent]) -> Result<(), StoreError> {
+pub(crate) fn check_append(
+    stream: &str,
+    events: &[NewEvent],
+    key: Option<&IdempotencyKey>,
+) -> Result<(), StoreError> {
+    if key.is_some_and(|key| key.key.len() > MAX_KEY_LEN) {
+        return Err(StoreError::KeyTooLong);
+    }
     if stream.is_empty() {
         return Err(StoreError::InvalidStream);
     }
@@ -264,6 +333,27 @@ pub(crate) fn check_append(stream: &str, events: &[NewEvent]) -> Result<(), Stor
         }
     }
     Ok(())
+}
+
+/// What a key's first use says about a new one: its result when the request is the same, else
+/// [`StoreError::KeyReused`].
+pub(crate) fn replay_of(
+    key: &IdempotencyKey,
+    first: Appended,
+    fingerprint: &str,
+) -> Result<Appended, StoreError> {
+    if fingerprint == key.fingerprint {
+        Ok(first)
+    } else {
+        Err(StoreError::KeyReused {
+            key: key.key.clone(),
+        })
+    }
+}
+
+/// Seconds since the Unix epoch, as idempotency keys are dated.
+pub(crate) fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Whether a stream at `actual` (0: none) satisfies `expected`.
@@ -282,7 +372,7 @@ impl<S: EventStore> EventStore for std::sync::Arc<S> {
         stream: &str,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        idempotency_key: Option<&str>,
+        idempotency_key: Option<&IdempotencyKey>,
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
         (**self).append(stream, expected, events, idempotency_key)
     }
@@ -307,7 +397,7 @@ impl<S: EventStore> EventStore for std::sync::Arc<S> {
 
     fn idempotent_result(
         &self,
-        key: &str,
+        key: &IdempotencyKey,
     ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send {
         (**self).idempotent_result(key)
     }

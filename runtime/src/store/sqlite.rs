@@ -9,10 +9,16 @@
 //! acknowledged only after its commit returns, so an acknowledged event survives a process crash
 //! and a power loss. (`NORMAL` would survive a process crash but could lose the last commits on
 //! power loss; group commit is what keeps `FULL` fast.)
+//!
+//! One process writes a database at a time: opening one takes its lock (`store/lock.rs`). The
+//! writer's queue is bounded: when it is full an append fails at once with
+//! [`StoreError::Overloaded`] rather than waiting without limit. Idempotency keys are dated and
+//! bound to their request's fingerprint; the writer forgets expired ones about once a minute.
 
 use super::{
-    Appended, Direction, Envelope, EventStore, ExpectedVersion, Head, HeadSender, Metadata,
-    NewEvent, Snapshot, StoreError, check_append, record_append, satisfies,
+    Appended, Direction, Envelope, EventStore, ExpectedVersion, Head, HeadSender, IdempotencyKey,
+    Metadata, NewEvent, Snapshot, StoreError, check_append, record_append, replay_of, satisfies,
+    unix_now,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use std::future::Future;
@@ -25,6 +31,11 @@ const MAX_GROUP: usize = 512;
 
 /// How long the writer waits for one more concurrent append before it commits.
 const QUIET: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// How often the writer forgets expired idempotency keys, and how many at a time at most (so a
+/// day's worth of keys never stalls appends for long).
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+const PRUNE_BATCH: i64 = 10_000;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -45,16 +56,62 @@ CREATE TABLE IF NOT EXISTS idempotency (
     first_version INTEGER NOT NULL,
     last_version INTEGER NOT NULL,
     first_position INTEGER NOT NULL,
-    last_position INTEGER NOT NULL
+    last_position INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL DEFAULT '',
+    created INTEGER NOT NULL DEFAULT 0
 );
 ";
+
+/// Brings a database of an earlier release in step: its keys had no fingerprint nor date (they
+/// count as expired).
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "fingerprint",
+        "ALTER TABLE idempotency ADD COLUMN fingerprint TEXT NOT NULL DEFAULT ''",
+    ),
+    (
+        "created",
+        "ALTER TABLE idempotency ADD COLUMN created INTEGER NOT NULL DEFAULT 0",
+    ),
+];
+
+/// How a [`SqliteStore`] is opened.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    key_ttl: std::time::Duration,
+    queue: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            key_ttl: super::DEFAULT_KEY_TTL,
+            queue: 4 * MAX_GROUP,
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// Forget idempotency keys `ttl` after their first use (default a day).
+    pub fn key_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.key_ttl = ttl;
+        self
+    }
+
+    /// At most `requests` appends and snapshots waiting for the writer (default 2,048); more
+    /// fail at once with [`StoreError::Overloaded`].
+    pub fn queue(mut self, requests: usize) -> Self {
+        self.queue = requests.max(1);
+        self
+    }
+}
 
 enum Request {
     Append {
         stream: String,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        key: Option<String>,
+        key: Option<IdempotencyKey>,
         reply: oneshot::Sender<Result<Appended, StoreError>>,
     },
     Snapshot {
@@ -68,9 +125,12 @@ enum Request {
 struct Inner {
     source: Arc<str>,
     path: PathBuf,
-    writer: Mutex<mpsc::Sender<Request>>,
+    writer: mpsc::SyncSender<Request>,
     readers: Mutex<Vec<Connection>>,
     head: HeadSender,
+    /// Seconds an idempotency key is remembered.
+    key_ttl: i64,
+    _lock: super::lock::WriteLock,
 }
 
 /// An event store in a SQLite database file. Reads run on tokio's blocking pool, so the store is
@@ -104,39 +164,55 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`; events name `source` as their
-    /// CloudEvents source.
+    /// Opens (creating if needed) the database at `path` for writing; events name `source` as
+    /// their CloudEvents source. [`StoreError::Locked`] when another process has it open.
     pub fn open(path: impl AsRef<Path>, source: impl Into<String>) -> Result<Self, StoreError> {
+        Self::open_with(path, source, SqliteOptions::default())
+    }
+
+    /// [`SqliteStore::open`] with `options`.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        source: impl Into<String>,
+        options: SqliteOptions,
+    ) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
+        let lock = super::lock::take(&path)?;
         let connection = open_connection(&path)?;
         connection.execute_batch(SCHEMA).map_err(backend)?;
+        migrate(&connection)?;
         let head = connection
             .query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| {
                 r.get::<_, i64>(0)
             })
             .map_err(backend)? as u64;
         let head = HeadSender::new(head);
-        let (sender, receiver) = mpsc::channel();
+        let key_ttl = options.key_ttl.as_secs().min(i64::MAX as u64) as i64;
+        let (sender, receiver) = mpsc::sync_channel(options.queue);
         let inner = Arc::new(Inner {
             source: source.into().into(),
             path,
-            writer: Mutex::new(sender),
+            writer: sender,
             readers: Mutex::new(Vec::new()),
             head,
+            key_ttl,
+            _lock: lock,
         });
         let writer_inner = Arc::downgrade(&inner);
         std::thread::Builder::new()
             .name("eventsmith-sqlite-writer".into())
-            .spawn(move || write_loop(connection, receiver, writer_inner))
+            .spawn(move || write_loop(connection, receiver, writer_inner, key_ttl))
             .map_err(backend)?;
         Ok(Self { inner })
     }
 
     fn send(&self, request: Request) -> Result<(), StoreError> {
-        let writer = self.inner.writer.lock().map_err(backend)?;
-        writer
-            .send(request)
-            .map_err(|_| StoreError::Backend("the writer thread stopped".into()))
+        self.inner.writer.try_send(request).map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => StoreError::Overloaded,
+            mpsc::TrySendError::Disconnected(_) => {
+                StoreError::Backend("the writer thread stopped".into())
+            }
+        })
     }
 
     /// Runs `read` on a pooled read connection, off the async executor. The read starts now,
@@ -167,17 +243,28 @@ fn write_loop(
     mut connection: Connection,
     receiver: mpsc::Receiver<Request>,
     inner: std::sync::Weak<Inner>,
+    key_ttl: i64,
 ) {
     let mut last_group = 0;
     let mut last_commit = std::time::Duration::ZERO;
-    while let Ok(first) = receiver.recv() {
+    let mut pruned: Option<std::time::Instant> = None;
+    loop {
+        // After a full batch, more are due: prune again between the next groups.
+        if pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) && !prune_keys(&connection, key_ttl)
+        {
+            pruned = Some(std::time::Instant::now());
+        }
+        let first = match receiver.recv_timeout(PRUNE_EVERY) {
+            Ok(first) => first,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         let patience = (last_group > 1).then(|| std::time::Instant::now() + last_commit);
         let group = gather(&receiver, first, patience);
         last_group = group.len();
         let committing = std::time::Instant::now();
-        let outcome = commit_group(&mut connection, &group);
+        let outcome = commit_group(&mut connection, &group, key_ttl);
         last_commit = committing.elapsed();
-        let Some(inner) = inner.upgrade() else { return };
         match outcome {
             Ok(results) => {
                 let last = results
@@ -187,7 +274,11 @@ fn write_loop(
                         _ => None,
                     })
                     .max();
-                if let Some(last) = last {
+                // Not held while replying: a caller that drops the store after its answer
+                // releases the database's lock then, not when this thread gets round to it.
+                if let Some(last) = last
+                    && let Some(inner) = inner.upgrade()
+                {
                     inner.head.publish(last);
                 }
                 for (request, result) in group.into_iter().zip(results) {
@@ -201,6 +292,36 @@ fn write_loop(
             }
         }
     }
+}
+
+/// Forgets idempotency keys older than `ttl` seconds, at most `PRUNE_BATCH` of them; whether it
+/// forgot that many. A failure only delays pruning: lookups ignore expired keys anyway.
+fn prune_keys(connection: &Connection, ttl: i64) -> bool {
+    let pruned = connection
+        .prepare_cached(
+            "DELETE FROM idempotency WHERE key IN
+             (SELECT key FROM idempotency WHERE created <= ?1 LIMIT ?2)",
+        )
+        .and_then(|mut s| s.execute(params![unix_now().saturating_sub(ttl), PRUNE_BATCH]));
+    pruned.is_ok_and(|count| count as i64 == PRUNE_BATCH)
+}
+
+fn migrate(connection: &Connection) -> Result<(), StoreError> {
+    let columns = connection
+        .prepare("SELECT name FROM pragma_table_info('idempotency')")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(backend)?;
+    for (column, sql) in MIGRATIONS {
+        if !columns.iter().any(|c| c == column) {
+            connection.execute_batch(sql).map_err(backend)?;
+        }
+    }
+    connection
+        .execute_batch("CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created)")
+        .map_err(backend)
 }
 
 /// The requests to commit together: `first` and everything queued behind it. With `patience`
@@ -254,16 +375,17 @@ fn reply(request: Request, result: Result<Option<Appended>, StoreError>) {
 fn commit_group(
     connection: &mut Connection,
     group: &[Request],
+    key_ttl: i64,
 ) -> Result<Vec<Result<Option<Appended>, StoreError>>, StoreError> {
     let transaction = connection
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(backend)?;
     let mut results = Vec::with_capacity(group.len());
     for request in group {
-        let result = run_request(&transaction, request);
+        let result = run_request(&transaction, request, key_ttl);
         if matches!(result, Err(StoreError::Backend(_))) {
             drop(transaction);
-            return commit_group_with_savepoints(connection, group);
+            return commit_group_with_savepoints(connection, group, key_ttl);
         }
         results.push(result);
     }
@@ -274,6 +396,7 @@ fn commit_group(
 fn commit_group_with_savepoints(
     connection: &mut Connection,
     group: &[Request],
+    key_ttl: i64,
 ) -> Result<Vec<Result<Option<Appended>, StoreError>>, StoreError> {
     let mut transaction = connection
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -281,7 +404,7 @@ fn commit_group_with_savepoints(
     let mut results = Vec::with_capacity(group.len());
     for request in group {
         let savepoint = transaction.savepoint().map_err(backend)?;
-        let result = run_request(&savepoint, request);
+        let result = run_request(&savepoint, request, key_ttl);
         if result.is_ok() {
             savepoint.commit().map_err(backend)?;
         }
@@ -292,7 +415,11 @@ fn commit_group_with_savepoints(
     Ok(results)
 }
 
-fn run_request(connection: &Connection, request: &Request) -> Result<Option<Appended>, StoreError> {
+fn run_request(
+    connection: &Connection,
+    request: &Request,
+    key_ttl: i64,
+) -> Result<Option<Appended>, StoreError> {
     match request {
         Request::Append {
             stream,
@@ -300,7 +427,7 @@ fn run_request(connection: &Connection, request: &Request) -> Result<Option<Appe
             events,
             key,
             ..
-        } => append(connection, stream, *expected, events, key.as_deref()).map(Some),
+        } => append(connection, stream, *expected, events, key.as_ref(), key_ttl).map(Some),
         Request::Snapshot {
             stream,
             version,
@@ -322,13 +449,11 @@ fn append(
     stream: &str,
     expected: ExpectedVersion,
     events: &[NewEvent],
-    key: Option<&str>,
+    key: Option<&IdempotencyKey>,
+    key_ttl: i64,
 ) -> Result<Appended, StoreError> {
-    if let Some(first) = key
-        .map(|k| idempotent(connection, k))
-        .transpose()
-        .map_err(backend)?
-        .flatten()
+    if let Some(key) = key
+        && let Some(first) = idempotent(connection, key, key_ttl)?
     {
         return Ok(first);
     }
@@ -384,41 +509,57 @@ fn append(
         last_position,
     };
     if let Some(key) = key {
+        // An expired key not pruned yet is replaced.
         connection
             .prepare_cached(
-                "INSERT INTO idempotency (key, first_version, last_version, first_position, last_position)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO idempotency
+                 (key, first_version, last_version, first_position, last_position, fingerprint, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
-            .and_then(|mut s| s.execute(params![
-                    key,
+            .and_then(|mut s| {
+                s.execute(params![
+                    key.key(),
                     appended.first_version as i64,
                     appended.last_version as i64,
                     appended.first_position as i64,
-                    appended.last_position as i64
-                ]))
+                    appended.last_position as i64,
+                    key.fingerprint(),
+                    unix_now(),
+                ])
+            })
             .map_err(backend)?;
     }
     Ok(appended)
 }
 
-/// The result of the append that first used `key`.
-fn idempotent(connection: &Connection, key: &str) -> rusqlite::Result<Option<Appended>> {
-    connection
+/// The result of the append that first used `key`, unless it is more than `ttl` seconds old;
+/// [`StoreError::KeyReused`] if that append was for another request.
+fn idempotent(
+    connection: &Connection,
+    key: &IdempotencyKey,
+    ttl: i64,
+) -> Result<Option<Appended>, StoreError> {
+    let first = connection
         .prepare_cached(
-            "SELECT first_version, last_version, first_position, last_position FROM idempotency WHERE key = ?1",
-        )?
-        .query_row(
-            [key],
-            |r| {
-                Ok(Appended {
+            "SELECT first_version, last_version, first_position, last_position, fingerprint
+             FROM idempotency WHERE key = ?1 AND created > ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![key.key(), unix_now().saturating_sub(ttl)], |r| {
+                let appended = Appended {
                     first_version: r.get::<_, i64>(0)? as u64,
                     last_version: r.get::<_, i64>(1)? as u64,
                     first_position: r.get::<_, i64>(2)? as u64,
                     last_position: r.get::<_, i64>(3)? as u64,
-                })
-            },
-        )
-        .optional()
+                };
+                Ok((appended, r.get::<_, String>(4)?))
+            })
+            .optional()
+        })
+        .map_err(backend)?;
+    first
+        .map(|(first, fingerprint)| replay_of(key, first, &fingerprint))
+        .transpose()
 }
 
 fn metadata_json(metadata: &Metadata) -> Option<String> {
@@ -494,17 +635,17 @@ impl EventStore for SqliteStore {
         stream: &str,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        idempotency_key: Option<&str>,
+        idempotency_key: Option<&IdempotencyKey>,
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
         let started = std::time::Instant::now();
-        let checked = check_append(stream, &events);
+        let checked = check_append(stream, &events, idempotency_key);
         let (reply, answer) = oneshot::channel();
         let sent = checked.and_then(|()| {
             self.send(Request::Append {
                 stream: stream.to_owned(),
                 expected,
                 events,
-                key: idempotency_key.map(str::to_owned),
+                key: idempotency_key.cloned(),
                 reply,
             })
         });
@@ -559,10 +700,12 @@ impl EventStore for SqliteStore {
 
     fn idempotent_result(
         &self,
-        key: &str,
+        key: &IdempotencyKey,
     ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send {
-        let key = key.to_owned();
-        self.read(move |connection, _| idempotent(connection, &key))
+        let key = key.clone();
+        let ttl = self.inner.key_ttl;
+        let task = self.read(move |connection, _| Ok(idempotent(connection, &key, ttl)));
+        async move { task.await? }
     }
 
     fn head(&self) -> Head {
@@ -609,5 +752,35 @@ impl EventStore for SqliteStore {
                 )
                 .optional()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_keys_are_pruned_a_batch_at_a_time() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection.execute_batch(SCHEMA).unwrap();
+        let now = unix_now();
+        let insert = "INSERT INTO idempotency VALUES (?1, 1, 1, 1, 1, '', ?2)";
+        for n in 0..PRUNE_BATCH + 5 {
+            connection
+                .execute(insert, params![format!("old-{n}"), now - 100])
+                .unwrap();
+        }
+        connection.execute(insert, params!["fresh", now]).unwrap();
+        let count = || {
+            connection
+                .query_row("SELECT COUNT(*) FROM idempotency", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .unwrap()
+        };
+        assert!(prune_keys(&connection, 50), "a full batch: more may be due");
+        assert_eq!(count(), 6);
+        assert!(!prune_keys(&connection, 50));
+        assert_eq!(count(), 1, "the fresh key stays");
     }
 }

@@ -3,8 +3,8 @@
 //! failures a real store shows only under load. Clones share the store and the faults.
 
 use eventsmith::store::{
-    Appended, Direction, Envelope, EventStore, ExpectedVersion, Head, NewEvent, Snapshot,
-    StoreError,
+    Appended, Direction, Envelope, EventStore, ExpectedVersion, Head, IdempotencyKey, NewEvent,
+    Snapshot, StoreError,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -50,7 +50,7 @@ impl<S: EventStore> EventStore for Instrumented<S> {
         stream: &str,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        key: Option<&str>,
+        key: Option<&IdempotencyKey>,
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
         self.store.append(stream, expected, events, key)
     }
@@ -84,7 +84,7 @@ impl<S: EventStore> EventStore for Instrumented<S> {
 
     fn idempotent_result(
         &self,
-        key: &str,
+        key: &IdempotencyKey,
     ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send {
         let hide = self
             .faults
