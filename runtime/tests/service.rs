@@ -14,7 +14,7 @@ use domain::projections;
 use domain::order::Rules;
 use eventsmith::repository::Repository;
 use eventsmith::service::{Service, Settings};
-use eventsmith::store::SqliteStore;
+use eventsmith::store::{EventStore, ExpectedVersion, NewEvent, SqliteStore};
 use generated::order::OrderAggregate;
 use generated::projections::OrderSummaryProjection;
 use projections::order_summary::Handler as Summaries;
@@ -93,6 +93,21 @@ async fn start_on(
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<std::io::Result<()>>,
 ) {
+    let (at, stop, task, _) = start_with_store(dir, settings, bind).await;
+    (at, stop, task)
+}
+
+/// Starts a service on a free port of `bind`; also returns its store.
+async fn start_with_store(
+    dir: &std::path::Path,
+    settings: Settings,
+    bind: &str,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    Arc<SqliteStore>,
+) {
     // One recorder per process, installed by whichever test starts first.
     static METRICS: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
         std::sync::OnceLock::new();
@@ -119,7 +134,7 @@ async fn start_on(
     let task = tokio::spawn(service.serve(listener, async move {
         let _ = stopped.await;
     }));
-    (address, stop, task)
+    (address, stop, task, store)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -869,4 +884,244 @@ async fn an_overlong_idempotency_key_is_refused() {
     assert_eq!(answer.status, 200, "{answer:?}");
     let _ = stop.send(());
     task.await.unwrap().unwrap();
+}
+
+/// `count` events of about `size` bytes each in stream `stream`, appended straight to the store.
+async fn append_large(store: &SqliteStore, stream: &str, count: usize, size: usize) {
+    let text = "x".repeat(size);
+    let mut left = count;
+    while left > 0 {
+        // A hundred at a time: one commit each.
+        let batch = left.min(100);
+        left -= batch;
+        let events = (0..batch)
+            .map(|_| NewEvent {
+                event_type: "test.filler".into(),
+                version: 1,
+                data: json!({ "text": text }).to_string().into_bytes(),
+                metadata: Default::default(),
+            })
+            .collect();
+        store
+            .append(stream, ExpectedVersion::Any, events, None)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_bounded_by_bytes_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (at, stop, task, store) =
+        start_with_store(dir.path(), Settings::default(), "127.0.0.1:0").await;
+    // 1.5 MiB each: a page of 4 MiB holds two.
+    append_large(&store, "filler-1", 7, 1536 * 1024).await;
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = get(at, &format!("/events?after={after}&limit=1000")).await;
+        assert_eq!(page.status, 200, "{:?}", page.status);
+        let events = page.body["events"].as_array().unwrap();
+        if events.is_empty() {
+            break;
+        }
+        assert!(
+            events.len() <= 2,
+            "a page of {} events of 1.5 MiB",
+            events.len()
+        );
+        seen.extend(events.iter().map(|e| e["position"].as_u64().unwrap()));
+        after = page.body["next"].as_u64().unwrap();
+    }
+    assert_eq!(seen, (1..=7).collect::<Vec<u64>>());
+    let stream = get(at, "/streams/filler-1?limit=1000").await;
+    let events = stream.body["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{:?}", stream.body["next"]);
+    assert_eq!(stream.body["next"], 2);
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+/// Reads an HTTP answer's head from `stream`.
+fn read_head(stream: &mut std::net::TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).unwrap() == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+/// Opens `/events/live` and reads the answer's head.
+fn open_live(at: std::net::SocketAddr, after: u64) -> (String, std::net::TcpStream) {
+    let mut stream = std::net::TcpStream::connect(at).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /events/live?after={after} HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    )
+    .unwrap();
+    (read_head(&mut stream), stream)
+}
+
+/// A client that reads nothing while the feed runs far ahead is told where to resume and
+/// closed; the others, and new clients, go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_client_that_falls_behind_is_closed_with_where_to_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let (at, stop, task, store) =
+        start_with_store(dir.path(), Settings::default(), "127.0.0.1:0").await;
+    let (head, stalled) = tokio::task::spawn_blocking(move || open_live(at, 0))
+        .await
+        .unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // Far more than the client's share of the broadcast and its socket's buffers.
+    append_large(&store, "filler-1", 3_000, 8 * 1024).await;
+    let text = tokio::task::spawn_blocking(move || {
+        let mut stalled = stalled;
+        let mut text = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        // Until the chunked body's last chunk: the feed ended.
+        while !text.ends_with(b"\r\n0\r\n\r\n") {
+            let read = stalled
+                .read(&mut chunk)
+                .expect("the stalled client's feed ends");
+            assert!(read > 0, "closed without ending the feed");
+            text.extend_from_slice(&chunk[..read]);
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    })
+    .await
+    .unwrap();
+    let tail = &text[text.len().saturating_sub(300)..];
+    let overflow = tail.find("event: overflow").expect(tail);
+    let resume: u64 = tail[overflow..]
+        .split("\"resume_after\":")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .and_then(|n| n.trim().parse().ok())
+        .expect(tail);
+    let last_id: u64 = text
+        .rsplit("id: ")
+        .next()
+        .and_then(|rest| rest.lines().next())
+        .and_then(|n| n.trim().parse().ok())
+        .expect("an id before the overflow");
+    assert_eq!(resume, last_id, "resume after the last event sent");
+    assert!(resume < 3_000);
+    // A new client resumes from there.
+    let rest = tokio::task::spawn_blocking(move || {
+        read_live(at, &format!("/events/live?after={resume}"), 1)
+    })
+    .await
+    .unwrap();
+    assert_eq!(rest[0].0, (resume + 1).to_string());
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_clients_and_connections_are_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        max_live_clients: 1,
+        max_connections: 3,
+        ..Settings::default()
+    };
+    let (at, stop, task) = start(dir.path(), settings).await;
+    let (head, first) = tokio::task::spawn_blocking(move || open_live(at, 0))
+        .await
+        .unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let refused = get(at, "/events/live").await;
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    // Three connections in all: the live one and two idle ones; a fourth is turned away.
+    let idle: Vec<_> = (0..2)
+        .map(|_| std::net::TcpStream::connect(at).unwrap())
+        .collect();
+    let head = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(at).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        read_head(&mut stream)
+    })
+    .await
+    .unwrap();
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    drop(idle);
+    drop(first);
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+/// A connection that sends no request (or stops half way through its headers) is closed after
+/// the header timeout, so silent clients cannot hold the connection limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (at, stop, task) = start(dir.path(), Settings::default()).await;
+    let closed = tokio::task::spawn_blocking(move || {
+        let mut silent = std::net::TcpStream::connect(at).unwrap();
+        let mut partial = std::net::TcpStream::connect(at).unwrap();
+        write!(partial, "GET /healthz HTTP/1.1\r\nHost: local").unwrap();
+        let started = std::time::Instant::now();
+        let limit = eventsmith::service::listen::HEADER_TIMEOUT + std::time::Duration::from_secs(5);
+        let mut ends = Vec::new();
+        for stream in [&mut silent, &mut partial] {
+            stream.set_read_timeout(Some(limit)).unwrap();
+            let mut rest = Vec::new();
+            ends.push(stream.read_to_end(&mut rest).is_ok());
+        }
+        (ends, started.elapsed())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        closed.0,
+        [true, true],
+        "closed by the service, not timed out here"
+    );
+    assert!(
+        closed.1 >= std::time::Duration::from_secs(9),
+        "{:?}",
+        closed.1
+    );
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+/// A live client that reads nothing does not hold up a graceful shutdown for long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_live_client_does_not_stop_the_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let (at, stop, task, store) =
+        start_with_store(dir.path(), Settings::default(), "127.0.0.1:0").await;
+    let (head, stalled) = tokio::task::spawn_blocking(move || open_live(at, 0))
+        .await
+        .unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // Enough to fill the socket's buffers, fewer than the client's share of the broadcast.
+    append_large(&store, "filler-1", 600, 64 * 1024).await;
+    let started = std::time::Instant::now();
+    stop.send(()).unwrap();
+    tokio::time::timeout(
+        eventsmith::service::listen::SHUTDOWN_GRACE + std::time::Duration::from_secs(5),
+        task,
+    )
+    .await
+    .expect("the service stopped with a stalled live client")
+    .unwrap()
+    .unwrap();
+    assert!(
+        started.elapsed()
+            <= eventsmith::service::listen::SHUTDOWN_GRACE + std::time::Duration::from_secs(5)
+    );
+    drop(stalled);
 }

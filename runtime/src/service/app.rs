@@ -131,6 +131,22 @@ enum Command {
             value_parser = duration
         )]
         idempotency_ttl: std::time::Duration,
+        /// The most connections served at once; more are answered 503 and closed.
+        #[arg(
+            long,
+            env = "EVENTSMITH_MAX_CONNECTIONS",
+            default_value_t = 10_000,
+            value_name = "N"
+        )]
+        max_connections: usize,
+        /// The most /events/live clients at once (503 beyond).
+        #[arg(
+            long,
+            env = "EVENTSMITH_MAX_LIVE_CLIENTS",
+            default_value_t = 5_000,
+            value_name = "N"
+        )]
+        max_live_clients: usize,
         /// How many aggregates' states are kept in memory between commands.
         #[arg(
             long,
@@ -307,6 +323,8 @@ impl App {
                 cors_origins,
                 ready_max_lag,
                 idempotency_ttl,
+                max_connections,
+                max_live_clients,
                 cache,
                 source,
                 log_format,
@@ -322,6 +340,8 @@ impl App {
                         .filter(|origin| !origin.is_empty())
                         .collect(),
                     ready_lag: ready_max_lag,
+                    max_connections,
+                    max_live_clients,
                 };
                 settings.access().map_err(|e| e.to_string())?;
                 let source = source.unwrap_or_else(|| format!("urn:eventsmith:{}", self.name));

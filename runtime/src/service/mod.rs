@@ -16,6 +16,8 @@ pub mod access;
 pub mod app;
 mod commands;
 mod health;
+pub mod listen;
+mod live;
 mod problem;
 mod queries;
 
@@ -29,7 +31,7 @@ use crate::command::CommandSet;
 use crate::projection::{Projection, ProjectionError, ProjectionRunner};
 use crate::read_model::Tabled;
 use crate::repository::{Execute, Repository};
-use crate::store::{Direction, EventStore, IdempotencyKey, Metadata};
+use crate::store::{Direction, Envelope, EventStore, IdempotencyKey, Metadata};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -56,6 +58,10 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// How many events a projection may be behind the store before `/readyz` answers 503.
     pub ready_lag: u64,
+    /// The most connections served at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// The most `/events/live` clients at once (503 beyond).
+    pub max_live_clients: usize,
 }
 
 impl Default for Settings {
@@ -66,6 +72,8 @@ impl Default for Settings {
             read_token: None,
             cors_origins: Vec::new(),
             ready_lag: 1000,
+            max_connections: 10_000,
+            max_live_clients: 5_000,
         }
     }
 }
@@ -77,6 +85,8 @@ impl std::fmt::Debug for Settings {
             .field("body_limit", &self.body_limit)
             .field("access", &self.access())
             .field("ready_lag", &self.ready_lag)
+            .field("max_connections", &self.max_connections)
+            .field("max_live_clients", &self.max_live_clients)
             .finish()
     }
 }
@@ -114,6 +124,8 @@ struct Shared<S> {
     store: S,
     /// Set when the service shuts down: live feeds end, so connections can close.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// The live feed's shared reader and client limit.
+    live: live::LiveFeed,
     settings: Settings,
     aggregates: BTreeMap<String, Arc<dyn commands::Commands>>,
     projections: BTreeMap<String, Arc<dyn queries::Query>>,
@@ -136,6 +148,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
             shared: Arc::new(Shared {
                 store,
                 stopping: tokio::sync::watch::Sender::new(false),
+                live: live::LiveFeed::new(Settings::default().max_live_clients),
                 settings: Settings::default(),
                 aggregates: BTreeMap::new(),
                 projections: BTreeMap::new(),
@@ -152,6 +165,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
 
     /// Replaces the settings.
     pub fn settings(mut self, settings: Settings) -> Self {
+        self.shared_mut().live = live::LiveFeed::new(settings.max_live_clients);
         self.shared_mut().settings = settings;
         self
     }
@@ -299,9 +313,13 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
             shutdown.await;
             shared.stopping.send_replace(true);
         };
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = listen::serve(
+            listener,
+            router,
+            self.shared.settings.max_connections,
+            shutdown,
+        )
+        .await;
         let _ = stop.send(true);
         for runner in runners {
             let _ = tokio::task::spawn_blocking(move || runner.join()).await;
@@ -532,6 +550,47 @@ async fn command<S: EventStore + Clone + Sync + 'static>(
 /// The most events one read answers with.
 const MAX_PAGE: usize = 1_000;
 
+/// The most payload bytes one page holds: a page ends before the event that would pass it
+/// (it holds one event at least, whatever its size).
+const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Events read from the store at a time while a page fills (few: payloads may be large).
+const READ_CHUNK: usize = 64;
+
+/// Up to `limit` events from `first` on, read through `read(from, count)` a chunk at a time and
+/// bounded by [`MAX_PAGE_BYTES`]; `after` gives where the next chunk starts.
+async fn page<F, R>(
+    first: u64,
+    limit: usize,
+    mut read: R,
+    after: fn(&Envelope) -> u64,
+) -> Result<Vec<Envelope>, Problem>
+where
+    R: FnMut(u64, usize) -> F,
+    F: Future<Output = Result<Vec<Envelope>, crate::store::StoreError>>,
+{
+    let mut events = Vec::new();
+    let mut bytes = 0;
+    let mut next = first;
+    while events.len() < limit {
+        let want = (limit - events.len()).min(READ_CHUNK);
+        let chunk = read(next, want).await.map_err(commands::store_problem)?;
+        let ended = chunk.len() < want;
+        for envelope in chunk {
+            if !events.is_empty() && bytes + envelope.data.len() > MAX_PAGE_BYTES {
+                return Ok(events);
+            }
+            bytes += envelope.data.len();
+            next = after(&envelope) + 1;
+            events.push(envelope);
+        }
+        if ended {
+            break;
+        }
+    }
+    Ok(events)
+}
+
 /// `GET /streams/{stream}?after=V&limit=N`: the stream's events after version `V`, a page at a
 /// time, with the stream's current version.
 async fn stream<S: EventStore + Clone + Sync + 'static>(
@@ -550,16 +609,17 @@ async fn stream<S: EventStore + Clone + Sync + 'static>(
     let Some(version) = latest.first().map(|e| e.stream_version) else {
         return Err(Problem::not_found(format!("there is no stream `{stream}`")));
     };
-    let events = shared
-        .store
-        .read_stream(
-            &stream,
-            page.after.saturating_add(1),
-            Direction::Forwards,
-            limit,
-        )
-        .await
-        .map_err(commands::store_problem)?;
+    let events = self::page(
+        page.after.saturating_add(1),
+        limit,
+        |from, count| {
+            shared
+                .store
+                .read_stream(&stream, from, Direction::Forwards, count)
+        },
+        |e| e.stream_version,
+    )
+    .await?;
     let next = events.last().map_or(page.after, |e| e.stream_version);
     let events: Vec<Value> = events.iter().map(|e| e.to_cloudevent()).collect();
     Ok(
@@ -582,11 +642,13 @@ async fn events<S: EventStore + Clone + Sync + 'static>(
 ) -> Result<Response, Problem> {
     let Query(feed) = feed.map_err(|e| Problem::bad_request(e.body_text()))?;
     let limit = feed.limit.unwrap_or(100).clamp(1, MAX_PAGE);
-    let events = shared
-        .store
-        .read_all(feed.after.saturating_add(1), limit)
-        .await
-        .map_err(commands::store_problem)?;
+    let events = page(
+        feed.after.saturating_add(1),
+        limit,
+        |from, count| shared.store.read_all(from, count),
+        |e| e.position,
+    )
+    .await?;
     let next = events.last().map_or(feed.after, |e| e.position);
     let events: Vec<Value> = events.iter().map(|e| e.to_cloudevent()).collect();
     Ok(axum::Json(json!({ "events": events, "next": next })).into_response())
@@ -600,40 +662,14 @@ async fn live<S: EventStore + Clone + Sync + 'static>(
     headers: HeaderMap,
     feed: Result<Query<Feed>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
-    use axum::response::sse::{Event, KeepAlive, Sse};
+    use axum::response::sse::{KeepAlive, Sse};
     let Query(feed) = feed.map_err(|e| Problem::bad_request(e.body_text()))?;
     let after = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(feed.after);
-    // Each page comes from a `Subscription` (catch-up and live on one path), resumed at the
-    // position after the last event sent.
-    let state = (
-        shared,
-        after.saturating_add(1),
-        std::collections::VecDeque::<crate::store::Envelope>::new(),
-    );
-    let events = futures_util::stream::unfold(state, |(shared, mut next, mut buffer)| async move {
-        if buffer.is_empty() {
-            let mut stopping = shared.stopping.subscribe();
-            let mut subscription = crate::store::Subscription::new(&shared.store, next).batch(256);
-            tokio::select! {
-                page = subscription.next_batch() => buffer.extend(page.ok()?),
-                _ = stopping.wait_for(|stop| *stop) => return None,
-            }
-        }
-        let envelope = buffer.pop_front()?;
-        next = envelope.position + 1;
-        let event = Event::default()
-            .id(envelope.position.to_string())
-            .event(envelope.event_type.as_str())
-            .data(envelope.to_cloudevent().to_string());
-        Some((
-            Ok::<_, std::convert::Infallible>(event),
-            (shared, next, buffer),
-        ))
-    });
+    let events = live::feed(&shared, after)?;
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response())
