@@ -220,6 +220,18 @@ impl ServiceProcess {
         }
     }
 
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills it with SIGKILL (a crash: no graceful stop) and waits until it is gone.
+    pub fn kill(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("the service is running");
+        let _ = child.kill();
+        child.wait().expect("the service's status")
+    }
+
     /// Starts it again over the same database (on a new port).
     pub fn restart(&mut self) {
         if self.child.is_some() {
