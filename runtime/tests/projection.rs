@@ -527,6 +527,8 @@ async fn transient_failures_are_retried_until_they_pass_and_never_dead_lettered(
         )
         .await
         .unwrap();
+    let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hook = Arc::clone(&told);
     let mut runner = ProjectionRunner::open(store, projection, dir.path().join("read.db"))
         .unwrap()
         .retry(RetryPolicy {
@@ -534,10 +536,16 @@ async fn transient_failures_are_retried_until_they_pass_and_never_dead_lettered(
             backoff: Duration::from_millis(1),
             max_backoff: Duration::from_millis(4),
             ..RetryPolicy::default()
-        });
+        })
+        .on_transient(move |error| hook.lock().unwrap().push(error.map(str::to_owned)));
     let status = runner.run_until_caught_up().await.unwrap();
     assert_eq!(status.position, 2);
     assert!(runner.dead_letters().unwrap().is_empty());
+    // Told once when the payment started failing, once when it went through.
+    assert_eq!(
+        *told.lock().unwrap(),
+        [Some("the database is busy".to_owned()), None]
+    );
     assert_eq!(
         rows(&runner),
         [("order-1".into(), "1".into(), "EUR".into(), true)]

@@ -101,7 +101,12 @@ struct ReadModel<P, B> {
     /// (compare-and-set), so a batch another runner took meanwhile is not applied twice (the
     /// commit fails, and the next batch starts from where the other left it).
     checkpoint: u64,
+    /// Told when an event starts failing transiently (with the error) and when it goes through.
+    on_transient: Option<TransientHook>,
 }
+
+/// See [`ProjectionRunner::on_transient`].
+type TransientHook = std::sync::Arc<dyn Fn(Option<&str>) + Send + Sync>;
 
 #[cfg(feature = "sqlite")]
 impl<S: EventStore, P: Projection>
@@ -146,6 +151,7 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
                 retry: RetryPolicy::default(),
                 parked: None,
                 checkpoint: 0,
+                on_transient: None,
             },
             batch: 500,
         })
@@ -160,6 +166,14 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
     /// The retry policy (default: 3 attempts, from 100 ms, at most 30 s apart).
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.model.retry = retry;
+        self
+    }
+
+    /// Calls `hook` with the error when an event starts failing transiently (the runner
+    /// retries it meanwhile), and with `None` once it went through: a service reports the
+    /// projection as not healthy in between.
+    pub fn on_transient(mut self, hook: impl Fn(Option<&str>) + Send + Sync + 'static) -> Self {
+        self.model.on_transient = Some(std::sync::Arc::new(hook));
         self
     }
 
@@ -482,12 +496,18 @@ impl<P: Projection, B: Backend> ReadModel<P, B> {
         let mut failures = 0;
         let mut error = first;
         let started = std::time::Instant::now();
-        loop {
+        let mut told = false;
+        let applied = loop {
             if error.is_transient() {
                 metrics::counter!("eventsmith_projection_transient_errors_total", "projection" => P::NAME)
                     .increment(1);
+                if let Some(hook) = self.on_transient.as_ref().filter(|_| !told) {
+                    hook(Some(&error.to_string()));
+                    told = true;
+                }
                 let failing = started.elapsed();
                 if failing >= self.retry.transient_for {
+                    // The supervisor (if any) takes over from here: not told it went through.
                     return Err(ProjectionError::Stalled {
                         position: envelope.position,
                         failing_for: failing,
@@ -497,7 +517,7 @@ impl<P: Projection, B: Backend> ReadModel<P, B> {
             } else {
                 failures += 1;
                 if failures >= attempts {
-                    break;
+                    break false;
                 }
             }
             tokio::time::sleep(wait).await;
@@ -510,10 +530,16 @@ impl<P: Projection, B: Backend> ReadModel<P, B> {
                     transaction.checkpoint(self.checkpoint, envelope.position)?;
                     transaction.commit()?;
                     self.checkpoint = envelope.position;
-                    return Ok(());
+                    break true;
                 }
                 Err(again) => error = again,
             }
+        };
+        if told && let Some(hook) = &self.on_transient {
+            hook(None);
+        }
+        if applied {
+            return Ok(());
         }
         let transaction = self.backend.begin(P::NAME)?;
         transaction.dead_letter(envelope, &error.to_string(), failures)?;

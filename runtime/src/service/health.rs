@@ -12,6 +12,8 @@ pub(crate) enum RunnerState {
     Starting,
     /// Taking events into account, or waiting for new ones.
     Running,
+    /// Retrying an event that fails transiently (the database busy, say): not moving on.
+    Retrying { error: String },
     /// Failed with `error`; it restarts from its checkpoint after a pause. `failures` counts
     /// them in a row.
     Down { error: String, failures: u32 },

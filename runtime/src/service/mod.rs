@@ -200,7 +200,23 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         P::Row: 'static,
     {
         let path = db.as_ref().to_path_buf();
-        let runner = ProjectionRunner::open(self.shared.store.clone(), projection, &path)?;
+        let health = Arc::new(Health::new());
+        let told = Arc::clone(&health);
+        let runner = ProjectionRunner::open(self.shared.store.clone(), projection, &path)?
+            .on_transient(move |error| {
+                told.set(match error {
+                    Some(error) => {
+                        tracing::warn!(projection = P::NAME, %error, "an event fails transiently; retrying it");
+                        RunnerState::Retrying {
+                            error: error.to_owned(),
+                        }
+                    }
+                    None => {
+                        tracing::info!(projection = P::NAME, "the failing event went through");
+                        RunnerState::Running
+                    }
+                })
+            });
         self.shared_mut().projections.insert(
             P::NAME.to_owned(),
             Arc::new(queries::TableQuery::<P::Row> {
@@ -209,7 +225,6 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                 row: std::marker::PhantomData,
             }),
         );
-        let health = Arc::new(Health::new());
         self.shared_mut()
             .health
             .insert(P::NAME.to_owned(), Arc::clone(&health));
@@ -761,12 +776,23 @@ async fn ready<S: EventStore + Clone + Sync + 'static>(
     let mut projections = Vec::new();
     for (name, query) in &shared.projections {
         // The cause is in the log (this route needs no token): the answer names the state.
-        if let Some(RunnerState::Down { failures, .. }) = shared.health.get(name).map(|h| h.get()) {
-            reasons.push(format!(
-                "projection `{name}` is down ({failures} failure(s) in a row; the log says why), restarting"
-            ));
-            projections.push(json!({"projection": name, "state": "down", "failures": failures}));
-            continue;
+        match shared.health.get(name).map(|h| h.get()) {
+            Some(RunnerState::Down { failures, .. }) => {
+                reasons.push(format!(
+                    "projection `{name}` is down ({failures} failure(s) in a row; the log says why), restarting"
+                ));
+                projections
+                    .push(json!({"projection": name, "state": "down", "failures": failures}));
+                continue;
+            }
+            Some(RunnerState::Retrying { .. }) => {
+                reasons.push(format!(
+                    "projection `{name}` is retrying an event that fails transiently (the log says why)"
+                ));
+                projections.push(json!({"projection": name, "state": "retrying"}));
+                continue;
+            }
+            _ => {}
         }
         match query.position().await {
             Ok(answer) => {
