@@ -620,3 +620,57 @@ async fn a_read_model_has_one_writer_at_a_time() {
     drop(first);
     assert!(ProjectionRunner::open(store, Orders::default(), &db).is_ok());
 }
+
+/// Releasing a stream stops at a parked event that fails: it heads the stream from then on, and
+/// the events behind it stay parked.
+#[tokio::test]
+async fn a_release_stops_at_a_parked_event_that_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(InMemoryStore::new("test"));
+    for (expected, event) in [
+        (ExpectedVersion::NoStream, placed_v2("666", "EUR")),
+        (ExpectedVersion::Exact(1), paid("666")),
+        (ExpectedVersion::Exact(2), paid("666")),
+    ] {
+        store
+            .append("order-6", expected, vec![event], None)
+            .await
+            .unwrap();
+    }
+    let projection = Orders::default();
+    let (broken, flaky) = (
+        Arc::clone(&projection.broken),
+        Arc::clone(&projection.flaky),
+    );
+    broken.store(true, Ordering::SeqCst);
+    let mut runner =
+        ProjectionRunner::open(Arc::clone(&store), projection, dir.path().join("read.db"))
+            .unwrap()
+            .retry(fast());
+    assert_eq!(runner.run_until_caught_up().await.unwrap().position, 3);
+    let letters = runner.dead_letters().unwrap();
+    assert_eq!(letters.len(), 3);
+    // The placement is fixed, but every payment now fails.
+    broken.store(false, Ordering::SeqCst);
+    flaky.store(u32::MAX, Ordering::SeqCst);
+    let released = runner.retry_dead_letter(letters[0].id).await.unwrap();
+    assert_eq!(released.applied, 0, "{released:?}");
+    let (failed, error) = released.failed.expect("the first payment failed");
+    assert_eq!(failed, letters[1].id);
+    assert!(error.contains("blinked"), "{error}");
+    let left: Vec<(u64, bool)> = runner
+        .dead_letters()
+        .unwrap()
+        .iter()
+        .map(|l| (l.position, l.error.contains("parked behind")))
+        .collect();
+    assert_eq!(
+        left,
+        [(2, false), (3, true)],
+        "the second payment still waits"
+    );
+    assert_eq!(
+        rows(&runner),
+        [("order-6".into(), "666".into(), "EUR".into(), false)]
+    );
+}
