@@ -855,7 +855,7 @@ fn two_thousand_idle_live_clients_do_not_slow_commands_down() {
     assert!(rss_loaded < 512 * 1024, "RSS {rss_loaded} KiB");
     let stopping = Instant::now();
     assert!(service.stop().success(), "{}", service.logs());
-    assert!(stopping.elapsed() < Duration::from_secs(15));
+    assert!(stopping.elapsed() < Duration::from_secs(25));
     drop(clients);
 }
 
@@ -937,7 +937,7 @@ fn a_stalled_live_client_does_not_stop_a_graceful_shutdown() {
     );
     assert!(status.success(), "{status}\n{}", service.logs());
     assert!(
-        stopped_in < Duration::from_secs(15),
+        stopped_in < Duration::from_secs(25),
         "SIGTERM took {stopped_in:?}\n{}",
         service.logs()
     );

@@ -679,6 +679,11 @@ async fn sqlite_refuses_appends_beyond_the_writer_queue() {
     let path = dir.path().join("events.db");
     let store =
         SqliteStore::open_with(&path, "conformance", SqliteOptions::default().queue(2)).unwrap();
+    // The writer is past its start (it prunes expired keys first) and waits for requests.
+    store
+        .append("s-ready", ExpectedVersion::Any, vec![event(0)], None)
+        .await
+        .unwrap();
     let blocker = rusqlite::Connection::open(&path).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
     let mut waiting = Vec::new();
@@ -691,7 +696,7 @@ async fn sqlite_refuses_appends_beyond_the_writer_queue() {
                 .await
         }
     });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     let mut refused = None;
     for n in 1..=10 {
         let stream = format!("s-{n}");

@@ -176,14 +176,28 @@ impl Backend for SqliteReadModel {
     }
 
     fn skip_dead_letter(&mut self, projection: &str, id: i64) -> Result<bool, BackendError> {
-        self.db
+        let skipped = self
+            .db
             .execute(
                 "UPDATE eventsmith_dead_letters SET status = 'skipped' WHERE id = ?1 AND projection = ?2 AND status = 'open'",
                 params![id, projection],
             )
-            .map(|changed| changed > 0)
-            .map_err(failure)
+            .map_err(failure)?;
+        prune_resolved(&self.db, projection).map_err(failure)?;
+        Ok(skipped > 0)
     }
+}
+
+/// Resolved dead letters kept per projection (the latest ones), for whoever looks into what
+/// happened; older ones are deleted as new ones are resolved.
+const RESOLVED_KEPT: i64 = 1_000;
+
+fn prune_resolved(db: &Connection, projection: &str) -> rusqlite::Result<usize> {
+    db.prepare_cached(
+        "DELETE FROM eventsmith_dead_letters WHERE projection = ?1 AND status <> 'open' AND id NOT IN
+         (SELECT id FROM eventsmith_dead_letters WHERE projection = ?1 AND status <> 'open' ORDER BY id DESC LIMIT ?2)",
+    )?
+    .execute(params![projection, RESOLVED_KEPT])
 }
 
 fn checkpoint_of(db: &Connection, projection: &str) -> rusqlite::Result<u64> {
@@ -618,6 +632,7 @@ impl BackendTransaction for SqliteTransaction<'_> {
                 "UPDATE eventsmith_dead_letters SET status = 'retried' WHERE id = ?1 AND projection = ?2",
                 params![id, self.projection],
             )
+            .and_then(|_| prune_resolved(&self.db, self.projection))
             .map(|_| ())
             .map_err(failure)
     }
@@ -668,5 +683,42 @@ mod tests {
         );
         assert!(!failure(constraint).transient);
         assert!(!failure(rusqlite::Error::QueryReturnedNoRows).transient);
+    }
+}
+
+#[cfg(test)]
+mod pruning {
+    use super::*;
+
+    #[test]
+    fn only_the_latest_resolved_dead_letters_are_kept() {
+        let db = Connection::open_in_memory().unwrap();
+        db.execute_batch(BOOKKEEPING).unwrap();
+        let insert = "INSERT INTO eventsmith_dead_letters
+            (projection, position, stream, event_type, version, data, error, attempts, status)
+            VALUES (?1, ?2, 's', 't', 1, x'7b7d', 'e', 1, ?3)";
+        for n in 0..RESOLVED_KEPT + 10 {
+            db.execute(insert, params!["p", n, "retried"]).unwrap();
+        }
+        db.execute(insert, params!["p", 0, "open"]).unwrap();
+        db.execute(insert, params!["other", 0, "skipped"]).unwrap();
+        assert_eq!(prune_resolved(&db, "p").unwrap(), 10);
+        let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(
+            count(
+                "SELECT COUNT(*) FROM eventsmith_dead_letters WHERE projection = 'p' AND status = 'retried'"
+            ),
+            RESOLVED_KEPT
+        );
+        assert_eq!(
+            count("SELECT MIN(position) FROM eventsmith_dead_letters WHERE status = 'retried'"),
+            10,
+            "the oldest went"
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM eventsmith_dead_letters WHERE status <> 'retried'"),
+            2,
+            "open letters and other projections' stay"
+        );
     }
 }

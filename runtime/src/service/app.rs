@@ -128,7 +128,7 @@ enum Command {
             env = "EVENTSMITH_IDEMPOTENCY_TTL",
             default_value = "24h",
             value_name = "DURATION",
-            value_parser = duration
+            value_parser = key_lifetime
         )]
         idempotency_ttl: std::time::Duration,
         /// The most connections served at once; more are answered 503 and closed.
@@ -340,8 +340,9 @@ impl App {
                         .filter(|origin| !origin.is_empty())
                         .collect(),
                     ready_lag: ready_max_lag,
-                    max_connections,
+                    max_connections: usable_connections(max_connections),
                     max_live_clients,
+                    ..Settings::default()
                 };
                 settings.access().map_err(|e| e.to_string())?;
                 let source = source.unwrap_or_else(|| format!("urn:eventsmith:{}", self.name));
@@ -599,6 +600,54 @@ impl Layout {
     }
 }
 
+/// How long idempotency keys live: a minute at least, or retries would not be recognised.
+fn key_lifetime(text: &str) -> Result<std::time::Duration, String> {
+    let lifetime = duration(text)?;
+    if lifetime < std::time::Duration::from_secs(60) {
+        return Err(format!(
+            "`{text}` is shorter than a minute: a client's retries would append again; keep keys for hours (24h is usual)"
+        ));
+    }
+    Ok(lifetime)
+}
+
+/// Files a service keeps for itself beyond its connections: databases, their WAL and readers.
+const RESERVED_FILES: u64 = 256;
+
+/// `wanted` connections, or fewer if the limit on open files (raised to its hard limit first: a
+/// connection is a file) would be reached before, which would fail accepts and database opens
+/// instead of answering 503.
+fn usable_connections(wanted: usize) -> usize {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let mut limit = getrlimit(Resource::Nofile);
+        if limit.current < limit.maximum || (limit.current.is_some() && limit.maximum.is_none()) {
+            let raised = Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            };
+            if setrlimit(Resource::Nofile, raised).is_ok() {
+                limit = raised;
+            }
+        }
+        if let Some(files) = limit.current {
+            let room =
+                usize::try_from(files.saturating_sub(RESERVED_FILES).max(1)).unwrap_or(usize::MAX);
+            if wanted > room {
+                tracing::warn!(
+                    wanted,
+                    room,
+                    files,
+                    "fewer connections than --max-connections: the limit on open files (ulimit -n) leaves room for {room}"
+                );
+                return room;
+            }
+        }
+    }
+    wanted
+}
+
 /// A duration on the command line: `90` (seconds), `90s`, `15m`, `24h` or `7d`.
 fn duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
@@ -748,6 +797,12 @@ mod tests {
         assert!(secs("1w").unwrap_err().contains("unknown unit `w`"));
         assert!(secs("h").unwrap_err().contains("not a duration"));
         assert!(secs("99999999999999999999d").is_err());
+        assert!(
+            super::key_lifetime("59s")
+                .unwrap_err()
+                .contains("shorter than a minute")
+        );
+        assert!(super::key_lifetime("1m").is_ok());
     }
 
     #[test]

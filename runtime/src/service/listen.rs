@@ -23,6 +23,9 @@ pub const WRITE_STALL: Duration = Duration::from_secs(30);
 /// How long a graceful shutdown waits for open connections before it closes them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// Refused connections being told so at once; more are closed without a word.
+const TURNING_AWAY: usize = 64;
+
 /// What a refused connection is told before it is closed.
 const AT_THE_LIMIT: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 
@@ -35,6 +38,7 @@ pub(crate) async fn serve(
 ) -> io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let permits = Arc::new(tokio::sync::Semaphore::new(limit));
+    let turning_away = Arc::new(tokio::sync::Semaphore::new(TURNING_AWAY));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(hyper_util::rt::TokioTimer::new())
@@ -58,7 +62,13 @@ pub(crate) async fn serve(
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             metrics::counter!("eventsmith_connections_refused_total").increment(1);
             tracing::warn!(%peer, limit, "connection refused: the service is at its connection limit");
-            let _ = stream.try_write(AT_THE_LIMIT);
+            // Told so gently while few are; beyond that, closed at once.
+            if let Ok(turning) = Arc::clone(&turning_away).try_acquire_owned() {
+                connections.spawn(async move {
+                    turn_away(stream).await;
+                    drop(turning);
+                });
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -82,6 +92,28 @@ pub(crate) async fn serve(
     }
     connections.shutdown().await;
     Ok(())
+}
+
+/// Answers 503 and closes gently: the write side first, then what the client sent is read
+/// (briefly) so that the close does not reset the connection before the client reads the 503.
+async fn turn_away(mut stream: tokio::net::TcpStream) {
+    let _ = stream.try_write(AT_THE_LIMIT);
+    let _ = std::future::poll_fn(|cx| Pin::new(&mut stream).poll_shutdown(cx)).await;
+    let drain = async {
+        let mut sink = [0u8; 4096];
+        loop {
+            if stream.readable().await.is_err() {
+                return;
+            }
+            match stream.try_read(&mut sink) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
 /// A stream whose writes fail with `TimedOut` once one has waited `limit` for the peer.

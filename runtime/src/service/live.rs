@@ -3,7 +3,9 @@
 //! store at its own pace, then takes the broadcast. Each client's share of the broadcast is
 //! bounded: one that falls that far behind is sent an `overflow` event naming the position to
 //! resume from and closed, so it never holds up the others or the shutdown. The number of
-//! clients is bounded too (503 beyond).
+//! clients is bounded too (503 beyond). Memory is bounded by bytes as well as events: a large
+//! event is broadcast as its position alone (each client reads it from the store), catch-up
+//! reads are small pages, and only a few clients read the store at once.
 
 use super::{Problem, Shared};
 use crate::store::{Envelope, EventStore, Subscription};
@@ -16,22 +18,27 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 const CLIENT_BUFFER: usize = 1024;
 
 /// Events read from the store at a time while catching up (few: payloads may be large).
-const CATCH_UP_PAGE: usize = 32;
+const CATCH_UP_PAGE: usize = 16;
 
-/// An event as every client sends it.
+/// Clients reading the store at once while catching up: a reconnecting crowd must not take
+/// every blocking thread commands load aggregates with.
+const CATCH_UP_READERS: usize = 16;
+
+/// Payloads larger than this are broadcast as their position alone, so the broadcast holds at
+/// most `CLIENT_BUFFER` times this much.
+const BROADCAST_PAYLOAD: usize = 64 * 1024;
+
+/// An event as every client sends it; `None` for a large one, which clients read themselves.
 struct Rendered {
     position: u64,
-    event: Event,
+    event: Option<Event>,
 }
 
-fn render(envelope: &Envelope) -> Rendered {
-    Rendered {
-        position: envelope.position,
-        event: Event::default()
-            .id(envelope.position.to_string())
-            .event(envelope.event_type.as_str())
-            .data(envelope.to_cloudevent().to_string()),
-    }
+fn render(envelope: &Envelope) -> Event {
+    Event::default()
+        .id(envelope.position.to_string())
+        .event(envelope.event_type.as_str())
+        .data(envelope.to_cloudevent().to_string())
 }
 
 /// The shared reader and the client limit.
@@ -39,6 +46,7 @@ pub(crate) struct LiveFeed {
     broadcast: OnceLock<broadcast::Sender<Arc<Rendered>>>,
     clients: Arc<Semaphore>,
     limit: usize,
+    readers: Semaphore,
 }
 
 impl LiveFeed {
@@ -47,6 +55,7 @@ impl LiveFeed {
             broadcast: OnceLock::new(),
             clients: Arc::new(Semaphore::new(limit)),
             limit,
+            readers: Semaphore::new(CATCH_UP_READERS),
         }
     }
 }
@@ -59,7 +68,10 @@ fn broadcast<S: EventStore + Clone + Sync + 'static>(
         let (sender, _) = broadcast::channel(CLIENT_BUFFER);
         let store = shared.store.clone();
         let stopping = shared.stopping.subscribe();
-        tokio::spawn(read_for_everyone(store, sender.clone(), stopping));
+        // From the head now, not when the task first runs: a client that found the store
+        // empty past this point counts on the broadcast for what comes after.
+        let next = store.head().position() + 1;
+        tokio::spawn(read_for_everyone(store, next, sender.clone(), stopping));
         sender
     })
 }
@@ -67,10 +79,10 @@ fn broadcast<S: EventStore + Clone + Sync + 'static>(
 /// Reads every new event once and broadcasts it, until the service stops.
 async fn read_for_everyone<S: EventStore + Sync>(
     store: S,
+    mut next: u64,
     sender: broadcast::Sender<Arc<Rendered>>,
     mut stopping: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut next = store.head().position() + 1;
     loop {
         let mut subscription = Subscription::new(&store, next).batch(CATCH_UP_PAGE);
         loop {
@@ -82,8 +94,13 @@ async fn read_for_everyone<S: EventStore + Sync>(
                 Ok(page) => {
                     for envelope in &page {
                         next = envelope.position + 1;
+                        let event = (super::weight(envelope) <= BROADCAST_PAYLOAD)
+                            .then(|| render(envelope));
                         // No receiver is fine: nobody listens right now.
-                        let _ = sender.send(Arc::new(render(envelope)));
+                        let _ = sender.send(Arc::new(Rendered {
+                            position: envelope.position,
+                            event,
+                        }));
                     }
                 }
                 Err(error) => {
@@ -102,7 +119,7 @@ struct Client<S> {
     /// The next position to send.
     next: u64,
     /// Events read from the store, to send first.
-    pending: VecDeque<Rendered>,
+    pending: VecDeque<(u64, Event)>,
     /// The broadcast, once caught up (subscribed before the last catch-up read, so nothing
     /// committed in between is missed).
     live: Option<broadcast::Receiver<Arc<Rendered>>>,
@@ -165,9 +182,9 @@ impl<S: EventStore + Clone + Sync + 'static> Client<S> {
             if self.done {
                 return None;
             }
-            if let Some(rendered) = self.pending.pop_front() {
-                self.next = rendered.position + 1;
-                return Some(rendered.event);
+            if let Some((position, event)) = self.pending.pop_front() {
+                self.next = position + 1;
+                return Some(event);
             }
             if !self.caught_up {
                 self.catch_up().await?;
@@ -181,10 +198,14 @@ impl<S: EventStore + Clone + Sync + 'static> Client<S> {
             match received {
                 // Sent already, from the store.
                 Ok(rendered) if rendered.position < self.next => {}
-                Ok(rendered) if rendered.position == self.next => {
-                    self.next += 1;
-                    return Some(rendered.event.clone());
-                }
+                Ok(rendered) if rendered.position == self.next => match &rendered.event {
+                    Some(event) => {
+                        self.next += 1;
+                        return Some(event.clone());
+                    }
+                    // Too large to broadcast: read from the store.
+                    None => self.caught_up = false,
+                },
                 // Committed before this client subscribed: the store has them.
                 Ok(_) => self.caught_up = false,
                 Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -206,7 +227,10 @@ impl<S: EventStore + Clone + Sync + 'static> Client<S> {
     /// read comes back empty, and is caught up when one comes back empty after that.
     async fn catch_up(&mut self) -> Option<()> {
         let page = tokio::select! {
-            page = self.shared.store.read_all(self.next, CATCH_UP_PAGE) => page,
+            page = async {
+                let _reading = self.shared.live.readers.acquire().await;
+                self.shared.store.read_all(self.next, CATCH_UP_PAGE).await
+            } => page,
             _ = self.stopping.wait_for(|stop| *stop) => return None,
         };
         let page = match page {
@@ -222,7 +246,8 @@ impl<S: EventStore + Clone + Sync + 'static> Client<S> {
                 None => self.live = Some(broadcast(&self.shared).subscribe()),
             }
         }
-        self.pending.extend(page.iter().map(render));
+        self.pending
+            .extend(page.iter().map(|e| (e.position, render(e))));
         Some(())
     }
 }

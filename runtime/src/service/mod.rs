@@ -62,6 +62,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// The most `/events/live` clients at once (503 beyond).
     pub max_live_clients: usize,
+    /// How long a client may take to send a request's body once its headers are in (408).
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -74,6 +76,7 @@ impl Default for Settings {
             ready_lag: 1000,
             max_connections: 10_000,
             max_live_clients: 5_000,
+            body_timeout: BODY_TIMEOUT,
         }
     }
 }
@@ -285,6 +288,10 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                     "commands are POSTed to /commands/...; everything else is read with GET",
                 )
             })
+            .layer(axum::middleware::from_fn_with_state(
+                (limit, self.shared.settings.body_timeout),
+                read_body,
+            ))
             .layer(axum::middleware::from_fn_with_state(access, access::guard))
             .layer(axum::middleware::from_fn(log_request))
             .layer(DefaultBodyLimit::max(limit))
@@ -462,15 +469,75 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
     })
 }
 
-/// The correlation id: `X-Correlation-Id`, else the trace id of `traceparent`, else a new one.
+/// How long a client may take to send a request's body once its headers are in, by default.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn too_large(limit: usize) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-large",
+        "The body is too large",
+        format!("bodies are limited to {limit} bytes"),
+    )
+}
+
+/// Reads the request's body, at most `limit` bytes within `timeout`, before the route runs: a
+/// client that trickles its body cannot hold a handler (nor a command's place in line) longer.
+async fn read_body(
+    State((limit, timeout)): State<(usize, std::time::Duration)>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use http_body_util::BodyExt;
+    let (parts, body) = request.into_parts();
+    let limited = http_body_util::Limited::new(body, limit);
+    let bytes = match tokio::time::timeout(timeout, limited.collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
+            return too_large(limit).into_response();
+        }
+        Ok(Err(_)) => return Problem::bad_request("the body could not be read").into_response(),
+        Err(_) => {
+            return Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                "The body took too long",
+                format!(
+                    "a request's body must arrive within {:?} of its headers",
+                    timeout
+                ),
+            )
+            .into_response();
+        }
+    };
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
+}
+
+/// The longest `X-Correlation-Id` kept: it is stored in every event the request appends.
+const MAX_CORRELATION_ID: usize = 128;
+
+/// The correlation id: `X-Correlation-Id` (at most 128 letters, digits and `-._:`), else the
+/// trace id of `traceparent`, else a new one.
 fn correlation(headers: &HeaderMap) -> String {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(id) = text("x-correlation-id").filter(|id| !id.is_empty()) {
+    let usable = |id: &&str| {
+        !id.is_empty()
+            && id.len() <= MAX_CORRELATION_ID
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b))
+    };
+    if let Some(id) = text("x-correlation-id").filter(usable) {
         return id.to_owned();
     }
     // traceparent: version-traceid-parentid-flags
     if let Some(trace) = text("traceparent").and_then(|t| t.split('-').nth(1))
         && trace.len() == 32
+        && trace.bytes().all(|b| b.is_ascii_hexdigit())
     {
         return trace.to_owned();
     }
@@ -496,12 +563,7 @@ async fn command<S: EventStore + Clone + Sync + 'static>(
             shared.aggregates.values().map(|other| other.category()),
         )?;
         let body = body.map_err(|rejection| match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                "The body is too large",
-                format!("bodies are limited to {} bytes", shared.settings.body_limit),
-            ),
+            StatusCode::PAYLOAD_TOO_LARGE => too_large(shared.settings.body_limit),
             _ => Problem::bad_request(rejection.body_text()),
         })?;
         let key = match headers.get("idempotency-key").map(HeaderValue::to_str) {
@@ -513,6 +575,11 @@ async fn command<S: EventStore + Clone + Sync + 'static>(
                 ));
             }
         };
+        if key.is_some_and(str::is_empty) {
+            return Err(Problem::bad_request(
+                "an Idempotency-Key is not empty; send a new one (a UUID, say) with each new command",
+            ));
+        }
         if let Some(key) = key
             && key.len() > MAX_IDEMPOTENCY_KEY
         {
@@ -570,7 +637,20 @@ const MAX_PAGE: usize = 1_000;
 const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Events read from the store at a time while a page fills (few: payloads may be large).
-const READ_CHUNK: usize = 64;
+const READ_CHUNK: usize = 16;
+
+/// What an event weighs in a page: its payload and metadata.
+fn weight(envelope: &Envelope) -> usize {
+    let metadata = &envelope.metadata;
+    envelope.data.len()
+        + metadata.correlation_id.as_ref().map_or(0, String::len)
+        + metadata.causation_id.as_ref().map_or(0, String::len)
+        + metadata
+            .extra
+            .iter()
+            .map(|(key, value)| key.len() + value.to_string().len())
+            .sum::<usize>()
+}
 
 /// Up to `limit` events from `first` on, read through `read(from, count)` a chunk at a time and
 /// bounded by [`MAX_PAGE_BYTES`]; `after` gives where the next chunk starts.
@@ -592,10 +672,11 @@ where
         let chunk = read(next, want).await.map_err(commands::store_problem)?;
         let ended = chunk.len() < want;
         for envelope in chunk {
-            if !events.is_empty() && bytes + envelope.data.len() > MAX_PAGE_BYTES {
+            let weight = weight(&envelope);
+            if !events.is_empty() && bytes + weight > MAX_PAGE_BYTES {
                 return Ok(events);
             }
-            bytes += envelope.data.len();
+            bytes += weight;
             next = after(&envelope) + 1;
             events.push(envelope);
         }

@@ -120,6 +120,8 @@ enum Request {
         state: Vec<u8>,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// The store is dropped: commit what came before, then end.
+    Stop,
 }
 
 struct Inner {
@@ -130,7 +132,26 @@ struct Inner {
     head: HeadSender,
     /// Seconds an idempotency key is remembered.
     key_ttl: i64,
+    /// Joined when the store is dropped, before the lock below is released: no write of this
+    /// store happens once another may hold the database.
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     _lock: super::lock::WriteLock,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let Some(writer) = self.writer_thread.get_mut().ok().and_then(Option::take) else {
+            return;
+        };
+        // Dropped by the writer itself (it held the last reference a moment): it sees the
+        // channel close and ends on its own.
+        if writer.thread().id() == std::thread::current().id() {
+            return;
+        }
+        if self.writer.send(Request::Stop).is_ok() {
+            let _ = writer.join();
+        }
+    }
 }
 
 /// An event store in a SQLite database file. Reads run on tokio's blocking pool, so the store is
@@ -196,13 +217,17 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             head,
             key_ttl,
+            writer_thread: Mutex::new(None),
             _lock: lock,
         });
         let writer_inner = Arc::downgrade(&inner);
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("eventsmith-sqlite-writer".into())
             .spawn(move || write_loop(connection, receiver, writer_inner, key_ttl))
             .map_err(backend)?;
+        if let Ok(mut thread) = inner.writer_thread.lock() {
+            *thread = Some(writer);
+        }
         Ok(Self { inner })
     }
 
@@ -259,8 +284,12 @@ fn write_loop(
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         };
+        if matches!(first, Request::Stop) {
+            return;
+        }
         let patience = (last_group > 1).then(|| std::time::Instant::now() + last_commit);
         let group = gather(&receiver, first, patience);
+        let stopping = matches!(group.last(), Some(Request::Stop));
         last_group = group.len();
         let committing = std::time::Instant::now();
         let outcome = commit_group(&mut connection, &group, key_ttl);
@@ -290,6 +319,9 @@ fn write_loop(
                     reply(request, Err(error.clone()));
                 }
             }
+        }
+        if stopping {
+            return;
         }
     }
 }
@@ -336,7 +368,11 @@ fn gather(
     let mut group = vec![first];
     while group.len() < MAX_GROUP {
         if let Ok(request) = receiver.try_recv() {
+            let stop = matches!(request, Request::Stop);
             group.push(request);
+            if stop {
+                break;
+            }
             continue;
         }
         let Some(wait) = patience.and_then(|deadline| {
@@ -347,7 +383,13 @@ fn gather(
             break;
         };
         match receiver.recv_timeout(QUIET.min(wait)) {
-            Ok(request) => group.push(request),
+            Ok(request) => {
+                let stop = matches!(request, Request::Stop);
+                group.push(request);
+                if stop {
+                    break;
+                }
+            }
             Err(_) => break,
         }
     }
@@ -365,6 +407,7 @@ fn reply(request: Request, result: Result<Option<Appended>, StoreError>) {
         Request::Snapshot { reply, .. } => {
             let _ = reply.send(result.map(|_| ()));
         }
+        Request::Stop => {}
     }
 }
 
@@ -428,6 +471,7 @@ fn run_request(
             key,
             ..
         } => append(connection, stream, *expected, events, key.as_ref(), key_ttl).map(Some),
+        Request::Stop => Ok(None),
         Request::Snapshot {
             stream,
             version,

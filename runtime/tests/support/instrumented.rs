@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 pub struct Faults {
     /// Stream reads so far.
     pub reads: AtomicUsize,
+    /// Reads of the global feed so far.
+    pub feed_reads: AtomicUsize,
     /// How many of the next idempotency lookups answer "unknown", as lookups racing a
     /// concurrent retry would.
     pub hide_lookups: AtomicUsize,
@@ -71,6 +73,7 @@ impl<S: EventStore> EventStore for Instrumented<S> {
         from: u64,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send {
+        self.faults.feed_reads.fetch_add(1, Ordering::SeqCst);
         let fail = from > 1 && self.faults.fail_feed.load(Ordering::SeqCst);
         let read = self.store.read_all(from, limit);
         async move {
