@@ -34,7 +34,7 @@ use crate::repository::{Execute, Repository};
 use crate::store::{Direction, Envelope, EventStore, IdempotencyKey, Metadata};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -288,10 +288,6 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                     "commands are POSTed to /commands/...; everything else is read with GET",
                 )
             })
-            .layer(axum::middleware::from_fn_with_state(
-                (limit, self.shared.settings.body_timeout),
-                read_body,
-            ))
             .layer(axum::middleware::from_fn_with_state(access, access::guard))
             .layer(axum::middleware::from_fn(log_request))
             .layer(DefaultBodyLimit::max(limit))
@@ -481,40 +477,25 @@ fn too_large(limit: usize) -> Problem {
     )
 }
 
-/// Reads the request's body, at most `limit` bytes within `timeout`, before the route runs: a
-/// client that trickles its body cannot hold a handler (nor a command's place in line) longer.
+/// Reads a command's body, at most `limit` bytes within `timeout`: a client that trickles its
+/// body cannot hold a handler (nor a command's place in line) longer.
 async fn read_body(
-    State((limit, timeout)): State<(usize, std::time::Duration)>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
+    body: axum::body::Body,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Bytes, Problem> {
     use http_body_util::BodyExt;
-    let (parts, body) = request.into_parts();
-    let limited = http_body_util::Limited::new(body, limit);
-    let bytes = match tokio::time::timeout(timeout, limited.collect()).await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
-            return too_large(limit).into_response();
-        }
-        Ok(Err(_)) => return Problem::bad_request("the body could not be read").into_response(),
-        Err(_) => {
-            return Problem::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "timeout",
-                "The body took too long",
-                format!(
-                    "a request's body must arrive within {:?} of its headers",
-                    timeout
-                ),
-            )
-            .into_response();
-        }
-    };
-    next.run(axum::extract::Request::from_parts(
-        parts,
-        axum::body::Body::from(bytes),
-    ))
-    .await
+    match tokio::time::timeout(timeout, http_body_util::Limited::new(body, limit).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
+        Ok(Err(_)) => Err(Problem::bad_request("the body could not be read")),
+        Err(_) => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "The body took too long",
+            format!("a request's body must arrive within {timeout:?} of its headers"),
+        )),
+    }
 }
 
 /// The longest `X-Correlation-Id` kept: it is stored in every event the request appends.
@@ -548,7 +529,7 @@ async fn command<S: EventStore + Clone + Sync + 'static>(
     State(shared): State<Arc<Shared<S>>>,
     path: Result<Path<(String, String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: axum::body::Body,
 ) -> Response {
     let correlation_id = correlation(&headers);
     let result = async {
@@ -562,10 +543,8 @@ async fn command<S: EventStore + Clone + Sync + 'static>(
             &id,
             shared.aggregates.values().map(|other| other.category()),
         )?;
-        let body = body.map_err(|rejection| match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => too_large(shared.settings.body_limit),
-            _ => Problem::bad_request(rejection.body_text()),
-        })?;
+        let settings = &shared.settings;
+        let body = read_body(body, settings.body_limit, settings.body_timeout).await?;
         let key = match headers.get("idempotency-key").map(HeaderValue::to_str) {
             None => None,
             Some(Ok(key)) => Some(key),
