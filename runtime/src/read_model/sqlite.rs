@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS eventsmith_dead_letters (
     data BLOB NOT NULL,
     error TEXT NOT NULL,
     attempts INTEGER NOT NULL,
-    status TEXT NOT NULL DEFAULT 'open'
+    status TEXT NOT NULL DEFAULT 'open',
+    resolved INTEGER
 );
 CREATE TABLE IF NOT EXISTS eventsmith_tables (name TEXT PRIMARY KEY, columns TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS eventsmith_lookups (
@@ -99,6 +100,7 @@ impl SqliteReadModel {
         )
         .map_err(failure)?;
         db.execute_batch(BOOKKEEPING).map_err(failure)?;
+        migrate(&db).map_err(failure)?;
         Ok(Self { db, _lock: None })
     }
 
@@ -179,7 +181,8 @@ impl Backend for SqliteReadModel {
         let skipped = self
             .db
             .execute(
-                "UPDATE eventsmith_dead_letters SET status = 'skipped' WHERE id = ?1 AND projection = ?2 AND status = 'open'",
+                "UPDATE eventsmith_dead_letters SET status = 'skipped', resolved = (SELECT COALESCE(MAX(resolved), 0) + 1 FROM eventsmith_dead_letters)
+                 WHERE id = ?1 AND projection = ?2 AND status = 'open'",
                 params![id, projection],
             )
             .map_err(failure)?;
@@ -188,14 +191,28 @@ impl Backend for SqliteReadModel {
     }
 }
 
-/// Resolved dead letters kept per projection (the latest ones), for whoever looks into what
+/// Brings a read model of an earlier release in step: its resolved dead letters had no
+/// resolution order (they go first when pruning).
+fn migrate(db: &Connection) -> rusqlite::Result<()> {
+    let has_resolved = db
+        .prepare(
+            "SELECT 1 FROM pragma_table_info('eventsmith_dead_letters') WHERE name = 'resolved'",
+        )?
+        .exists([])?;
+    if !has_resolved {
+        db.execute_batch("ALTER TABLE eventsmith_dead_letters ADD COLUMN resolved INTEGER")?;
+    }
+    Ok(())
+}
+
+/// Resolved dead letters kept per projection (the latest resolved), for whoever looks into what
 /// happened; older ones are deleted as new ones are resolved.
 const RESOLVED_KEPT: i64 = 1_000;
 
 fn prune_resolved(db: &Connection, projection: &str) -> rusqlite::Result<usize> {
     db.prepare_cached(
         "DELETE FROM eventsmith_dead_letters WHERE projection = ?1 AND status <> 'open' AND id NOT IN
-         (SELECT id FROM eventsmith_dead_letters WHERE projection = ?1 AND status <> 'open' ORDER BY id DESC LIMIT ?2)",
+         (SELECT id FROM eventsmith_dead_letters WHERE projection = ?1 AND status <> 'open' ORDER BY resolved DESC LIMIT ?2)",
     )?
     .execute(params![projection, RESOLVED_KEPT])
 }
@@ -629,7 +646,8 @@ impl BackendTransaction for SqliteTransaction<'_> {
     fn close_dead_letter(&self, id: i64) -> Result<(), BackendError> {
         self.db
             .execute(
-                "UPDATE eventsmith_dead_letters SET status = 'retried' WHERE id = ?1 AND projection = ?2",
+                "UPDATE eventsmith_dead_letters SET status = 'retried', resolved = (SELECT COALESCE(MAX(resolved), 0) + 1 FROM eventsmith_dead_letters)
+                 WHERE id = ?1 AND projection = ?2",
                 params![id, self.projection],
             )
             .and_then(|_| prune_resolved(&self.db, self.projection))
@@ -695,13 +713,17 @@ mod pruning {
         let db = Connection::open_in_memory().unwrap();
         db.execute_batch(BOOKKEEPING).unwrap();
         let insert = "INSERT INTO eventsmith_dead_letters
-            (projection, position, stream, event_type, version, data, error, attempts, status)
-            VALUES (?1, ?2, 's', 't', 1, x'7b7d', 'e', 1, ?3)";
-        for n in 0..RESOLVED_KEPT + 10 {
-            db.execute(insert, params!["p", n, "retried"]).unwrap();
+            (projection, position, stream, event_type, version, data, error, attempts, status, resolved)
+            VALUES (?1, ?2, 's', 't', 1, x'7b7d', 'e', 1, ?3, ?4)";
+        // Resolved in the order of their positions, whatever their ids: the newest ids first.
+        for n in (0..RESOLVED_KEPT + 10).rev() {
+            db.execute(insert, params!["p", n, "retried", n + 1])
+                .unwrap();
         }
-        db.execute(insert, params!["p", 0, "open"]).unwrap();
-        db.execute(insert, params!["other", 0, "skipped"]).unwrap();
+        db.execute(insert, params!["p", 0, "open", None::<i64>])
+            .unwrap();
+        db.execute(insert, params!["other", 0, "skipped", 1])
+            .unwrap();
         assert_eq!(prune_resolved(&db, "p").unwrap(), 10);
         let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!(

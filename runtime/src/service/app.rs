@@ -611,8 +611,13 @@ fn key_lifetime(text: &str) -> Result<std::time::Duration, String> {
     Ok(lifetime)
 }
 
-/// Files a service keeps for itself beyond its connections: databases, their WAL and readers.
+/// Files a service keeps for itself beyond its connections (databases, their WAL, readers):
+/// this many, or a quarter of the limit when that is less.
 const RESERVED_FILES: u64 = 256;
+
+/// What to ask for when the hard limit is "unlimited", which `setrlimit` refuses on some
+/// systems (macOS's `OPEN_MAX`).
+const UNLIMITED_ASK: u64 = 10_240;
 
 /// `wanted` connections, or fewer if the limit on open files (raised to its hard limit first: a
 /// connection is a file) would be reached before, which would fail accepts and database opens
@@ -622,9 +627,12 @@ fn usable_connections(wanted: usize) -> usize {
     {
         use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
         let mut limit = getrlimit(Resource::Nofile);
-        if limit.current < limit.maximum || (limit.current.is_some() && limit.maximum.is_none()) {
+        let ceiling = limit
+            .maximum
+            .unwrap_or(UNLIMITED_ASK.max(limit.current.unwrap_or(0)));
+        if limit.current.is_some_and(|current| current < ceiling) {
             let raised = Rlimit {
-                current: limit.maximum,
+                current: Some(ceiling),
                 maximum: limit.maximum,
             };
             if setrlimit(Resource::Nofile, raised).is_ok() {
@@ -632,8 +640,8 @@ fn usable_connections(wanted: usize) -> usize {
             }
         }
         if let Some(files) = limit.current {
-            let room =
-                usize::try_from(files.saturating_sub(RESERVED_FILES).max(1)).unwrap_or(usize::MAX);
+            let reserved = RESERVED_FILES.min(files / 4);
+            let room = usize::try_from(files - reserved).unwrap_or(usize::MAX);
             if wanted > room {
                 tracing::warn!(
                     wanted,

@@ -20,6 +20,10 @@ const CLIENT_BUFFER: usize = 1024;
 /// Events read from the store at a time while catching up (few: payloads may be large).
 const CATCH_UP_PAGE: usize = 16;
 
+/// The most payload bytes a client keeps read ahead of its socket while catching up (one event
+/// at least).
+const CATCH_UP_BYTES: usize = 256 * 1024;
+
 /// Clients reading the store at once while catching up: a reconnecting crowd must not take
 /// every blocking thread commands load aggregates with.
 const CATCH_UP_READERS: usize = 16;
@@ -203,11 +207,18 @@ impl<S: EventStore + Clone + Sync + 'static> Client<S> {
                         self.next += 1;
                         return Some(event.clone());
                     }
-                    // Too large to broadcast: read from the store.
-                    None => self.caught_up = false,
+                    // Too large to broadcast: this one event from the store, then live on.
+                    None => {
+                        let page = self.read(1).await?;
+                        self.keep(page);
+                    }
                 },
-                // Committed before this client subscribed: the store has them.
-                Ok(_) => self.caught_up = false,
+                // Committed before this client subscribed: the store has them. What the
+                // broadcast holds meanwhile is not needed: listen from its end.
+                Ok(_) => {
+                    self.live = Some(live.resubscribe());
+                    self.caught_up = false;
+                }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     metrics::counter!("eventsmith_live_overflows_total").increment(1);
                     self.done = true;
@@ -226,28 +237,46 @@ impl<S: EventStore + Clone + Sync + 'static> Client<S> {
     /// Reads the next page from the store into `pending`; subscribes to the broadcast when a
     /// read comes back empty, and is caught up when one comes back empty after that.
     async fn catch_up(&mut self) -> Option<()> {
-        let page = tokio::select! {
-            page = async {
-                let _reading = self.shared.live.readers.acquire().await;
-                self.shared.store.read_all(self.next, CATCH_UP_PAGE).await
-            } => page,
-            _ = self.stopping.wait_for(|stop| *stop) => return None,
-        };
-        let page = match page {
-            Ok(page) => page,
-            Err(error) => {
-                tracing::error!(%error, "a live feed cannot read the store: closing it");
-                return None;
-            }
-        };
+        let page = self.read(CATCH_UP_PAGE).await?;
         if page.is_empty() {
             match &self.live {
                 Some(_) => self.caught_up = true,
                 None => self.live = Some(broadcast(&self.shared).subscribe()),
             }
         }
-        self.pending
-            .extend(page.iter().map(|e| (e.position, render(e))));
+        self.keep(page);
         Some(())
+    }
+
+    /// Up to `count` events from `next` on; `None` when the service stops or the store fails.
+    async fn read(&mut self, count: usize) -> Option<Vec<Envelope>> {
+        let page = tokio::select! {
+            page = async {
+                let _reading = self.shared.live.readers.acquire().await;
+                self.shared.store.read_all(self.next, count).await
+            } => page,
+            _ = self.stopping.wait_for(|stop| *stop) => return None,
+        };
+        match page {
+            Ok(page) => Some(page),
+            Err(error) => {
+                tracing::error!(%error, "a live feed cannot read the store: closing it");
+                None
+            }
+        }
+    }
+
+    /// Keeps the events of `page` to send, up to [`CATCH_UP_BYTES`] (the rest is read again).
+    fn keep(&mut self, page: Vec<Envelope>) {
+        let mut bytes = 0;
+        for envelope in page {
+            let weight = super::weight(&envelope);
+            if !self.pending.is_empty() && bytes + weight > CATCH_UP_BYTES {
+                return;
+            }
+            bytes += weight;
+            self.pending
+                .push_back((envelope.position, render(&envelope)));
+        }
     }
 }

@@ -544,6 +544,14 @@ async fn command<S: EventStore + Clone + Sync + 'static>(
             shared.aggregates.values().map(|other| other.category()),
         )?;
         let settings = &shared.settings;
+        // Refused before it is uploaded when its length says so.
+        if headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .is_some_and(|length| length > settings.body_limit as u64)
+        {
+            return Err(too_large(settings.body_limit));
+        }
         let body = read_body(body, settings.body_limit, settings.body_timeout).await?;
         let key = match headers.get("idempotency-key").map(HeaderValue::to_str) {
             None => None,
