@@ -1,11 +1,13 @@
 //! One conformance suite for every `EventStore` backend: ordering, optimistic concurrency under
 //! racing writers, idempotency, subscriptions across the catch-up/live switch, large and unicode
 //! payloads, 10k-event streams, snapshots and the CloudEvents envelope. `conformance!` instantiates
-//! it per backend: in memory, and SQLite in a fresh temporary database per test.
+//! it per backend: in memory, SQLite in a fresh temporary database per test, and PostgreSQL in a
+//! fresh schema per test (of the database at `EVENTSMITH_TEST_POSTGRES`, by default
+//! `postgres://root@127.0.0.1:5432/test`; the tests fail, naming it, when it cannot be reached).
 
 use eventsmith::store::{
     Direction, EventStore, ExpectedVersion, IdempotencyKey, InMemoryStore, Metadata, NewEvent,
-    SqliteOptions, SqliteStore, StoreError, Subscription,
+    PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, StoreError, Subscription,
 };
 use std::sync::Arc;
 
@@ -641,6 +643,136 @@ macro_rules! conformance {
 
 conformance!(in_memory, (InMemoryStore::new("conformance"), ()));
 conformance!(sqlite, sqlite_store());
+conformance!(postgres, postgres_store().await);
+
+/// The PostgreSQL database the tests use.
+fn postgres_url() -> String {
+    std::env::var("EVENTSMITH_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
+}
+
+/// A schema of its own for one test, dropped with it.
+struct Schema {
+    url: String,
+    name: String,
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (url, name) = (self.url.clone(), self.name.clone());
+        // Its own thread and runtime: a test's runtime may be shutting down.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok((client, connection)) =
+                    tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client
+                        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A PostgreSQL store in a fresh schema, dropped with the guard.
+async fn postgres_store_with(options: PostgresOptions) -> (PostgresStore, Schema) {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let name = format!(
+        "conformance_{}_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            % 1_000_000,
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    let url = postgres_url();
+    let store = PostgresStore::connect(&url, "conformance", options.schema(&name))
+        .await
+        .unwrap_or_else(|e| {
+            panic!("these tests need PostgreSQL at {url} (set EVENTSMITH_TEST_POSTGRES): {e}")
+        });
+    (store, Schema { url, name })
+}
+
+async fn postgres_store() -> (PostgresStore, Schema) {
+    postgres_store_with(PostgresOptions::default()).await
+}
+
+#[tokio::test]
+async fn postgres_expired_keys_are_forgotten() {
+    let options = PostgresOptions::default().key_ttl(std::time::Duration::ZERO);
+    let (store, _schema) = postgres_store_with(options).await;
+    expired_keys_are_forgotten(store).await;
+}
+
+/// Two stores on one schema, as two service instances: each sees the other's events, in one
+/// dense order, and the live feed of one wakes on the other's commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_instances_share_one_order() {
+    let (first, schema) = postgres_store().await;
+    let second = PostgresStore::connect(
+        &schema.url,
+        "conformance",
+        PostgresOptions::default().schema(&schema.name),
+    )
+    .await
+    .unwrap();
+    // The second's feed wakes on the first's commits.
+    let mut head = second.head();
+    for n in 0..5 {
+        first
+            .append("first", ExpectedVersion::Any, vec![event(n)], None)
+            .await
+            .unwrap();
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while head.position() < 5 {
+            head.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("the second store's head followed the first's commits");
+    let writers = [first.clone(), second.clone()].map(|store| {
+        tokio::spawn(async move {
+            for n in 0..50 {
+                store
+                    .append(
+                        &format!("s-{n}"),
+                        ExpectedVersion::Any,
+                        vec![event(n)],
+                        None,
+                    )
+                    .await
+                    .unwrap();
+            }
+        })
+    });
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    for store in [&first, &second] {
+        let all = store.read_all(1, 1000).await.unwrap();
+        let positions: Vec<u64> = all.iter().map(|e| e.position).collect();
+        assert_eq!(positions, (1..=105).collect::<Vec<u64>>());
+        for stream in 0..50 {
+            let versions: Vec<u64> = all
+                .iter()
+                .filter(|e| e.stream == format!("s-{stream}"))
+                .map(|e| e.stream_version)
+                .collect();
+            assert_eq!(versions, [1, 2]);
+        }
+    }
+}
 
 #[tokio::test]
 async fn in_memory_expired_keys_are_forgotten() {

@@ -46,6 +46,44 @@ pub struct Metadata {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl Metadata {
+    /// As stored: a JSON object, `None` when there is nothing.
+    pub(crate) fn to_json(&self) -> Option<String> {
+        if self == &Metadata::default() {
+            return None;
+        }
+        let mut object = serde_json::Map::new();
+        if let Some(id) = &self.correlation_id {
+            object.insert("correlation_id".into(), id.clone().into());
+        }
+        if let Some(id) = &self.causation_id {
+            object.insert("causation_id".into(), id.clone().into());
+        }
+        if !self.extra.is_empty() {
+            let extra = self.extra.clone().into_iter().collect();
+            object.insert("extra".into(), Value::Object(extra));
+        }
+        Some(Value::Object(object).to_string())
+    }
+
+    /// Read back from [`Metadata::to_json`]'s text.
+    pub(crate) fn from_json(text: Option<String>) -> Self {
+        let Some(value) = text.and_then(|t| serde_json::from_str::<Value>(&t).ok()) else {
+            return Metadata::default();
+        };
+        let text = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        Metadata {
+            correlation_id: text("correlation_id"),
+            causation_id: text("causation_id"),
+            extra: value
+                .get("extra")
+                .and_then(|e| e.as_object())
+                .map(|e| e.clone().into_iter().collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// A stored event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {

@@ -47,7 +47,8 @@ impl HeadSender {
     pub fn publish(&self, position: u64) {
         let waiting = {
             let mut state = self.shared.lock();
-            state.position = position;
+            // Never back: two publishers (a writer and a listener) may tell of one commit late.
+            state.position = state.position.max(position);
             state.version += 1;
             std::mem::take(&mut state.waiting)
         };

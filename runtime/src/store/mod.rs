@@ -8,12 +8,16 @@ mod head;
 #[cfg(feature = "sqlite")]
 pub(crate) mod lock;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use envelope::{Envelope, Metadata, NewEvent};
 pub use head::{Changed, Closed, Head, HeadSender};
 pub use memory::InMemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore};
 

@@ -290,6 +290,15 @@ fn write_loop(
         let patience = (last_group > 1).then(|| std::time::Instant::now() + last_commit);
         let group = gather(&receiver, first, patience);
         let stopping = matches!(group.last(), Some(Request::Stop));
+        // The store is gone (its lock about to go with it): write nothing more. Whoever still
+        // waits for an answer is told.
+        if inner.strong_count() == 0 {
+            let gone = || StoreError::Backend("the store was dropped".into());
+            for request in group.into_iter().chain(receiver.try_iter()) {
+                reply(request, Err(gone()));
+            }
+            return;
+        }
         last_group = group.len();
         let committing = std::time::Instant::now();
         let outcome = commit_group(&mut connection, &group, key_ttl);
@@ -528,7 +537,7 @@ fn append(
     let mut first_position = 0;
     let mut last_position = 0;
     for (offset, event) in events.iter().enumerate() {
-        let metadata = metadata_json(&event.metadata);
+        let metadata = event.metadata.to_json();
         insert
             .execute(params![
                 uuid::Uuid::now_v7().as_bytes().as_slice(),
@@ -606,40 +615,6 @@ fn idempotent(
         .transpose()
 }
 
-fn metadata_json(metadata: &Metadata) -> Option<String> {
-    if metadata == &Metadata::default() {
-        return None;
-    }
-    let mut object = serde_json::Map::new();
-    if let Some(id) = &metadata.correlation_id {
-        object.insert("correlation_id".into(), id.clone().into());
-    }
-    if let Some(id) = &metadata.causation_id {
-        object.insert("causation_id".into(), id.clone().into());
-    }
-    if !metadata.extra.is_empty() {
-        let extra = metadata.extra.clone().into_iter().collect();
-        object.insert("extra".into(), serde_json::Value::Object(extra));
-    }
-    Some(serde_json::Value::Object(object).to_string())
-}
-
-fn metadata_of(text: Option<String>) -> Metadata {
-    let Some(value) = text.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()) else {
-        return Metadata::default();
-    };
-    let text = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-    Metadata {
-        correlation_id: text("correlation_id"),
-        causation_id: text("causation_id"),
-        extra: value
-            .get("extra")
-            .and_then(|e| e.as_object())
-            .map(|e| e.clone().into_iter().collect())
-            .unwrap_or_default(),
-    }
-}
-
 const COLUMNS: &str =
     "position, id, stream, stream_version, event_type, version, time, data, metadata";
 
@@ -658,7 +633,7 @@ fn envelope(row: &rusqlite::Row<'_>, source: &Arc<str>) -> rusqlite::Result<Enve
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
         data_schema: None,
         data: row.get(7)?,
-        metadata: metadata_of(row.get(8)?),
+        metadata: Metadata::from_json(row.get(8)?),
     })
 }
 

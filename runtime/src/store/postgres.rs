@@ -1,0 +1,821 @@
+//! The PostgreSQL backend, for services that outgrow one machine: several processes may append
+//! to one database at once.
+//!
+//! **A global order readers never skip.** Positions are assigned by the appending transaction
+//! itself, as the last position plus one, while it holds a transaction-scoped advisory lock
+//! (`pg_advisory_xact_lock`, one key per schema) that it keeps until it commits. PostgreSQL makes
+//! a transaction visible before it releases its locks, so the next appender, which can only take
+//! the lock after that, assigns higher positions and becomes visible later: a reader never sees a
+//! position before every lower one is visible, and a rolled-back transaction leaves no gap (its
+//! positions are assigned again). No timeout guesses at gaps, and no horizon to wait for.
+//!
+//! The lock makes appends one at a time across the database, so each process commits every
+//! append waiting for it in one transaction (group commit): one task owns a connection, takes the
+//! waiting requests, checks their expected versions and idempotency keys against the database
+//! with one query each, and inserts every new event with one `INSERT ... SELECT FROM UNNEST`.
+//! The operational cost of the lock: a transaction that holds it (an append whose client
+//! stalled mid-commit) holds every other appender; `eventsmith_append_seconds` shows it.
+//!
+//! **The live feed** wakes on `NOTIFY` (sent in the appending transaction, so only on commit) to
+//! every process listening, and polls the last position every second in case a notification was
+//! lost to a reconnect.
+//!
+//! Everything lives in one schema (by default `eventsmith`), created when missing.
+
+use super::{
+    Appended, Direction, Envelope, EventStore, ExpectedVersion, Head, HeadSender, IdempotencyKey,
+    Metadata, NewEvent, Snapshot, StoreError, check_append, record_append, replay_of, satisfies,
+    unix_now,
+};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::NoTls;
+
+/// Appends one transaction commits together at most.
+const MAX_GROUP: usize = 512;
+
+/// How often the last position is read in case a notification was missed.
+const POLL_HEAD: Duration = Duration::from_secs(1);
+
+/// How a [`PostgresStore`] connects.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    schema: String,
+    key_ttl: Duration,
+    queue: usize,
+    connections: usize,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self {
+            schema: "eventsmith".to_owned(),
+            key_ttl: super::DEFAULT_KEY_TTL,
+            queue: 4 * MAX_GROUP,
+            connections: 8,
+        }
+    }
+}
+
+impl PostgresOptions {
+    /// The schema that holds the store's tables (default `eventsmith`): lower-case letters,
+    /// digits and `_`, starting with a letter or `_`, at most 63 bytes.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// Forget idempotency keys `ttl` after their first use (default a day).
+    pub fn key_ttl(mut self, ttl: Duration) -> Self {
+        self.key_ttl = ttl;
+        self
+    }
+
+    /// At most `requests` appends waiting for the writer (default 2,048); more fail at once with
+    /// [`StoreError::Overloaded`].
+    pub fn queue(mut self, requests: usize) -> Self {
+        self.queue = requests.max(1);
+        self
+    }
+
+    /// Pooled connections for reads (default 8), besides the writer's and the listener's.
+    pub fn connections(mut self, connections: usize) -> Self {
+        self.connections = connections.max(1);
+        self
+    }
+}
+
+struct Append {
+    stream: String,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+    key: Option<IdempotencyKey>,
+    reply: oneshot::Sender<Result<Appended, StoreError>>,
+}
+
+/// The statements, with the schema's name in them.
+struct Sql {
+    schema: String,
+    lock_key: i64,
+    channel: String,
+    head: String,
+    versions: String,
+    keys: String,
+    insert_events: String,
+    insert_keys: String,
+    prune_keys: String,
+    read_stream_forwards: String,
+    read_stream_backwards: String,
+    read_all: String,
+    key: String,
+    save_snapshot: String,
+    load_snapshot: String,
+}
+
+const COLUMNS: &str =
+    "position, id, stream, stream_version, event_type, version, time, data, metadata";
+
+impl Sql {
+    fn new(schema: &str) -> Self {
+        let s = format!("\"{schema}\"");
+        // A stable 64-bit key per schema for the advisory lock (FNV-1a: no dependency, and the
+        // same in every process and release).
+        let lock_key = schema
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            }) as i64;
+        Self {
+            schema: schema.to_owned(),
+            lock_key,
+            channel: format!("eventsmith_{schema}"),
+            head: format!("SELECT COALESCE(MAX(position), 0) FROM {s}.events"),
+            versions: format!(
+                "SELECT stream, MAX(stream_version) FROM {s}.events WHERE stream = ANY($1) GROUP BY stream"
+            ),
+            keys: format!(
+                "SELECT key, first_version, last_version, first_position, last_position, fingerprint
+                 FROM {s}.idempotency WHERE key = ANY($1) AND created > $2"
+            ),
+            insert_events: format!(
+                "INSERT INTO {s}.events ({COLUMNS})
+                 SELECT * FROM UNNEST($1::int8[], $2::bytea[], $3::text[], $4::int8[], $5::text[], $6::int8[], $7::int8[], $8::bytea[], $9::text[])"
+            ),
+            insert_keys: format!(
+                "INSERT INTO {s}.idempotency (key, first_version, last_version, first_position, last_position, fingerprint, created)
+                 SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::text[], $7::int8[])
+                 ON CONFLICT (key) DO UPDATE SET first_version = EXCLUDED.first_version,
+                   last_version = EXCLUDED.last_version, first_position = EXCLUDED.first_position,
+                   last_position = EXCLUDED.last_position, fingerprint = EXCLUDED.fingerprint,
+                   created = EXCLUDED.created"
+            ),
+            prune_keys: format!(
+                "DELETE FROM {s}.idempotency WHERE key IN
+                 (SELECT key FROM {s}.idempotency WHERE created <= $1 LIMIT 10000)"
+            ),
+            read_stream_forwards: format!(
+                "SELECT {COLUMNS} FROM {s}.events WHERE stream = $1 AND stream_version >= $2 ORDER BY stream_version ASC LIMIT $3"
+            ),
+            read_stream_backwards: format!(
+                "SELECT {COLUMNS} FROM {s}.events WHERE stream = $1 AND stream_version <= $2 ORDER BY stream_version DESC LIMIT $3"
+            ),
+            read_all: format!(
+                "SELECT {COLUMNS} FROM {s}.events WHERE position >= $1 ORDER BY position LIMIT $2"
+            ),
+            key: format!(
+                "SELECT first_version, last_version, first_position, last_position, fingerprint
+                 FROM {s}.idempotency WHERE key = $1 AND created > $2"
+            ),
+            save_snapshot: format!(
+                "INSERT INTO {s}.snapshots (stream, version, state) VALUES ($1, $2, $3)
+                 ON CONFLICT (stream) DO UPDATE SET version = EXCLUDED.version, state = EXCLUDED.state"
+            ),
+            load_snapshot: format!("SELECT version, state FROM {s}.snapshots WHERE stream = $1"),
+        }
+    }
+
+    fn create(&self) -> String {
+        let s = format!("\"{}\"", self.schema);
+        format!(
+            "CREATE SCHEMA IF NOT EXISTS {s};
+             CREATE TABLE IF NOT EXISTS {s}.events (
+                 position BIGINT PRIMARY KEY,
+                 id BYTEA NOT NULL,
+                 stream TEXT NOT NULL,
+                 stream_version BIGINT NOT NULL,
+                 event_type TEXT NOT NULL,
+                 version BIGINT NOT NULL,
+                 time BIGINT NOT NULL,
+                 data BYTEA NOT NULL,
+                 metadata TEXT,
+                 UNIQUE (stream, stream_version)
+             );
+             CREATE TABLE IF NOT EXISTS {s}.snapshots (stream TEXT PRIMARY KEY, version BIGINT NOT NULL, state BYTEA NOT NULL);
+             CREATE TABLE IF NOT EXISTS {s}.idempotency (
+                 key TEXT PRIMARY KEY,
+                 first_version BIGINT NOT NULL,
+                 last_version BIGINT NOT NULL,
+                 first_position BIGINT NOT NULL,
+                 last_position BIGINT NOT NULL,
+                 fingerprint TEXT NOT NULL,
+                 created BIGINT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS idempotency_created ON {s}.idempotency (created);"
+        )
+    }
+}
+
+struct Inner {
+    source: Arc<str>,
+    pool: deadpool_postgres::Pool,
+    sql: Arc<Sql>,
+    writer: mpsc::Sender<Append>,
+    head: HeadSender,
+    key_ttl: i64,
+}
+
+/// An event store in a PostgreSQL database. Used from within a tokio runtime; clones share the
+/// pool, the writer and the live feed.
+#[derive(Clone)]
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+}
+
+fn backend(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(error.to_string())
+}
+
+/// Whether `schema` can name a schema without quoting surprises.
+fn valid_schema(schema: &str) -> bool {
+    let mut bytes = schema.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'_'))
+        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'))
+        && schema.len() <= 63
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user@host:port/database`), creating the
+    /// schema and its tables when missing; events name `source` as their CloudEvents source.
+    pub async fn connect(
+        url: &str,
+        source: impl Into<String>,
+        options: PostgresOptions,
+    ) -> Result<Self, StoreError> {
+        if !valid_schema(&options.schema) {
+            return Err(StoreError::Backend(format!(
+                "`{}` cannot name a schema: use lower-case letters, digits and `_`, starting with a letter, at most 63 bytes",
+                options.schema
+            )));
+        }
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Backend(format!("`{url}` is not a PostgreSQL URL: {e}")))?;
+        let unreachable = |e: &dyn std::fmt::Display| {
+            StoreError::Backend(format!("cannot connect to PostgreSQL at {url}: {e}"))
+        };
+        let manager = deadpool_postgres::Manager::from_config(
+            config.clone(),
+            NoTls,
+            deadpool_postgres::ManagerConfig {
+                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+            },
+        );
+        let pool = deadpool_postgres::Pool::builder(manager)
+            .max_size(options.connections)
+            .build()
+            .map_err(backend)?;
+        let sql = Arc::new(Sql::new(&options.schema));
+        let writer_client = connect(&config).await.map_err(|e| unreachable(&e))?;
+        // Two processes creating the schema at once would race: the first one does it.
+        writer_client
+            .batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({}); {} COMMIT;",
+                sql.lock_key,
+                sql.create()
+            ))
+            .await
+            .map_err(backend)?;
+        let head = writer_client
+            .query_one(sql.head.as_str(), &[])
+            .await
+            .map_err(backend)?
+            .get::<_, i64>(0) as u64;
+        let (sender, receiver) = mpsc::channel(options.queue);
+        let key_ttl = options.key_ttl.as_secs().min(i64::MAX as u64) as i64;
+        let inner = Arc::new(Inner {
+            source: source.into().into(),
+            pool,
+            sql: Arc::clone(&sql),
+            writer: sender,
+            head: HeadSender::new(head),
+            key_ttl,
+        });
+        tokio::spawn(write_loop(
+            writer_client,
+            config.clone(),
+            receiver,
+            Arc::downgrade(&inner),
+            Arc::clone(&sql),
+            key_ttl,
+        ));
+        tokio::spawn(listen(config, Arc::downgrade(&inner), sql));
+        Ok(Self { inner })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.inner.pool.get().await.map_err(backend)
+    }
+}
+
+async fn connect(
+    config: &tokio_postgres::Config,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// Commits appends in groups, until the store is dropped. A broken connection is opened again
+/// before the next group.
+async fn write_loop(
+    mut client: tokio_postgres::Client,
+    config: tokio_postgres::Config,
+    mut receiver: mpsc::Receiver<Append>,
+    inner: Weak<Inner>,
+    sql: Arc<Sql>,
+    key_ttl: i64,
+) {
+    let mut pruned: Option<std::time::Instant> = None;
+    while let Some(first) = receiver.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match receiver.try_recv() {
+                Ok(append) => group.push(append),
+                Err(_) => break,
+            }
+        }
+        if client.is_closed() {
+            match connect(&config).await {
+                Ok(fresh) => client = fresh,
+                Err(error) => {
+                    let error = StoreError::Backend(format!("cannot reach PostgreSQL: {error}"));
+                    for append in group {
+                        let _ = append.reply.send(Err(error.clone()));
+                    }
+                    continue;
+                }
+            }
+        }
+        let results = match commit_group(&mut client, &sql, &group, key_ttl).await {
+            Ok(results) => results,
+            Err(error) => vec![Err(backend(error)); group.len()],
+        };
+        let last = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|a| a.last_position))
+            .max();
+        if let Some(last) = last
+            && let Some(inner) = inner.upgrade()
+        {
+            inner.head.publish(last);
+        }
+        for (append, result) in group.into_iter().zip(results) {
+            let _ = append.reply.send(result);
+        }
+        if pruned.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+            let _ = client
+                .execute(
+                    sql.prune_keys.as_str(),
+                    &[&unix_now().saturating_sub(key_ttl)],
+                )
+                .await;
+            pruned = Some(std::time::Instant::now());
+        }
+    }
+}
+
+/// One transaction for the group, under the schema's append lock: one query for the streams'
+/// versions, one for the keys, then every new event in one insert.
+async fn commit_group(
+    client: &mut tokio_postgres::Client,
+    sql: &Sql,
+    group: &[Append],
+    key_ttl: i64,
+) -> Result<Vec<Result<Appended, StoreError>>, tokio_postgres::Error> {
+    let transaction = client.transaction().await?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&sql.lock_key])
+        .await?;
+    let head = transaction
+        .query_one(sql.head.as_str(), &[])
+        .await?
+        .get::<_, i64>(0);
+    let streams: Vec<&str> = group.iter().map(|a| a.stream.as_str()).collect();
+    let mut versions: HashMap<String, u64> = transaction
+        .query(sql.versions.as_str(), &[&streams])
+        .await?
+        .iter()
+        .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1) as u64))
+        .collect();
+    let keys: Vec<&str> = group
+        .iter()
+        .filter_map(|a| a.key.as_ref().map(IdempotencyKey::key))
+        .collect();
+    let mut used: HashMap<String, (Appended, String)> = HashMap::new();
+    if !keys.is_empty() {
+        for row in transaction
+            .query(
+                sql.keys.as_str(),
+                &[&keys, &unix_now().saturating_sub(key_ttl)],
+            )
+            .await?
+        {
+            used.insert(row.get(0), (appended_at(&row, 1), row.get(5)));
+        }
+    }
+    let mut rows = Rows::default();
+    let mut new_keys = Keys::default();
+    let mut next = head as u64 + 1;
+    let time = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
+    let mut results = Vec::with_capacity(group.len());
+    for append in group {
+        if let Some(key) = &append.key
+            && let Some((first, fingerprint)) = used.get(key.key())
+        {
+            results.push(replay_of(key, *first, fingerprint));
+            continue;
+        }
+        let actual = versions.get(&append.stream).copied().unwrap_or(0);
+        if !satisfies(append.expected, actual) {
+            results.push(Err(StoreError::Conflict {
+                stream: append.stream.clone(),
+                expected: append.expected,
+                actual,
+            }));
+            continue;
+        }
+        let count = append.events.len() as u64;
+        let appended = Appended {
+            first_version: actual + 1,
+            last_version: actual + count,
+            first_position: next,
+            last_position: next + count - 1,
+        };
+        for (offset, event) in append.events.iter().enumerate() {
+            rows.push(
+                next + offset as u64,
+                &append.stream,
+                actual + offset as u64 + 1,
+                event,
+                time,
+            );
+        }
+        next += count;
+        versions.insert(append.stream.clone(), appended.last_version);
+        if let Some(key) = &append.key {
+            used.insert(
+                key.key().to_owned(),
+                (appended, key.fingerprint().to_owned()),
+            );
+            new_keys.push(key, appended);
+        }
+        results.push(Ok(appended));
+    }
+    if !rows.positions.is_empty() {
+        transaction
+            .execute(
+                sql.insert_events.as_str(),
+                &[
+                    &rows.positions,
+                    &rows.ids,
+                    &rows.streams,
+                    &rows.versions,
+                    &rows.types,
+                    &rows.schema_versions,
+                    &rows.times,
+                    &rows.data,
+                    &rows.metadata,
+                ],
+            )
+            .await?;
+        if !new_keys.keys.is_empty() {
+            let created = vec![unix_now(); new_keys.keys.len()];
+            transaction
+                .execute(
+                    sql.insert_keys.as_str(),
+                    &[
+                        &new_keys.keys,
+                        &new_keys.first_versions,
+                        &new_keys.last_versions,
+                        &new_keys.first_positions,
+                        &new_keys.last_positions,
+                        &new_keys.fingerprints,
+                        &created,
+                    ],
+                )
+                .await?;
+        }
+        let last = (next - 1).to_string();
+        transaction
+            .execute("SELECT pg_notify($1, $2)", &[&sql.channel, &last])
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(results)
+}
+
+/// New events, column by column, for `UNNEST`.
+#[derive(Default)]
+struct Rows {
+    positions: Vec<i64>,
+    ids: Vec<Vec<u8>>,
+    streams: Vec<String>,
+    versions: Vec<i64>,
+    types: Vec<String>,
+    schema_versions: Vec<i64>,
+    times: Vec<i64>,
+    data: Vec<Vec<u8>>,
+    metadata: Vec<Option<String>>,
+}
+
+impl Rows {
+    fn push(&mut self, position: u64, stream: &str, version: u64, event: &NewEvent, time: i64) {
+        self.positions.push(position as i64);
+        self.ids.push(uuid::Uuid::now_v7().as_bytes().to_vec());
+        self.streams.push(stream.to_owned());
+        self.versions.push(version as i64);
+        self.types.push(event.event_type.clone());
+        self.schema_versions.push(i64::from(event.version));
+        self.times.push(time);
+        self.data.push(event.data.clone());
+        self.metadata.push(event.metadata.to_json());
+    }
+}
+
+/// New idempotency keys, column by column.
+#[derive(Default)]
+struct Keys {
+    keys: Vec<String>,
+    first_versions: Vec<i64>,
+    last_versions: Vec<i64>,
+    first_positions: Vec<i64>,
+    last_positions: Vec<i64>,
+    fingerprints: Vec<String>,
+}
+
+impl Keys {
+    fn push(&mut self, key: &IdempotencyKey, appended: Appended) {
+        self.keys.push(key.key().to_owned());
+        self.first_versions.push(appended.first_version as i64);
+        self.last_versions.push(appended.last_version as i64);
+        self.first_positions.push(appended.first_position as i64);
+        self.last_positions.push(appended.last_position as i64);
+        self.fingerprints.push(key.fingerprint().to_owned());
+    }
+}
+
+/// Follows commits of every process: `LISTEN` for their notifications, and a poll of the last
+/// position every second (a notification sent while this connection was down is lost).
+async fn listen(config: tokio_postgres::Config, inner: Weak<Inner>, sql: Arc<Sql>) {
+    loop {
+        if inner.strong_count() == 0 {
+            return;
+        }
+        let Ok((client, mut connection)) = config.connect(NoTls).await else {
+            tokio::time::sleep(POLL_HEAD).await;
+            continue;
+        };
+        let (told, mut notifications) = mpsc::unbounded_channel();
+        let driver = tokio::spawn(async move {
+            loop {
+                match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                    Some(Ok(tokio_postgres::AsyncMessage::Notification(notification))) => {
+                        if let Ok(position) = notification.payload().parse::<u64>() {
+                            let _ = told.send(position);
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => return,
+                }
+            }
+        });
+        if client
+            .batch_execute(&format!("LISTEN \"{}\"", sql.channel))
+            .await
+            .is_ok()
+        {
+            loop {
+                let position = tokio::select! {
+                    told = notifications.recv() => match told {
+                        Some(position) => Some(position),
+                        None => break,
+                    },
+                    () = tokio::time::sleep(POLL_HEAD) => match client.query_one(sql.head.as_str(), &[]).await {
+                        Ok(row) => Some(row.get::<_, i64>(0) as u64),
+                        Err(_) => break,
+                    },
+                };
+                let Some(inner) = inner.upgrade() else {
+                    driver.abort();
+                    return;
+                };
+                if let Some(position) = position {
+                    inner.head.publish(position);
+                }
+            }
+        }
+        driver.abort();
+        tokio::time::sleep(POLL_HEAD).await;
+    }
+}
+
+/// A key's first append, in four columns of `row` from `first`.
+fn appended_at(row: &tokio_postgres::Row, first: usize) -> Appended {
+    Appended {
+        first_version: row.get::<_, i64>(first) as u64,
+        last_version: row.get::<_, i64>(first + 1) as u64,
+        first_position: row.get::<_, i64>(first + 2) as u64,
+        last_position: row.get::<_, i64>(first + 3) as u64,
+    }
+}
+
+fn envelope(row: &tokio_postgres::Row, source: &Arc<str>) -> Envelope {
+    let id: Vec<u8> = row.get(1);
+    let time: i64 = row.get(6);
+    Envelope {
+        position: row.get::<_, i64>(0) as u64,
+        id: uuid::Uuid::from_slice(&id).unwrap_or_default(),
+        source: Arc::clone(source),
+        stream: row.get(2),
+        stream_version: row.get::<_, i64>(3) as u64,
+        event_type: row.get(4),
+        version: row.get::<_, i64>(5) as u32,
+        time: time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(time))
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+        data_schema: None,
+        data: row.get(7),
+        metadata: Metadata::from_json(row.get(8)),
+    }
+}
+
+impl EventStore for PostgresStore {
+    fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        idempotency_key: Option<&IdempotencyKey>,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
+        let started = std::time::Instant::now();
+        let (reply, answer) = oneshot::channel();
+        let sent = check_append(stream, &events, idempotency_key).and_then(|()| {
+            self.inner
+                .writer
+                .try_send(Append {
+                    stream: stream.to_owned(),
+                    expected,
+                    events,
+                    key: idempotency_key.cloned(),
+                    reply,
+                })
+                .map_err(|e| match e {
+                    mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
+                    mpsc::error::TrySendError::Closed(_) => {
+                        StoreError::Backend("the writer stopped".into())
+                    }
+                })
+        });
+        async move {
+            sent?;
+            let result = answer
+                .await
+                .map_err(|_| StoreError::Backend("the writer stopped".into()))
+                .and_then(|r| r);
+            record_append(&result, started);
+            result
+        }
+    }
+
+    fn read_stream(
+        &self,
+        stream: &str,
+        from: u64,
+        direction: Direction,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send {
+        let store = self.clone();
+        let stream = stream.to_owned();
+        async move {
+            let sql = match direction {
+                Direction::Forwards => &store.inner.sql.read_stream_forwards,
+                Direction::Backwards => &store.inner.sql.read_stream_backwards,
+            };
+            let from = from.min(i64::MAX as u64) as i64;
+            let limit = limit.min(i64::MAX as usize) as i64;
+            let client = store.client().await?;
+            let statement = client.prepare_cached(sql).await.map_err(backend)?;
+            let rows = client
+                .query(&statement, &[&stream, &from, &limit])
+                .await
+                .map_err(backend)?;
+            Ok(rows
+                .iter()
+                .map(|r| envelope(r, &store.inner.source))
+                .collect())
+        }
+    }
+
+    fn read_all(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send {
+        let store = self.clone();
+        // Started now, not when first polled: a caller reads the next page while it works.
+        let task = tokio::spawn(async move {
+            let from = from.min(i64::MAX as u64) as i64;
+            let limit = limit.min(i64::MAX as usize) as i64;
+            let client = store.client().await?;
+            let statement = client
+                .prepare_cached(&store.inner.sql.read_all)
+                .await
+                .map_err(backend)?;
+            let rows = client
+                .query(&statement, &[&from, &limit])
+                .await
+                .map_err(backend)?;
+            Ok(rows
+                .iter()
+                .map(|r| envelope(r, &store.inner.source))
+                .collect())
+        });
+        async move { task.await.map_err(backend)? }
+    }
+
+    fn idempotent_result(
+        &self,
+        key: &IdempotencyKey,
+    ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send {
+        let store = self.clone();
+        let key = key.clone();
+        async move {
+            let client = store.client().await?;
+            let oldest = unix_now().saturating_sub(store.inner.key_ttl);
+            let row = client
+                .query_opt(store.inner.sql.key.as_str(), &[&key.key(), &oldest])
+                .await
+                .map_err(backend)?;
+            row.map(|row| replay_of(&key, appended_at(&row, 0), row.get::<_, &str>(4)))
+                .transpose()
+        }
+    }
+
+    fn head(&self) -> Head {
+        self.inner.head.subscribe()
+    }
+
+    fn save_snapshot(
+        &self,
+        stream: &str,
+        version: u64,
+        state: Vec<u8>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let store = self.clone();
+        let stream = stream.to_owned();
+        async move {
+            let client = store.client().await?;
+            client
+                .execute(
+                    store.inner.sql.save_snapshot.as_str(),
+                    &[&stream, &(version as i64), &state],
+                )
+                .await
+                .map(|_| ())
+                .map_err(backend)
+        }
+    }
+
+    fn load_snapshot(
+        &self,
+        stream: &str,
+    ) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send {
+        let store = self.clone();
+        let stream = stream.to_owned();
+        async move {
+            let client = store.client().await?;
+            let row = client
+                .query_opt(store.inner.sql.load_snapshot.as_str(), &[&stream])
+                .await
+                .map_err(backend)?;
+            Ok(row.map(|row| Snapshot {
+                version: row.get::<_, i64>(0) as u64,
+                state: row.get(1),
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn schema_names_are_plain() {
+        for good in ["eventsmith", "shop", "_x1", "a_b_c"] {
+            assert!(super::valid_schema(good), "{good}");
+        }
+        for bad in ["", "Shop", "1x", "a-b", "a\"b", &"x".repeat(64)] {
+            assert!(!super::valid_schema(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn each_schema_has_its_own_stable_lock() {
+        let (a, b) = (super::Sql::new("shop"), super::Sql::new("shop2"));
+        assert_ne!(a.lock_key, b.lock_key);
+        assert_eq!(a.lock_key, super::Sql::new("shop").lock_key);
+    }
+}
