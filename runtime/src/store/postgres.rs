@@ -34,6 +34,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::NoTls;
 
+/// A statement parameter.
+type Param<'a> = dyn tokio_postgres::types::ToSql + Sync + 'a;
+
 /// Appends one transaction commits together at most.
 const MAX_GROUP: usize = 512;
 
@@ -133,8 +136,11 @@ impl Sql {
             lock_key,
             channel: format!("eventsmith_{schema}"),
             head: format!("SELECT COALESCE(MAX(position), 0) FROM {s}.events"),
+            // One index seek per stream (a GROUP BY would read every version of each).
             versions: format!(
-                "SELECT stream, MAX(stream_version) FROM {s}.events WHERE stream = ANY($1) GROUP BY stream"
+                "SELECT s.stream, (SELECT e.stream_version FROM {s}.events e WHERE e.stream = s.stream
+                                   ORDER BY e.stream_version DESC LIMIT 1)
+                 FROM (SELECT DISTINCT UNNEST($1::text[]) AS stream) s"
             ),
             keys: format!(
                 "SELECT key, first_version, last_version, first_position, last_position, fingerprint
@@ -320,40 +326,85 @@ async fn connect(
     Ok(client)
 }
 
+/// The writer's statements, prepared once per connection.
+struct Prepared {
+    lock: tokio_postgres::Statement,
+    head: tokio_postgres::Statement,
+    versions: tokio_postgres::Statement,
+    keys: tokio_postgres::Statement,
+    insert_events: tokio_postgres::Statement,
+    insert_keys: tokio_postgres::Statement,
+    notify: tokio_postgres::Statement,
+}
+
+impl Prepared {
+    async fn on(client: &tokio_postgres::Client, sql: &Sql) -> Result<Self, tokio_postgres::Error> {
+        let (lock, head, versions, keys, insert_events, insert_keys, notify) = tokio::try_join!(
+            client.prepare("SELECT pg_advisory_xact_lock($1)"),
+            client.prepare(&sql.head),
+            client.prepare(&sql.versions),
+            client.prepare(&sql.keys),
+            client.prepare(&sql.insert_events),
+            client.prepare(&sql.insert_keys),
+            client.prepare("SELECT pg_notify($1, $2)"),
+        )?;
+        Ok(Self {
+            lock,
+            head,
+            versions,
+            keys,
+            insert_events,
+            insert_keys,
+            notify,
+        })
+    }
+}
+
 /// Commits appends in groups, until the store is dropped. A broken connection is opened again
 /// before the next group.
 async fn write_loop(
-    mut client: tokio_postgres::Client,
+    client: tokio_postgres::Client,
     config: tokio_postgres::Config,
     mut receiver: mpsc::Receiver<Append>,
     inner: Weak<Inner>,
     sql: Arc<Sql>,
     key_ttl: i64,
 ) {
+    let mut connection: Option<(tokio_postgres::Client, Prepared)> =
+        match Prepared::on(&client, &sql).await {
+            Ok(prepared) => Some((client, prepared)),
+            Err(_) => None,
+        };
     let mut pruned: Option<std::time::Instant> = None;
+    let mut last_group = 0;
     while let Some(first) = receiver.recv().await {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match receiver.try_recv() {
-                Ok(append) => group.push(append),
-                Err(_) => break,
-            }
+        let group = gather(&mut receiver, first, last_group).await;
+        last_group = group.len();
+        if connection
+            .as_ref()
+            .is_none_or(|(client, _)| client.is_closed())
+        {
+            connection = match connect(&config).await {
+                Ok(client) => match Prepared::on(&client, &sql).await {
+                    Ok(prepared) => Some((client, prepared)),
+                    Err(_) => None,
+                },
+                Err(_) => None,
+            };
         }
-        if client.is_closed() {
-            match connect(&config).await {
-                Ok(fresh) => client = fresh,
-                Err(error) => {
-                    let error = StoreError::Backend(format!("cannot reach PostgreSQL: {error}"));
-                    for append in group {
-                        let _ = append.reply.send(Err(error.clone()));
-                    }
-                    continue;
-                }
+        let Some((client, prepared)) = &connection else {
+            let error = StoreError::Backend("cannot reach PostgreSQL".into());
+            for append in group {
+                let _ = append.reply.send(Err(error.clone()));
             }
-        }
-        let results = match commit_group(&mut client, &sql, &group, key_ttl).await {
+            continue;
+        };
+        let results = match commit_group(client, prepared, &sql, &group, key_ttl).await {
             Ok(results) => results,
-            Err(error) => vec![Err(backend(error)); group.len()],
+            Err(error) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                vec![Err(backend(error)); group.len()]
+            }
         };
         let last = results
             .iter()
@@ -379,45 +430,80 @@ async fn write_loop(
     }
 }
 
-/// One transaction for the group, under the schema's append lock: one query for the streams'
-/// versions, one for the keys, then every new event in one insert.
+/// `first` and what is queued behind it. After a group of `last` (writers just answered, about
+/// to send again), it lets the other tasks run while more keep coming, up to `last` and for at
+/// most a millisecond: one full group rather than a second, half-empty one.
+async fn gather(receiver: &mut mpsc::Receiver<Append>, first: Append, last: usize) -> Vec<Append> {
+    let mut group = vec![first];
+    let started = std::time::Instant::now();
+    let mut idle = 0;
+    while group.len() < MAX_GROUP {
+        match receiver.try_recv() {
+            Ok(append) => {
+                group.push(append);
+                idle = 0;
+            }
+            Err(_)
+                if group.len() < last
+                    && idle < 16
+                    && started.elapsed() < Duration::from_millis(1) =>
+            {
+                idle += 1;
+                tokio::task::yield_now().await;
+            }
+            Err(_) => break,
+        }
+    }
+    group
+}
+
+/// One transaction for the group, under the schema's append lock. The statements are sent
+/// without waiting for each other's answers (tokio-postgres pipelines them on the connection):
+/// the lock, the head, the streams' versions and the keys; then the events and keys in one
+/// `UNNEST` insert each and the notification; then the commit.
 async fn commit_group(
-    client: &mut tokio_postgres::Client,
+    client: &tokio_postgres::Client,
+    prepared: &Prepared,
     sql: &Sql,
     group: &[Append],
     key_ttl: i64,
 ) -> Result<Vec<Result<Appended, StoreError>>, tokio_postgres::Error> {
-    let transaction = client.transaction().await?;
-    transaction
-        .execute("SELECT pg_advisory_xact_lock($1)", &[&sql.lock_key])
-        .await?;
-    let head = transaction
-        .query_one(sql.head.as_str(), &[])
-        .await?
-        .get::<_, i64>(0);
     let streams: Vec<&str> = group.iter().map(|a| a.stream.as_str()).collect();
-    let mut versions: HashMap<String, u64> = transaction
-        .query(sql.versions.as_str(), &[&streams])
-        .await?
-        .iter()
-        .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1) as u64))
-        .collect();
     let keys: Vec<&str> = group
         .iter()
         .filter_map(|a| a.key.as_ref().map(IdempotencyKey::key))
         .collect();
-    let mut used: HashMap<String, (Appended, String)> = HashMap::new();
-    if !keys.is_empty() {
-        for row in transaction
-            .query(
-                sql.keys.as_str(),
-                &[&keys, &unix_now().saturating_sub(key_ttl)],
-            )
-            .await?
-        {
-            used.insert(row.get(0), (appended_at(&row, 1), row.get(5)));
-        }
-    }
+    let oldest = unix_now().saturating_sub(key_ttl);
+    let lock: [&Param<'_>; 1] = [&sql.lock_key];
+    let of_streams: [&Param<'_>; 1] = [&streams];
+    let of_keys: [&Param<'_>; 2] = [&keys, &oldest];
+    let (_, _, head, versions, keys) = tokio::try_join!(
+        client.batch_execute("BEGIN"),
+        client.execute(&prepared.lock, &lock),
+        client.query_one(&prepared.head, &[]),
+        client.query(&prepared.versions, &of_streams),
+        async {
+            if keys.is_empty() {
+                Ok(Vec::new())
+            } else {
+                client.query(&prepared.keys, &of_keys).await
+            }
+        },
+    )?;
+    let head = head.get::<_, i64>(0);
+    let mut versions: HashMap<String, u64> = versions
+        .iter()
+        .filter_map(|row| {
+            Some((
+                row.get::<_, String>(0),
+                row.get::<_, Option<i64>>(1)? as u64,
+            ))
+        })
+        .collect();
+    let mut used: HashMap<String, (Appended, String)> = keys
+        .iter()
+        .map(|row| (row.get(0), (appended_at(row, 1), row.get(5))))
+        .collect();
     let mut rows = Rows::default();
     let mut new_keys = Keys::default();
     let mut next = head as u64 + 1;
@@ -467,45 +553,41 @@ async fn commit_group(
         results.push(Ok(appended));
     }
     if !rows.positions.is_empty() {
-        transaction
-            .execute(
-                sql.insert_events.as_str(),
-                &[
-                    &rows.positions,
-                    &rows.ids,
-                    &rows.streams,
-                    &rows.versions,
-                    &rows.types,
-                    &rows.schema_versions,
-                    &rows.times,
-                    &rows.data,
-                    &rows.metadata,
-                ],
-            )
-            .await?;
-        if !new_keys.keys.is_empty() {
-            let created = vec![unix_now(); new_keys.keys.len()];
-            transaction
-                .execute(
-                    sql.insert_keys.as_str(),
-                    &[
-                        &new_keys.keys,
-                        &new_keys.first_versions,
-                        &new_keys.last_versions,
-                        &new_keys.first_positions,
-                        &new_keys.last_positions,
-                        &new_keys.fingerprints,
-                        &created,
-                    ],
-                )
-                .await?;
-        }
         let last = (next - 1).to_string();
-        transaction
-            .execute("SELECT pg_notify($1, $2)", &[&sql.channel, &last])
-            .await?;
+        let created = vec![unix_now(); new_keys.keys.len()];
+        let events: [&Param<'_>; 9] = [
+            &rows.positions,
+            &rows.ids,
+            &rows.streams,
+            &rows.versions,
+            &rows.types,
+            &rows.schema_versions,
+            &rows.times,
+            &rows.data,
+            &rows.metadata,
+        ];
+        let keys: [&Param<'_>; 7] = [
+            &new_keys.keys,
+            &new_keys.first_versions,
+            &new_keys.last_versions,
+            &new_keys.first_positions,
+            &new_keys.last_positions,
+            &new_keys.fingerprints,
+            &created,
+        ];
+        let notify: [&Param<'_>; 2] = [&sql.channel, &last];
+        tokio::try_join!(
+            client.execute(&prepared.insert_events, &events),
+            async {
+                if new_keys.keys.is_empty() {
+                    return Ok(0);
+                }
+                client.execute(&prepared.insert_keys, &keys).await
+            },
+            client.execute(&prepared.notify, &notify),
+        )?;
     }
-    transaction.commit().await?;
+    client.batch_execute("COMMIT").await?;
     Ok(results)
 }
 
