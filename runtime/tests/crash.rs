@@ -103,7 +103,7 @@ async fn append_forever<S: EventStore + Clone + 'static>(store: S) {
                         .expect("an append");
                     // Printed only after the store acknowledged it.
                     let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "{}", appended.last_position);
+                    let _ = writeln!(out, "{} {writer} {n}", appended.last_position);
                     let _ = out.flush();
                 }
             }));
@@ -164,7 +164,11 @@ fn crash(database: &Database) -> usize {
         let started = Instant::now();
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            acknowledged.push(line.trim().parse::<u64>().expect("a position"));
+            let fields: Vec<u64> = line
+                .split_whitespace()
+                .map(|f| f.parse().expect("a number"))
+                .collect();
+            acknowledged.push((fields[0], fields[1], fields[2]));
             if acknowledged.len() >= kill_after || started.elapsed() > Duration::from_secs(30) {
                 break;
             }
@@ -203,10 +207,18 @@ fn crash(database: &Database) -> usize {
                 "round {round}: a gap in positions"
             );
             let last = positions.last().copied().unwrap_or(0);
-            for position in &acknowledged {
+            // Each acknowledged append is stored where it was acknowledged, as it was sent.
+            for &(position, writer, n) in &acknowledged {
                 assert!(
-                    *position <= last,
+                    position <= last,
                     "round {round}: acknowledged position {position} was lost (last {last})"
+                );
+                let stored: serde_json::Value =
+                    serde_json::from_slice(&events[position as usize - 1].data).unwrap();
+                assert_eq!(
+                    stored,
+                    serde_json::json!({"writer": writer, "n": n}),
+                    "round {round}: position {position} holds another event"
                 );
             }
             for event in &events {

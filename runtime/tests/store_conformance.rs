@@ -290,7 +290,21 @@ async fn a_key_reused_for_another_request_is_refused<S: EventStore>(store: S) {
             Some(&key(&long, "")),
         )
         .await;
-    assert_eq!(refused, Err(StoreError::KeyTooLong));
+    assert_eq!(refused, Err(StoreError::InvalidKey));
+    // NUL bytes, which PostgreSQL's text refuses, are refused by every backend.
+    let refused = store
+        .append(
+            "pay-3",
+            ExpectedVersion::Any,
+            vec![event(3)],
+            Some(&key("k\0", "")),
+        )
+        .await;
+    assert_eq!(refused, Err(StoreError::InvalidKey));
+    let refused = store
+        .append("pay\0", ExpectedVersion::Any, vec![event(3)], None)
+        .await;
+    assert_eq!(refused, Err(StoreError::InvalidStream));
 }
 
 /// With keys remembered for no time at all, a retry is a new append.

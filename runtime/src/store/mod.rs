@@ -141,9 +141,9 @@ pub enum StoreError {
         /// The key.
         key: String,
     },
-    /// The idempotency key is longer than [`MAX_KEY_LEN`] bytes.
-    #[error("an idempotency key is at most {MAX_KEY_LEN} bytes")]
-    KeyTooLong,
+    /// The idempotency key is longer than [`MAX_KEY_LEN`] bytes, or holds a NUL byte.
+    #[error("an idempotency key is at most {MAX_KEY_LEN} bytes and holds no NUL byte")]
+    InvalidKey,
     /// Too many appends are waiting for the writer: try again shortly.
     #[error("the store has too many writes waiting; try again shortly")]
     Overloaded,
@@ -320,15 +320,25 @@ pub(crate) fn check_append(
     key: Option<&IdempotencyKey>,
 ) -> Result<(), StoreError> {
     if key.is_some_and(|key| key.key.len() > MAX_KEY_LEN) {
-        return Err(StoreError::KeyTooLong);
+        return Err(StoreError::InvalidKey);
     }
-    if stream.is_empty() {
+    // NUL bytes: PostgreSQL's text refuses them, so no backend takes them.
+    if stream.is_empty() || stream.contains('\0') {
         return Err(StoreError::InvalidStream);
+    }
+    if key.is_some_and(|key| key.key.contains('\0')) {
+        return Err(StoreError::InvalidKey);
     }
     if events.is_empty() {
         return Err(StoreError::EmptyAppend);
     }
     for event in events {
+        if event.event_type.contains('\0') {
+            return Err(StoreError::InvalidPayload {
+                event_type: event.event_type.replace('\0', "\\0"),
+                reason: "an event type holds no NUL byte".into(),
+            });
+        }
         if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&event.data) {
             return Err(StoreError::InvalidPayload {
                 event_type: event.event_type.clone(),

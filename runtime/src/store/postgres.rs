@@ -25,7 +25,6 @@
 use super::{
     Appended, Direction, Envelope, EventStore, ExpectedVersion, Head, HeadSender, IdempotencyKey,
     Metadata, NewEvent, Snapshot, StoreError, check_append, record_append, replay_of, satisfies,
-    unix_now,
 };
 use std::collections::HashMap;
 use std::future::Future;
@@ -39,6 +38,9 @@ type Param<'a> = dyn tokio_postgres::types::ToSql + Sync + 'a;
 
 /// Appends one transaction commits together at most.
 const MAX_GROUP: usize = 512;
+
+/// How long a group's transaction may take before its connection is given up.
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(70);
 
 /// How often the last position is read in case a notification was missed.
 const POLL_HEAD: Duration = Duration::from_secs(1);
@@ -134,8 +136,12 @@ impl Sql {
         Self {
             schema: schema.to_owned(),
             lock_key,
-            channel: format!("eventsmith_{schema}"),
-            head: format!("SELECT COALESCE(MAX(position), 0) FROM {s}.events"),
+            // Channel names are at most 63 bytes: named by the lock key, not the schema.
+            channel: format!("eventsmith_{lock_key:016x}"),
+            // With the database's clock (nanoseconds): every process dates events and keys alike.
+            head: format!(
+                "SELECT COALESCE(MAX(position), 0), (EXTRACT(EPOCH FROM clock_timestamp()) * 1e9)::int8 FROM {s}.events"
+            ),
             // One index seek per stream (a GROUP BY would read every version of each).
             versions: format!(
                 "SELECT s.stream, (SELECT e.stream_version FROM {s}.events e WHERE e.stream = s.stream
@@ -144,7 +150,7 @@ impl Sql {
             ),
             keys: format!(
                 "SELECT key, first_version, last_version, first_position, last_position, fingerprint
-                 FROM {s}.idempotency WHERE key = ANY($1) AND created > $2"
+                 FROM {s}.idempotency WHERE key = ANY($1) AND created > EXTRACT(EPOCH FROM now())::int8 - $2"
             ),
             insert_events: format!(
                 "INSERT INTO {s}.events ({COLUMNS})
@@ -158,9 +164,10 @@ impl Sql {
                    last_position = EXCLUDED.last_position, fingerprint = EXCLUDED.fingerprint,
                    created = EXCLUDED.created"
             ),
+            // `created` checked again outside: a key used again meanwhile stays.
             prune_keys: format!(
-                "DELETE FROM {s}.idempotency WHERE key IN
-                 (SELECT key FROM {s}.idempotency WHERE created <= $1 LIMIT 10000)"
+                "DELETE FROM {s}.idempotency WHERE created <= EXTRACT(EPOCH FROM now())::int8 - $1 AND key IN
+                 (SELECT key FROM {s}.idempotency WHERE created <= EXTRACT(EPOCH FROM now())::int8 - $1 LIMIT 10000)"
             ),
             read_stream_forwards: format!(
                 "SELECT {COLUMNS} FROM {s}.events WHERE stream = $1 AND stream_version >= $2 ORDER BY stream_version ASC LIMIT $3"
@@ -173,7 +180,7 @@ impl Sql {
             ),
             key: format!(
                 "SELECT first_version, last_version, first_position, last_position, fingerprint
-                 FROM {s}.idempotency WHERE key = $1 AND created > $2"
+                 FROM {s}.idempotency WHERE key = $1 AND created > EXTRACT(EPOCH FROM now())::int8 - $2"
             ),
             save_snapshot: format!(
                 "INSERT INTO {s}.snapshots (stream, version, state) VALUES ($1, $2, $3)
@@ -275,15 +282,26 @@ impl PostgresStore {
             .map_err(backend)?;
         let sql = Arc::new(Sql::new(&options.schema));
         let writer_client = connect(&config).await.map_err(|e| unreachable(&e))?;
-        // Two processes creating the schema at once would race: the first one does it.
-        writer_client
-            .batch_execute(&format!(
-                "BEGIN; SELECT pg_advisory_xact_lock({}); {} COMMIT;",
-                sql.lock_key,
-                sql.create()
-            ))
+        // Created only when missing (so a role without CREATE can use a schema made for it);
+        // two processes creating it at once would race: the first one does it.
+        let exists = writer_client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&format!("\"{}\".idempotency", sql.schema)],
+            )
             .await
-            .map_err(backend)?;
+            .map_err(backend)?
+            .get::<_, bool>(0);
+        if !exists {
+            writer_client
+                .batch_execute(&format!(
+                    "BEGIN; SELECT pg_advisory_xact_lock({}); {} COMMIT;",
+                    sql.lock_key,
+                    sql.create()
+                ))
+                .await
+                .map_err(backend)?;
+        }
         let head = writer_client
             .query_one(sql.head.as_str(), &[])
             .await
@@ -323,6 +341,15 @@ async fn connect(
     tokio::spawn(async move {
         let _ = connection.await;
     });
+    // An acknowledged append must be durable whatever the server's default; a session that
+    // stalls must not hold the append lock for long.
+    client
+        .batch_execute(
+            "SET synchronous_commit = on; SET default_transaction_isolation = 'read committed';
+             SET idle_in_transaction_session_timeout = '60s'; SET lock_timeout = '30s';
+             SET statement_timeout = '60s'",
+        )
+        .await?;
     Ok(client)
 }
 
@@ -399,11 +426,26 @@ async fn write_loop(
             }
             continue;
         };
-        let results = match commit_group(client, prepared, &sql, &group, key_ttl).await {
-            Ok(results) => results,
-            Err(error) => {
+        // A backstop beside the session's own timeouts: a connection that went silent
+        // (half-open) is dropped rather than waited for.
+        let committed = tokio::time::timeout(
+            COMMIT_TIMEOUT,
+            commit_group(client, prepared, &sql, &group, key_ttl),
+        )
+        .await;
+        let mut silent = false;
+        let results = match committed {
+            Ok(Ok(results)) => results,
+            Ok(Err(error)) => {
                 let _ = client.batch_execute("ROLLBACK").await;
                 vec![Err(backend(error)); group.len()]
+            }
+            Err(_) => {
+                silent = true;
+                let error = StoreError::Backend(format!(
+                    "PostgreSQL did not answer within {COMMIT_TIMEOUT:?}: these events may or may not be stored (retry with the same idempotency key)"
+                ));
+                vec![Err(error); group.len()]
             }
         };
         let last = results
@@ -418,13 +460,10 @@ async fn write_loop(
         for (append, result) in group.into_iter().zip(results) {
             let _ = append.reply.send(result);
         }
-        if pruned.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
-            let _ = client
-                .execute(
-                    sql.prune_keys.as_str(),
-                    &[&unix_now().saturating_sub(key_ttl)],
-                )
-                .await;
+        if silent {
+            connection = None;
+        } else if pruned.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+            let _ = client.execute(sql.prune_keys.as_str(), &[&key_ttl]).await;
             pruned = Some(std::time::Instant::now());
         }
     }
@@ -473,12 +512,13 @@ async fn commit_group(
         .iter()
         .filter_map(|a| a.key.as_ref().map(IdempotencyKey::key))
         .collect();
-    let oldest = unix_now().saturating_sub(key_ttl);
     let lock: [&Param<'_>; 1] = [&sql.lock_key];
     let of_streams: [&Param<'_>; 1] = [&streams];
-    let of_keys: [&Param<'_>; 2] = [&keys, &oldest];
+    let of_keys: [&Param<'_>; 2] = [&keys, &key_ttl];
+    // In this order: the statements are sent as they are first polled.
     let (_, _, head, versions, keys) = tokio::try_join!(
-        client.batch_execute("BEGIN"),
+        biased;
+        client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED"),
         client.execute(&prepared.lock, &lock),
         client.query_one(&prepared.head, &[]),
         client.query(&prepared.versions, &of_streams),
@@ -490,7 +530,7 @@ async fn commit_group(
             }
         },
     )?;
-    let head = head.get::<_, i64>(0);
+    let (head, now) = (head.get::<_, i64>(0), head.get::<_, i64>(1));
     let mut versions: HashMap<String, u64> = versions
         .iter()
         .filter_map(|row| {
@@ -507,7 +547,7 @@ async fn commit_group(
     let mut rows = Rows::default();
     let mut new_keys = Keys::default();
     let mut next = head as u64 + 1;
-    let time = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
+    let time = now;
     let mut results = Vec::with_capacity(group.len());
     for append in group {
         if let Some(key) = &append.key
@@ -554,7 +594,7 @@ async fn commit_group(
     }
     if !rows.positions.is_empty() {
         let last = (next - 1).to_string();
-        let created = vec![unix_now(); new_keys.keys.len()];
+        let created = vec![now / 1_000_000_000; new_keys.keys.len()];
         let events: [&Param<'_>; 9] = [
             &rows.positions,
             &rows.ids,
@@ -577,6 +617,7 @@ async fn commit_group(
         ];
         let notify: [&Param<'_>; 2] = [&sql.channel, &last];
         tokio::try_join!(
+            biased;
             client.execute(&prepared.insert_events, &events),
             async {
                 if new_keys.keys.is_empty() {
@@ -827,9 +868,11 @@ impl EventStore for PostgresStore {
         let key = key.clone();
         async move {
             let client = store.client().await?;
-            let oldest = unix_now().saturating_sub(store.inner.key_ttl);
             let row = client
-                .query_opt(store.inner.sql.key.as_str(), &[&key.key(), &oldest])
+                .query_opt(
+                    store.inner.sql.key.as_str(),
+                    &[&key.key(), &store.inner.key_ttl],
+                )
                 .await
                 .map_err(backend)?;
             row.map(|row| replay_of(&key, appended_at(&row, 0), row.get::<_, &str>(4)))
