@@ -313,6 +313,23 @@ pub(crate) fn record_append(result: &Result<Appended, StoreError>, started: std:
     }
 }
 
+/// An append handed to a writer (`sent`), once the writer answers on `answer`: recorded with
+/// the time since `started`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) async fn answered(
+    sent: Result<(), StoreError>,
+    answer: tokio::sync::oneshot::Receiver<Result<Appended, StoreError>>,
+    started: std::time::Instant,
+) -> Result<Appended, StoreError> {
+    sent?;
+    let result = answer
+        .await
+        .map_err(|_| StoreError::Backend("the writer stopped".into()))
+        .and_then(|r| r);
+    record_append(&result, started);
+    result
+}
+
 /// Checks a batch before any backend writes it.
 pub(crate) fn check_append(
     stream: &str,

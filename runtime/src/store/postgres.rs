@@ -24,7 +24,7 @@
 
 use super::{
     Appended, Direction, Envelope, EventStore, ExpectedVersion, Head, HeadSender, IdempotencyKey,
-    Metadata, NewEvent, Snapshot, StoreError, check_append, record_append, replay_of, satisfies,
+    Metadata, NewEvent, Snapshot, StoreError, check_append, replay_of, satisfies,
 };
 use std::collections::HashMap;
 use std::future::Future;
@@ -793,15 +793,7 @@ impl EventStore for PostgresStore {
                     }
                 })
         });
-        async move {
-            sent?;
-            let result = answer
-                .await
-                .map_err(|_| StoreError::Backend("the writer stopped".into()))
-                .and_then(|r| r);
-            record_append(&result, started);
-            result
-        }
+        super::answered(sent, answer, started)
     }
 
     fn read_stream(

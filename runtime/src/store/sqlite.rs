@@ -17,8 +17,7 @@
 
 use super::{
     Appended, Direction, Envelope, EventStore, ExpectedVersion, Head, HeadSender, IdempotencyKey,
-    Metadata, NewEvent, Snapshot, StoreError, check_append, record_append, replay_of, satisfies,
-    unix_now,
+    Metadata, NewEvent, Snapshot, StoreError, check_append, replay_of, satisfies, unix_now,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use std::future::Future;
@@ -668,15 +667,7 @@ impl EventStore for SqliteStore {
                 reply,
             })
         });
-        async move {
-            sent?;
-            let result = answer
-                .await
-                .map_err(|_| StoreError::Backend("the writer thread stopped".into()))
-                .and_then(|r| r);
-            record_append(&result, started);
-            result
-        }
+        super::answered(sent, answer, started)
     }
 
     fn read_stream(
