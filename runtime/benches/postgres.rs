@@ -78,7 +78,7 @@ impl Bench {
         client
             .batch_execute(&format!(
                 "CREATE SCHEMA \"{schema}\";
-                 CREATE TABLE \"{schema}\".events (
+                 CREATE TABLE \"{schema}\".eventsmith_events (
                      position BIGINT PRIMARY KEY, id BYTEA NOT NULL, stream TEXT NOT NULL,
                      stream_version BIGINT NOT NULL, event_type TEXT NOT NULL, version BIGINT NOT NULL,
                      time BIGINT NOT NULL, data BYTEA NOT NULL, metadata TEXT,
@@ -107,7 +107,7 @@ async fn raw_insert(
     per_transaction: usize,
 ) {
     let sql = format!(
-        "INSERT INTO \"{schema}\".events (position, id, stream, stream_version, event_type, version, time, data, metadata)
+        "INSERT INTO \"{schema}\".eventsmith_events (position, id, stream, stream_version, event_type, version, time, data, metadata)
          SELECT * FROM UNNEST($1::int8[], $2::bytea[], $3::text[], $4::int8[], $5::text[], $6::int8[], $7::int8[], $8::bytea[], $9::text[])"
     );
     let statement = client.prepare(&sql).await.unwrap();
@@ -247,7 +247,7 @@ async fn read_million(bench: &mut Bench) {
         let started = Instant::now();
         let sql = format!(
             "SELECT position, id, stream, stream_version, event_type, version, time, data, metadata
-             FROM \"{schema}\".events WHERE position >= $1 ORDER BY position LIMIT 10000"
+             FROM \"{schema}\".eventsmith_events WHERE position >= $1 ORDER BY position LIMIT 10000"
         );
         let statement = raw.prepare(&sql).await.unwrap();
         let fetch = |from: i64| {

@@ -11,6 +11,10 @@ use eventsmith::store::{
 };
 use std::sync::Arc;
 
+#[path = "support/postgres.rs"]
+mod pg;
+use pg::Schema;
+
 fn event(n: u64) -> NewEvent {
     NewEvent {
         event_type: "order.placed".into(),
@@ -659,62 +663,13 @@ conformance!(in_memory, (InMemoryStore::new("conformance"), ()));
 conformance!(sqlite, sqlite_store());
 conformance!(postgres, postgres_store().await);
 
-/// The PostgreSQL database the tests use.
-fn postgres_url() -> String {
-    std::env::var("EVENTSMITH_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
-}
-
-/// A schema of its own for one test, dropped with it.
-struct Schema {
-    url: String,
-    name: String,
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (url, name) = (self.url.clone(), self.name.clone());
-        // Its own thread and runtime: a test's runtime may be shutting down.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                if let Ok((client, connection)) =
-                    tokio_postgres::connect(&url, tokio_postgres::NoTls).await
-                {
-                    tokio::spawn(connection);
-                    let _ = client
-                        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 /// A PostgreSQL store in a fresh schema, dropped with the guard.
 async fn postgres_store_with(options: PostgresOptions) -> (PostgresStore, Schema) {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let name = format!(
-        "conformance_{}_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis()
-            % 1_000_000,
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-    );
-    let url = postgres_url();
-    let store = PostgresStore::connect(&url, "conformance", options.schema(&name))
+    let schema = Schema::fresh("conformance");
+    let store = PostgresStore::connect(&schema.url, "conformance", options.schema(&schema.name))
         .await
-        .unwrap_or_else(|e| {
-            panic!("these tests need PostgreSQL at {url} (set EVENTSMITH_TEST_POSTGRES): {e}")
-        });
-    (store, Schema { url, name })
+        .unwrap_or_else(|e| pg::unreachable(&schema.url, e));
+    (store, schema)
 }
 
 async fn postgres_store() -> (PostgresStore, Schema) {

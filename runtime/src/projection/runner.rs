@@ -81,6 +81,15 @@ pub struct Released {
     pub failed: Option<(i64, String)>,
 }
 
+/// Why [`ProjectionRunner::run_leased`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Asked to stop.
+    Stopped,
+    /// Another process waits for the projection's lease.
+    Yielded,
+}
+
 /// Runs projection `P` over store `S`, into the read model of backend `B`.
 pub struct ProjectionRunner<S, P, B> {
     store: S,
@@ -248,24 +257,88 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
         &mut self,
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<(), ProjectionError> {
+        self.run_leased(stop).await.map(|_| ())
+    }
+
+    /// Runs as [`run`](Self::run) does, and also ends, between batches, when another process
+    /// waits for the projection's lease ([`Backend::lease_wanted`], asked every second): then
+    /// it says [`Ended::Yielded`], and the caller gives up the lease ([`release_lease`](Self::release_lease)).
+    pub async fn run_leased(
+        &mut self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<Ended, ProjectionError> {
+        const ASK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
         let mut stop = std::pin::pin!(stop);
         let mut head = self.store.head();
+        let mut asked = std::time::Instant::now();
+        let wanted = |model: &ReadModel<P, B>| {
+            // A database that cannot say shows in the next batch.
+            model.backend.lease_wanted(P::NAME).unwrap_or(false)
+        };
         loop {
             head.mark_seen();
             // Batch by batch, so a long catch-up still stops when asked. Stopping inside a batch
             // is safe too: each transaction commits its changes with the checkpoint, or not at all.
             loop {
+                if asked.elapsed() >= ASK_EVERY {
+                    asked = std::time::Instant::now();
+                    if wanted(&self.model) {
+                        return Ok(Ended::Yielded);
+                    }
+                }
                 tokio::select! {
                     biased;
-                    _ = &mut stop => return Ok(()),
+                    _ = &mut stop => return Ok(Ended::Stopped),
                     taken = self.run_batch() => if taken? == 0 { break },
                 }
             }
-            tokio::select! {
-                _ = &mut stop => return Ok(()),
-                changed = head.changed() => if changed.is_err() { return Ok(()) },
+            loop {
+                tokio::select! {
+                    _ = &mut stop => return Ok(Ended::Stopped),
+                    changed = head.changed() => match changed {
+                        Ok(()) => break,
+                        Err(_) => return Ok(Ended::Stopped),
+                    },
+                    () = tokio::time::sleep(ASK_EVERY) => {
+                        asked = std::time::Instant::now();
+                        if wanted(&self.model) {
+                            return Ok(Ended::Yielded);
+                        }
+                    }
+                }
             }
         }
+    }
+
+    /// Takes the projection's lease ([`Backend::claim`]): whether it got it. A runner writes
+    /// only while it holds the lease, so one process at a time runs the projection. When it
+    /// gets it, what the runner remembers of the read model is read afresh: another process
+    /// may have resolved dead letters meanwhile.
+    pub fn claim(&mut self) -> Result<bool, ProjectionError> {
+        let claimed = self.model.backend.claim(P::NAME)?;
+        if claimed {
+            self.model.parked = None;
+        }
+        Ok(claimed)
+    }
+
+    /// Waits up to `patience` for the projection's lease, which a running service gives up
+    /// between batches: what `replay` and `dlq` do beside a running service on a shared
+    /// database. Whether it got it.
+    pub fn wait_for_lease(
+        &mut self,
+        patience: std::time::Duration,
+    ) -> Result<bool, ProjectionError> {
+        let claimed = self.model.backend.wait_for_lease(P::NAME, patience)?;
+        if claimed {
+            self.model.parked = None;
+        }
+        Ok(claimed)
+    }
+
+    /// Gives up the projection's lease.
+    pub fn release_lease(&mut self) -> Result<(), ProjectionError> {
+        Ok(self.model.backend.release(P::NAME)?)
     }
 
     /// Empties the read model and replays every event into it.
@@ -312,7 +385,7 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
                 return Err(ProjectionError::StillFailing(error.to_string()));
             }
         }
-        self.release(later).await
+        self.release_parked(later).await
     }
 
     /// Gives up on dead letter `id`, the earliest of its stream, then applies the events parked
@@ -322,7 +395,7 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
         if !self.model.backend.skip_dead_letter(P::NAME, id)? {
             return Err(ProjectionError::NoDeadLetter(id));
         }
-        self.release(later).await
+        self.release_parked(later).await
     }
 
     /// Open dead letter `id`, if it is the earliest of its stream, and the later ones of its
@@ -352,7 +425,10 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
     /// Applies the dead letters `later` (parked behind one just resolved) in order, up to the
     /// first that fails, which then heads its stream: a permanent failure counts as an attempt,
     /// a transient one leaves it as it was.
-    async fn release(&mut self, later: Vec<DeadLetter>) -> Result<Released, ProjectionError> {
+    async fn release_parked(
+        &mut self,
+        later: Vec<DeadLetter>,
+    ) -> Result<Released, ProjectionError> {
         self.model.parked = None;
         let mut released = Released::default();
         for letter in later {

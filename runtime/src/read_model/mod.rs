@@ -5,8 +5,11 @@
 //!
 //! A backend implements [`Backend`] and [`BackendTransaction`]: tables that follow their row
 //! schema ([`Setup`]), the checkpoint, dead letters and lookups. SQLite's is [`sqlite`] (feature
-//! `sqlite`); a `postgres` backend goes beside it as `read_model/postgres.rs`.
+//! `sqlite`), PostgreSQL's [`postgres`] (feature `postgres`).
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
+mod setup;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
@@ -345,6 +348,38 @@ pub trait Backend: Send {
 
     /// Gives up on open dead letter `id`; whether there was one.
     fn skip_dead_letter(&mut self, projection: &str, id: i64) -> Result<bool, BackendError>;
+
+    /// Takes `projection`'s lease if no one holds it: one runner at a time writes a projection,
+    /// across the processes sharing the database. The lease goes with this backend's connection
+    /// (its process died) or with [`release`](Self::release). A backend whose database one
+    /// process holds at a time (SQLite's, by its lock file) always gives it.
+    fn claim(&mut self, projection: &str) -> Result<bool, BackendError> {
+        let _ = projection;
+        Ok(true)
+    }
+
+    /// Gives up `projection`'s lease.
+    fn release(&mut self, projection: &str) -> Result<(), BackendError> {
+        let _ = projection;
+        Ok(())
+    }
+
+    /// Whether another process waits for `projection`'s lease (an operator's `replay`, say):
+    /// a runner holding it gives it up between batches.
+    fn lease_wanted(&self, projection: &str) -> Result<bool, BackendError> {
+        let _ = projection;
+        Ok(false)
+    }
+
+    /// Waits up to `patience` for `projection`'s lease; whether it got it.
+    fn wait_for_lease(
+        &mut self,
+        projection: &str,
+        patience: std::time::Duration,
+    ) -> Result<bool, BackendError> {
+        let _ = (projection, patience);
+        Ok(true)
+    }
 }
 
 /// What the runner does in a read model's transaction, besides what handlers do.

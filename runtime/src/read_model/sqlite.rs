@@ -6,9 +6,9 @@
 //! the schema only adds optional properties, it adds their columns; on any other change it drops
 //! the table and says so, and the runner replays every event into the new one.
 
+use super::setup::{self, Plan, RESOLVED_KEPT, quoted};
 use super::{
-    Backend, BackendError, BackendTransaction, Column, ColumnKind, RowError, Setup, TableSpec,
-    Transaction,
+    Backend, BackendError, BackendTransaction, ColumnKind, RowError, Setup, TableSpec, Transaction,
 };
 use crate::projection::DeadLetter;
 use crate::store::Envelope;
@@ -205,10 +205,6 @@ fn migrate(db: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Resolved dead letters kept per projection (the latest resolved), for whoever looks into what
-/// happened; older ones are deleted as new ones are resolved.
-const RESOLVED_KEPT: i64 = 1_000;
-
 fn prune_resolved(db: &Connection, projection: &str) -> rusqlite::Result<usize> {
     db.prepare_cached(
         "DELETE FROM eventsmith_dead_letters WHERE projection = ?1 AND status <> 'open' AND id NOT IN
@@ -228,38 +224,12 @@ fn checkpoint_of(db: &Connection, projection: &str) -> rusqlite::Result<u64> {
     Ok(position.map_or(0, |p| p as u64))
 }
 
-fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 fn sql_type(kind: ColumnKind) -> &'static str {
     match kind {
         ColumnKind::Text | ColumnKind::Json => "TEXT",
         ColumnKind::Integer | ColumnKind::Boolean => "INTEGER",
         ColumnKind::Real => "REAL",
     }
-}
-
-/// One column as recorded: name, kind, required, key.
-type Recorded = (String, String, bool, bool);
-
-/// The columns as recorded, JSON: `[[name, kind, required, key], …]`.
-fn spec(columns: &[Column], key: &str) -> Vec<Recorded> {
-    columns
-        .iter()
-        .map(|c| {
-            (
-                c.name.to_owned(),
-                c.kind.name().to_owned(),
-                c.required,
-                c.name == key,
-            )
-        })
-        .collect()
-}
-
-fn spec_text(columns: &[Column], key: &str) -> String {
-    serde_json::to_string(&spec(columns, key)).unwrap_or_default()
 }
 
 fn create(db: &Connection, table: &TableSpec) -> rusqlite::Result<()> {
@@ -288,7 +258,7 @@ fn create(db: &Connection, table: &TableSpec) -> rusqlite::Result<()> {
     db.execute(
         "INSERT INTO eventsmith_tables (name, columns) VALUES (?1, ?2)
          ON CONFLICT (name) DO UPDATE SET columns = ?2",
-        [table.name, &spec_text(table.columns, table.key)],
+        [table.name, &setup::recorded(table)],
     )?;
     Ok(())
 }
@@ -302,44 +272,34 @@ fn ensure(db: &Connection, table: &TableSpec) -> rusqlite::Result<Setup> {
         )
         .optional()?;
     let drop = format!("DROP TABLE IF EXISTS {}", quoted(table.name));
-    let Some(recorded) = recorded else {
-        db.execute_batch(&drop)?;
-        create(db, table)?;
-        return Ok(Setup::Created);
-    };
-    let wanted = spec_text(table.columns, table.key);
-    if recorded == wanted {
-        return Ok(Setup::Unchanged);
-    }
-    // A record this version cannot read counts as a change rows cannot follow.
-    let old: Vec<Recorded> = serde_json::from_str(&recorded).unwrap_or_default();
-    let new = spec(table.columns, table.key);
-    // Compatible: every old column is still there, unchanged (key included), and the new ones
-    // are optional.
-    let kept = !old.is_empty() && old.iter().all(|column| new.contains(column));
-    let added: Vec<&Column> = table
-        .columns
-        .iter()
-        .filter(|c| !old.iter().any(|o| o.0 == c.name))
-        .collect();
-    if kept && added.iter().all(|c| !c.required && c.name != table.key) {
-        for column in added {
-            db.execute_batch(&format!(
-                "ALTER TABLE {} ADD COLUMN {} {}",
-                quoted(table.name),
-                quoted(column.name),
-                sql_type(column.kind)
-            ))?;
+    Ok(match setup::plan(recorded.as_deref(), table) {
+        Plan::Unchanged => Setup::Unchanged,
+        Plan::Add(columns) => {
+            for column in columns {
+                db.execute_batch(&format!(
+                    "ALTER TABLE {} ADD COLUMN {} {}",
+                    quoted(table.name),
+                    quoted(column.name),
+                    sql_type(column.kind)
+                ))?;
+            }
+            db.execute(
+                "UPDATE eventsmith_tables SET columns = ?2 WHERE name = ?1",
+                [table.name, &setup::recorded(table)],
+            )?;
+            Setup::Migrated
         }
-        db.execute(
-            "UPDATE eventsmith_tables SET columns = ?2 WHERE name = ?1",
-            [table.name, &wanted],
-        )?;
-        return Ok(Setup::Migrated);
-    }
-    db.execute_batch(&drop)?;
-    create(db, table)?;
-    Ok(Setup::Recreated)
+        Plan::Create => {
+            db.execute_batch(&drop)?;
+            create(db, table)?;
+            Setup::Created
+        }
+        Plan::Recreate => {
+            db.execute_batch(&drop)?;
+            create(db, table)?;
+            Setup::Recreated
+        }
+    })
 }
 
 /// Rows and lookups of `projection` on a connection (inside a transaction).

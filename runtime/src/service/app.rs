@@ -11,23 +11,24 @@ use crate::projection::{
 };
 use crate::read_model::Tabled;
 use crate::repository::Repository;
-use crate::store::{SqliteOptions, SqliteStore, StoreError};
+use crate::store::{AnyStore, SqliteOptions, SqliteStore, StoreError};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// The store a generated service runs on.
-pub type Store = Arc<SqliteStore>;
+/// The store a generated service runs on: SQLite or PostgreSQL, by its database URL.
+pub type Store = Arc<AnyStore>;
 
 type AddAggregate = Box<dyn Fn(Service<Store>, Store, usize) -> Service<Store>>;
-type AddProjection = Box<dyn Fn(Service<Store>, &Path) -> Result<Service<Store>, ProjectionError>>;
+type AddProjection =
+    Box<dyn Fn(Service<Store>, &Layout) -> Result<Service<Store>, ProjectionError>>;
 /// Runs an operation on a projection: `replay` and `dlq` (the store is `None` for `dlq list`,
 /// which reads the read model alone).
 type Administer = Box<
     dyn Fn(
         Option<Store>,
-        &Path,
+        &Layout,
         &tokio::runtime::Runtime,
         Operation,
     ) -> Result<Done, ProjectionError>,
@@ -66,7 +67,9 @@ struct Cli {
 /// Where the events are.
 #[derive(clap::Args, Clone)]
 struct Database {
-    /// The event store: `sqlite://PATH` (projections go beside it, in PATH's directory).
+    /// The event store: `sqlite://PATH` (projections go beside it, in PATH's directory) or
+    /// `postgres://USER@HOST:PORT/DATABASE` (projections go in the same schema; several
+    /// instances may serve one database).
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -74,6 +77,10 @@ struct Database {
         value_name = "URL"
     )]
     database: String,
+    /// On PostgreSQL, the schema that holds everything of this service (default: the service's
+    /// name).
+    #[arg(long, env = "EVENTSMITH_SCHEMA", value_name = "NAME")]
+    schema: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -155,6 +162,10 @@ enum Command {
             value_name = "N"
         )]
         cache: usize,
+        /// Publish every event to NATS JetStream at this server (`nats://HOST:PORT`): subject
+        /// `<service>.<event type>`, stream `<SERVICE>` (created when missing).
+        #[arg(long, env = "EVENTSMITH_PUBLISH", value_name = "URL")]
+        publish: Option<String>,
         /// The CloudEvents `source` of the events this service appends (default `urn:eventsmith:<name>`).
         #[arg(long, env = "EVENTSMITH_SOURCE", value_name = "URI")]
         source: Option<String>,
@@ -259,30 +270,52 @@ impl App {
     {
         self.projections.push((
             P::NAME,
-            Box::new(|service, db| service.projection(P::default(), db)),
-            Box::new(|store, db, runtime, operation| {
-                let Some(store) = store else {
-                    // `dlq list`: read-only, nothing set up or written, beside a serving service.
-                    if !db.exists() {
-                        return Ok(Done::Letters(Vec::new()));
+            Box::new(|service, layout| match layout {
+                Layout::Sqlite { .. } => service.projection(P::default(), layout.projection(P::NAME)),
+                #[cfg(feature = "postgres")]
+                Layout::Postgres { url, schema } => {
+                    service.postgres_projection(P::default(), url, schema)
+                }
+            }),
+            Box::new(|store, layout, runtime, operation| match layout {
+                Layout::Sqlite { .. } => {
+                    let db = layout.projection(P::NAME);
+                    let Some(store) = store else {
+                        // `dlq list`: read-only, nothing set up or written, beside a serving service.
+                        if !db.exists() {
+                            return Ok(Done::Letters(Vec::new()));
+                        }
+                        let model = crate::read_model::sqlite::SqliteReadModel::open_read_only(db)?;
+                        return Ok(Done::Letters(crate::read_model::Backend::dead_letters(
+                            &model,
+                            P::NAME,
+                        )?));
+                    };
+                    operate(ProjectionRunner::open(store, P::default(), db)?, runtime, operation)
+                }
+                #[cfg(feature = "postgres")]
+                Layout::Postgres { url, schema } => {
+                    use crate::read_model::postgres::PostgresReadModel;
+                    let model = PostgresReadModel::open(url, schema)?;
+                    let Some(store) = store else {
+                        return Ok(Done::Letters(crate::read_model::Backend::dead_letters(
+                            &model,
+                            P::NAME,
+                        )?));
+                    };
+                    let mut runner = ProjectionRunner::new(store, P::default(), model)?;
+                    // A running instance gives the projection up between batches.
+                    if !runner.wait_for_lease(LEASE_PATIENCE)? {
+                        return Err(ProjectionError::ReadModel(
+                            crate::read_model::BackendError::transient(format!(
+                                "the instance running `{}` did not give it up within {} s; try again",
+                                P::NAME,
+                                LEASE_PATIENCE.as_secs()
+                            )),
+                        ));
                     }
-                    let model = crate::read_model::sqlite::SqliteReadModel::open_read_only(db)?;
-                    return Ok(Done::Letters(crate::read_model::Backend::dead_letters(
-                        &model,
-                        P::NAME,
-                    )?));
-                };
-                let mut runner = ProjectionRunner::open(store, P::default(), db)?;
-                Ok(match operation {
-                    Operation::Rebuild => Done::Rebuilt(runtime.block_on(runner.rebuild())?),
-                    Operation::List => Done::Letters(runner.dead_letters()?),
-                    Operation::Retry(id) => {
-                        Done::Resolved(runtime.block_on(runner.retry_dead_letter(id))?)
-                    }
-                    Operation::Skip(id) => {
-                        Done::Resolved(runtime.block_on(runner.skip_dead_letter(id))?)
-                    }
-                })
+                    operate(runner, runtime, operation)
+                }
             }),
         ));
         self
@@ -326,6 +359,7 @@ impl App {
                 max_connections,
                 max_live_clients,
                 cache,
+                publish,
                 source,
                 log_format,
             } => {
@@ -346,9 +380,8 @@ impl App {
                 };
                 settings.access().map_err(|e| e.to_string())?;
                 let source = source.unwrap_or_else(|| format!("urn:eventsmith:{}", self.name));
-                let layout = Layout::of(&database.database)?;
-                let options = SqliteOptions::default().key_ttl(idempotency_ttl);
-                let store = layout.open_with(source, "serve", options)?;
+                let layout = self.layout(&database)?;
+                let store = layout.open(source, "serve", Some(idempotency_ttl), &runtime)?;
                 let metrics = super::install_metrics()?;
                 let mut service = Service::new(Arc::clone(&store))
                     .settings(settings)
@@ -357,8 +390,11 @@ impl App {
                     service = add(service, Arc::clone(&store), cache);
                 }
                 for (name, add, _) in &self.projections {
-                    service = add(service, &layout.projection(name))
-                        .map_err(|e| format!("projection `{name}`: {e}"))?;
+                    service =
+                        add(service, &layout).map_err(|e| format!("projection `{name}`: {e}"))?;
+                }
+                if let Some(url) = publish {
+                    service = self.publish(service, &layout, url)?;
                 }
                 runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::bind(&listen)
@@ -370,7 +406,7 @@ impl App {
                     tracing::info!(
                         service = self.name,
                         %address,
-                        database = %layout.events.display(),
+                        database = %layout.describe(),
                         "listening"
                     );
                     service.serve(listener, shutdown_signal()).await?;
@@ -382,7 +418,7 @@ impl App {
                 projection,
                 database,
             } => {
-                let (layout, store) = self.existing(&database, "replay")?;
+                let (layout, store) = self.existing(&database, "replay", &runtime)?;
                 let done = self.administer(
                     &projection,
                     &layout,
@@ -436,7 +472,7 @@ impl App {
                 projection,
                 database,
             }) => {
-                let (layout, store) = self.existing(&database, "retry a dead letter")?;
+                let (layout, store) = self.existing(&database, "retry a dead letter", &runtime)?;
                 let done = self.administer(
                     &projection,
                     &layout,
@@ -453,7 +489,7 @@ impl App {
                 projection,
                 database,
             }) => {
-                let (layout, store) = self.existing(&database, "skip a dead letter")?;
+                let (layout, store) = self.existing(&database, "skip a dead letter", &runtime)?;
                 let done = self.administer(
                     &projection,
                     &layout,
@@ -468,24 +504,81 @@ impl App {
         }
     }
 
-    /// The layout of a database that must exist already (the admin commands never create one by
-    /// mistake).
+    /// Adds the relay to NATS at `url` to `service`.
+    #[cfg(feature = "nats")]
+    fn publish(
+        &self,
+        service: Service<Store>,
+        layout: &Layout,
+        url: String,
+    ) -> Result<Service<Store>, Failure> {
+        let publishing = super::relay::Publishing {
+            url,
+            service: self.name.to_owned(),
+        };
+        let failed = |e: crate::read_model::BackendError| format!("the relay's checkpoint: {e}");
+        Ok(match layout {
+            Layout::Sqlite { .. } => service.relay(
+                crate::read_model::sqlite::SqliteReadModel::open(
+                    layout.projection(super::relay::NAME),
+                )
+                .map_err(failed)?,
+                publishing,
+            ),
+            #[cfg(feature = "postgres")]
+            Layout::Postgres { url, schema } => service.relay(
+                crate::read_model::postgres::PostgresReadModel::open(url, schema)
+                    .map_err(failed)?,
+                publishing,
+            ),
+        })
+    }
+
+    #[cfg(not(feature = "nats"))]
+    fn publish(
+        &self,
+        _: Service<Store>,
+        _: &Layout,
+        url: String,
+    ) -> Result<Service<Store>, Failure> {
+        Err(Failure(format!(
+            "--publish {url}: this service was built without NATS support: enable the `nats` feature of its `eventsmith` dependency"
+        )))
+    }
+
+    fn layout(&self, database: &Database) -> Result<Layout, Failure> {
+        Layout::of(&database.database, database.schema.as_deref(), self.name)
+    }
+
+    /// The layout of a database that must exist already (the admin commands never create a
+    /// SQLite file by mistake).
     fn existing_layout(&self, database: &Database) -> Result<Layout, Failure> {
-        let layout = Layout::of(&database.database)?;
-        if !layout.events.exists() {
+        let layout = self.layout(database)?;
+        if let Layout::Sqlite { events } = &layout
+            && !events.exists()
+        {
             return Err(Failure(format!(
                 "there is no event store at {}; pass --database or set DATABASE_URL",
-                layout.events.display()
+                events.display()
             )));
         }
         Ok(layout)
     }
 
-    /// The layout and store of a database that must exist already (the admin commands never
-    /// create one by mistake).
-    fn existing(&self, database: &Database, doing: &str) -> Result<(Layout, Store), Failure> {
+    /// The layout and store of a database that must exist already.
+    fn existing(
+        &self,
+        database: &Database,
+        doing: &str,
+        runtime: &tokio::runtime::Runtime,
+    ) -> Result<(Layout, Store), Failure> {
         let layout = self.existing_layout(database)?;
-        let store = layout.open(format!("urn:eventsmith:{}", self.name), doing)?;
+        let store = layout.open(
+            format!("urn:eventsmith:{}", self.name),
+            doing,
+            None,
+            runtime,
+        )?;
         Ok((layout, store))
     }
 
@@ -521,9 +614,32 @@ impl App {
             .iter()
             .find(|(known, ..)| *known == name)
             .ok_or_else(|| Failure(format!("there is no projection `{name}`")))?;
-        administer(store, &layout.projection(name), runtime, operation)
+        administer(store, layout, runtime, operation)
             .map_err(|e| Failure(format!("projection `{name}`: {e}")))
     }
+}
+
+/// How long `replay` and `dlq` wait for a running instance to give up a projection.
+#[cfg(feature = "postgres")]
+const LEASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs `operation` with `runner`.
+fn operate<S, P, B>(
+    mut runner: ProjectionRunner<S, P, B>,
+    runtime: &tokio::runtime::Runtime,
+    operation: Operation,
+) -> Result<Done, ProjectionError>
+where
+    S: crate::store::EventStore,
+    P: Projection,
+    B: crate::read_model::Backend,
+{
+    Ok(match operation {
+        Operation::Rebuild => Done::Rebuilt(runtime.block_on(runner.rebuild())?),
+        Operation::List => Done::Letters(runner.dead_letters()?),
+        Operation::Retry(id) => Done::Resolved(runtime.block_on(runner.retry_dead_letter(id))?),
+        Operation::Skip(id) => Done::Resolved(runtime.block_on(runner.skip_dead_letter(id))?),
+    })
 }
 
 /// Prints what resolving a dead letter released from behind it.
@@ -540,17 +656,23 @@ fn released(done: Done) {
 }
 
 /// Where a database URL puts the events and each projection's read model.
-struct Layout {
-    events: PathBuf,
+enum Layout {
+    /// A SQLite file for the events, and one beside it per projection.
+    Sqlite { events: PathBuf },
+    /// One PostgreSQL schema for everything.
+    #[cfg(feature = "postgres")]
+    Postgres { url: String, schema: String },
 }
 
 impl Layout {
-    fn of(url: &str) -> Result<Layout, Failure> {
+    /// The layout of database `url`; on PostgreSQL, in `schema` (default: `service`'s name).
+    fn of(url: &str, schema: Option<&str>, service: &str) -> Result<Layout, Failure> {
         let path = match url.split_once(':') {
             Some(("sqlite", rest)) => rest.strip_prefix("//").unwrap_or(rest),
+            Some(("postgres" | "postgresql", _)) => return Self::postgres(url, schema, service),
             Some((scheme, _)) if scheme.len() > 1 && !scheme.contains(['/', '\\', '.']) => {
                 return Err(Failure(format!(
-                    "the database URL `{url}` is not SQLite; this service stores its events in SQLite: use sqlite://PATH"
+                    "the database URL `{url}` is neither SQLite nor PostgreSQL: use sqlite://PATH or postgres://USER@HOST:PORT/DATABASE"
                 )));
             }
             // A plain path (or a Windows drive letter).
@@ -561,42 +683,97 @@ impl Layout {
                 "the database URL `{url}` names no file; use sqlite://PATH, like sqlite://./data/events.db"
             )));
         }
-        Ok(Layout {
+        Ok(Layout::Sqlite {
             events: PathBuf::from(path),
         })
     }
 
-    /// `<dir>/<stem>.<projection>.db`, beside the events.
+    #[cfg(feature = "postgres")]
+    fn postgres(url: &str, schema: Option<&str>, service: &str) -> Result<Layout, Failure> {
+        let schema = match schema {
+            Some(schema) => schema.to_owned(),
+            // A service name is a crate name: `-` becomes `_`, as in Rust.
+            None => service.to_ascii_lowercase().replace('-', "_"),
+        };
+        Ok(Layout::Postgres {
+            url: url.to_owned(),
+            schema,
+        })
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    fn postgres(url: &str, _: Option<&str>, _: &str) -> Result<Layout, Failure> {
+        Err(Failure(format!(
+            "the database URL `{url}` is PostgreSQL, and this service was built without PostgreSQL support: enable the `postgres` feature of its `eventsmith` dependency, or use sqlite://PATH"
+        )))
+    }
+
+    /// Where the events are, for the log (a PostgreSQL URL without its password).
+    fn describe(&self) -> String {
+        match self {
+            Layout::Sqlite { events } => events.display().to_string(),
+            #[cfg(feature = "postgres")]
+            Layout::Postgres { url, schema } => {
+                let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+                let place = rest.rsplit_once('@').map_or(rest, |(_, place)| place);
+                format!("{scheme}://{place} (schema `{schema}`)")
+            }
+        }
+    }
+
+    /// The SQLite file of projection `name`: `<dir>/<stem>.<projection>.db`, beside the events.
     fn projection(&self, name: &str) -> PathBuf {
-        let stem = self
-            .events
+        let events = match self {
+            Layout::Sqlite { events } => events.as_path(),
+            #[cfg(feature = "postgres")]
+            Layout::Postgres { .. } => Path::new("events.db"),
+        };
+        let stem = events
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "events".to_owned());
-        self.events.with_file_name(format!("{stem}.{name}.db"))
+        events.with_file_name(format!("{stem}.{name}.db"))
     }
 
-    /// Opens the event store for writing: one process at a time (the store takes the
-    /// database's lock, `<events>.lock`). `doing` says what for, in errors.
-    fn open(&self, source: String, doing: &str) -> Result<Store, Failure> {
-        self.open_with(source, doing, SqliteOptions::default())
-    }
-
-    fn open_with(
+    /// Opens the event store for writing. A SQLite database is held by one process at a time
+    /// (the store takes its lock, `<events>.lock`); `doing` says what for, in errors.
+    fn open(
         &self,
         source: String,
         doing: &str,
-        options: SqliteOptions,
+        key_ttl: Option<std::time::Duration>,
+        runtime: &tokio::runtime::Runtime,
     ) -> Result<Store, Failure> {
-        if let Some(dir) = self.events.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let _ = runtime;
+        match self {
+            Layout::Sqlite { events } => {
+                if let Some(dir) = events.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                }
+                let mut options = SqliteOptions::default();
+                if let Some(ttl) = key_ttl {
+                    options = options.key_ttl(ttl);
+                }
+                let store =
+                    SqliteStore::open_with(events, source, options).map_err(|e| match e {
+                        StoreError::Locked(_) => format!("cannot {doing}: {e}"),
+                        e => format!("cannot open the event store {}: {e}", events.display()),
+                    })?;
+                Ok(Arc::new(AnyStore::Sqlite(store)))
+            }
+            #[cfg(feature = "postgres")]
+            Layout::Postgres { url, schema } => {
+                let mut options = crate::store::PostgresOptions::default().schema(schema.clone());
+                if let Some(ttl) = key_ttl {
+                    options = options.key_ttl(ttl);
+                }
+                let store = runtime
+                    .block_on(crate::store::PostgresStore::connect(url, source, options))
+                    .map_err(|e| format!("cannot open the event store {}: {e}", self.describe()))?;
+                Ok(Arc::new(AnyStore::Postgres(store)))
+            }
         }
-        let store = SqliteStore::open_with(&self.events, source, options).map_err(|e| match e {
-            StoreError::Locked(_) => format!("cannot {doing}: {e}"),
-            e => format!("cannot open the event store {}: {e}", self.events.display()),
-        })?;
-        Ok(Arc::new(store))
     }
 }
 
@@ -775,24 +952,33 @@ mod tests {
     }
     use std::path::Path;
 
+    fn events(url: &str) -> std::path::PathBuf {
+        match Layout::of(url, None, "shop").ok().unwrap() {
+            Layout::Sqlite { events } => events,
+            #[allow(unreachable_patterns)]
+            _ => panic!("{url} is not SQLite"),
+        }
+    }
+
     #[test]
     fn database_urls_name_sqlite_files() {
-        let layout = Layout::of("sqlite://./data/events.db").ok().unwrap();
-        assert_eq!(layout.events, Path::new("./data/events.db"));
         assert_eq!(
-            layout.projection("order_summary"),
+            events("sqlite://./data/events.db"),
+            Path::new("./data/events.db")
+        );
+        assert_eq!(
+            Layout::of("sqlite://./data/events.db", None, "shop")
+                .ok()
+                .unwrap()
+                .projection("order_summary"),
             Path::new("./data/events.order_summary.db")
         );
-        let absolute = Layout::of("sqlite:///var/lib/shop/events.db").ok().unwrap();
-        assert_eq!(absolute.events, Path::new("/var/lib/shop/events.db"));
         assert_eq!(
-            Layout::of("sqlite:events.db").ok().unwrap().events,
-            Path::new("events.db")
+            events("sqlite:///var/lib/shop/events.db"),
+            Path::new("/var/lib/shop/events.db")
         );
-        assert_eq!(
-            Layout::of("data/events.db").ok().unwrap().events,
-            Path::new("data/events.db")
-        );
+        assert_eq!(events("sqlite:events.db"), Path::new("events.db"));
+        assert_eq!(events("data/events.db"), Path::new("data/events.db"));
     }
 
     #[test]
@@ -814,28 +1000,56 @@ mod tests {
     }
 
     #[test]
-    fn one_process_at_a_time_holds_a_database() {
+    fn one_process_at_a_time_holds_a_sqlite_database() {
         let dir = tempfile::tempdir().unwrap();
-        let layout = Layout::of(&format!("sqlite://{}/events.db", dir.path().display()))
-            .ok()
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
             .unwrap();
-        let held = layout.open("test".into(), "serve").ok().unwrap();
-        let Err(refused) = layout.open("test".into(), "replay") else {
+        let layout = Layout::of(
+            &format!("sqlite://{}/events.db", dir.path().display()),
+            None,
+            "shop",
+        )
+        .ok()
+        .unwrap();
+        let open = |doing| layout.open("test".into(), doing, None, &runtime);
+        let held = open("serve").ok().unwrap();
+        let Err(refused) = open("replay") else {
             panic!("locked twice");
         };
         assert!(refused.0.contains("cannot replay"), "{}", refused.0);
         assert!(refused.0.contains("stop it first"), "{}", refused.0);
         drop(held);
-        assert!(layout.open("test".into(), "replay").is_ok());
+        assert!(open("replay").is_ok());
     }
 
     #[test]
     fn other_databases_are_refused_with_a_way_out() {
-        for url in ["postgres://localhost/shop", "sqlite://", "sqlite::memory:"] {
-            let Err(failure) = Layout::of(url) else {
+        for url in ["mysql://localhost/shop", "sqlite://", "sqlite::memory:"] {
+            let Err(failure) = Layout::of(url, None, "shop") else {
                 panic!("{url} was accepted");
             };
             assert!(failure.0.contains("sqlite://"), "{}", failure.0);
         }
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_urls_keep_everything_in_the_service_s_schema() {
+        let layout = Layout::of("postgres://root:secret@db:5432/shop", None, "my-shop")
+            .ok()
+            .unwrap();
+        let Layout::Postgres { schema, .. } = &layout else {
+            panic!("not PostgreSQL");
+        };
+        assert_eq!(schema, "my_shop");
+        assert_eq!(
+            layout.describe(),
+            "postgres://db:5432/shop (schema `my_shop`)"
+        );
+        let named = Layout::of("postgresql://db/shop", Some("orders"), "shop")
+            .ok()
+            .unwrap();
+        assert!(matches!(named, Layout::Postgres { schema, .. } if schema == "orders"));
     }
 }

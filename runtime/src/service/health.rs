@@ -12,6 +12,9 @@ pub(crate) enum RunnerState {
     Starting,
     /// Taking events into account, or waiting for new ones.
     Running,
+    /// Another instance sharing the database runs the projection; this one takes over when
+    /// that one goes.
+    Standby,
     /// Retrying an event that fails transiently (the database busy, say): not moving on.
     Retrying { error: String },
     /// Failed with `error`; it restarts from its checkpoint after a pause. `failures` counts
@@ -41,9 +44,12 @@ impl Health {
             .clone()
     }
 
-    /// Whether it is running or starting (not down, not stopped).
+    /// Whether it is running, starting or standing by (not down, not stopped).
     pub(crate) fn is_running(&self) -> bool {
-        matches!(self.get(), RunnerState::Running | RunnerState::Starting)
+        matches!(
+            self.get(),
+            RunnerState::Running | RunnerState::Starting | RunnerState::Standby
+        )
     }
 }
 

@@ -20,6 +20,8 @@ pub mod listen;
 mod live;
 mod problem;
 mod queries;
+#[cfg(feature = "nats")]
+pub mod relay;
 
 pub use access::AccessError;
 pub use app::App;
@@ -28,7 +30,7 @@ pub use problem::Problem;
 
 use crate::Aggregate;
 use crate::command::CommandSet;
-use crate::projection::{Projection, ProjectionError, ProjectionRunner};
+use crate::projection::{Ended, Projection, ProjectionError, ProjectionRunner};
 use crate::read_model::Tabled;
 use crate::repository::{Execute, Repository};
 use crate::store::{Direction, Envelope, EventStore, IdempotencyKey, Metadata};
@@ -134,6 +136,8 @@ struct Shared<S> {
     projections: BTreeMap<String, Arc<dyn queries::Query>>,
     /// Each projection's runner: running or down.
     health: BTreeMap<String, Arc<Health>>,
+    /// The relay to NATS, when the service publishes.
+    relay: Option<Arc<Health>>,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
@@ -156,6 +160,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                 aggregates: BTreeMap::new(),
                 projections: BTreeMap::new(),
                 health: BTreeMap::new(),
+                relay: None,
                 metrics: None,
             }),
             runners: Vec::new(),
@@ -194,7 +199,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
     /// Runs `projection` into the SQLite database at `db` while the service serves, and answers
     /// queries on its rows.
     pub fn projection<P>(
-        mut self,
+        self,
         projection: P,
         db: impl AsRef<std::path::Path>,
     ) -> Result<Self, ProjectionError>
@@ -203,27 +208,95 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         P::Row: 'static,
     {
         let path = db.as_ref().to_path_buf();
+        let runner = ProjectionRunner::open(self.shared.store.clone(), projection, &path)?;
+        Ok(self.run_projection(runner, queries::Source::Sqlite(path)))
+    }
+
+    /// Runs `projection` into schema `schema` of the PostgreSQL database at `url` while the
+    /// service serves (one instance at a time of those sharing the database runs it: the others
+    /// stand by), and answers queries on its rows.
+    #[cfg(feature = "postgres")]
+    pub fn postgres_projection<P>(
+        self,
+        projection: P,
+        url: &str,
+        schema: &str,
+    ) -> Result<Self, ProjectionError>
+    where
+        P: Projection + Tabled + 'static,
+        P::Row: 'static,
+    {
+        let backend = crate::read_model::postgres::PostgresReadModel::open(url, schema)?;
+        let runner = ProjectionRunner::new(self.shared.store.clone(), projection, backend)?;
+        let readers = queries::PostgresReaders::new(url, schema);
+        Ok(self.run_projection(runner, queries::Source::Postgres(Arc::new(readers))))
+    }
+
+    /// Publishes every event, in order, to NATS JetStream while the service serves (see
+    /// [`relay`]), its checkpoint and lease in `backend`.
+    #[cfg(feature = "nats")]
+    pub fn relay<B: crate::read_model::Backend + 'static>(
+        mut self,
+        backend: B,
+        publishing: relay::Publishing,
+    ) -> Self {
+        let health = Arc::new(Health::new());
+        self.shared_mut().relay = Some(Arc::clone(&health));
+        let relay = relay::Relay {
+            store: self.shared.store.clone(),
+            backend,
+            publishing,
+        };
+        self.runners.push(Box::new(move |stop| {
+            std::thread::Builder::new()
+                .name("relay".to_owned())
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => relay::supervise(relay, &runtime, stop, &health),
+                        Err(error) => health.set(RunnerState::Down {
+                            error: format!("no runtime for the relay: {error}"),
+                            failures: 0,
+                        }),
+                    }
+                    health.set(RunnerState::Stopped);
+                })
+        }));
+        self
+    }
+
+    fn run_projection<P, B>(
+        mut self,
+        runner: ProjectionRunner<S, P, B>,
+        source: queries::Source,
+    ) -> Self
+    where
+        P: Projection + Tabled + 'static,
+        P::Row: 'static,
+        B: crate::read_model::Backend + 'static,
+    {
         let health = Arc::new(Health::new());
         let told = Arc::clone(&health);
-        let runner = ProjectionRunner::open(self.shared.store.clone(), projection, &path)?
-            .on_transient(move |error| {
-                told.set(match error {
-                    Some(error) => {
-                        tracing::warn!(projection = P::NAME, %error, "an event fails transiently; retrying it");
-                        RunnerState::Retrying {
-                            error: error.to_owned(),
-                        }
+        let runner = runner.on_transient(move |error| {
+            told.set(match error {
+                Some(error) => {
+                    tracing::warn!(projection = P::NAME, %error, "an event fails transiently; retrying it");
+                    RunnerState::Retrying {
+                        error: error.to_owned(),
                     }
-                    None => {
-                        tracing::info!(projection = P::NAME, "the failing event went through");
-                        RunnerState::Running
-                    }
-                })
-            });
+                }
+                None => {
+                    tracing::info!(projection = P::NAME, "the failing event went through");
+                    RunnerState::Running
+                }
+            })
+        });
         self.shared_mut().projections.insert(
             P::NAME.to_owned(),
             Arc::new(queries::TableQuery::<P::Row> {
-                path,
+                source,
                 name: P::NAME,
                 row: std::marker::PhantomData,
             }),
@@ -231,8 +304,8 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         self.shared_mut()
             .health
             .insert(P::NAME.to_owned(), Arc::clone(&health));
-        // Each runner on a thread of its own: its SQLite work is synchronous, and HTTP requests
-        // keep the async workers.
+        // Each runner on a thread of its own: its read-model work is synchronous, and HTTP
+        // requests keep the async workers.
         self.runners.push(Box::new(move |stop| {
             std::thread::Builder::new()
                 .name(format!("projection-{}", P::NAME))
@@ -255,7 +328,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                     health.set(RunnerState::Stopped);
                 })
         }));
-        Ok(self)
+        self
     }
 
     /// The HTTP routes, or why the settings do not allow them. Without a token they answer only
@@ -346,6 +419,9 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
     }
 }
 
+/// How often a standing-by runner tries to take its projection's lease.
+const STANDBY_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Runs `runner` until the service stops: a failed run (a stall, the store or read model down,
 /// a panic) starts again from its checkpoint after a pause that doubles up to a minute, and
 /// `health` says meanwhile that it is down, with the error.
@@ -369,14 +445,47 @@ fn supervise<S, P, B>(
         // Running once a batch went through: a restart that fails at once stays down.
         let run = std::panic::AssertUnwindSafe(|| {
             runtime.block_on(async {
+                // Standing by while another instance on the same database runs the projection.
+                let mut waiting = stop.clone();
+                while !runner.claim()? {
+                    if !matches!(health.get(), RunnerState::Standby) {
+                        tracing::info!(
+                            projection = P::NAME,
+                            "another instance runs the projection; standing by"
+                        );
+                        health.set(RunnerState::Standby);
+                        metrics::gauge!("eventsmith_projection_up", "projection" => P::NAME)
+                            .set(0.0);
+                    }
+                    tokio::select! {
+                        _ = waiting.wait_for(|stop| *stop) => return Ok(Ended::Stopped),
+                        () = tokio::time::sleep(STANDBY_POLL) => {}
+                    }
+                }
                 runner.run_batch().await?;
                 health.set(RunnerState::Running);
                 metrics::gauge!("eventsmith_projection_up", "projection" => P::NAME).set(1.0);
-                runner.run(stopped).await
+                runner.run_leased(stopped).await
             })
         });
         let error = match std::panic::catch_unwind(run) {
-            Ok(Ok(())) => return,
+            Ok(Ok(Ended::Stopped)) => {
+                let _ = runner.release_lease();
+                return;
+            }
+            Ok(Ok(Ended::Yielded)) => {
+                // An operator's `replay` or `dlq` waits for the lease: it gets it now, and
+                // the runner claims it again once it is done.
+                tracing::info!(
+                    projection = P::NAME,
+                    "giving the projection to an operator's command"
+                );
+                if let Err(error) = runner.release_lease() {
+                    tracing::warn!(projection = P::NAME, %error, "cannot give up the lease");
+                }
+                health.set(RunnerState::Standby);
+                continue;
+            }
             Ok(Err(error)) => error.to_string(),
             Err(panic) => format!(
                 "the runner panicked: {}",
@@ -842,6 +951,12 @@ async fn ready<S: EventStore + Clone + Sync + 'static>(
     let head = shared.store.head().position();
     let mut reasons = Vec::new();
     let mut projections = Vec::new();
+    if let Some(RunnerState::Down { failures, .. }) = shared.relay.as_ref().map(|h| h.get()) {
+        reasons.push(format!(
+            "the relay to NATS is down ({failures} failure(s) in a row; the log says why), restarting"
+        ));
+        projections.push(json!({"relay": "nats", "state": "down", "failures": failures}));
+    }
     for (name, query) in &shared.projections {
         // The cause is in the log (this route needs no token): the answer names the state.
         match shared.health.get(name).map(|h| h.get()) {

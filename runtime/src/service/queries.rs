@@ -27,9 +27,66 @@ pub(crate) struct Answer<T> {
     pub position: u64,
 }
 
-/// A projection's rows of type `R` in the database at `path`.
+/// Where a projection's rows are read from.
+pub(crate) enum Source {
+    /// The SQLite database at this path, opened read-only for each read.
+    Sqlite(PathBuf),
+    /// A PostgreSQL schema, through a few connections kept open.
+    #[cfg(feature = "postgres")]
+    Postgres(std::sync::Arc<PostgresReaders>),
+}
+
+/// Read-model connections to a PostgreSQL schema, kept for the next read.
+#[cfg(feature = "postgres")]
+pub(crate) struct PostgresReaders {
+    url: String,
+    schema: String,
+    idle: std::sync::Mutex<Vec<crate::read_model::postgres::PostgresReadModel>>,
+}
+
+#[cfg(feature = "postgres")]
+impl PostgresReaders {
+    /// Connections kept idle at most; more are opened while reads pile up, and closed after.
+    const KEPT: usize = 8;
+
+    pub(crate) fn new(url: &str, schema: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            schema: schema.to_owned(),
+            idle: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn idle(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Vec<crate::read_model::postgres::PostgresReadModel>> {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `read` on a connection (blocking).
+    fn read<T>(
+        &self,
+        read: impl FnOnce(&crate::read_model::postgres::PostgresReadModel) -> T,
+    ) -> Result<T, crate::read_model::BackendError> {
+        let taken = self.idle().pop();
+        let model = match taken {
+            Some(model) => model,
+            None => crate::read_model::postgres::PostgresReadModel::open(&self.url, &self.schema)?,
+        };
+        let value = read(&model);
+        let mut idle = self.idle();
+        if idle.len() < Self::KEPT {
+            idle.push(model);
+        }
+        Ok(value)
+    }
+}
+
+/// A projection's rows of type `R`.
 pub(crate) struct TableQuery<R> {
-    pub path: PathBuf,
+    pub source: Source,
     pub name: &'static str,
     pub row: std::marker::PhantomData<fn() -> R>,
 }
@@ -40,16 +97,28 @@ impl<R: Row + 'static> TableQuery<R> {
         &self,
         read: impl FnOnce(&Table<'_, R>) -> Result<T, RowError> + Send + 'static,
     ) -> Reading<T> {
-        let path = self.path.clone();
+        let source = match &self.source {
+            Source::Sqlite(path) => Source::Sqlite(path.clone()),
+            #[cfg(feature = "postgres")]
+            Source::Postgres(readers) => Source::Postgres(std::sync::Arc::clone(readers)),
+        };
         let name = self.name;
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 let internal =
                     |e: crate::read_model::BackendError| Problem::internal(e.to_string());
-                let model = SqliteReadModel::open_read_only(&path).map_err(internal)?;
-                let (value, position) = model
-                    .read(name, |position, rows| (read(&Table::new(rows)), position))
-                    .map_err(internal)?;
+                let snapshot = |position, rows: &dyn crate::read_model::Transaction| {
+                    (read(&Table::new(rows)), position)
+                };
+                let (value, position) = match source {
+                    Source::Sqlite(path) => SqliteReadModel::open_read_only(&path)
+                        .and_then(|model| model.read(name, snapshot)),
+                    #[cfg(feature = "postgres")]
+                    Source::Postgres(readers) => readers
+                        .read(|model| model.read(name, snapshot))
+                        .and_then(|read| read),
+                }
+                .map_err(internal)?;
                 let value = value.map_err(|e| match e {
                     RowError::Shape { reason, .. } if reason.starts_with("there is no column") => {
                         Problem::bad_request(reason)

@@ -1,8 +1,11 @@
 //! The event store contract and its backends. The traits name no backend's types (nor an async
 //! runtime's), so every backend implements the same [`EventStore`], and one conformance suite runs
 //! against each (runtime/tests/store_conformance.rs): [`InMemoryStore`] always, [`SqliteStore`]
-//! with the `sqlite` feature; a `postgres` backend goes beside it as `store/postgres.rs`.
+//! with the `sqlite` feature, [`PostgresStore`] with the `postgres` feature; [`AnyStore`] is
+//! whichever of them a program chooses when it runs.
 
+#[cfg(feature = "sqlite")]
+mod any;
 mod envelope;
 mod head;
 #[cfg(feature = "sqlite")]
@@ -13,6 +16,8 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(feature = "sqlite")]
+pub use any::AnyStore;
 pub use envelope::{Envelope, Metadata, NewEvent};
 pub use head::{Changed, Closed, Head, HeadSender};
 pub use memory::InMemoryStore;

@@ -140,24 +140,24 @@ impl Sql {
             channel: format!("eventsmith_{lock_key:016x}"),
             // With the database's clock (nanoseconds): every process dates events and keys alike.
             head: format!(
-                "SELECT COALESCE(MAX(position), 0), (EXTRACT(EPOCH FROM clock_timestamp()) * 1e9)::int8 FROM {s}.events"
+                "SELECT COALESCE(MAX(position), 0), (EXTRACT(EPOCH FROM clock_timestamp()) * 1e9)::int8 FROM {s}.eventsmith_events"
             ),
             // One index seek per stream (a GROUP BY would read every version of each).
             versions: format!(
-                "SELECT s.stream, (SELECT e.stream_version FROM {s}.events e WHERE e.stream = s.stream
+                "SELECT s.stream, (SELECT e.stream_version FROM {s}.eventsmith_events e WHERE e.stream = s.stream
                                    ORDER BY e.stream_version DESC LIMIT 1)
                  FROM (SELECT DISTINCT UNNEST($1::text[]) AS stream) s"
             ),
             keys: format!(
                 "SELECT key, first_version, last_version, first_position, last_position, fingerprint
-                 FROM {s}.idempotency WHERE key = ANY($1) AND created > EXTRACT(EPOCH FROM now())::int8 - $2"
+                 FROM {s}.eventsmith_idempotency WHERE key = ANY($1) AND created > EXTRACT(EPOCH FROM now())::int8 - $2"
             ),
             insert_events: format!(
-                "INSERT INTO {s}.events ({COLUMNS})
+                "INSERT INTO {s}.eventsmith_events ({COLUMNS})
                  SELECT * FROM UNNEST($1::int8[], $2::bytea[], $3::text[], $4::int8[], $5::text[], $6::int8[], $7::int8[], $8::bytea[], $9::text[])"
             ),
             insert_keys: format!(
-                "INSERT INTO {s}.idempotency (key, first_version, last_version, first_position, last_position, fingerprint, created)
+                "INSERT INTO {s}.eventsmith_idempotency (key, first_version, last_version, first_position, last_position, fingerprint, created)
                  SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::text[], $7::int8[])
                  ON CONFLICT (key) DO UPDATE SET first_version = EXCLUDED.first_version,
                    last_version = EXCLUDED.last_version, first_position = EXCLUDED.first_position,
@@ -166,27 +166,27 @@ impl Sql {
             ),
             // `created` checked again outside: a key used again meanwhile stays.
             prune_keys: format!(
-                "DELETE FROM {s}.idempotency WHERE created <= EXTRACT(EPOCH FROM now())::int8 - $1 AND key IN
-                 (SELECT key FROM {s}.idempotency WHERE created <= EXTRACT(EPOCH FROM now())::int8 - $1 LIMIT 10000)"
+                "DELETE FROM {s}.eventsmith_idempotency WHERE created <= EXTRACT(EPOCH FROM now())::int8 - $1 AND key IN
+                 (SELECT key FROM {s}.eventsmith_idempotency WHERE created <= EXTRACT(EPOCH FROM now())::int8 - $1 LIMIT 10000)"
             ),
             read_stream_forwards: format!(
-                "SELECT {COLUMNS} FROM {s}.events WHERE stream = $1 AND stream_version >= $2 ORDER BY stream_version ASC LIMIT $3"
+                "SELECT {COLUMNS} FROM {s}.eventsmith_events WHERE stream = $1 AND stream_version >= $2 ORDER BY stream_version ASC LIMIT $3"
             ),
             read_stream_backwards: format!(
-                "SELECT {COLUMNS} FROM {s}.events WHERE stream = $1 AND stream_version <= $2 ORDER BY stream_version DESC LIMIT $3"
+                "SELECT {COLUMNS} FROM {s}.eventsmith_events WHERE stream = $1 AND stream_version <= $2 ORDER BY stream_version DESC LIMIT $3"
             ),
             read_all: format!(
-                "SELECT {COLUMNS} FROM {s}.events WHERE position >= $1 ORDER BY position LIMIT $2"
+                "SELECT {COLUMNS} FROM {s}.eventsmith_events WHERE position >= $1 ORDER BY position LIMIT $2"
             ),
             key: format!(
                 "SELECT first_version, last_version, first_position, last_position, fingerprint
-                 FROM {s}.idempotency WHERE key = $1 AND created > EXTRACT(EPOCH FROM now())::int8 - $2"
+                 FROM {s}.eventsmith_idempotency WHERE key = $1 AND created > EXTRACT(EPOCH FROM now())::int8 - $2"
             ),
             save_snapshot: format!(
-                "INSERT INTO {s}.snapshots (stream, version, state) VALUES ($1, $2, $3)
+                "INSERT INTO {s}.eventsmith_snapshots (stream, version, state) VALUES ($1, $2, $3)
                  ON CONFLICT (stream) DO UPDATE SET version = EXCLUDED.version, state = EXCLUDED.state"
             ),
-            load_snapshot: format!("SELECT version, state FROM {s}.snapshots WHERE stream = $1"),
+            load_snapshot: format!("SELECT version, state FROM {s}.eventsmith_snapshots WHERE stream = $1"),
         }
     }
 
@@ -194,7 +194,7 @@ impl Sql {
         let s = format!("\"{}\"", self.schema);
         format!(
             "CREATE SCHEMA IF NOT EXISTS {s};
-             CREATE TABLE IF NOT EXISTS {s}.events (
+             CREATE TABLE IF NOT EXISTS {s}.eventsmith_events (
                  position BIGINT PRIMARY KEY,
                  id BYTEA NOT NULL,
                  stream TEXT NOT NULL,
@@ -206,8 +206,8 @@ impl Sql {
                  metadata TEXT,
                  UNIQUE (stream, stream_version)
              );
-             CREATE TABLE IF NOT EXISTS {s}.snapshots (stream TEXT PRIMARY KEY, version BIGINT NOT NULL, state BYTEA NOT NULL);
-             CREATE TABLE IF NOT EXISTS {s}.idempotency (
+             CREATE TABLE IF NOT EXISTS {s}.eventsmith_snapshots (stream TEXT PRIMARY KEY, version BIGINT NOT NULL, state BYTEA NOT NULL);
+             CREATE TABLE IF NOT EXISTS {s}.eventsmith_idempotency (
                  key TEXT PRIMARY KEY,
                  first_version BIGINT NOT NULL,
                  last_version BIGINT NOT NULL,
@@ -216,7 +216,7 @@ impl Sql {
                  fingerprint TEXT NOT NULL,
                  created BIGINT NOT NULL
              );
-             CREATE INDEX IF NOT EXISTS idempotency_created ON {s}.idempotency (created);"
+             CREATE INDEX IF NOT EXISTS eventsmith_idempotency_created ON {s}.eventsmith_idempotency (created);"
         )
     }
 }
@@ -287,7 +287,7 @@ impl PostgresStore {
         let exists = writer_client
             .query_one(
                 "SELECT to_regclass($1) IS NOT NULL",
-                &[&format!("\"{}\".idempotency", sql.schema)],
+                &[&format!("\"{}\".eventsmith_idempotency", sql.schema)],
             )
             .await
             .map_err(backend)?

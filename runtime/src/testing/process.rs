@@ -70,9 +70,13 @@ impl ServiceProcess {
         process
     }
 
-    /// The database URL it runs on (`sqlite://<temporary dir>/events.db`).
+    /// The database URL it runs on: `DATABASE_URL` if started with one (a PostgreSQL
+    /// database several instances share, say), else `sqlite://<temporary dir>/events.db`.
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.dir.join("events.db").display())
+        match self.env.iter().find(|(key, _)| key == "DATABASE_URL") {
+            Some((_, url)) => url.clone(),
+            None => format!("sqlite://{}", self.dir.join("events.db").display()),
+        }
     }
 
     /// The directory holding its database and log.
@@ -240,11 +244,13 @@ impl ServiceProcess {
         self.launch();
     }
 
-    /// Runs another subcommand (`replay`, `dlq`) of the binary on the same database.
+    /// Runs another subcommand (`replay`, `dlq`) of the binary on the same database (with
+    /// the environment it was started with).
     pub fn run(&self, args: &[&str]) -> Output {
         Command::new(&self.binary)
             .args(args)
             .env("DATABASE_URL", self.database_url())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.binary.display()))
     }
