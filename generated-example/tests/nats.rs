@@ -2,7 +2,8 @@
 //! publish to a NATS server of the test's own (`nats-server` from `PATH`, or
 //! `EVENTSMITH_TEST_NATS_SERVER`), and every event the store holds arrives on `shop.>` exactly
 //! once per event id, in each stream's order, across a SIGKILL of the publishing instance and a
-//! restart of NATS (while it is down, `/readyz` says the relay is down and commands go on).
+//! restart of NATS (while it is down, `/readyz` says the relay is down and commands go on); and a
+//! second service keeping a read model of the first one's events from the stream.
 
 mod postgres_schema;
 mod scenario;
@@ -150,7 +151,7 @@ fn every_event_arrives_once_in_stream_order_across_a_sigkill_and_a_nats_restart(
     let schema = Schema::new("nats");
     let url = nats.url();
     let publish = [("EVENTSMITH_PUBLISH", url.as_str())];
-    let mut first = schema.start_with(&publish);
+    let first = schema.start_with(&publish);
     let second = schema.start_with(&publish);
 
     let customer = "0190f5d2-7c1a-7e3b-9a4f-300000000001";
@@ -168,8 +169,28 @@ fn every_event_arrives_once_in_stream_order_across_a_sigkill_and_a_nats_restart(
             customer,
         );
     }
-    // The first instance relays (it started first); it dies mid-flow.
-    first.kill();
+    // The instance that relays dies while the other takes commands.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let relays = |service: &ServiceProcess| service.logs().contains("relaying events to NATS");
+    while !relays(&first) && !relays(&second) {
+        assert!(Instant::now() < deadline, "no instance relays");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (mut relaying, second) = if relays(&first) {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert!(!relays(&second), "one relay per database");
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for n in 20..40 {
+                order(&second, n, customer);
+            }
+        });
+        std::thread::sleep(Duration::from_millis(30));
+        relaying.kill();
+    });
     for n in 6..10 {
         order(&second, n, customer);
     }
@@ -178,20 +199,25 @@ fn every_event_arrives_once_in_stream_order_across_a_sigkill_and_a_nats_restart(
     for n in 10..12 {
         order(&second, n, customer);
     }
+    // Degraded, not unready: a load balancer keeps sending commands.
     second.wait_for("/readyz", |answer| {
-        answer.status == 503 && answer.body.to_string().contains("relay")
+        answer.status == 200 && answer.body["relay"]["state"] == "down"
     });
     nats.launch();
     for n in 12..14 {
         order(&second, n, customer);
     }
-    second.wait_for("/readyz", |answer| answer.status == 200);
+    second.wait_for("/readyz", |answer| {
+        answer.status == 200 && answer.body == "ready"
+    });
+    assert!(relays(&second), "the survivor took over the relay");
 
     let events: Vec<Value> = second.get("/events?limit=1000").body["events"]
         .as_array()
         .cloned()
         .expect("events");
-    assert_eq!(events.len(), 1 + 14 + 7);
+    // 1 registration, 34 orders placed, 17 paid.
+    assert_eq!(events.len(), 1 + 34 + 17);
     let messages = published(&url, events.len());
     assert_eq!(
         messages.len(),
@@ -233,4 +259,73 @@ fn every_event_arrives_once_in_stream_order_across_a_sigkill_and_a_nats_restart(
         .map(|e| e["id"].as_str().expect("an id").to_owned())
         .collect();
     assert_eq!(ids, stored, "exactly the stored events");
+}
+
+#[test]
+fn a_second_service_keeps_a_read_model_of_the_first_one_s_events_from_nats() {
+    let nats = NatsServer::start();
+    let url = nats.url();
+    let producer = ServiceProcess::start_with(
+        env!("CARGO_BIN_EXE_shop"),
+        &[("EVENTSMITH_PUBLISH", url.as_str())],
+    );
+    let customer = "0190f5d2-7c1a-7e3b-9a4f-400000000001";
+    let registered = command(
+        &producer,
+        &format!("/commands/customer/{customer}/register_customer"),
+        &[],
+        &json!({ "email": "consumer@example.com", "name": "Con Sumer" }),
+    );
+    assert_eq!(registered.status, 200, "{registered:?}");
+    for n in 0..3 {
+        order(&producer, n, customer);
+    }
+    // 1 registration, 3 placed, 2 paid: on the stream before the consumer starts.
+    published(&url, 6);
+
+    // The same binary on a database of its own, its projections fed from the first's stream.
+    let mut consumer = ServiceProcess::start_with(
+        env!("CARGO_BIN_EXE_shop"),
+        &[("EVENTSMITH_CONSUME", url.as_str())],
+    );
+    let rows = |body: &Value| body["rows"].as_array().cloned().unwrap_or_default();
+    consumer.wait_for("/projections/order_summary?limit=100", |answer| {
+        rows(&answer.body).len() == 3
+            && rows(&answer.body)
+                .iter()
+                .filter(|row| row["status"] == "paid")
+                .count()
+                == 2
+    });
+    // New events reach it live.
+    order(&producer, 3, customer);
+    let summary = consumer.wait_for("/projections/customer_orders?limit=100", |answer| {
+        rows(&answer.body)
+            .first()
+            .is_some_and(|row| row["order_count"] == 4)
+    });
+    assert_eq!(rows(&summary.body)[0]["customer_id"], customer);
+    assert_eq!(
+        rows(&summary.body)[0]["total_spent"].as_f64(),
+        Some(3.0),
+        "orders 0 and 2 paid 1.5 each"
+    );
+    // Its own store holds none of them; a restart keeps the read model where it was.
+    assert_eq!(
+        consumer.get("/events").body["events"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    consumer.restart();
+    assert_eq!(
+        consumer.get("/projections/customer_orders?limit=100").body["rows"],
+        summary.body["rows"]
+    );
+    order(&producer, 4, customer);
+    consumer.wait_for("/projections/customer_orders?limit=100", |answer| {
+        rows(&answer.body)
+            .first()
+            .is_some_and(|row| row["order_count"] == 5)
+    });
 }

@@ -246,5 +246,9 @@ fn two_instances_share_commands_and_one_finishes_the_projections_after_the_other
         .map(Vec::len)
         .unwrap_or_default();
     assert_eq!(events, 4 + 12 + 6, "{head:?}");
-    assert!(survivor.logs().contains("standing by"));
+    assert!(
+        survivor.logs().contains("took over the projection"),
+        "{}",
+        survivor.logs()
+    );
 }

@@ -141,6 +141,55 @@ impl Row for Key {
     const COLUMNS: &'static [Column] = &[column("id", ColumnKind::Text, true)];
 }
 
+/// A row keyed by a number.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Numbered {
+    number: i64,
+    label: String,
+}
+
+impl Row for Numbered {
+    const TABLE: &'static str = "numbered";
+    const KEY: &'static str = "number";
+    const COLUMNS: &'static [Column] = &[
+        column("number", ColumnKind::Integer, true),
+        column("label", ColumnKind::Text, true),
+    ];
+}
+
+fn rows_keyed_by_a_number_are_read_listed_and_deleted<B: Backend>(mut model: B) {
+    let transaction = model.begin("numbers").unwrap();
+    transaction.ensure(&spec::<Numbered>()).unwrap();
+    let table = Table::<Numbered>::new(&transaction);
+    for number in [10, 9, -3] {
+        table
+            .upsert(&Numbered {
+                number,
+                label: format!("n{number}"),
+            })
+            .unwrap();
+    }
+    assert_eq!(
+        table.get("9").unwrap().map(|row| row.label),
+        Some("n9".to_owned())
+    );
+    assert_eq!(
+        table.get("nine").unwrap(),
+        None,
+        "no number: no row, no error"
+    );
+    let listed: Vec<i64> = table
+        .list(&[], 10)
+        .unwrap()
+        .into_iter()
+        .map(|row| row.number)
+        .collect();
+    assert_eq!(listed, [-3, 9, 10], "in numeric order");
+    assert!(table.delete("10").unwrap());
+    assert!(!table.delete("ten").unwrap());
+    transaction.commit().unwrap();
+}
+
 /// The ids of `items`, in order.
 fn ids(items: &[Item]) -> Vec<&str> {
     items.iter().map(|i| i.id.as_str()).collect()
@@ -734,6 +783,11 @@ macro_rules! conformance {
                 super::the_checkpoint_moves_only_from_where_it_is(db.open());
             }
             #[test]
+            fn rows_keyed_by_a_number_are_read_listed_and_deleted() {
+                let db = $fixture::new();
+                super::rows_keyed_by_a_number_are_read_listed_and_deleted(db.open());
+            }
+            #[test]
             fn dead_letters_are_recorded_retried_skipped_and_closed() {
                 let db = $fixture::new();
                 super::dead_letters_are_recorded_retried_skipped_and_closed(db.open());
@@ -1048,7 +1102,10 @@ async fn postgres_runner_over_a_postgres_store_in_one_schema() {
         )
         .await
         .unwrap();
+    // The first took the lease when it was made: the second waits for it.
     let mut second = ProjectionRunner::new(store.clone(), Counts, db.open()).unwrap();
+    assert!(!second.claim().unwrap(), "two instances held one lease");
+    first.release_lease().unwrap();
     assert!(second.claim().unwrap());
     assert!(!first.claim().unwrap(), "two instances held one lease");
     assert_eq!(second.position().unwrap(), 3);

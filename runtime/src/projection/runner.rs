@@ -95,6 +95,8 @@ pub struct ProjectionRunner<S, P, B> {
     store: S,
     model: ReadModel<P, B>,
     batch: usize,
+    /// Whether the tables were brought in step since the lease was last taken.
+    prepared: bool,
 }
 
 /// The projection and its read model: apart from the store, so a page can be read while the
@@ -133,11 +135,35 @@ impl<S: EventStore, P: Projection>
 }
 
 impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
-    /// A runner over `backend`: the projection's tables are brought in step with their row
-    /// schema, and when one is new or recreated the projection starts over (its tables emptied,
-    /// its checkpoint, open dead letters and lookups dropped), all in one transaction.
-    pub fn new(store: S, projection: P, mut backend: B) -> Result<Self, ProjectionError> {
-        let transaction = backend.begin(P::NAME)?;
+    /// A runner over `backend`. When it gets the projection's lease (always, on a backend one
+    /// process holds), the projection's tables are brought in step with their row schema, and
+    /// when one is new or recreated the projection starts over (its tables emptied, its
+    /// checkpoint, open dead letters and lookups dropped), all in one transaction. Without the
+    /// lease (another process runs the projection) that waits until [`claim`](Self::claim) or
+    /// [`wait_for_lease`](Self::wait_for_lease) gets it.
+    pub fn new(store: S, projection: P, backend: B) -> Result<Self, ProjectionError> {
+        let mut runner = Self {
+            store,
+            model: ReadModel {
+                projection,
+                backend,
+                retry: RetryPolicy::default(),
+                parked: None,
+                checkpoint: 0,
+                on_transient: None,
+            },
+            batch: 500,
+            prepared: false,
+        };
+        if runner.model.backend.claim(P::NAME)? {
+            runner.prepare()?;
+        }
+        Ok(runner)
+    }
+
+    /// Brings the tables in step with their row schema (see [`new`](Self::new)).
+    fn prepare(&mut self) -> Result<(), ProjectionError> {
+        let transaction = self.model.backend.begin(P::NAME)?;
         let mut fresh = false;
         for table in P::TABLES {
             fresh |= matches!(
@@ -152,18 +178,8 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
             transaction.start_over()?;
         }
         transaction.commit()?;
-        Ok(Self {
-            store,
-            model: ReadModel {
-                projection,
-                backend,
-                retry: RetryPolicy::default(),
-                parked: None,
-                checkpoint: 0,
-                on_transient: None,
-            },
-            batch: 500,
-        })
+        self.prepared = true;
+        Ok(())
     }
 
     /// Events per transaction (default 500).
@@ -220,6 +236,9 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
 
     /// Takes the next batch into account; returns how many events it covered (0: caught up).
     pub async fn run_batch(&mut self) -> Result<usize, ProjectionError> {
+        if !self.prepared {
+            self.prepare()?;
+        }
         let from = self.position()? + 1;
         self.model.checkpoint = from - 1;
         let events = self.store.read_all(from, self.batch).await?;
@@ -318,6 +337,7 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
         let claimed = self.model.backend.claim(P::NAME)?;
         if claimed {
             self.model.parked = None;
+            self.prepare()?;
         }
         Ok(claimed)
     }
@@ -332,17 +352,22 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
         let claimed = self.model.backend.wait_for_lease(P::NAME, patience)?;
         if claimed {
             self.model.parked = None;
+            self.prepare()?;
         }
         Ok(claimed)
     }
 
     /// Gives up the projection's lease.
     pub fn release_lease(&mut self) -> Result<(), ProjectionError> {
+        self.prepared = false;
         Ok(self.model.backend.release(P::NAME)?)
     }
 
     /// Empties the read model and replays every event into it.
     pub async fn rebuild(&mut self) -> Result<Status, ProjectionError> {
+        if !self.prepared {
+            self.prepare()?;
+        }
         // Its dead letters go with it, and so do the streams parked behind them.
         self.model.parked = None;
         let transaction = self.model.backend.begin(P::NAME)?;

@@ -130,35 +130,57 @@ impl Session {
     }
 
     fn connect(&self) -> Result<Client, BackendError> {
-        let mut client = Client::connect(&self.url, NoTls).map_err(|e| {
+        let unreachable = |e: postgres::Error| {
             let mut error = failure(e);
             error.message = format!("cannot connect to PostgreSQL: {}", error.message);
             // Unreachable now, reachable later: the runner's supervisor tries again.
             error.transient = true;
             error
+        };
+        let mut config: tokio_postgres::Config = self.url.parse().map_err(|e| {
+            BackendError::permanent(format!(
+                "`{}` is not a PostgreSQL URL: {e}",
+                crate::store::redacted(&self.url)
+            ))
         })?;
+        crate::store::postgres::keep_alive(&mut config);
+        let mut client = postgres::Config::from(config)
+            .connect(NoTls)
+            .map_err(unreachable)?;
         let schema = quoted(&self.schema);
         client
             .batch_execute(&format!(
                 "SET search_path TO {schema};
                  SET statement_timeout = '{STATEMENT_TIMEOUT}';
-                 SET idle_in_transaction_session_timeout = '{STATEMENT_TIMEOUT}';"
+                 SET idle_in_transaction_session_timeout = '{STATEMENT_TIMEOUT}';
+                 {}",
+                crate::store::postgres::SERVER_KEEPALIVE
             ))
             .map_err(failure)?;
-        // Created once per schema; instances starting together take turns.
-        let mut setup = client.transaction().map_err(failure)?;
-        setup
-            .execute(
-                "SELECT pg_advisory_xact_lock($1)",
-                &[&lease_key(&self.schema, "")],
+        // Created once per schema, only when missing (a role without CREATE can use a schema
+        // made for it); instances starting together take turns.
+        let ready: bool = client
+            .query_one(
+                "SELECT to_regclass(format('%I.eventsmith_lookups', $1::text)) IS NOT NULL",
+                &[&self.schema],
             )
+            .and_then(|row| row.try_get(0))
             .map_err(failure)?;
-        setup
-            .batch_execute(&format!(
-                "CREATE SCHEMA IF NOT EXISTS {schema}; {BOOKKEEPING}"
-            ))
-            .map_err(failure)?;
-        setup.commit().map_err(failure)?;
+        if !ready {
+            let mut setup = client.transaction().map_err(failure)?;
+            setup
+                .execute(
+                    "SELECT pg_advisory_xact_lock($1)",
+                    &[&lease_key(&self.schema, "")],
+                )
+                .map_err(failure)?;
+            setup
+                .batch_execute(&format!(
+                    "CREATE SCHEMA IF NOT EXISTS {schema}; {BOOKKEEPING}"
+                ))
+                .map_err(failure)?;
+            setup.commit().map_err(failure)?;
+        }
         Ok(client)
     }
 
@@ -311,10 +333,12 @@ impl PostgresReadModel {
         let projection = projection.to_owned();
         self.connection.call(move |session| {
             session.client()?;
-            if session.claimed.contains(&projection) && !session.try_lease(&projection)? {
+            if session.claimed.contains(&projection) && !session.leases.contains(&projection) {
+                // A new connection holds no lease: another instance may have run the
+                // projection meanwhile, so the runner claims it again from the start.
                 session.claimed.remove(&projection);
-                return Err(BackendError::permanent(format!(
-                    "another instance took over projection `{projection}` while this one was disconnected"
+                return Err(BackendError::transient(format!(
+                    "the connection to PostgreSQL was lost, and with it the lease of `{projection}`; claiming it again"
                 )));
             }
             let generation = session.generation;
@@ -503,15 +527,18 @@ impl Backend for PostgresReadModel {
             }
             let key = lease_key(&session.schema, &projection);
             let client = session.client()?;
+            // The wait is bounded by `patience` alone, not by the statement timeout.
             client
                 .batch_execute(&format!(
-                    "SET lock_timeout = {}",
+                    "SET statement_timeout = 0; SET lock_timeout = {}",
                     patience.as_millis().max(1)
                 ))
                 .map_err(failure)?;
             let taken = client.execute("SELECT pg_advisory_lock($1)", &[&key]);
             client
-                .batch_execute("RESET lock_timeout")
+                .batch_execute(&format!(
+                    "RESET lock_timeout; SET statement_timeout = '{STATEMENT_TIMEOUT}'"
+                ))
                 .map_err(failure)?;
             match taken {
                 Ok(_) => {
@@ -663,6 +690,37 @@ fn filter_parameter(kind: ColumnKind, text: &str) -> Option<Box<dyn ToSql + Send
     }
 }
 
+fn key_kind(table: &TableSpec) -> ColumnKind {
+    table
+        .column(table.key)
+        .map_or(ColumnKind::Text, |column| column.kind)
+}
+
+/// A key given as text, as its column's parameter (`None`: no row can have it).
+fn key_parameter(table: &TableSpec, key: &str) -> Option<Box<dyn ToSql + Send + Sync>> {
+    match key_kind(table) {
+        ColumnKind::Text => Some(boxed(key.to_owned())),
+        kind => filter_parameter(kind, key),
+    }
+}
+
+/// The key column compared with `$1`.
+fn key_condition(table: &TableSpec) -> String {
+    match key_kind(table) {
+        ColumnKind::Json => format!("{} = CAST($1::text AS JSONB)", quoted(table.key)),
+        _ => format!("{} = $1", quoted(table.key)),
+    }
+}
+
+/// The key column to sort by: text in byte order, as SQLite's, whatever the database's
+/// collation.
+fn key_order(table: &TableSpec) -> String {
+    match key_kind(table) {
+        ColumnKind::Text => format!("{} COLLATE \"C\"", quoted(table.key)),
+        _ => quoted(table.key),
+    }
+}
+
 /// Rows and lookups of `projection` in the transaction begun on connection `generation`.
 pub struct Rows<'a> {
     model: &'a PostgresReadModel,
@@ -703,8 +761,11 @@ impl Rows<'_> {
 
 impl Transaction for Rows<'_> {
     fn get(&self, table: &TableSpec, key: &str) -> Result<Option<Map<String, Value>>, RowError> {
-        let sql = format!("{} WHERE {} = $1", select(table), quoted(table.key));
-        match self.query(sql, vec![boxed(key.to_owned())])?.first() {
+        let Some(key) = key_parameter(table, key) else {
+            return Ok(None);
+        };
+        let sql = format!("{} WHERE {}", select(table), key_condition(table));
+        match self.query(sql, vec![key])?.first() {
             Some(row) => decode(table, row).map(Some),
             None => Ok(None),
         }
@@ -743,10 +804,9 @@ impl Transaction for Rows<'_> {
             format!(" WHERE {}", conditions.join(" AND "))
         };
         let sql = format!(
-            // Byte order, as SQLite's, whatever the database's collation.
-            "{}{filter} ORDER BY {} COLLATE \"C\" LIMIT {}",
+            "{}{filter} ORDER BY {} LIMIT {}",
             select(table),
-            quoted(table.key),
+            key_order(table),
             limit.min(i64::MAX as usize)
         );
         self.query(sql, params)?
@@ -788,12 +848,15 @@ impl Transaction for Rows<'_> {
     }
 
     fn delete(&self, table: &TableSpec, key: &str) -> Result<bool, RowError> {
+        let Some(key) = key_parameter(table, key) else {
+            return Ok(false);
+        };
         let sql = format!(
-            "DELETE FROM {} WHERE {} = $1",
+            "DELETE FROM {} WHERE {}",
             quoted(table.name),
-            quoted(table.key)
+            key_condition(table)
         );
-        Ok(self.execute(sql, vec![boxed(key.to_owned())])? > 0)
+        Ok(self.execute(sql, vec![key])? > 0)
     }
 
     fn lookup_get(&self, name: &str, key: &str) -> Result<Option<Value>, RowError> {

@@ -21,8 +21,23 @@ use std::sync::Arc;
 pub type Store = Arc<AnyStore>;
 
 type AddAggregate = Box<dyn Fn(Service<Store>, Store, usize) -> Service<Store>>;
-type AddProjection =
-    Box<dyn Fn(Service<Store>, &Layout) -> Result<Service<Store>, ProjectionError>>;
+type AddProjection = Box<
+    dyn Fn(
+        Service<Store>,
+        &Layout,
+        Option<&Consume>,
+        &tokio::runtime::Runtime,
+    ) -> Result<Service<Store>, ProjectionError>,
+>;
+
+/// Where projections read events from instead of the service's own store (`--consume`): a
+/// NATS JetStream stream another service publishes to.
+struct Consume {
+    url: String,
+    stream: String,
+    /// This service's name: each projection reads through consumer `<service>_<projection>`.
+    service: &'static str,
+}
 /// Runs an operation on a projection: `replay` and `dlq` (the store is `None` for `dlq list`,
 /// which reads the read model alone).
 type Administer = Box<
@@ -83,6 +98,8 @@ struct Database {
     schema: Option<String>,
 }
 
+// Parsed once, at startup: the size of `serve`'s settings does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API and run the projections until SIGTERM or Ctrl-C.
@@ -166,6 +183,13 @@ enum Command {
         /// `<service>.<event type>`, stream `<SERVICE>` (created when missing).
         #[arg(long, env = "EVENTSMITH_PUBLISH", value_name = "URL")]
         publish: Option<String>,
+        /// Run the projections from this NATS server's JetStream stream (another service's
+        /// events, as its --publish sends them) instead of this service's own store.
+        #[arg(long, env = "EVENTSMITH_CONSUME", value_name = "URL")]
+        consume: Option<String>,
+        /// The stream --consume reads (default: this service's, `<SERVICE>`).
+        #[arg(long, env = "EVENTSMITH_CONSUME_STREAM", value_name = "NAME")]
+        consume_stream: Option<String>,
         /// The CloudEvents `source` of the events this service appends (default `urn:eventsmith:<name>`).
         #[arg(long, env = "EVENTSMITH_SOURCE", value_name = "URI")]
         source: Option<String>,
@@ -270,12 +294,17 @@ impl App {
     {
         self.projections.push((
             P::NAME,
-            Box::new(|service, layout| match layout {
-                Layout::Sqlite { .. } => service.projection(P::default(), layout.projection(P::NAME)),
-                #[cfg(feature = "postgres")]
-                Layout::Postgres { url, schema } => {
-                    service.postgres_projection(P::default(), url, schema)
-                }
+            Box::new(|service, layout, consume, runtime| match consume {
+                None => match layout {
+                    Layout::Sqlite { .. } => {
+                        service.projection(P::default(), layout.projection(P::NAME))
+                    }
+                    #[cfg(feature = "postgres")]
+                    Layout::Postgres { url, schema } => {
+                        service.postgres_projection(P::default(), url, schema)
+                    }
+                },
+                Some(consume) => from_feed::<P>(service, layout, consume, runtime),
             }),
             Box::new(|store, layout, runtime, operation| match layout {
                 Layout::Sqlite { .. } => {
@@ -360,6 +389,8 @@ impl App {
                 max_live_clients,
                 cache,
                 publish,
+                consume,
+                consume_stream,
                 source,
                 log_format,
             } => {
@@ -389,9 +420,14 @@ impl App {
                 for (_, add) in &self.aggregates {
                     service = add(service, Arc::clone(&store), cache);
                 }
+                let consume = consume.map(|url| Consume {
+                    url,
+                    stream: consume_stream.unwrap_or_else(|| stream_of(self.name)),
+                    service: self.name,
+                });
                 for (name, add, _) in &self.projections {
-                    service =
-                        add(service, &layout).map_err(|e| format!("projection `{name}`: {e}"))?;
+                    service = add(service, &layout, consume.as_ref(), &runtime)
+                        .map_err(|e| format!("projection `{name}`: {e}"))?;
                 }
                 if let Some(url) = publish {
                     service = self.publish(service, &layout, url)?;
@@ -619,6 +655,54 @@ impl App {
     }
 }
 
+/// Runs projection `P` from the NATS stream `consume` names, into the read model `layout` says.
+#[cfg(feature = "nats")]
+fn from_feed<P>(
+    service: Service<Store>,
+    layout: &Layout,
+    consume: &Consume,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Service<Store>, ProjectionError>
+where
+    P: Projection + Tabled + Default + 'static,
+    P::Row: 'static,
+{
+    use super::queries::Source;
+    let feed = runtime.block_on(crate::store::NatsFeed::connect(
+        &consume.url,
+        &consume.stream,
+        &format!("{}_{}", consume.service, P::NAME),
+    ))?;
+    let head = Some(crate::store::EventStore::head(&feed));
+    Ok(match layout {
+        Layout::Sqlite { .. } => {
+            let path = layout.projection(P::NAME);
+            let runner = ProjectionRunner::open(feed, P::default(), &path)?;
+            service.run_projection(runner, Source::Sqlite(path), head)
+        }
+        #[cfg(feature = "postgres")]
+        Layout::Postgres { url, schema } => {
+            let backend = crate::read_model::postgres::PostgresReadModel::open(url, schema)?;
+            let runner = ProjectionRunner::new(feed, P::default(), backend)?;
+            let readers = super::queries::PostgresReaders::new(url, schema);
+            service.run_projection(runner, Source::Postgres(Arc::new(readers)), head)
+        }
+    })
+}
+
+#[cfg(not(feature = "nats"))]
+fn from_feed<P>(
+    _: Service<Store>,
+    _: &Layout,
+    consume: &Consume,
+    _: &tokio::runtime::Runtime,
+) -> Result<Service<Store>, ProjectionError> {
+    Err(ProjectionError::Store(StoreError::Backend(format!(
+        "--consume {}: this service was built without NATS support: enable the `nats` feature of its `eventsmith` dependency",
+        consume.url
+    ))))
+}
+
 /// How long `replay` and `dlq` wait for a running instance to give up a projection.
 #[cfg(feature = "postgres")]
 const LEASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -695,6 +779,11 @@ impl Layout {
             // A service name is a crate name: `-` becomes `_`, as in Rust.
             None => service.to_ascii_lowercase().replace('-', "_"),
         };
+        if !crate::store::postgres::valid_schema(&schema) {
+            return Err(Failure(format!(
+                "`{schema}` cannot name a schema: use lower-case letters, digits and `_`, starting with a letter, at most 63 bytes (--schema, EVENTSMITH_SCHEMA)"
+            )));
+        }
         Ok(Layout::Postgres {
             url: url.to_owned(),
             schema,
@@ -775,6 +864,21 @@ impl Layout {
             }
         }
     }
+}
+
+/// The JetStream stream a service publishes to: its name in capitals, other characters `_`
+/// (`shop` publishes to `SHOP`).
+pub fn stream_of(service: &str) -> String {
+    service
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// How long idempotency keys live: a minute at least, or retries would not be recognised.

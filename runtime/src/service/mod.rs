@@ -33,7 +33,7 @@ use crate::command::CommandSet;
 use crate::projection::{Ended, Projection, ProjectionError, ProjectionRunner};
 use crate::read_model::Tabled;
 use crate::repository::{Execute, Repository};
-use crate::store::{Direction, Envelope, EventStore, IdempotencyKey, Metadata};
+use crate::store::{Direction, Envelope, EventStore, Head, IdempotencyKey, Metadata};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
@@ -138,7 +138,19 @@ struct Shared<S> {
     health: BTreeMap<String, Arc<Health>>,
     /// The relay to NATS, when the service publishes.
     relay: Option<Arc<Health>>,
+    /// The head of each projection's feed that is not the store (a NATS stream).
+    feeds: BTreeMap<String, Head>,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+impl<S: EventStore> Shared<S> {
+    /// The last position of projection `name`'s feed.
+    fn head_of(&self, name: &str) -> u64 {
+        match self.feeds.get(name) {
+            Some(head) => head.position(),
+            None => self.store.head().position(),
+        }
+    }
 }
 
 /// Installs the process's metrics recorder, Prometheus's, for [`Service::metrics`]. Call it once,
@@ -161,6 +173,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                 projections: BTreeMap::new(),
                 health: BTreeMap::new(),
                 relay: None,
+                feeds: BTreeMap::new(),
                 metrics: None,
             }),
             runners: Vec::new(),
@@ -209,7 +222,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
     {
         let path = db.as_ref().to_path_buf();
         let runner = ProjectionRunner::open(self.shared.store.clone(), projection, &path)?;
-        Ok(self.run_projection(runner, queries::Source::Sqlite(path)))
+        Ok(self.run_projection(runner, queries::Source::Sqlite(path), None))
     }
 
     /// Runs `projection` into schema `schema` of the PostgreSQL database at `url` while the
@@ -229,7 +242,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         let backend = crate::read_model::postgres::PostgresReadModel::open(url, schema)?;
         let runner = ProjectionRunner::new(self.shared.store.clone(), projection, backend)?;
         let readers = queries::PostgresReaders::new(url, schema);
-        Ok(self.run_projection(runner, queries::Source::Postgres(Arc::new(readers))))
+        Ok(self.run_projection(runner, queries::Source::Postgres(Arc::new(readers)), None))
     }
 
     /// Publishes every event, in order, to NATS JetStream while the service serves (see
@@ -242,11 +255,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
     ) -> Self {
         let health = Arc::new(Health::new());
         self.shared_mut().relay = Some(Arc::clone(&health));
-        let relay = relay::Relay {
-            store: self.shared.store.clone(),
-            backend,
-            publishing,
-        };
+        let relay = relay::Relay::new(self.shared.store.clone(), backend, publishing);
         self.runners.push(Box::new(move |stop| {
             std::thread::Builder::new()
                 .name("relay".to_owned())
@@ -267,12 +276,16 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         self
     }
 
-    fn run_projection<P, B>(
+    /// Runs `runner` (over the store, or over another feed such as a NATS stream) while the
+    /// service serves, and answers queries on its rows from `source`.
+    fn run_projection<F, P, B>(
         mut self,
-        runner: ProjectionRunner<S, P, B>,
+        runner: ProjectionRunner<F, P, B>,
         source: queries::Source,
+        feed: Option<Head>,
     ) -> Self
     where
+        F: EventStore + 'static,
         P: Projection + Tabled + 'static,
         P::Row: 'static,
         B: crate::read_model::Backend + 'static,
@@ -304,6 +317,9 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         self.shared_mut()
             .health
             .insert(P::NAME.to_owned(), Arc::clone(&health));
+        if let Some(head) = feed {
+            self.shared_mut().feeds.insert(P::NAME.to_owned(), head);
+        }
         // Each runner on a thread of its own: its read-model work is synchronous, and HTTP
         // requests keep the async workers.
         self.runners.push(Box::new(move |stop| {
@@ -462,6 +478,9 @@ fn supervise<S, P, B>(
                         () = tokio::time::sleep(STANDBY_POLL) => {}
                     }
                 }
+                if matches!(health.get(), RunnerState::Standby) {
+                    tracing::info!(projection = P::NAME, "took over the projection");
+                }
                 runner.run_batch().await?;
                 health.set(RunnerState::Running);
                 metrics::gauge!("eventsmith_projection_up", "projection" => P::NAME).set(1.0);
@@ -492,6 +511,10 @@ fn supervise<S, P, B>(
                 crate::projection::panic_message(panic.as_ref())
             ),
         };
+        // Free for a healthy instance to take over meanwhile.
+        if let Err(error) = runner.release_lease() {
+            tracing::warn!(projection = P::NAME, %error, "cannot give up the lease");
+        }
         let pause = backoff.after(started.elapsed());
         metrics::gauge!("eventsmith_projection_up", "projection" => P::NAME).set(0.0);
         metrics::counter!("eventsmith_projection_restarts_total", "projection" => P::NAME)
@@ -937,7 +960,7 @@ async fn prometheus<S: EventStore + Clone + Sync + 'static>(
 
 async fn ready<S: EventStore + Clone + Sync + 'static>(
     State(shared): State<Arc<Shared<S>>>,
-) -> Result<&'static str, Problem> {
+) -> Result<Response, Problem> {
     shared.store.read_all(1, 1).await.map_err(|error| {
         // The cause is in the log (this route needs no token).
         tracing::error!(%error, "readiness: the event store cannot be read");
@@ -948,15 +971,9 @@ async fn ready<S: EventStore + Clone + Sync + 'static>(
             "the event store cannot be read; the log says why",
         )
     })?;
-    let head = shared.store.head().position();
     let mut reasons = Vec::new();
     let mut projections = Vec::new();
-    if let Some(RunnerState::Down { failures, .. }) = shared.relay.as_ref().map(|h| h.get()) {
-        reasons.push(format!(
-            "the relay to NATS is down ({failures} failure(s) in a row; the log says why), restarting"
-        ));
-        projections.push(json!({"relay": "nats", "state": "down", "failures": failures}));
-    }
+
     for (name, query) in &shared.projections {
         // The cause is in the log (this route needs no token): the answer names the state.
         match shared.health.get(name).map(|h| h.get()) {
@@ -979,7 +996,7 @@ async fn ready<S: EventStore + Clone + Sync + 'static>(
         }
         match query.position().await {
             Ok(answer) => {
-                let lag = head.saturating_sub(answer.position);
+                let lag = shared.head_of(name).saturating_sub(answer.position);
                 if lag > shared.settings.ready_lag {
                     reasons.push(format!(
                         "projection `{name}` is {lag} events behind (more than {})",
@@ -995,22 +1012,40 @@ async fn ready<S: EventStore + Clone + Sync + 'static>(
             }
         }
     }
+    // A relay that is down does not make the service unready: commands and queries go on, and
+    // the relay publishes what it missed once NATS is back. It is reported, not failed.
+    let relay = match shared.relay.as_ref().map(|h| h.get()) {
+        Some(RunnerState::Down { failures, .. }) => Some(json!({
+            "relay": "nats", "state": "down", "failures": failures,
+            "detail": "the relay to NATS is down (the log says why); it publishes what it missed when NATS is back"
+        })),
+        _ => None,
+    };
     if reasons.is_empty() {
-        return Ok("ready");
+        return Ok(match relay {
+            Some(relay) => {
+                axum::Json(json!({"status": "degraded", "relay": relay})).into_response()
+            }
+            None => "ready".into_response(),
+        });
     }
-    Err(Problem::new(
+    let problem = Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "not-ready",
         "A projection is down or behind",
         reasons.join("; "),
     )
-    .with("projections", Value::Array(projections)))
+    .with("projections", Value::Array(projections));
+    Err(match relay {
+        Some(relay) => problem.with("relay", relay),
+        None => problem,
+    })
 }
 
 /// How fresh a projection's answer is: events it is behind the store, and whether its runner
 /// is running (not down after a failure).
 fn freshness<S: EventStore>(shared: &Shared<S>, name: &str, position: u64) -> (u64, bool) {
-    let lag = shared.store.head().position().saturating_sub(position);
+    let lag = shared.head_of(name).saturating_sub(position);
     let healthy = shared
         .health
         .get(name)

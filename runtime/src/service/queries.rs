@@ -36,24 +36,28 @@ pub(crate) enum Source {
     Postgres(std::sync::Arc<PostgresReaders>),
 }
 
-/// Read-model connections to a PostgreSQL schema, kept for the next read.
+/// Read-model connections to a PostgreSQL schema: at most [`PostgresReaders::MOST`] at once
+/// (reads beyond wait), the idle ones kept for the next read.
 #[cfg(feature = "postgres")]
 pub(crate) struct PostgresReaders {
     url: String,
     schema: String,
     idle: std::sync::Mutex<Vec<crate::read_model::postgres::PostgresReadModel>>,
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 #[cfg(feature = "postgres")]
 impl PostgresReaders {
-    /// Connections kept idle at most; more are opened while reads pile up, and closed after.
-    const KEPT: usize = 8;
+    /// Connections open at once at most, per projection: reads queue beyond, so a burst of
+    /// queries cannot take the connections commands need.
+    const MOST: usize = 8;
 
     pub(crate) fn new(url: &str, schema: &str) -> Self {
         Self {
             url: url.to_owned(),
             schema: schema.to_owned(),
             idle: std::sync::Mutex::new(Vec::new()),
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(Self::MOST)),
         }
     }
 
@@ -65,22 +69,34 @@ impl PostgresReaders {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Runs `read` on a connection (blocking).
+    /// Runs `read` on a connection (blocking; the caller holds a permit). A connection that
+    /// failed transiently (the server restarted, say) is dropped, and the read tried once more
+    /// on a new one.
     fn read<T>(
         &self,
-        read: impl FnOnce(&crate::read_model::postgres::PostgresReadModel) -> T,
+        mut read: impl FnMut(
+            &crate::read_model::postgres::PostgresReadModel,
+        ) -> Result<T, crate::read_model::BackendError>,
     ) -> Result<T, crate::read_model::BackendError> {
-        let taken = self.idle().pop();
-        let model = match taken {
-            Some(model) => model,
-            None => crate::read_model::postgres::PostgresReadModel::open(&self.url, &self.schema)?,
-        };
-        let value = read(&model);
-        let mut idle = self.idle();
-        if idle.len() < Self::KEPT {
-            idle.push(model);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let taken = self.idle().pop();
+            let model = match taken {
+                Some(model) => model,
+                None => {
+                    crate::read_model::postgres::PostgresReadModel::open(&self.url, &self.schema)?
+                }
+            };
+            match read(&model) {
+                Err(error) if error.transient && tries < 2 => continue,
+                Err(error) if error.transient => return Err(error),
+                done => {
+                    self.idle().push(model);
+                    return done;
+                }
+            }
         }
-        Ok(value)
     }
 }
 
@@ -104,21 +120,37 @@ impl<R: Row + 'static> TableQuery<R> {
         };
         let name = self.name;
         Box::pin(async move {
+            #[cfg(feature = "postgres")]
+            let _permit = match &source {
+                Source::Postgres(readers) => Some(
+                    std::sync::Arc::clone(&readers.permits)
+                        .acquire_owned()
+                        .await
+                        .map_err(|e| Problem::internal(e.to_string()))?,
+                ),
+                Source::Sqlite(_) => None,
+            };
             tokio::task::spawn_blocking(move || {
                 let internal =
                     |e: crate::read_model::BackendError| Problem::internal(e.to_string());
-                let snapshot = |position, rows: &dyn crate::read_model::Transaction| {
-                    (read(&Table::new(rows)), position)
+                // Taken by the one attempt that reads (a retry after a lost connection reads
+                // only if the first did not get that far).
+                let mut read = Some(read);
+                let mut snapshot = |position, rows: &dyn crate::read_model::Transaction| {
+                    read.take().map(|read| (read(&Table::new(rows)), position))
                 };
                 let (value, position) = match source {
                     Source::Sqlite(path) => SqliteReadModel::open_read_only(&path)
-                        .and_then(|model| model.read(name, snapshot)),
+                        .and_then(|model| model.read(name, &mut snapshot)),
                     #[cfg(feature = "postgres")]
-                    Source::Postgres(readers) => readers
-                        .read(|model| model.read(name, snapshot))
-                        .and_then(|read| read),
+                    Source::Postgres(readers) => {
+                        readers.read(|model| model.read(name, &mut snapshot))
+                    }
                 }
-                .map_err(internal)?;
+                .map_err(internal)?
+                .ok_or_else(|| {
+                    Problem::internal("the read model's connection was lost mid-read")
+                })?;
                 let value = value.map_err(|e| match e {
                     RowError::Shape { reason, .. } if reason.starts_with("there is no column") => {
                         Problem::bad_request(reason)

@@ -179,6 +179,57 @@ impl Envelope {
         Value::Object(event)
     }
 
+    /// The event from its CloudEvents JSON (as [`to_cloudevent`](Self::to_cloudevent) writes
+    /// it), at global position `position` of whoever reads it (a consumer's own order).
+    pub fn from_cloudevent(event: &Value, position: u64) -> Result<Self, String> {
+        let text = |name: &str| {
+            event
+                .get(name)
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("the CloudEvent has no `{name}` text"))
+        };
+        let number = |name: &str| {
+            event
+                .get(name)
+                .and_then(Value::as_u64)
+                .ok_or_else(|| format!("the CloudEvent has no `{name}` number"))
+        };
+        let id = uuid::Uuid::parse_str(text("id")?).map_err(|e| format!("`id`: {e}"))?;
+        let time = time::OffsetDateTime::parse(
+            text("time")?,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .map_err(|e| format!("`time`: {e}"))?;
+        let data = event
+            .get("data")
+            .ok_or("the CloudEvent has no `data`")?
+            .to_string()
+            .into_bytes();
+        let optional = |name: &str| event.get(name).and_then(Value::as_str).map(str::to_owned);
+        Ok(Envelope {
+            id,
+            source: text("source")?.into(),
+            event_type: text("type")?.to_owned(),
+            version: u32::try_from(number("eventversion")?)
+                .map_err(|_| "`eventversion` is too large".to_owned())?,
+            stream: text("subject")?.to_owned(),
+            stream_version: number("streamversion")?,
+            position,
+            time,
+            data_schema: optional("dataschema"),
+            data,
+            metadata: Metadata {
+                correlation_id: optional("correlationid"),
+                causation_id: optional("causationid"),
+                extra: event
+                    .get("metadata")
+                    .and_then(Value::as_object)
+                    .map(|extra| extra.clone().into_iter().collect())
+                    .unwrap_or_default(),
+            },
+        })
+    }
+
     /// Decodes the payload into an event set, upcasting older versions.
     pub fn decode<E: crate::EventSet>(&self) -> Result<E, crate::DecodeError> {
         E::decode(&self.event_type, self.version, &self.data)
@@ -203,6 +254,34 @@ mod tests {
             data: b"{}".to_vec(),
             metadata: Metadata::default(),
         }
+    }
+
+    #[test]
+    fn a_cloudevent_reads_back_as_the_envelope_it_was() {
+        let mut envelope = on("order-7");
+        envelope.id = uuid::Uuid::now_v7();
+        envelope.data = br#"{"total":12.5,"lines":[1,2]}"#.to_vec();
+        envelope.metadata.correlation_id = Some("c-1".into());
+        envelope
+            .metadata
+            .extra
+            .insert("tenant".into(), "acme".into());
+        envelope.time = time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let read = Envelope::from_cloudevent(&envelope.to_cloudevent(), 9).unwrap();
+        assert_eq!(
+            read,
+            Envelope {
+                position: 9,
+                ..envelope.clone()
+            }
+        );
+        let mut broken = envelope.to_cloudevent();
+        broken.as_object_mut().unwrap().remove("streamversion");
+        assert!(
+            Envelope::from_cloudevent(&broken, 1)
+                .unwrap_err()
+                .contains("streamversion")
+        );
     }
 
     #[test]

@@ -11,8 +11,10 @@ mod head;
 #[cfg(feature = "sqlite")]
 pub(crate) mod lock;
 mod memory;
+#[cfg(feature = "nats")]
+mod nats;
 #[cfg(feature = "postgres")]
-mod postgres;
+pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -21,12 +23,28 @@ pub use any::AnyStore;
 pub use envelope::{Envelope, Metadata, NewEvent};
 pub use head::{Changed, Closed, Head, HeadSender};
 pub use memory::InMemoryStore;
+#[cfg(feature = "nats")]
+pub use nats::NatsFeed;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 use std::future::Future;
+
+/// `url` without the password of its user part, for logs and errors.
+pub(crate) fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((user, place)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or_default();
+            format!("{scheme}://{name}:***@{place}")
+        }
+        _ => url.to_owned(),
+    }
+}
 
 /// What the stream must look like for an append to go through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -456,5 +474,28 @@ impl<S: EventStore> EventStore for std::sync::Arc<S> {
         stream: &str,
     ) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send {
         (**self).load_snapshot(stream)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_lose_their_password_in_logs() {
+        assert_eq!(
+            super::redacted("postgres://root:s3cret@db:5432/shop"),
+            "postgres://root:***@db:5432/shop"
+        );
+        assert_eq!(
+            super::redacted("postgres://root@db/shop"),
+            "postgres://root@db/shop"
+        );
+        assert_eq!(
+            super::redacted("nats://user:pw@broker:4222"),
+            "nats://user:***@broker:4222"
+        );
+        assert_eq!(
+            super::redacted("sqlite://./data/events.db"),
+            "sqlite://./data/events.db"
+        );
     }
 }
