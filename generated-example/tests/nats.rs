@@ -323,9 +323,29 @@ fn a_second_service_keeps_a_read_model_of_the_first_one_s_events_from_nats() {
         summary.body["rows"]
     );
     order(&producer, 4, customer);
-    consumer.wait_for("/projections/customer_orders?limit=100", |answer| {
+    let caught_up = consumer.wait_for("/projections/customer_orders?limit=100", |answer| {
         rows(&answer.body)
             .first()
             .is_some_and(|row| row["order_count"] == 5)
     });
+    // A replay rebuilds it from the stream, not from the consumer's own (empty) store.
+    assert!(consumer.stop().success(), "{}", consumer.logs());
+    let replay = consumer.run(&["replay", "--projection", "customer_orders"]);
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    assert!(
+        // 1 registration, 5 orders placed, 3 paid: the stream's 9 messages.
+        String::from_utf8_lossy(&replay.stdout)
+            .contains("rebuilt `customer_orders` up to position 9 of 9"),
+        "{}",
+        String::from_utf8_lossy(&replay.stdout)
+    );
+    consumer.restart();
+    assert_eq!(
+        consumer.get("/projections/customer_orders?limit=100").body["rows"],
+        caught_up.body["rows"]
+    );
 }

@@ -1,10 +1,11 @@
 //! The outbox relay next to raw async-nats doing the same work on the same server, in the same
 //! run:
-//! - publication rate: the relay publishing 50,000 stored events (read from the store, rendered
+//! - publication rate: the relay publishing 50,000 stored events (read from a SQLite store,
+//!   its checkpoint in a read-model file, rendered
 //!   as CloudEvents, pages of 256 acknowledged before the checkpoint moves) vs raw JetStream
 //!   publishing the same pre-rendered messages in pages of 256, every acknowledgement awaited;
 //! - append-to-consumer latency: one event appended at a time while the relay runs, timed until
-//!   a NATS subscriber on its subject has it (p50, p99).
+//!   a `NatsFeed` (what a projection runs from with `--consume`) returns it (p50, p99).
 //!
 //! Run: `cargo bench -p eventsmith --features nats --bench nats` (NATS with JetStream at
 //! `EVENTSMITH_TEST_NATS`, by default `nats://127.0.0.1:4222`; its streams `BENCH_*` are deleted
@@ -12,8 +13,9 @@
 
 use eventsmith::read_model::sqlite::SqliteReadModel;
 use eventsmith::service::relay::{self, Publishing, Relay};
-use eventsmith::store::{EventStore, ExpectedVersion, InMemoryStore, Metadata, NewEvent};
-use futures_util::StreamExt;
+use eventsmith::store::{
+    EventStore, ExpectedVersion, InMemoryStore, Metadata, NatsFeed, NewEvent, SqliteStore,
+};
 use std::time::{Duration, Instant};
 
 const V2: &str = r#"{"customer_id":"0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f23","lines":[{"sku":"BOOK-1984","quantity":2,"unit_price":12.5}],"currency":"EUR","total_amount":25.0}"#;
@@ -31,9 +33,11 @@ fn placed() -> NewEvent {
     }
 }
 
-/// A store holding `count` events over 1,000 streams.
-async fn filled(count: usize) -> InMemoryStore {
-    let store = InMemoryStore::new("urn:eventsmith:bench");
+/// A SQLite store holding `count` events over 1,000 streams, in a directory of its own.
+async fn filled(count: usize) -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a directory");
+    let store =
+        SqliteStore::open(dir.path().join("events.db"), "urn:eventsmith:bench").expect("a store");
     for n in 0..count / 50 {
         let events = (0..50).map(|_| placed()).collect();
         store
@@ -46,7 +50,7 @@ async fn filled(count: usize) -> InMemoryStore {
             .await
             .expect("an append");
     }
-    store
+    (store, dir)
 }
 
 fn name(prefix: &str, round: usize) -> String {
@@ -54,11 +58,12 @@ fn name(prefix: &str, round: usize) -> String {
 }
 
 async fn relay_rate(url: &str, round: usize, client: &async_nats::jetstream::Context) -> f64 {
-    let store = filled(EVENTS).await;
+    let (store, dir) = filled(EVENTS).await;
     let service = name("bench", round);
+    // The checkpoint in a read-model file, as a service keeps it.
     let mut relay = Relay::new(
         store,
-        SqliteReadModel::open_in_memory().expect("a read model"),
+        SqliteReadModel::open(dir.path().join("events.eventsmith_relay.db")).expect("a read model"),
         Publishing {
             url: url.to_owned(),
             service: service.clone(),
@@ -83,7 +88,7 @@ async fn relay_rate(url: &str, round: usize, client: &async_nats::jetstream::Con
 }
 
 async fn raw_rate(round: usize, client: &async_nats::jetstream::Context) -> f64 {
-    let store = filled(EVENTS).await;
+    let (store, _dir) = filled(EVENTS).await;
     let stream = name("BENCH_RAW", round);
     let subject = name("raw", round);
     client
@@ -127,7 +132,7 @@ async fn raw_rate(round: usize, client: &async_nats::jetstream::Context) -> f64 
     EVENTS as f64 / elapsed.as_secs_f64()
 }
 
-async fn latency(url: &str, nats: &async_nats::Client, client: &async_nats::jetstream::Context) {
+async fn latency(url: &str, client: &async_nats::jetstream::Context) {
     let store = std::sync::Arc::new(InMemoryStore::new("urn:eventsmith:bench"));
     let service = name("bench_latency", 0);
     let mut relay = Relay::new(
@@ -139,10 +144,10 @@ async fn latency(url: &str, nats: &async_nats::Client, client: &async_nats::jets
         },
     );
     relay.connect().await.expect("the relay connects");
-    let mut subscription = nats
-        .subscribe(format!("{service}.>"))
+    let stream = eventsmith::service::app::stream_of(&service);
+    let feed = NatsFeed::connect(url, &stream, &format!("{service}_consumer"))
         .await
-        .expect("a subscription");
+        .expect("a feed");
     let mut head = store.head();
     let relaying = tokio::spawn(async move {
         loop {
@@ -152,6 +157,8 @@ async fn latency(url: &str, nats: &async_nats::Client, client: &async_nats::jets
             }
         }
     });
+    let mut arrived = feed.head();
+    let mut next = 1;
     let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
     for n in 0..LATENCY_SAMPLES {
         let started = Instant::now();
@@ -164,17 +171,26 @@ async fn latency(url: &str, nats: &async_nats::Client, client: &async_nats::jets
             )
             .await
             .expect("an append");
-        tokio::time::timeout(Duration::from_secs(10), subscription.next())
-            .await
-            .expect("the event arrives")
-            .expect("a message");
+        // As a projection runner does: wait for the feed's head, then read from the checkpoint.
+        loop {
+            arrived.mark_seen();
+            let events = feed.read_all(next, 16).await.expect("a read");
+            if let Some(last) = events.last() {
+                next = last.position + 1;
+                break;
+            }
+            tokio::time::timeout(Duration::from_secs(10), arrived.changed())
+                .await
+                .expect("the event arrives")
+                .expect("the feed is open");
+        }
         samples.push(started.elapsed());
     }
     relaying.abort();
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
     println!(
-        "append-to-consumer latency ({LATENCY_SAMPLES} single appends, relay to a NATS subscriber): p50 {:?}, p99 {:?}",
+        "append-to-consumer latency ({LATENCY_SAMPLES} single appends, through the relay and NATS to a NatsFeed read): p50 {:?}, p99 {:?}",
         at(0.50),
         at(0.99)
     );
@@ -214,6 +230,6 @@ fn main() {
             ours / raw,
             ratios.join(", ")
         );
-        latency(&url, &nats, &client).await;
+        latency(&url, &client).await;
     });
 }

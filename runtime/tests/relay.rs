@@ -136,3 +136,83 @@ async fn a_message_whose_predecessor_was_lost_is_refused() {
     assert_eq!(stream.info().await.unwrap().state.messages, 1);
     let _ = jetstream.delete_stream(&stream_name).await;
 }
+
+#[tokio::test]
+async fn a_feed_reads_the_stream_in_order_skipping_duplicates_and_foreign_messages() {
+    use eventsmith::store::NatsFeed;
+    let jetstream = jetstream().await;
+    let service = service("feed");
+    let store = std::sync::Arc::new(InMemoryStore::new("urn:eventsmith:test"));
+    for n in 0..5 {
+        store
+            .append("order-1", ExpectedVersion::Any, vec![placed(n)], None)
+            .await
+            .unwrap();
+    }
+    let mut relay = relay(&store, &service);
+    assert_eq!(publish_all(&mut relay).await, 5);
+    let events = store.read_all(1, 5).await.unwrap();
+    // Someone publishes by hand on the service's subjects; and an event arrives again under
+    // another message id (past the server's duplicate window).
+    jetstream
+        .publish(format!("{service}.junk"), "not an event".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    jetstream
+        .send_publish(
+            format!("{service}.order.placed"),
+            message(&events[2], None).message_id("another id"),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let stream = eventsmith::service::app::stream_of(&service);
+    let consumer = format!("{service}_reader");
+    let feed = NatsFeed::connect(&nats_url(), &stream, &consumer)
+        .await
+        .unwrap();
+    let read = feed.read_all(1, 100).await.unwrap();
+    let types: Vec<(u64, &str)> = read
+        .iter()
+        .map(|e| (e.position, e.event_type.as_str()))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            (1, "order.placed"),
+            (2, "order.placed"),
+            (3, "order.placed"),
+            (4, "order.placed"),
+            (5, "order.placed"),
+            (6, "eventsmith.foreign"),
+            (7, "eventsmith.duplicate"),
+        ]
+    );
+    assert_eq!(read[2].id, events[2].id);
+    assert_eq!(read[2].data, events[2].data);
+    assert_eq!(feed.head().position(), 7);
+
+    // Another reader under the same consumer name moves the consumer; each still reads from
+    // where it asks.
+    let other = NatsFeed::connect(&nats_url(), &stream, &consumer)
+        .await
+        .unwrap();
+    // Reading a message again is no duplicate.
+    let first = feed.read_all(2, 2).await.unwrap();
+    let second = other.read_all(5, 1).await.unwrap();
+    let third = feed.read_all(4, 1).await.unwrap();
+    assert_eq!(
+        first
+            .iter()
+            .map(|e| (e.position, e.event_type.as_str()))
+            .collect::<Vec<_>>(),
+        [(2, "order.placed"), (3, "order.placed")]
+    );
+    assert_eq!(second.iter().map(|e| e.position).collect::<Vec<_>>(), [5]);
+    assert_eq!(third.iter().map(|e| e.position).collect::<Vec<_>>(), [4]);
+    assert!(feed.read_all(8, 10).await.unwrap().is_empty(), "caught up");
+    let _ = jetstream.delete_stream(&stream).await;
+}

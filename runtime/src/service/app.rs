@@ -44,6 +44,7 @@ type Administer = Box<
     dyn Fn(
         Option<Store>,
         &Layout,
+        Option<&Consume>,
         &tokio::runtime::Runtime,
         Operation,
     ) -> Result<Done, ProjectionError>,
@@ -96,6 +97,13 @@ struct Database {
     /// name).
     #[arg(long, env = "EVENTSMITH_SCHEMA", value_name = "NAME")]
     schema: Option<String>,
+    /// Run the projections from this NATS server's JetStream stream (another service's
+    /// events, as its --publish sends them) instead of this service's own store.
+    #[arg(long, env = "EVENTSMITH_CONSUME", value_name = "URL")]
+    consume: Option<String>,
+    /// The stream --consume reads (default: this service's, `<SERVICE>`).
+    #[arg(long, env = "EVENTSMITH_CONSUME_STREAM", value_name = "NAME")]
+    consume_stream: Option<String>,
 }
 
 // Parsed once, at startup: the size of `serve`'s settings does not matter.
@@ -183,13 +191,6 @@ enum Command {
         /// `<service>.<event type>`, stream `<SERVICE>` (created when missing).
         #[arg(long, env = "EVENTSMITH_PUBLISH", value_name = "URL")]
         publish: Option<String>,
-        /// Run the projections from this NATS server's JetStream stream (another service's
-        /// events, as its --publish sends them) instead of this service's own store.
-        #[arg(long, env = "EVENTSMITH_CONSUME", value_name = "URL")]
-        consume: Option<String>,
-        /// The stream --consume reads (default: this service's, `<SERVICE>`).
-        #[arg(long, env = "EVENTSMITH_CONSUME_STREAM", value_name = "NAME")]
-        consume_stream: Option<String>,
         /// The CloudEvents `source` of the events this service appends (default `urn:eventsmith:<name>`).
         #[arg(long, env = "EVENTSMITH_SOURCE", value_name = "URI")]
         source: Option<String>,
@@ -306,44 +307,14 @@ impl App {
                 },
                 Some(consume) => from_feed::<P>(service, layout, consume, runtime),
             }),
-            Box::new(|store, layout, runtime, operation| match layout {
-                Layout::Sqlite { .. } => {
-                    let db = layout.projection(P::NAME);
-                    let Some(store) = store else {
-                        // `dlq list`: read-only, nothing set up or written, beside a serving service.
-                        if !db.exists() {
-                            return Ok(Done::Letters(Vec::new()));
-                        }
-                        let model = crate::read_model::sqlite::SqliteReadModel::open_read_only(db)?;
-                        return Ok(Done::Letters(crate::read_model::Backend::dead_letters(
-                            &model,
-                            P::NAME,
-                        )?));
-                    };
-                    operate(ProjectionRunner::open(store, P::default(), db)?, runtime, operation)
-                }
-                #[cfg(feature = "postgres")]
-                Layout::Postgres { url, schema } => {
-                    use crate::read_model::postgres::PostgresReadModel;
-                    let model = PostgresReadModel::open(url, schema)?;
-                    let Some(store) = store else {
-                        return Ok(Done::Letters(crate::read_model::Backend::dead_letters(
-                            &model,
-                            P::NAME,
-                        )?));
-                    };
-                    let mut runner = ProjectionRunner::new(store, P::default(), model)?;
-                    // A running instance gives the projection up between batches.
-                    if !runner.wait_for_lease(LEASE_PATIENCE)? {
-                        return Err(ProjectionError::ReadModel(
-                            crate::read_model::BackendError::transient(format!(
-                                "the instance running `{}` did not give it up within {} s; try again",
-                                P::NAME,
-                                LEASE_PATIENCE.as_secs()
-                            )),
-                        ));
-                    }
-                    operate(runner, runtime, operation)
+            Box::new(|store, layout, consume, runtime, operation| {
+                let Some(store) = store else {
+                    // `dlq list`: read-only, nothing set up or written, beside a serving service.
+                    return Ok(Done::Letters(dead_letters::<P>(layout)?));
+                };
+                match consume {
+                    None => administer::<_, P>(store, layout, runtime, operation),
+                    Some(consume) => administer_from_feed::<P>(consume, layout, runtime, operation),
                 }
             }),
         ));
@@ -389,8 +360,6 @@ impl App {
                 max_live_clients,
                 cache,
                 publish,
-                consume,
-                consume_stream,
                 source,
                 log_format,
             } => {
@@ -420,14 +389,18 @@ impl App {
                 for (_, add) in &self.aggregates {
                     service = add(service, Arc::clone(&store), cache);
                 }
-                let consume = consume.map(|url| Consume {
-                    url,
-                    stream: consume_stream.unwrap_or_else(|| stream_of(self.name)),
-                    service: self.name,
-                });
+                let consume = self.consume(&database);
                 for (name, add, _) in &self.projections {
                     service = add(service, &layout, consume.as_ref(), &runtime)
                         .map_err(|e| format!("projection `{name}`: {e}"))?;
+                }
+                if let (Some(_), Some(consume)) = (&publish, &consume)
+                    && consume.stream == stream_of(self.name)
+                {
+                    return Err(Failure(format!(
+                        "--publish and --consume name the same stream, `{}`: a service would read its own events back; give --consume-stream the other service's stream",
+                        consume.stream
+                    )));
                 }
                 if let Some(url) = publish {
                     service = self.publish(service, &layout, url)?;
@@ -457,6 +430,7 @@ impl App {
                 let (layout, store) = self.existing(&database, "replay", &runtime)?;
                 let done = self.administer(
                     &projection,
+                    &database,
                     &layout,
                     Some(store),
                     &runtime,
@@ -481,7 +455,8 @@ impl App {
                 };
                 let mut any = false;
                 for name in names {
-                    let done = self.administer(name, &layout, None, &runtime, Operation::List)?;
+                    let done =
+                        self.administer(name, &database, &layout, None, &runtime, Operation::List)?;
                     if let Done::Letters(letters) = done {
                         for letter in letters {
                             any = true;
@@ -511,6 +486,7 @@ impl App {
                 let (layout, store) = self.existing(&database, "retry a dead letter", &runtime)?;
                 let done = self.administer(
                     &projection,
+                    &database,
                     &layout,
                     Some(store),
                     &runtime,
@@ -528,6 +504,7 @@ impl App {
                 let (layout, store) = self.existing(&database, "skip a dead letter", &runtime)?;
                 let done = self.administer(
                     &projection,
+                    &database,
                     &layout,
                     Some(store),
                     &runtime,
@@ -580,6 +557,18 @@ impl App {
         Err(Failure(format!(
             "--publish {url}: this service was built without NATS support: enable the `nats` feature of its `eventsmith` dependency"
         )))
+    }
+
+    /// Where `database` says projections read from instead of the store, if anywhere.
+    fn consume(&self, database: &Database) -> Option<Consume> {
+        database.consume.clone().map(|url| Consume {
+            url,
+            stream: database
+                .consume_stream
+                .clone()
+                .unwrap_or_else(|| stream_of(self.name)),
+            service: self.name,
+        })
     }
 
     fn layout(&self, database: &Database) -> Result<Layout, Failure> {
@@ -639,18 +628,20 @@ impl App {
     fn administer(
         &self,
         name: &str,
+        database: &Database,
         layout: &Layout,
         store: Option<Store>,
         runtime: &tokio::runtime::Runtime,
         operation: Operation,
     ) -> Result<Done, Failure> {
+        let consume = self.consume(database);
         let name = self.projection_name(name)?;
         let (_, _, administer) = self
             .projections
             .iter()
             .find(|(known, ..)| *known == name)
             .ok_or_else(|| Failure(format!("there is no projection `{name}`")))?;
-        administer(store, layout, runtime, operation)
+        administer(store, layout, consume.as_ref(), runtime, operation)
             .map_err(|e| Failure(format!("projection `{name}`: {e}")))
     }
 }
@@ -697,10 +688,98 @@ fn from_feed<P>(
     consume: &Consume,
     _: &tokio::runtime::Runtime,
 ) -> Result<Service<Store>, ProjectionError> {
-    Err(ProjectionError::Store(StoreError::Backend(format!(
+    Err(without_nats(consume))
+}
+
+#[cfg(not(feature = "nats"))]
+fn without_nats(consume: &Consume) -> ProjectionError {
+    ProjectionError::Store(StoreError::Backend(format!(
         "--consume {}: this service was built without NATS support: enable the `nats` feature of its `eventsmith` dependency",
         consume.url
-    ))))
+    )))
+}
+
+/// Projection `P`'s open dead letters, read without setting anything up.
+fn dead_letters<P: Projection>(layout: &Layout) -> Result<Vec<DeadLetter>, ProjectionError> {
+    match layout {
+        Layout::Sqlite { .. } => {
+            let db = layout.projection(P::NAME);
+            if !db.exists() {
+                return Ok(Vec::new());
+            }
+            let model = crate::read_model::sqlite::SqliteReadModel::open_read_only(db)?;
+            Ok(crate::read_model::Backend::dead_letters(&model, P::NAME)?)
+        }
+        #[cfg(feature = "postgres")]
+        Layout::Postgres { url, schema } => {
+            let model = crate::read_model::postgres::PostgresReadModel::open(url, schema)?;
+            Ok(crate::read_model::Backend::dead_letters(&model, P::NAME)?)
+        }
+    }
+}
+
+/// Runs `operation` on projection `P` fed by `store`, in the read model `layout` says: on
+/// PostgreSQL once the instance running it gave it up.
+fn administer<S, P>(
+    store: S,
+    layout: &Layout,
+    runtime: &tokio::runtime::Runtime,
+    operation: Operation,
+) -> Result<Done, ProjectionError>
+where
+    S: crate::store::EventStore,
+    P: Projection + Default,
+{
+    match layout {
+        Layout::Sqlite { .. } => operate(
+            ProjectionRunner::open(store, P::default(), layout.projection(P::NAME))?,
+            runtime,
+            operation,
+        ),
+        #[cfg(feature = "postgres")]
+        Layout::Postgres { url, schema } => {
+            let model = crate::read_model::postgres::PostgresReadModel::open(url, schema)?;
+            let mut runner = ProjectionRunner::new(store, P::default(), model)?;
+            // A running instance gives the projection up between batches.
+            if !runner.wait_for_lease(LEASE_PATIENCE)? {
+                return Err(ProjectionError::ReadModel(
+                    crate::read_model::BackendError::transient(format!(
+                        "the instance running `{}` did not give it up within {} s; try again",
+                        P::NAME,
+                        LEASE_PATIENCE.as_secs()
+                    )),
+                ));
+            }
+            operate(runner, runtime, operation)
+        }
+    }
+}
+
+/// [`administer`] with the events of the NATS stream `consume` names (through a consumer of
+/// its own, so a running instance's is left alone).
+#[cfg(feature = "nats")]
+fn administer_from_feed<P: Projection + Default>(
+    consume: &Consume,
+    layout: &Layout,
+    runtime: &tokio::runtime::Runtime,
+    operation: Operation,
+) -> Result<Done, ProjectionError> {
+    let feed = runtime.block_on(crate::store::NatsFeed::connect(
+        &consume.url,
+        &consume.stream,
+        &format!("{}_{}_admin", consume.service, P::NAME),
+    ))?;
+    administer::<_, P>(feed, layout, runtime, operation)
+}
+
+#[cfg(not(feature = "nats"))]
+fn administer_from_feed<P: Projection + Default>(
+    consume: &Consume,
+    _: &Layout,
+    _: &tokio::runtime::Runtime,
+    _: Operation,
+) -> Result<Done, ProjectionError> {
+    Err(without_nats(consume))
 }
 
 /// How long `replay` and `dlq` wait for a running instance to give up a projection.

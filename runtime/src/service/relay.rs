@@ -31,6 +31,9 @@ pub const NAME: &str = "eventsmith_relay";
 /// Acknowledgements awaited at most at once: a page of events.
 pub const IN_FLIGHT: usize = 256;
 
+/// Room kept beside a message's body for its headers, against the server's `max_payload`.
+const HEADROOM: usize = 1024;
+
 /// How long the server remembers a message id to drop its duplicates: NATS's default.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
@@ -190,13 +193,14 @@ impl<S: EventStore, B: Backend> Relay<S, B> {
         for envelope in &events {
             let subject = self.publishing.subject(envelope);
             let body = envelope.to_cloudevent().to_string();
-            if body.len() > self.max_payload {
+            // The server counts the headers too: a kilobyte covers ours.
+            if body.len() + HEADROOM > self.max_payload {
                 return Err(RelayError::Nats(format!(
                     "event {} ({} of stream `{}`) takes {} bytes, more than the server's max_payload of {}: raise max_payload in the NATS server's configuration; the relay waits at this event until then",
                     envelope.position,
                     envelope.event_type,
                     envelope.stream,
-                    body.len(),
+                    body.len() + HEADROOM,
                     self.max_payload
                 )));
             }
@@ -210,18 +214,38 @@ impl<S: EventStore, B: Backend> Relay<S, B> {
             previous = Some(envelope.id.hyphenated().to_string());
         }
         let mut duplicates = 0u64;
-        for ack in acks {
-            duplicates += u64::from(ack.await.map_err(nats)?.duplicate);
+        let mut acknowledged = from;
+        for (ack, envelope) in acks.into_iter().zip(&events) {
+            match ack.await {
+                Ok(ack) => {
+                    duplicates += u64::from(ack.duplicate);
+                    acknowledged = envelope.position;
+                }
+                Err(error) => {
+                    // The acknowledged start of the page counts: the next page starts at the
+                    // refused message, which then names no predecessor (a message another
+                    // publisher put between two of ours cannot hold the relay there).
+                    if acknowledged > from {
+                        self.move_checkpoint(from, acknowledged)?;
+                    }
+                    return Err(nats(error));
+                }
+            }
         }
-        let transaction = self.backend.begin(NAME)?;
-        transaction.checkpoint(from, last)?;
-        transaction.commit()?;
+        self.move_checkpoint(from, last)?;
         metrics::counter!("eventsmith_relay_published_total")
             .increment(events.len() as u64 - duplicates);
         metrics::counter!("eventsmith_relay_duplicates_total").increment(duplicates);
         metrics::gauge!("eventsmith_relay_lag")
             .set(self.store.head().position().saturating_sub(last) as f64);
         Ok(events.len())
+    }
+
+    fn move_checkpoint(&mut self, from: u64, to: u64) -> Result<(), RelayError> {
+        let transaction = self.backend.begin(NAME)?;
+        transaction.checkpoint(from, to)?;
+        transaction.commit()?;
+        Ok(())
     }
 
     /// Connects, takes the lease (standing by while another instance has it), then publishes
