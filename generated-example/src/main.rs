@@ -16,6 +16,7 @@ mod generated {
 mod domain {
     pub mod customer;
     pub mod order;
+    pub mod stock;
 }
 
 /// The projections' logic, one file each (yours).
@@ -23,6 +24,7 @@ mod projections {
     pub mod customer_orders;
     pub mod daily_revenue;
     pub mod order_summary;
+    pub mod stock_levels;
 }
 
 #[rustfmt::skip]
@@ -38,6 +40,9 @@ fn main() -> std::process::ExitCode {
         .aggregate::<
             generated::order::OrderAggregate<domain::order::Rules>,
         >("order", Some(100))
+        .aggregate::<
+            generated::stock::StockAggregate<domain::stock::Rules>,
+        >("stock", Some(100))
         .projection::<
             generated::projections::CustomerOrdersProjection<
                 projections::customer_orders::Handler,
@@ -51,6 +56,11 @@ fn main() -> std::process::ExitCode {
         .projection::<
             generated::projections::OrderSummaryProjection<
                 projections::order_summary::Handler,
+            >,
+        >()
+        .projection::<
+            generated::projections::StockLevelsProjection<
+                projections::stock_levels::Handler,
             >,
         >()
         .main()

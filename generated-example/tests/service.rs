@@ -35,6 +35,8 @@ mod generated {
         assert_eq!(answer.status, 404, "{answer:?}");
         let answer = service.post("/commands/order/1/no_such_command", &json!({}));
         assert_eq!(answer.status, 404, "{answer:?}");
+        let answer = service.post("/commands/stock/1/no_such_command", &json!({}));
+        assert_eq!(answer.status, 404, "{answer:?}");
     }
 
     #[test]
@@ -87,6 +89,21 @@ mod generated {
         let errors = answer.body["errors"].as_array().expect("a list of errors");
         let pointed = errors.iter().filter(|e| e["pointer"].is_string()).count();
         assert!(pointed > 0 && pointed == errors.len(), "{answer:?}");
+        let answer = service.post("/commands/stock/1/receive_stock", &json!({}));
+        assert_eq!(answer.status, 422, "stock.receive_stock: {answer:?}");
+        let errors = answer.body["errors"].as_array().expect("a list of errors");
+        let pointed = errors.iter().filter(|e| e["pointer"].is_string()).count();
+        assert!(pointed > 0 && pointed == errors.len(), "{answer:?}");
+        let answer = service.post("/commands/stock/1/release_stock", &json!({}));
+        assert_eq!(answer.status, 422, "stock.release_stock: {answer:?}");
+        let errors = answer.body["errors"].as_array().expect("a list of errors");
+        let pointed = errors.iter().filter(|e| e["pointer"].is_string()).count();
+        assert!(pointed > 0 && pointed == errors.len(), "{answer:?}");
+        let answer = service.post("/commands/stock/1/reserve_stock", &json!({}));
+        assert_eq!(answer.status, 422, "stock.reserve_stock: {answer:?}");
+        let errors = answer.body["errors"].as_array().expect("a list of errors");
+        let pointed = errors.iter().filter(|e| e["pointer"].is_string()).count();
+        assert!(pointed > 0 && pointed == errors.len(), "{answer:?}");
     }
 
     #[test]
@@ -101,6 +118,10 @@ mod generated {
         assert!(answer.body["position"].is_u64(), "{answer:?}");
         assert!(answer.body["rows"].is_array(), "{answer:?}");
         let answer = service.get("/projections/order_summary");
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(answer.body["position"].is_u64(), "{answer:?}");
+        assert!(answer.body["rows"].is_array(), "{answer:?}");
+        let answer = service.get("/projections/stock_levels");
         assert_eq!(answer.status, 200, "{answer:?}");
         assert!(answer.body["position"].is_u64(), "{answer:?}");
         assert!(answer.body["rows"].is_array(), "{answer:?}");

@@ -10,7 +10,7 @@ fn generate_writes_the_example_module_tree() {
         .args(["generate", "--out"])
         .arg(out.path().join("events")));
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("(7 events, 8 versions)"), "{stdout}");
+    assert!(stdout.contains("(10 events, 11 versions)"), "{stdout}");
     let written = std::fs::read_to_string(out.path().join("events/mod.rs")).unwrap();
     // The same bytes as the checked-in file the runtime compiles and the macro test compares.
     let committed =

@@ -55,7 +55,7 @@ fn help_is_pinned() {
 fn the_example_project_validates() {
     let (code, stdout, _) = run(eventsmith().current_dir(repo_root()).arg("validate"));
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("ok: 2 aggregates"), "{stdout}");
+    assert!(stdout.contains("ok: 3 aggregates"), "{stdout}");
 }
 
 #[test]

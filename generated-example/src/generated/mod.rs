@@ -1640,6 +1640,554 @@ pub mod order {
         }
     }
 }
+/// The `stock` aggregate's events: every version, the latest aliased here.
+#[allow(dead_code, deprecated)]
+pub mod stock {
+    /// Version 1 of the `stock` events.
+    pub mod v1 {
+        /// Units of the product arrived at the warehouse and are on hand.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            ::eventsmith::serde::Serialize,
+            ::eventsmith::serde::Deserialize
+        )]
+        #[serde(crate = "::eventsmith::serde")]
+        #[serde(deny_unknown_fields)]
+        pub struct StockReceived {
+            /// How many units arrived.
+            pub quantity: u64,
+        }
+        impl ::eventsmith::Validate for StockReceived {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
+                checker
+                    .at(
+                        "quantity",
+                        |checker| checker.minimum(self.quantity, 1f64, false),
+                    );
+            }
+        }
+        /// Units reserved for an order were given back: available to others again.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            ::eventsmith::serde::Serialize,
+            ::eventsmith::serde::Deserialize
+        )]
+        #[serde(crate = "::eventsmith::serde")]
+        #[serde(deny_unknown_fields)]
+        pub struct StockReleased {
+            /// The order whose reservation was released.
+            pub order_id: ::eventsmith::format::Uuid,
+            /// How many units were released.
+            pub quantity: u64,
+        }
+        impl ::eventsmith::Validate for StockReleased {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
+                checker
+                    .at(
+                        "quantity",
+                        |checker| checker.minimum(self.quantity, 1f64, false),
+                    );
+            }
+        }
+        /// Units of the product were reserved for an order: still on hand, no longer available to others.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            ::eventsmith::serde::Serialize,
+            ::eventsmith::serde::Deserialize
+        )]
+        #[serde(crate = "::eventsmith::serde")]
+        #[serde(deny_unknown_fields)]
+        pub struct StockReserved {
+            /// The order the units are reserved for.
+            pub order_id: ::eventsmith::format::Uuid,
+            /// How many units were reserved.
+            pub quantity: u64,
+        }
+        impl ::eventsmith::Validate for StockReserved {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
+                checker
+                    .at(
+                        "quantity",
+                        |checker| checker.minimum(self.quantity, 1f64, false),
+                    );
+            }
+        }
+        impl ::eventsmith::Event for StockReceived {
+            const EVENT_TYPE: &'static str = "stock.received";
+            const VERSION: u32 = 1;
+        }
+        impl ::eventsmith::Event for StockReleased {
+            const EVENT_TYPE: &'static str = "stock.released";
+            const VERSION: u32 = 1;
+        }
+        impl ::eventsmith::Event for StockReserved {
+            const EVENT_TYPE: &'static str = "stock.reserved";
+            const VERSION: u32 = 1;
+        }
+    }
+    #[allow(deprecated)]
+    pub use v1::StockReceived;
+    /// Decodes a stored `stock.received` payload of any version into the latest, upcasting older ones.
+    #[allow(deprecated)]
+    pub fn decode_received(
+        version: u32,
+        payload: &[u8],
+    ) -> ::std::result::Result<StockReceived, ::eventsmith::DecodeError> {
+        match version {
+            1 => {
+                ::eventsmith::__private::codec::decode::<
+                    v1::StockReceived,
+                >("stock.received", 1, payload)
+            }
+            _ => {
+                ::std::result::Result::Err(
+                    ::eventsmith::__private::codec::unknown_version(
+                        "stock.received",
+                        version,
+                    ),
+                )
+            }
+        }
+    }
+    #[allow(deprecated)]
+    pub use v1::StockReleased;
+    /// Decodes a stored `stock.released` payload of any version into the latest, upcasting older ones.
+    #[allow(deprecated)]
+    pub fn decode_released(
+        version: u32,
+        payload: &[u8],
+    ) -> ::std::result::Result<StockReleased, ::eventsmith::DecodeError> {
+        match version {
+            1 => {
+                ::eventsmith::__private::codec::decode::<
+                    v1::StockReleased,
+                >("stock.released", 1, payload)
+            }
+            _ => {
+                ::std::result::Result::Err(
+                    ::eventsmith::__private::codec::unknown_version(
+                        "stock.released",
+                        version,
+                    ),
+                )
+            }
+        }
+    }
+    #[allow(deprecated)]
+    pub use v1::StockReserved;
+    /// Decodes a stored `stock.reserved` payload of any version into the latest, upcasting older ones.
+    #[allow(deprecated)]
+    pub fn decode_reserved(
+        version: u32,
+        payload: &[u8],
+    ) -> ::std::result::Result<StockReserved, ::eventsmith::DecodeError> {
+        match version {
+            1 => {
+                ::eventsmith::__private::codec::decode::<
+                    v1::StockReserved,
+                >("stock.reserved", 1, payload)
+            }
+            _ => {
+                ::std::result::Result::Err(
+                    ::eventsmith::__private::codec::unknown_version(
+                        "stock.reserved",
+                        version,
+                    ),
+                )
+            }
+        }
+    }
+    /// Every event of the `stock` aggregate, at its latest version.
+    #[derive(Debug, Clone, PartialEq)]
+    #[allow(clippy::large_enum_variant, clippy::enum_variant_names, deprecated)]
+    pub enum StockEvent {
+        /// `stock.received` (v1)
+        Received(v1::StockReceived),
+        /// `stock.released` (v1)
+        Released(v1::StockReleased),
+        /// `stock.reserved` (v1)
+        Reserved(v1::StockReserved),
+    }
+    #[allow(deprecated)]
+    impl ::eventsmith::EventSet for StockEvent {
+        fn decode(
+            event_type: &str,
+            version: u32,
+            payload: &[u8],
+        ) -> ::std::result::Result<Self, ::eventsmith::DecodeError> {
+            match event_type {
+                "stock.received" => decode_received(version, payload).map(Self::Received),
+                "stock.released" => decode_released(version, payload).map(Self::Released),
+                "stock.reserved" => decode_reserved(version, payload).map(Self::Reserved),
+                _ => {
+                    ::std::result::Result::Err(
+                        ::eventsmith::__private::codec::unknown_event_type(event_type),
+                    )
+                }
+            }
+        }
+        fn encode(
+            &self,
+        ) -> ::std::result::Result<::std::vec::Vec<u8>, ::eventsmith::EncodeError> {
+            match self {
+                Self::Received(event) => {
+                    ::eventsmith::__private::codec::encode("stock.received", event)
+                }
+                Self::Released(event) => {
+                    ::eventsmith::__private::codec::encode("stock.released", event)
+                }
+                Self::Reserved(event) => {
+                    ::eventsmith::__private::codec::encode("stock.reserved", event)
+                }
+            }
+        }
+        fn event_type(&self) -> &'static str {
+            match self {
+                Self::Received(_) => "stock.received",
+                Self::Released(_) => "stock.released",
+                Self::Reserved(_) => "stock.reserved",
+            }
+        }
+        fn version(&self) -> u32 {
+            match self {
+                Self::Received(_) => 1,
+                Self::Released(_) => 1,
+                Self::Reserved(_) => 1,
+            }
+        }
+    }
+    #[allow(deprecated)]
+    impl ::std::convert::From<v1::StockReceived> for StockEvent {
+        fn from(event: v1::StockReceived) -> Self {
+            Self::Received(event)
+        }
+    }
+    #[allow(deprecated)]
+    impl ::std::convert::From<v1::StockReleased> for StockEvent {
+        fn from(event: v1::StockReleased) -> Self {
+            Self::Released(event)
+        }
+    }
+    #[allow(deprecated)]
+    impl ::std::convert::From<v1::StockReserved> for StockEvent {
+        fn from(event: v1::StockReserved) -> Self {
+            Self::Reserved(event)
+        }
+    }
+    /// The `stock` aggregate's commands.
+    pub mod commands {
+        /// Record units of the product arriving at the warehouse.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            ::eventsmith::serde::Serialize,
+            ::eventsmith::serde::Deserialize
+        )]
+        #[serde(crate = "::eventsmith::serde")]
+        #[serde(deny_unknown_fields)]
+        pub struct ReceiveStock {
+            /// How many units arrived.
+            pub quantity: u64,
+        }
+        impl ::eventsmith::Validate for ReceiveStock {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
+                checker
+                    .at(
+                        "quantity",
+                        |checker| checker.minimum(self.quantity, 1f64, false),
+                    );
+            }
+        }
+        /// Give back units reserved for an order: at most what the order holds. Releasing an order that holds nothing changes nothing, so a release can be sent again safely.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            ::eventsmith::serde::Serialize,
+            ::eventsmith::serde::Deserialize
+        )]
+        #[serde(crate = "::eventsmith::serde")]
+        #[serde(deny_unknown_fields)]
+        pub struct ReleaseStock {
+            /// The order whose reservation is released.
+            pub order_id: ::eventsmith::format::Uuid,
+            /// How many of its units to release.
+            pub quantity: u64,
+        }
+        impl ::eventsmith::Validate for ReleaseStock {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
+                checker
+                    .at(
+                        "quantity",
+                        |checker| checker.minimum(self.quantity, 1f64, false),
+                    );
+            }
+        }
+        /// Reserve units of the product for an order. Rejected when fewer than the quantity are available (on hand and not reserved).
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            ::eventsmith::serde::Serialize,
+            ::eventsmith::serde::Deserialize
+        )]
+        #[serde(crate = "::eventsmith::serde")]
+        #[serde(deny_unknown_fields)]
+        pub struct ReserveStock {
+            /// The order the units are reserved for.
+            pub order_id: ::eventsmith::format::Uuid,
+            /// How many units to reserve.
+            pub quantity: u64,
+        }
+        impl ::eventsmith::Validate for ReserveStock {
+            fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
+                checker
+                    .at(
+                        "quantity",
+                        |checker| checker.minimum(self.quantity, 1f64, false),
+                    );
+            }
+        }
+    }
+    /// Every command of the `stock` aggregate.
+    #[derive(Debug, Clone, PartialEq)]
+    #[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+    pub enum StockCommand {
+        /// `receive_stock`
+        ReceiveStock(commands::ReceiveStock),
+        /// `release_stock`
+        ReleaseStock(commands::ReleaseStock),
+        /// `reserve_stock`
+        ReserveStock(commands::ReserveStock),
+    }
+    impl ::eventsmith::CommandSet for StockCommand {
+        const NAMES: &'static [&'static str] = &[
+            "receive_stock",
+            "release_stock",
+            "reserve_stock",
+        ];
+        fn decode(
+            name: &str,
+            payload: &[u8],
+        ) -> ::std::result::Result<Self, ::eventsmith::CommandError> {
+            match name {
+                "receive_stock" => {
+                    static SCHEMA: ::eventsmith::__private::Schema = ::eventsmith::__private::Schema::new(
+                        "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"type\":\"object\",\"properties\":{\"quantity\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Quantity\"}},\"required\":[\"quantity\"],\"additionalProperties\":false,\"$defs\":{\"types/money.json\":{\"$defs\":{\"Amount\":{\"type\":\"number\",\"minimum\":0,\"multipleOf\":0.01},\"Currency\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{3}$\"},\"Sku\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64},\"Quantity\":{\"type\":\"integer\",\"minimum\":1},\"OrderLine\":{\"type\":\"object\",\"properties\":{\"sku\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Sku\"},\"quantity\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Quantity\"},\"unit_price\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Amount\"}},\"required\":[\"sku\",\"quantity\",\"unit_price\"],\"additionalProperties\":false}}}}}",
+                    );
+                    ::eventsmith::__private::command::decode::<
+                        commands::ReceiveStock,
+                    >("receive_stock", payload, &SCHEMA)
+                        .map(Self::ReceiveStock)
+                }
+                "release_stock" => {
+                    static SCHEMA: ::eventsmith::__private::Schema = ::eventsmith::__private::Schema::new(
+                        "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"type\":\"object\",\"properties\":{\"order_id\":{\"$ref\":\"#/$defs/types~1ids.json/$defs/OrderId\"},\"quantity\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Quantity\"}},\"required\":[\"order_id\",\"quantity\"],\"additionalProperties\":false,\"$defs\":{\"types/ids.json\":{\"$defs\":{\"CustomerId\":{\"type\":\"string\",\"format\":\"uuid\"},\"OrderId\":{\"type\":\"string\",\"format\":\"uuid\"}}},\"types/money.json\":{\"$defs\":{\"Amount\":{\"type\":\"number\",\"minimum\":0,\"multipleOf\":0.01},\"Currency\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{3}$\"},\"Sku\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64},\"Quantity\":{\"type\":\"integer\",\"minimum\":1},\"OrderLine\":{\"type\":\"object\",\"properties\":{\"sku\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Sku\"},\"quantity\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Quantity\"},\"unit_price\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Amount\"}},\"required\":[\"sku\",\"quantity\",\"unit_price\"],\"additionalProperties\":false}}}}}",
+                    );
+                    ::eventsmith::__private::command::decode::<
+                        commands::ReleaseStock,
+                    >("release_stock", payload, &SCHEMA)
+                        .map(Self::ReleaseStock)
+                }
+                "reserve_stock" => {
+                    static SCHEMA: ::eventsmith::__private::Schema = ::eventsmith::__private::Schema::new(
+                        "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"type\":\"object\",\"properties\":{\"order_id\":{\"$ref\":\"#/$defs/types~1ids.json/$defs/OrderId\"},\"quantity\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Quantity\"}},\"required\":[\"order_id\",\"quantity\"],\"additionalProperties\":false,\"$defs\":{\"types/ids.json\":{\"$defs\":{\"CustomerId\":{\"type\":\"string\",\"format\":\"uuid\"},\"OrderId\":{\"type\":\"string\",\"format\":\"uuid\"}}},\"types/money.json\":{\"$defs\":{\"Amount\":{\"type\":\"number\",\"minimum\":0,\"multipleOf\":0.01},\"Currency\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{3}$\"},\"Sku\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64},\"Quantity\":{\"type\":\"integer\",\"minimum\":1},\"OrderLine\":{\"type\":\"object\",\"properties\":{\"sku\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Sku\"},\"quantity\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Quantity\"},\"unit_price\":{\"$ref\":\"#/$defs/types~1money.json/$defs/Amount\"}},\"required\":[\"sku\",\"quantity\",\"unit_price\"],\"additionalProperties\":false}}}}}",
+                    );
+                    ::eventsmith::__private::command::decode::<
+                        commands::ReserveStock,
+                    >("reserve_stock", payload, &SCHEMA)
+                        .map(Self::ReserveStock)
+                }
+                _ => {
+                    ::std::result::Result::Err(
+                        ::eventsmith::CommandError::Unknown(name.to_owned()),
+                    )
+                }
+            }
+        }
+        fn name(&self) -> &'static str {
+            match self {
+                Self::ReceiveStock(_) => "receive_stock",
+                Self::ReleaseStock(_) => "release_stock",
+                Self::ReserveStock(_) => "reserve_stock",
+            }
+        }
+    }
+    impl ::std::convert::From<commands::ReceiveStock> for StockCommand {
+        fn from(command: commands::ReceiveStock) -> Self {
+            Self::ReceiveStock(command)
+        }
+    }
+    impl ::std::convert::From<commands::ReleaseStock> for StockCommand {
+        fn from(command: commands::ReleaseStock) -> Self {
+            Self::ReleaseStock(command)
+        }
+    }
+    impl ::std::convert::From<commands::ReserveStock> for StockCommand {
+        fn from(command: commands::ReserveStock) -> Self {
+            Self::ReserveStock(command)
+        }
+    }
+    /// The stock of one product, one stream per SKU: how many units are on hand, and how many of them are reserved, by order, for orders not yet shipped or released.
+    #[derive(
+        Debug,
+        Clone,
+        PartialEq,
+        ::eventsmith::serde::Serialize,
+        ::eventsmith::serde::Deserialize
+    )]
+    #[serde(crate = "::eventsmith::serde")]
+    #[serde(deny_unknown_fields)]
+    pub struct Stock {
+        /// Units received, reserved ones included.
+        pub on_hand: u64,
+        /// Units reserved for orders; never more than on hand.
+        pub reserved: u64,
+        /// Units reserved per order id: what releasing an order's reservation gives back.
+        pub reservations: ::eventsmith::indexmap::IndexMap<::std::string::String, u64>,
+    }
+    impl ::eventsmith::Validate for Stock {
+        fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
+            checker.at("on_hand", |checker| checker.minimum(self.on_hand, 0f64, false));
+            checker
+                .at("reserved", |checker| checker.minimum(self.reserved, 0f64, false));
+            checker
+                .at(
+                    "reservations",
+                    |checker| {
+                        for (key, value) in &self.reservations {
+                            checker
+                                .at_key(
+                                    key,
+                                    |checker| checker.minimum(*value, 1f64, false),
+                                );
+                        }
+                    },
+                );
+        }
+    }
+    /// The `stock` aggregate's business rules: one `decide_` per command, one `apply_` per event. Implement it for a type of yours and run `StockAggregate<YourType>`; a new command or event in the schemas is a new method the compiler asks for.
+    pub trait StockRules {
+        /// Decides `receive_stock`: the events it causes from `state` (`None` before the aggregate's first event), or why it is refused.
+        fn decide_receive_stock(
+            state: ::std::option::Option<&Stock>,
+            command: &commands::ReceiveStock,
+        ) -> ::std::result::Result<::std::vec::Vec<StockEvent>, ::eventsmith::Rejection>;
+        /// Decides `release_stock`: the events it causes from `state` (`None` before the aggregate's first event), or why it is refused.
+        fn decide_release_stock(
+            state: ::std::option::Option<&Stock>,
+            command: &commands::ReleaseStock,
+        ) -> ::std::result::Result<::std::vec::Vec<StockEvent>, ::eventsmith::Rejection>;
+        /// Decides `reserve_stock`: the events it causes from `state` (`None` before the aggregate's first event), or why it is refused.
+        fn decide_reserve_stock(
+            state: ::std::option::Option<&Stock>,
+            command: &commands::ReserveStock,
+        ) -> ::std::result::Result<::std::vec::Vec<StockEvent>, ::eventsmith::Rejection>;
+        /// Applies `stock.received` to `state` (`None` before the aggregate's first event).
+        fn apply_received(
+            state: &mut ::std::option::Option<Stock>,
+            event: &StockReceived,
+        );
+        /// Applies `stock.released` to `state` (`None` before the aggregate's first event).
+        fn apply_released(
+            state: &mut ::std::option::Option<Stock>,
+            event: &StockReleased,
+        );
+        /// Applies `stock.reserved` to `state` (`None` before the aggregate's first event).
+        fn apply_reserved(
+            state: &mut ::std::option::Option<Stock>,
+            event: &StockReserved,
+        );
+    }
+    /// The `stock` aggregate as the repository runs it: its commands and events dispatched to the rules `R`, over its state (`None` before its first event).
+    pub struct StockAggregate<R>(::std::marker::PhantomData<fn() -> R>);
+    #[allow(deprecated)]
+    impl<R: StockRules> ::eventsmith::Aggregate for StockAggregate<R> {
+        type State = Stock;
+        type Event = StockEvent;
+        type Command = StockCommand;
+        const CATEGORY: &'static str = "stock";
+        const STATE_VERSION: &'static str = "35bd270a3d686926";
+        fn apply(state: &mut ::std::option::Option<Stock>, event: &StockEvent) {
+            match event {
+                StockEvent::Received(event) => R::apply_received(state, event),
+                StockEvent::Released(event) => R::apply_released(state, event),
+                StockEvent::Reserved(event) => R::apply_reserved(state, event),
+            }
+        }
+        fn decide(
+            state: ::std::option::Option<&Stock>,
+            command: &StockCommand,
+        ) -> ::std::result::Result<
+            ::std::vec::Vec<StockEvent>,
+            ::eventsmith::Rejection,
+        > {
+            match command {
+                StockCommand::ReceiveStock(command) => {
+                    R::decide_receive_stock(state, command)
+                }
+                StockCommand::ReleaseStock(command) => {
+                    R::decide_release_stock(state, command)
+                }
+                StockCommand::ReserveStock(command) => {
+                    R::decide_reserve_stock(state, command)
+                }
+            }
+        }
+    }
+    /// A given/when/then test of rules `R`: `given::<R>(events).when(command).then(events)` or `.then_rejected(reason)`.
+    pub fn given<R: StockRules>(
+        events: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<StockEvent>,
+        >,
+    ) -> ::eventsmith::testing::Given<StockAggregate<R>> {
+        ::eventsmith::testing::given(events)
+    }
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        #[allow(deprecated)]
+        fn received_v1_examples_round_trip() {
+            ::eventsmith::__private::testing::assert_examples::<
+                super::v1::StockReceived,
+                _,
+            >("stock.received", 1, &[r#"{"quantity":10}"#], super::decode_received);
+        }
+        #[test]
+        #[allow(deprecated)]
+        fn released_v1_examples_round_trip() {
+            ::eventsmith::__private::testing::assert_examples::<
+                super::v1::StockReleased,
+                _,
+            >(
+                "stock.released",
+                1,
+                &[r#"{"order_id":"0190f5d3-1b2c-7d4e-8f5a-6b7c8d9e0f12","quantity":2}"#],
+                super::decode_released,
+            );
+        }
+        #[test]
+        #[allow(deprecated)]
+        fn reserved_v1_examples_round_trip() {
+            ::eventsmith::__private::testing::assert_examples::<
+                super::v1::StockReserved,
+                _,
+            >(
+                "stock.reserved",
+                1,
+                &[r#"{"order_id":"0190f5d3-1b2c-7d4e-8f5a-6b7c8d9e0f12","quantity":2}"#],
+                super::decode_reserved,
+            );
+        }
+    }
+}
 /// The read models: each projection's row type and table, the handler trait its
 /// logic implements, and the projection the runner runs.
 #[allow(dead_code, deprecated)]
@@ -1796,6 +2344,43 @@ pub mod projections {
     }
     impl ::eventsmith::Validate for OrderSummaryStatus {
         fn validate(&self, _checker: &mut ::eventsmith::__private::Checker) {}
+    }
+    /// One row per product: units on hand, reserved for orders, and available to new orders.
+    #[derive(
+        Debug,
+        Clone,
+        PartialEq,
+        ::eventsmith::serde::Serialize,
+        ::eventsmith::serde::Deserialize
+    )]
+    #[serde(crate = "::eventsmith::serde")]
+    #[serde(deny_unknown_fields)]
+    pub struct StockLevels {
+        /// The product's SKU; the key of the row.
+        pub sku: ::std::string::String,
+        /// Units received, reserved ones included.
+        pub on_hand: u64,
+        /// Units reserved for orders.
+        pub reserved: u64,
+        /// Units on hand and not reserved: what a new order can reserve.
+        pub available: u64,
+    }
+    impl ::eventsmith::Validate for StockLevels {
+        fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
+            checker
+                .at(
+                    "sku",
+                    |checker| {
+                        checker.min_length(self.sku.as_str(), 1u64);
+                        checker.max_length(self.sku.as_str(), 64u64);
+                    },
+                );
+            checker.at("on_hand", |checker| checker.minimum(self.on_hand, 0f64, false));
+            checker
+                .at("reserved", |checker| checker.minimum(self.reserved, 0f64, false));
+            checker
+                .at("available", |checker| checker.minimum(self.available, 0f64, false));
+        }
     }
     impl ::eventsmith::read_model::Row for CustomerOrders {
         const TABLE: &'static str = "customer_orders";
@@ -2070,6 +2655,95 @@ pub mod projections {
             }
         }
     }
+    impl ::eventsmith::read_model::Row for StockLevels {
+        const TABLE: &'static str = "stock_levels";
+        const KEY: &'static str = "sku";
+        const COLUMNS: &'static [::eventsmith::read_model::Column] = &[
+            ::eventsmith::read_model::Column {
+                name: "sku",
+                kind: ::eventsmith::read_model::ColumnKind::Text,
+                required: true,
+            },
+            ::eventsmith::read_model::Column {
+                name: "on_hand",
+                kind: ::eventsmith::read_model::ColumnKind::Integer,
+                required: true,
+            },
+            ::eventsmith::read_model::Column {
+                name: "reserved",
+                kind: ::eventsmith::read_model::ColumnKind::Integer,
+                required: true,
+            },
+            ::eventsmith::read_model::Column {
+                name: "available",
+                kind: ::eventsmith::read_model::ColumnKind::Integer,
+                required: true,
+            },
+        ];
+    }
+    /// How the `stock_levels` projection takes each event it subscribes to into account. Implement it for a type of yours and run `StockLevelsProjection<YourType>`.
+    pub trait StockLevelsHandler {
+        /// Takes `stock.received` into account in `rows` (inside the runner's transaction, with the checkpoint).
+        fn on_stock_received(
+            rows: &::eventsmith::read_model::Table<'_, StockLevels>,
+            event: &super::stock::v1::StockReceived,
+            envelope: &::eventsmith::store::Envelope,
+        ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError>;
+        /// Takes `stock.reserved` into account in `rows` (inside the runner's transaction, with the checkpoint).
+        fn on_stock_reserved(
+            rows: &::eventsmith::read_model::Table<'_, StockLevels>,
+            event: &super::stock::v1::StockReserved,
+            envelope: &::eventsmith::store::Envelope,
+        ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError>;
+        /// Takes `stock.released` into account in `rows` (inside the runner's transaction, with the checkpoint).
+        fn on_stock_released(
+            rows: &::eventsmith::read_model::Table<'_, StockLevels>,
+            event: &super::stock::v1::StockReleased,
+            envelope: &::eventsmith::store::Envelope,
+        ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError>;
+    }
+    /// The `stock_levels` projection for the runner: its table follows the row schema, and events go to the handler `H`.
+    pub struct StockLevelsProjection<H>(::std::marker::PhantomData<fn() -> H>);
+    impl<H> ::std::default::Default for StockLevelsProjection<H> {
+        fn default() -> Self {
+            Self(::std::marker::PhantomData)
+        }
+    }
+    impl<H> ::eventsmith::read_model::Tabled for StockLevelsProjection<H> {
+        type Row = StockLevels;
+    }
+    #[allow(deprecated)]
+    impl<H: StockLevelsHandler> ::eventsmith::projection::Projection
+    for StockLevelsProjection<H> {
+        type Event = super::DomainEvent;
+        const NAME: &'static str = "stock_levels";
+        const TABLES: &'static [::eventsmith::read_model::TableSpec] = &[
+            ::eventsmith::read_model::TableSpec::of::<StockLevels>(),
+        ];
+        fn handles(&self, event_type: &str) -> bool {
+            matches!(event_type, "stock.received" | "stock.reserved" | "stock.released")
+        }
+        fn handle(
+            &self,
+            transaction: &dyn ::eventsmith::read_model::Transaction,
+            event: &super::DomainEvent,
+            envelope: &::eventsmith::store::Envelope,
+        ) -> ::std::result::Result<(), ::eventsmith::projection::HandlerError> {
+            let rows = ::eventsmith::read_model::Table::<StockLevels>::new(transaction);
+            match event {
+                super::DomainEvent::StockReceived(event) => {
+                    H::on_stock_received(&rows, event, envelope)
+                }
+                super::DomainEvent::StockReserved(event) => {
+                    H::on_stock_reserved(&rows, event, envelope)
+                }
+                super::DomainEvent::StockReleased(event) => {
+                    H::on_stock_released(&rows, event, envelope)
+                }
+                _ => ::std::result::Result::Ok(()),
+            }
+        }
+    }
 }
 /// Every event of the domain, at its latest version: what a store decodes into.
 #[derive(Debug, Clone, PartialEq)]
@@ -2089,6 +2763,12 @@ pub enum DomainEvent {
     OrderPlaced(order::v2::OrderPlaced),
     /// `order.shipped` (v1)
     OrderShipped(order::v1::OrderShipped),
+    /// `stock.received` (v1)
+    StockReceived(stock::v1::StockReceived),
+    /// `stock.released` (v1)
+    StockReleased(stock::v1::StockReleased),
+    /// `stock.reserved` (v1)
+    StockReserved(stock::v1::StockReserved),
 }
 #[allow(deprecated)]
 impl ::eventsmith::EventSet for DomainEvent {
@@ -2119,6 +2799,15 @@ impl ::eventsmith::EventSet for DomainEvent {
             }
             "order.shipped" => {
                 order::decode_shipped(version, payload).map(Self::OrderShipped)
+            }
+            "stock.received" => {
+                stock::decode_received(version, payload).map(Self::StockReceived)
+            }
+            "stock.released" => {
+                stock::decode_released(version, payload).map(Self::StockReleased)
+            }
+            "stock.reserved" => {
+                stock::decode_reserved(version, payload).map(Self::StockReserved)
             }
             _ => {
                 ::std::result::Result::Err(
@@ -2152,6 +2841,15 @@ impl ::eventsmith::EventSet for DomainEvent {
             Self::OrderShipped(ref event) => {
                 ::eventsmith::__private::codec::encode("order.shipped", event)
             }
+            Self::StockReceived(ref event) => {
+                ::eventsmith::__private::codec::encode("stock.received", event)
+            }
+            Self::StockReleased(ref event) => {
+                ::eventsmith::__private::codec::encode("stock.released", event)
+            }
+            Self::StockReserved(ref event) => {
+                ::eventsmith::__private::codec::encode("stock.reserved", event)
+            }
         }
     }
     fn event_type(&self) -> &'static str {
@@ -2163,6 +2861,9 @@ impl ::eventsmith::EventSet for DomainEvent {
             Self::OrderPaid(_) => "order.paid",
             Self::OrderPlaced(_) => "order.placed",
             Self::OrderShipped(_) => "order.shipped",
+            Self::StockReceived(_) => "stock.received",
+            Self::StockReleased(_) => "stock.released",
+            Self::StockReserved(_) => "stock.reserved",
         }
     }
     fn version(&self) -> u32 {
@@ -2174,6 +2875,9 @@ impl ::eventsmith::EventSet for DomainEvent {
             Self::OrderPaid(_) => 1,
             Self::OrderPlaced(_) => 2,
             Self::OrderShipped(_) => 1,
+            Self::StockReceived(_) => 1,
+            Self::StockReleased(_) => 1,
+            Self::StockReserved(_) => 1,
         }
     }
 }
@@ -2239,6 +2943,34 @@ impl ::std::convert::From<order::OrderEvent> for DomainEvent {
             order::OrderEvent::Paid(event) => Self::OrderPaid(event),
             order::OrderEvent::Placed(event) => Self::OrderPlaced(event),
             order::OrderEvent::Shipped(event) => Self::OrderShipped(event),
+        }
+    }
+}
+#[allow(deprecated)]
+impl ::std::convert::From<stock::v1::StockReceived> for DomainEvent {
+    fn from(event: stock::v1::StockReceived) -> Self {
+        Self::StockReceived(event)
+    }
+}
+#[allow(deprecated)]
+impl ::std::convert::From<stock::v1::StockReleased> for DomainEvent {
+    fn from(event: stock::v1::StockReleased) -> Self {
+        Self::StockReleased(event)
+    }
+}
+#[allow(deprecated)]
+impl ::std::convert::From<stock::v1::StockReserved> for DomainEvent {
+    fn from(event: stock::v1::StockReserved) -> Self {
+        Self::StockReserved(event)
+    }
+}
+#[allow(deprecated)]
+impl ::std::convert::From<stock::StockEvent> for DomainEvent {
+    fn from(event: stock::StockEvent) -> Self {
+        match event {
+            stock::StockEvent::Received(event) => Self::StockReceived(event),
+            stock::StockEvent::Released(event) => Self::StockReleased(event),
+            stock::StockEvent::Reserved(event) => Self::StockReserved(event),
         }
     }
 }
