@@ -36,6 +36,7 @@ struct Consume {
     url: String,
     stream: String,
     /// This service's name: each projection reads through consumer `<service>_<projection>`.
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
     service: &'static str,
 }
 /// Runs an operation on a projection: `replay` and `dlq` (the store is `None` for `dlq list`,
@@ -658,27 +659,21 @@ where
     P: Projection + Tabled + Default + 'static,
     P::Row: 'static,
 {
-    use super::queries::Source;
     let feed = runtime.block_on(crate::store::NatsFeed::connect(
         &consume.url,
         &consume.stream,
         &format!("{}_{}", consume.service, P::NAME),
     ))?;
     let head = Some(crate::store::EventStore::head(&feed));
-    Ok(match layout {
+    match layout {
         Layout::Sqlite { .. } => {
-            let path = layout.projection(P::NAME);
-            let runner = ProjectionRunner::open(feed, P::default(), &path)?;
-            service.run_projection(runner, Source::Sqlite(path), head)
+            service.sqlite_projection_from(feed, head, P::default(), layout.projection(P::NAME))
         }
         #[cfg(feature = "postgres")]
         Layout::Postgres { url, schema } => {
-            let backend = crate::read_model::postgres::PostgresReadModel::open(url, schema)?;
-            let runner = ProjectionRunner::new(feed, P::default(), backend)?;
-            let readers = super::queries::PostgresReaders::new(url, schema);
-            service.run_projection(runner, Source::Postgres(Arc::new(readers)), head)
+            service.postgres_projection_from(feed, head, P::default(), url, schema)
         }
-    })
+    }
 }
 
 #[cfg(not(feature = "nats"))]

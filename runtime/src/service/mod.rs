@@ -220,9 +220,27 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         P: Projection + Tabled + 'static,
         P::Row: 'static,
     {
+        let store = self.shared.store.clone();
+        self.sqlite_projection_from(store, None, projection, db)
+    }
+
+    /// [`projection`](Self::projection), fed by `feed` (the store, or a NATS stream whose head
+    /// is `head`).
+    fn sqlite_projection_from<F, P>(
+        self,
+        feed: F,
+        head: Option<Head>,
+        projection: P,
+        db: impl AsRef<std::path::Path>,
+    ) -> Result<Self, ProjectionError>
+    where
+        F: EventStore + 'static,
+        P: Projection + Tabled + 'static,
+        P::Row: 'static,
+    {
         let path = db.as_ref().to_path_buf();
-        let runner = ProjectionRunner::open(self.shared.store.clone(), projection, &path)?;
-        Ok(self.run_projection(runner, queries::Source::Sqlite(path), None))
+        let runner = ProjectionRunner::open(feed, projection, &path)?;
+        Ok(self.run_projection(runner, queries::Source::Sqlite(path), head))
     }
 
     /// Runs `projection` into schema `schema` of the PostgreSQL database at `url` while the
@@ -239,10 +257,30 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         P: Projection + Tabled + 'static,
         P::Row: 'static,
     {
+        let store = self.shared.store.clone();
+        self.postgres_projection_from(store, None, projection, url, schema)
+    }
+
+    /// [`postgres_projection`](Self::postgres_projection), fed by `feed` (the store, or a NATS
+    /// stream whose head is `head`).
+    #[cfg(feature = "postgres")]
+    fn postgres_projection_from<F, P>(
+        self,
+        feed: F,
+        head: Option<Head>,
+        projection: P,
+        url: &str,
+        schema: &str,
+    ) -> Result<Self, ProjectionError>
+    where
+        F: EventStore + 'static,
+        P: Projection + Tabled + 'static,
+        P::Row: 'static,
+    {
         let backend = crate::read_model::postgres::PostgresReadModel::open(url, schema)?;
-        let runner = ProjectionRunner::new(self.shared.store.clone(), projection, backend)?;
+        let runner = ProjectionRunner::new(feed, projection, backend)?;
         let readers = queries::PostgresReaders::new(url, schema);
-        Ok(self.run_projection(runner, queries::Source::Postgres(Arc::new(readers)), None))
+        Ok(self.run_projection(runner, queries::Source::Postgres(Arc::new(readers)), head))
     }
 
     /// Publishes every event, in order, to NATS JetStream while the service serves (see
