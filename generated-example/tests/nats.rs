@@ -323,10 +323,11 @@ fn a_second_service_keeps_a_read_model_of_the_first_one_s_events_from_nats() {
         summary.body["rows"]
     );
     order(&producer, 4, customer);
+    // Order 4 placed and paid: five orders, 4.5 spent.
     let caught_up = consumer.wait_for("/projections/customer_orders?limit=100", |answer| {
         rows(&answer.body)
             .first()
-            .is_some_and(|row| row["order_count"] == 5)
+            .is_some_and(|row| row["order_count"] == 5 && row["total_spent"].as_f64() == Some(4.5))
     });
     // A replay rebuilds it from the stream, not from the consumer's own (empty) store.
     assert!(consumer.stop().success(), "{}", consumer.logs());

@@ -33,6 +33,7 @@ pub use sqlite::{SqliteOptions, SqliteStore};
 use std::future::Future;
 
 /// `url` without the password of its user part, for logs and errors.
+#[cfg(any(feature = "postgres", feature = "nats"))]
 pub(crate) fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
@@ -477,7 +478,7 @@ impl<S: EventStore> EventStore for std::sync::Arc<S> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, any(feature = "postgres", feature = "nats")))]
 mod tests {
     #[test]
     fn urls_lose_their_password_in_logs() {
