@@ -86,6 +86,7 @@ pub const META_SCHEMAS: &[(&str, &str)] = &[
         "projection.schema.json",
         include_str!("../meta/projection.schema.json"),
     ),
+    ("saga.schema.json", include_str!("../meta/saga.schema.json")),
 ];
 
 /// Pretty JSON with a trailing newline, keys in insertion order.

@@ -63,5 +63,6 @@ fn main() -> std::process::ExitCode {
                 projections::stock_levels::Handler,
             >,
         >()
+        .saga::<generated::sagas::OrderFulfilmentSaga>()
         .main()
 }

@@ -24,6 +24,7 @@ pub mod format;
 pub mod projection;
 pub mod read_model;
 pub mod repository;
+pub mod saga;
 #[cfg(feature = "service")]
 pub mod service;
 pub mod store;

@@ -21,6 +21,19 @@ pub struct Api {
     /// The `Conversions` traits of version modules whose upcast rules `convert` fields, in
     /// aggregate then version order.
     pub conversions: Vec<ConversionsApi>,
+    /// Sagas, in name order.
+    pub sagas: Vec<SagaApi>,
+}
+
+/// A saga the service runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SagaApi {
+    /// The saga's name.
+    pub name: String,
+    /// `<Name>Saga`.
+    pub saga: RustPath,
+    /// Its state type.
+    pub state: RustPath,
 }
 
 /// The `Conversions` trait of one version module: the named conversions its `convert` upcast

@@ -11,6 +11,7 @@ pub mod parallel;
 pub mod plan;
 pub use crate::project::names;
 pub mod projections;
+pub mod sagas;
 pub mod shape;
 pub mod types;
 pub mod upcast;

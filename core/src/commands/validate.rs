@@ -37,8 +37,12 @@ fn inventory(loaded: &Loaded) -> String {
     };
     let versions: usize = project.events.values().map(|e| e.versions.len()).sum();
     let count = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let sagas = match project.sagas.len() {
+        0 => String::new(),
+        n => format!(", {}", count(n, "saga")),
+    };
     format!(
-        "ok: {}, {} ({}), {}, {}, {}",
+        "ok: {}, {} ({}), {}, {}{sagas}, {}",
         count(project.aggregates.len(), "aggregate"),
         count(project.events.len(), "event"),
         count(versions, "version"),

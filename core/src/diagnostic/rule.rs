@@ -79,6 +79,14 @@ rules! {
     StreamCollision = "stream-collision", Error, "schema-format.md", "two aggregates share a stream category";
     StreamOverlap = "stream-overlap", Warning, "schema-format.md", "one stream category is another's plus a dash";
     UpcastOnFirstVersion = "upcast-on-first-version", Error, "schema-format.md", "version 1 declares an upcast";
+    SagaEvent = "saga-event", Error, "schema-format.md", "a saga reads an undefined event, or one without a correlation";
+    SagaCorrelation = "saga-correlation", Error, "schema-format.md", "a correlation property is missing from a version of its event, or changes type";
+    SagaCommand = "saga-command", Error, "schema-format.md", "a saga sends an undefined command";
+    SagaPayload = "saga-payload", Error, "schema-format.md", "a command payload a saga builds does not match the command's schema";
+    SagaExpression = "saga-expression", Error, "schema-format.md", "a saga template reads a field that does not exist, or is malformed";
+    SagaDuration = "saga-duration", Error, "schema-format.md", "a saga duration does not parse, or a timeout names no duration";
+    SagaState = "saga-state", Error, "schema-format.md", "a saga names an unknown state, has an unreachable one, or an end state that acts";
+    SagaDeadEnd = "saga-dead-end", Error, "schema-format.md", "a saga state from which no path leads to an end";
     Io = "io", Error, "schema-format.md", "a file or directory could not be read";
     // `check` against a base.
     EventDeleted = "event-deleted", Error, "compatibility.md", "a released event type was deleted or renamed";

@@ -34,6 +34,11 @@ pub enum FileRole {
         /// The projection name.
         name: String,
     },
+    /// `sagas/<name>.json`: a long-running process's state and steps.
+    Saga {
+        /// The saga name.
+        name: String,
+    },
     /// `types/**.json`
     Type,
 }
@@ -46,6 +51,7 @@ impl FileRole {
             FileRole::Command { .. } => Some("command"),
             FileRole::Aggregate { .. } => Some("aggregate"),
             FileRole::Projection { .. } => Some("projection"),
+            FileRole::Saga { .. } => Some("saga"),
             FileRole::Type => None,
         }
     }
@@ -64,7 +70,14 @@ fn reserved(name: &str) -> Option<&'static str> {
 }
 
 /// The top-level directories of the layout.
-pub const DIRECTORIES: &[&str] = &["events", "commands", "aggregates", "projections", "types"];
+pub const DIRECTORIES: &[&str] = &[
+    "events",
+    "commands",
+    "aggregates",
+    "projections",
+    "sagas",
+    "types",
+];
 
 /// Directories under the schema dir that the loader skips: eventsmith's published meta-schemas.
 pub const IGNORED_DIRECTORIES: &[&str] = &["meta"];
@@ -146,10 +159,24 @@ pub fn classify(relative: &Path) -> Result<FileRole, Failure> {
             format!("`{}` is not where projection files go", relative.display()),
             "projections live at `projections/<name>.json`",
         )),
+        ["sagas", _] if reserved(stem).is_some() => Err(err(
+            format!(
+                "saga name `{stem}` starts with `{}`, which is reserved",
+                reserved(stem).unwrap_or_default()
+            ),
+            "a saga keeps its instances in tables named after it; give it another name",
+        )),
+        ["sagas", _] => Ok(FileRole::Saga {
+            name: named("saga", stem)?,
+        }),
+        ["sagas", ..] => Err(err(
+            format!("`{}` is not where saga files go", relative.display()),
+            "sagas live at `sagas/<name>.json`",
+        )),
         ["types", ..] => Ok(FileRole::Type),
         _ => Err(err(
             format!("`{}` is outside the schema layout", relative.display()),
-            "schema files live under events/, commands/, aggregates/, projections/ or types/",
+            "schema files live under events/, commands/, aggregates/, projections/, sagas/ or types/",
         )),
     }
 }

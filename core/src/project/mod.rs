@@ -13,4 +13,5 @@ pub mod names;
 pub mod naming;
 pub mod placeholders;
 pub mod rules;
+pub mod saga;
 pub mod upcast;

@@ -5,6 +5,7 @@ use crate::project::annotations::{
     AggregateAnnotations, CommandAnnotations, EventAnnotations, ProjectionAnnotations, UpcastRule,
 };
 use crate::project::config::Config;
+use crate::project::saga::SagaAnnotations;
 use crate::schema::store::{DocId, NodeRef, Store};
 use heck::ToUpperCamelCase;
 use serde_json::Value;
@@ -26,6 +27,8 @@ pub struct Project {
     pub commands: BTreeMap<String, Command>,
     /// Projections by name.
     pub projections: BTreeMap<String, Projection>,
+    /// Sagas by name.
+    pub sagas: BTreeMap<String, Saga>,
     /// Shared type files, in path order.
     pub types: Vec<DocId>,
     /// Every document read, with `$ref` resolution.
@@ -142,6 +145,17 @@ pub struct Projection {
     pub schema: DocId,
     /// Its `x-eventsmith` annotations.
     pub annotations: ProjectionAnnotations,
+}
+
+/// A saga (process manager): its state schema and its steps.
+#[derive(Debug, Clone)]
+pub struct Saga {
+    /// Its name.
+    pub name: String,
+    /// Its state schema document.
+    pub schema: DocId,
+    /// Its `x-eventsmith` annotations.
+    pub annotations: SagaAnnotations,
 }
 
 impl Project {

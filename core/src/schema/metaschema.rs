@@ -91,6 +91,7 @@ struct AnnotationValidators {
     command: jsonschema::Validator,
     aggregate: jsonschema::Validator,
     projection: jsonschema::Validator,
+    saga: jsonschema::Validator,
 }
 
 fn annotation_validators() -> &'static AnnotationValidators {
@@ -109,6 +110,7 @@ fn annotation_validators() -> &'static AnnotationValidators {
             command: build("command"),
             aggregate: build("aggregate"),
             projection: build("projection"),
+            saga: build("saga"),
         }
     })
 }
@@ -120,6 +122,7 @@ pub(crate) fn check_annotations(document: &Document, kind: &str) -> Vec<Diagnost
         "event" => &validators.event,
         "command" => &validators.command,
         "aggregate" => &validators.aggregate,
+        "saga" => &validators.saga,
         _ => &validators.projection,
     };
     let root = pointer::push("", KEYWORD);
@@ -130,6 +133,9 @@ pub(crate) fn check_annotations(document: &Document, kind: &str) -> Vec<Diagnost
             ),
             "projection" => Some(
                 "projections declare their key and events: add \"x-eventsmith\": {\"key\": \"<row property>\", \"subscribes\": [\"<aggregate>.<event>\"]}",
+            ),
+            "saga" => Some(
+                "sagas declare their events and states: add \"x-eventsmith\": {\"starts\": [...], \"correlation\": {...}, \"initial\": \"...\", \"states\": {...}} (see docs/schema-format.md#sagas)",
             ),
             _ => None,
         };

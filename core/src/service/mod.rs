@@ -299,6 +299,11 @@ pub fn template_data(project: &Project, api: &Api, settings: &Settings) -> (Valu
         Runtime::Path(path) => (Some(path.clone()), None),
         Runtime::Version(version) => (None, Some(version.clone())),
     };
+    let sagas: Vec<Value> = api
+        .sagas
+        .iter()
+        .map(|saga| json!({"name": saga.name, "saga": saga.saga.join("::")}))
+        .collect();
     let data = json!({
         "name": settings.name,
         "project": config.name,
@@ -310,6 +315,7 @@ pub fn template_data(project: &Project, api: &Api, settings: &Settings) -> (Valu
         "aggregates": aggregates,
         "projections": projections,
         "conversions": conversions,
+        "sagas": sagas,
         "first_command": first_command,
         "required_commands": required_commands,
     });

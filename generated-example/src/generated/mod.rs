@@ -2745,6 +2745,76 @@ pub mod projections {
         }
     }
 }
+/// The sagas: each one's state type and what the saga runner runs.
+#[allow(dead_code, deprecated)]
+pub mod sagas {
+    /// OrderFulfilment
+    ///
+    /// Reserves the stock of every line of a placed order, and gives it back when the order cannot go on: a line out of stock cancels the order, so does a payment that does not come in time, and an order its customer cancels releases what it held. A paid order keeps its stock.
+    #[derive(
+        Debug,
+        Clone,
+        PartialEq,
+        ::eventsmith::serde::Serialize,
+        ::eventsmith::serde::Deserialize
+    )]
+    #[serde(crate = "::eventsmith::serde")]
+    pub struct OrderFulfilmentState {
+        /// The customer who placed the order.
+        pub customer_id: ::eventsmith::format::Uuid,
+        /// The lines the order was placed with, whose stock the saga reserves.
+        pub lines: ::std::vec::Vec<super::types::OrderLine>,
+        /// Why the order was cancelled, when it was.
+        #[serde(
+            default,
+            skip_serializing_if = "::std::option::Option::is_none",
+            deserialize_with = "::eventsmith::__private::present"
+        )]
+        pub cancelled_because: ::std::option::Option<::std::string::String>,
+        /// Properties the schema does not declare, kept so the event re-encodes as it came.
+        #[serde(flatten)]
+        pub additional_properties: ::eventsmith::indexmap::IndexMap<
+            ::std::string::String,
+            ::eventsmith::serde_json::Value,
+        >,
+    }
+    impl ::eventsmith::Validate for OrderFulfilmentState {
+        fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
+            checker
+                .at(
+                    "lines",
+                    |checker| {
+                        for (index, value) in self.lines.iter().enumerate() {
+                            checker
+                                .at_index(
+                                    index,
+                                    |checker| ::eventsmith::Validate::validate(value, checker),
+                                );
+                        }
+                    },
+                );
+        }
+    }
+    /// The `order_fulfilment` saga for the service (`App::saga::<OrderFulfilmentSaga>()`): its definition, tables and the check of its state `OrderFulfilmentState`.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct OrderFulfilmentSaga;
+    impl ::eventsmith::saga::Saga for OrderFulfilmentSaga {
+        type Event = super::DomainEvent;
+        const NAME: &'static str = "order_fulfilment";
+        const DEFINITION: &'static str = "{\"starts\":[\"order.placed\"],\"correlation\":{\"order.cancelled\":\"$stream\",\"order.line_added\":\"$stream\",\"order.paid\":\"$stream\",\"order.placed\":\"$stream\"},\"initial\":\"reserving\",\"timeouts\":{\"payment\":1800000},\"retry\":{\"attempts\":5,\"interval_ms\":500,\"backoff_rate\":2.0,\"max_interval_ms\":30000},\"states\":{\"reserving\":{\"description\":\"Stock is being reserved for the order's lines.\",\"on\":{\"order.placed\":{\"record\":{\"customer_id\":\"$event.customer_id\",\"lines\":\"$event.lines\"},\"send\":[{\"step\":\"reserve\",\"command\":\"stock.reserve_stock\",\"to\":\"$item.sku\",\"for_each\":\"$event.lines\",\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$item.quantity\"},\"compensate\":{\"command\":\"stock.release_stock\",\"to\":null,\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$item.quantity\"}}}]},\"order.line_added\":{\"send\":[{\"step\":\"reserve_added\",\"command\":\"stock.reserve_stock\",\"to\":\"$event.sku\",\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$event.quantity\"},\"compensate\":{\"command\":\"stock.release_stock\",\"to\":null,\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$event.quantity\"}}}]},\"order.cancelled\":{\"record\":{\"cancelled_because\":\"$event.reason\"},\"compensate\":true,\"then\":\"cancelled\"}},\"accepted\":{\"then\":\"awaiting_payment\"},\"rejected\":{\"send\":[{\"step\":\"cancel_out_of_stock\",\"command\":\"order.cancel_order\",\"to\":\"$saga.id\",\"payload\":{\"reason\":\"out of stock\"}}],\"compensate\":true,\"then\":\"out_of_stock\"},\"defer\":[\"order.paid\"]},\"awaiting_payment\":{\"description\":\"Every line's stock is reserved; the order waits for its payment.\",\"on\":{\"order.paid\":{\"then\":\"paid\"},\"order.line_added\":{\"send\":[{\"step\":\"reserve_late\",\"command\":\"stock.reserve_stock\",\"to\":\"$event.sku\",\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$event.quantity\"},\"compensate\":{\"command\":\"stock.release_stock\",\"to\":null,\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$event.quantity\"}}}],\"then\":\"reserving\"},\"order.cancelled\":{\"record\":{\"cancelled_because\":\"$event.reason\"},\"compensate\":true,\"then\":\"cancelled\"}},\"timeout\":{\"after\":\"payment\",\"send\":[{\"step\":\"cancel_unpaid\",\"command\":\"order.cancel_order\",\"to\":\"$saga.id\",\"payload\":{\"reason\":\"payment timeout\"}}],\"compensate\":true,\"then\":\"payment_timed_out\"}},\"paid\":{\"description\":\"The order is paid and keeps its stock.\",\"end\":\"completed\"},\"cancelled\":{\"description\":\"The customer cancelled the order; its stock is released.\",\"end\":\"compensated\"},\"out_of_stock\":{\"description\":\"A line could not be reserved: the order is cancelled and what was reserved is released.\",\"end\":\"compensated\"},\"payment_timed_out\":{\"description\":\"The payment did not come in time: the order is cancelled and its stock released.\",\"end\":\"compensated\"}},\"name\":\"order_fulfilment\"}";
+        const TABLES: &'static [::eventsmith::read_model::TableSpec] = ::eventsmith::saga_tables!(
+            "order_fulfilment"
+        );
+        fn check_state(
+            data: &::eventsmith::serde_json::Map<
+                ::std::string::String,
+                ::eventsmith::serde_json::Value,
+            >,
+        ) -> ::std::result::Result<(), ::std::string::String> {
+            ::eventsmith::saga::check_state::<OrderFulfilmentState>(data)
+        }
+    }
+}
 /// Every event of the domain, at its latest version: what a store decodes into.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names, deprecated)]

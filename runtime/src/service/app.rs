@@ -27,8 +27,31 @@ type AddProjection = Box<
         &Layout,
         Option<&Consume>,
         &tokio::runtime::Runtime,
+        &[SagaTimeout],
     ) -> Result<Service<Store>, ProjectionError>,
 >;
+
+/// `--saga-timeout <saga>.<timeout>=<duration>`.
+#[derive(Debug, Clone, PartialEq)]
+struct SagaTimeout {
+    saga: String,
+    timeout: String,
+    duration: std::time::Duration,
+}
+
+fn saga_timeout(text: &str) -> Result<SagaTimeout, String> {
+    let usage = || format!("`{text}` is not `<saga>.<timeout>=<duration>`, like `order_fulfilment.payment=2s`");
+    let (name, duration_text) = text.trim().split_once('=').ok_or_else(usage)?;
+    let (saga, timeout) = name.split_once('.').ok_or_else(usage)?;
+    if saga.is_empty() || timeout.is_empty() {
+        return Err(usage());
+    }
+    Ok(SagaTimeout {
+        saga: saga.to_owned(),
+        timeout: timeout.to_owned(),
+        duration: duration(duration_text)?,
+    })
+}
 
 /// Where projections read events from instead of the service's own store (`--consume`): a
 /// NATS JetStream stream another service publishes to.
@@ -58,6 +81,8 @@ pub struct App {
     about: &'static str,
     aggregates: Vec<(&'static str, AddAggregate)>,
     projections: Vec<(&'static str, AddProjection, Administer)>,
+    /// The sagas' definitions (they are among `projections` too), to check `--saga-timeout`.
+    sagas: Vec<crate::saga::Definition>,
 }
 
 /// What `replay` and `dlq` do to one projection.
@@ -198,6 +223,17 @@ enum Command {
         /// Log format (filter with `RUST_LOG`, default `info`).
         #[arg(long, env = "EVENTSMITH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// Overrides a saga's timeout: `<saga>.<timeout>=<duration>` (seconds, or a number with
+        /// s, m, h or d), e.g. `order_fulfilment.payment=2s`; repeatable, comma-separated in
+        /// the environment.
+        #[arg(
+            long = "saga-timeout",
+            env = "EVENTSMITH_SAGA_TIMEOUTS",
+            value_delimiter = ',',
+            value_name = "SAGA.TIMEOUT=DURATION",
+            value_parser = saga_timeout
+        )]
+        saga_timeouts: Vec<SagaTimeout>,
     },
     /// Rebuild a projection's read model from the first event (stop the service first).
     Replay {
@@ -265,6 +301,7 @@ impl App {
             about,
             aggregates: Vec::new(),
             projections: Vec::new(),
+            sagas: Vec::new(),
         }
     }
 
@@ -296,7 +333,7 @@ impl App {
     {
         self.projections.push((
             P::NAME,
-            Box::new(|service, layout, consume, runtime| match consume {
+            Box::new(|service, layout, consume, runtime, _| match consume {
                 None => match layout {
                     Layout::Sqlite { .. } => {
                         service.projection(P::default(), layout.projection(P::NAME))
@@ -317,6 +354,43 @@ impl App {
                     None => administer::<_, P>(store, layout, runtime, operation),
                     Some(consume) => administer_from_feed::<P>(consume, layout, runtime, operation),
                 }
+            }),
+        ));
+        self
+    }
+
+    /// Runs saga `G` while serving (on the service's own store, beside the projections); its
+    /// dead letters are listed and retried by `dlq` like a projection's.
+    pub fn saga<G: crate::saga::Saga>(mut self) -> Self {
+        let definition = crate::saga::SagaProjection::<G>::default().definition().clone();
+        self.sagas.push(definition);
+        self.projections.push((
+            G::NAME,
+            Box::new(|service, layout, _, _, overrides| {
+                let mut definition = crate::saga::SagaProjection::<G>::default().definition().clone();
+                for wanted in overrides.iter().filter(|o| o.saga == G::NAME) {
+                    definition
+                        .override_timeout(&wanted.timeout, wanted.duration)
+                        .map_err(|e| ProjectionError::ReadModel(crate::read_model::BackendError::permanent(e)))?;
+                }
+                let saga = crate::saga::SagaProjection::<G>::new(definition);
+                match layout {
+                    Layout::Sqlite { .. } => service.saga(saga, layout.projection(G::NAME)),
+                    #[cfg(feature = "postgres")]
+                    Layout::Postgres { url, schema } => service.postgres_saga(saga, url, schema),
+                }
+            }),
+            Box::new(|store, layout, _, runtime, operation| {
+                let Some(store) = store else {
+                    return Ok(Done::Letters(dead_letters::<crate::saga::SagaProjection<G>>(layout)?));
+                };
+                if matches!(operation, Operation::Rebuild) {
+                    return Err(ProjectionError::ReadModel(crate::read_model::BackendError::permanent(format!(
+                        "`{}` is a saga: replaying it would decide again on commands it already sent; its instances stay as they are",
+                        G::NAME
+                    ))));
+                }
+                administer::<_, crate::saga::SagaProjection<G>>(store, layout, runtime, operation)
             }),
         ));
         self
@@ -363,8 +437,10 @@ impl App {
                 publish,
                 source,
                 log_format,
+                saga_timeouts,
             } => {
                 logs(log_format)?;
+                self.check_saga_timeouts(&saga_timeouts)?;
                 let settings = Settings {
                     body_limit,
                     token: secret("EVENTSMITH_TOKEN", token_file.as_deref())?,
@@ -392,7 +468,7 @@ impl App {
                 }
                 let consume = self.consume(&database);
                 for (name, add, _) in &self.projections {
-                    service = add(service, &layout, consume.as_ref(), &runtime)
+                    service = add(service, &layout, consume.as_ref(), &runtime, &saga_timeouts)
                         .map_err(|e| format!("projection `{name}`: {e}"))?;
                 }
                 if let (Some(_), Some(consume)) = (&publish, &consume)
@@ -606,6 +682,25 @@ impl App {
             runtime,
         )?;
         Ok((layout, store))
+    }
+
+    /// Refuses an override of a saga or timeout that does not exist.
+    fn check_saga_timeouts(&self, overrides: &[SagaTimeout]) -> Result<(), Failure> {
+        for wanted in overrides {
+            let Some(definition) = self.sagas.iter().find(|d| d.name == wanted.saga) else {
+                let known: Vec<&str> = self.sagas.iter().map(|d| d.name.as_str()).collect();
+                return Err(Failure(format!(
+                    "--saga-timeout names saga `{}`, which this service does not have; its sagas are: {}",
+                    wanted.saga,
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                )));
+            };
+            definition
+                .clone()
+                .override_timeout(&wanted.timeout, wanted.duration)
+                .map_err(|e| Failure(format!("--saga-timeout: {e}")))?;
+        }
+        Ok(())
     }
 
     fn projection_name(&self, name: &str) -> Result<&'static str, Failure> {

@@ -20,6 +20,7 @@ pub mod listen;
 mod live;
 mod problem;
 mod queries;
+mod sagas;
 #[cfg(feature = "nats")]
 pub mod relay;
 
@@ -125,6 +126,8 @@ pub struct Service<S> {
     runners: Vec<Runner>,
 }
 
+
+
 struct Shared<S> {
     store: S,
     /// Set when the service shuts down: live feeds end, so connections can close.
@@ -134,6 +137,8 @@ struct Shared<S> {
     settings: Settings,
     aggregates: BTreeMap<String, Arc<dyn commands::Commands>>,
     projections: BTreeMap<String, Arc<dyn queries::Query>>,
+    /// The sagas, by name.
+    sagas: BTreeMap<String, Arc<sagas::SagaEntry>>,
     /// Each projection's runner: running or down.
     health: BTreeMap<String, Arc<Health>>,
     /// The relay to NATS, when the service publishes.
@@ -171,6 +176,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                 settings: Settings::default(),
                 aggregates: BTreeMap::new(),
                 projections: BTreeMap::new(),
+                sagas: BTreeMap::new(),
                 health: BTreeMap::new(),
                 relay: None,
                 feeds: BTreeMap::new(),
@@ -314,6 +320,75 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         self
     }
 
+    /// Runs `saga` in the SQLite database at `db` (beside the projections) while the service
+    /// serves: its runner, the dispatcher of its commands and the timer of its timeouts.
+    pub fn saga<G: crate::saga::Saga>(
+        self,
+        saga: crate::saga::SagaProjection<G>,
+        db: impl AsRef<std::path::Path>,
+    ) -> Result<Self, ProjectionError> {
+        let path = db.as_ref().to_path_buf();
+        let backend = crate::read_model::sqlite::SqliteReadModel::open(&path)?;
+        Ok(self.run_saga(saga, backend, queries::Source::Sqlite(path)))
+    }
+
+    /// Runs `saga` in schema `schema` of the PostgreSQL database at `url` (one instance at a
+    /// time of those sharing the database runs it).
+    #[cfg(feature = "postgres")]
+    pub fn postgres_saga<G: crate::saga::Saga>(
+        self,
+        saga: crate::saga::SagaProjection<G>,
+        url: &str,
+        schema: &str,
+    ) -> Result<Self, ProjectionError> {
+        let backend = crate::read_model::postgres::PostgresReadModel::open(url, schema)?;
+        let readers = queries::PostgresReaders::new(url, schema);
+        Ok(self.run_saga(saga, backend, queries::Source::Postgres(Arc::new(readers))))
+    }
+
+    fn run_saga<G, B>(
+        mut self,
+        saga: crate::saga::SagaProjection<G>,
+        backend: B,
+        source: queries::Source,
+    ) -> Self
+    where
+        G: crate::saga::Saga,
+        B: crate::read_model::Backend + 'static,
+    {
+        let signals = Arc::new(sagas::Signals::new());
+        let definition = saga.definition().clone();
+        let head = self.shared.store.head().position();
+        let saga = saga
+            .starting_after(head)
+            .notify(Arc::clone(&signals) as Arc<dyn crate::saga::Notify>);
+        let entry = Arc::new(sagas::SagaEntry {
+            name: G::NAME,
+            source,
+            definition,
+            tables: G::TABLES,
+            signals,
+        });
+        self.shared_mut()
+            .sagas
+            .insert(G::NAME.to_owned(), Arc::clone(&entry));
+        let runner = match ProjectionRunner::new(self.shared.store.clone(), saga, backend) {
+            Ok(runner) => runner,
+            Err(error) => {
+                let health = Arc::new(Health::new());
+                health.set(RunnerState::Down {
+                    error: error.to_string(),
+                    failures: 1,
+                });
+                tracing::error!(saga = G::NAME, %error, "the saga cannot start");
+                self.shared_mut().health.insert(G::NAME.to_owned(), health);
+                return self;
+            }
+        };
+        let health = Arc::new(Health::new());
+        self.run_supervised(runner, health)
+    }
+
     /// Runs `runner` (over the store, or over another feed such as a NATS stream) while the
     /// service serves, and answers queries on its rows from `source`.
     fn run_projection<F, P, B>(
@@ -328,7 +403,32 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         P::Row: 'static,
         B: crate::read_model::Backend + 'static,
     {
+        self.shared_mut().projections.insert(
+            P::NAME.to_owned(),
+            Arc::new(queries::TableQuery::<P::Row> {
+                source,
+                name: P::NAME,
+                row: std::marker::PhantomData,
+            }),
+        );
+        if let Some(head) = feed {
+            self.shared_mut().feeds.insert(P::NAME.to_owned(), head);
+        }
         let health = Arc::new(Health::new());
+        self.run_supervised(runner, health)
+    }
+
+    /// Runs `runner` on a thread of its own under [`supervise`], `health` telling how it goes.
+    fn run_supervised<F, P, B>(
+        mut self,
+        runner: ProjectionRunner<F, P, B>,
+        health: Arc<Health>,
+    ) -> Self
+    where
+        F: EventStore + 'static,
+        P: Projection + 'static,
+        B: crate::read_model::Backend + 'static,
+    {
         let told = Arc::clone(&health);
         let runner = runner.on_transient(move |error| {
             told.set(match error {
@@ -344,20 +444,9 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                 }
             })
         });
-        self.shared_mut().projections.insert(
-            P::NAME.to_owned(),
-            Arc::new(queries::TableQuery::<P::Row> {
-                source,
-                name: P::NAME,
-                row: std::marker::PhantomData,
-            }),
-        );
         self.shared_mut()
             .health
             .insert(P::NAME.to_owned(), Arc::clone(&health));
-        if let Some(head) = feed {
-            self.shared_mut().feeds.insert(P::NAME.to_owned(), head);
-        }
         // Each runner on a thread of its own: its read-model work is synchronous, and HTTP
         // requests keep the async workers.
         self.runners.push(Box::new(move |stop| {
@@ -403,6 +492,9 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
             .route("/events/live", get(live::<S>))
             .route("/projections/{name}", get(list::<S>))
             .route("/projections/{name}/{key}", get(row::<S>))
+            .route("/sagas/{name}", get(sagas::list::<S>))
+            .route("/sagas/{name}/{id}", get(sagas::show::<S>))
+            .route("/sagas/{name}/{id}/retry", post(sagas::retry::<S>))
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready::<S>))
             .route("/metrics", get(prometheus::<S>))
@@ -448,11 +540,30 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                 }
             });
         }
-        let runners = self
+        let mut runners = self
             .runners
             .into_iter()
             .map(|start| start(stopped.clone()))
             .collect::<std::io::Result<Vec<_>>>()?;
+        for entry in self.shared.sagas.values() {
+            let (shared, entry, stop) = (Arc::clone(&self.shared), Arc::clone(entry), stopped.clone());
+            let name = entry.name;
+            runners.push(
+                std::thread::Builder::new()
+                    .name(format!("saga-{name}"))
+                    .spawn(move || {
+                        match tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                        {
+                            Ok(runtime) => runtime.block_on(sagas::run(shared, entry, stop)),
+                            Err(error) => {
+                                tracing::error!(saga = name, %error, "no runtime for the saga's dispatcher");
+                            }
+                        }
+                    })?,
+            );
+        }
         let shared = Arc::clone(&self.shared);
         let shutdown = async move {
             shutdown.await;
@@ -1047,6 +1158,42 @@ async fn ready<S: EventStore + Clone + Sync + 'static>(
                 tracing::error!(projection = %name, detail = ?problem.body(), "readiness: the read model cannot be read");
                 reasons.push(format!("projection `{name}`'s read model cannot be read"));
                 projections.push(json!({"projection": name, "state": "unreadable"}));
+            }
+        }
+    }
+    for (name, entry) in &shared.sagas {
+        match shared.health.get(name).map(|h| h.get()) {
+            Some(RunnerState::Down { failures, .. }) => {
+                reasons.push(format!(
+                    "saga `{name}` is down ({failures} failure(s) in a row; the log says why), restarting"
+                ));
+                projections.push(json!({"saga": name, "state": "down", "failures": failures}));
+                continue;
+            }
+            Some(RunnerState::Retrying { .. }) => {
+                reasons.push(format!(
+                    "saga `{name}` is retrying an event that fails transiently (the log says why)"
+                ));
+                projections.push(json!({"saga": name, "state": "retrying"}));
+                continue;
+            }
+            _ => {}
+        }
+        match entry.source.read(entry.name, |_| Ok(())).await {
+            Ok(answer) => {
+                let lag = shared.store.head().position().saturating_sub(answer.position);
+                if lag > shared.settings.ready_lag {
+                    reasons.push(format!(
+                        "saga `{name}` is {lag} events behind (more than {})",
+                        shared.settings.ready_lag
+                    ));
+                    projections.push(json!({"saga": name, "state": "lagging", "position": answer.position, "lag": lag}));
+                }
+            }
+            Err(problem) => {
+                tracing::error!(saga = %name, detail = ?problem.body(), "readiness: the saga's tables cannot be read");
+                reasons.push(format!("saga `{name}`'s tables cannot be read"));
+                projections.push(json!({"saga": name, "state": "unreadable"}));
             }
         }
     }

@@ -28,6 +28,7 @@ pub(crate) struct Answer<T> {
 }
 
 /// Where a projection's rows are read from.
+#[derive(Clone)]
 pub(crate) enum Source {
     /// The SQLite database at this path, opened read-only for each read.
     Sqlite(PathBuf),
@@ -113,12 +114,22 @@ impl<R: Row + 'static> TableQuery<R> {
         &self,
         read: impl FnOnce(&Table<'_, R>) -> Result<T, RowError> + Send + 'static,
     ) -> Reading<T> {
-        let source = match &self.source {
-            Source::Sqlite(path) => Source::Sqlite(path.clone()),
-            #[cfg(feature = "postgres")]
-            Source::Postgres(readers) => Source::Postgres(std::sync::Arc::clone(readers)),
-        };
-        let name = self.name;
+        self.source
+            .read(self.name, move |rows| read(&Table::new(rows)))
+    }
+}
+
+impl Source {
+    /// Runs `read` on read model `name`'s tables in one read transaction with the checkpoint,
+    /// off the async executor.
+    pub(crate) fn read<T: Send + 'static>(
+        &self,
+        name: &'static str,
+        read: impl FnOnce(&dyn crate::read_model::Transaction) -> Result<T, RowError>
+        + Send
+        + 'static,
+    ) -> Reading<T> {
+        let source = self.clone();
         Box::pin(async move {
             #[cfg(feature = "postgres")]
             let _permit = match &source {
@@ -137,7 +148,7 @@ impl<R: Row + 'static> TableQuery<R> {
                 // only if the first did not get that far).
                 let mut read = Some(read);
                 let mut snapshot = |position, rows: &dyn crate::read_model::Transaction| {
-                    read.take().map(|read| (read(&Table::new(rows)), position))
+                    read.take().map(|read| (read(rows), position))
                 };
                 let (value, position) = match source {
                     Source::Sqlite(path) => SqliteReadModel::open_read_only(&path)

@@ -20,6 +20,7 @@ use super::deciders;
 use super::emit::{Emitter, doc_attrs, format_items, ident, path};
 use super::names::{Scope, field_name};
 use super::projections;
+use super::sagas;
 use super::types::{Ty, TypeSpace};
 use super::upcast::Upcasts;
 use crate::diagnostic::Diagnostic;
@@ -46,6 +47,9 @@ pub fn render(
     if !project.projections.is_empty() {
         root_names.claim(projections::MODULE.to_owned());
     }
+    if !project.sagas.is_empty() {
+        root_names.claim(sagas::MODULE.to_owned());
+    }
     let aggregates = plan::plan_events(project, &mut space, &mut root_names);
     // Each aggregate's commands and state, after every event so events keep their names.
     let mut models = BTreeMap::new();
@@ -57,6 +61,7 @@ pub fn render(
     }
     let projection_plan =
         (!project.projections.is_empty()).then(|| projections::plan(project, &mut space));
+    let saga_plan = (!project.sagas.is_empty()).then(|| sagas::plan(project, &mut space));
     let mut api = api_of(
         project,
         &space,
@@ -64,6 +69,15 @@ pub fn render(
         &models,
         projection_plan.as_ref(),
     );
+    if let Some((module, planned)) = &saga_plan {
+        for p in planned {
+            api.sagas.push(super::api::SagaApi {
+                name: p.saga.name.clone(),
+                saga: super::api::path_in(&space, *module, &p.runner),
+                state: super::api::path_in(&space, *module, &p.state),
+            });
+        }
+    }
     let emitter = Emitter::new(&space);
     let roots = RootCounts::new(&aggregates);
     let mut domain = DomainEnum::default();
@@ -143,6 +157,17 @@ pub fn render(
                 /// logic implements, and the projection the runner runs.
                 #[allow(dead_code, deprecated)]
                 pub mod projections { #(#items)* }
+            },
+            settings.format,
+        ));
+    }
+    if let Some((module, planned)) = &saga_plan {
+        let items = sagas::tokens(*module, planned, &emitter);
+        sources.push(format_items(
+            quote! {
+                /// The sagas: each one's state type and what the saga runner runs.
+                #[allow(dead_code, deprecated)]
+                pub mod sagas { #(#items)* }
             },
             settings.format,
         ));

@@ -334,6 +334,7 @@ impl<'a> Loader<'a> {
             events: Default::default(),
             commands: Default::default(),
             projections: Default::default(),
+            sagas: Default::default(),
             types: Vec::new(),
             store: std::mem::take(&mut self.store),
         };
@@ -407,7 +408,7 @@ impl<'a> Loader<'a> {
                                 format!("directory {} is not part of the schema layout; its files are ignored", self.display(&path).display()),
                             )
                             .in_file(self.display(&path), None)
-                            .with_help("schema files live under events/, commands/, aggregates/, projections/ or types/"),
+                            .with_help("schema files live under events/, commands/, aggregates/, projections/, sagas/ or types/"),
                         );
                         continue;
                     }

@@ -9,7 +9,8 @@ use crate::project::annotations::{
 };
 use crate::project::layout::FileRole;
 use crate::project::layout::{RoleFile, declared_aggregates, declared_events};
-use crate::project::model::{Aggregate, Command, Event, EventVersion, Project, Projection};
+use crate::project::model::{Aggregate, Command, Event, EventVersion, Project, Projection, Saga};
+use crate::project::saga::SagaAnnotations;
 use crate::project::naming::Naming;
 use crate::schema::store::DocId;
 use crate::text::pointer;
@@ -79,6 +80,18 @@ pub(crate) fn build_model(
                     },
                 );
             }
+            (FileRole::Saga { name }, Some(doc)) => {
+                let annotations: SagaAnnotations =
+                    parse_annotations(project, doc, annotations_ok(doc), &mut diagnostics);
+                project.sagas.insert(
+                    name.clone(),
+                    Saga {
+                        name: name.clone(),
+                        schema: doc,
+                        annotations,
+                    },
+                );
+            }
             (FileRole::Type, Some(doc)) => project.types.push(doc),
             (_, None) => {}
         }
@@ -120,6 +133,7 @@ pub(crate) fn build_model(
     check_emits_own_aggregate(project, &mut diagnostics);
     check_stream_categories(project, &mut diagnostics);
     check_projection_keys(project, &mut diagnostics);
+    sagas::check(project, &mut diagnostics);
     diagnostics
 }
 
@@ -233,7 +247,10 @@ fn check_collisions(project: &Project, files: &[RoleFile], diagnostics: &mut Vec
                 (format!("commands of aggregate `{aggregate}`"), name)
             }
             FileRole::Aggregate { name } => ("aggregates".to_owned(), name),
-            FileRole::Projection { name } => ("projections".to_owned(), name),
+            // Both run on the read model, where their names key checkpoints and tables.
+            FileRole::Projection { name } | FileRole::Saga { name } => {
+                ("projections and sagas".to_owned(), name)
+            }
             FileRole::Type => continue,
         };
         let group = groups.entry((namespace, name.to_snake_case())).or_default();
@@ -519,5 +536,6 @@ fn check_projection_keys(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
+mod sagas;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,143 @@
+//! The `sagas` module: per saga, its state type (from the saga file's schema) and `<Name>Saga`,
+//! which hands the runtime's saga runner the saga's definition (the file's `x-eventsmith`, its
+//! durations in milliseconds), its tables and the check of its state.
+
+use super::emit::{Emitter, doc_attrs, ident};
+use super::names::suffix_base;
+use super::types::{Ty, TypeSpace};
+use crate::project::model::{Project, Saga, rust_type_name};
+use crate::project::saga::{self, Retry, SagaAnnotations};
+use proc_macro2::TokenStream;
+use quote::quote;
+use serde_json::{Map, Value, json};
+
+/// The module's name at the root.
+pub const MODULE: &str = "sagas";
+
+/// One saga as planned.
+pub struct PlannedSaga<'p> {
+    /// The saga.
+    pub saga: &'p Saga,
+    /// Its state type's name.
+    pub state: String,
+    /// Its state type.
+    pub ty: Ty,
+    /// `<Name>Saga`.
+    pub runner: String,
+}
+
+/// Plans every saga's state type in the `sagas` module.
+pub fn plan<'p>(project: &'p Project, space: &mut TypeSpace<'_>) -> (usize, Vec<PlannedSaga<'p>>) {
+    let module = space.module(&[MODULE.to_owned()]);
+    let runners: Vec<String> = project
+        .sagas
+        .values()
+        .map(|saga| space.claim(module, &format!("{}Saga", suffix_base(&saga.name, "Saga"))))
+        .collect();
+    let mut planned: Vec<PlannedSaga<'p>> = project
+        .sagas
+        .values()
+        .zip(runners)
+        .map(|(saga, runner)| {
+            space.assign(saga.schema, module);
+            let title = space.store().document(saga.schema).value()["title"].as_str();
+            let state = space.claim(module, &format!("{}State", rust_type_name(title, &saga.name)));
+            PlannedSaga { saga, state, ty: Ty::Json, runner }
+        })
+        .collect();
+    for p in &mut planned {
+        p.ty = space.add_root(&project.root_of(p.saga.schema), &p.state);
+    }
+    (module, planned)
+}
+
+fn millis(text: &str) -> u64 {
+    saga::duration(text).map(|d| d.as_millis() as u64).unwrap_or_default()
+}
+
+fn retry(retry: &Retry) -> Value {
+    json!({
+        "attempts": retry.attempts,
+        "interval_ms": retry.interval.as_deref().map_or(1_000, millis),
+        "backoff_rate": retry.backoff_rate.unwrap_or(2.0),
+        "max_interval_ms": retry.max_interval.as_deref().map_or(60_000, millis),
+    })
+}
+
+/// The definition the runtime runs: the annotations with durations in milliseconds.
+pub fn definition(name: &str, annotations: &SagaAnnotations) -> Value {
+    let mut value = serde_json::to_value(annotations).unwrap_or_default();
+    let Value::Object(object) = &mut value else { return value };
+    object.remove("owners");
+    object.insert("name".into(), json!(name));
+    let timeouts: Map<String, Value> = annotations.timeouts.iter().map(|(k, v)| (k.clone(), json!(millis(v)))).collect();
+    object.insert("timeouts".into(), Value::Object(timeouts));
+    match &annotations.retry {
+        Some(declared) => object.insert("retry".into(), retry(declared)),
+        None => object.remove("retry"),
+    };
+    if let Some(Value::Object(states)) = object.get_mut("states") {
+        for (state_name, state) in states.iter_mut() {
+            let declared = &annotations.states[state_name];
+            let Value::Object(state) = state else { continue };
+            // Empty and absent members are the same to the runtime: keep the text small.
+            state.retain(|_, v| !(v.is_null() || v == &json!([]) || v == &json!({})));
+            for (place, step) in declared.steps() {
+                let member = place.split('/').next().unwrap_or_default();
+                let target = match member {
+                    "on" => state.get_mut("on").and_then(|on| on.get_mut(crate::text::pointer::unescape(&place[3..]))),
+                    other => state.get_mut(other),
+                };
+                let Some(Value::Object(target)) = target else { continue };
+                target.retain(|_, v| !(v.is_null() || v == &json!([]) || v == &json!({}) || v == &json!(false)));
+                if let Some(Value::Array(sends)) = target.get_mut("send") {
+                    for (send, declared) in sends.iter_mut().zip(&step.send) {
+                        let Value::Object(send) = send else { continue };
+                        send.retain(|_, v| !v.is_null());
+                        if let Some(declared) = &declared.retry {
+                            send.insert("retry".into(), retry(declared));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    value
+}
+
+/// The module's items.
+pub fn tokens(module: usize, planned: &[PlannedSaga<'_>], emitter: &Emitter<'_, '_>) -> Vec<TokenStream> {
+    let mut items = emitter.module_items(module);
+    for p in planned {
+        let name = &p.saga.name;
+        let runner = ident(&p.runner);
+        let state = ident(&p.state);
+        let definition = serde_json::to_string(&definition(name, &p.saga.annotations)).unwrap_or_default();
+        let doc = doc_attrs(Some(&format!(
+            "The `{name}` saga for the service (`App::saga::<{}>()`): its definition, tables and the check of its state `{}`.",
+            p.runner, p.state
+        )));
+        let check = match &p.ty {
+            Ty::Named(_) => quote! { ::eventsmith::saga::check_state::<#state>(data) },
+            _ => quote! { let _ = data; ::std::result::Result::Ok(()) },
+        };
+        items.push(quote! {
+            #doc
+            #[derive(Debug, Clone, Copy, Default)]
+            pub struct #runner;
+
+            impl ::eventsmith::saga::Saga for #runner {
+                type Event = super::DomainEvent;
+                const NAME: &'static str = #name;
+                const DEFINITION: &'static str = #definition;
+                const TABLES: &'static [::eventsmith::read_model::TableSpec] = ::eventsmith::saga_tables!(#name);
+                fn check_state(
+                    data: &::eventsmith::serde_json::Map<::std::string::String, ::eventsmith::serde_json::Value>,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    #check
+                }
+            }
+        });
+    }
+    items
+}
