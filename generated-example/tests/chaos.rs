@@ -76,6 +76,20 @@ impl Sent {
 
 /// Sends a command to wherever the service listens now, again and again (with the same key)
 /// while nothing answers or the answer is a 5xx, or a 200 was cut off; one minute at most.
+/// Units enough of every product an order names: the `order_fulfilment` saga cancels an order
+/// whose stock it cannot reserve.
+const PLENTY: u64 = 1_000_000;
+
+/// Receives `PLENTY` of `sku`, once per `key` (retried through crashes).
+fn stock_up(address: &RwLock<SocketAddr>, sku: &str, key: &str) -> Sent {
+    send(
+        address,
+        &format!("/commands/stock/{sku}/receive_stock"),
+        Some(key),
+        &json!({ "quantity": PLENTY }),
+    )
+}
+
 fn send(address: &RwLock<SocketAddr>, path: &str, key: Option<&str>, body: &Value) -> Sent {
     let body = body.to_string();
     let headers: Vec<(&str, &str)> = key.map(|k| ("Idempotency-Key", k)).into_iter().collect();
@@ -192,11 +206,23 @@ fn client(c: u64, address: &RwLock<SocketAddr>, stop: &AtomicBool) -> Load {
         &json!({ "email": format!("client{c}@example.com"), "name": format!("Client {c}") }),
     );
     record(&mut load, "register_customer", &registered, true);
+    let pens = stock_up(address, "PEN-BLUE", &format!("pens-{c}"));
+    assert_eq!(pens.answer.status, 200, "{:?}", pens.answer);
     let mut n = 0;
     while !stop.load(Ordering::Relaxed) {
         n += 1;
         let order = order_id(c, n);
         let path = |command: &str| format!("/commands/order/{order}/{command}");
+        // Set-up, not under test: other clients share a product's stream, so an answer's
+        // version may be past its events.
+        for sku in [
+            format!("BOOK-{n}"),
+            format!("K-{c}-{n}"),
+            format!("U-{c}-{n}"),
+        ] {
+            let received = stock_up(address, &sku, &format!("stock-{c}-{sku}"));
+            assert_eq!(received.answer.status, 200, "{:?}", received.answer);
+        }
         load.orders.push(order.clone());
         let placed = send(
             address,
@@ -569,6 +595,14 @@ fn racing_idempotent_retries_append_once() {
     let address = service.address();
     const RACERS: usize = 24;
     const ROUNDS: u64 = 4;
+    let stocked = RwLock::new(address);
+    for sku in ["PEN-BLUE", "RACE"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain((1..=ROUNDS).map(|n| format!("BOOK-{n}")))
+    {
+        assert_eq!(stock_up(&stocked, &sku, &sku).answer.status, 200);
+    }
     for round in 1..=ROUNDS {
         let order = order_id(0xaa, round);
         let placed = service.post(
@@ -649,7 +683,12 @@ fn a_read_model_locked_past_the_busy_timeout_catches_up_without_dead_letters() {
     let _serial = serial();
     let mut service = start();
     let customer = customer_id(2);
+    let stocked = RwLock::new(service.address());
     let place = |n: u64| {
+        for sku in [format!("BOOK-{n}"), "PEN-BLUE".to_owned()] {
+            let received = stock_up(&stocked, &sku, &format!("{sku}-{n}"));
+            assert_eq!(received.answer.status, 200, "{:?}", received.answer);
+        }
         let answer = service.post(
             &format!("/commands/order/{}/place_order", order_id(0xbb, n)),
             &place_body(&customer, n),
@@ -670,6 +709,7 @@ fn a_read_model_locked_past_the_busy_timeout_catches_up_without_dead_letters() {
     let mut latencies = Vec::new();
     // Past the runner's busy timeout (10 s) its event fails transiently: /readyz says so.
     let mut retrying = None;
+    let mut seen = Vec::new();
     while locked.elapsed() < Duration::from_secs(12)
         || (retrying.is_none() && locked.elapsed() < Duration::from_secs(30))
     {
@@ -678,6 +718,12 @@ fn a_read_model_locked_past_the_busy_timeout_catches_up_without_dead_letters() {
         place(sent);
         latencies.push(t.elapsed());
         let ready = service.get("/readyz");
+        seen.push(format!(
+            "{:?} {} {}",
+            locked.elapsed(),
+            ready.status,
+            ready.body
+        ));
         if ready.status == 503
             && ready.body["projections"]
                 .as_array()
@@ -688,7 +734,13 @@ fn a_read_model_locked_past_the_busy_timeout_catches_up_without_dead_letters() {
         thread::sleep(Duration::from_millis(200));
     }
     let during = service.get("/projections/order_summary?limit=1");
-    let retrying = retrying.expect("/readyz never said the projection was retrying");
+    let retrying = retrying.unwrap_or_else(|| {
+        panic!(
+            "/readyz never said the projection was retrying:\n{}\n{}",
+            seen.join("\n"),
+            service.logs()
+        )
+    });
     assert_eq!(during.body["healthy"], false, "{during:?}");
     locker.execute_batch("COMMIT").expect("the lock released");
     drop(locker);

@@ -59,14 +59,22 @@ fn available(service: &ServiceProcess, sku: &str, wanted: u64) -> Value {
 fn order_events(service: &ServiceProcess, order: &str) -> Vec<Value> {
     let answer = service.get(&format!("/streams/order-{order}"));
     assert_eq!(answer.status, 200, "{answer:?}");
-    answer.body["events"].as_array().cloned().unwrap_or_default()
+    answer.body["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn cancellations(service: &ServiceProcess, order: &str) -> Vec<String> {
     order_events(service, order)
         .iter()
         .filter(|event| event["type"] == "order.cancelled")
-        .map(|event| event["data"]["reason"].as_str().unwrap_or_default().to_owned())
+        .map(|event| {
+            event["data"]["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect()
 }
 
@@ -129,7 +137,9 @@ fn a_paid_order_keeps_its_stock_and_completes_the_saga() {
     let row = available(&service, "MUG-1", 1);
     assert_eq!(row["reserved"], 2, "{row}");
     assert_eq!(
-        service.get(&format!("/sagas/order_fulfilment/{order}")).body["status"],
+        service
+            .get(&format!("/sagas/order_fulfilment/{order}"))
+            .body["status"],
         "completed"
     );
 }
@@ -153,7 +163,10 @@ fn a_timeout_due_while_the_service_was_down_fires_once_after_it_is_back() {
     // Once: a single timeout event in the saga's stream, and one answer per command.
     let stream = service.get(&format!("/streams/saga.order_fulfilment-{order}"));
     assert_eq!(stream.status, 200, "{stream:?}");
-    let events = stream.body["events"].as_array().cloned().unwrap_or_default();
+    let events = stream.body["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let timeouts = events
         .iter()
         .filter(|e| e["type"] == "eventsmith.saga.timeout")

@@ -7,6 +7,7 @@ use crate::{Aggregate, Rejection};
 
 #[cfg(feature = "test-util")]
 pub mod process;
+pub mod saga;
 
 /// The start of a given/when/then test of an aggregate's rules: the events that happened.
 pub struct Given<A: Aggregate> {

@@ -87,6 +87,7 @@ fn the_example_catalog_is_pinned_in_every_format() {
         "aggregates/order.md",
         "commands/order/place_order.md",
         "projections/order_summary.md",
+        "sagas/order_fulfilment.md",
     ] {
         insta::assert_snapshot!(format!("catalog markdown {page}"), pages[page]);
     }
@@ -94,7 +95,7 @@ fn the_example_catalog_is_pinned_in_every_format() {
     // Deterministic: a second run changes nothing, and the committed catalog is the same.
     let (_, stdout, _) = catalog(copy.path(), &[]);
     assert!(
-        stdout.contains("0 created, 0 updated, 28 unchanged, 0 removed"),
+        stdout.contains("0 created, 0 updated, 29 unchanged, 0 removed"),
         "{stdout}"
     );
     let eventcatalog = out.path().join("eventcatalog");
@@ -118,6 +119,7 @@ fn the_example_catalog_is_pinned_in_every_format() {
         "events/OrderPlaced/changelog.mdx",
         "events/OrderPlaced/versioned/1.0.0/index.mdx",
         "services/OrderService/index.mdx",
+        "services/OrderFulfilmentSaga/index.mdx",
         "commands/PlaceOrder/index.mdx",
         "teams/orders-team.mdx",
     ] {

@@ -1,5 +1,6 @@
 //! One AsyncAPI 3.0.0 document: a channel per stream category (`order-{id}`), a message per event
-//! version, a send operation per command and a receive operation per projection and channel.
+//! version, a send operation per command, a receive operation per projection and channel, and
+//! per saga a receive operation per channel it reads and a send operation per command it sends.
 //! Payload schemas live in `components/schemas`, one per schema file, keyed by its path, with
 //! every `$ref` pointing there: AsyncAPI's Schema Object is draft-07, so 2020-12 keywords are
 //! rewritten to their draft-07 forms.
@@ -133,6 +134,87 @@ pub fn document(project: &Project, facts: &Facts, signed: &str) -> Value {
                 operation["summary"] = json!(projection.doc.summary);
             }
             claim(format!("{}.{category}", projection.name), operation);
+        }
+    }
+    for saga in &facts.sagas {
+        let machine = &saga.machine;
+        let mut by_channel: BTreeMap<&str, (Vec<Value>, Vec<String>)> = BTreeMap::new();
+        for read in &machine.reads {
+            if let Some((category, event)) = category_of(&read.event_type) {
+                // It runs as a projection does: a replay reads every version, upcast.
+                let (refs, starts) = by_channel.entry(category).or_default();
+                for version in &event.versions {
+                    refs.push(json!({
+                        "$ref": format!("#/channels/{category}/messages/{}", message_key(&read.event_type, version.version))
+                    }));
+                }
+                if read.starts {
+                    starts.push(format!("`{}`", read.event_type));
+                }
+            }
+        }
+        for (category, (refs, starts)) in by_channel {
+            let starting = match starts.len() {
+                0 => String::new(),
+                1 => format!(" {} starts an instance.", starts[0]),
+                _ => format!(" {} start an instance.", starts.join(", ")),
+            };
+            let mut operation = json!({
+                "action": "receive",
+                "channel": {"$ref": format!("#/channels/{category}")},
+                "title": format!("{} saga reads {category}", saga.name),
+                "description": format!(
+                    "The `{}` saga reads these events from `{category}` streams.{starting}",
+                    saga.name
+                ),
+                "messages": refs,
+            });
+            if !saga.doc.summary.is_empty() {
+                operation["summary"] = json!(saga.doc.summary);
+            }
+            claim(format!("{}.{category}", saga.name), operation);
+        }
+        for used in &machine.commands {
+            let Some(command) = facts.commands.iter().find(|c| c.key == used.key) else {
+                continue;
+            };
+            let mut by_channel: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+            for emitted in &command.emits {
+                if let Some((category, event)) = category_of(emitted) {
+                    by_channel.entry(category).or_default().push(json!({
+                        "$ref": format!("#/channels/{category}/messages/{}", message_key(emitted, event.latest))
+                    }));
+                }
+            }
+            let steps = |steps: &[String]| {
+                let names: Vec<String> = steps.iter().map(|s| format!("`{s}`")).collect();
+                match names.len() {
+                    1 => format!("step {}", names[0]),
+                    _ => format!("steps {}", names.join(", ")),
+                }
+            };
+            let why = match (used.steps.is_empty(), used.undoes.is_empty()) {
+                (false, true) => format!("as {}", steps(&used.steps)),
+                (true, false) => format!("to undo {}", steps(&used.undoes)),
+                _ => format!(
+                    "as {} and to undo {}",
+                    steps(&used.steps),
+                    steps(&used.undoes)
+                ),
+            };
+            for (category, refs) in by_channel {
+                let operation = json!({
+                    "action": "send",
+                    "channel": {"$ref": format!("#/channels/{category}")},
+                    "title": format!("{} saga sends {}", saga.name, command.key),
+                    "description": format!(
+                        "The `{}` saga sends the command `{}` {why}; the `{}` aggregate appends what it decides.",
+                        saga.name, command.key, command.aggregate
+                    ),
+                    "messages": refs,
+                });
+                claim(format!("{}.{}", saga.name, command.key), operation);
+            }
         }
     }
     let channels: Map<String, Value> = channels

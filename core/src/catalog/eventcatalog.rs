@@ -1,11 +1,13 @@
 //! An EventCatalog directory: events (latest version at `events/<Id>/`, older ones under
 //! `versioned/<semver>/`, each with its `schema.json` and `changelog.mdx`), commands, one service
-//! per aggregate declaring what it sends and receives, and a page per owning team. Front matter
+//! per aggregate declaring what it sends and receives, one per saga receiving the events it reads
+//! and sending the commands it sends, and a page per owning team. Front matter
 //! holds only what EventCatalog reads from authors; what it computes (`versions`,
 //! `latestVersion`, `producers`, `consumers`) is left to it.
 
 use super::facts::{Doc, EventFacts, Facts, VersionFacts};
 use super::markdown::segment;
+use super::saga_page::{self, Links};
 use super::text::{Flavor, examples, field_rows, pretty, prose};
 use crate::diagnostic::Diagnostic;
 use crate::diagnostic::Rule;
@@ -18,11 +20,12 @@ const FLAVOR: Flavor = Flavor::Mdx;
 pub const ROOTS: &[&str] = &["events", "commands", "services", "teams"];
 
 /// Ids that EventCatalog shows and links by: events and commands share one namespace (a
-/// service's `sends` and `receives` name either), services another.
+/// service's `sends` and `receives` name either), services (aggregates' and sagas') another.
 struct Ids {
     events: Vec<String>,
     commands: Vec<String>,
     services: Vec<String>,
+    sagas: Vec<String>,
 }
 
 fn ids(facts: &Facts) -> Ids {
@@ -54,10 +57,21 @@ fn ids(facts: &Facts) -> Ids {
             ))
         })
         .collect();
+    let sagas = facts
+        .sagas
+        .iter()
+        .map(|s| {
+            claim(crate::project::names::type_name(
+                &format!("{}_saga", s.name),
+                "Saga",
+            ))
+        })
+        .collect();
     Ids {
         events,
         commands,
         services,
+        sagas,
     }
 }
 
@@ -247,6 +261,33 @@ pub fn files(
             data,
         );
     }
+    for (saga, id) in facts.sagas.iter().zip(&ids.sagas) {
+        let mut front = base_front(id, &saga.doc, &facts.version);
+        front["name"] = json!(format!("{} saga", saga.doc.title));
+        front["badges"] = json!([badge("Saga", "orange")]);
+        front["sends"] = saga
+            .machine
+            .commands
+            .iter()
+            .filter_map(|c| command_id(&c.key))
+            .map(|id| json!({"id": id, "version": facts.version}))
+            .collect();
+        front["receives"] = saga
+            .machine
+            .reads
+            .iter()
+            .filter_map(|r| event_id(&r.event_type))
+            .map(|(id, e)| json!({"id": id, "version": format!("{}.0.0", e.latest)}))
+            .collect();
+        let mut data = saga_page::data(saga, FLAVOR, &Links::NONE);
+        data["description"] = json!(prose(&saga.doc.description, FLAVOR));
+        page(
+            "eventcatalog-saga.mdx.hbs",
+            format!("services/{}/index.mdx", segment(id)),
+            front,
+            data,
+        );
+    }
     for owner in &facts.owners {
         let owned = |keys: &[String]| -> Vec<String> { keys.to_vec() };
         let front = json!({ "id": owner.id, "name": owner.id });
@@ -256,6 +297,7 @@ pub fn files(
             "events": owned(&owner.events),
             "commands": owned(&owner.commands),
             "projections": owned(&owner.projections),
+            "sagas": owned(&owner.sagas),
         });
         page(
             "eventcatalog-team.mdx.hbs",

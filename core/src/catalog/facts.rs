@@ -1,9 +1,10 @@
 //! What the catalog says about a project, independent of its format: every event with its
-//! versions, fields, examples, changelogs, producers and consumers; every aggregate, command and
-//! projection; every owner. The renderers only lay these out.
+//! versions, fields, examples, changelogs, producers and consumers; every aggregate, command,
+//! projection and saga; every owner. The renderers only lay these out.
 
 use super::changelog::{self, Changelog};
 use super::fields::{self, Field};
+use super::sagas::{self, Machine};
 use crate::project::annotations::Deprecation;
 use crate::project::model::{Event, Project};
 use crate::schema::store::{DocId, NodeRef};
@@ -30,6 +31,8 @@ pub struct Facts {
     pub commands: Vec<CommandFacts>,
     /// Projections by name.
     pub projections: Vec<ProjectionFacts>,
+    /// Sagas by name.
+    pub sagas: Vec<SagaFacts>,
     /// Owners (teams) by id, with what they own.
     pub owners: Vec<OwnerFacts>,
 }
@@ -72,6 +75,8 @@ pub struct EventFacts {
     pub emitted_by: Vec<String>,
     /// Projections that subscribe to it.
     pub consumed_by: Vec<String>,
+    /// Sagas that read it.
+    pub read_by_sagas: Vec<String>,
     /// Every version, oldest first.
     pub versions: Vec<VersionFacts>,
 }
@@ -110,6 +115,8 @@ pub struct CommandFacts {
     pub doc: Doc,
     /// Event types it may emit.
     pub emits: Vec<String>,
+    /// Sagas that send it (as a step or a compensation).
+    pub sent_by_sagas: Vec<String>,
     /// Its payload's fields.
     pub fields: Vec<Field>,
     /// Its examples.
@@ -158,6 +165,23 @@ pub struct ProjectionFacts {
     pub schema: Value,
 }
 
+/// A saga (process manager).
+#[derive(Debug, Clone, Serialize)]
+pub struct SagaFacts {
+    /// Its name.
+    pub name: String,
+    /// Its documentation (the file's `title` and `description`).
+    pub doc: Doc,
+    /// Its states, steps, events, commands, timeouts, retries and compensations.
+    pub machine: Machine,
+    /// Its state's fields.
+    pub fields: Vec<Field>,
+    /// Its examples.
+    pub examples: Vec<Value>,
+    /// Its bundled schema.
+    pub schema: Value,
+}
+
 /// A team and what it owns.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct OwnerFacts {
@@ -171,14 +195,39 @@ pub struct OwnerFacts {
     pub aggregates: Vec<String>,
     /// Projections.
     pub projections: Vec<String>,
+    /// Sagas.
+    pub sagas: Vec<String>,
 }
 
 /// The facts of `project`.
 pub fn gather(project: &Project) -> Facts {
     let level = project.config.compatibility.level;
-    let events = in_parallel(unique_names(project), |(event, rust_name)| {
+    let sagas: Vec<SagaFacts> = project
+        .sagas
+        .iter()
+        .map(|(name, saga)| SagaFacts {
+            name: name.clone(),
+            doc: doc(project, saga.schema, name, &saga.annotations.owners, None),
+            machine: sagas::machine(&saga.annotations),
+            fields: fields::fields(&project.store, &root(saga.schema)),
+            examples: examples(project, saga.schema),
+            schema: bundled(project, saga.schema),
+        })
+        .collect();
+    let sagas_where = |uses: &dyn Fn(&Machine) -> bool| -> Vec<String> {
+        sagas
+            .iter()
+            .filter(|s| uses(&s.machine))
+            .map(|s| s.name.clone())
+            .collect()
+    };
+    let mut events = in_parallel(unique_names(project), |(event, rust_name)| {
         event_facts(project, event, rust_name, level)
     });
+    for event in &mut events {
+        event.read_by_sagas =
+            sagas_where(&|m| m.reads.iter().any(|r| r.event_type == event.event_type));
+    }
     let commands: Vec<CommandFacts> = project
         .commands
         .iter()
@@ -194,6 +243,7 @@ pub fn gather(project: &Project) -> Facts {
                 command.annotations.deprecated.as_ref(),
             ),
             emits: command.annotations.emits.clone(),
+            sent_by_sagas: sagas_where(&|m| m.commands.iter().any(|c| &c.key == key)),
             fields: fields::fields(&project.store, &root(command.schema)),
             examples: examples(project, command.schema),
             schema: bundled(project, command.schema),
@@ -280,6 +330,11 @@ pub fn gather(project: &Project) -> Facts {
             o.projections.push(projection.name.clone())
         });
     }
+    for saga in &sagas {
+        own(&saga.doc.owners, &|o: &mut OwnerFacts| {
+            o.sagas.push(saga.name.clone())
+        });
+    }
     Facts {
         name: project.config.project.name.clone(),
         description: project
@@ -294,6 +349,7 @@ pub fn gather(project: &Project) -> Facts {
         events,
         commands,
         projections,
+        sagas,
         owners: owners.into_values().collect(),
     }
 }
@@ -417,6 +473,7 @@ fn event_facts(
             .filter(|(_, p)| p.annotations.subscribes.contains(&event_type))
             .map(|(name, _)| name.clone())
             .collect(),
+        read_by_sagas: Vec::new(),
         event_type,
         versions,
     }

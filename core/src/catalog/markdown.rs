@@ -1,7 +1,8 @@
 //! The Markdown catalog: an index (`README.md`, so GitHub shows it for the directory), a page per
-//! event, aggregate, command and projection, each linking the others by relative paths.
+//! event, aggregate, command, projection and saga, each linking the others by relative paths.
 
 use super::facts::{Doc, EventFacts, Facts};
+use super::saga_page::{self, Links};
 use super::text::{Flavor, Flow, Shape, cell, examples, field_rows, node_id, pretty, prose};
 use crate::templates::Templates;
 use serde_json::{Value, json};
@@ -34,6 +35,7 @@ pub const ROOTS: &[&str] = &[
     "aggregates",
     "commands",
     "projections",
+    "sagas",
 ];
 
 /// Where each page goes, relative to the catalog's root.
@@ -53,6 +55,10 @@ fn command_page(key: &str) -> String {
 
 fn projection_page(name: &str) -> String {
     format!("projections/{}.md", segment(name))
+}
+
+fn saga_page(name: &str) -> String {
+    format!("sagas/{}.md", segment(name))
 }
 
 /// A path segment as a URL and a file name both take it.
@@ -143,6 +149,21 @@ pub fn pages(
                     flow.edge(&node_id("e", event_type), &node_id("p", &projection.name));
                 }
             }
+            if let Some(event) = facts.events.iter().find(|e| &e.event_type == event_type) {
+                for saga in &event.read_by_sagas {
+                    flow.node(&node_id("s", saga), saga, Shape::Saga);
+                    flow.edge(&node_id("e", event_type), &node_id("s", saga));
+                }
+            }
+        }
+        // Sagas that send the aggregate's commands.
+        for key in &aggregate.commands {
+            if let Some(command) = facts.commands.iter().find(|c| &c.key == key) {
+                for saga in &command.sent_by_sagas {
+                    flow.node(&node_id("s", saga), saga, Shape::Saga);
+                    flow.edge(&node_id("s", saga), &node_id("c", key));
+                }
+            }
         }
         let commands: Vec<Value> = aggregate
             .commands
@@ -167,7 +188,7 @@ pub fn pages(
                     "href": href(&page, &event_page(&e.event_type)),
                     "latest": e.latest,
                     "summary": cell(&e.doc.summary, FLAVOR),
-                    "consumers": links(&page, &e.consumed_by, projection_page),
+                    "consumers": consumers(&page, e),
                 })
             })
             .collect();
@@ -204,6 +225,10 @@ pub fn pages(
             flow.node(&node_id("e", emitted), emitted, Shape::Event);
             flow.edge(&node_id("a", &command.aggregate), &node_id("e", emitted));
         }
+        for saga in &command.sent_by_sagas {
+            flow.node(&node_id("s", saga), saga, Shape::Saga);
+            flow.edge(&node_id("s", saga), &node_id("c", &command.key));
+        }
         let mut data = doc_data(&command.doc, &page, &source_href);
         extend(
             &mut data,
@@ -212,6 +237,7 @@ pub fn pages(
                 "name": command.name,
                 "aggregate": {"name": command.aggregate, "href": href(&page, &aggregate_page(&command.aggregate))},
                 "emits": links(&page, &command.emits, event_page),
+                "sent_by_sagas": links(&page, &command.sent_by_sagas, saga_page),
                 "fields": field_rows(FLAVOR, &command.fields),
                 "examples": examples(&command.examples),
                 "schema": pretty(&command.schema),
@@ -250,6 +276,31 @@ pub fn pages(
             }),
         );
         render("projection.md.hbs", page, data);
+    }
+    for saga in &facts.sagas {
+        let page = saga_page(&saga.name);
+        let known_event = |event_type: &str| {
+            facts
+                .events
+                .iter()
+                .any(|e| e.event_type == event_type)
+                .then(|| href(&page, &event_page(event_type)))
+        };
+        let known_command = |key: &str| {
+            facts
+                .commands
+                .iter()
+                .any(|c| c.key == key)
+                .then(|| href(&page, &command_page(key)))
+        };
+        let links = Links {
+            event: &known_event,
+            command: &known_command,
+        };
+        let mut data = doc_data(&saga.doc, &page, &source_href);
+        extend(&mut data, saga_page::data(saga, FLAVOR, &links));
+        extend(&mut data, json!({ "index": href(&page, "README.md") }));
+        render("saga.md.hbs", page, data);
     }
     if errors.is_empty() {
         Ok(pages)
@@ -338,6 +389,10 @@ fn event_data(
         flow.node(&node_id("p", projection), projection, Shape::Projection);
         flow.edge(&event_node, &node_id("p", projection));
     }
+    for saga in &event.read_by_sagas {
+        flow.node(&node_id("s", saga), saga, Shape::Saga);
+        flow.edge(&event_node, &node_id("s", saga));
+    }
     let versions: Vec<Value> = event
         .versions
         .iter()
@@ -380,6 +435,7 @@ fn event_data(
             "latest_type": format!("{}.v{}", event.event_type, event.latest),
             "emitted_by": links(page, &event.emitted_by, command_page),
             "consumed_by": links(page, &event.consumed_by, projection_page),
+            "read_by_sagas": links(page, &event.read_by_sagas, saga_page),
             "flow": flow.render(),
             "changelog": changelog,
             "versions": versions,
@@ -387,6 +443,13 @@ fn event_data(
         }),
     );
     data
+}
+
+/// What reads an event: its projections, then its sagas.
+fn consumers(page: &str, event: &EventFacts) -> Vec<Value> {
+    let mut consumers = links(page, &event.consumed_by, projection_page);
+    consumers.extend(links(page, &event.read_by_sagas, saga_page));
+    consumers
 }
 
 /// The aggregates that emit an event (its own, and those of commands elsewhere that emit it),
@@ -440,7 +503,7 @@ fn index(facts: &Facts) -> Value {
                         "owners": e.doc.owners,
                         "deprecated": e.doc.deprecated.is_some(),
                         "producers": producers(page, e),
-                        "consumers": links(page, &e.consumed_by, projection_page),
+                        "consumers": consumers(page, e),
                     })
                 })
                 .collect();
@@ -479,6 +542,34 @@ fn index(facts: &Facts) -> Value {
             })
         })
         .collect();
+    let sagas: Vec<Value> = facts
+        .sagas
+        .iter()
+        .map(|s| {
+            let starts: Vec<String> = s
+                .machine
+                .reads
+                .iter()
+                .filter(|r| r.starts)
+                .map(|r| r.event_type.clone())
+                .collect();
+            let reads: Vec<String> = s
+                .machine
+                .reads
+                .iter()
+                .map(|r| r.event_type.clone())
+                .collect();
+            let sends: Vec<String> = s.machine.commands.iter().map(|c| c.key.clone()).collect();
+            json!({
+                "name": s.name,
+                "href": saga_page(&s.name),
+                "summary": cell(&s.doc.summary, FLAVOR),
+                "starts": links(page, &starts, event_page),
+                "reads": links(page, &reads, event_page),
+                "sends": links(page, &sends, command_page),
+            })
+        })
+        .collect();
     let owners: Vec<Value> = facts
         .owners
         .iter()
@@ -489,6 +580,7 @@ fn index(facts: &Facts) -> Value {
                 "events": links(page, &o.events, event_page),
                 "commands": links(page, &o.commands, command_page),
                 "projections": links(page, &o.projections, projection_page),
+                "sagas": links(page, &o.sagas, saga_page),
             })
         })
         .collect();
@@ -503,9 +595,11 @@ fn index(facts: &Facts) -> Value {
             "versions": versions,
             "commands": facts.commands.len(),
             "projections": facts.projections.len(),
+            "sagas": facts.sagas.len(),
         },
         "aggregates": aggregates,
         "projections": projections,
+        "sagas": sagas,
         "owners": owners,
     })
 }

@@ -1,4 +1,4 @@
-//! `eventsmith catalog`: the project's events, commands, aggregates and projections as
+//! `eventsmith catalog`: the project's events, commands, aggregates, projections and sagas as
 //! documentation, from the schemas alone: Markdown pages with changelogs computed by the
 //! compatibility engine and mermaid flows, an EventCatalog directory, or an AsyncAPI 3.0 document.
 //! Every file is generated and signed; rerunning rewrites them and removes those of items that
@@ -10,6 +10,8 @@ pub mod eventcatalog;
 pub mod facts;
 pub mod fields;
 pub mod markdown;
+pub mod saga_page;
+pub mod sagas;
 pub mod text;
 
 use crate::diagnostic::Diagnostic;
@@ -62,6 +64,10 @@ pub const TEMPLATES: Family = Family {
             include_str!("../../templates/catalog/projection.md.hbs"),
         ),
         (
+            "saga.md.hbs",
+            include_str!("../../templates/catalog/saga.md.hbs"),
+        ),
+        (
             "eventcatalog-event.mdx.hbs",
             include_str!("../../templates/catalog/eventcatalog-event.mdx.hbs"),
         ),
@@ -76,6 +82,10 @@ pub const TEMPLATES: Family = Family {
         (
             "eventcatalog-service.mdx.hbs",
             include_str!("../../templates/catalog/eventcatalog-service.mdx.hbs"),
+        ),
+        (
+            "eventcatalog-saga.mdx.hbs",
+            include_str!("../../templates/catalog/eventcatalog-saga.mdx.hbs"),
         ),
         (
             "eventcatalog-team.mdx.hbs",

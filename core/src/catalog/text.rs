@@ -155,7 +155,29 @@ pub fn mermaid_label(text: &str) -> String {
     out
 }
 
-/// A flowchart of commands, aggregates, events and projections, left to right.
+/// Unquoted mermaid text (a state diagram's transition label or note): on one line, with what
+/// would end it or read as syntax as entities (`:` and `;` end a label, `#…;` is an entity).
+pub fn mermaid_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("#quot;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            ':' => out.push_str("#58;"),
+            ';' => out.push_str("#59;"),
+            '#' => out.push_str("#35;"),
+            '%' => out.push_str("#37;"),
+            '{' => out.push_str("#123;"),
+            '}' => out.push_str("#125;"),
+            '\n' | '\r' => out.push(' '),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A flowchart of commands, aggregates, events, projections and sagas, left to right.
 #[derive(Debug, Default)]
 pub struct Flow {
     nodes: Vec<(String, String)>,
@@ -173,6 +195,8 @@ pub enum Shape {
     Event,
     /// A projection: a cylinder.
     Projection,
+    /// A saga: a subroutine (a rectangle with double sides).
+    Saga,
 }
 
 impl Flow {
@@ -187,6 +211,7 @@ impl Flow {
             Shape::Aggregate => format!("{id}([{label}])"),
             Shape::Event => format!("{id}{{{{{label}}}}}"),
             Shape::Projection => format!("{id}[({label})]"),
+            Shape::Saga => format!("{id}[[{label}]]"),
         };
         self.nodes.push((id.to_owned(), drawn));
     }
@@ -269,6 +294,15 @@ mod tests {
             flow.render(),
             "flowchart LR\n  c_order_2e_place[\"place #quot;it#quot;\"]\n  e_order_2e_placed{{\"order.placed v2\"}}\n  c_order_2e_place --> e_order_2e_placed"
         );
+    }
+
+    #[test]
+    fn mermaid_text_keeps_to_its_line_and_its_label() {
+        assert_eq!(
+            mermaid_text("timeout a:b; \"c\" #d <e>\n%%f {g}"),
+            "timeout a#58;b#59; #quot;c#quot; #35;d #lt;e#gt; #37;#37;f #123;g#125;"
+        );
+        assert_eq!(mermaid_text("order.placed"), "order.placed");
     }
 
     mod properties {

@@ -124,7 +124,7 @@ pub struct RuleEvent {
 }
 
 /// A planned root as seen from its module: an alias when the type lives elsewhere.
-fn root_alias(
+pub(super) fn root_alias(
     emitter: &Emitter<'_, '_>,
     module: usize,
     name: &str,

@@ -41,8 +41,16 @@ pub fn plan<'p>(project: &'p Project, space: &mut TypeSpace<'_>) -> (usize, Vec<
         .map(|(saga, runner)| {
             space.assign(saga.schema, module);
             let title = space.store().document(saga.schema).value()["title"].as_str();
-            let state = space.claim(module, &format!("{}State", rust_type_name(title, &saga.name)));
-            PlannedSaga { saga, state, ty: Ty::Json, runner }
+            let state = space.claim(
+                module,
+                &format!("{}State", rust_type_name(title, &saga.name)),
+            );
+            PlannedSaga {
+                saga,
+                state,
+                ty: Ty::Json,
+                runner,
+            }
         })
         .collect();
     for p in &mut planned {
@@ -52,7 +60,9 @@ pub fn plan<'p>(project: &'p Project, space: &mut TypeSpace<'_>) -> (usize, Vec<
 }
 
 fn millis(text: &str) -> u64 {
-    saga::duration(text).map(|d| d.as_millis() as u64).unwrap_or_default()
+    saga::duration(text)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
 }
 
 fn retry(retry: &Retry) -> Value {
@@ -67,10 +77,16 @@ fn retry(retry: &Retry) -> Value {
 /// The definition the runtime runs: the annotations with durations in milliseconds.
 pub fn definition(name: &str, annotations: &SagaAnnotations) -> Value {
     let mut value = serde_json::to_value(annotations).unwrap_or_default();
-    let Value::Object(object) = &mut value else { return value };
+    let Value::Object(object) = &mut value else {
+        return value;
+    };
     object.remove("owners");
     object.insert("name".into(), json!(name));
-    let timeouts: Map<String, Value> = annotations.timeouts.iter().map(|(k, v)| (k.clone(), json!(millis(v)))).collect();
+    let timeouts: Map<String, Value> = annotations
+        .timeouts
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(millis(v))))
+        .collect();
     object.insert("timeouts".into(), Value::Object(timeouts));
     match &annotations.retry {
         Some(declared) => object.insert("retry".into(), retry(declared)),
@@ -79,17 +95,25 @@ pub fn definition(name: &str, annotations: &SagaAnnotations) -> Value {
     if let Some(Value::Object(states)) = object.get_mut("states") {
         for (state_name, state) in states.iter_mut() {
             let declared = &annotations.states[state_name];
-            let Value::Object(state) = state else { continue };
+            let Value::Object(state) = state else {
+                continue;
+            };
             // Empty and absent members are the same to the runtime: keep the text small.
             state.retain(|_, v| !(v.is_null() || v == &json!([]) || v == &json!({})));
             for (place, step) in declared.steps() {
                 let member = place.split('/').next().unwrap_or_default();
                 let target = match member {
-                    "on" => state.get_mut("on").and_then(|on| on.get_mut(crate::text::pointer::unescape(&place[3..]))),
+                    "on" => state
+                        .get_mut("on")
+                        .and_then(|on| on.get_mut(crate::text::pointer::unescape(&place[3..]))),
                     other => state.get_mut(other),
                 };
-                let Some(Value::Object(target)) = target else { continue };
-                target.retain(|_, v| !(v.is_null() || v == &json!([]) || v == &json!({}) || v == &json!(false)));
+                let Some(Value::Object(target)) = target else {
+                    continue;
+                };
+                target.retain(|_, v| {
+                    !(v.is_null() || v == &json!([]) || v == &json!({}) || v == &json!(false))
+                });
                 if let Some(Value::Array(sends)) = target.get_mut("send") {
                     for (send, declared) in sends.iter_mut().zip(&step.send) {
                         let Value::Object(send) = send else { continue };
@@ -105,18 +129,85 @@ pub fn definition(name: &str, annotations: &SagaAnnotations) -> Value {
     value
 }
 
+/// The first example of `doc`'s root, as JSON text.
+fn example(project: &Project, doc: crate::schema::store::DocId) -> Option<String> {
+    let value = project
+        .store
+        .document(doc)
+        .value()
+        .get("examples")?
+        .as_array()?
+        .first()?;
+    serde_json::to_string(value).ok()
+}
+
+/// A test per saga: every declared step run on the schemas' examples.
+fn tests(project: &Project, planned: &[PlannedSaga<'_>]) -> TokenStream {
+    let tests = planned.iter().map(|p| {
+        let runner = ident(&p.runner);
+        let test = ident(&format!(
+            "{}_steps_run_on_the_examples",
+            p.saga.name.replace('-', "_")
+        ));
+        let events = p
+            .saga
+            .annotations
+            .correlation
+            .keys()
+            .filter_map(|event_type| {
+                let event = project.events.get(event_type)?;
+                let text = example(project, event.latest().schema)?;
+                Some(quote! { (#event_type, #text), })
+            });
+        let state = match example(project, p.saga.schema) {
+            Some(text) => quote! { ::std::option::Option::Some(#text) },
+            None => quote! { ::std::option::Option::None },
+        };
+        quote! {
+            #[test]
+            fn #test() {
+                ::eventsmith::testing::saga::check_steps::<super::#runner>(&[#(#events)*], #state);
+            }
+        }
+    });
+    quote! {
+        #[cfg(test)]
+        mod tests {
+            #(#tests)*
+        }
+    }
+}
+
 /// The module's items.
-pub fn tokens(module: usize, planned: &[PlannedSaga<'_>], emitter: &Emitter<'_, '_>) -> Vec<TokenStream> {
+pub fn tokens(
+    project: &Project,
+    module: usize,
+    planned: &[PlannedSaga<'_>],
+    emitter: &Emitter<'_, '_>,
+    with_tests: bool,
+) -> Vec<TokenStream> {
     let mut items = emitter.module_items(module);
+    if with_tests {
+        items.push(tests(project, planned));
+    }
     for p in planned {
         let name = &p.saga.name;
         let runner = ident(&p.runner);
         let state = ident(&p.state);
-        let definition = serde_json::to_string(&definition(name, &p.saga.annotations)).unwrap_or_default();
+        let definition =
+            serde_json::to_string(&definition(name, &p.saga.annotations)).unwrap_or_default();
         let doc = doc_attrs(Some(&format!(
             "The `{name}` saga for the service (`App::saga::<{}>()`): its definition, tables and the check of its state `{}`.",
             p.runner, p.state
         )));
+        // A state schema that is a bare `$ref` gets its target's type under the state's name.
+        items.extend(super::deciders::root_alias(
+            emitter,
+            module,
+            &p.state,
+            &p.ty,
+            &format!(" The state of the `{name}` saga."),
+        ));
         let check = match &p.ty {
             Ty::Named(_) => quote! { ::eventsmith::saga::check_state::<#state>(data) },
             _ => quote! { let _ = data; ::std::result::Result::Ok(()) },

@@ -220,7 +220,12 @@ pub fn expression(text: &str) -> Option<Result<Expression, String>> {
         "event" => Source::Event,
         "state" => Source::State,
         "item" => Source::Item,
-        "saga" if path == ["id"] => return Some(Ok(Expression { source: Source::SagaId, path: Vec::new() })),
+        "saga" if path == ["id"] => {
+            return Some(Ok(Expression {
+                source: Source::SagaId,
+                path: Vec::new(),
+            }));
+        }
         "saga" => return Some(Err(format!("`{text}`: the saga offers only `$saga.id`"))),
         _ => {
             return Some(Err(format!(
@@ -242,7 +247,11 @@ pub fn expressions(template: &Value) -> Vec<(String, Result<Expression, String>)
             }
             Value::Array(items) => {
                 for (index, item) in items.iter().enumerate() {
-                    walk(item, crate::text::pointer::push(&at, &index.to_string()), found);
+                    walk(
+                        item,
+                        crate::text::pointer::push(&at, &index.to_string()),
+                        found,
+                    );
                 }
             }
             Value::Object(map) => {
@@ -267,10 +276,10 @@ pub fn duration(text: &str) -> Result<Duration, String> {
         ))
     };
     let Some(rest) = text.strip_prefix('P') else {
-        return refuse("it starts with `P`");
+        return refuse("it does not start with `P`");
     };
     let (date, time) = match rest.split_once('T') {
-        Some((_, time)) if time.is_empty() => return refuse("a `T` is followed by no time"),
+        Some((_, "")) => return refuse("a `T` is followed by no time"),
         Some((date, time)) => (date, Some(time)),
         None => (rest, None),
     };
@@ -278,9 +287,15 @@ pub fn duration(text: &str) -> Result<Duration, String> {
         return refuse("it gives no amount");
     }
     let mut seconds = 0f64;
-    let parts: [(&str, bool, &[(char, f64)]); 2] = [
+    /// Units and their seconds, in the order they must come.
+    type Units = &'static [(char, f64)];
+    let parts: [(&str, bool, Units); 2] = [
         (date, true, &[('W', 604_800.0), ('D', 86_400.0)]),
-        (time.unwrap_or(""), false, &[('H', 3_600.0), ('M', 60.0), ('S', 1.0)]),
+        (
+            time.unwrap_or(""),
+            false,
+            &[('H', 3_600.0), ('M', 60.0), ('S', 1.0)],
+        ),
     ];
     for (part, is_date, units) in parts {
         let mut number = String::new();
@@ -328,7 +343,9 @@ mod tests {
         assert_eq!(duration("PT0.5S"), Ok(Duration::from_millis(500)));
         assert_eq!(duration("P1DT12H"), Ok(Duration::from_secs(129_600)));
         assert_eq!(duration("P2W"), Ok(Duration::from_secs(1_209_600)));
-        for bad in ["30M", "P", "PT", "P1M", "P1Y", "PT1.5M", "PT5", "PTS", "PT1S2M", "P1H"] {
+        for bad in [
+            "30M", "P", "PT", "P1M", "P1Y", "PT1.5M", "PT5", "PTS", "PT1S2M", "P1H",
+        ] {
             assert!(duration(bad).is_err(), "{bad}");
         }
     }
@@ -339,11 +356,17 @@ mod tests {
         assert_eq!(expression("$$5"), None);
         assert_eq!(
             expression("$item.sku"),
-            Some(Ok(Expression { source: Source::Item, path: vec!["sku".into()] }))
+            Some(Ok(Expression {
+                source: Source::Item,
+                path: vec!["sku".into()]
+            }))
         );
         assert_eq!(
             expression("$saga.id"),
-            Some(Ok(Expression { source: Source::SagaId, path: vec![] }))
+            Some(Ok(Expression {
+                source: Source::SagaId,
+                path: vec![]
+            }))
         );
         assert!(matches!(expression("$order.id"), Some(Err(_))));
         assert!(matches!(expression("$event..x"), Some(Err(_))));

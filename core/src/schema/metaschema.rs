@@ -135,7 +135,7 @@ pub(crate) fn check_annotations(document: &Document, kind: &str) -> Vec<Diagnost
                 "projections declare their key and events: add \"x-eventsmith\": {\"key\": \"<row property>\", \"subscribes\": [\"<aggregate>.<event>\"]}",
             ),
             "saga" => Some(
-                "sagas declare their events and states: add \"x-eventsmith\": {\"starts\": [...], \"correlation\": {...}, \"initial\": \"...\", \"states\": {...}} (see docs/schema-format.md#sagas)",
+                "sagas declare their events and states: add \"x-eventsmith\": {\"starts\": [...], \"correlation\": {...}, \"initial\": \"...\", \"states\": {...}} (see docs/schema-format.md#saga-annotations)",
             ),
             _ => None,
         };

@@ -302,7 +302,16 @@ pub fn template_data(project: &Project, api: &Api, settings: &Settings) -> (Valu
     let sagas: Vec<Value> = api
         .sagas
         .iter()
-        .map(|saga| json!({"name": saga.name, "saga": saga.saga.join("::")}))
+        .map(|saga| {
+            let annotations = project.sagas.get(&saga.name).map(|s| s.annotations.clone()).unwrap_or_default();
+            let timeouts: Vec<String> = annotations.timeouts.iter().map(|(name, after)| format!("`{name}` {after}")).collect();
+            json!({
+                "name": saga.name,
+                "saga": saga.saga.join("::"),
+                "starts": code(&mut annotations.starts.iter().map(String::as_str)),
+                "timeouts": if timeouts.is_empty() { "none".to_owned() } else { timeouts.join(", ") },
+            })
+        })
         .collect();
     let data = json!({
         "name": settings.name,

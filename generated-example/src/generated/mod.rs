@@ -2795,6 +2795,34 @@ pub mod sagas {
                 );
         }
     }
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn order_fulfilment_steps_run_on_the_examples() {
+            ::eventsmith::testing::saga::check_steps::<
+                super::OrderFulfilmentSaga,
+            >(
+                &[
+                    (
+                        "order.cancelled",
+                        "{\"reason\":\"The customer ordered the wrong edition.\"}",
+                    ),
+                    (
+                        "order.line_added",
+                        "{\"sku\":\"NOTEBOOK-A5\",\"quantity\":3,\"unit_price\":4.25}",
+                    ),
+                    ("order.paid", "{\"amount\":28.99,\"method\":\"card\"}"),
+                    (
+                        "order.placed",
+                        "{\"customer_id\":\"0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f23\",\"lines\":[{\"sku\":\"BOOK-1984\",\"quantity\":2,\"unit_price\":12.5},{\"sku\":\"PEN-BLUE\",\"quantity\":1,\"unit_price\":3.99}],\"currency\":\"EUR\",\"total_amount\":28.99}",
+                    ),
+                ],
+                ::std::option::Option::Some(
+                    "{\"customer_id\":\"0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f23\",\"lines\":[{\"sku\":\"BOOK-1984\",\"quantity\":2,\"unit_price\":9.5}]}",
+                ),
+            );
+        }
+    }
     /// The `order_fulfilment` saga for the service (`App::saga::<OrderFulfilmentSaga>()`): its definition, tables and the check of its state `OrderFulfilmentState`.
     #[derive(Debug, Clone, Copy, Default)]
     pub struct OrderFulfilmentSaga;

@@ -143,7 +143,10 @@ impl Default for Retry {
 impl Retry {
     /// The wait after failed attempt `attempt` (from 1).
     pub fn wait(&self, attempt: u32) -> Duration {
-        let factor = self.backoff_rate.max(1.0).powi(attempt.saturating_sub(1) as i32);
+        let factor = self
+            .backoff_rate
+            .max(1.0)
+            .powi(attempt.saturating_sub(1) as i32);
         let millis = (self.interval_ms as f64 * factor).min(self.max_interval_ms as f64);
         Duration::from_millis(millis as u64)
     }
@@ -176,9 +179,14 @@ impl Status {
 
     /// The status called `name`.
     pub fn from_name(name: &str) -> Option<Self> {
-        [Status::Running, Status::Completed, Status::Compensated, Status::Failed]
-            .into_iter()
-            .find(|status| status.name() == name)
+        [
+            Status::Running,
+            Status::Completed,
+            Status::Compensated,
+            Status::Failed,
+        ]
+        .into_iter()
+        .find(|status| status.name() == name)
     }
 }
 
@@ -201,7 +209,11 @@ impl Definition {
                 if self.timeouts.is_empty() {
                     "none".to_owned()
                 } else {
-                    self.timeouts.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                    self.timeouts
+                        .keys()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
             )),
         }

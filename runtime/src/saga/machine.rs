@@ -170,6 +170,8 @@ pub struct Effects {
     pub cancelled: Vec<String>,
     /// Timers that fired, by key.
     pub fired: Vec<String>,
+    /// Whether a step recorded state (which the runner then checks against the schema).
+    pub recorded: bool,
 }
 
 /// Why an input could not be handled: the step reads what is not there.
@@ -198,7 +200,12 @@ impl Instance {
     }
 
     /// Handles one input recorded at `now` (Unix milliseconds).
-    pub fn handle(&mut self, definition: &Definition, input: Input, now: u64) -> Result<Effects, StepError> {
+    pub fn handle(
+        &mut self,
+        definition: &Definition,
+        input: Input,
+        now: u64,
+    ) -> Result<Effects, StepError> {
         let mut effects = Effects::default();
         let started = self.steps == 0 && self.history.is_empty();
         if started {
@@ -206,16 +213,31 @@ impl Instance {
         }
         match input {
             Input::Event(event) => self.on_event(definition, event, now, &mut effects)?,
-            Input::Outcome { key, outcome } => self.on_outcome(definition, &key, outcome, now, &mut effects)?,
+            Input::Outcome { key, outcome } => {
+                self.on_outcome(definition, &key, outcome, now, &mut effects)?
+            }
             Input::Timeout { key } => {
                 let armed = self.timer.as_ref().is_some_and(|timer| timer.key == key);
-                if !armed || self.status != Status::Running {
-                    self.note(now, format!("timeout {key}"), "ignored: not armed".to_owned(), Vec::new());
+                if !armed {
+                    self.note(
+                        now,
+                        format!("timeout {key}"),
+                        "ignored: not armed".to_owned(),
+                        Vec::new(),
+                    );
+                } else if self.status != Status::Running {
+                    // Kept for a retry, which fires it; out of the timeouts table meanwhile.
+                    effects.fired.push(key.clone());
+                    self.note(
+                        now,
+                        format!("timeout {key}"),
+                        "kept: the instance has failed".to_owned(),
+                        Vec::new(),
+                    );
                 } else {
                     let timer = self.timer.take().expect("armed");
                     effects.fired.push(timer.key.clone());
-                    let step = definition.states[&self.state].timeout.clone().unwrap_or_default();
-                    self.step(definition, &step, None, format!("timeout {}", timer.name), now, &mut effects)?;
+                    self.time_out(definition, &timer, now, &mut effects)?;
                 }
             }
             Input::Retry => match self.failed.take() {
@@ -227,11 +249,25 @@ impl Instance {
                     effects.sent.push(sent.command.clone());
                     let key = sent.command.key.clone();
                     self.pending.push(sent);
-                    self.note(now, "retry".to_owned(), "sent the failed command again".to_owned(), vec![key]);
+                    self.note(
+                        now,
+                        "retry".to_owned(),
+                        "sent the failed command again".to_owned(),
+                        vec![key],
+                    );
+                    // A timeout that fell due meanwhile fires now.
+                    if let Some(timer) = self.timer.take_if(|timer| timer.due <= now) {
+                        self.time_out(definition, &timer, now, &mut effects)?;
+                    }
                 }
                 other => {
                     self.failed = other;
-                    self.note(now, "retry".to_owned(), "ignored: not failed".to_owned(), Vec::new());
+                    self.note(
+                        now,
+                        "retry".to_owned(),
+                        "ignored: not failed".to_owned(),
+                        Vec::new(),
+                    );
                 }
             },
         }
@@ -239,13 +275,47 @@ impl Instance {
         Ok(effects)
     }
 
-    fn on_event(&mut self, definition: &Definition, event: EventInput, now: u64, effects: &mut Effects) -> Result<(), StepError> {
+    /// Runs the state's timeout step for `timer`, which fired.
+    fn time_out(
+        &mut self,
+        definition: &Definition,
+        timer: &Timer,
+        now: u64,
+        effects: &mut Effects,
+    ) -> Result<(), StepError> {
+        let step = self
+            .state_def(definition)?
+            .timeout
+            .clone()
+            .unwrap_or_default();
+        self.step(
+            definition,
+            &step,
+            None,
+            format!("timeout {}", timer.name),
+            now,
+            effects,
+        )
+    }
+
+    fn on_event(
+        &mut self,
+        definition: &Definition,
+        event: EventInput,
+        now: u64,
+        effects: &mut Effects,
+    ) -> Result<(), StepError> {
         let input = format!("event {}", event.event_type);
         if self.status != Status::Running || self.is_ending(definition) {
-            self.note(now, input, "ignored: the saga has ended".to_owned(), Vec::new());
+            self.note(
+                now,
+                input,
+                "ignored: the saga has ended".to_owned(),
+                Vec::new(),
+            );
             return Ok(());
         }
-        let state = &definition.states[&self.state];
+        let state = self.state_def(definition)?;
         if let Some(step) = state.on.get(&event.event_type).cloned() {
             self.step(definition, &step, Some(&event), input, now, effects)
         } else if state.defer.contains(&event.event_type) {
@@ -253,19 +323,38 @@ impl Instance {
             self.deferred.push(event);
             Ok(())
         } else {
-            self.note(now, input, format!("ignored in state `{}`", self.state), Vec::new());
+            self.note(
+                now,
+                input,
+                format!("ignored in state `{}`", self.state),
+                Vec::new(),
+            );
             Ok(())
         }
     }
 
-    fn on_outcome(&mut self, definition: &Definition, key: &str, outcome: Outcome, now: u64, effects: &mut Effects) -> Result<(), StepError> {
+    fn on_outcome(
+        &mut self,
+        definition: &Definition,
+        key: &str,
+        outcome: Outcome,
+        now: u64,
+        effects: &mut Effects,
+    ) -> Result<(), StepError> {
         let Some(index) = self.pending.iter().position(|sent| sent.command.key == key) else {
-            self.note(now, format!("outcome of {key}"), "ignored: not waiting for it".to_owned(), Vec::new());
+            self.note(
+                now,
+                format!("outcome of {key}"),
+                "ignored: not waiting for it".to_owned(),
+                Vec::new(),
+            );
             return Ok(());
         };
         let sent = self.pending.remove(index);
         effects.answered.push(key.to_owned());
-        let here = sent.state == self.state && !self.is_ending(definition) && self.status == Status::Running;
+        let here = sent.state == self.state
+            && !self.is_ending(definition)
+            && self.status == Status::Running;
         match outcome {
             Outcome::Accepted => {
                 let input = format!("accepted {key}");
@@ -274,15 +363,26 @@ impl Instance {
                         let undo = self.rekey(undo);
                         effects.sent.push(undo.clone());
                         let undo_key = undo.key.clone();
-                        self.pending.push(Sent { command: undo, state: self.state.clone(), compensation: None });
-                        self.note(now, input, "undone at once: the saga is compensating".to_owned(), vec![undo_key]);
+                        self.pending.push(Sent {
+                            command: undo,
+                            state: self.state.clone(),
+                            compensation: None,
+                        });
+                        self.note(
+                            now,
+                            input,
+                            "undone at once: the saga is compensating".to_owned(),
+                            vec![undo_key],
+                        );
                         return Ok(());
                     }
                     self.done.push(undo);
                 }
                 let last = !self.pending.iter().any(|other| other.state == self.state);
-                match definition.states[&self.state].accepted.clone() {
-                    Some(step) if here && last => self.step(definition, &step, None, input, now, effects),
+                match self.state_def(definition)?.accepted.clone() {
+                    Some(step) if here && last => {
+                        self.step(definition, &step, None, input, now, effects)
+                    }
                     _ => {
                         self.note(now, input, "recorded".to_owned(), Vec::new());
                         Ok(())
@@ -291,12 +391,38 @@ impl Instance {
             }
             Outcome::Rejected(reason) => {
                 let input = format!("rejected {key}: {reason}");
-                match definition.states[&self.state].rejected.clone() {
+                match self.state_def(definition)?.rejected.clone() {
                     Some(step) if here => self.step(definition, &step, None, input, now, effects),
                     _ if here => {
                         self.status = Status::Failed;
-                        self.error = Some(format!("`{}` was rejected and state `{}` says nothing about it: {reason}", sent.command.command, self.state));
-                        self.note(now, input, "failed: no step for a rejection here".to_owned(), Vec::new());
+                        self.error = Some(format!(
+                            "`{}` was rejected and state `{}` says nothing about it: {reason}",
+                            sent.command.command, self.state
+                        ));
+                        self.note(
+                            now,
+                            input,
+                            "failed: no step for a rejection here".to_owned(),
+                            Vec::new(),
+                        );
+                        self.failed = Some(sent);
+                        Ok(())
+                    }
+                    // What undoes a step must go through: a compensation refused leaves the
+                    // instance failed, not compensated.
+                    _ if sent.command.step.ends_with(".undo") => {
+                        self.status = Status::Failed;
+                        self.error = Some(format!(
+                            "the compensation `{}` to `{}` was rejected: {reason}",
+                            sent.command.command, sent.command.to
+                        ));
+                        self.note(
+                            now,
+                            input,
+                            "failed: a compensation was rejected".to_owned(),
+                            Vec::new(),
+                        );
+                        self.failed = Some(sent);
                         Ok(())
                     }
                     _ => {
@@ -307,8 +433,16 @@ impl Instance {
             }
             Outcome::Failed(reason) => {
                 self.status = Status::Failed;
-                self.error = Some(format!("`{}` to `{}` kept failing: {reason}", sent.command.command, sent.command.to));
-                self.note(now, format!("failed {key}: {reason}"), "failed: retries exhausted".to_owned(), Vec::new());
+                self.error = Some(format!(
+                    "`{}` to `{}` kept failing: {reason}",
+                    sent.command.command, sent.command.to
+                ));
+                self.note(
+                    now,
+                    format!("failed {key}: {reason}"),
+                    "failed: retries exhausted".to_owned(),
+                    Vec::new(),
+                );
                 self.failed = Some(sent);
                 Ok(())
             }
@@ -316,9 +450,23 @@ impl Instance {
     }
 
     /// Runs one declared step: record, compensate, send, move on.
-    fn step(&mut self, definition: &Definition, step: &StepDef, event: Option<&EventInput>, input: String, now: u64, effects: &mut Effects) -> Result<(), StepError> {
+    fn step(
+        &mut self,
+        definition: &Definition,
+        step: &StepDef,
+        event: Option<&EventInput>,
+        input: String,
+        now: u64,
+        effects: &mut Effects,
+    ) -> Result<(), StepError> {
         let before = Value::Object(self.data.clone());
-        let scope = Scope { event: event.map(|e| &e.data), state: &before, id: &self.id, item: None };
+        let scope = Scope {
+            event: event.map(|e| &e.data),
+            state: &before,
+            id: &self.id,
+            item: None,
+        };
+        effects.recorded |= !step.record.is_empty();
         for (field, template) in &step.record {
             match scope.eval(template)? {
                 Some(value) => self.data.insert(field.clone(), value),
@@ -336,14 +484,22 @@ impl Instance {
                 undo.key = format!("{}:undo{number}.{index}", undo.key);
                 keys.push(undo.key.clone());
                 effects.sent.push(undo.clone());
-                self.pending.push(Sent { command: undo, state: next.clone(), compensation: None });
+                self.pending.push(Sent {
+                    command: undo,
+                    state: next.clone(),
+                    compensation: None,
+                });
             }
         }
         for send in &step.send {
             for (command, compensation) in self.build(definition, send, &scope, number)? {
                 keys.push(command.key.clone());
                 effects.sent.push(command.clone());
-                self.pending.push(Sent { command, state: next.clone(), compensation });
+                self.pending.push(Sent {
+                    command,
+                    state: next.clone(),
+                    compensation,
+                });
             }
         }
         let did = match &step.then {
@@ -368,20 +524,41 @@ impl Instance {
     }
 
     /// The commands of one `send` (one per item with `for_each`) and what undoes each.
-    fn build(&self, definition: &Definition, send: &SendDef, scope: &Scope<'_>, number: u64) -> Result<Vec<(Outgoing, Option<Outgoing>)>, StepError> {
+    fn build(
+        &self,
+        definition: &Definition,
+        send: &SendDef,
+        scope: &Scope<'_>,
+        number: u64,
+    ) -> Result<Vec<(Outgoing, Option<Outgoing>)>, StepError> {
         let items: Vec<Option<Value>> = match &send.for_each {
             None => vec![None],
             Some(each) => match scope.eval(&Value::String(each.clone()))? {
                 Some(Value::Array(items)) => items.into_iter().map(Some).collect(),
                 Some(Value::Null) | None => Vec::new(),
-                Some(other) => return Err(StepError(format!("`for_each` of step `{}` reads `{each}`, which is not an array but {other}", send.step))),
+                Some(other) => {
+                    return Err(StepError(format!(
+                        "`for_each` of step `{}` reads `{each}`, which is not an array but {other}",
+                        send.step
+                    )));
+                }
             },
         };
         let mut built = Vec::new();
         for (index, item) in items.iter().enumerate() {
-            let scope = Scope { item: item.as_ref(), ..*scope };
-            let suffix = if send.for_each.is_some() { format!(".{index}") } else { String::new() };
-            let key = format!("saga:{}:{}:{number}:{}{suffix}", definition.name, self.id, send.step);
+            let scope = Scope {
+                item: item.as_ref(),
+                ..*scope
+            };
+            let suffix = if send.for_each.is_some() {
+                format!(".{index}")
+            } else {
+                String::new()
+            };
+            let key = format!(
+                "saga:{}:{}:{number}:{}{suffix}",
+                definition.name, self.id, send.step
+            );
             let retry = send.retry.unwrap_or(definition.retry);
             let to = scope.id_of(&send.to, &send.step)?;
             let (aggregate, command) = split(&send.command);
@@ -404,7 +581,18 @@ impl Instance {
                 }
                 None => None,
             };
-            built.push((Outgoing { key, step: send.step.clone(), aggregate, command, to, payload, retry }, compensation));
+            built.push((
+                Outgoing {
+                    key,
+                    step: send.step.clone(),
+                    aggregate,
+                    command,
+                    to,
+                    payload,
+                    retry,
+                },
+                compensation,
+            ));
         }
         Ok(built)
     }
@@ -417,21 +605,47 @@ impl Instance {
 
     fn enter(&mut self, definition: &Definition, state: &str, now: u64, effects: &mut Effects) {
         self.state = state.to_owned();
-        let Some(timeout) = definition.states.get(state).and_then(|s| s.timeout.as_ref()) else { return };
+        let Some(timeout) = definition
+            .states
+            .get(state)
+            .and_then(|s| s.timeout.as_ref())
+        else {
+            return;
+        };
         let Some(name) = &timeout.after else { return };
         let millis = definition.timeouts.get(name).copied().unwrap_or_default();
         let timer = Timer {
             name: name.clone(),
-            key: format!("saga:{}:{}:{}:timeout.{name}", definition.name, self.id, self.steps),
+            key: format!(
+                "saga:{}:{}:{}:timeout.{name}",
+                definition.name, self.id, self.steps
+            ),
             due: now.saturating_add(millis),
         };
         effects.armed.push(timer.clone());
         self.timer = Some(timer);
     }
 
+    /// The definition of the state the instance is in (an error when the saga file no longer
+    /// has it).
+    fn state_def<'d>(
+        &self,
+        definition: &'d Definition,
+    ) -> Result<&'d super::definition::StateDef, StepError> {
+        definition.states.get(&self.state).ok_or_else(|| {
+            StepError(format!(
+                "the instance is in state `{}`, which the saga no longer has; put the state back, or skip this instance's dead letters",
+                self.state
+            ))
+        })
+    }
+
     /// Whether the instance is in an end state (it may still wait for outcomes).
     fn is_ending(&self, definition: &Definition) -> bool {
-        definition.states.get(&self.state).is_some_and(|state| state.end.is_some())
+        definition
+            .states
+            .get(&self.state)
+            .is_some_and(|state| state.end.is_some())
     }
 
     /// An instance in an end state with nothing pending takes the end's status.
@@ -439,13 +653,23 @@ impl Instance {
         if self.status != Status::Running || !self.pending.is_empty() {
             return;
         }
-        if let Some(end) = definition.states.get(&self.state).and_then(|state| state.end) {
+        if let Some(end) = definition
+            .states
+            .get(&self.state)
+            .and_then(|state| state.end)
+        {
             self.status = end;
         }
     }
 
     fn note(&mut self, at: u64, input: String, did: String, sent: Vec<String>) {
-        self.history.push(Entry { at, input, did, state: self.state.clone(), sent });
+        self.history.push(Entry {
+            at,
+            input,
+            did,
+            state: self.state.clone(),
+            sent,
+        });
         if self.history.len() > HISTORY_KEPT {
             let extra = self.history.len() - HISTORY_KEPT;
             self.history.drain(..extra);
@@ -473,7 +697,9 @@ impl Scope<'_> {
     /// A template's value; `None` when it reads a field that is absent.
     fn eval(&self, template: &Value) -> Result<Option<Value>, StepError> {
         match template {
-            Value::String(text) if text.starts_with("$$") => Ok(Some(Value::String(text[1..].to_owned()))),
+            Value::String(text) if text.starts_with("$$") => {
+                Ok(Some(Value::String(text[1..].to_owned())))
+            }
             Value::String(text) if text.starts_with('$') => self.read(text),
             Value::Object(members) => {
                 let mut object = Map::new();

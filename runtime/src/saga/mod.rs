@@ -47,12 +47,19 @@ pub trait Saga: Send + Sync + 'static {
 
 /// Whether `data` decodes as the saga's state type `T` and meets its schema's constraints (what
 /// generated [`Saga::check_state`] calls).
-pub fn check_state<T: serde::de::DeserializeOwned + crate::Validate>(data: &Map<String, Value>) -> Result<(), String> {
-    let state: T = serde_json::from_value(Value::Object(data.clone())).map_err(|e| e.to_string())?;
+pub fn check_state<T: serde::de::DeserializeOwned + crate::Validate>(
+    data: &Map<String, Value>,
+) -> Result<(), String> {
+    let state: T =
+        serde_json::from_value(Value::Object(data.clone())).map_err(|e| e.to_string())?;
     let violations = crate::validate::violations(&state);
     match violations.first() {
         None => Ok(()),
-        Some(_) => Err(violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")),
+        Some(_) => Err(violations
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")),
     }
 }
 
@@ -63,26 +70,74 @@ pub fn stream(saga: &str, id: &str) -> String {
 
 /// The columns of a saga's instances table.
 pub const INSTANCE_COLUMNS: &[Column] = &[
-    Column { name: "id", kind: ColumnKind::Text, required: true },
-    Column { name: "status", kind: ColumnKind::Text, required: true },
-    Column { name: "state", kind: ColumnKind::Text, required: true },
-    Column { name: "updated", kind: ColumnKind::Integer, required: true },
-    Column { name: "instance", kind: ColumnKind::Json, required: true },
+    Column {
+        name: "id",
+        kind: ColumnKind::Text,
+        required: true,
+    },
+    Column {
+        name: "status",
+        kind: ColumnKind::Text,
+        required: true,
+    },
+    Column {
+        name: "state",
+        kind: ColumnKind::Text,
+        required: true,
+    },
+    Column {
+        name: "updated",
+        kind: ColumnKind::Integer,
+        required: true,
+    },
+    Column {
+        name: "instance",
+        kind: ColumnKind::Json,
+        required: true,
+    },
 ];
 
 /// The columns of a saga's outbox: commands recorded and not yet answered.
 pub const OUTBOX_COLUMNS: &[Column] = &[
-    Column { name: "key", kind: ColumnKind::Text, required: true },
-    Column { name: "instance", kind: ColumnKind::Text, required: true },
-    Column { name: "command", kind: ColumnKind::Json, required: true },
+    Column {
+        name: "key",
+        kind: ColumnKind::Text,
+        required: true,
+    },
+    Column {
+        name: "instance",
+        kind: ColumnKind::Text,
+        required: true,
+    },
+    Column {
+        name: "command",
+        kind: ColumnKind::Json,
+        required: true,
+    },
 ];
 
 /// The columns of a saga's timeouts: armed and not yet fired or cancelled.
 pub const TIMEOUT_COLUMNS: &[Column] = &[
-    Column { name: "key", kind: ColumnKind::Text, required: true },
-    Column { name: "instance", kind: ColumnKind::Text, required: true },
-    Column { name: "name", kind: ColumnKind::Text, required: true },
-    Column { name: "due", kind: ColumnKind::Integer, required: true },
+    Column {
+        name: "key",
+        kind: ColumnKind::Text,
+        required: true,
+    },
+    Column {
+        name: "instance",
+        kind: ColumnKind::Text,
+        required: true,
+    },
+    Column {
+        name: "name",
+        kind: ColumnKind::Text,
+        required: true,
+    },
+    Column {
+        name: "due",
+        kind: ColumnKind::Integer,
+        required: true,
+    },
 ];
 
 /// The three tables of saga `$name` (a string literal): `<name>_instances`, `<name>_outbox`
@@ -121,7 +176,9 @@ pub enum SagaInput<E> {
 
 impl<E: EventSet> EventSet for SagaInput<E> {
     fn decode(event_type: &str, version: u32, payload: &[u8]) -> Result<Self, DecodeError> {
-        let own = [OUTCOME, TIMEOUT, RETRY].into_iter().find(|own| *own == event_type);
+        let own = [OUTCOME, TIMEOUT, RETRY]
+            .into_iter()
+            .find(|own| *own == event_type);
         match own {
             Some(own) => serde_json::from_slice(payload)
                 .map(|value| SagaInput::Own(own, value))
@@ -170,12 +227,20 @@ pub struct SagaProjection<G: Saga> {
     /// Events at or before this position predate the saga (it starts after them).
     since: u64,
     notify: Option<std::sync::Arc<dyn Notify>>,
+    /// `since` as the read model has it, once read.
+    recorded_since: std::sync::atomic::AtomicU64,
     saga: std::marker::PhantomData<fn() -> G>,
 }
 
+/// `recorded_since` before it was read.
+const UNKNOWN: u64 = u64::MAX;
+
 impl<G: Saga> Default for SagaProjection<G> {
     fn default() -> Self {
-        Self::new(Definition::parse(G::DEFINITION).unwrap_or_else(|error| panic!("saga `{}`: {error}", G::NAME)))
+        Self::new(
+            Definition::parse(G::DEFINITION)
+                .unwrap_or_else(|error| panic!("saga `{}`: {error}", G::NAME)),
+        )
     }
 }
 
@@ -184,7 +249,13 @@ const SINCE: &str = "since";
 impl<G: Saga> SagaProjection<G> {
     /// The saga with `definition` (its own, with durations overridden, say).
     pub fn new(definition: Definition) -> Self {
-        Self { definition, since: 0, notify: None, saga: std::marker::PhantomData }
+        Self {
+            definition,
+            since: 0,
+            notify: None,
+            recorded_since: std::sync::atomic::AtomicU64::new(UNKNOWN),
+            saga: std::marker::PhantomData,
+        }
     }
 
     /// A saga deployed on a store that already holds events starts after `head`: the inputs of
@@ -210,18 +281,32 @@ impl<G: Saga> SagaProjection<G> {
     }
 
     /// The instance an input is for, and the input.
-    fn route(&self, event: &SagaInput<G::Event>, envelope: &Envelope) -> Result<Option<(String, Input)>, HandlerError> {
+    fn route(
+        &self,
+        event: &SagaInput<G::Event>,
+        envelope: &Envelope,
+    ) -> Result<Option<(String, Input)>, HandlerError> {
         match event {
             SagaInput::Own(kind, value) => {
                 if value.get("saga").and_then(Value::as_str) != Some(G::NAME) {
                     return Ok(None);
                 }
-                let id = value.get("instance").and_then(Value::as_str).unwrap_or_default().to_owned();
-                let key = value.get("key").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let id = value
+                    .get("instance")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let key = value
+                    .get("key")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
                 let input = match *kind {
                     OUTCOME => Input::Outcome {
                         key,
-                        outcome: serde_json::from_value(value.clone()).map_err(|e| HandlerError::permanent(format!("an outcome event does not parse: {e}")))?,
+                        outcome: serde_json::from_value(value.clone()).map_err(|e| {
+                            HandlerError::permanent(format!("an outcome event does not parse: {e}"))
+                        })?,
                     },
                     TIMEOUT => Input::Timeout { key },
                     _ => Input::Retry,
@@ -230,9 +315,15 @@ impl<G: Saga> SagaProjection<G> {
             }
             SagaInput::Domain(domain) => {
                 let event_type = domain.event_type();
-                let Some(correlation) = self.definition.correlation.get(event_type) else { return Ok(None) };
-                let data: Value = serde_json::from_slice(&domain.encode().map_err(|e| HandlerError::permanent(e.to_string()))?)
-                    .map_err(|e| HandlerError::permanent(e.to_string()))?;
+                let Some(correlation) = self.definition.correlation.get(event_type) else {
+                    return Ok(None);
+                };
+                let data: Value = serde_json::from_slice(
+                    &domain
+                        .encode()
+                        .map_err(|e| HandlerError::permanent(e.to_string()))?,
+                )
+                .map_err(|e| HandlerError::permanent(e.to_string()))?;
                 let id = if correlation == "$stream" {
                     envelope.aggregate_id().to_owned()
                 } else {
@@ -262,8 +353,9 @@ fn count(saga: &'static str, (new, before): (bool, Status), after: Status, fired
     if new {
         metrics::counter!("eventsmith_saga_started_total", "saga" => saga).increment(1);
     }
-    if before != after {
-        metrics::counter!("eventsmith_saga_ended_total", "saga" => saga, "status" => after.name()).increment(1);
+    if before != after && after != Status::Running {
+        metrics::counter!("eventsmith_saga_ended_total", "saga" => saga, "status" => after.name())
+            .increment(1);
     }
     if fired {
         metrics::counter!("eventsmith_saga_timeouts_total", "saga" => saga).increment(1);
@@ -287,34 +379,65 @@ impl<G: Saga> Projection for SagaProjection<G> {
         self.definition.reads(event_type) || [OUTCOME, TIMEOUT, RETRY].contains(&event_type)
     }
 
-    fn handle(&self, transaction: &dyn Transaction, event: &Self::Event, envelope: &Envelope) -> Result<(), HandlerError> {
-        let since = match transaction.lookup_get(SINCE, SINCE)? {
-            Some(since) => since.as_u64().unwrap_or_default(),
-            None => {
-                transaction.lookup_put(SINCE, SINCE, &json!(self.since))?;
-                self.since
+    fn handle(
+        &self,
+        transaction: &dyn Transaction,
+        event: &Self::Event,
+        envelope: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let since = match self
+            .recorded_since
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            UNKNOWN => {
+                let since = match transaction.lookup_get(SINCE, SINCE)? {
+                    Some(since) => since.as_u64().unwrap_or_default(),
+                    None => {
+                        transaction.lookup_put(SINCE, SINCE, &json!(self.since))?;
+                        self.since
+                    }
+                };
+                // Kept: the value is the same whether or not this transaction commits.
+                self.recorded_since
+                    .store(since, std::sync::atomic::Ordering::Relaxed);
+                since
             }
+            known => known,
         };
         if envelope.position <= since {
             return Ok(());
         }
-        let Some((id, input)) = self.route(event, envelope)? else { return Ok(()) };
+        let Some((id, input)) = self.route(event, envelope)? else {
+            return Ok(());
+        };
         let (instances, outbox, timeouts) = Self::tables();
         let stored = transaction.get(instances, &id)?;
         let mut instance: Instance = match stored {
             Some(row) => serde_json::from_value(row.get("instance").cloned().unwrap_or_default())
-                .map_err(|e| HandlerError::permanent(format!("instance `{id}` does not parse: {e}")))?,
+                .map_err(|e| {
+                HandlerError::permanent(format!("instance `{id}` does not parse: {e}"))
+            })?,
             None => match &input {
-                Input::Event(event) if self.definition.starts.contains(&event.event_type) => Instance::new(&self.definition, &id),
+                Input::Event(event) if self.definition.starts.contains(&event.event_type) => {
+                    Instance::new(&self.definition, &id)
+                }
                 // Not started: nothing to do with it.
                 _ => return Ok(()),
             },
         };
         let now = millis(envelope.time);
         let before = (instance.history.is_empty(), instance.status);
-        let effects = instance.handle(&self.definition, input, now).map_err(|e| HandlerError::permanent(format!("instance `{id}`: {e}")))?;
+        let effects = instance
+            .handle(&self.definition, input, now)
+            .map_err(|e| HandlerError::permanent(format!("instance `{id}`: {e}")))?;
         count(G::NAME, before, instance.status, !effects.fired.is_empty());
-        G::check_state(&instance.data).map_err(|e| HandlerError::permanent(format!("instance `{id}`: the saga's state breaks its schema: {e}")))?;
+        if effects.recorded {
+            G::check_state(&instance.data).map_err(|e| {
+                HandlerError::permanent(format!(
+                    "instance `{id}`: the saga's state breaks its schema: {e}"
+                ))
+            })?;
+        }
         for key in &effects.answered {
             transaction.delete(outbox, key)?;
         }
@@ -322,7 +445,10 @@ impl<G: Saga> Projection for SagaProjection<G> {
             let mut row = Map::new();
             row.insert("key".into(), json!(command.key));
             row.insert("instance".into(), json!(id));
-            row.insert("command".into(), serde_json::to_value(command).unwrap_or_default());
+            row.insert(
+                "command".into(),
+                serde_json::to_value(command).unwrap_or_default(),
+            );
             transaction.upsert(outbox, &row)?;
         }
         for key in effects.cancelled.iter().chain(&effects.fired) {
@@ -341,7 +467,10 @@ impl<G: Saga> Projection for SagaProjection<G> {
         row.insert("status".into(), json!(instance.status.name()));
         row.insert("state".into(), json!(instance.state));
         row.insert("updated".into(), json!(now));
-        row.insert("instance".into(), serde_json::to_value(&instance).unwrap_or_default());
+        row.insert(
+            "instance".into(),
+            serde_json::to_value(&instance).unwrap_or_default(),
+        );
         transaction.upsert(instances, &row)?;
         if let Some(notify) = &self.notify {
             if !effects.sent.is_empty() {

@@ -40,15 +40,26 @@ fn definition() -> Definition {
 }
 
 fn event(event_type: &str, data: Value) -> Input {
-    Input::Event(EventInput { id: "e".into(), event_type: event_type.into(), stream: "order-o1".into(), data })
+    Input::Event(EventInput {
+        id: "e".into(),
+        event_type: event_type.into(),
+        stream: "order-o1".into(),
+        data,
+    })
 }
 
 fn placed() -> Input {
-    event("order.placed", json!({"lines": [{"sku": "A", "quantity": 2}, {"sku": "B", "quantity": 1}]}))
+    event(
+        "order.placed",
+        json!({"lines": [{"sku": "A", "quantity": 2}, {"sku": "B", "quantity": 1}]}),
+    )
 }
 
 fn accept(key: &str) -> Input {
-    Input::Outcome { key: key.into(), outcome: Outcome::Accepted }
+    Input::Outcome {
+        key: key.into(),
+        outcome: Outcome::Accepted,
+    }
 }
 
 fn started() -> (Definition, Instance, Effects) {
@@ -61,11 +72,26 @@ fn started() -> (Definition, Instance, Effects) {
 #[test]
 fn a_placed_order_reserves_every_line_under_its_own_key() {
     let (_, instance, effects) = started();
-    let sent: Vec<(&str, &str, &Value)> = effects.sent.iter().map(|c| (c.key.as_str(), c.to.as_str(), &c.payload)).collect();
-    assert_eq!(sent, [
-        ("saga:order_fulfilment:o1:0:reserve.0", "A", &json!({"order_id": "o1", "quantity": 2})),
-        ("saga:order_fulfilment:o1:0:reserve.1", "B", &json!({"order_id": "o1", "quantity": 1})),
-    ]);
+    let sent: Vec<(&str, &str, &Value)> = effects
+        .sent
+        .iter()
+        .map(|c| (c.key.as_str(), c.to.as_str(), &c.payload))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            (
+                "saga:order_fulfilment:o1:0:reserve.0",
+                "A",
+                &json!({"order_id": "o1", "quantity": 2})
+            ),
+            (
+                "saga:order_fulfilment:o1:0:reserve.1",
+                "B",
+                &json!({"order_id": "o1", "quantity": 1})
+            ),
+        ]
+    );
     assert_eq!(instance.state, "reserving");
     assert_eq!(instance.data["lines"][1]["sku"], "B");
     assert_eq!(instance.status, Status::Running);
@@ -82,15 +108,32 @@ fn handling_the_same_inputs_again_sends_the_same_commands() {
 #[test]
 fn once_every_line_is_reserved_the_payment_timeout_is_armed_and_paid_completes() {
     let (definition, mut instance, _) = started();
-    instance.handle(&definition, accept("saga:order_fulfilment:o1:0:reserve.0"), 10).unwrap();
+    instance
+        .handle(
+            &definition,
+            accept("saga:order_fulfilment:o1:0:reserve.0"),
+            10,
+        )
+        .unwrap();
     assert_eq!(instance.state, "reserving");
-    let effects = instance.handle(&definition, accept("saga:order_fulfilment:o1:0:reserve.1"), 20).unwrap();
+    let effects = instance
+        .handle(
+            &definition,
+            accept("saga:order_fulfilment:o1:0:reserve.1"),
+            20,
+        )
+        .unwrap();
     assert_eq!(instance.state, "awaiting_payment");
     assert_eq!(effects.armed.len(), 1);
     assert_eq!(effects.armed[0].due, 1020);
-    let effects = instance.handle(&definition, event("order.paid", json!({})), 30).unwrap();
+    let effects = instance
+        .handle(&definition, event("order.paid", json!({})), 30)
+        .unwrap();
     assert_eq!(effects.cancelled, [instance_timer_key(&effects)]);
-    assert_eq!((instance.state.as_str(), instance.status), ("paid", Status::Completed));
+    assert_eq!(
+        (instance.state.as_str(), instance.status),
+        ("paid", Status::Completed)
+    );
     assert_eq!(instance.done.len(), 2, "the reservations are kept");
 }
 
@@ -101,10 +144,24 @@ fn instance_timer_key(effects: &Effects) -> String {
 #[test]
 fn a_payment_before_the_reservations_waits_for_them() {
     let (definition, mut instance, _) = started();
-    instance.handle(&definition, event("order.paid", json!({})), 5).unwrap();
+    instance
+        .handle(&definition, event("order.paid", json!({})), 5)
+        .unwrap();
     assert_eq!(instance.deferred.len(), 1);
-    instance.handle(&definition, accept("saga:order_fulfilment:o1:0:reserve.0"), 10).unwrap();
-    let effects = instance.handle(&definition, accept("saga:order_fulfilment:o1:0:reserve.1"), 20).unwrap();
+    instance
+        .handle(
+            &definition,
+            accept("saga:order_fulfilment:o1:0:reserve.0"),
+            10,
+        )
+        .unwrap();
+    let effects = instance
+        .handle(
+            &definition,
+            accept("saga:order_fulfilment:o1:0:reserve.1"),
+            20,
+        )
+        .unwrap();
     assert_eq!(instance.status, Status::Completed);
     assert_eq!(effects.armed.len(), 1);
     assert_eq!(effects.cancelled, [effects.armed[0].key.clone()]);
@@ -113,15 +170,33 @@ fn a_payment_before_the_reservations_waits_for_them() {
 #[test]
 fn a_rejected_line_releases_the_reserved_ones_and_cancels_the_order() {
     let (definition, mut instance, _) = started();
-    instance.handle(&definition, accept("saga:order_fulfilment:o1:0:reserve.0"), 10).unwrap();
-    let rejected = Input::Outcome { key: "saga:order_fulfilment:o1:0:reserve.1".into(), outcome: Outcome::Rejected("only 0 unit(s) available".into()) };
+    instance
+        .handle(
+            &definition,
+            accept("saga:order_fulfilment:o1:0:reserve.0"),
+            10,
+        )
+        .unwrap();
+    let rejected = Input::Outcome {
+        key: "saga:order_fulfilment:o1:0:reserve.1".into(),
+        outcome: Outcome::Rejected("only 0 unit(s) available".into()),
+    };
     let effects = instance.handle(&definition, rejected, 20).unwrap();
-    let sent: Vec<(&str, &str)> = effects.sent.iter().map(|c| (c.command.as_str(), c.to.as_str())).collect();
+    let sent: Vec<(&str, &str)> = effects
+        .sent
+        .iter()
+        .map(|c| (c.command.as_str(), c.to.as_str()))
+        .collect();
     assert_eq!(sent, [("release_stock", "A"), ("cancel_order", "o1")]);
     assert_eq!(effects.sent[1].payload, json!({"reason": "out of stock"}));
-    assert_eq!((instance.state.as_str(), instance.status), ("out_of_stock", Status::Running));
+    assert_eq!(
+        (instance.state.as_str(), instance.status),
+        ("out_of_stock", Status::Running)
+    );
     for command in effects.sent {
-        instance.handle(&definition, accept(&command.key), 30).unwrap();
+        instance
+            .handle(&definition, accept(&command.key), 30)
+            .unwrap();
     }
     assert_eq!(instance.status, Status::Compensated);
 }
@@ -129,30 +204,69 @@ fn a_rejected_line_releases_the_reserved_ones_and_cancels_the_order() {
 #[test]
 fn a_reservation_accepted_after_compensation_began_is_released_at_once() {
     let (definition, mut instance, _) = started();
-    instance.handle(&definition, event("order.cancelled", json!({"reason": "changed my mind"})), 5).unwrap();
+    instance
+        .handle(
+            &definition,
+            event("order.cancelled", json!({"reason": "changed my mind"})),
+            5,
+        )
+        .unwrap();
     assert_eq!(instance.state, "cancelled");
-    let effects = instance.handle(&definition, accept("saga:order_fulfilment:o1:0:reserve.0"), 10).unwrap();
+    let effects = instance
+        .handle(
+            &definition,
+            accept("saga:order_fulfilment:o1:0:reserve.0"),
+            10,
+        )
+        .unwrap();
     assert_eq!(effects.sent.len(), 1);
-    assert_eq!((effects.sent[0].command.as_str(), effects.sent[0].to.as_str()), ("release_stock", "A"));
-    let rejected = Input::Outcome { key: "saga:order_fulfilment:o1:0:reserve.1".into(), outcome: Outcome::Rejected("none".into()) };
+    assert_eq!(
+        (
+            effects.sent[0].command.as_str(),
+            effects.sent[0].to.as_str()
+        ),
+        ("release_stock", "A")
+    );
+    let rejected = Input::Outcome {
+        key: "saga:order_fulfilment:o1:0:reserve.1".into(),
+        outcome: Outcome::Rejected("none".into()),
+    };
     instance.handle(&definition, rejected, 11).unwrap();
     assert_eq!(instance.status, Status::Running, "the release is pending");
-    instance.handle(&definition, accept(&effects.sent[0].key), 12).unwrap();
+    instance
+        .handle(&definition, accept(&effects.sent[0].key), 12)
+        .unwrap();
     assert_eq!(instance.status, Status::Compensated);
 }
 
 #[test]
 fn a_timeout_fires_once_and_only_while_armed() {
     let (definition, mut instance, _) = started();
-    instance.handle(&definition, accept("saga:order_fulfilment:o1:0:reserve.0"), 10).unwrap();
-    let effects = instance.handle(&definition, accept("saga:order_fulfilment:o1:0:reserve.1"), 20).unwrap();
+    instance
+        .handle(
+            &definition,
+            accept("saga:order_fulfilment:o1:0:reserve.0"),
+            10,
+        )
+        .unwrap();
+    let effects = instance
+        .handle(
+            &definition,
+            accept("saga:order_fulfilment:o1:0:reserve.1"),
+            20,
+        )
+        .unwrap();
     let key = effects.armed[0].key.clone();
-    let fired = instance.handle(&definition, Input::Timeout { key: key.clone() }, 1020).unwrap();
-    assert_eq!(fired.fired, [key.clone()]);
+    let fired = instance
+        .handle(&definition, Input::Timeout { key: key.clone() }, 1020)
+        .unwrap();
+    assert_eq!(fired.fired, std::slice::from_ref(&key));
     let commands: Vec<&str> = fired.sent.iter().map(|c| c.command.as_str()).collect();
     assert_eq!(commands, ["release_stock", "release_stock", "cancel_order"]);
     assert_eq!(fired.sent[2].payload, json!({"reason": "payment timeout"}));
-    let again = instance.handle(&definition, Input::Timeout { key }, 1030).unwrap();
+    let again = instance
+        .handle(&definition, Input::Timeout { key }, 1030)
+        .unwrap();
     assert_eq!(again, Effects::default());
     assert_eq!(instance.state, "timed_out");
 }
@@ -160,10 +274,19 @@ fn a_timeout_fires_once_and_only_while_armed() {
 #[test]
 fn a_command_failing_past_its_retries_fails_the_instance_until_retried() {
     let (definition, mut instance, _) = started();
-    let failed = Input::Outcome { key: "saga:order_fulfilment:o1:0:reserve.0".into(), outcome: Outcome::Failed("store unavailable".into()) };
+    let failed = Input::Outcome {
+        key: "saga:order_fulfilment:o1:0:reserve.0".into(),
+        outcome: Outcome::Failed("store unavailable".into()),
+    };
     instance.handle(&definition, failed, 10).unwrap();
     assert_eq!(instance.status, Status::Failed);
-    assert!(instance.error.as_deref().unwrap().contains("store unavailable"));
+    assert!(
+        instance
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("store unavailable")
+    );
     let effects = instance.handle(&definition, Input::Retry, 20).unwrap();
     assert_eq!(instance.status, Status::Running);
     assert_eq!(effects.sent.len(), 1);
@@ -172,7 +295,108 @@ fn a_command_failing_past_its_retries_fails_the_instance_until_retried() {
 
 #[test]
 fn retries_back_off_up_to_their_limit() {
-    let retry = Retry { attempts: 5, interval_ms: 100, backoff_rate: 2.0, max_interval_ms: 300 };
+    let retry = Retry {
+        attempts: 5,
+        interval_ms: 100,
+        backoff_rate: 2.0,
+        max_interval_ms: 300,
+    };
     let waits: Vec<u128> = (1..=4).map(|n| retry.wait(n).as_millis()).collect();
     assert_eq!(waits, [100, 200, 300, 300]);
+}
+
+#[test]
+fn a_rejected_compensation_fails_the_instance() {
+    let (definition, mut instance, _) = started();
+    let effects = instance
+        .handle(
+            &definition,
+            event("order.cancelled", json!({"reason": "no"})),
+            5,
+        )
+        .unwrap();
+    assert!(effects.sent.is_empty());
+    let accepted = instance
+        .handle(
+            &definition,
+            accept("saga:order_fulfilment:o1:0:reserve.0"),
+            6,
+        )
+        .unwrap();
+    let release = accepted.sent[0].key.clone();
+    let refused = Input::Outcome {
+        key: release,
+        outcome: Outcome::Rejected("the store says no".into()),
+    };
+    instance.handle(&definition, refused, 7).unwrap();
+    assert_eq!(instance.status, Status::Failed);
+    assert!(instance.error.as_deref().unwrap().contains("compensation"));
+    assert!(instance.failed.is_some(), "kept for a retry");
+}
+
+#[test]
+fn a_timeout_due_while_failed_fires_on_the_retry() {
+    let (definition, mut instance, _) = started();
+    instance
+        .handle(
+            &definition,
+            accept("saga:order_fulfilment:o1:0:reserve.0"),
+            10,
+        )
+        .unwrap();
+    let armed = instance
+        .handle(
+            &definition,
+            accept("saga:order_fulfilment:o1:0:reserve.1"),
+            20,
+        )
+        .unwrap();
+    let key = armed.armed[0].key.clone();
+    instance.status = Status::Failed;
+    instance.failed = Some(
+        instance.pending.first().cloned().unwrap_or(Sent {
+            command: armed
+                .armed
+                .first()
+                .map(|_| Outgoing {
+                    key: "k".into(),
+                    step: "reserve".into(),
+                    aggregate: "stock".into(),
+                    command: "reserve_stock".into(),
+                    to: "A".into(),
+                    payload: json!({}),
+                    retry: definition.retry,
+                })
+                .unwrap(),
+            state: "awaiting_payment".into(),
+            compensation: None,
+        }),
+    );
+    let kept = instance
+        .handle(&definition, Input::Timeout { key: key.clone() }, 2000)
+        .unwrap();
+    assert_eq!(kept.fired, [key], "out of the timeouts table");
+    assert!(kept.sent.is_empty());
+    let retried = instance.handle(&definition, Input::Retry, 3000).unwrap();
+    let commands: Vec<&str> = retried.sent.iter().map(|c| c.command.as_str()).collect();
+    assert_eq!(
+        commands,
+        [
+            "reserve_stock",
+            "release_stock",
+            "release_stock",
+            "cancel_order"
+        ]
+    );
+    assert_eq!(instance.state, "timed_out");
+}
+
+#[test]
+fn an_instance_in_a_state_the_saga_no_longer_has_is_an_error_not_a_panic() {
+    let (definition, mut instance, _) = started();
+    instance.state = "gone".into();
+    let error = instance
+        .handle(&definition, event("order.paid", json!({})), 5)
+        .unwrap_err();
+    assert!(error.0.contains("no longer has"), "{error}");
 }

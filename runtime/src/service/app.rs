@@ -40,7 +40,9 @@ struct SagaTimeout {
 }
 
 fn saga_timeout(text: &str) -> Result<SagaTimeout, String> {
-    let usage = || format!("`{text}` is not `<saga>.<timeout>=<duration>`, like `order_fulfilment.payment=2s`");
+    let usage = || {
+        format!("`{text}` is not `<saga>.<timeout>=<duration>`, like `order_fulfilment.payment=2s`")
+    };
     let (name, duration_text) = text.trim().split_once('=').ok_or_else(usage)?;
     let (saga, timeout) = name.split_once('.').ok_or_else(usage)?;
     if saga.is_empty() || timeout.is_empty() {
@@ -362,7 +364,9 @@ impl App {
     /// Runs saga `G` while serving (on the service's own store, beside the projections); its
     /// dead letters are listed and retried by `dlq` like a projection's.
     pub fn saga<G: crate::saga::Saga>(mut self) -> Self {
-        let definition = crate::saga::SagaProjection::<G>::default().definition().clone();
+        let definition = crate::saga::SagaProjection::<G>::default()
+            .definition()
+            .clone();
         self.sagas.push(definition);
         self.projections.push((
             G::NAME,
@@ -692,7 +696,11 @@ impl App {
                 return Err(Failure(format!(
                     "--saga-timeout names saga `{}`, which this service does not have; its sagas are: {}",
                     wanted.saga,
-                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
                 )));
             };
             definition

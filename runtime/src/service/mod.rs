@@ -20,9 +20,9 @@ pub mod listen;
 mod live;
 mod problem;
 mod queries;
-mod sagas;
 #[cfg(feature = "nats")]
 pub mod relay;
+mod sagas;
 
 pub use access::AccessError;
 pub use app::App;
@@ -125,8 +125,6 @@ pub struct Service<S> {
     shared: Arc<Shared<S>>,
     runners: Vec<Runner>,
 }
-
-
 
 struct Shared<S> {
     store: S,
@@ -504,7 +502,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                     StatusCode::METHOD_NOT_ALLOWED,
                     "method-not-allowed",
                     "The method is not allowed here",
-                    "commands are POSTed to /commands/...; everything else is read with GET",
+                    "commands are POSTed to /commands/... (and a failed saga instance retried with POST /sagas/{name}/{id}/retry); everything else is read with GET",
                 )
             })
             .layer(axum::middleware::from_fn_with_state(access, access::guard))
@@ -546,7 +544,8 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
             .map(|start| start(stopped.clone()))
             .collect::<std::io::Result<Vec<_>>>()?;
         for entry in self.shared.sagas.values() {
-            let (shared, entry, stop) = (Arc::clone(&self.shared), Arc::clone(entry), stopped.clone());
+            let (shared, entry, stop) =
+                (Arc::clone(&self.shared), Arc::clone(entry), stopped.clone());
             let name = entry.name;
             runners.push(
                 std::thread::Builder::new()
@@ -654,12 +653,21 @@ fn supervise<S, P, B>(
                 health.set(RunnerState::Standby);
                 continue;
             }
-            Ok(Err(error)) => error.to_string(),
-            Err(panic) => format!(
-                "the runner panicked: {}",
-                crate::projection::panic_message(panic.as_ref())
+            Ok(Err(error)) => {
+                // The read model busy or locked (a checkpoint that could not be written, say):
+                // retried like an event that fails transiently, and reported so.
+                let transient = matches!(&error, ProjectionError::ReadModel(e) if e.transient);
+                (error.to_string(), transient)
+            }
+            Err(panic) => (
+                format!(
+                    "the runner panicked: {}",
+                    crate::projection::panic_message(panic.as_ref())
+                ),
+                false,
             ),
         };
+        let (error, transient) = error;
         // Free for a healthy instance to take over meanwhile.
         if let Err(error) = runner.release_lease() {
             tracing::warn!(projection = P::NAME, %error, "cannot give up the lease");
@@ -669,9 +677,13 @@ fn supervise<S, P, B>(
         metrics::counter!("eventsmith_projection_restarts_total", "projection" => P::NAME)
             .increment(1);
         tracing::error!(projection = P::NAME, %error, ?pause, "the projection failed; restarting it from its checkpoint");
-        health.set(RunnerState::Down {
-            error,
-            failures: backoff.failures(),
+        health.set(if transient {
+            RunnerState::Retrying { error }
+        } else {
+            RunnerState::Down {
+                error,
+                failures: backoff.failures(),
+            }
         });
         let stopping = runtime.block_on(async {
             tokio::select! {
@@ -1181,7 +1193,11 @@ async fn ready<S: EventStore + Clone + Sync + 'static>(
         }
         match entry.source.read(entry.name, |_| Ok(())).await {
             Ok(answer) => {
-                let lag = shared.store.head().position().saturating_sub(answer.position);
+                let lag = shared
+                    .store
+                    .head()
+                    .position()
+                    .saturating_sub(answer.position);
                 if lag > shared.settings.ready_lag {
                     reasons.push(format!(
                         "saga `{name}` is {lag} events behind (more than {})",

@@ -125,9 +125,7 @@ impl Source {
     pub(crate) fn read<T: Send + 'static>(
         &self,
         name: &'static str,
-        read: impl FnOnce(&dyn crate::read_model::Transaction) -> Result<T, RowError>
-        + Send
-        + 'static,
+        read: impl FnOnce(&dyn crate::read_model::Transaction) -> Result<T, RowError> + Send + 'static,
     ) -> Reading<T> {
         let source = self.clone();
         Box::pin(async move {

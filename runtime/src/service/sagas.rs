@@ -9,7 +9,9 @@ use super::problem::Problem;
 use super::queries::{Answer, Source};
 use crate::repository::Execute;
 use crate::saga::{self, Definition, Instance, Outcome, Outgoing, Status, Timer};
-use crate::store::{Direction, EventStore, ExpectedVersion, IdempotencyKey, Metadata, NewEvent, StoreError};
+use crate::store::{
+    Direction, EventStore, ExpectedVersion, IdempotencyKey, Metadata, NewEvent, StoreError,
+};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -99,7 +101,10 @@ pub(crate) async fn run<S: EventStore + Clone + Sync + 'static>(
 
 /// Reads the outbox when told (once the runner committed) and every [`POLL`], and sends each
 /// command not already on its way.
-async fn dispatch<S: EventStore + Clone + Sync + 'static>(shared: Arc<Shared<S>>, entry: Arc<SagaEntry>) {
+async fn dispatch<S: EventStore + Clone + Sync + 'static>(
+    shared: Arc<Shared<S>>,
+    entry: Arc<SagaEntry>,
+) {
     let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
     let mut told = entry.signals.commands.subscribe();
     let outbox = &entry.tables[1];
@@ -107,8 +112,16 @@ async fn dispatch<S: EventStore + Clone + Sync + 'static>(shared: Arc<Shared<S>>
         let wanted = *told.borrow_and_update();
         let started = std::time::Instant::now();
         let rows = loop {
-            match entry.source.read(entry.name, move |rows| rows.list(outbox, &[], PAGE)).await {
-                Ok(Answer { value, position }) if position >= wanted || started.elapsed() > COMMIT_PATIENCE => break Some(value),
+            match entry
+                .source
+                .read(entry.name, move |rows| rows.list(outbox, &[], PAGE))
+                .await
+            {
+                Ok(Answer { value, position })
+                    if position >= wanted || started.elapsed() > COMMIT_PATIENCE =>
+                {
+                    break Some(value);
+                }
                 Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
                 Err(problem) => {
                     tracing::warn!(saga = entry.name, detail = ?problem.body(), "the saga's outbox cannot be read");
@@ -117,12 +130,23 @@ async fn dispatch<S: EventStore + Clone + Sync + 'static>(shared: Arc<Shared<S>>
             }
         };
         for row in rows.unwrap_or_default() {
-            let Some(command) = row.get("command").cloned().and_then(|c| serde_json::from_value::<Outgoing>(c).ok()) else { continue };
-            let instance = row.get("instance").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let Some(command) = row
+                .get("command")
+                .cloned()
+                .and_then(|c| serde_json::from_value::<Outgoing>(c).ok())
+            else {
+                continue;
+            };
+            let instance = row
+                .get("instance")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             if !lock(&busy).insert(command.key.clone()) {
                 continue;
             }
-            let (shared, entry, busy) = (Arc::clone(&shared), Arc::clone(&entry), Arc::clone(&busy));
+            let (shared, entry, busy) =
+                (Arc::clone(&shared), Arc::clone(&entry), Arc::clone(&busy));
             tokio::spawn(async move {
                 let key = command.key.clone();
                 send(&shared, &entry, &instance, command).await;
@@ -140,12 +164,19 @@ async fn dispatch<S: EventStore + Clone + Sync + 'static>(shared: Arc<Shared<S>>
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Sends one command (with its retries) and appends its outcome to the instance's stream,
 /// unless an earlier run of the service did.
-async fn send<S: EventStore + Clone + Sync + 'static>(shared: &Shared<S>, entry: &SagaEntry, instance: &str, command: Outgoing) {
+async fn send<S: EventStore + Clone + Sync + 'static>(
+    shared: &Shared<S>,
+    entry: &SagaEntry,
+    instance: &str,
+    command: Outgoing,
+) {
     let stream = saga::stream(entry.name, instance);
     match answered(&shared.store, &stream, &command.key).await {
         Ok(true) => return,
@@ -157,17 +188,28 @@ async fn send<S: EventStore + Clone + Sync + 'static>(shared: &Shared<S>, entry:
     }
     let outcome = execute(shared, entry, instance, &command).await;
     let mut data = json!({"saga": entry.name, "instance": instance, "key": command.key});
-    if let (Value::Object(data), Value::Object(outcome)) = (&mut data, serde_json::to_value(&outcome).unwrap_or_default()) {
+    if let (Value::Object(data), Value::Object(outcome)) = (
+        &mut data,
+        serde_json::to_value(&outcome).unwrap_or_default(),
+    ) {
         data.extend(outcome);
     }
     let event = NewEvent {
         event_type: saga::OUTCOME.to_owned(),
         version: 1,
         data: serde_json::to_vec(&data).unwrap_or_default(),
-        metadata: Metadata { correlation_id: Some(instance.to_owned()), causation_id: Some(command.key.clone()), ..Metadata::default() },
+        metadata: Metadata {
+            correlation_id: Some(instance.to_owned()),
+            causation_id: Some(command.key.clone()),
+            ..Metadata::default()
+        },
     };
     let key = IdempotencyKey::new(format!("{}/outcome", command.key), command.key.as_bytes());
-    if let Err(error) = shared.store.append(&stream, ExpectedVersion::Any, vec![event], Some(&key)).await {
+    if let Err(error) = shared
+        .store
+        .append(&stream, ExpectedVersion::Any, vec![event], Some(&key))
+        .await
+    {
         tracing::warn!(saga = entry.name, key = %command.key, %error, "the outcome cannot be recorded; the command is sent again later");
     }
 }
@@ -176,8 +218,13 @@ async fn send<S: EventStore + Clone + Sync + 'static>(shared: &Shared<S>, entry:
 async fn answered<S: EventStore>(store: &S, stream: &str, key: &str) -> Result<bool, StoreError> {
     let mut from = 1;
     loop {
-        let page = store.read_stream(stream, from, Direction::Forwards, 256).await?;
-        if page.iter().any(|event| event.event_type == saga::OUTCOME && serde_json::from_slice::<Value>(&event.data).is_ok_and(|data| data["key"] == key)) {
+        let page = store
+            .read_stream(stream, from, Direction::Forwards, 256)
+            .await?;
+        if page.iter().any(|event| {
+            event.event_type == saga::OUTCOME
+                && serde_json::from_slice::<Value>(&event.data).is_ok_and(|data| data["key"] == key)
+        }) {
             return Ok(true);
         }
         match page.last() {
@@ -188,12 +235,21 @@ async fn answered<S: EventStore>(store: &S, stream: &str, key: &str) -> Result<b
 }
 
 /// Executes `command` in the service itself, retrying what fails transiently.
-async fn execute<S: EventStore + Clone + Sync + 'static>(shared: &Shared<S>, entry: &SagaEntry, instance: &str, command: &Outgoing) -> Outcome {
+async fn execute<S: EventStore + Clone + Sync + 'static>(
+    shared: &Shared<S>,
+    entry: &SagaEntry,
+    instance: &str,
+    command: &Outgoing,
+) -> Outcome {
     let Some(aggregate) = shared.aggregates.get(&command.aggregate) else {
-        return Outcome::Rejected(format!("the service has no aggregate `{}`", command.aggregate));
+        return Outcome::Rejected(format!(
+            "the service has no aggregate `{}`",
+            command.aggregate
+        ));
     };
     let body = serde_json::to_vec(&command.payload).unwrap_or_default();
-    let mut request = serde_json::to_vec(&json!([command.aggregate, command.to, command.command])).unwrap_or_default();
+    let mut request = serde_json::to_vec(&json!([command.aggregate, command.to, command.command]))
+        .unwrap_or_default();
     request.extend_from_slice(&body);
     let attempts = command.retry.attempts.max(1);
     let mut attempt = 0;
@@ -202,17 +258,32 @@ async fn execute<S: EventStore + Clone + Sync + 'static>(shared: &Shared<S>, ent
         let options = Execute {
             expected_version: None,
             idempotency_key: Some(IdempotencyKey::new(command.key.clone(), &request)),
-            metadata: Metadata { correlation_id: Some(instance.to_owned()), causation_id: Some(command.key.clone()), ..Metadata::default() },
+            metadata: Metadata {
+                correlation_id: Some(instance.to_owned()),
+                causation_id: Some(command.key.clone()),
+                ..Metadata::default()
+            },
         };
-        let failure = match Commands::execute(aggregate.as_ref(), &command.to, &command.command, &body, options).await {
+        let failure = match Commands::execute(
+            aggregate.as_ref(),
+            &command.to,
+            &command.command,
+            &body,
+            options,
+        )
+        .await
+        {
             Ok(_) => return Outcome::Accepted,
-            Err(problem) if !transient(problem.status) => return Outcome::Rejected(problem.detail.clone()),
+            Err(problem) if !transient(problem.status) => {
+                return Outcome::Rejected(problem.detail.clone());
+            }
             Err(problem) => problem.detail.clone(),
         };
-        metrics::counter!("eventsmith_saga_command_retries_total", "saga" => entry.name).increment(1);
         if attempt >= attempts {
             return Outcome::Failed(format!("{attempt} attempt(s): {failure}"));
         }
+        metrics::counter!("eventsmith_saga_command_retries_total", "saga" => entry.name)
+            .increment(1);
         let wait = command.retry.wait(attempt);
         tracing::warn!(saga = entry.name, key = %command.key, %failure, ?wait, "a command failed transiently; retrying it");
         tokio::time::sleep(wait).await;
@@ -221,46 +292,81 @@ async fn execute<S: EventStore + Clone + Sync + 'static>(shared: &Shared<S>, ent
 
 /// Whether a command's answer may change by trying again (the store busy or down).
 fn transient(status: StatusCode) -> bool {
-    status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT
+    status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
 }
 
 /// Fires due timeouts: every armed one is read at start and every [`RELOAD`], and the runner
 /// tells of new ones; each fires by an event with the timer's key as idempotency key, so it
 /// fires once whoever fires it.
-async fn fire<S: EventStore + Clone + Sync + 'static>(shared: Arc<Shared<S>>, entry: Arc<SagaEntry>) {
+async fn fire<S: EventStore + Clone + Sync + 'static>(
+    shared: Arc<Shared<S>>,
+    entry: Arc<SagaEntry>,
+) {
     let timeouts = &entry.tables[2];
     let mut due: BTreeMap<(u64, String), String> = BTreeMap::new();
     let mut reloaded: Option<std::time::Instant> = None;
     loop {
         if reloaded.is_none_or(|at| at.elapsed() > RELOAD) {
-            match entry.source.read(entry.name, move |rows| rows.list(timeouts, &[], PAGE)).await {
+            match entry
+                .source
+                .read(entry.name, move |rows| rows.list(timeouts, &[], PAGE))
+                .await
+            {
                 Ok(Answer { value, .. }) => {
                     due.clear();
                     for row in value {
-                        let (Some(key), Some(instance), Some(at)) = (row.get("key").and_then(Value::as_str), row.get("instance").and_then(Value::as_str), row.get("due").and_then(Value::as_u64)) else { continue };
+                        let (Some(key), Some(instance), Some(at)) = (
+                            row.get("key").and_then(Value::as_str),
+                            row.get("instance").and_then(Value::as_str),
+                            row.get("due").and_then(Value::as_u64),
+                        ) else {
+                            continue;
+                        };
                         due.insert((at, key.to_owned()), instance.to_owned());
                     }
                     reloaded = Some(std::time::Instant::now());
                 }
-                Err(problem) => tracing::warn!(saga = entry.name, detail = ?problem.body(), "the saga's timeouts cannot be read"),
+                Err(problem) => {
+                    tracing::warn!(saga = entry.name, detail = ?problem.body(), "the saga's timeouts cannot be read")
+                }
             }
         }
         for (timer, instance) in lock(&entry.signals.armed).drain(..) {
             due.insert((timer.due, timer.key), instance);
         }
         let now = unix_millis();
-        while let Some(((at, key), instance)) = due.first_key_value().map(|(k, v)| (k.clone(), v.clone())) {
+        while let Some(((at, key), instance)) =
+            due.first_key_value().map(|(k, v)| (k.clone(), v.clone()))
+        {
             if at > now {
                 break;
             }
             let event = NewEvent {
                 event_type: saga::TIMEOUT.to_owned(),
                 version: 1,
-                data: serde_json::to_vec(&json!({"saga": entry.name, "instance": instance, "key": key})).unwrap_or_default(),
-                metadata: Metadata { correlation_id: Some(instance.clone()), causation_id: Some(key.clone()), ..Metadata::default() },
+                data: serde_json::to_vec(
+                    &json!({"saga": entry.name, "instance": instance, "key": key}),
+                )
+                .unwrap_or_default(),
+                metadata: Metadata {
+                    correlation_id: Some(instance.clone()),
+                    causation_id: Some(key.clone()),
+                    ..Metadata::default()
+                },
             };
             let idempotency = IdempotencyKey::new(key.clone(), key.as_bytes());
-            match shared.store.append(&saga::stream(entry.name, &instance), ExpectedVersion::Any, vec![event], Some(&idempotency)).await {
+            match shared
+                .store
+                .append(
+                    &saga::stream(entry.name, &instance),
+                    ExpectedVersion::Any,
+                    vec![event],
+                    Some(&idempotency),
+                )
+                .await
+            {
                 Ok(_) => {
                     due.remove(&(at, key));
                 }
@@ -270,7 +376,9 @@ async fn fire<S: EventStore + Clone + Sync + 'static>(shared: Arc<Shared<S>>, en
                 }
             }
         }
-        let next = due.first_key_value().map(|((at, _), _)| Duration::from_millis(at.saturating_sub(unix_millis())));
+        let next = due
+            .first_key_value()
+            .map(|((at, _), _)| Duration::from_millis(at.saturating_sub(unix_millis())));
         let wait = next.unwrap_or(POLL).min(POLL);
         tokio::select! {
             () = entry.signals.armed_wake.notified() => {}
@@ -284,7 +392,11 @@ fn entry<S>(shared: &Shared<S>, name: &str) -> Result<Arc<SagaEntry>, Problem> {
         let known: Vec<&str> = shared.sagas.keys().map(String::as_str).collect();
         Problem::not_found(format!(
             "there is no saga `{name}`; the sagas are: {}",
-            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
         ))
     })
 }
@@ -292,7 +404,10 @@ fn entry<S>(shared: &Shared<S>, name: &str) -> Result<Arc<SagaEntry>, Problem> {
 fn time(millis: u64) -> Value {
     let at = time::OffsetDateTime::from_unix_timestamp_nanos(millis as i128 * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        });
     at.map_or(Value::Null, Value::String)
 }
 
@@ -306,33 +421,59 @@ pub(crate) async fn list<S: EventStore + Clone + Sync + 'static>(
     let mut filters = Vec::new();
     for (key, value) in &query {
         match key.as_str() {
-            "status" if Status::from_name(value).is_some() => filters.push(("status".to_owned(), value.clone())),
-            "status" => return Err(Problem::bad_request(format!("status `{value}` is none of running, completed, compensated, failed"))),
+            "status" if Status::from_name(value).is_some() => {
+                filters.push(("status".to_owned(), value.clone()))
+            }
+            "status" => {
+                return Err(Problem::bad_request(format!(
+                    "status `{value}` is none of running, completed, compensated, failed"
+                )));
+            }
             "state" => filters.push(("state".to_owned(), value.clone())),
             "limit" => {}
-            other => return Err(Problem::bad_request(format!("unknown parameter `{other}`: filter by `status` or `state`, and give a `limit`"))),
+            other => {
+                return Err(Problem::bad_request(format!(
+                    "unknown parameter `{other}`: filter by `status` or `state`, and give a `limit`"
+                )));
+            }
         }
     }
     let limit = match query.get("limit") {
-        Some(limit) => limit.parse::<usize>().ok().filter(|l| (1..=1000).contains(l)).ok_or_else(|| Problem::bad_request("`limit` is a number from 1 to 1000"))?,
+        Some(limit) => limit
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=1000).contains(l))
+            .ok_or_else(|| Problem::bad_request("`limit` is a number from 1 to 1000"))?,
         None => 100,
     };
     let instances = &entry.tables[0];
     let answer = entry
         .source
         .read(entry.name, move |rows| {
-            let filters: Vec<(&str, &str)> = filters.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let filters: Vec<(&str, &str)> = filters
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             rows.list(instances, &filters, usize::MAX)
         })
         .await?;
     let mut rows = answer.value;
-    rows.sort_by_key(|row| std::cmp::Reverse(row.get("updated").and_then(Value::as_u64).unwrap_or_default()));
+    rows.sort_by_key(|row| {
+        std::cmp::Reverse(
+            row.get("updated")
+                .and_then(Value::as_u64)
+                .unwrap_or_default(),
+        )
+    });
     let listed: Vec<Value> = rows
         .into_iter()
         .take(limit)
         .map(|row| json!({"id": row["id"], "status": row["status"], "state": row["state"], "updated": time(row["updated"].as_u64().unwrap_or_default())}))
         .collect();
-    Ok(Json(json!({"saga": name, "instances": listed, "position": answer.position})).into_response())
+    Ok(
+        Json(json!({"saga": name, "instances": listed, "position": answer.position}))
+            .into_response(),
+    )
 }
 
 /// `GET /sagas/{name}/{id}`: one instance, its state, status, pending commands and history.
@@ -343,11 +484,18 @@ pub(crate) async fn show<S: EventStore + Clone + Sync + 'static>(
     let entry = entry(&shared, &name)?;
     let instances = &entry.tables[0];
     let key = id.clone();
-    let answer = entry.source.read(entry.name, move |rows| rows.get(instances, &key)).await?;
+    let answer = entry
+        .source
+        .read(entry.name, move |rows| rows.get(instances, &key))
+        .await?;
     let Some(row) = answer.value else {
-        return Err(Problem::not_found(format!("saga `{name}` has no instance `{id}`")));
+        return Err(Problem::not_found(format!(
+            "saga `{name}` has no instance `{id}`"
+        )));
     };
-    let instance: Instance = serde_json::from_value(row.get("instance").cloned().unwrap_or_default()).map_err(|e| Problem::internal(e.to_string()))?;
+    let instance: Instance =
+        serde_json::from_value(row.get("instance").cloned().unwrap_or_default())
+            .map_err(|e| Problem::internal(e.to_string()))?;
     Ok(Json(describe(&entry, &instance, answer.position)).into_response())
 }
 
@@ -362,7 +510,10 @@ fn describe(entry: &SagaEntry, instance: &Instance, position: u64) -> Value {
         .iter()
         .map(|p| json!({"key": p.command.key, "step": p.command.step, "command": format!("{}.{}", p.command.aggregate, p.command.command), "to": p.command.to, "payload": p.command.payload}))
         .collect();
-    let timeout = instance.timer.as_ref().map(|t| json!({"name": t.name, "due": time(t.due)}));
+    let timeout = instance
+        .timer
+        .as_ref()
+        .map(|t| json!({"name": t.name, "due": time(t.due)}));
     let mut state = Map::new();
     state.insert("id".into(), json!(instance.id));
     state.insert("saga".into(), json!(entry.name));
@@ -386,25 +537,54 @@ pub(crate) async fn retry<S: EventStore + Clone + Sync + 'static>(
     let entry = entry(&shared, &name)?;
     let instances = &entry.tables[0];
     let key = id.clone();
-    let answer = entry.source.read(entry.name, move |rows| rows.get(instances, &key)).await?;
-    let status = answer.value.as_ref().and_then(|row| row.get("status")).and_then(Value::as_str).map(str::to_owned);
+    let answer = entry
+        .source
+        .read(entry.name, move |rows| rows.get(instances, &key))
+        .await?;
+    let status = answer
+        .value
+        .as_ref()
+        .and_then(|row| row.get("status"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     match status.as_deref() {
-        None => return Err(Problem::not_found(format!("saga `{name}` has no instance `{id}`"))),
+        None => {
+            return Err(Problem::not_found(format!(
+                "saga `{name}` has no instance `{id}`"
+            )));
+        }
         Some("failed") => {}
         Some(other) => {
-            return Err(Problem::new(StatusCode::CONFLICT, "not-failed", "The instance has not failed", format!("instance `{id}` is {other}; only a failed instance is retried")));
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "not-failed",
+                "The instance has not failed",
+                format!("instance `{id}` is {other}; only a failed instance is retried"),
+            ));
         }
     }
     let event = NewEvent {
         event_type: saga::RETRY.to_owned(),
         version: 1,
         data: serde_json::to_vec(&json!({"saga": entry.name, "instance": id})).unwrap_or_default(),
-        metadata: Metadata { correlation_id: Some(id.clone()), ..Metadata::default() },
+        metadata: Metadata {
+            correlation_id: Some(id.clone()),
+            ..Metadata::default()
+        },
     };
     shared
         .store
-        .append(&saga::stream(entry.name, &id), ExpectedVersion::Any, vec![event], None)
+        .append(
+            &saga::stream(entry.name, &id),
+            ExpectedVersion::Any,
+            vec![event],
+            None,
+        )
         .await
         .map_err(super::commands::store_problem)?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"saga": name, "instance": id, "retrying": true}))).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"saga": name, "instance": id, "retrying": true})),
+    )
+        .into_response())
 }

@@ -162,7 +162,7 @@ pub fn render(
         ));
     }
     if let Some((module, planned)) = &saga_plan {
-        let items = sagas::tokens(*module, planned, &emitter);
+        let items = sagas::tokens(project, *module, planned, &emitter, settings.tests);
         sources.push(format_items(
             quote! {
                 /// The sagas: each one's state type and what the saga runner runs.

@@ -10,8 +10,8 @@ use crate::project::annotations::{
 use crate::project::layout::FileRole;
 use crate::project::layout::{RoleFile, declared_aggregates, declared_events};
 use crate::project::model::{Aggregate, Command, Event, EventVersion, Project, Projection, Saga};
-use crate::project::saga::SagaAnnotations;
 use crate::project::naming::Naming;
+use crate::project::saga::SagaAnnotations;
 use crate::schema::store::DocId;
 use crate::text::pointer;
 use crate::text::similar::closest;

@@ -39,9 +39,9 @@ struct Scope<'s> {
 }
 
 fn at(parts: &[&str]) -> String {
-    parts
-        .iter()
-        .fold(pointer::push("", KEYWORD), |p, part| pointer::push(&p, part))
+    parts.iter().fold(pointer::push("", KEYWORD), |p, part| {
+        pointer::push(&p, part)
+    })
 }
 
 impl Checker<'_> {
@@ -59,6 +59,20 @@ impl Checker<'_> {
 
     fn run(&mut self) {
         let annotations = &self.saga.annotations;
+        for table in ["instances", "outbox", "timeouts"] {
+            let taken = format!("{}_{table}", self.saga.name);
+            if let Some(projection) = self.project.projections.get(&taken) {
+                let document = self.project.store.document(projection.schema);
+                self.diagnostics.push(
+                    document.diagnostic_at(
+                        Diagnostic::new(Rule::NameCollision, format!("projection `{taken}` has the name of saga `{}`'s {table} table", self.saga.name))
+                            .with_label("a saga's table is called so")
+                            .with_help("both keep their tables in one database: rename the projection or the saga"),
+                        "",
+                    ),
+                );
+            }
+        }
         if annotations.states.is_empty() {
             return; // the annotation error is reported already
         }
@@ -86,7 +100,10 @@ impl Checker<'_> {
                 read.push((event.clone(), at(&["states", name, "on", event])));
             }
             for (index, event) in state.defer.iter().enumerate() {
-                read.push((event.clone(), at(&["states", name, "defer", &index.to_string()])));
+                read.push((
+                    event.clone(),
+                    at(&["states", name, "defer", &index.to_string()]),
+                ));
             }
         }
         for event in annotations.correlation.keys() {
@@ -96,13 +113,25 @@ impl Checker<'_> {
         for (event, place) in &read {
             if !self.project.events.contains_key(event) {
                 if reported.insert(event.clone()) {
-                    let help = match closest(event, self.project.events.keys().map(String::as_str)) {
-                        Some(near) => format!("did you mean `{near}`?"),
-                        None => "name an event type `<aggregate>.<event>` of schema/events/".to_owned(),
-                    };
-                    self.report(Rule::SagaEvent, format!("saga `{}` reads event `{event}`, which is not defined", self.saga.name), "no such event", help, place);
+                    let help =
+                        match closest(event, self.project.events.keys().map(String::as_str)) {
+                            Some(near) => format!("did you mean `{near}`?"),
+                            None => "name an event type `<aggregate>.<event>` of schema/events/"
+                                .to_owned(),
+                        };
+                    self.report(
+                        Rule::SagaEvent,
+                        format!(
+                            "saga `{}` reads event `{event}`, which is not defined",
+                            self.saga.name
+                        ),
+                        "no such event",
+                        help,
+                        place,
+                    );
                 }
-            } else if !annotations.correlation.contains_key(event) && reported.insert(event.clone()) {
+            } else if !annotations.correlation.contains_key(event) && reported.insert(event.clone())
+            {
                 self.report(
                     Rule::SagaEvent,
                     format!("event `{event}` has no correlation: the saga cannot tell which instance it is for"),
@@ -124,7 +153,9 @@ impl Checker<'_> {
             for version in &event.versions {
                 let root = self.project.root_of(version.schema);
                 match self.property(&root, property) {
-                    Lookup::Found(node) => types.push((version.version, self.types_of(node.as_ref()))),
+                    Lookup::Found(node) => {
+                        types.push((version.version, self.types_of(node.as_ref())))
+                    }
                     Lookup::Missing(names) => {
                         let help = match closest(property, names.iter().map(String::as_str)) {
                             Some(near) => format!("did you mean `{near}`? A correlation property must be in every version of the event"),
@@ -132,7 +163,10 @@ impl Checker<'_> {
                         };
                         self.report(
                             Rule::SagaCorrelation,
-                            format!("correlation property `{property}` is not in `{event_type}` v{}", version.version),
+                            format!(
+                                "correlation property `{property}` is not in `{event_type}` v{}",
+                                version.version
+                            ),
                             "missing in a version",
                             help,
                             &place,
@@ -162,22 +196,40 @@ impl Checker<'_> {
         let annotations = &self.saga.annotations;
         for (name, text) in &annotations.timeouts {
             if let Err(why) = saga::duration(text) {
-                self.report(Rule::SagaDuration, why, "not a duration", "durations are ISO 8601: `PT30M`, `PT2S`, `P1DT12H`".to_owned(), &at(&["timeouts", name]));
+                self.report(
+                    Rule::SagaDuration,
+                    why,
+                    "not a duration",
+                    "durations are ISO 8601: `PT30M`, `PT2S`, `P1DT12H`".to_owned(),
+                    &at(&["timeouts", name]),
+                );
             }
         }
         let mut retries = vec![(annotations.retry.as_ref(), at(&["retry"]))];
         for (state_name, state) in &annotations.states {
             for (place, step) in state.steps() {
                 for (index, send) in step.send.iter().enumerate() {
-                    retries.push((send.retry.as_ref(), format!("{}/{place}/send/{index}/retry", at(&["states", state_name]))));
+                    retries.push((
+                        send.retry.as_ref(),
+                        format!("{}/{place}/send/{index}/retry", at(&["states", state_name])),
+                    ));
                 }
             }
         }
         for (retry, place) in retries {
             let Some(retry) = retry else { continue };
-            for (field, text) in [("interval", &retry.interval), ("max_interval", &retry.max_interval)] {
+            for (field, text) in [
+                ("interval", &retry.interval),
+                ("max_interval", &retry.max_interval),
+            ] {
                 if let Some(Err(why)) = text.as_deref().map(saga::duration) {
-                    self.report(Rule::SagaDuration, why, "not a duration", "durations are ISO 8601: `PT0.5S`, `PT30S`".to_owned(), &pointer::push(&place, field));
+                    self.report(
+                        Rule::SagaDuration,
+                        why,
+                        "not a duration",
+                        "durations are ISO 8601: `PT0.5S`, `PT30S`".to_owned(),
+                        &pointer::push(&place, field),
+                    );
                 }
             }
         }
@@ -192,7 +244,16 @@ impl Checker<'_> {
         };
         if !annotations.states.contains_key(&annotations.initial) {
             let help = unknown_help(&annotations.initial);
-            self.report(Rule::SagaState, format!("initial state `{}` is not a state of the saga", annotations.initial), "no such state", help, &at(&["initial"]));
+            self.report(
+                Rule::SagaState,
+                format!(
+                    "initial state `{}` is not a state of the saga",
+                    annotations.initial
+                ),
+                "no such state",
+                help,
+                &at(&["initial"]),
+            );
             return;
         }
         let initial = &annotations.states[&annotations.initial];
@@ -200,7 +261,10 @@ impl Checker<'_> {
             if !initial.on.contains_key(event) {
                 self.report(
                     Rule::SagaState,
-                    format!("start event `{event}` is not handled by the initial state `{}`", annotations.initial),
+                    format!(
+                        "start event `{event}` is not handled by the initial state `{}`",
+                        annotations.initial
+                    ),
                     "starts an instance that does nothing with it",
                     format!("add \"{event}\" to `states.{}.on`", annotations.initial),
                     &at(&["starts", &index.to_string()]),
@@ -216,20 +280,47 @@ impl Checker<'_> {
                         next.push(then.clone());
                     } else {
                         let help = unknown_help(then);
-                        self.report(Rule::SagaState, format!("`then` names `{then}`, which is not a state of the saga"), "no such state", help, &format!("{}/{place}/then", at(&["states", name])));
+                        self.report(
+                            Rule::SagaState,
+                            format!("`then` names `{then}`, which is not a state of the saga"),
+                            "no such state",
+                            help,
+                            &format!("{}/{place}/then", at(&["states", name])),
+                        );
                     }
                 }
                 let is_timeout = place == "timeout";
                 match (&step.after, is_timeout) {
-                    (None, true) => self.report(Rule::SagaDuration, "a timeout says not how long it waits".to_owned(), "no `after`", "add \"after\": \"<name of a duration in `timeouts`>\"".to_owned(), &format!("{}/timeout", at(&["states", name]))),
+                    (None, true) => self.report(
+                        Rule::SagaDuration,
+                        "a timeout says not how long it waits".to_owned(),
+                        "no `after`",
+                        "add \"after\": \"<name of a duration in `timeouts`>\"".to_owned(),
+                        &format!("{}/timeout", at(&["states", name])),
+                    ),
                     (Some(after), true) if !annotations.timeouts.contains_key(after) => {
-                        let help = match closest(after, annotations.timeouts.keys().map(String::as_str)) {
-                            Some(near) => format!("did you mean `{near}`?"),
-                            None => format!("declare it: \"timeouts\": {{\"{after}\": \"PT30M\"}}"),
-                        };
-                        self.report(Rule::SagaDuration, format!("timeout `{after}` is not declared in `timeouts`"), "no such timeout", help, &format!("{}/timeout/after", at(&["states", name])));
+                        let help =
+                            match closest(after, annotations.timeouts.keys().map(String::as_str)) {
+                                Some(near) => format!("did you mean `{near}`?"),
+                                None => {
+                                    format!("declare it: \"timeouts\": {{\"{after}\": \"PT30M\"}}")
+                                }
+                            };
+                        self.report(
+                            Rule::SagaDuration,
+                            format!("timeout `{after}` is not declared in `timeouts`"),
+                            "no such timeout",
+                            help,
+                            &format!("{}/timeout/after", at(&["states", name])),
+                        );
                     }
-                    (Some(_), false) => self.report(Rule::SagaState, "only a state's `timeout` waits `after` a duration".to_owned(), "not a timeout", "move this step under `timeout`, or remove `after`".to_owned(), &format!("{}/{place}/after", at(&["states", name]))),
+                    (Some(_), false) => self.report(
+                        Rule::SagaState,
+                        "only a state's `timeout` waits `after` a duration".to_owned(),
+                        "not a timeout",
+                        "move this step under `timeout`, or remove `after`".to_owned(),
+                        &format!("{}/{place}/after", at(&["states", name])),
+                    ),
                     _ => {}
                 }
             }
@@ -252,11 +343,19 @@ impl Checker<'_> {
             .states
             .keys()
             .map(|name| {
-                let from = edges.iter().filter(|(_, next)| next.contains(name)).map(|(from, _)| from.clone()).collect();
+                let from = edges
+                    .iter()
+                    .filter(|(_, next)| next.contains(name))
+                    .map(|(from, _)| from.clone())
+                    .collect();
                 (name.clone(), from)
             })
             .collect();
-        let ends = annotations.states.iter().filter(|(_, state)| state.end.is_some()).map(|(name, _)| name.clone());
+        let ends = annotations
+            .states
+            .iter()
+            .filter(|(_, state)| state.end.is_some())
+            .map(|(name, _)| name.clone());
         let ending = reach(&reversed, ends);
         for name in annotations.states.keys() {
             if reachable.contains(name) && !ending.contains(name) {
@@ -271,7 +370,13 @@ impl Checker<'_> {
         }
     }
 
-    fn check_step(&mut self, step: &Step, event: Option<&str>, base: &str, names: &mut BTreeSet<String>) {
+    fn check_step(
+        &mut self,
+        step: &Step,
+        event: Option<&str>,
+        base: &str,
+        names: &mut BTreeSet<String>,
+    ) {
         let scope = Scope { event, item: None };
         for (key, template) in &step.record {
             let here = pointer::push(&pointer::push(base, "record"), key);
@@ -298,28 +403,62 @@ impl Checker<'_> {
         for (index, send) in step.send.iter().enumerate() {
             let here = pointer::push(&pointer::push(base, "send"), &index.to_string());
             if !names.insert(send.step.clone()) {
-                self.report(Rule::SagaState, format!("step name `{}` is used twice", send.step), "not unique", "step names key idempotency keys and history: give each `send` its own".to_owned(), &pointer::push(&here, "step"));
+                self.report(
+                    Rule::SagaState,
+                    format!("step name `{}` is used twice", send.step),
+                    "not unique",
+                    "step names key idempotency keys and history: give each `send` its own"
+                        .to_owned(),
+                    &pointer::push(&here, "step"),
+                );
             }
             self.check_send(send, &scope, &here);
         }
     }
 
     fn check_send(&mut self, send: &Send, scope: &Scope, here: &str) {
-        let mut scope = Scope { event: scope.event, item: None };
+        let mut scope = Scope {
+            event: scope.event,
+            item: None,
+        };
         if let Some(each) = &send.for_each {
             let place = pointer::push(here, "for_each");
             match saga::expression(each) {
-                None => self.report(Rule::SagaExpression, format!("`for_each` is `{each}`, which reads nothing"), "not an expression", "write the array to go through, e.g. `$event.lines`".to_owned(), &place),
-                Some(Err(why)) => self.report(Rule::SagaExpression, why, "not an expression", "write the array to go through, e.g. `$event.lines`".to_owned(), &place),
+                None => self.report(
+                    Rule::SagaExpression,
+                    format!("`for_each` is `{each}`, which reads nothing"),
+                    "not an expression",
+                    "write the array to go through, e.g. `$event.lines`".to_owned(),
+                    &place,
+                ),
+                Some(Err(why)) => self.report(
+                    Rule::SagaExpression,
+                    why,
+                    "not an expression",
+                    "write the array to go through, e.g. `$event.lines`".to_owned(),
+                    &place,
+                ),
                 Some(Ok(expression)) => {
                     let array = self.resolve(&expression, &scope, &place);
                     let items = match array {
                         Some(Some(node)) => {
                             let types = self.types_of(Some(&node));
                             if types.as_ref().is_some_and(|t| !t.contains("array")) {
-                                self.report(Rule::SagaExpression, format!("`for_each` reads `{each}`, which is {}, not an array", describe(types.as_ref())), "not an array", "name an array property".to_owned(), &place);
+                                self.report(
+                                    Rule::SagaExpression,
+                                    format!(
+                                        "`for_each` reads `{each}`, which is {}, not an array",
+                                        describe(types.as_ref())
+                                    ),
+                                    "not an array",
+                                    "name an array property".to_owned(),
+                                    &place,
+                                );
                             }
-                            let items = NodeRef { doc: node.doc, pointer: pointer::push(&node.pointer, "items") };
+                            let items = NodeRef {
+                                doc: node.doc,
+                                pointer: pointer::push(&node.pointer, "items"),
+                            };
                             self.project.value(&items).is_some().then_some(items)
                         }
                         _ => None,
@@ -332,14 +471,30 @@ impl Checker<'_> {
             return;
         };
         self.check_template(&send.to, &scope, None, &pointer::push(here, "to"));
-        self.check_payload(&send.command, command.clone(), &send.payload, &scope, &pointer::push(here, "payload"), &pointer::push(here, "command"));
+        self.check_payload(
+            &send.command,
+            command.clone(),
+            &send.payload,
+            &scope,
+            &pointer::push(here, "payload"),
+            &pointer::push(here, "command"),
+        );
         if let Some(compensation) = &send.compensate {
             let place = pointer::push(here, "compensate");
-            if let Some(undo) = self.command(&compensation.command, &pointer::push(&place, "command")) {
+            if let Some(undo) =
+                self.command(&compensation.command, &pointer::push(&place, "command"))
+            {
                 if let Some(to) = &compensation.to {
                     self.check_template(to, &scope, None, &pointer::push(&place, "to"));
                 }
-                self.check_payload(&compensation.command, undo, &compensation.payload, &scope, &pointer::push(&place, "payload"), &pointer::push(&place, "command"));
+                self.check_payload(
+                    &compensation.command,
+                    undo,
+                    &compensation.payload,
+                    &scope,
+                    &pointer::push(&place, "payload"),
+                    &pointer::push(&place, "command"),
+                );
             }
         }
     }
@@ -354,7 +509,11 @@ impl Checker<'_> {
                     None => "name a command `<aggregate>.<command>` of schema/commands/".to_owned(),
                 };
                 let what = match name.split_once('.') {
-                    Some((aggregate, _)) if !self.project.aggregates.contains_key(aggregate) => format!("command `{name}` is not defined (there is no aggregate `{aggregate}`)"),
+                    Some((aggregate, _)) if !self.project.aggregates.contains_key(aggregate) => {
+                        format!(
+                            "command `{name}` is not defined (there is no aggregate `{aggregate}`)"
+                        )
+                    }
                     _ => format!("command `{name}` is not defined"),
                 };
                 self.report(Rule::SagaCommand, what, "no such command", help, place);
@@ -363,38 +522,94 @@ impl Checker<'_> {
         }
     }
 
-    fn check_payload(&mut self, name: &str, command: NodeRef, payload: &indexmap::IndexMap<String, Value>, scope: &Scope, place: &str, command_place: &str) {
-        let Some(root) = self.project.store.follow(&command) else { return };
+    fn check_payload(
+        &mut self,
+        name: &str,
+        command: NodeRef,
+        payload: &indexmap::IndexMap<String, Value>,
+        scope: &Scope,
+        place: &str,
+        command_place: &str,
+    ) {
+        let Some(root) = self.project.store.follow(&command) else {
+            return;
+        };
         let schema = self.project.value(&root).cloned().unwrap_or(Value::Null);
         let closed = schema.get("additionalProperties") == Some(&Value::Bool(false));
         for (key, template) in payload {
             let here = pointer::push(place, key);
             match self.property(&root, key) {
-                Lookup::Found(target) => self.check_template(template, scope, target.as_ref(), &here),
+                Lookup::Found(target) => {
+                    self.check_template(template, scope, target.as_ref(), &here)
+                }
                 Lookup::Missing(names) if closed => {
                     let help = match closest(key, names.iter().map(String::as_str)) {
                         Some(near) => format!("did you mean `{near}`?"),
-                        None => format!("`{name}` takes {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+                        None => format!(
+                            "`{name}` takes {}",
+                            names
+                                .iter()
+                                .map(|n| format!("`{n}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
                     };
-                    self.diagnostics.push(self.project.store.document(self.saga.schema).diagnostic_at_key(
-                        Diagnostic::new(Rule::SagaPayload, format!("`{name}` has no property `{key}`"))
-                            .with_label("not a property of the command")
-                            .with_help(help),
-                        &here,
-                    ));
+                    self.diagnostics.push(
+                        self.project
+                            .store
+                            .document(self.saga.schema)
+                            .diagnostic_at_key(
+                                Diagnostic::new(
+                                    Rule::SagaPayload,
+                                    format!("`{name}` has no property `{key}`"),
+                                )
+                                .with_label("not a property of the command")
+                                .with_help(help),
+                                &here,
+                            ),
+                    );
                 }
                 _ => self.check_template(template, scope, None, &here),
             }
         }
-        let required: Vec<&str> = schema.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-        let missing: Vec<&str> = required.into_iter().filter(|r| !payload.contains_key(*r)).collect();
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let missing: Vec<&str> = required
+            .into_iter()
+            .filter(|r| !payload.contains_key(*r))
+            .collect();
         if !missing.is_empty() {
-            let listed = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
-            self.report(Rule::SagaPayload, format!("the payload sent as `{name}` lacks its required {listed}"), "the command would be refused", format!("add {listed} to `payload`, from a literal or a template like `$event.<field>`"), if payload.is_empty() { command_place } else { place });
+            let listed = missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.report(
+                Rule::SagaPayload,
+                format!("the payload sent as `{name}` lacks its required {listed}"),
+                "the command would be refused",
+                format!(
+                    "add {listed} to `payload`, from a literal or a template like `$event.<field>`"
+                ),
+                if payload.is_empty() {
+                    command_place
+                } else {
+                    place
+                },
+            );
         }
     }
 
-    fn check_template(&mut self, template: &Value, scope: &Scope, target: Option<&NodeRef>, place: &str) {
+    fn check_template(
+        &mut self,
+        template: &Value,
+        scope: &Scope,
+        target: Option<&NodeRef>,
+        place: &str,
+    ) {
         match template {
             Value::String(text) => match saga::expression(text) {
                 Some(Err(why)) => self.report(Rule::SagaExpression, why, "not an expression", "templates read `$event.<field>`, `$state.<field>`, `$item.<field>` or `$saga.id`".to_owned(), place),
@@ -431,22 +646,43 @@ impl Checker<'_> {
 
     fn check_literal(&mut self, value: &Value, target: Option<&NodeRef>, place: &str) {
         let Some(target) = target else { return };
-        let Some(text) = crate::schema::bundle::subschema_text(&self.project.store, target) else { return };
-        let Ok(schema) = serde_json::from_str::<Value>(&text) else { return };
-        let Ok(validator) = jsonschema::validator_for(&schema) else { return };
+        let Some(text) = crate::schema::bundle::subschema_text(&self.project.store, target) else {
+            return;
+        };
+        let Ok(schema) = serde_json::from_str::<Value>(&text) else {
+            return;
+        };
+        let Ok(validator) = jsonschema::validator_for(&schema) else {
+            return;
+        };
         if let Some(error) = validator.iter_errors(value).next() {
-            self.report(Rule::SagaPayload, format!("the literal {value} does not fit the field's schema: {error}"), "refused by the schema", "write a value the field's schema accepts".to_owned(), place);
+            self.report(
+                Rule::SagaPayload,
+                format!("the literal {value} does not fit the field's schema: {error}"),
+                "refused by the schema",
+                "write a value the field's schema accepts".to_owned(),
+                place,
+            );
         }
     }
 
     /// The schema node an expression reads (`Some(None)`: it exists but is not typed), or a
     /// diagnostic and `None`.
-    fn resolve(&mut self, expression: &Expression, scope: &Scope, place: &str) -> Option<Option<NodeRef>> {
+    fn resolve(
+        &mut self,
+        expression: &Expression,
+        scope: &Scope,
+        place: &str,
+    ) -> Option<Option<NodeRef>> {
         let start = match expression.source {
             Source::SagaId => return Some(None),
             Source::State => Some(self.project.root_of(self.saga.schema)),
             Source::Event => match scope.event {
-                Some(event) => self.project.events.get(event).map(|e| self.project.root_of(e.latest().schema)),
+                Some(event) => self
+                    .project
+                    .events
+                    .get(event)
+                    .map(|e| self.project.root_of(e.latest().schema)),
                 None => {
                     self.report(Rule::SagaExpression, "`$event` is read where no event is handled".to_owned(), "no event here", "command outcomes and timeouts carry no event: read `$state` (record what later steps need)".to_owned(), place);
                     return None;
@@ -455,14 +691,22 @@ impl Checker<'_> {
             Source::Item => match &scope.item {
                 Some(item) => item.clone(),
                 None => {
-                    self.report(Rule::SagaExpression, "`$item` is read outside `for_each`".to_owned(), "no item here", "`$item` is the item of a `send` with `for_each`".to_owned(), place);
+                    self.report(
+                        Rule::SagaExpression,
+                        "`$item` is read outside `for_each`".to_owned(),
+                        "no item here",
+                        "`$item` is the item of a `send` with `for_each`".to_owned(),
+                        place,
+                    );
                     return None;
                 }
             },
         };
         let mut node = start;
         for name in &expression.path {
-            let Some(current) = node else { return Some(None) };
+            let Some(current) = node else {
+                return Some(None);
+            };
             node = match self.property(&current, name) {
                 Lookup::Found(next) => next,
                 Lookup::Untyped => None,
@@ -476,7 +720,13 @@ impl Checker<'_> {
                         (Source::State, _) => "the saga's state".to_owned(),
                         _ => "the item".to_owned(),
                     };
-                    self.report(Rule::SagaExpression, format!("{whose} has no `{name}`"), "no such field", help, place);
+                    self.report(
+                        Rule::SagaExpression,
+                        format!("{whose} has no `{name}`"),
+                        "no such field",
+                        help,
+                        place,
+                    );
                     return None;
                 }
             };
@@ -486,19 +736,35 @@ impl Checker<'_> {
 
     /// A property of an object schema (or an item of an array schema, for a numeric name).
     fn property(&self, node: &NodeRef, name: &str) -> Lookup {
-        let Some(node) = self.project.store.follow(node) else { return Lookup::Untyped };
-        let Some(schema) = self.project.value(&node) else { return Lookup::Untyped };
+        let Some(node) = self.project.store.follow(node) else {
+            return Lookup::Untyped;
+        };
+        let Some(schema) = self.project.value(&node) else {
+            return Lookup::Untyped;
+        };
         if name.parse::<usize>().is_ok() && schema.get("items").is_some() {
-            return Lookup::Found(Some(NodeRef { doc: node.doc, pointer: pointer::push(&node.pointer, "items") }));
+            return Lookup::Found(Some(NodeRef {
+                doc: node.doc,
+                pointer: pointer::push(&node.pointer, "items"),
+            }));
         }
         match schema.get("properties").and_then(Value::as_object) {
             Some(properties) if properties.contains_key(name) => {
-                let child = NodeRef { doc: node.doc, pointer: pointer::push(&pointer::push(&node.pointer, "properties"), name) };
+                let child = NodeRef {
+                    doc: node.doc,
+                    pointer: pointer::push(&pointer::push(&node.pointer, "properties"), name),
+                };
                 Lookup::Found(Some(child))
             }
             Some(properties) => {
-                let open = schema.get("additionalProperties").is_some_and(|a| a != &Value::Bool(false));
-                if open { Lookup::Untyped } else { Lookup::Missing(properties.keys().cloned().collect()) }
+                let open = schema
+                    .get("additionalProperties")
+                    .is_some_and(|a| a != &Value::Bool(false));
+                if open {
+                    Lookup::Untyped
+                } else {
+                    Lookup::Missing(properties.keys().cloned().collect())
+                }
             }
             None => Lookup::Untyped,
         }
@@ -509,7 +775,12 @@ impl Checker<'_> {
         let node = self.project.store.follow(node?)?;
         match self.project.value(&node)?.get("type")? {
             Value::String(one) => Some(BTreeSet::from([one.clone()])),
-            Value::Array(many) => Some(many.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
+            Value::Array(many) => Some(
+                many.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+            ),
             _ => None,
         }
     }
@@ -531,7 +802,9 @@ fn describe(types: Option<&BTreeSet<String>>) -> String {
             let names: Vec<&str> = types.iter().map(String::as_str).collect();
             let joined = names.join(" or ");
             match names.first() {
-                Some(first) if first.starts_with(['a', 'e', 'i', 'o', 'u']) && names.len() == 1 => format!("an {joined}"),
+                Some(first) if first.starts_with(['a', 'e', 'i', 'o', 'u']) && names.len() == 1 => {
+                    format!("an {joined}")
+                }
                 _ => format!("a {joined}"),
             }
         }
@@ -539,7 +812,10 @@ fn describe(types: Option<&BTreeSet<String>>) -> String {
 }
 
 /// Every node reachable from `starts` along `edges`.
-fn reach(edges: &[(String, Vec<String>)], starts: impl Iterator<Item = String>) -> BTreeSet<String> {
+fn reach(
+    edges: &[(String, Vec<String>)],
+    starts: impl Iterator<Item = String>,
+) -> BTreeSet<String> {
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut queue: VecDeque<String> = starts.collect();
     while let Some(name) = queue.pop_front() {
