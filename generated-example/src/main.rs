@@ -27,6 +27,11 @@ mod projections {
     pub mod stock_levels;
 }
 
+/// The sagas' rules: what their files cannot declare, one file each (yours).
+mod sagas {
+    pub mod order_fulfilment;
+}
+
 #[rustfmt::skip]
 fn main() -> std::process::ExitCode {
     eventsmith::service::App::new(
@@ -63,6 +68,6 @@ fn main() -> std::process::ExitCode {
                 projections::stock_levels::Handler,
             >,
         >()
-        .saga::<generated::sagas::OrderFulfilmentSaga>()
+        .saga::<generated::sagas::OrderFulfilmentSaga<sagas::order_fulfilment::Rules>>()
         .main()
 }

@@ -252,3 +252,84 @@ fn two_instances_share_commands_and_one_finishes_the_projections_after_the_other
         survivor.logs()
     );
 }
+
+/// The `order_fulfilment` saga on PostgreSQL with two instances of the service: the one
+/// running the saga is SIGKILLed, the other takes it over, and every order still ends as its
+/// events say, each cancellation sent once.
+#[test]
+fn sagas_on_postgres_go_on_when_the_instance_running_them_is_killed() {
+    let schema = Schema::new("sagas");
+    let timeouts = [("EVENTSMITH_SAGA_TIMEOUTS", "order_fulfilment.payment=2s")];
+    let mut first = schema.start_with(&timeouts);
+    let second = schema.start_with(&timeouts);
+    let received = command(
+        &first,
+        "/commands/stock/PG-LAMP/receive_stock",
+        &[],
+        &json!({"quantity": 5}),
+    );
+    assert_eq!(received.status, 200, "{received:?}");
+    let place = |service: &ServiceProcess, order: &str, quantity: u64| {
+        let placed = command(
+            service,
+            &format!("/commands/order/{order}/place_order"),
+            &[],
+            &json!({
+                "customer_id": "0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f23",
+                "lines": [{"sku": "PG-LAMP", "quantity": quantity, "unit_price": 2.5}],
+                "currency": "EUR"
+            }),
+        );
+        assert_eq!(placed.status, 200, "{placed:?}");
+    };
+    let (unpaid, short, paid) = (
+        "0190f5d3-1b2c-7d4e-8f5a-000000000a01",
+        "0190f5d3-1b2c-7d4e-8f5a-000000000a02",
+        "0190f5d3-1b2c-7d4e-8f5a-000000000a03",
+    );
+    place(&second, unpaid, 2);
+    place(&second, short, 9);
+    second.wait_for(&format!("/sagas/order_fulfilment/{unpaid}"), |answer| {
+        answer.body["state"] == "awaiting_payment"
+    });
+    first.kill();
+    place(&second, paid, 1);
+    let payment = command(
+        &second,
+        &format!("/commands/order/{paid}/pay_order"),
+        &[],
+        &json!({"amount": 2.5, "method": "card"}),
+    );
+    assert_eq!(payment.status, 200, "{payment:?}");
+    for (order, state, status) in [
+        (unpaid, "payment_timed_out", "compensated"),
+        (short, "out_of_stock", "compensated"),
+        (paid, "paid", "completed"),
+    ] {
+        let saga = eventually(
+            &second,
+            &format!("/sagas/order_fulfilment/{order}"),
+            Duration::from_secs(30),
+            |body| body["status"] == status,
+        );
+        assert_eq!(saga["state"], state, "{saga}");
+    }
+    for (order, reason) in [(unpaid, "payment timeout"), (short, "out of stock")] {
+        let stream = second.get(&format!("/streams/order-{order}"));
+        let reasons: Vec<&Value> = stream.body["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["type"] == "order.cancelled")
+            .map(|e| &e["data"]["reason"])
+            .collect();
+        assert_eq!(reasons, [&json!(reason)], "{order}");
+    }
+    let levels = eventually(
+        &second,
+        "/projections/stock_levels/PG-LAMP",
+        Duration::from_secs(30),
+        |body| body["row"]["reserved"] == 1 && body["lag"] == 0,
+    );
+    assert_eq!(levels["row"]["available"], 4, "{levels}");
+}

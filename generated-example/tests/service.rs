@@ -128,6 +128,43 @@ mod generated {
     }
 
     #[test]
+    fn sagas_list_their_instances_and_show_each() {
+        let service = start();
+        let answer = service.get("/sagas/order_fulfilment");
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(answer.body["instances"].is_array(), "{answer:?}");
+        assert!(answer.body["position"].is_u64(), "{answer:?}");
+        assert_eq!(service.get("/sagas/order_fulfilment?status=sleeping").status, 400);
+        assert_eq!(service.get("/sagas/order_fulfilment/no-such-instance").status, 404);
+        assert_eq!(
+            service.post("/sagas/order_fulfilment/no-such-instance/retry", & json!({}))
+            .status, 404
+        );
+        let body: eventsmith::serde_json::Value = eventsmith::serde_json::from_str(
+                "{\"customer_id\":\"0190f5d2-7c1a-7e3b-9a4f-2b6c8d0e1f23\",\"lines\":[{\"sku\":\"BOOK-1984\",\"quantity\":2,\"unit_price\":12.5},{\"sku\":\"PEN-BLUE\",\"quantity\":1,\"unit_price\":3.99}],\"currency\":\"EUR\"}",
+            )
+            .expect("the example");
+        let answer = service
+            .post(
+                "/commands/order/0190f5d3-1b2c-7d4e-8f5a-5a6a5a6a0001/place_order",
+                &body,
+            );
+        if answer.status == 200 {
+            let instance = service
+                .wait_for(
+                    "/sagas/order_fulfilment/0190f5d3-1b2c-7d4e-8f5a-5a6a5a6a0001",
+                    |answer| answer.status == 200,
+                );
+            assert!(instance.body["state"].is_string(), "{instance:?}");
+            assert!(
+                instance.body["history"].as_array().is_some_and(| h | ! h.is_empty()),
+                "{instance:?}"
+            );
+        }
+        assert_eq!(service.get("/sagas/no_such_saga").status, 404);
+    }
+
+    #[test]
     fn every_route_but_the_health_checks_needs_a_token_when_one_is_set() {
         let service = ServiceProcess::start_with(
             env!("CARGO_BIN_EXE_shop"),

@@ -10,6 +10,8 @@ mod generated {
 }
 #[path = "../tests/domain/mod.rs"]
 mod domain;
+#[path = "../../generated-example/src/sagas/order_fulfilment.rs"]
+mod order_fulfilment;
 use domain::projections;
 
 use eventsmith::projection::{Projection, ProjectionRunner};
@@ -77,7 +79,7 @@ fn main() {
         &store,
         dir.path(),
         "order_fulfilment",
-        SagaProjection::<generated::sagas::OrderFulfilmentSaga>::default,
+        SagaProjection::<generated::sagas::OrderFulfilmentSaga<order_fulfilment::Rules>>::default,
         &runtime,
     );
     let rate = |took: Duration| ORDERS as f64 / took.as_secs_f64();

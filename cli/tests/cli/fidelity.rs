@@ -1292,3 +1292,45 @@ fn diff_compares_combinators_with_plain_schemas_by_meaning() {
         "{report:#}"
     );
 }
+
+#[test]
+fn a_new_version_that_retypes_a_saga_s_correlation_property_breaks_the_saga() {
+    let repo = Repo::new("");
+    write_json(
+        &repo.file("schema/sagas/follow_up.json"),
+        &json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "description": "Follows a task up until it is created twice.",
+            "type": "object",
+            "x-eventsmith": {
+                "starts": ["task.created"],
+                "correlation": {"task.created": "due"},
+                "initial": "waiting",
+                "states": {
+                    "waiting": {"on": {"task.created": {"then": "done"}}},
+                    "done": {"end": "completed"}
+                }
+            }
+        }),
+    );
+    let (code, report) = repo.check_json(&[]);
+    assert_eq!(code, 0, "a saga on its own breaks nothing: {report:#}");
+    repo.commit("a saga");
+    let mut v2: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.file(CREATED)).unwrap()).unwrap();
+    v2["properties"]["due"] = json!({"type": "integer", "description": "Days until it is due."});
+    v2["examples"][0]["due"] = json!(3);
+    v2["x-eventsmith"]["upcast"] = json!({"custom": true});
+    write_json(&repo.file("schema/events/task/created.v2.json"), &v2);
+    let (code, report) = repo.check_json(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let found = diagnostic(&report, "correlation-broken");
+    assert_eq!(found["severity"], "error");
+    assert_eq!(found["file"], "schema/events/task/created.v2.json");
+    let message = found["message"].as_str().unwrap();
+    assert!(
+        message.contains("`task.created` v2 turns `due` from string into integer")
+            && message.contains("saga `follow_up`"),
+        "{message}"
+    );
+}

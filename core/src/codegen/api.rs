@@ -34,6 +34,10 @@ pub struct SagaApi {
     pub saga: RustPath,
     /// Its state type.
     pub state: RustPath,
+    /// `<Name>Rules`, the trait its user-owned rules implement.
+    pub rules: RustPath,
+    /// The rules methods, each with the steps (`<state>/<place>`) that call it.
+    pub methods: Vec<(String, Vec<String>)>,
 }
 
 /// The `Conversions` trait of one version module: the named conversions its `convert` upcast

@@ -24,21 +24,48 @@ pub struct PlannedSaga<'p> {
     pub ty: Ty,
     /// `<Name>Saga`.
     pub runner: String,
+    /// `<Name>Rules`.
+    pub rules: String,
+}
+
+impl PlannedSaga<'_> {
+    /// The rules methods, in the order the file first names them, with the steps that call
+    /// each (`<state>/<place>`).
+    pub fn methods(&self) -> Vec<(String, Vec<String>)> {
+        let mut methods: Vec<(String, Vec<String>)> = Vec::new();
+        for (state, definition) in &self.saga.annotations.states {
+            for (place, step) in definition.steps() {
+                let Some(method) = &step.rules else { continue };
+                let place = format!("{state}/{}", crate::text::pointer::unescape(&place));
+                match methods.iter_mut().find(|(name, _)| name == method) {
+                    Some((_, places)) => places.push(place),
+                    None => methods.push((method.clone(), vec![place])),
+                }
+            }
+        }
+        methods
+    }
 }
 
 /// Plans every saga's state type in the `sagas` module.
 pub fn plan<'p>(project: &'p Project, space: &mut TypeSpace<'_>) -> (usize, Vec<PlannedSaga<'p>>) {
     let module = space.module(&[MODULE.to_owned()]);
-    let runners: Vec<String> = project
+    let runners: Vec<(String, String)> = project
         .sagas
         .values()
-        .map(|saga| space.claim(module, &format!("{}Saga", suffix_base(&saga.name, "Saga"))))
+        .map(|saga| {
+            let base = suffix_base(&saga.name, "Saga");
+            (
+                space.claim(module, &format!("{base}Saga")),
+                space.claim(module, &format!("{base}Rules")),
+            )
+        })
         .collect();
     let mut planned: Vec<PlannedSaga<'p>> = project
         .sagas
         .values()
         .zip(runners)
-        .map(|(saga, runner)| {
+        .map(|(saga, (runner, rules))| {
             space.assign(saga.schema, module);
             let title = space.store().document(saga.schema).value()["title"].as_str();
             let state = space.claim(
@@ -50,6 +77,7 @@ pub fn plan<'p>(project: &'p Project, space: &mut TypeSpace<'_>) -> (usize, Vec<
                 state,
                 ty: Ty::Json,
                 runner,
+                rules,
             }
         })
         .collect();
@@ -145,6 +173,16 @@ fn example(project: &Project, doc: crate::schema::store::DocId) -> Option<String
 fn tests(project: &Project, planned: &[PlannedSaga<'_>]) -> TokenStream {
     let tests = planned.iter().map(|p| {
         let runner = ident(&p.runner);
+        let (rules, state) = (ident(&p.rules), ident(&p.state));
+        let declared = ident(&format!("{}Declared", p.runner));
+        let methods = p.methods().into_iter().map(|(method, _)| {
+            let method = ident(&method);
+            quote! {
+                fn #method(&self, _: &mut ::eventsmith::saga::Decision<'_, super::#state>) -> ::std::result::Result<(), ::std::string::String> {
+                    ::std::result::Result::Ok(())
+                }
+            }
+        });
         let test = ident(&format!(
             "{}_steps_run_on_the_examples",
             p.saga.name.replace('-', "_")
@@ -159,14 +197,23 @@ fn tests(project: &Project, planned: &[PlannedSaga<'_>]) -> TokenStream {
                 let text = example(project, event.latest().schema)?;
                 Some(quote! { (#event_type, #text), })
             });
-        let state = match example(project, p.saga.schema) {
+        let state_example = match example(project, p.saga.schema) {
             Some(text) => quote! { ::std::option::Option::Some(#text) },
             None => quote! { ::std::option::Option::None },
         };
+        let example = state_example;
         quote! {
+            /// The steps as declared: rules that change nothing.
+            #[derive(Debug, Default)]
+            struct #declared;
+
+            impl super::#rules for #declared {
+                #(#methods)*
+            }
+
             #[test]
             fn #test() {
-                ::eventsmith::testing::saga::check_steps::<super::#runner>(&[#(#events)*], #state);
+                ::eventsmith::testing::saga::check_steps::<super::#runner<#declared>>(&[#(#events)*], #example);
             }
         }
     });
@@ -212,12 +259,53 @@ pub fn tokens(
             Ty::Named(_) => quote! { ::eventsmith::saga::check_state::<#state>(data) },
             _ => quote! { let _ = data; ::std::result::Result::Ok(()) },
         };
+        let rules = ident(&p.rules);
+        let methods = p.methods();
+        let trait_methods = methods.iter().map(|(method, places)| {
+            let doc = doc_attrs(Some(&format!(
+                "Decides, after the declared `record`, for {}: change `decision`'s state, add commands to `send`, or choose `then`.",
+                places.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+            )));
+            let method = ident(method);
+            quote! {
+                #doc
+                fn #method(&self, decision: &mut ::eventsmith::saga::Decision<'_, #state>) -> ::std::result::Result<(), ::std::string::String>;
+            }
+        });
+        let arms = methods.iter().map(|(method, _)| {
+            let name = method.as_str();
+            let method = ident(method);
+            quote! { #name => ::eventsmith::saga::decide_typed(decision, |typed| self.0.#method(typed)), }
+        });
+        let rules_doc = doc_attrs(Some(&format!(
+            "What the `{name}` saga decides beyond its file: one method per `rules` its steps name. Implement it for a type of yours and run `{}<YourType>`.",
+            p.runner
+        )));
         items.push(quote! {
+            #rules_doc
+            pub trait #rules: ::std::marker::Send + ::std::marker::Sync + 'static {
+                #(#trait_methods)*
+            }
+
             #doc
             #[derive(Debug, Clone, Copy, Default)]
-            pub struct #runner;
+            pub struct #runner<R>(pub R);
 
-            impl ::eventsmith::saga::Saga for #runner {
+            impl<R: #rules> ::eventsmith::saga::Rules for #runner<R> {
+                fn decide(
+                    &self,
+                    method: &str,
+                    decision: &mut ::eventsmith::saga::JsonDecision<'_>,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    let _ = &decision;
+                    match method {
+                        #(#arms)*
+                        other => ::std::result::Result::Err(::std::format!("the saga has no rules method `{other}`")),
+                    }
+                }
+            }
+
+            impl<R: #rules + ::std::default::Default> ::eventsmith::saga::Saga for #runner<R> {
                 type Event = super::DomainEvent;
                 const NAME: &'static str = #name;
                 const DEFINITION: &'static str = #definition;

@@ -99,6 +99,7 @@ rules! {
     ProjectionDeleted = "projection-deleted", Warning, "compatibility.md", "a released projection was deleted or renamed";
     SnapshotsDiscarded = "snapshots-discarded", Warning, "compatibility.md", "an aggregate's state schema changed: snapshots taken before are set aside";
     ProjectionReplay = "projection-replay", Warning, "compatibility.md", "a projection's rows change shape: its read model is replayed";
+    CorrelationBroken = "correlation-broken", Error, "compatibility.md", "a new event version drops or retypes the property a saga finds its instances by";
     Check = "check", Note, "compatibility.md", "what the compatibility check compared";
     // Generating code.
     UpcastNotGenerated = "upcast-not-generated", Error, "codegen.md", "upcast rules that cannot be generated for the payloads they apply to";

@@ -83,6 +83,10 @@ pub struct Step {
     /// The next state (none: stay).
     #[serde(default)]
     pub then: Option<String>,
+    /// A method of the saga's user-owned rules that decides what cannot be declared: it may
+    /// change the state, send more commands and choose the next state.
+    #[serde(default)]
+    pub rules: Option<String>,
 }
 
 /// A command the saga sends.

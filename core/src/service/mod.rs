@@ -164,6 +164,13 @@ pub fn render(
             Owner::User,
         );
     }
+    for (saga, module) in generated.api.sagas.iter().zip(&modules.3) {
+        add(
+            &format!("src/sagas/{module}.rs"),
+            starters::saga_file(saga),
+            Owner::User,
+        );
+    }
     for (version, module) in generated.api.conversions.iter().zip(&modules.2) {
         add(
             &format!("{}/{module}.rs", conversions::DIR),
@@ -205,8 +212,8 @@ pub fn omissions(project: &Project, api: &Api) -> Vec<Diagnostic> {
     warnings
 }
 
-/// The user files' module names: (aggregates, projections, conversions).
-type Modules = (Vec<String>, Vec<String>, Vec<String>);
+/// The user files' module names: (aggregates, projections, conversions, sagas).
+type Modules = (Vec<String>, Vec<String>, Vec<String>, Vec<String>);
 
 /// What the templates see:
 /// - `name`, `project` (the schema project's name), `description`, `project_dir`;
@@ -299,17 +306,26 @@ pub fn template_data(project: &Project, api: &Api, settings: &Settings) -> (Valu
         Runtime::Path(path) => (Some(path.clone()), None),
         Runtime::Version(version) => (None, Some(version.clone())),
     };
+    let mut saga_names = Scope::new();
+    let saga_modules: Vec<String> = api
+        .sagas
+        .iter()
+        .map(|s| saga_names.claim(field_name(&s.name)))
+        .collect();
     let sagas: Vec<Value> = api
         .sagas
         .iter()
-        .map(|saga| {
+        .zip(&saga_modules)
+        .map(|(saga, module)| {
             let annotations = project.sagas.get(&saga.name).map(|s| s.annotations.clone()).unwrap_or_default();
             let timeouts: Vec<String> = annotations.timeouts.iter().map(|(name, after)| format!("`{name}` {after}")).collect();
             json!({
                 "name": saga.name,
+                "module": module,
                 "saga": saga.saga.join("::"),
                 "starts": code(&mut annotations.starts.iter().map(String::as_str)),
                 "timeouts": if timeouts.is_empty() { "none".to_owned() } else { timeouts.join(", ") },
+                "start": saga_start(project, &annotations),
             })
         })
         .collect();
@@ -330,8 +346,58 @@ pub fn template_data(project: &Project, api: &Api, settings: &Settings) -> (Valu
     });
     (
         data,
-        (aggregate_modules, projection_modules, conversion_modules),
+        (
+            aggregate_modules,
+            projection_modules,
+            conversion_modules,
+            saga_modules,
+        ),
     )
+}
+
+/// A command that starts an instance of a saga, for the generated tests: one that emits a start
+/// event correlated by its stream, with an example body, sent to an id its aggregate accepts.
+fn saga_start(
+    project: &Project,
+    annotations: &crate::project::saga::SagaAnnotations,
+) -> Option<Value> {
+    annotations.starts.iter().find_map(|event| {
+        if annotations.correlation.get(event).map(String::as_str)
+            != Some(crate::project::saga::STREAM)
+        {
+            return None;
+        }
+        let command = project
+            .commands
+            .values()
+            .find(|c| c.annotations.emits.contains(event))?;
+        let example = project
+            .store
+            .document(command.schema)
+            .value()
+            .get("examples")?
+            .as_array()?
+            .first()?;
+        let id_schema = project
+            .aggregates
+            .get(&command.aggregate)
+            .and_then(|a| a.annotations.id.clone())
+            .unwrap_or_default();
+        let id = match (
+            id_schema.get("format").and_then(Value::as_str),
+            id_schema.get("type").and_then(Value::as_str),
+        ) {
+            (Some("uuid"), _) => "0190f5d3-1b2c-7d4e-8f5a-5a6a5a6a0001",
+            (_, Some("integer")) => "1",
+            _ => "saga-test-1",
+        };
+        Some(json!({
+            "aggregate": command.aggregate,
+            "command": command.name,
+            "id": id,
+            "body": serde_json::to_string(example).ok()?,
+        }))
+    })
 }
 
 /// Writes the service's files under `dir`: generated ones only over files `service new` signed,

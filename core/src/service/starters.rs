@@ -338,3 +338,53 @@ pub fn handler_file(projection: &ProjectionApi) -> String {
     );
     file(&docs, uses, body)
 }
+
+/// A saga's rules file: one method per `rules` its steps name, each deciding nothing beyond the
+/// file (the steps run as declared) until its owner writes otherwise.
+pub fn saga_file(saga: &crate::codegen::api::SagaApi) -> String {
+    let mut imports = Imports::new(&["Rules"]);
+    let rules_trait = imports.name(&saga.rules);
+    let mut methods = Vec::new();
+    for (method, places) in &saga.methods {
+        let state = imports.name(&saga.state);
+        let doc = doc(&format!(
+            "Called by {} after the declared `record`. Default: the step as declared.",
+            places
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let method = ident(method);
+        methods.push(quote! {
+            #doc
+            fn #method(
+                &self,
+                decision: &mut ::eventsmith::saga::Decision<'_, #state>,
+            ) -> Result<(), String> {
+                let _ = decision;
+                Ok(())
+            }
+        });
+    }
+    let uses = imports.items();
+    let runner = saga.saga.last().expect("a path");
+    let doc = doc(&format!(
+        "What `{}` decides beyond its file: the service runs `{runner}<Rules>`.",
+        saga.name
+    ));
+    let body = quote! {
+        #doc
+        #[derive(Debug, Default)]
+        pub struct Rules;
+
+        impl #rules_trait for Rules {
+            #(#methods)*
+        }
+    };
+    let docs = format!(
+        "The `{name}` saga's rules: what its file (`schema/sagas/{name}.json`) cannot declare.\n\nThis file is yours: `eventsmith service new` wrote it once and never overwrites it. A step\nthat names `rules` calls the method of that name with the step's decision: the event, the\nsaga's state after `record` (change it at will; it must stay valid under the file's\nschema), commands to `send` besides the declared ones, and the state to go to (`then`). An\n`Err` is retried, then dead-lettered. When a step names a new method, the compiler names it\nhere.",
+        name = saga.name,
+    );
+    file(&docs, uses, body)
+}

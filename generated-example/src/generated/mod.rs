@@ -2797,10 +2797,21 @@ pub mod sagas {
     }
     #[cfg(test)]
     mod tests {
+        /// The steps as declared: rules that change nothing.
+        #[derive(Debug, Default)]
+        struct OrderFulfilmentSagaDeclared;
+        impl super::OrderFulfilmentRules for OrderFulfilmentSagaDeclared {
+            fn plan_reservations(
+                &self,
+                _: &mut ::eventsmith::saga::Decision<'_, super::OrderFulfilmentState>,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                ::std::result::Result::Ok(())
+            }
+        }
         #[test]
         fn order_fulfilment_steps_run_on_the_examples() {
             ::eventsmith::testing::saga::check_steps::<
-                super::OrderFulfilmentSaga,
+                super::OrderFulfilmentSaga<OrderFulfilmentSagaDeclared>,
             >(
                 &[
                     (
@@ -2823,13 +2834,44 @@ pub mod sagas {
             );
         }
     }
+    /// What the `order_fulfilment` saga decides beyond its file: one method per `rules` its steps name. Implement it for a type of yours and run `OrderFulfilmentSaga<YourType>`.
+    pub trait OrderFulfilmentRules: ::std::marker::Send + ::std::marker::Sync + 'static {
+        /// Decides, after the declared `record`, for `reserving/on/order.placed`: change `decision`'s state, add commands to `send`, or choose `then`.
+        fn plan_reservations(
+            &self,
+            decision: &mut ::eventsmith::saga::Decision<'_, OrderFulfilmentState>,
+        ) -> ::std::result::Result<(), ::std::string::String>;
+    }
     /// The `order_fulfilment` saga for the service (`App::saga::<OrderFulfilmentSaga>()`): its definition, tables and the check of its state `OrderFulfilmentState`.
     #[derive(Debug, Clone, Copy, Default)]
-    pub struct OrderFulfilmentSaga;
-    impl ::eventsmith::saga::Saga for OrderFulfilmentSaga {
+    pub struct OrderFulfilmentSaga<R>(pub R);
+    impl<R: OrderFulfilmentRules> ::eventsmith::saga::Rules for OrderFulfilmentSaga<R> {
+        fn decide(
+            &self,
+            method: &str,
+            decision: &mut ::eventsmith::saga::JsonDecision<'_>,
+        ) -> ::std::result::Result<(), ::std::string::String> {
+            let _ = &decision;
+            match method {
+                "plan_reservations" => {
+                    ::eventsmith::saga::decide_typed(
+                        decision,
+                        |typed| self.0.plan_reservations(typed),
+                    )
+                }
+                other => {
+                    ::std::result::Result::Err(
+                        ::std::format!("the saga has no rules method `{other}`"),
+                    )
+                }
+            }
+        }
+    }
+    impl<R: OrderFulfilmentRules + ::std::default::Default> ::eventsmith::saga::Saga
+    for OrderFulfilmentSaga<R> {
         type Event = super::DomainEvent;
         const NAME: &'static str = "order_fulfilment";
-        const DEFINITION: &'static str = "{\"starts\":[\"order.placed\"],\"correlation\":{\"order.cancelled\":\"$stream\",\"order.line_added\":\"$stream\",\"order.paid\":\"$stream\",\"order.placed\":\"$stream\"},\"initial\":\"reserving\",\"timeouts\":{\"payment\":1800000},\"retry\":{\"attempts\":5,\"interval_ms\":500,\"backoff_rate\":2.0,\"max_interval_ms\":30000},\"states\":{\"reserving\":{\"description\":\"Stock is being reserved for the order's lines.\",\"on\":{\"order.placed\":{\"record\":{\"customer_id\":\"$event.customer_id\",\"lines\":\"$event.lines\"},\"send\":[{\"step\":\"reserve\",\"command\":\"stock.reserve_stock\",\"to\":\"$item.sku\",\"for_each\":\"$event.lines\",\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$item.quantity\"},\"compensate\":{\"command\":\"stock.release_stock\",\"to\":null,\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$item.quantity\"}}}]},\"order.line_added\":{\"send\":[{\"step\":\"reserve_added\",\"command\":\"stock.reserve_stock\",\"to\":\"$event.sku\",\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$event.quantity\"},\"compensate\":{\"command\":\"stock.release_stock\",\"to\":null,\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$event.quantity\"}}}]},\"order.cancelled\":{\"record\":{\"cancelled_because\":\"$event.reason\"},\"compensate\":true,\"then\":\"cancelled\"}},\"accepted\":{\"then\":\"awaiting_payment\"},\"rejected\":{\"send\":[{\"step\":\"cancel_out_of_stock\",\"command\":\"order.cancel_order\",\"to\":\"$saga.id\",\"payload\":{\"reason\":\"out of stock\"}}],\"compensate\":true,\"then\":\"out_of_stock\"},\"defer\":[\"order.paid\"]},\"awaiting_payment\":{\"description\":\"Every line's stock is reserved; the order waits for its payment.\",\"on\":{\"order.paid\":{\"then\":\"paid\"},\"order.line_added\":{\"send\":[{\"step\":\"reserve_late\",\"command\":\"stock.reserve_stock\",\"to\":\"$event.sku\",\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$event.quantity\"},\"compensate\":{\"command\":\"stock.release_stock\",\"to\":null,\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$event.quantity\"}}}],\"then\":\"reserving\"},\"order.cancelled\":{\"record\":{\"cancelled_because\":\"$event.reason\"},\"compensate\":true,\"then\":\"cancelled\"}},\"timeout\":{\"after\":\"payment\",\"send\":[{\"step\":\"cancel_unpaid\",\"command\":\"order.cancel_order\",\"to\":\"$saga.id\",\"payload\":{\"reason\":\"payment timeout\"}}],\"compensate\":true,\"then\":\"payment_timed_out\"}},\"paid\":{\"description\":\"The order is paid and keeps its stock.\",\"end\":\"completed\"},\"cancelled\":{\"description\":\"The customer cancelled the order; its stock is released.\",\"end\":\"compensated\"},\"out_of_stock\":{\"description\":\"A line could not be reserved: the order is cancelled and what was reserved is released.\",\"end\":\"compensated\"},\"payment_timed_out\":{\"description\":\"The payment did not come in time: the order is cancelled and its stock released.\",\"end\":\"compensated\"}},\"name\":\"order_fulfilment\"}";
+        const DEFINITION: &'static str = "{\"starts\":[\"order.placed\"],\"correlation\":{\"order.cancelled\":\"$stream\",\"order.line_added\":\"$stream\",\"order.paid\":\"$stream\",\"order.placed\":\"$stream\"},\"initial\":\"reserving\",\"timeouts\":{\"payment\":1800000},\"retry\":{\"attempts\":5,\"interval_ms\":500,\"backoff_rate\":2.0,\"max_interval_ms\":30000},\"states\":{\"reserving\":{\"description\":\"Stock is being reserved for the order's lines.\",\"on\":{\"order.placed\":{\"record\":{\"customer_id\":\"$event.customer_id\",\"lines\":\"$event.lines\"},\"send\":[{\"step\":\"reserve\",\"command\":\"stock.reserve_stock\",\"to\":\"$item.sku\",\"for_each\":\"$event.lines\",\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$item.quantity\"},\"compensate\":{\"command\":\"stock.release_stock\",\"to\":null,\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$item.quantity\"}}}],\"rules\":\"plan_reservations\"},\"order.line_added\":{\"send\":[{\"step\":\"reserve_added\",\"command\":\"stock.reserve_stock\",\"to\":\"$event.sku\",\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$event.quantity\"},\"compensate\":{\"command\":\"stock.release_stock\",\"to\":null,\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$event.quantity\"}}}]},\"order.cancelled\":{\"record\":{\"cancelled_because\":\"$event.reason\"},\"compensate\":true,\"then\":\"cancelled\"}},\"accepted\":{\"then\":\"awaiting_payment\"},\"rejected\":{\"send\":[{\"step\":\"cancel_out_of_stock\",\"command\":\"order.cancel_order\",\"to\":\"$saga.id\",\"payload\":{\"reason\":\"out of stock\"}}],\"compensate\":true,\"then\":\"out_of_stock\"},\"defer\":[\"order.paid\"]},\"awaiting_payment\":{\"description\":\"Every line's stock is reserved; the order waits for its payment.\",\"on\":{\"order.paid\":{\"then\":\"paid\"},\"order.line_added\":{\"send\":[{\"step\":\"reserve_late\",\"command\":\"stock.reserve_stock\",\"to\":\"$event.sku\",\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$event.quantity\"},\"compensate\":{\"command\":\"stock.release_stock\",\"to\":null,\"payload\":{\"order_id\":\"$saga.id\",\"quantity\":\"$event.quantity\"}}}],\"then\":\"reserving\"},\"order.cancelled\":{\"record\":{\"cancelled_because\":\"$event.reason\"},\"compensate\":true,\"then\":\"cancelled\"}},\"timeout\":{\"after\":\"payment\",\"send\":[{\"step\":\"cancel_unpaid\",\"command\":\"order.cancel_order\",\"to\":\"$saga.id\",\"payload\":{\"reason\":\"payment timeout\"}}],\"compensate\":true,\"then\":\"payment_timed_out\"}},\"paid\":{\"description\":\"The order is paid and keeps its stock.\",\"end\":\"completed\"},\"cancelled\":{\"description\":\"The customer cancelled the order; its stock is released.\",\"end\":\"compensated\"},\"out_of_stock\":{\"description\":\"A line could not be reserved: the order is cancelled and what was reserved is released.\",\"end\":\"compensated\"},\"payment_timed_out\":{\"description\":\"The payment did not come in time: the order is cancelled and its stock released.\",\"end\":\"compensated\"}},\"name\":\"order_fulfilment\"}";
         const TABLES: &'static [::eventsmith::read_model::TableSpec] = ::eventsmith::saga_tables!(
             "order_fulfilment"
         );

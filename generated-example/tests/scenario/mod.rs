@@ -76,6 +76,17 @@ pub fn run(service: &mut ServiceProcess) -> Left {
     assert_eq!(again.body["version"], first.body["version"]);
     assert_eq!(again.body["events"][0]["id"], first.body["events"][0]["id"]);
 
+    // Stock for the order: the `order_fulfilment` saga reserves it.
+    for sku in ["BOOK-1984", "PEN-BLUE"] {
+        let received = command(
+            service,
+            &format!("/commands/stock/{sku}/receive_stock"),
+            &[],
+            &json!({ "quantity": 10 }),
+        );
+        assert_eq!(received.status, 200, "{received:?}");
+    }
+
     // Place the order: 2 × 12.50 + 1 × 3.99.
     let placed = command(
         service,
@@ -174,6 +185,11 @@ pub fn run(service: &mut ServiceProcess) -> Left {
         413,
         "too-large",
     );
+
+    // The saga reserved the order's stock and ended once it was paid.
+    service.wait_for(&format!("/sagas/order_fulfilment/{ORDER}"), |a| {
+        a.body["status"] == "completed"
+    });
 
     // The read model catches up, saying which position it reflects.
     let summary_path = format!("/projections/order_summary/{ORDER}");

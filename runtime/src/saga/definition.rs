@@ -27,6 +27,9 @@ pub struct Definition {
     pub retry: Retry,
     /// The states.
     pub states: IndexMap<String, StateDef>,
+    /// The user's rules, which steps naming `rules` call.
+    #[serde(skip)]
+    pub rules: super::rules::RulesHandle,
 }
 
 /// One state.
@@ -75,6 +78,9 @@ pub struct StepDef {
     /// The next state.
     #[serde(default)]
     pub then: Option<String>,
+    /// The rules method that decides what cannot be declared.
+    #[serde(default)]
+    pub rules: Option<String>,
 }
 
 /// A command to send.
@@ -191,6 +197,13 @@ impl Status {
 }
 
 impl Definition {
+    /// The definition of saga `G`, with its rules.
+    pub fn of<G: super::Saga>() -> Result<Self, String> {
+        let mut definition = Self::parse(G::DEFINITION)?;
+        definition.rules = super::rules::RulesHandle(std::sync::Arc::new(G::default()));
+        Ok(definition)
+    }
+
     /// Parses a definition generated code embeds.
     pub fn parse(json: &str) -> Result<Self, String> {
         serde_json::from_str(json).map_err(|e| format!("the saga definition does not parse: {e}"))

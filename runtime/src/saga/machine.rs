@@ -30,18 +30,16 @@ pub struct Instance {
     /// What undoes each accepted command, oldest first.
     #[serde(default)]
     pub done: Vec<Outgoing>,
-    /// It is undoing what it did: commands accepted from now on are undone at once.
-    #[serde(default)]
-    pub compensating: bool,
     /// Events kept for a later state.
     #[serde(default)]
     pub deferred: Vec<EventInput>,
     /// The armed timeout.
     #[serde(default)]
     pub timer: Option<Timer>,
-    /// The command that failed past its retries, kept for an operator's retry.
+    /// The commands that failed (past their retries, or rejected where no step says what to
+    /// do), kept for an operator's retry.
     #[serde(default)]
-    pub failed: Option<Sent>,
+    pub failed: Vec<Sent>,
     /// Why it failed.
     #[serde(default)]
     pub error: Option<String>,
@@ -82,6 +80,9 @@ pub struct Sent {
     /// What undoes it once accepted.
     #[serde(default)]
     pub compensation: Option<Outgoing>,
+    /// The saga compensated while it was on its way: undone as soon as it is accepted.
+    #[serde(default)]
+    pub undo_on_accept: bool,
 }
 
 /// An armed timeout.
@@ -189,10 +190,9 @@ impl Instance {
             data: Map::new(),
             pending: Vec::new(),
             done: Vec::new(),
-            compensating: false,
             deferred: Vec::new(),
             timer: None,
-            failed: None,
+            failed: Vec::new(),
             error: None,
             steps: 0,
             history: Vec::new(),
@@ -218,58 +218,65 @@ impl Instance {
             }
             Input::Timeout { key } => {
                 let armed = self.timer.as_ref().is_some_and(|timer| timer.key == key);
+                // Out of the timeouts table whatever happens: it fired.
+                effects.fired.push(key.clone());
                 if !armed {
                     self.note(
                         now,
-                        format!("timeout {key}"),
+                        "timeout".to_owned(),
                         "ignored: not armed".to_owned(),
                         Vec::new(),
                     );
                 } else if self.status != Status::Running {
-                    // Kept for a retry, which fires it; out of the timeouts table meanwhile.
-                    effects.fired.push(key.clone());
+                    // Kept for a retry, which fires it.
+                    let name = self
+                        .timer
+                        .as_ref()
+                        .map(|t| t.name.clone())
+                        .unwrap_or_default();
                     self.note(
                         now,
-                        format!("timeout {key}"),
+                        format!("timeout {name}"),
                         "kept: the instance has failed".to_owned(),
                         Vec::new(),
                     );
                 } else {
                     let timer = self.timer.take().expect("armed");
-                    effects.fired.push(timer.key.clone());
                     self.time_out(definition, &timer, now, &mut effects)?;
                 }
             }
-            Input::Retry => match self.failed.take() {
-                Some(mut sent) if self.status == Status::Failed => {
-                    self.status = Status::Running;
-                    self.error = None;
+            Input::Retry if self.status == Status::Failed && !self.failed.is_empty() => {
+                self.status = Status::Running;
+                self.error = None;
+                let mut keys = Vec::new();
+                for mut sent in std::mem::take(&mut self.failed) {
                     sent.command.key = format!("{}:retry{}", sent.command.key, self.steps);
-                    self.steps += 1;
+                    keys.push(sent.command.key.clone());
                     effects.sent.push(sent.command.clone());
-                    let key = sent.command.key.clone();
                     self.pending.push(sent);
-                    self.note(
-                        now,
-                        "retry".to_owned(),
-                        "sent the failed command again".to_owned(),
-                        vec![key],
-                    );
-                    // A timeout that fell due meanwhile fires now.
-                    if let Some(timer) = self.timer.take_if(|timer| timer.due <= now) {
-                        self.time_out(definition, &timer, now, &mut effects)?;
-                    }
                 }
-                other => {
-                    self.failed = other;
-                    self.note(
-                        now,
-                        "retry".to_owned(),
-                        "ignored: not failed".to_owned(),
-                        Vec::new(),
-                    );
+                self.steps += 1;
+                self.note(
+                    now,
+                    "retry".to_owned(),
+                    "sent the failed commands again".to_owned(),
+                    keys,
+                );
+                // A timeout that fell due meanwhile fires now, and the events that came in
+                // meanwhile are taken in.
+                if let Some(timer) = self.timer.take_if(|timer| timer.due <= now) {
+                    self.time_out(definition, &timer, now, &mut effects)?;
                 }
-            },
+                self.take_deferred(definition, now, &mut effects)?;
+            }
+            Input::Retry => {
+                self.note(
+                    now,
+                    "retry".to_owned(),
+                    "ignored: nothing failed to send again".to_owned(),
+                    Vec::new(),
+                );
+            }
         }
         self.settle(definition);
         Ok(effects)
@@ -306,6 +313,17 @@ impl Instance {
         effects: &mut Effects,
     ) -> Result<(), StepError> {
         let input = format!("event {}", event.event_type);
+        if self.status == Status::Failed {
+            // Taken in after an operator's retry.
+            self.note(
+                now,
+                input,
+                "kept: the instance has failed".to_owned(),
+                Vec::new(),
+            );
+            self.deferred.push(event);
+            return Ok(());
+        }
         if self.status != Status::Running || self.is_ending(definition) {
             self.note(
                 now,
@@ -359,7 +377,7 @@ impl Instance {
             Outcome::Accepted => {
                 let input = format!("accepted {key}");
                 if let Some(undo) = sent.compensation.clone() {
-                    if self.compensating {
+                    if sent.undo_on_accept {
                         let undo = self.rekey(undo);
                         effects.sent.push(undo.clone());
                         let undo_key = undo.key.clone();
@@ -367,6 +385,7 @@ impl Instance {
                             command: undo,
                             state: self.state.clone(),
                             compensation: None,
+                            undo_on_accept: false,
                         });
                         self.note(
                             now,
@@ -391,38 +410,37 @@ impl Instance {
             }
             Outcome::Rejected(reason) => {
                 let input = format!("rejected {key}: {reason}");
+                let undo = sent.command.step.ends_with(".undo");
                 match self.state_def(definition)?.rejected.clone() {
-                    Some(step) if here => self.step(definition, &step, None, input, now, effects),
-                    _ if here => {
-                        self.status = Status::Failed;
-                        self.error = Some(format!(
-                            "`{}` was rejected and state `{}` says nothing about it: {reason}",
-                            sent.command.command, self.state
-                        ));
-                        self.note(
-                            now,
-                            input,
-                            "failed: no step for a rejection here".to_owned(),
-                            Vec::new(),
-                        );
-                        self.failed = Some(sent);
-                        Ok(())
-                    }
                     // What undoes a step must go through: a compensation refused leaves the
                     // instance failed, not compensated.
-                    _ if sent.command.step.ends_with(".undo") => {
-                        self.status = Status::Failed;
-                        self.error = Some(format!(
+                    _ if undo => {
+                        let error = format!(
                             "the compensation `{}` to `{}` was rejected: {reason}",
                             sent.command.command, sent.command.to
-                        ));
-                        self.note(
-                            now,
-                            input,
-                            "failed: a compensation was rejected".to_owned(),
-                            Vec::new(),
                         );
-                        self.failed = Some(sent);
+                        self.fail(
+                            sent,
+                            error,
+                            input,
+                            "failed: a compensation was rejected",
+                            now,
+                        );
+                        Ok(())
+                    }
+                    Some(step) if here => self.step(definition, &step, None, input, now, effects),
+                    _ if here => {
+                        let error = format!(
+                            "`{}` was rejected and state `{}` says nothing about it: {reason}",
+                            sent.command.command, self.state
+                        );
+                        self.fail(
+                            sent,
+                            error,
+                            input,
+                            "failed: no step for a rejection here",
+                            now,
+                        );
                         Ok(())
                     }
                     _ => {
@@ -432,21 +450,36 @@ impl Instance {
                 }
             }
             Outcome::Failed(reason) => {
-                self.status = Status::Failed;
-                self.error = Some(format!(
+                let error = format!(
                     "`{}` to `{}` kept failing: {reason}",
                     sent.command.command, sent.command.to
-                ));
-                self.note(
-                    now,
-                    format!("failed {key}: {reason}"),
-                    "failed: retries exhausted".to_owned(),
-                    Vec::new(),
                 );
-                self.failed = Some(sent);
+                let input = format!("failed {key}: {reason}");
+                self.fail(sent, error, input, "failed: retries exhausted", now);
                 Ok(())
             }
         }
+    }
+
+    /// The instance cannot go on: `sent` waits for an operator's retry with the others.
+    fn fail(&mut self, sent: Sent, error: String, input: String, did: &str, now: u64) {
+        self.status = Status::Failed;
+        self.error = Some(error);
+        self.note(now, input, did.to_owned(), Vec::new());
+        self.failed.push(sent);
+    }
+
+    /// Events kept for later, handled again where the instance now is.
+    fn take_deferred(
+        &mut self,
+        definition: &Definition,
+        now: u64,
+        effects: &mut Effects,
+    ) -> Result<(), StepError> {
+        for event in std::mem::take(&mut self.deferred) {
+            self.on_event(definition, event, now, effects)?;
+        }
+        Ok(())
     }
 
     /// Runs one declared step: record, compensate, send, move on.
@@ -460,10 +493,11 @@ impl Instance {
         effects: &mut Effects,
     ) -> Result<(), StepError> {
         let before = Value::Object(self.data.clone());
+        let id = self.id.clone();
         let scope = Scope {
             event: event.map(|e| &e.data),
             state: &before,
-            id: &self.id,
+            id: &id,
             item: None,
         };
         effects.recorded |= !step.record.is_empty();
@@ -475,10 +509,15 @@ impl Instance {
         }
         let number = self.steps;
         self.steps += 1;
-        let next = step.then.clone().unwrap_or_else(|| self.state.clone());
+        let (then, extra) = self.decide(definition, step, event)?;
+        effects.recorded |= step.rules.is_some();
+        let next = then.clone().unwrap_or_else(|| self.state.clone());
         let mut keys = Vec::new();
         if step.compensate {
-            self.compensating = true;
+            // Commands still on their way are undone once accepted.
+            for sent in &mut self.pending {
+                sent.undo_on_accept = true;
+            }
             for (index, undo) in std::mem::take(&mut self.done).into_iter().rev().enumerate() {
                 let mut undo = undo;
                 undo.key = format!("{}:undo{number}.{index}", undo.key);
@@ -488,21 +527,41 @@ impl Instance {
                     command: undo,
                     state: next.clone(),
                     compensation: None,
+                    undo_on_accept: false,
                 });
             }
         }
+        let mut commands = Vec::new();
         for send in &step.send {
-            for (command, compensation) in self.build(definition, send, &scope, number)? {
-                keys.push(command.key.clone());
-                effects.sent.push(command.clone());
-                self.pending.push(Sent {
-                    command,
-                    state: next.clone(),
-                    compensation,
-                });
-            }
+            commands.extend(self.build(definition, send, &scope, number)?);
         }
-        let did = match &step.then {
+        let method = step.rules.as_deref().unwrap_or_default();
+        for (index, command) in extra.into_iter().enumerate() {
+            let outgoing = Outgoing {
+                key: format!(
+                    "saga:{}:{}:{number}:{method}.{index}",
+                    definition.name, self.id
+                ),
+                step: method.to_owned(),
+                aggregate: command.aggregate,
+                command: command.command,
+                to: command.to,
+                payload: command.payload,
+                retry: definition.retry,
+            };
+            commands.push((outgoing, None));
+        }
+        for (command, compensation) in commands {
+            keys.push(command.key.clone());
+            effects.sent.push(command.clone());
+            self.pending.push(Sent {
+                command,
+                state: next.clone(),
+                compensation,
+                undo_on_accept: false,
+            });
+        }
+        let did = match &then {
             Some(then) if *then != self.state => format!("went to `{then}`"),
             _ => "stayed".to_owned(),
         };
@@ -516,11 +575,38 @@ impl Instance {
         self.note(now, input, did, keys);
         if moved {
             // Deferred events get another chance in the new state.
-            for event in std::mem::take(&mut self.deferred) {
-                self.on_event(definition, event, now, effects)?;
-            }
+            self.take_deferred(definition, now, effects)?;
         }
         Ok(())
+    }
+
+    /// What the step's rules method decides, if it names one: the next state and commands to
+    /// send besides the declared ones (the state it changes in place).
+    fn decide(
+        &mut self,
+        definition: &Definition,
+        step: &StepDef,
+        event: Option<&EventInput>,
+    ) -> Result<(Option<String>, Vec<super::rules::Command>), StepError> {
+        let Some(method) = &step.rules else {
+            return Ok((step.then.clone(), Vec::new()));
+        };
+        let mut decision = super::rules::Decision {
+            event: event.map(|e| (e.event_type.as_str(), &e.data)),
+            state: std::mem::take(&mut self.data),
+            send: Vec::new(),
+            then: None,
+        };
+        let decided = definition.rules.0.decide(method, &mut decision);
+        self.data = decision.state;
+        decided.map_err(|e| StepError(format!("rules `{method}`: {e}")))?;
+        match decision.then {
+            Some(then) if !definition.states.contains_key(&then) => Err(StepError(format!(
+                "rules `{method}` go to `{then}`, which is not a state of the saga"
+            ))),
+            Some(then) => Ok((Some(then), decision.send)),
+            None => Ok((step.then.clone(), decision.send)),
+        }
     }
 
     /// The commands of one `send` (one per item with `for_each`) and what undoes each.

@@ -11,12 +11,14 @@
 
 mod definition;
 mod machine;
+mod rules;
 
 pub use definition::{CompensationDef, Definition, Retry, SendDef, StateDef, Status, StepDef};
 pub use machine::{
     Effects, Entry, EventInput, HISTORY_KEPT, Input, Instance, Outcome, Outgoing, Sent, StepError,
     Timer,
 };
+pub use rules::{Command, Decision, Declared, JsonDecision, Rules, RulesHandle, decide_typed};
 
 use crate::projection::{HandlerError, Projection};
 use crate::read_model::{Column, ColumnKind, TableSpec, Transaction};
@@ -31,8 +33,9 @@ pub const TIMEOUT: &str = "eventsmith.saga.timeout";
 /// The type of an operator's retry of a failed instance.
 pub const RETRY: &str = "eventsmith.saga.retry";
 
-/// A saga as generated code declares it.
-pub trait Saga: Send + Sync + 'static {
+/// A saga as generated code declares it: its definition, tables and state check, and the
+/// user's [`Rules`] it runs with.
+pub trait Saga: Rules + Default + Send + Sync + 'static {
     /// The events it reads (the generated event enum).
     type Event: EventSet + Send + Sync;
     /// The saga's name, which keys its checkpoint, tables and stream.
@@ -227,19 +230,13 @@ pub struct SagaProjection<G: Saga> {
     /// Events at or before this position predate the saga (it starts after them).
     since: u64,
     notify: Option<std::sync::Arc<dyn Notify>>,
-    /// `since` as the read model has it, once read.
-    recorded_since: std::sync::atomic::AtomicU64,
     saga: std::marker::PhantomData<fn() -> G>,
 }
-
-/// `recorded_since` before it was read.
-const UNKNOWN: u64 = u64::MAX;
 
 impl<G: Saga> Default for SagaProjection<G> {
     fn default() -> Self {
         Self::new(
-            Definition::parse(G::DEFINITION)
-                .unwrap_or_else(|error| panic!("saga `{}`: {error}", G::NAME)),
+            Definition::of::<G>().unwrap_or_else(|error| panic!("saga `{}`: {error}", G::NAME)),
         )
     }
 }
@@ -247,13 +244,13 @@ impl<G: Saga> Default for SagaProjection<G> {
 const SINCE: &str = "since";
 
 impl<G: Saga> SagaProjection<G> {
-    /// The saga with `definition` (its own, with durations overridden, say).
-    pub fn new(definition: Definition) -> Self {
+    /// The saga with `definition` (its own, with durations overridden, say) and `G`'s rules.
+    pub fn new(mut definition: Definition) -> Self {
+        definition.rules = RulesHandle(std::sync::Arc::new(G::default()));
         Self {
             definition,
             since: 0,
             notify: None,
-            recorded_since: std::sync::atomic::AtomicU64::new(UNKNOWN),
             saga: std::marker::PhantomData,
         }
     }
@@ -385,27 +382,20 @@ impl<G: Saga> Projection for SagaProjection<G> {
         event: &Self::Event,
         envelope: &Envelope,
     ) -> Result<(), HandlerError> {
-        let since = match self
-            .recorded_since
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            UNKNOWN => {
-                let since = match transaction.lookup_get(SINCE, SINCE)? {
-                    Some(since) => since.as_u64().unwrap_or_default(),
-                    None => {
-                        transaction.lookup_put(SINCE, SINCE, &json!(self.since))?;
-                        self.since
-                    }
-                };
-                // Kept: the value is the same whether or not this transaction commits.
-                self.recorded_since
-                    .store(since, std::sync::atomic::Ordering::Relaxed);
-                since
+        // The saga's own events (outcomes, timeouts) are always its: only the domain's
+        // events before it was deployed are left out. Read in every transaction, so a
+        // rolled-back first write is written again.
+        if matches!(event, SagaInput::Domain(_)) {
+            let since = match transaction.lookup_get(SINCE, SINCE)? {
+                Some(since) => since.as_u64().unwrap_or_default(),
+                None => {
+                    transaction.lookup_put(SINCE, SINCE, &json!(self.since))?;
+                    self.since
+                }
+            };
+            if envelope.position <= since {
+                return Ok(());
             }
-            known => known,
-        };
-        if envelope.position <= since {
-            return Ok(());
         }
         let Some((id, input)) = self.route(event, envelope)? else {
             return Ok(());
@@ -454,7 +444,14 @@ impl<G: Saga> Projection for SagaProjection<G> {
         for key in effects.cancelled.iter().chain(&effects.fired) {
             transaction.delete(timeouts, key)?;
         }
-        for timer in &effects.armed {
+        // A timer armed and cancelled by one input (a deferred payment taken in as the
+        // reservations complete) is not stored.
+        let armed: Vec<&Timer> = effects
+            .armed
+            .iter()
+            .filter(|timer| !effects.cancelled.contains(&timer.key))
+            .collect();
+        for timer in &armed {
             let mut row = Map::new();
             row.insert("key".into(), json!(timer.key));
             row.insert("instance".into(), json!(id));
@@ -476,7 +473,7 @@ impl<G: Saga> Projection for SagaProjection<G> {
             if !effects.sent.is_empty() {
                 notify.commands(envelope.position);
             }
-            for timer in &effects.armed {
+            for timer in armed {
                 notify.armed(timer, &id);
             }
         }

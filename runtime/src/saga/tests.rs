@@ -265,9 +265,10 @@ fn a_timeout_fires_once_and_only_while_armed() {
     assert_eq!(commands, ["release_stock", "release_stock", "cancel_order"]);
     assert_eq!(fired.sent[2].payload, json!({"reason": "payment timeout"}));
     let again = instance
-        .handle(&definition, Input::Timeout { key }, 1030)
+        .handle(&definition, Input::Timeout { key: key.clone() }, 1030)
         .unwrap();
-    assert_eq!(again, Effects::default());
+    assert_eq!(again.fired, [key], "a stale row goes");
+    assert!(again.sent.is_empty());
     assert_eq!(instance.state, "timed_out");
 }
 
@@ -331,7 +332,7 @@ fn a_rejected_compensation_fails_the_instance() {
     instance.handle(&definition, refused, 7).unwrap();
     assert_eq!(instance.status, Status::Failed);
     assert!(instance.error.as_deref().unwrap().contains("compensation"));
-    assert!(instance.failed.is_some(), "kept for a retry");
+    assert_eq!(instance.failed.len(), 1, "kept for a retry");
 }
 
 #[test]
@@ -353,25 +354,20 @@ fn a_timeout_due_while_failed_fires_on_the_retry() {
         .unwrap();
     let key = armed.armed[0].key.clone();
     instance.status = Status::Failed;
-    instance.failed = Some(
-        instance.pending.first().cloned().unwrap_or(Sent {
-            command: armed
-                .armed
-                .first()
-                .map(|_| Outgoing {
-                    key: "k".into(),
-                    step: "reserve".into(),
-                    aggregate: "stock".into(),
-                    command: "reserve_stock".into(),
-                    to: "A".into(),
-                    payload: json!({}),
-                    retry: definition.retry,
-                })
-                .unwrap(),
-            state: "awaiting_payment".into(),
-            compensation: None,
-        }),
-    );
+    instance.failed = vec![Sent {
+        command: Outgoing {
+            key: "k".into(),
+            step: "reserve".into(),
+            aggregate: "stock".into(),
+            command: "reserve_stock".into(),
+            to: "A".into(),
+            payload: json!({}),
+            retry: definition.retry,
+        },
+        state: "awaiting_payment".into(),
+        compensation: None,
+        undo_on_accept: false,
+    }];
     let kept = instance
         .handle(&definition, Input::Timeout { key: key.clone() }, 2000)
         .unwrap();
@@ -399,4 +395,58 @@ fn an_instance_in_a_state_the_saga_no_longer_has_is_an_error_not_a_panic() {
         .handle(&definition, event("order.paid", json!({})), 5)
         .unwrap_err();
     assert!(error.0.contains("no longer has"), "{error}");
+}
+
+#[test]
+fn events_that_reach_a_failed_instance_are_taken_in_after_the_retry() {
+    let (definition, mut instance, _) = started();
+    for n in 0..2 {
+        let failed = Input::Outcome {
+            key: format!("saga:order_fulfilment:o1:0:reserve.{n}"),
+            outcome: Outcome::Failed("store unavailable".into()),
+        };
+        instance.handle(&definition, failed, 10).unwrap();
+    }
+    assert_eq!(instance.failed.len(), 2, "both kept");
+    instance
+        .handle(&definition, event("order.paid", json!({})), 20)
+        .unwrap();
+    let retried = instance.handle(&definition, Input::Retry, 30).unwrap();
+    assert_eq!(retried.sent.len(), 2, "both sent again");
+    for command in retried.sent {
+        instance
+            .handle(&definition, accept(&command.key), 40)
+            .unwrap();
+    }
+    assert_eq!(
+        (instance.state.as_str(), instance.status),
+        ("paid", Status::Completed),
+        "the payment that came in meanwhile counts: {:#?}",
+        instance.history
+    );
+}
+
+#[test]
+fn a_timer_armed_and_cancelled_by_one_input_is_not_left_armed() {
+    let (definition, mut instance, _) = started();
+    instance
+        .handle(&definition, event("order.paid", json!({})), 5)
+        .unwrap();
+    instance
+        .handle(
+            &definition,
+            accept("saga:order_fulfilment:o1:0:reserve.0"),
+            10,
+        )
+        .unwrap();
+    let effects = instance
+        .handle(
+            &definition,
+            accept("saga:order_fulfilment:o1:0:reserve.1"),
+            20,
+        )
+        .unwrap();
+    assert_eq!(effects.armed.len(), 1);
+    assert_eq!(effects.cancelled, [effects.armed[0].key.clone()]);
+    assert!(instance.timer.is_none());
 }

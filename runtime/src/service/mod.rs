@@ -355,7 +355,6 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         B: crate::read_model::Backend + 'static,
     {
         let signals = Arc::new(sagas::Signals::new());
-        let definition = saga.definition().clone();
         let head = self.shared.store.head().position();
         let saga = saga
             .starting_after(head)
@@ -363,7 +362,6 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         let entry = Arc::new(sagas::SagaEntry {
             name: G::NAME,
             source,
-            definition,
             tables: G::TABLES,
             signals,
         });
@@ -866,6 +864,13 @@ async fn command<S: EventStore + Clone + Sync + 'static>(
             return Err(Problem::bad_request(format!(
                 "an Idempotency-Key is at most {MAX_IDEMPOTENCY_KEY} bytes; this one has {} (a UUID has 36)",
                 key.len()
+            )));
+        }
+        if let Some(key) = key
+            && key.starts_with("saga:")
+        {
+            return Err(Problem::bad_request(format!(
+                "Idempotency-Key `{key}` starts with `saga:`, which the service's sagas use for the commands they send; choose another key"
             )));
         }
         let options = Execute {

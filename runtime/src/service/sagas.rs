@@ -8,7 +8,7 @@ use super::commands::Commands;
 use super::problem::Problem;
 use super::queries::{Answer, Source};
 use crate::repository::Execute;
-use crate::saga::{self, Definition, Instance, Outcome, Outgoing, Status, Timer};
+use crate::saga::{self, Instance, Outcome, Outgoing, Status, Timer};
 use crate::store::{
     Direction, EventStore, ExpectedVersion, IdempotencyKey, Metadata, NewEvent, StoreError,
 };
@@ -25,7 +25,6 @@ use std::time::Duration;
 pub(crate) struct SagaEntry {
     pub name: &'static str,
     pub source: Source,
-    pub definition: Definition,
     pub tables: &'static [crate::read_model::TableSpec],
     pub signals: Arc<Signals>,
 }
@@ -74,8 +73,19 @@ const COMMIT_PATIENCE: Duration = Duration::from_secs(2);
 const POLL: Duration = Duration::from_secs(1);
 /// How often the timer reads every armed timeout again.
 const RELOAD: Duration = Duration::from_secs(30);
-/// Rows read from the outbox or the timeouts at once.
+/// Rows read from the outbox at once.
 const PAGE: usize = 10_000;
+/// Commands on their way at once, per saga.
+const SENDING: usize = 32;
+
+/// Whether this instance of the service runs the saga (another one sharing the database may):
+/// only that one sends its commands and fires its timeouts.
+fn runs<S>(shared: &Shared<S>, entry: &SagaEntry) -> bool {
+    !matches!(
+        shared.health.get(entry.name).map(|h| h.get()),
+        Some(super::health::RunnerState::Standby | super::health::RunnerState::Starting)
+    )
+}
 
 fn unix_millis() -> u64 {
     std::time::SystemTime::now()
@@ -106,10 +116,15 @@ async fn dispatch<S: EventStore + Clone + Sync + 'static>(
     entry: Arc<SagaEntry>,
 ) {
     let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let sending = Arc::new(tokio::sync::Semaphore::new(SENDING));
     let mut told = entry.signals.commands.subscribe();
     let outbox = &entry.tables[1];
     loop {
         let wanted = *told.borrow_and_update();
+        if !runs(&shared, &entry) {
+            tokio::time::sleep(POLL).await;
+            continue;
+        }
         let started = std::time::Instant::now();
         let rows = loop {
             match entry
@@ -147,9 +162,13 @@ async fn dispatch<S: EventStore + Clone + Sync + 'static>(
             }
             let (shared, entry, busy) =
                 (Arc::clone(&shared), Arc::clone(&entry), Arc::clone(&busy));
+            let Ok(permit) = Arc::clone(&sending).acquire_owned().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let key = command.key.clone();
                 send(&shared, &entry, &instance, command).await;
+                drop(permit);
                 // Still in the outbox until the runner takes the outcome in: a later read
                 // skips it while this set holds it.
                 tokio::time::sleep(COMMIT_PATIENCE).await;
@@ -274,7 +293,7 @@ async fn execute<S: EventStore + Clone + Sync + 'static>(
         .await
         {
             Ok(_) => return Outcome::Accepted,
-            Err(problem) if !transient(problem.status) => {
+            Err(problem) if !transient(&problem) => {
                 return Outcome::Rejected(problem.detail.clone());
             }
             Err(problem) => problem.detail.clone(),
@@ -290,11 +309,14 @@ async fn execute<S: EventStore + Clone + Sync + 'static>(
     }
 }
 
-/// Whether a command's answer may change by trying again (the store busy or down).
-fn transient(status: StatusCode) -> bool {
+/// Whether a command's answer may change by trying again: the store busy or down, or the
+/// aggregate changing under every retry (409 `concurrent-change`, not a rule's refusal).
+fn transient(problem: &Problem) -> bool {
+    let status = problem.status;
     status.is_server_error()
         || status == StatusCode::TOO_MANY_REQUESTS
         || status == StatusCode::REQUEST_TIMEOUT
+        || problem.kind == "concurrent-change"
 }
 
 /// Fires due timeouts: every armed one is read at start and every [`RELOAD`], and the runner
@@ -305,17 +327,27 @@ async fn fire<S: EventStore + Clone + Sync + 'static>(
     entry: Arc<SagaEntry>,
 ) {
     let timeouts = &entry.tables[2];
-    let mut due: BTreeMap<(u64, String), String> = BTreeMap::new();
+    // By due time: the timer's key, its instance, and when this task learned of it.
+    let mut due: BTreeMap<(u64, String), (String, std::time::Instant)> = BTreeMap::new();
     let mut reloaded: Option<std::time::Instant> = None;
     loop {
+        if !runs(&shared, &entry) {
+            // Another instance fires them; read them all again when this one takes over.
+            reloaded = None;
+            tokio::time::sleep(POLL).await;
+            continue;
+        }
         if reloaded.is_none_or(|at| at.elapsed() > RELOAD) {
+            let reading = std::time::Instant::now();
             match entry
                 .source
-                .read(entry.name, move |rows| rows.list(timeouts, &[], PAGE))
+                .read(entry.name, move |rows| rows.list(timeouts, &[], usize::MAX))
                 .await
             {
                 Ok(Answer { value, .. }) => {
-                    due.clear();
+                    // What the table holds, and what the runner told of since the read began
+                    // (committed after it, perhaps); cancelled ones are gone from both.
+                    due.retain(|_, (_, learned)| *learned > reading);
                     for row in value {
                         let (Some(key), Some(instance), Some(at)) = (
                             row.get("key").and_then(Value::as_str),
@@ -324,9 +356,9 @@ async fn fire<S: EventStore + Clone + Sync + 'static>(
                         ) else {
                             continue;
                         };
-                        due.insert((at, key.to_owned()), instance.to_owned());
+                        due.insert((at, key.to_owned()), (instance.to_owned(), reading));
                     }
-                    reloaded = Some(std::time::Instant::now());
+                    reloaded = Some(reading);
                 }
                 Err(problem) => {
                     tracing::warn!(saga = entry.name, detail = ?problem.body(), "the saga's timeouts cannot be read")
@@ -334,11 +366,15 @@ async fn fire<S: EventStore + Clone + Sync + 'static>(
             }
         }
         for (timer, instance) in lock(&entry.signals.armed).drain(..) {
-            due.insert((timer.due, timer.key), instance);
+            due.insert(
+                (timer.due, timer.key),
+                (instance, std::time::Instant::now()),
+            );
         }
         let now = unix_millis();
-        while let Some(((at, key), instance)) =
-            due.first_key_value().map(|(k, v)| (k.clone(), v.clone()))
+        while let Some(((at, key), instance)) = due
+            .first_key_value()
+            .map(|(k, (instance, _))| (k.clone(), instance.clone()))
         {
             if at > now {
                 break;
@@ -525,7 +561,6 @@ fn describe(entry: &SagaEntry, instance: &Instance, position: u64) -> Value {
     state.insert("error".into(), json!(instance.error));
     state.insert("history".into(), Value::Array(history));
     state.insert("position".into(), json!(position));
-    let _ = &entry.definition;
     Value::Object(state)
 }
 
@@ -541,27 +576,32 @@ pub(crate) async fn retry<S: EventStore + Clone + Sync + 'static>(
         .source
         .read(entry.name, move |rows| rows.get(instances, &key))
         .await?;
-    let status = answer
-        .value
-        .as_ref()
-        .and_then(|row| row.get("status"))
+    let Some(row) = answer.value else {
+        return Err(Problem::not_found(format!(
+            "saga `{name}` has no instance `{id}`"
+        )));
+    };
+    let status = row
+        .get("status")
         .and_then(Value::as_str)
-        .map(str::to_owned);
-    match status.as_deref() {
-        None => {
-            return Err(Problem::not_found(format!(
-                "saga `{name}` has no instance `{id}`"
-            )));
-        }
-        Some("failed") => {}
-        Some(other) => {
-            return Err(Problem::new(
-                StatusCode::CONFLICT,
-                "not-failed",
-                "The instance has not failed",
-                format!("instance `{id}` is {other}; only a failed instance is retried"),
-            ));
-        }
+        .unwrap_or_default();
+    let waiting = row
+        .get("instance")
+        .and_then(|instance| instance.get("failed"))
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if status != "failed" || waiting == 0 {
+        let why = if status == "failed" {
+            format!("instance `{id}` ended in a failed state: it has no command to send again")
+        } else {
+            format!("instance `{id}` is {status}; only a failed instance is retried")
+        };
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "not-failed",
+            "The instance has nothing to retry",
+            why,
+        ));
     }
     let event = NewEvent {
         event_type: saga::RETRY.to_owned(),

@@ -28,7 +28,7 @@ pub struct SagaTest<G: Saga> {
 impl<G: Saga> SagaTest<G> {
     /// A new instance with id `id` (its correlation value), in the initial state, at time 0.
     pub fn new(id: &str) -> Self {
-        let definition = Definition::parse(G::DEFINITION).unwrap_or_else(|e| panic!("{e}"));
+        let definition = Definition::of::<G>().unwrap_or_else(|e| panic!("{e}"));
         let instance = Instance::new(&definition, id);
         Self {
             definition,
@@ -175,6 +175,23 @@ impl<G: Saga> SagaTest<G> {
         self
     }
 
+    /// The `index`th command the last input sent has this payload.
+    pub fn then_payload(&mut self, index: usize, payload: Value) -> &mut Self {
+        let sent = self.sent.get(index).unwrap_or_else(|| {
+            panic!(
+                "the last input sent {} command(s), not {}",
+                self.sent.len(),
+                index + 1
+            )
+        });
+        assert_eq!(
+            sent.payload, payload,
+            "the payload of `{}.{}` differs",
+            sent.aggregate, sent.command
+        );
+        self
+    }
+
     /// The commands the last input sent.
     pub fn sent(&self) -> &[Outgoing] {
         &self.sent
@@ -207,12 +224,19 @@ impl<G: Saga> SagaTest<G> {
 /// must run, keep the state valid and go where it says. Steps whose event has no example are
 /// left out.
 pub fn check_steps<G: Saga>(events: &[(&str, &str)], state: Option<&str>) {
-    let definition = Definition::parse(G::DEFINITION).unwrap_or_else(|e| panic!("{e}"));
+    let definition = Definition::of::<G>().unwrap_or_else(|e| panic!("{e}"));
     let data = match state.map(serde_json::from_str::<Value>) {
         Some(Ok(Value::Object(data))) => data,
         Some(Ok(other)) => panic!("the saga's example is not an object: {other}"),
         Some(Err(e)) => panic!("the saga's example is not JSON: {e}"),
         None => serde_json::Map::new(),
+    };
+    // Without an example of the saga's state, a step that reads it has nothing to read.
+    let runnable = |step: &crate::saga::StepDef| {
+        state.is_some()
+            || !serde_json::to_string(step)
+                .unwrap_or_default()
+                .contains("\"$state")
     };
     for (name, state_def) in &definition.states {
         let instance = || {
@@ -235,6 +259,9 @@ pub fn check_steps<G: Saga>(events: &[(&str, &str)], state: Option<&str>) {
             let Some((_, example)) = events.iter().find(|(t, _)| t == event_type) else {
                 continue;
             };
+            if !runnable(step) {
+                continue;
+            }
             let data = serde_json::from_str(example)
                 .unwrap_or_else(|e| panic!("the example of `{event_type}` is not JSON: {e}"));
             let input = Input::Event(EventInput {
@@ -257,7 +284,7 @@ pub fn check_steps<G: Saga>(events: &[(&str, &str)], state: Option<&str>) {
                 Outcome::Rejected("rejected".into()),
             ),
         ] {
-            if let Some(step) = step {
+            if let Some(step) = step.as_ref().filter(|step| runnable(step)) {
                 inputs.push((
                     format!("`{what}` in `{name}`"),
                     step.then.clone(),
@@ -268,7 +295,7 @@ pub fn check_steps<G: Saga>(events: &[(&str, &str)], state: Option<&str>) {
                 ));
             }
         }
-        if let Some(step) = &state_def.timeout {
+        if let Some(step) = state_def.timeout.as_ref().filter(|step| runnable(step)) {
             inputs.push((
                 format!("the timeout of `{name}`"),
                 step.then.clone(),
@@ -292,6 +319,7 @@ pub fn check_steps<G: Saga>(events: &[(&str, &str)], state: Option<&str>) {
                     },
                     state: name.clone(),
                     compensation: None,
+                    undo_on_accept: false,
                 }),
                 Input::Timeout { .. } => {
                     instance.timer = Some(crate::saga::Timer {

@@ -75,6 +75,8 @@ pub fn render(
                 name: p.saga.name.clone(),
                 saga: super::api::path_in(&space, *module, &p.runner),
                 state: super::api::path_in(&space, *module, &p.state),
+                rules: super::api::path_in(&space, *module, &p.rules),
+                methods: p.methods(),
             });
         }
     }

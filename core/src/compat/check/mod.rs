@@ -241,6 +241,7 @@ fn check_here(
     checker.released_commands();
     checker.aggregate_states();
     checker.projection_rows();
+    checker.saga_correlations();
     report.diagnostics.extend(checker.diagnostics);
     report.changes = checker.changes;
     diagnostic::sort(&mut report.diagnostics);
@@ -699,3 +700,4 @@ impl Checker<'_> {
 }
 
 mod contracts;
+mod sagas;

@@ -175,6 +175,21 @@ impl Checker<'_> {
                     Lookup::Untyped => types.push((version.version, None)),
                 }
             }
+            let id_like =
+                |types: &BTreeSet<String>| types.iter().all(|t| t == "string" || t == "integer");
+            if let Some((version, Some(types))) = types
+                .iter()
+                .find(|(_, t)| t.as_ref().is_some_and(|t| !id_like(t)))
+            {
+                self.report(
+                    Rule::SagaCorrelation,
+                    format!("correlation property `{property}` of `{event_type}` v{version} is {}, not an id", describe(Some(types))),
+                    "not text or a whole number",
+                    "an instance id is a string or an integer: correlate by such a property, or by `$stream`".to_owned(),
+                    &place,
+                );
+                continue;
+            }
             let distinct: BTreeSet<_> = types.iter().map(|(_, types)| types.clone()).collect();
             if distinct.len() > 1 {
                 let listed: Vec<String> = types
@@ -378,6 +393,17 @@ impl Checker<'_> {
         names: &mut BTreeSet<String>,
     ) {
         let scope = Scope { event, item: None };
+        if let Some(method) = &step.rules
+            && crate::project::names::is_keyword(method)
+        {
+            self.report(
+                Rule::SagaState,
+                format!("rules method `{method}` is a Rust keyword"),
+                "not a method name",
+                format!("name it otherwise, e.g. `{method}_step`"),
+                &pointer::push(base, "rules"),
+            );
+        }
         for (key, template) in &step.record {
             let here = pointer::push(&pointer::push(base, "record"), key);
             let state_root = self.project.root_of(self.saga.schema);
@@ -455,6 +481,7 @@ impl Checker<'_> {
                                     &place,
                                 );
                             }
+                            let node = self.project.store.follow(&node).unwrap_or(node);
                             let items = NodeRef {
                                 doc: node.doc,
                                 pointer: pointer::push(&node.pointer, "items"),
@@ -470,7 +497,7 @@ impl Checker<'_> {
         let Some(command) = self.command(&send.command, &pointer::push(here, "command")) else {
             return;
         };
-        self.check_template(&send.to, &scope, None, &pointer::push(here, "to"));
+        self.check_id(&send.to, &scope, &pointer::push(here, "to"));
         self.check_payload(
             &send.command,
             command.clone(),
@@ -485,7 +512,7 @@ impl Checker<'_> {
                 self.command(&compensation.command, &pointer::push(&place, "command"))
             {
                 if let Some(to) = &compensation.to {
-                    self.check_template(to, &scope, None, &pointer::push(&place, "to"));
+                    self.check_id(to, &scope, &pointer::push(&place, "to"));
                 }
                 self.check_payload(
                     &compensation.command,
@@ -599,6 +626,44 @@ impl Checker<'_> {
                 } else {
                     place
                 },
+            );
+        }
+    }
+
+    /// A `to`: a template giving an aggregate id, which is text or a whole number.
+    fn check_id(&mut self, template: &Value, scope: &Scope, place: &str) {
+        self.check_template(template, scope, None, place);
+        let Value::String(text) = template else {
+            if !template.is_u64() {
+                self.report(Rule::SagaPayload, format!("`to` is {template}, not an aggregate id"), "not an id", "write `$event.<field>`, `$state.<field>`, `$item.<field>` or `$saga.id`, or a literal string".to_owned(), place);
+            }
+            return;
+        };
+        let Some(Ok(expression)) = saga::expression(text) else {
+            return;
+        };
+        let mut quiet = Vec::new();
+        let source = {
+            let mut checker = Checker {
+                project: self.project,
+                saga: self.saga,
+                diagnostics: &mut quiet,
+            };
+            checker.resolve(&expression, scope, place)
+        };
+        let Some(types) = source.and_then(|node| self.types_of(node.as_ref())) else {
+            return;
+        };
+        if !types.iter().all(|t| t == "string" || t == "integer") {
+            self.report(
+                Rule::SagaPayload,
+                format!(
+                    "`to` reads `{text}`, which is {}, not an aggregate id",
+                    describe(Some(&types))
+                ),
+                "not text or a whole number",
+                "read a string or integer field".to_owned(),
+                place,
             );
         }
     }
