@@ -17,6 +17,7 @@ use generated::sagas::{OrderFulfilmentRules, OrderFulfilmentState};
 type OrderFulfilmentSaga = generated::sagas::OrderFulfilmentSaga<order_fulfilment::Rules>;
 
 const ORDER: &str = "0190f5d3-1b2c-7d4e-8f5a-6b7c8d9e0f12";
+const TESTER: &str = "0190f5d2-7c1a-7e3b-9a4f-00000000beef";
 
 fn placed() -> eventsmith::serde_json::Value {
     json!({
@@ -104,8 +105,8 @@ fn a_wrong_expectation_fails_with_what_differs() {
         .then_sends(&[("stock.reserve_stock", "BOOK-1984")]);
 }
 
-/// Rules that decide beyond the file: a gift wrap ordered for every order of two lines or
-/// more, and an order of one line sent straight to payment.
+/// Rules that decide beyond the file: a gift wrap reserved for every order of two lines or
+/// more, and an order placed by a tester sent straight to `paid`.
 #[derive(Debug, Default)]
 struct Gifts;
 
@@ -119,10 +120,12 @@ impl OrderFulfilmentRules for Gifts {
                 aggregate: "stock".into(),
                 command: "reserve_stock".into(),
                 to: "GIFT-WRAP".into(),
-                payload: json!({"order_id": ORDER, "quantity": 1}),
+                payload: json!({"order_id": decision.id, "quantity": 1}),
             });
         }
-        decision.state.cancelled_because = None;
+        if decision.state.customer_id.to_string() == TESTER {
+            decision.then = Some("paid".into());
+        }
         Ok(())
     }
 }
@@ -136,9 +139,19 @@ fn a_step_s_rules_send_more_commands_under_their_own_keys() {
         ("stock.reserve_stock", "GIFT-WRAP"),
     ]);
     assert!(
-        saga.sent()[2].key.ends_with(":plan_reservations.0"),
+        saga.sent()[2].key.ends_with(":rules.plan_reservations.0"),
         "{:?}",
         saga.sent()[2]
     );
+    saga.then_payload(2, json!({"order_id": ORDER, "quantity": 1}));
     saga.when_all_accepted().then_state("awaiting_payment");
+}
+
+#[test]
+fn a_step_s_rules_may_choose_the_next_state() {
+    let mut saga = SagaTest::<generated::sagas::OrderFulfilmentSaga<Gifts>>::new(ORDER);
+    let mut order = placed();
+    order["customer_id"] = json!(TESTER);
+    saga.given_event("order.placed", order).then_state("paid");
+    saga.when_all_accepted().then_status(Status::Completed);
 }

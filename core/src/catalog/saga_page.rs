@@ -96,6 +96,7 @@ pub fn data(saga: &SagaFacts, flavor: Flavor, links: &Links<'_>) -> Value {
                 "sends": sends,
                 "compensate": step.compensate,
                 "then": step.then.as_deref().map(code),
+                "rules": step.rules.as_deref().map(code),
             })
         })
         .collect();

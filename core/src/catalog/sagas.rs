@@ -69,6 +69,8 @@ pub struct StepFacts {
     pub compensate: bool,
     /// The next state (none: it stays).
     pub then: Option<String>,
+    /// The rules method that may decide otherwise.
+    pub rules: Option<String>,
 }
 
 /// The input a step handles.
@@ -331,6 +333,7 @@ fn step_facts(trigger: Trigger, step: &Step) -> StepFacts {
             .collect(),
         compensate: step.compensate,
         then: step.then.clone(),
+        rules: step.rules.clone(),
     }
 }
 

@@ -244,7 +244,7 @@ pub fn tokens(
         let definition =
             serde_json::to_string(&definition(name, &p.saga.annotations)).unwrap_or_default();
         let doc = doc_attrs(Some(&format!(
-            "The `{name}` saga for the service (`App::saga::<{}>()`): its definition, tables and the check of its state `{}`.",
+            "The `{name}` saga for the service (`App::saga::<{}<YourRules>>()`): its definition, tables and the check of its state `{}`.",
             p.runner, p.state
         )));
         // A state schema that is a bare `$ref` gets its target's type under the state's name.
@@ -277,6 +277,19 @@ pub fn tokens(
             let method = ident(method);
             quote! { #name => ::eventsmith::saga::decide_typed(decision, |typed| self.0.#method(typed)), }
         });
+        let decide = if methods.is_empty() {
+            quote! {
+                let _ = decision;
+                ::std::result::Result::Err(::std::format!("the saga has no rules method `{method}`"))
+            }
+        } else {
+            quote! {
+                match method {
+                    #(#arms)*
+                    other => ::std::result::Result::Err(::std::format!("the saga has no rules method `{other}`")),
+                }
+            }
+        };
         let rules_doc = doc_attrs(Some(&format!(
             "What the `{name}` saga decides beyond its file: one method per `rules` its steps name. Implement it for a type of yours and run `{}<YourType>`.",
             p.runner
@@ -297,11 +310,7 @@ pub fn tokens(
                     method: &str,
                     decision: &mut ::eventsmith::saga::JsonDecision<'_>,
                 ) -> ::std::result::Result<(), ::std::string::String> {
-                    let _ = &decision;
-                    match method {
-                        #(#arms)*
-                        other => ::std::result::Result::Err(::std::format!("the saga has no rules method `{other}`")),
-                    }
+                    #decide
                 }
             }
 

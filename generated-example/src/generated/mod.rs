@@ -2842,7 +2842,7 @@ pub mod sagas {
             decision: &mut ::eventsmith::saga::Decision<'_, OrderFulfilmentState>,
         ) -> ::std::result::Result<(), ::std::string::String>;
     }
-    /// The `order_fulfilment` saga for the service (`App::saga::<OrderFulfilmentSaga>()`): its definition, tables and the check of its state `OrderFulfilmentState`.
+    /// The `order_fulfilment` saga for the service (`App::saga::<OrderFulfilmentSaga<YourRules>>()`): its definition, tables and the check of its state `OrderFulfilmentState`.
     #[derive(Debug, Clone, Copy, Default)]
     pub struct OrderFulfilmentSaga<R>(pub R);
     impl<R: OrderFulfilmentRules> ::eventsmith::saga::Rules for OrderFulfilmentSaga<R> {
@@ -2851,7 +2851,6 @@ pub mod sagas {
             method: &str,
             decision: &mut ::eventsmith::saga::JsonDecision<'_>,
         ) -> ::std::result::Result<(), ::std::string::String> {
-            let _ = &decision;
             match method {
                 "plan_reservations" => {
                     ::eventsmith::saga::decide_typed(

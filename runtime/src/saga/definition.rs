@@ -209,27 +209,79 @@ impl Definition {
         serde_json::from_str(json).map_err(|e| format!("the saga definition does not parse: {e}"))
     }
 
-    /// Replaces the duration of timeout `name`; an error names the timeouts there are.
+    /// Replaces the duration of timeout `name`, or of the retries' `retry.interval` or
+    /// `retry.max_interval` (a step's own: `<step>.retry.interval`); an error names what there is.
     pub fn override_timeout(&mut self, name: &str, duration: Duration) -> Result<(), String> {
-        match self.timeouts.get_mut(name) {
-            Some(millis) => {
-                *millis = duration.as_millis().min(u64::MAX as u128) as u64;
-                Ok(())
-            }
-            None => Err(format!(
-                "saga `{}` has no timeout `{name}`; it has {}",
-                self.name,
-                if self.timeouts.is_empty() {
-                    "none".to_owned()
-                } else {
-                    self.timeouts
-                        .keys()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-            )),
+        let millis = duration.as_millis().min(u64::MAX as u128) as u64;
+        if let Some(slot) = self.timeouts.get_mut(name) {
+            *slot = millis;
+            return Ok(());
         }
+        // Retries: the saga's (`retry.interval`, `retry.max_interval`), or one step's own
+        // (`<step>.retry.interval`).
+        let (step, field) = match name.strip_prefix("retry.") {
+            Some(field) => (None, field),
+            None => match name.rsplit_once(".retry.") {
+                Some((step, field)) => (Some(step), field),
+                None => (None, ""),
+            },
+        };
+        let set = |retry: &mut Retry| match field {
+            "interval" => retry.interval_ms = millis,
+            _ => retry.max_interval_ms = millis,
+        };
+        if matches!(field, "interval" | "max_interval") {
+            match step {
+                None => {
+                    set(&mut self.retry);
+                    for send in self.sends_mut() {
+                        if let Some(retry) = &mut send.retry {
+                            set(retry);
+                        }
+                    }
+                    return Ok(());
+                }
+                Some(step) => {
+                    let fallback = self.retry;
+                    let mut found = false;
+                    for send in self.sends_mut().filter(|send| send.step == step) {
+                        let mut retry = send.retry.unwrap_or(fallback);
+                        set(&mut retry);
+                        send.retry = Some(retry);
+                        found = true;
+                    }
+                    if found {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Err(format!(
+            "saga `{}` has no timeout `{name}`; it has {}, and its retries' `retry.interval` and `retry.max_interval` (or a step's: `<step>.retry.interval`)",
+            self.name,
+            if self.timeouts.is_empty() {
+                "none".to_owned()
+            } else {
+                self.timeouts
+                    .keys()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ))
+    }
+
+    /// Every `send` of every step.
+    fn sends_mut(&mut self) -> impl Iterator<Item = &mut SendDef> {
+        self.states.values_mut().flat_map(|state| {
+            state
+                .on
+                .values_mut()
+                .chain(state.accepted.as_mut())
+                .chain(state.rejected.as_mut())
+                .chain(state.timeout.as_mut())
+                .flat_map(|step| step.send.iter_mut())
+        })
     }
 
     /// Every event type the saga reads.

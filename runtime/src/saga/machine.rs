@@ -43,12 +43,40 @@ pub struct Instance {
     /// Why it failed.
     #[serde(default)]
     pub error: Option<String>,
+    /// Events and outcomes that reached it while it was failed, with their recorded times:
+    /// taken in, in order, after an operator's retry.
+    #[serde(default)]
+    pub kept: Vec<Kept>,
     /// Steps taken: numbers idempotency keys.
     #[serde(default)]
     pub steps: u64,
     /// What happened, oldest first (at most [`HISTORY_KEPT`]).
     #[serde(default)]
     pub history: Vec<Entry>,
+}
+
+/// An input kept while the instance is failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kept {
+    /// When it was recorded, in Unix milliseconds.
+    pub at: u64,
+    /// The event, or the command's key and outcome.
+    pub input: KeptInput,
+}
+
+/// What [`Kept`] holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeptInput {
+    /// An event.
+    Event(EventInput),
+    /// A command's outcome.
+    Outcome {
+        /// The command's key.
+        key: String,
+        /// What happened.
+        outcome: Outcome,
+    },
 }
 
 /// A command the saga sends.
@@ -173,6 +201,8 @@ pub struct Effects {
     pub fired: Vec<String>,
     /// Whether a step recorded state (which the runner then checks against the schema).
     pub recorded: bool,
+    /// Whether a timeout fired (and its step ran).
+    pub timed_out: bool,
 }
 
 /// Why an input could not be handled: the step reads what is not there.
@@ -194,6 +224,7 @@ impl Instance {
             timer: None,
             failed: Vec::new(),
             error: None,
+            kept: Vec::new(),
             steps: 0,
             history: Vec::new(),
         }
@@ -211,7 +242,37 @@ impl Instance {
         if started {
             self.enter(definition, &definition.initial.clone(), now, &mut effects);
         }
+        // While an operator's retry can revive it, a failed instance keeps what reaches it.
+        let revivable = self.status == Status::Failed && !self.failed.is_empty();
         match input {
+            Input::Event(event) if revivable => {
+                let what = format!("event {}", event.event_type);
+                self.note(
+                    now,
+                    what,
+                    "kept: the instance has failed".to_owned(),
+                    Vec::new(),
+                );
+                self.kept.push(Kept {
+                    at: now,
+                    input: KeptInput::Event(event),
+                });
+            }
+            Input::Outcome { key, outcome }
+                if revivable && !matches!(outcome, Outcome::Failed(_)) =>
+            {
+                let what = format!("outcome of {key}");
+                self.note(
+                    now,
+                    what,
+                    "kept: the instance has failed".to_owned(),
+                    Vec::new(),
+                );
+                self.kept.push(Kept {
+                    at: now,
+                    input: KeptInput::Outcome { key, outcome },
+                });
+            }
             Input::Event(event) => self.on_event(definition, event, now, &mut effects)?,
             Input::Outcome { key, outcome } => {
                 self.on_outcome(definition, &key, outcome, now, &mut effects)?
@@ -223,7 +284,7 @@ impl Instance {
                 if !armed {
                     self.note(
                         now,
-                        "timeout".to_owned(),
+                        format!("timeout {key}"),
                         "ignored: not armed".to_owned(),
                         Vec::new(),
                     );
@@ -242,6 +303,7 @@ impl Instance {
                     );
                 } else {
                     let timer = self.timer.take().expect("armed");
+                    effects.timed_out = true;
                     self.time_out(definition, &timer, now, &mut effects)?;
                 }
             }
@@ -262,12 +324,20 @@ impl Instance {
                     "sent the failed commands again".to_owned(),
                     keys,
                 );
-                // A timeout that fell due meanwhile fires now, and the events that came in
-                // meanwhile are taken in.
-                if let Some(timer) = self.timer.take_if(|timer| timer.due <= now) {
-                    self.time_out(definition, &timer, now, &mut effects)?;
+                // What came in meanwhile is taken in, in the order it came, the timeout firing
+                // where it fell due among it.
+                for kept in std::mem::take(&mut self.kept) {
+                    self.fire_if_due(definition, kept.at, &mut effects)?;
+                    match kept.input {
+                        KeptInput::Event(event) => {
+                            self.on_event(definition, event, kept.at, &mut effects)?
+                        }
+                        KeptInput::Outcome { key, outcome } => {
+                            self.on_outcome(definition, &key, outcome, kept.at, &mut effects)?
+                        }
+                    }
                 }
-                self.take_deferred(definition, now, &mut effects)?;
+                self.fire_if_due(definition, now, &mut effects)?;
             }
             Input::Retry => {
                 self.note(
@@ -280,6 +350,24 @@ impl Instance {
         }
         self.settle(definition);
         Ok(effects)
+    }
+
+    /// Fires the armed timeout if it is due at `now` (after a retry).
+    fn fire_if_due(
+        &mut self,
+        definition: &Definition,
+        now: u64,
+        effects: &mut Effects,
+    ) -> Result<(), StepError> {
+        if self.status != Status::Running {
+            return Ok(());
+        }
+        if let Some(timer) = self.timer.take_if(|timer| timer.due <= now) {
+            effects.fired.push(timer.key.clone());
+            effects.timed_out = true;
+            self.time_out(definition, &timer, now, effects)?;
+        }
+        Ok(())
     }
 
     /// Runs the state's timeout step for `timer`, which fired.
@@ -313,17 +401,6 @@ impl Instance {
         effects: &mut Effects,
     ) -> Result<(), StepError> {
         let input = format!("event {}", event.event_type);
-        if self.status == Status::Failed {
-            // Taken in after an operator's retry.
-            self.note(
-                now,
-                input,
-                "kept: the instance has failed".to_owned(),
-                Vec::new(),
-            );
-            self.deferred.push(event);
-            return Ok(());
-        }
         if self.status != Status::Running || self.is_ending(definition) {
             self.note(
                 now,
@@ -509,7 +586,7 @@ impl Instance {
         }
         let number = self.steps;
         self.steps += 1;
-        let (then, extra) = self.decide(definition, step, event)?;
+        let (then, extra) = self.decide(definition, step, event, now)?;
         effects.recorded |= step.rules.is_some();
         let next = then.clone().unwrap_or_else(|| self.state.clone());
         let mut keys = Vec::new();
@@ -539,7 +616,7 @@ impl Instance {
         for (index, command) in extra.into_iter().enumerate() {
             let outgoing = Outgoing {
                 key: format!(
-                    "saga:{}:{}:{number}:{method}.{index}",
+                    "saga:{}:{}:{number}:rules.{method}.{index}",
                     definition.name, self.id
                 ),
                 step: method.to_owned(),
@@ -587,11 +664,15 @@ impl Instance {
         definition: &Definition,
         step: &StepDef,
         event: Option<&EventInput>,
+        now: u64,
     ) -> Result<(Option<String>, Vec<super::rules::Command>), StepError> {
         let Some(method) = &step.rules else {
             return Ok((step.then.clone(), Vec::new()));
         };
+        let id = self.id.clone();
         let mut decision = super::rules::Decision {
+            id: &id,
+            now,
             event: event.map(|e| (e.event_type.as_str(), &e.data)),
             state: std::mem::take(&mut self.data),
             send: Vec::new(),

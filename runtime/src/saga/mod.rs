@@ -15,8 +15,8 @@ mod rules;
 
 pub use definition::{CompensationDef, Definition, Retry, SendDef, StateDef, Status, StepDef};
 pub use machine::{
-    Effects, Entry, EventInput, HISTORY_KEPT, Input, Instance, Outcome, Outgoing, Sent, StepError,
-    Timer,
+    Effects, Entry, EventInput, HISTORY_KEPT, Input, Instance, Kept, KeptInput, Outcome, Outgoing,
+    Sent, StepError, Timer,
 };
 pub use rules::{Command, Decision, Declared, JsonDecision, Rules, RulesHandle, decide_typed};
 
@@ -420,7 +420,7 @@ impl<G: Saga> Projection for SagaProjection<G> {
         let effects = instance
             .handle(&self.definition, input, now)
             .map_err(|e| HandlerError::permanent(format!("instance `{id}`: {e}")))?;
-        count(G::NAME, before, instance.status, !effects.fired.is_empty());
+        count(G::NAME, before, instance.status, effects.timed_out);
         if effects.recorded {
             G::check_state(&instance.data).map_err(|e| {
                 HandlerError::permanent(format!(

@@ -26,6 +26,12 @@ pub struct Command {
 /// the step's `record`, commands to send besides the declared ones, and the next state.
 #[derive(Debug)]
 pub struct Decision<'a, S> {
+    /// The instance's id.
+    pub id: &'a str,
+    /// When the input was recorded, in Unix milliseconds. Decide from what the decision holds
+    /// (not the clock, not another service): an input handled again after a crash must decide
+    /// the same, since its commands' keys are the same.
+    pub now: u64,
     /// The event the step handles, `(type, payload at its latest version)`; `None` for an
     /// outcome or a timeout.
     pub event: Option<(&'a str, &'a Value)>,
@@ -65,6 +71,8 @@ pub fn decide_typed<S: Serialize + DeserializeOwned>(
     let state: S = serde_json::from_value(Value::Object(decision.state.clone()))
         .map_err(|e| format!("the saga's state does not decode before the rules: {e}"))?;
     let mut typed = Decision {
+        id: decision.id,
+        now: decision.now,
         event: decision.event,
         state,
         send: std::mem::take(&mut decision.send),

@@ -1,5 +1,6 @@
 use super::*;
 use serde_json::json;
+use std::time::Duration;
 
 /// The example domain's saga, as `eventsmith` compiles it.
 fn definition() -> Definition {
@@ -449,4 +450,37 @@ fn a_timer_armed_and_cancelled_by_one_input_is_not_left_armed() {
     assert_eq!(effects.armed.len(), 1);
     assert_eq!(effects.cancelled, [effects.armed[0].key.clone()]);
     assert!(instance.timer.is_none());
+}
+
+#[test]
+fn every_duration_of_the_file_can_be_overridden() {
+    let mut definition = definition();
+    definition
+        .override_timeout("payment", Duration::from_secs(2))
+        .unwrap();
+    assert_eq!(definition.timeouts["payment"], 2000);
+    definition
+        .override_timeout("retry.interval", Duration::from_millis(5))
+        .unwrap();
+    assert_eq!(definition.retry.interval_ms, 5);
+    definition
+        .override_timeout("reserve.retry.max_interval", Duration::from_millis(50))
+        .unwrap();
+    let reserve = &definition.states["reserving"].on["order.placed"].send[0];
+    assert_eq!(
+        reserve.retry.map(|r| (r.interval_ms, r.max_interval_ms)),
+        Some((5, 50))
+    );
+    let unknown = definition
+        .override_timeout("nap", Duration::from_secs(1))
+        .unwrap_err();
+    assert!(
+        unknown.contains("`payment`") && unknown.contains("retry.interval"),
+        "{unknown}"
+    );
+    assert!(
+        definition
+            .override_timeout("nobody.retry.interval", Duration::from_secs(1))
+            .is_err()
+    );
 }

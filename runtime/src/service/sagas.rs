@@ -81,9 +81,11 @@ const SENDING: usize = 32;
 /// Whether this instance of the service runs the saga (another one sharing the database may):
 /// only that one sends its commands and fires its timeouts.
 fn runs<S>(shared: &Shared<S>, entry: &SagaEntry) -> bool {
-    !matches!(
+    // Running: the lease is held and a batch went through. (A runner that failed gave its
+    // lease up before its pause, and one retrying an event may lose it.)
+    matches!(
         shared.health.get(entry.name).map(|h| h.get()),
-        Some(super::health::RunnerState::Standby | super::health::RunnerState::Starting)
+        Some(super::health::RunnerState::Running)
     )
 }
 
@@ -330,6 +332,7 @@ async fn fire<S: EventStore + Clone + Sync + 'static>(
     // By due time: the timer's key, its instance, and when this task learned of it.
     let mut due: BTreeMap<(u64, String), (String, std::time::Instant)> = BTreeMap::new();
     let mut reloaded: Option<std::time::Instant> = None;
+    let mut previous: Option<std::time::Instant> = None;
     loop {
         if !runs(&shared, &entry) {
             // Another instance fires them; read them all again when this one takes over.
@@ -347,7 +350,11 @@ async fn fire<S: EventStore + Clone + Sync + 'static>(
                 Ok(Answer { value, .. }) => {
                     // What the table holds, and what the runner told of since the read began
                     // (committed after it, perhaps); cancelled ones are gone from both.
-                    due.retain(|_, (_, learned)| *learned > reading);
+                    // (The runner tells before its transaction commits: what it told since the
+                    // read before this one stays one more round.)
+                    let since = previous.unwrap_or(reading);
+                    due.retain(|_, (_, learned)| *learned > since);
+                    previous = Some(reading);
                     for row in value {
                         let (Some(key), Some(instance), Some(at)) = (
                             row.get("key").and_then(Value::as_str),

@@ -175,8 +175,11 @@ impl Checker<'_> {
                     Lookup::Untyped => types.push((version.version, None)),
                 }
             }
-            let id_like =
-                |types: &BTreeSet<String>| types.iter().all(|t| t == "string" || t == "integer");
+            let id_like = |types: &BTreeSet<String>| {
+                types
+                    .iter()
+                    .all(|t| t == "string" || t == "integer" || t == "null")
+            };
             if let Some((version, Some(types))) = types
                 .iter()
                 .find(|(_, t)| t.as_ref().is_some_and(|t| !id_like(t)))
@@ -634,7 +637,7 @@ impl Checker<'_> {
     fn check_id(&mut self, template: &Value, scope: &Scope, place: &str) {
         self.check_template(template, scope, None, place);
         let Value::String(text) = template else {
-            if !template.is_u64() {
+            if !template.is_i64() {
                 self.report(Rule::SagaPayload, format!("`to` is {template}, not an aggregate id"), "not an id", "write `$event.<field>`, `$state.<field>`, `$item.<field>` or `$saga.id`, or a literal string".to_owned(), place);
             }
             return;
