@@ -326,7 +326,14 @@ impl Instance {
                 );
                 // What came in meanwhile is taken in, in the order it came, the timeout firing
                 // where it fell due among it.
-                for kept in std::mem::take(&mut self.kept) {
+                let mut kept = std::mem::take(&mut self.kept).into_iter();
+                while let Some(kept_input) = kept.next() {
+                    if self.status == Status::Failed {
+                        // Failed again on the way: the rest waits for the next retry.
+                        self.kept = std::iter::once(kept_input).chain(kept).collect();
+                        break;
+                    }
+                    let kept = kept_input;
                     self.fire_if_due(definition, kept.at, &mut effects)?;
                     match kept.input {
                         KeptInput::Event(event) => {

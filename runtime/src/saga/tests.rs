@@ -484,3 +484,29 @@ fn every_duration_of_the_file_can_be_overridden() {
             .is_err()
     );
 }
+
+#[test]
+fn what_comes_in_after_a_second_failure_waits_for_the_next_retry() {
+    let (definition, mut instance, _) = started();
+    let failed = Input::Outcome {
+        key: "saga:order_fulfilment:o1:0:reserve.0".into(),
+        outcome: Outcome::Failed("store unavailable".into()),
+    };
+    instance.handle(&definition, failed, 10).unwrap();
+    // While failed: the other line is refused, then the order is paid.
+    let rejected = Input::Outcome {
+        key: "saga:order_fulfilment:o1:0:reserve.1".into(),
+        outcome: Outcome::Rejected("none left".into()),
+    };
+    instance.handle(&definition, rejected, 20).unwrap();
+    instance
+        .handle(&definition, event("order.paid", json!({})), 30)
+        .unwrap();
+    assert_eq!(instance.kept.len(), 2);
+    let retried = instance.handle(&definition, Input::Retry, 40).unwrap();
+    // The kept rejection compensates and cancels: out of stock, the payment ignored.
+    let commands: Vec<&str> = retried.sent.iter().map(|c| c.command.as_str()).collect();
+    assert_eq!(commands, ["reserve_stock", "cancel_order"]);
+    assert_eq!(instance.state, "out_of_stock");
+    assert!(instance.kept.is_empty());
+}
