@@ -87,6 +87,10 @@ pub const META_SCHEMAS: &[(&str, &str)] = &[
         include_str!("../meta/projection.schema.json"),
     ),
     ("saga.schema.json", include_str!("../meta/saga.schema.json")),
+    (
+        "window.schema.json",
+        include_str!("../meta/window.schema.json"),
+    ),
 ];
 
 /// Pretty JSON with a trailing newline, keys in insertion order.

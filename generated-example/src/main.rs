@@ -69,5 +69,7 @@ fn main() -> std::process::ExitCode {
             >,
         >()
         .saga::<generated::sagas::OrderFulfilmentSaga<sagas::order_fulfilment::Rules>>()
+        .window::<generated::windows::OrdersPerCustomerSessionWindow>()
+        .window::<generated::windows::PaymentsPerHourWindow>()
         .main()
 }

@@ -165,6 +165,35 @@ mod generated {
     }
 
     #[test]
+    fn windows_answer_their_windows_and_refuse_bad_queries() {
+        let service = start();
+        let answer = service.get("/windows/orders_per_customer_session");
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(answer.body["windows"].is_array(), "{answer:?}");
+        assert!(answer.body["position"].is_u64(), "{answer:?}");
+        assert_eq!(
+            service.get("/windows/orders_per_customer_session?from=yesterday").status,
+            400
+        );
+        let none = service
+            .get(
+                "/windows/orders_per_customer_session?from=1970-01-01T00:00:00Z&to=1970-01-01T00:00:01Z",
+            );
+        assert_eq!(none.body["windows"], json!([]), "{none:?}");
+        let answer = service.get("/windows/payments_per_hour");
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(answer.body["windows"].is_array(), "{answer:?}");
+        assert!(answer.body["position"].is_u64(), "{answer:?}");
+        assert_eq!(service.get("/windows/payments_per_hour?from=yesterday").status, 400);
+        let none = service
+            .get(
+                "/windows/payments_per_hour?from=1970-01-01T00:00:00Z&to=1970-01-01T00:00:01Z",
+            );
+        assert_eq!(none.body["windows"], json!([]), "{none:?}");
+        assert_eq!(service.get("/windows/no_such_window").status, 404);
+    }
+
+    #[test]
     fn every_route_but_the_health_checks_needs_a_token_when_one_is_set() {
         let service = ServiceProcess::start_with(
             env!("CARGO_BIN_EXE_shop"),

@@ -31,6 +31,7 @@ pub mod store;
 pub mod testing;
 pub mod upcast;
 pub mod validate;
+pub mod window;
 
 #[doc(hidden)]
 #[path = "private/mod.rs"]

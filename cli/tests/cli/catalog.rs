@@ -88,6 +88,7 @@ fn the_example_catalog_is_pinned_in_every_format() {
         "commands/order/place_order.md",
         "projections/order_summary.md",
         "sagas/order_fulfilment.md",
+        "windows/payments_per_hour.md",
     ] {
         insta::assert_snapshot!(format!("catalog markdown {page}"), pages[page]);
     }
@@ -95,7 +96,7 @@ fn the_example_catalog_is_pinned_in_every_format() {
     // Deterministic: a second run changes nothing, and the committed catalog is the same.
     let (_, stdout, _) = catalog(copy.path(), &[]);
     assert!(
-        stdout.contains("0 created, 0 updated, 29 unchanged, 0 removed"),
+        stdout.contains("0 created, 0 updated, 31 unchanged, 0 removed"),
         "{stdout}"
     );
     let eventcatalog = out.path().join("eventcatalog");
@@ -120,6 +121,7 @@ fn the_example_catalog_is_pinned_in_every_format() {
         "events/OrderPlaced/versioned/1.0.0/index.mdx",
         "services/OrderService/index.mdx",
         "services/OrderFulfilmentSaga/index.mdx",
+        "services/PaymentsPerHourWindow/index.mdx",
         "commands/PlaceOrder/index.mdx",
         "teams/orders-team.mdx",
     ] {

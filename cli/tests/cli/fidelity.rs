@@ -1334,3 +1334,65 @@ fn a_new_version_that_retypes_a_saga_s_correlation_property_breaks_the_saga() {
         "{message}"
     );
 }
+
+#[test]
+fn a_new_version_that_drops_or_retypes_a_field_a_window_reads_breaks_the_window() {
+    let repo = Repo::new("");
+    write_json(
+        &repo.file("schema/windows/daily_tasks.json"),
+        &json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "description": "Tasks created per due date and day.",
+            "type": "object",
+            "properties": {
+                "tasks": {"type": "integer", "minimum": 0},
+                "titles": {"type": "integer", "minimum": 0}
+            },
+            "x-eventsmith": {
+                "reads": ["task.created"],
+                "key": ["due"],
+                "window": {"kind": "tumbling", "size": "P1D"},
+                "aggregates": {
+                    "tasks": {"kind": "count"},
+                    "titles": {"kind": "distinct", "field": "title"}
+                }
+            }
+        }),
+    );
+    let (code, report) = repo.check_json(&[]);
+    assert_eq!(code, 0, "a window on its own breaks nothing: {report:#}");
+    repo.commit("a window");
+    let mut v2: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.file(CREATED)).unwrap()).unwrap();
+    v2["properties"]["due"] = json!({"type": "integer", "description": "Days until it is due."});
+    v2["properties"].as_object_mut().unwrap().remove("title");
+    v2["required"] = json!([]);
+    v2["examples"] = json!([{"due": 3}]);
+    v2["x-eventsmith"]["upcast"] = json!({"custom": true});
+    write_json(&repo.file("schema/events/task/created.v2.json"), &v2);
+    let (code, report) = repo.check_json(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let broken: Vec<&Value> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "window-field-broken")
+        .collect();
+    assert_eq!(broken.len(), 2, "{report:#}");
+    for found in &broken {
+        assert_eq!(found["severity"], "error");
+        assert_eq!(found["file"], "schema/events/task/created.v2.json");
+    }
+    let messages: Vec<&str> = broken
+        .iter()
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.contains(&"`task.created` v2 turns `due` from a string into an integer, which window `daily_tasks` reads as its key (v1 has it as a string)"),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.contains(&"`task.created` v2 drops `title`, which window `daily_tasks` reads for aggregate `titles` (v1 has it as a string)"),
+        "{messages:#?}"
+    );
+}

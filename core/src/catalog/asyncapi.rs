@@ -1,6 +1,7 @@
 //! One AsyncAPI 3.0.0 document: a channel per stream category (`order-{id}`), a message per event
-//! version, a send operation per command, a receive operation per projection and channel, and
-//! per saga a receive operation per channel it reads and a send operation per command it sends.
+//! version, a send operation per command, a receive operation per projection and channel, per
+//! saga a receive operation per channel it reads and a send operation per command it sends, and
+//! per window a receive operation per channel it reads.
 //! Payload schemas live in `components/schemas`, one per schema file, keyed by its path, with
 //! every `$ref` pointing there: AsyncAPI's Schema Object is draft-07, so 2020-12 keywords are
 //! rewritten to their draft-07 forms.
@@ -215,6 +216,35 @@ pub fn document(project: &Project, facts: &Facts, signed: &str) -> Value {
                 });
                 claim(format!("{}.{}", saga.name, command.key), operation);
             }
+        }
+    }
+    for window in &facts.windows {
+        let mut by_channel: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        for read in &window.windowing.reads {
+            if let Some((category, event)) = category_of(&read.event_type) {
+                // It runs as a projection does: a replay reads every version, upcast.
+                for version in &event.versions {
+                    by_channel.entry(category).or_default().push(json!({
+                        "$ref": format!("#/channels/{category}/messages/{}", message_key(&read.event_type, version.version))
+                    }));
+                }
+            }
+        }
+        for (category, refs) in by_channel {
+            let mut operation = json!({
+                "action": "receive",
+                "channel": {"$ref": format!("#/channels/{category}")},
+                "title": format!("{} window reads {category}", window.name),
+                "description": format!(
+                    "The `{}` window reads these events from `{category}` streams into {}.",
+                    window.name, window.windowing.cut.text
+                ),
+                "messages": refs,
+            });
+            if !window.doc.summary.is_empty() {
+                operation["summary"] = json!(window.doc.summary);
+            }
+            claim(format!("{}.{category}", window.name), operation);
         }
     }
     let channels: Map<String, Value> = channels

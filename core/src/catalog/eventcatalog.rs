@@ -1,7 +1,8 @@
 //! An EventCatalog directory: events (latest version at `events/<Id>/`, older ones under
 //! `versioned/<semver>/`, each with its `schema.json` and `changelog.mdx`), commands, one service
 //! per aggregate declaring what it sends and receives, one per saga receiving the events it reads
-//! and sending the commands it sends, and a page per owning team. Front matter
+//! and sending the commands it sends, one per window receiving the events it reads, and a page
+//! per owning team. Front matter
 //! holds only what EventCatalog reads from authors; what it computes (`versions`,
 //! `latestVersion`, `producers`, `consumers`) is left to it.
 
@@ -9,6 +10,7 @@ use super::facts::{Doc, EventFacts, Facts, VersionFacts};
 use super::markdown::segment;
 use super::saga_page::{self, Links};
 use super::text::{Flavor, examples, field_rows, pretty, prose};
+use super::window_page;
 use crate::diagnostic::Diagnostic;
 use crate::diagnostic::Rule;
 use crate::templates::Templates;
@@ -20,12 +22,14 @@ const FLAVOR: Flavor = Flavor::Mdx;
 pub const ROOTS: &[&str] = &["events", "commands", "services", "teams"];
 
 /// Ids that EventCatalog shows and links by: events and commands share one namespace (a
-/// service's `sends` and `receives` name either), services (aggregates' and sagas') another.
+/// service's `sends` and `receives` name either), services (aggregates', sagas' and windows')
+/// another.
 struct Ids {
     events: Vec<String>,
     commands: Vec<String>,
     services: Vec<String>,
     sagas: Vec<String>,
+    windows: Vec<String>,
 }
 
 fn ids(facts: &Facts) -> Ids {
@@ -67,11 +71,22 @@ fn ids(facts: &Facts) -> Ids {
             ))
         })
         .collect();
+    let windows = facts
+        .windows
+        .iter()
+        .map(|w| {
+            claim(crate::project::names::type_name(
+                &format!("{}_window", w.name),
+                "Window",
+            ))
+        })
+        .collect();
     Ids {
         events,
         commands,
         services,
         sagas,
+        windows,
     }
 }
 
@@ -288,6 +303,28 @@ pub fn files(
             data,
         );
     }
+    for (window, id) in facts.windows.iter().zip(&ids.windows) {
+        let mut front = base_front(id, &window.doc, &facts.version);
+        front["name"] = json!(format!("{} window", window.doc.title));
+        front["badges"] = json!([badge("Window", "teal")]);
+        // `eventsmith.window.closed` is the runtime's event, not the catalog's: nothing to send.
+        front["sends"] = json!([]);
+        front["receives"] = window
+            .windowing
+            .reads
+            .iter()
+            .filter_map(|r| event_id(&r.event_type))
+            .map(|(id, e)| json!({"id": id, "version": format!("{}.0.0", e.latest)}))
+            .collect();
+        let mut data = window_page::data(window, FLAVOR, &|_| None);
+        data["description"] = json!(prose(&window.doc.description, FLAVOR));
+        page(
+            "eventcatalog-window.mdx.hbs",
+            format!("services/{}/index.mdx", segment(id)),
+            front,
+            data,
+        );
+    }
     for owner in &facts.owners {
         let owned = |keys: &[String]| -> Vec<String> { keys.to_vec() };
         let front = json!({ "id": owner.id, "name": owner.id });
@@ -298,6 +335,7 @@ pub fn files(
             "commands": owned(&owner.commands),
             "projections": owned(&owner.projections),
             "sagas": owned(&owner.sagas),
+            "windows": owned(&owner.windows),
         });
         page(
             "eventcatalog-team.mdx.hbs",

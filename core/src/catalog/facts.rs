@@ -1,10 +1,11 @@
 //! What the catalog says about a project, independent of its format: every event with its
 //! versions, fields, examples, changelogs, producers and consumers; every aggregate, command,
-//! projection and saga; every owner. The renderers only lay these out.
+//! projection, saga and window; every owner. The renderers only lay these out.
 
 use super::changelog::{self, Changelog};
 use super::fields::{self, Field};
 use super::sagas::{self, Machine};
+use super::windows::{self, Windowing};
 use crate::project::annotations::Deprecation;
 use crate::project::model::{Event, Project};
 use crate::schema::store::{DocId, NodeRef};
@@ -33,6 +34,8 @@ pub struct Facts {
     pub projections: Vec<ProjectionFacts>,
     /// Sagas by name.
     pub sagas: Vec<SagaFacts>,
+    /// Windows by name.
+    pub windows: Vec<WindowFacts>,
     /// Owners (teams) by id, with what they own.
     pub owners: Vec<OwnerFacts>,
 }
@@ -77,6 +80,8 @@ pub struct EventFacts {
     pub consumed_by: Vec<String>,
     /// Sagas that read it.
     pub read_by_sagas: Vec<String>,
+    /// Windows that read it.
+    pub read_by_windows: Vec<String>,
     /// Every version, oldest first.
     pub versions: Vec<VersionFacts>,
 }
@@ -182,6 +187,21 @@ pub struct SagaFacts {
     pub schema: Value,
 }
 
+/// A window (windowed aggregation).
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowFacts {
+    /// Its name.
+    pub name: String,
+    /// Its documentation (the file's `title` and `description`).
+    pub doc: Doc,
+    /// What it reads and groups by, how it cuts time, its aggregates.
+    pub windowing: Windowing,
+    /// Its examples (of its aggregates).
+    pub examples: Vec<Value>,
+    /// Its bundled schema.
+    pub schema: Value,
+}
+
 /// A team and what it owns.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct OwnerFacts {
@@ -197,6 +217,8 @@ pub struct OwnerFacts {
     pub projections: Vec<String>,
     /// Sagas.
     pub sagas: Vec<String>,
+    /// Windows.
+    pub windows: Vec<String>,
 }
 
 /// The facts of `project`.
@@ -227,6 +249,42 @@ pub fn gather(project: &Project) -> Facts {
     for event in &mut events {
         event.read_by_sagas =
             sagas_where(&|m| m.reads.iter().any(|r| r.event_type == event.event_type));
+    }
+    let windows: Vec<WindowFacts> = project
+        .windows
+        .iter()
+        .map(|(name, window)| {
+            let latest_fields = |event_type: &str| {
+                let event = events.iter().find(|e| e.event_type == event_type)?;
+                Some(event.versions.last()?.fields.as_slice())
+            };
+            let schema_fields = fields::fields(&project.store, &root(window.schema));
+            WindowFacts {
+                name: name.clone(),
+                doc: doc(
+                    project,
+                    window.schema,
+                    name,
+                    &window.annotations.owners,
+                    None,
+                ),
+                windowing: windows::windowing(&window.annotations, &schema_fields, &latest_fields),
+                examples: examples(project, window.schema),
+                schema: bundled(project, window.schema),
+            }
+        })
+        .collect();
+    for event in &mut events {
+        event.read_by_windows = windows
+            .iter()
+            .filter(|w| {
+                w.windowing
+                    .reads
+                    .iter()
+                    .any(|r| r.event_type == event.event_type)
+            })
+            .map(|w| w.name.clone())
+            .collect();
     }
     let commands: Vec<CommandFacts> = project
         .commands
@@ -335,6 +393,11 @@ pub fn gather(project: &Project) -> Facts {
             o.sagas.push(saga.name.clone())
         });
     }
+    for window in &windows {
+        own(&window.doc.owners, &|o: &mut OwnerFacts| {
+            o.windows.push(window.name.clone())
+        });
+    }
     Facts {
         name: project.config.project.name.clone(),
         description: project
@@ -350,6 +413,7 @@ pub fn gather(project: &Project) -> Facts {
         commands,
         projections,
         sagas,
+        windows,
         owners: owners.into_values().collect(),
     }
 }
@@ -474,6 +538,7 @@ fn event_facts(
             .map(|(name, _)| name.clone())
             .collect(),
         read_by_sagas: Vec::new(),
+        read_by_windows: Vec::new(),
         event_type,
         versions,
     }

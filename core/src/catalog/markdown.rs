@@ -1,9 +1,12 @@
 //! The Markdown catalog: an index (`README.md`, so GitHub shows it for the directory), a page per
-//! event, aggregate, command, projection and saga, each linking the others by relative paths.
+//! event, aggregate, command, projection, saga and window, each linking the others by relative
+//! paths.
 
 use super::facts::{Doc, EventFacts, Facts};
+use super::fields::inline_code;
 use super::saga_page::{self, Links};
 use super::text::{Flavor, Flow, Shape, cell, examples, field_rows, node_id, pretty, prose};
+use super::window_page;
 use crate::templates::Templates;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -36,6 +39,7 @@ pub const ROOTS: &[&str] = &[
     "commands",
     "projections",
     "sagas",
+    "windows",
 ];
 
 /// Where each page goes, relative to the catalog's root.
@@ -59,6 +63,10 @@ fn projection_page(name: &str) -> String {
 
 fn saga_page(name: &str) -> String {
     format!("sagas/{}.md", segment(name))
+}
+
+fn window_page(name: &str) -> String {
+    format!("windows/{}.md", segment(name))
 }
 
 /// A path segment as a URL and a file name both take it.
@@ -153,6 +161,10 @@ pub fn pages(
                 for saga in &event.read_by_sagas {
                     flow.node(&node_id("s", saga), saga, Shape::Saga);
                     flow.edge(&node_id("e", event_type), &node_id("s", saga));
+                }
+                for window in &event.read_by_windows {
+                    flow.node(&node_id("w", window), window, Shape::Window);
+                    flow.edge(&node_id("e", event_type), &node_id("w", window));
                 }
             }
         }
@@ -302,6 +314,40 @@ pub fn pages(
         extend(&mut data, json!({ "index": href(&page, "README.md") }));
         render("saga.md.hbs", page, data);
     }
+    for window in &facts.windows {
+        let page = window_page(&window.name);
+        let known_event = |event_type: &str| {
+            facts
+                .events
+                .iter()
+                .any(|e| e.event_type == event_type)
+                .then(|| href(&page, &event_page(event_type)))
+        };
+        // As a projection's flow: each event from its aggregate, into the window.
+        let mut flow = Flow::default();
+        let window_node = node_id("w", &window.name);
+        for read in &window.windowing.reads {
+            let aggregate = read.event_type.split_once('.').map_or("", |(a, _)| a);
+            flow.node(&node_id("a", aggregate), aggregate, Shape::Aggregate);
+            flow.node(
+                &node_id("e", &read.event_type),
+                &read.event_type,
+                Shape::Event,
+            );
+            flow.edge(&node_id("a", aggregate), &node_id("e", &read.event_type));
+        }
+        flow.node(&window_node, &window.name, Shape::Window);
+        for read in &window.windowing.reads {
+            flow.edge(&node_id("e", &read.event_type), &window_node);
+        }
+        let mut data = doc_data(&window.doc, &page, &source_href);
+        extend(&mut data, window_page::data(window, FLAVOR, &known_event));
+        extend(
+            &mut data,
+            json!({ "flow": flow.render(), "index": href(&page, "README.md") }),
+        );
+        render("window.md.hbs", page, data);
+    }
     if errors.is_empty() {
         Ok(pages)
     } else {
@@ -393,6 +439,10 @@ fn event_data(
         flow.node(&node_id("s", saga), saga, Shape::Saga);
         flow.edge(&event_node, &node_id("s", saga));
     }
+    for window in &event.read_by_windows {
+        flow.node(&node_id("w", window), window, Shape::Window);
+        flow.edge(&event_node, &node_id("w", window));
+    }
     let versions: Vec<Value> = event
         .versions
         .iter()
@@ -436,6 +486,7 @@ fn event_data(
             "emitted_by": links(page, &event.emitted_by, command_page),
             "consumed_by": links(page, &event.consumed_by, projection_page),
             "read_by_sagas": links(page, &event.read_by_sagas, saga_page),
+            "read_by_windows": links(page, &event.read_by_windows, window_page),
             "flow": flow.render(),
             "changelog": changelog,
             "versions": versions,
@@ -445,10 +496,11 @@ fn event_data(
     data
 }
 
-/// What reads an event: its projections, then its sagas.
+/// What reads an event: its projections, then its sagas, then its windows.
 fn consumers(page: &str, event: &EventFacts) -> Vec<Value> {
     let mut consumers = links(page, &event.consumed_by, projection_page);
     consumers.extend(links(page, &event.read_by_sagas, saga_page));
+    consumers.extend(links(page, &event.read_by_windows, window_page));
     consumers
 }
 
@@ -570,6 +622,35 @@ fn index(facts: &Facts) -> Value {
             })
         })
         .collect();
+    let windows: Vec<Value> = facts
+        .windows
+        .iter()
+        .map(|w| {
+            let reads: Vec<String> = w
+                .windowing
+                .reads
+                .iter()
+                .map(|r| r.event_type.clone())
+                .collect();
+            // `tumbling: size `PT1H``, `session: gap `PT30M``.
+            let durations: Vec<String> = w
+                .windowing
+                .cut
+                .durations
+                .iter()
+                .map(|(name, d)| format!("{name} {}", inline_code(&d.iso)))
+                .collect();
+            let cut = format!("{}: {}", w.windowing.cut.kind, durations.join(", "));
+            json!({
+                "name": w.name,
+                "href": window_page(&w.name),
+                "summary": cell(&w.doc.summary, FLAVOR),
+                "reads": links(page, &reads, event_page),
+                "key": w.windowing.key.iter().map(|k| cell(&inline_code(&k.field), FLAVOR)).collect::<Vec<_>>(),
+                "cut": cell(&cut, FLAVOR),
+            })
+        })
+        .collect();
     let owners: Vec<Value> = facts
         .owners
         .iter()
@@ -581,6 +662,7 @@ fn index(facts: &Facts) -> Value {
                 "commands": links(page, &o.commands, command_page),
                 "projections": links(page, &o.projections, projection_page),
                 "sagas": links(page, &o.sagas, saga_page),
+                "windows": links(page, &o.windows, window_page),
             })
         })
         .collect();
@@ -596,12 +678,39 @@ fn index(facts: &Facts) -> Value {
             "commands": facts.commands.len(),
             "projections": facts.projections.len(),
             "sagas": facts.sagas.len(),
+            "windows": facts.windows.len(),
         },
+        "tally": tally(facts, versions),
         "aggregates": aggregates,
         "projections": projections,
         "sagas": sagas,
+        "windows": windows,
         "owners": owners,
     })
+}
+
+/// What the catalog holds, counted: `3 aggregates`, `10 events (11 versions)`, ..., sagas and
+/// windows only when there are any.
+fn tally(facts: &Facts, versions: usize) -> Vec<String> {
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut tally = vec![
+        count(facts.aggregates.len(), "aggregate", "aggregates"),
+        format!(
+            "{} ({})",
+            count(facts.events.len(), "event", "events"),
+            count(versions, "version", "versions")
+        ),
+        count(facts.commands.len(), "command", "commands"),
+        count(facts.projections.len(), "projection", "projections"),
+    ];
+    if !facts.sagas.is_empty() {
+        tally.push(count(facts.sagas.len(), "saga", "sagas"));
+    }
+    if !facts.windows.is_empty() {
+        tally.push(count(facts.windows.len(), "window", "windows"));
+    }
+    tally
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! `eventsmith catalog`: the project's events, commands, aggregates, projections and sagas as
-//! documentation, from the schemas alone: Markdown pages with changelogs computed by the
-//! compatibility engine and mermaid flows, an EventCatalog directory, or an AsyncAPI 3.0 document.
+//! `eventsmith catalog`: the project's events, commands, aggregates, projections, sagas and
+//! windows as documentation, from the schemas alone: Markdown pages with changelogs computed by
+//! the compatibility engine and mermaid flows, an EventCatalog directory, or an AsyncAPI 3.0
+//! document.
 //! Every file is generated and signed; rerunning rewrites them and removes those of items that
 //! are gone, and never touches files it did not write.
 
@@ -13,6 +14,8 @@ pub mod markdown;
 pub mod saga_page;
 pub mod sagas;
 pub mod text;
+pub mod window_page;
+pub mod windows;
 
 use crate::diagnostic::Diagnostic;
 use crate::io::output::{OutputFile, Owner, Signature};
@@ -68,6 +71,10 @@ pub const TEMPLATES: Family = Family {
             include_str!("../../templates/catalog/saga.md.hbs"),
         ),
         (
+            "window.md.hbs",
+            include_str!("../../templates/catalog/window.md.hbs"),
+        ),
+        (
             "eventcatalog-event.mdx.hbs",
             include_str!("../../templates/catalog/eventcatalog-event.mdx.hbs"),
         ),
@@ -86,6 +93,10 @@ pub const TEMPLATES: Family = Family {
         (
             "eventcatalog-saga.mdx.hbs",
             include_str!("../../templates/catalog/eventcatalog-saga.mdx.hbs"),
+        ),
+        (
+            "eventcatalog-window.mdx.hbs",
+            include_str!("../../templates/catalog/eventcatalog-window.mdx.hbs"),
         ),
         (
             "eventcatalog-team.mdx.hbs",

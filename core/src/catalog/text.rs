@@ -177,7 +177,7 @@ pub fn mermaid_text(text: &str) -> String {
     out
 }
 
-/// A flowchart of commands, aggregates, events, projections and sagas, left to right.
+/// A flowchart of commands, aggregates, events, projections, sagas and windows, left to right.
 #[derive(Debug, Default)]
 pub struct Flow {
     nodes: Vec<(String, String)>,
@@ -197,6 +197,8 @@ pub enum Shape {
     Projection,
     /// A saga: a subroutine (a rectangle with double sides).
     Saga,
+    /// A window: a parallelogram.
+    Window,
 }
 
 impl Flow {
@@ -212,6 +214,7 @@ impl Flow {
             Shape::Event => format!("{id}{{{{{label}}}}}"),
             Shape::Projection => format!("{id}[({label})]"),
             Shape::Saga => format!("{id}[[{label}]]"),
+            Shape::Window => format!("{id}[/{label}/]"),
         };
         self.nodes.push((id.to_owned(), drawn));
     }

@@ -23,6 +23,23 @@ pub struct Api {
     pub conversions: Vec<ConversionsApi>,
     /// Sagas, in name order.
     pub sagas: Vec<SagaApi>,
+    /// Windows, in name order.
+    pub windows: Vec<WindowApi>,
+}
+
+/// A window the service runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowApi {
+    /// The window's name.
+    pub name: String,
+    /// `<Name>Window`.
+    pub window: RustPath,
+    /// `<Name>Row`.
+    pub row: RustPath,
+    /// `<Name>Rules`, the trait its user-owned rules implement, when it has custom aggregates.
+    pub rules: Option<RustPath>,
+    /// Its custom aggregates.
+    pub custom: Vec<String>,
 }
 
 /// A saga the service runs.

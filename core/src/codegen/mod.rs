@@ -15,6 +15,7 @@ pub mod sagas;
 pub mod shape;
 pub mod types;
 pub mod upcast;
+pub mod windows;
 
 use crate::diagnostic::Diagnostic;
 use crate::project::model::Project;

@@ -37,12 +37,14 @@ fn inventory(loaded: &Loaded) -> String {
     };
     let versions: usize = project.events.values().map(|e| e.versions.len()).sum();
     let count = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    let sagas = match project.sagas.len() {
+    let optional = |n: usize, word: &str| match n {
         0 => String::new(),
-        n => format!(", {}", count(n, "saga")),
+        n => format!(", {}", count(n, word)),
     };
+    let sagas = optional(project.sagas.len(), "saga");
+    let windows = optional(project.windows.len(), "window");
     format!(
-        "ok: {}, {} ({}), {}, {}{sagas}, {}",
+        "ok: {}, {} ({}), {}, {}{sagas}{windows}, {}",
         count(project.aggregates.len(), "aggregate"),
         count(project.events.len(), "event"),
         count(versions, "version"),

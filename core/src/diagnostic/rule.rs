@@ -87,6 +87,10 @@ rules! {
     SagaDuration = "saga-duration", Error, "schema-format.md", "a saga duration does not parse, or a timeout names no duration";
     SagaState = "saga-state", Error, "schema-format.md", "a saga names an unknown state, has an unreachable one, or an end state that acts";
     SagaDeadEnd = "saga-dead-end", Error, "schema-format.md", "a saga state from which no path leads to an end";
+    WindowEvent = "window-event", Error, "schema-format.md", "a window reads an undefined event";
+    WindowField = "window-field", Error, "schema-format.md", "a window's key, aggregate field or time is missing from a version of an event it reads, or has a type that does not fit";
+    WindowAggregate = "window-aggregate", Error, "schema-format.md", "a window aggregate lacks a field it needs, or its property in the schema is missing, extra, or of a type that does not fit";
+    WindowDuration = "window-duration", Error, "schema-format.md", "a window duration does not parse, is zero, is finer than a millisecond, or a hop is longer than its window";
     Io = "io", Error, "schema-format.md", "a file or directory could not be read";
     // `check` against a base.
     EventDeleted = "event-deleted", Error, "compatibility.md", "a released event type was deleted or renamed";
@@ -100,6 +104,7 @@ rules! {
     SnapshotsDiscarded = "snapshots-discarded", Warning, "compatibility.md", "an aggregate's state schema changed: snapshots taken before are set aside";
     ProjectionReplay = "projection-replay", Warning, "compatibility.md", "a projection's rows change shape: its read model is replayed";
     CorrelationBroken = "correlation-broken", Error, "compatibility.md", "a new event version drops or retypes the property a saga finds its instances by";
+    WindowFieldBroken = "window-field-broken", Error, "compatibility.md", "a new event version drops or retypes a field a window reads";
     Check = "check", Note, "compatibility.md", "what the compatibility check compared";
     // Generating code.
     UpcastNotGenerated = "upcast-not-generated", Error, "codegen.md", "upcast rules that cannot be generated for the payloads they apply to";

@@ -39,6 +39,11 @@ pub enum FileRole {
         /// The saga name.
         name: String,
     },
+    /// `windows/<name>.json`: an aggregation of events over time windows.
+    Window {
+        /// The window name.
+        name: String,
+    },
     /// `types/**.json`
     Type,
 }
@@ -52,6 +57,7 @@ impl FileRole {
             FileRole::Aggregate { .. } => Some("aggregate"),
             FileRole::Projection { .. } => Some("projection"),
             FileRole::Saga { .. } => Some("saga"),
+            FileRole::Window { .. } => Some("window"),
             FileRole::Type => None,
         }
     }
@@ -76,6 +82,7 @@ pub const DIRECTORIES: &[&str] = &[
     "aggregates",
     "projections",
     "sagas",
+    "windows",
     "types",
 ];
 
@@ -173,10 +180,24 @@ pub fn classify(relative: &Path) -> Result<FileRole, Failure> {
             format!("`{}` is not where saga files go", relative.display()),
             "sagas live at `sagas/<name>.json`",
         )),
+        ["windows", _] if reserved(stem).is_some() => Err(err(
+            format!(
+                "window name `{stem}` starts with `{}`, which is reserved",
+                reserved(stem).unwrap_or_default()
+            ),
+            "a window keeps its rows in tables named after it; give it another name",
+        )),
+        ["windows", _] => Ok(FileRole::Window {
+            name: named("window", stem)?,
+        }),
+        ["windows", ..] => Err(err(
+            format!("`{}` is not where window files go", relative.display()),
+            "windows live at `windows/<name>.json`",
+        )),
         ["types", ..] => Ok(FileRole::Type),
         _ => Err(err(
             format!("`{}` is outside the schema layout", relative.display()),
-            "schema files live under events/, commands/, aggregates/, projections/, sagas/ or types/",
+            "schema files live under events/, commands/, aggregates/, projections/, sagas/, windows/ or types/",
         )),
     }
 }

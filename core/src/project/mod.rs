@@ -15,3 +15,4 @@ pub mod placeholders;
 pub mod rules;
 pub mod saga;
 pub mod upcast;
+pub mod window;

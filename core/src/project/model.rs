@@ -6,6 +6,7 @@ use crate::project::annotations::{
 };
 use crate::project::config::Config;
 use crate::project::saga::SagaAnnotations;
+use crate::project::window::WindowAnnotations;
 use crate::schema::store::{DocId, NodeRef, Store};
 use heck::ToUpperCamelCase;
 use serde_json::Value;
@@ -29,6 +30,8 @@ pub struct Project {
     pub projections: BTreeMap<String, Projection>,
     /// Sagas by name.
     pub sagas: BTreeMap<String, Saga>,
+    /// Windowed aggregations by name.
+    pub windows: BTreeMap<String, Window>,
     /// Shared type files, in path order.
     pub types: Vec<DocId>,
     /// Every document read, with `$ref` resolution.
@@ -156,6 +159,17 @@ pub struct Saga {
     pub schema: DocId,
     /// Its `x-eventsmith` annotations.
     pub annotations: SagaAnnotations,
+}
+
+/// A windowed aggregation: the schema of its aggregates and how it computes them.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// Its name.
+    pub name: String,
+    /// The schema of its aggregates object.
+    pub schema: DocId,
+    /// Its `x-eventsmith` annotations.
+    pub annotations: WindowAnnotations,
 }
 
 impl Project {

@@ -92,6 +92,7 @@ struct AnnotationValidators {
     aggregate: jsonschema::Validator,
     projection: jsonschema::Validator,
     saga: jsonschema::Validator,
+    window: jsonschema::Validator,
 }
 
 fn annotation_validators() -> &'static AnnotationValidators {
@@ -111,6 +112,7 @@ fn annotation_validators() -> &'static AnnotationValidators {
             aggregate: build("aggregate"),
             projection: build("projection"),
             saga: build("saga"),
+            window: build("window"),
         }
     })
 }
@@ -123,6 +125,7 @@ pub(crate) fn check_annotations(document: &Document, kind: &str) -> Vec<Diagnost
         "command" => &validators.command,
         "aggregate" => &validators.aggregate,
         "saga" => &validators.saga,
+        "window" => &validators.window,
         _ => &validators.projection,
     };
     let root = pointer::push("", KEYWORD);
@@ -136,6 +139,9 @@ pub(crate) fn check_annotations(document: &Document, kind: &str) -> Vec<Diagnost
             ),
             "saga" => Some(
                 "sagas declare their events and states: add \"x-eventsmith\": {\"starts\": [...], \"correlation\": {...}, \"initial\": \"...\", \"states\": {...}} (see docs/schema-format.md#saga-annotations)",
+            ),
+            "window" => Some(
+                "windows declare what they read and how they aggregate: add \"x-eventsmith\": {\"reads\": [...], \"window\": {\"kind\": \"tumbling\", \"size\": \"PT1H\"}, \"aggregates\": {...}} (see docs/schema-format.md#window-annotations)",
             ),
             _ => None,
         };

@@ -150,28 +150,37 @@ pub fn render(
         Owner::Generated,
     );
     add("tests/service.rs", tests, Owner::Generated);
-    for (aggregate, module) in generated.api.aggregates.iter().zip(&modules.0) {
+    for (aggregate, module) in generated.api.aggregates.iter().zip(&modules.aggregates) {
         add(
             &format!("src/domain/{module}.rs"),
             starters::rules_file(aggregate),
             Owner::User,
         );
     }
-    for (projection, module) in generated.api.projections.iter().zip(&modules.1) {
+    for (projection, module) in generated.api.projections.iter().zip(&modules.projections) {
         add(
             &format!("src/projections/{module}.rs"),
             starters::handler_file(projection),
             Owner::User,
         );
     }
-    for (saga, module) in generated.api.sagas.iter().zip(&modules.3) {
+    for (saga, module) in generated.api.sagas.iter().zip(&modules.sagas) {
         add(
             &format!("src/sagas/{module}.rs"),
             starters::saga_file(saga),
             Owner::User,
         );
     }
-    for (version, module) in generated.api.conversions.iter().zip(&modules.2) {
+    for (window, module) in generated.api.windows.iter().zip(&modules.windows) {
+        if window.rules.is_some() {
+            add(
+                &format!("src/windows/{module}.rs"),
+                starters::window_file(window),
+                Owner::User,
+            );
+        }
+    }
+    for (version, module) in generated.api.conversions.iter().zip(&modules.conversions) {
         add(
             &format!("{}/{module}.rs", conversions::DIR),
             conversions::conversions_file(version),
@@ -212,8 +221,15 @@ pub fn omissions(project: &Project, api: &Api) -> Vec<Diagnostic> {
     warnings
 }
 
-/// The user files' module names: (aggregates, projections, conversions, sagas).
-type Modules = (Vec<String>, Vec<String>, Vec<String>, Vec<String>);
+/// The user files' module names.
+pub struct Modules {
+    aggregates: Vec<String>,
+    projections: Vec<String>,
+    conversions: Vec<String>,
+    sagas: Vec<String>,
+    /// Of every window (only those with custom aggregates have a file).
+    windows: Vec<String>,
+}
 
 /// What the templates see:
 /// - `name`, `project` (the schema project's name), `description`, `project_dir`;
@@ -329,6 +345,44 @@ pub fn template_data(project: &Project, api: &Api, settings: &Settings) -> (Valu
             })
         })
         .collect();
+    let mut window_names = Scope::new();
+    let window_modules: Vec<String> = api
+        .windows
+        .iter()
+        .map(|w| window_names.claim(field_name(&w.name)))
+        .collect();
+    let window_rules: Vec<&String> = api
+        .windows
+        .iter()
+        .zip(&window_modules)
+        .filter(|(w, _)| w.rules.is_some())
+        .map(|(_, module)| module)
+        .collect();
+    let windows: Vec<Value> = api
+        .windows
+        .iter()
+        .zip(&window_modules)
+        .map(|(window, module)| {
+            let annotations = project
+                .windows
+                .get(&window.name)
+                .map(|w| w.annotations.clone())
+                .unwrap_or_default();
+            let runner = match &window.rules {
+                Some(_) => format!("{}<windows::{module}::Rules>", window.window.join("::")),
+                None => window.window.join("::"),
+            };
+            json!({
+                "name": window.name,
+                "module": module,
+                "window": runner,
+                "rules": window.rules.is_some(),
+                "reads": code(&mut annotations.reads.iter().map(String::as_str)),
+                "kind": annotations.window.name(),
+                "aggregates": code(&mut annotations.aggregates.keys().map(String::as_str)),
+            })
+        })
+        .collect();
     let data = json!({
         "name": settings.name,
         "project": config.name,
@@ -341,17 +395,20 @@ pub fn template_data(project: &Project, api: &Api, settings: &Settings) -> (Valu
         "projections": projections,
         "conversions": conversions,
         "sagas": sagas,
+        "windows": windows,
+        "window_rules": !window_rules.is_empty(),
         "first_command": first_command,
         "required_commands": required_commands,
     });
     (
         data,
-        (
-            aggregate_modules,
-            projection_modules,
-            conversion_modules,
-            saga_modules,
-        ),
+        Modules {
+            aggregates: aggregate_modules,
+            projections: projection_modules,
+            conversions: conversion_modules,
+            sagas: saga_modules,
+            windows: window_modules,
+        },
     )
 }
 

@@ -388,3 +388,37 @@ pub fn saga_file(saga: &crate::codegen::api::SagaApi) -> String {
     );
     file(&docs, uses, body)
 }
+
+/// A window's rules file: its custom aggregates computed by the trait's defaults (each counts
+/// events) until its owner writes otherwise.
+pub fn window_file(window: &crate::codegen::api::WindowApi) -> String {
+    let mut imports = Imports::new(&["Rules"]);
+    let Some(rules) = &window.rules else {
+        return String::new();
+    };
+    let rules_trait = imports.name(rules);
+    let uses = imports.items();
+    let runner = window.window.last().expect("a path");
+    let doc = doc(&format!(
+        "How `{}` computes its custom aggregates: the service runs `{runner}<Rules>`.",
+        window.name
+    ));
+    let body = quote! {
+        #doc
+        #[derive(Debug, Default)]
+        pub struct Rules;
+
+        impl #rules_trait for Rules {}
+    };
+    let docs = format!(
+        "The `{name}` window's rules: how its custom aggregates ({aggregates}) are computed.\n\nThis file is yours: `eventsmith service new` wrote it once and never overwrites it. Each\ncustom aggregate has two methods: one folds an event into the window's value so far\n(`current` is `None` for the window's first event), the other merges two sessions' values\nwhen an event bridges them. Their defaults count events; override them here.",
+        name = window.name,
+        aggregates = window
+            .custom
+            .iter()
+            .map(|a| format!("`{a}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    file(&docs, uses, body)
+}

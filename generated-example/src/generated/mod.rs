@@ -2884,6 +2884,132 @@ pub mod sagas {
         }
     }
 }
+/// The windows: each one's aggregates and row types and what the window runner runs.
+#[allow(dead_code, deprecated)]
+pub mod windows {
+    /// OrdersPerCustomerSession
+    ///
+    /// How many orders each customer placed per shopping session: orders less than 30 minutes apart belong to one session.
+    #[derive(
+        Debug,
+        Clone,
+        PartialEq,
+        ::eventsmith::serde::Serialize,
+        ::eventsmith::serde::Deserialize
+    )]
+    #[serde(crate = "::eventsmith::serde")]
+    #[serde(deny_unknown_fields)]
+    pub struct OrdersPerCustomerSessionAggregates {
+        /// How many orders the customer placed in the session.
+        pub orders: u64,
+    }
+    impl ::eventsmith::Validate for OrdersPerCustomerSessionAggregates {
+        fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
+            checker.at("orders", |checker| checker.minimum(self.orders, 0f64, false));
+        }
+    }
+    /// PaymentsPerHour
+    ///
+    /// How many orders were paid, and for how much, per hour and payment method, by the time the store recorded each payment.
+    #[derive(
+        Debug,
+        Clone,
+        PartialEq,
+        ::eventsmith::serde::Serialize,
+        ::eventsmith::serde::Deserialize
+    )]
+    #[serde(crate = "::eventsmith::serde")]
+    #[serde(deny_unknown_fields)]
+    pub struct PaymentsPerHourAggregates {
+        /// How many orders were paid in the hour by this method.
+        pub count: u64,
+        /// The sum of the amounts paid in the hour by this method.
+        pub total: ::eventsmith::serde_json::Number,
+    }
+    impl ::eventsmith::Validate for PaymentsPerHourAggregates {
+        fn validate(&self, checker: &mut ::eventsmith::__private::Checker) {
+            checker.at("count", |checker| checker.minimum(self.count, 0f64, false));
+            checker
+                .at(
+                    "total",
+                    |checker| {
+                        checker.minimum(&self.total, 0f64, false);
+                        checker.multiple_of(&self.total, 0.01f64);
+                    },
+                );
+        }
+    }
+    /// One window of `orders_per_customer_session`, as `GET /windows/orders_per_customer_session` answers it.
+    #[derive(
+        Debug,
+        Clone,
+        PartialEq,
+        ::eventsmith::serde::Serialize,
+        ::eventsmith::serde::Deserialize
+    )]
+    #[serde(crate = "::eventsmith::serde")]
+    pub struct OrdersPerCustomerSessionRow {
+        /// Its first instant (RFC 3339, UTC).
+        pub start: ::std::string::String,
+        /// The instant after its last (RFC 3339, UTC).
+        pub end: ::std::string::String,
+        /// What it groups: the key's fields and their values.
+        pub key: ::eventsmith::serde_json::Map<
+            ::std::string::String,
+            ::eventsmith::serde_json::Value,
+        >,
+        /// Whether the watermark has passed its end.
+        pub closed: bool,
+        /// Its aggregates.
+        pub aggregates: OrdersPerCustomerSessionAggregates,
+    }
+    /// The `orders_per_customer_session` window for the service (`App::window::<OrdersPerCustomerSessionWindow>()`): its definition and tables.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct OrdersPerCustomerSessionWindow;
+    impl ::eventsmith::window::Window for OrdersPerCustomerSessionWindow {
+        type Event = super::DomainEvent;
+        const NAME: &'static str = "orders_per_customer_session";
+        const DEFINITION: &'static str = "{\"name\":\"orders_per_customer_session\",\"reads\":{\"order.placed\":2},\"key\":[\"customer_id\"],\"window\":{\"kind\":\"session\",\"gap\":1800000},\"lateness\":0,\"idle\":10000,\"late\":\"correct\",\"aggregates\":[{\"name\":\"orders\",\"kind\":\"count\",\"integer\":true}],\"gauges\":false,\"retain\":604800000}";
+        const TABLES: &'static [::eventsmith::read_model::TableSpec] = ::eventsmith::window_tables!(
+            "orders_per_customer_session"
+        );
+    }
+    /// One window of `payments_per_hour`, as `GET /windows/payments_per_hour` answers it.
+    #[derive(
+        Debug,
+        Clone,
+        PartialEq,
+        ::eventsmith::serde::Serialize,
+        ::eventsmith::serde::Deserialize
+    )]
+    #[serde(crate = "::eventsmith::serde")]
+    pub struct PaymentsPerHourRow {
+        /// Its first instant (RFC 3339, UTC).
+        pub start: ::std::string::String,
+        /// The instant after its last (RFC 3339, UTC).
+        pub end: ::std::string::String,
+        /// What it groups: the key's fields and their values.
+        pub key: ::eventsmith::serde_json::Map<
+            ::std::string::String,
+            ::eventsmith::serde_json::Value,
+        >,
+        /// Whether the watermark has passed its end.
+        pub closed: bool,
+        /// Its aggregates.
+        pub aggregates: PaymentsPerHourAggregates,
+    }
+    /// The `payments_per_hour` window for the service (`App::window::<PaymentsPerHourWindow>()`): its definition and tables.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct PaymentsPerHourWindow;
+    impl ::eventsmith::window::Window for PaymentsPerHourWindow {
+        type Event = super::DomainEvent;
+        const NAME: &'static str = "payments_per_hour";
+        const DEFINITION: &'static str = "{\"name\":\"payments_per_hour\",\"reads\":{\"order.paid\":1},\"key\":[\"method\"],\"window\":{\"kind\":\"tumbling\",\"size\":3600000},\"lateness\":0,\"idle\":10000,\"late\":\"correct\",\"aggregates\":[{\"name\":\"count\",\"kind\":\"count\",\"integer\":true},{\"name\":\"total\",\"kind\":\"sum\",\"integer\":false,\"field\":\"amount\"}],\"gauges\":true,\"retain\":2592000000}";
+        const TABLES: &'static [::eventsmith::read_model::TableSpec] = ::eventsmith::window_tables!(
+            "payments_per_hour"
+        );
+    }
+}
 /// Every event of the domain, at its latest version: what a store decodes into.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names, deprecated)]

@@ -50,6 +50,30 @@ pub trait Projection: Send + Sync {
         event: &Self::Event,
         envelope: &Envelope,
     ) -> Result<(), HandlerError>;
+    /// Writes what handlers kept in memory for the batch, in the batch's transaction before the
+    /// checkpoint moves with it (a projection that aggregates in memory writes once a batch).
+    fn flush(&self, transaction: &dyn Transaction) -> Result<(), HandlerError> {
+        let _ = transaction;
+        Ok(())
+    }
+    /// The last flushed transaction committed, with the checkpoint at `checkpoint`.
+    fn committed(&self, checkpoint: u64) {
+        let _ = checkpoint;
+    }
+    /// The transaction of the events handled since the last commit was rolled back (or the
+    /// read model changed under the projection): forget what was kept in memory of them.
+    fn discard(&self) {}
+    /// Whether the projection has work that does not wait for events (windows the wall clock
+    /// closes): the runner then calls [`tick`](Self::tick) while the feed is idle.
+    fn tick_due(&self) -> bool {
+        false
+    }
+    /// Does the work [`tick_due`](Self::tick_due) announced, in a transaction of its own;
+    /// whether it changed anything (to flush and commit).
+    fn tick(&self, transaction: &dyn Transaction) -> Result<bool, HandlerError> {
+        let _ = transaction;
+        Ok(false)
+    }
 }
 
 /// Whether a failure may go away by itself.

@@ -178,6 +178,8 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
             transaction.start_over()?;
         }
         transaction.commit()?;
+        // The tables may have changed under it (another process held the lease).
+        self.model.projection.discard();
         self.prepared = true;
         Ok(())
     }
@@ -240,9 +242,12 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
             self.prepare()?;
         }
         let from = self.position()? + 1;
-        self.model.checkpoint = from - 1;
+        self.model.moved_to(from - 1);
         let events = self.store.read_all(from, self.batch).await?;
-        self.model.take(&events).await?;
+        self.model
+            .take(&events)
+            .await
+            .inspect_err(|_| self.model.projection.discard())?;
         self.status()?;
         Ok(events.len())
     }
@@ -253,7 +258,7 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
         let mut ahead = None;
         loop {
             let from = self.position()? + 1;
-            self.model.checkpoint = from - 1;
+            self.model.moved_to(from - 1);
             let events = match ahead.take() {
                 Some((at, page)) if at == from => page.await?,
                 _ => self.store.read_all(from, self.batch).await?,
@@ -265,7 +270,10 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
                 let after = last.position + 1;
                 ahead = Some((after, self.store.read_all(after, self.batch)));
             }
-            self.model.take(&events).await?;
+            self.model
+                .take(&events)
+                .await
+                .inspect_err(|_| self.model.projection.discard())?;
             self.status()?;
         }
     }
@@ -311,6 +319,7 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
                     taken = self.run_batch() => if taken? == 0 { break },
                 }
             }
+            self.model.tick()?;
             loop {
                 tokio::select! {
                     _ = &mut stop => return Ok(Ended::Stopped),
@@ -323,6 +332,7 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
                         if wanted(&self.model) {
                             return Ok(Ended::Yielded);
                         }
+                        self.model.tick()?;
                     }
                 }
             }
@@ -376,6 +386,7 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
         }
         transaction.start_over()?;
         transaction.commit()?;
+        self.model.projection.discard();
         self.run_until_caught_up().await
     }
 
@@ -397,10 +408,11 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
         match apply(&model.projection, &transaction, &envelope) {
             Ok(()) => {
                 transaction.close_dead_letter(id)?;
-                transaction.commit()?;
+                commit(&model.projection, transaction, &mut model.checkpoint, None)?;
             }
             Err(error) => {
                 drop(transaction);
+                model.projection.discard();
                 // A transient failure says nothing about the event: not an attempt.
                 if !error.is_transient() {
                     model
@@ -470,11 +482,12 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
             match apply(&model.projection, &transaction, &envelope) {
                 Ok(()) => {
                     transaction.close_dead_letter(letter.id)?;
-                    transaction.commit()?;
+                    commit(&model.projection, transaction, &mut model.checkpoint, None)?;
                     released.applied += 1;
                 }
                 Err(error) => {
                     drop(transaction);
+                    model.projection.discard();
                     if !error.is_transient() {
                         model
                             .backend
@@ -507,6 +520,45 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
 }
 
 impl<P: Projection, B: Backend> ReadModel<P, B> {
+    /// Takes the checkpoint read from the database; when another writer moved it (a lost
+    /// lease, an operator's `dlq retry`), the projection forgets what it kept in memory.
+    fn moved_to(&mut self, checkpoint: u64) {
+        if checkpoint != self.checkpoint {
+            self.projection.discard();
+        }
+        self.checkpoint = checkpoint;
+    }
+
+    /// Lets the projection do what does not wait for events, when it says it has some, in a
+    /// transaction that keeps the checkpoint where it is (and fails if another runner moved it).
+    fn tick(&mut self) -> Result<(), ProjectionError> {
+        if !self.projection.tick_due() {
+            return Ok(());
+        }
+        let transaction = self.backend.begin(P::NAME)?;
+        match self.projection.tick(&transaction) {
+            Ok(true) => {
+                let at = self.checkpoint;
+                commit(
+                    &self.projection,
+                    transaction,
+                    &mut self.checkpoint,
+                    Some(at),
+                )
+            }
+            Ok(false) => Ok(()),
+            Err(error) => {
+                drop(transaction);
+                self.projection.discard();
+                Err(BackendError {
+                    transient: error.is_transient(),
+                    message: error.message,
+                }
+                .into())
+            }
+        }
+    }
+
     /// Takes `events` into account: committed with the checkpoint, failing ones retried or
     /// dead-lettered.
     async fn take(&mut self, events: &[Envelope]) -> Result<(), ProjectionError> {
@@ -559,22 +611,26 @@ impl<P: Projection, B: Backend> ReadModel<P, B> {
         }
         match failed {
             None => {
-                if let Some(last) = events.last() {
-                    transaction.checkpoint(self.checkpoint, last.position)?;
-                }
-                transaction.commit()?;
-                if let Some(last) = events.last() {
-                    self.checkpoint = last.position;
-                }
+                commit(
+                    &self.projection,
+                    transaction,
+                    &mut self.checkpoint,
+                    events.last().map(|last| last.position),
+                )?;
                 if parking > 0 {
                     metrics::counter!("eventsmith_parked_events_total", "projection" => P::NAME)
                         .increment(parking);
                 }
                 Ok(None)
             }
-            Some((0, error)) => Ok(Some((0, error))),
+            Some((0, error)) => {
+                drop(transaction);
+                self.projection.discard();
+                Ok(Some((0, error)))
+            }
             Some((index, error)) => {
                 drop(transaction);
+                self.projection.discard();
                 match self.apply_all(&events[..index])? {
                     None => Ok(Some((index, error))),
                     // The handler failed on an event that went through a moment ago.
@@ -628,12 +684,19 @@ impl<P: Projection, B: Backend> ReadModel<P, B> {
             let transaction = self.backend.begin(P::NAME)?;
             match apply(&self.projection, &transaction, envelope) {
                 Ok(()) => {
-                    transaction.checkpoint(self.checkpoint, envelope.position)?;
-                    transaction.commit()?;
-                    self.checkpoint = envelope.position;
+                    commit(
+                        &self.projection,
+                        transaction,
+                        &mut self.checkpoint,
+                        Some(envelope.position),
+                    )?;
                     break true;
                 }
-                Err(again) => error = again,
+                Err(again) => {
+                    drop(transaction);
+                    self.projection.discard();
+                    error = again;
+                }
             }
         };
         if told && let Some(hook) = &self.on_transient {
@@ -644,15 +707,53 @@ impl<P: Projection, B: Backend> ReadModel<P, B> {
         }
         let transaction = self.backend.begin(P::NAME)?;
         transaction.dead_letter(envelope, &error.to_string(), failures)?;
-        transaction.checkpoint(self.checkpoint, envelope.position)?;
-        transaction.commit()?;
-        self.checkpoint = envelope.position;
+        commit(
+            &self.projection,
+            transaction,
+            &mut self.checkpoint,
+            Some(envelope.position),
+        )?;
         // Its stream's later events wait behind it.
         self.parked
             .get_or_insert_with(HashSet::new)
             .insert(envelope.stream.clone());
         metrics::counter!("eventsmith_dead_letters_total", "projection" => P::NAME).increment(1);
         Ok(())
+    }
+}
+
+/// Writes what the projection kept in memory, moves the checkpoint to `to` (compare-and-set
+/// from `checkpoint`, where this runner left it) and commits; if that fails, the projection
+/// forgets what it kept, which the database does not hold.
+fn commit<P: Projection, T: BackendTransaction>(
+    projection: &P,
+    transaction: T,
+    checkpoint: &mut u64,
+    to: Option<u64>,
+) -> Result<(), ProjectionError> {
+    let finish = || -> Result<(), ProjectionError> {
+        projection.flush(&transaction).map_err(|e| BackendError {
+            transient: e.is_transient(),
+            message: e.message,
+        })?;
+        if let Some(to) = to {
+            transaction.checkpoint(*checkpoint, to)?;
+        }
+        transaction.commit()?;
+        Ok(())
+    };
+    match finish() {
+        Ok(()) => {
+            if let Some(to) = to {
+                *checkpoint = to;
+            }
+            projection.committed(*checkpoint);
+            Ok(())
+        }
+        Err(error) => {
+            projection.discard();
+            Err(error)
+        }
     }
 }
 

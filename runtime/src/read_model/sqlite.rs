@@ -305,6 +305,35 @@ fn ensure(db: &Connection, table: &TableSpec) -> rusqlite::Result<Setup> {
 /// Rows and lookups of `projection` on a connection (inside a transaction).
 struct Rows<'a>(&'a Connection, &'a str);
 
+/// The statement that inserts or replaces a row of `table`, written once per table and thread:
+/// batches upsert many rows, and building the text each time cost as much as running it.
+fn upsert_sql(table: &TableSpec) -> std::rc::Rc<str> {
+    type Written = std::collections::HashMap<(&'static str, usize), std::rc::Rc<str>>;
+    thread_local! {
+        static WRITTEN: std::cell::RefCell<Written> = std::cell::RefCell::default();
+    }
+    let id = (table.name, table.columns.as_ptr() as usize);
+    WRITTEN.with(|written| {
+        std::rc::Rc::clone(written.borrow_mut().entry(id).or_insert_with(|| {
+            let names: Vec<String> = table.columns.iter().map(|c| quoted(c.name)).collect();
+            let slots: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+            let updates: Vec<String> = names
+                .iter()
+                .map(|n| format!("{n} = excluded.{n}"))
+                .collect();
+            format!(
+                "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
+                quoted(table.name),
+                names.join(", "),
+                slots.join(", "),
+                quoted(table.key),
+                updates.join(", ")
+            )
+            .into()
+        }))
+    })
+}
+
 fn shape(table: &TableSpec, reason: impl std::fmt::Display) -> RowError {
     RowError::Shape {
         table: table.name,
@@ -418,20 +447,7 @@ impl Transaction for Rows<'_> {
                 },
                 (_, Some(value)) => Sql::Text(value.to_string()),
             });
-        let names: Vec<String> = table.columns.iter().map(|c| quoted(c.name)).collect();
-        let slots: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-        let updates: Vec<String> = names
-            .iter()
-            .map(|n| format!("{n} = excluded.{n}"))
-            .collect();
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
-            quoted(table.name),
-            names.join(", "),
-            slots.join(", "),
-            quoted(table.key),
-            updates.join(", ")
-        );
+        let sql = upsert_sql(table);
         self.0
             .prepare_cached(&sql)
             .and_then(|mut statement| statement.execute(params_from_iter(values)))

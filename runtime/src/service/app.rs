@@ -85,6 +85,8 @@ pub struct App {
     projections: Vec<(&'static str, AddProjection, Administer)>,
     /// The sagas' definitions (they are among `projections` too), to check `--saga-timeout`.
     sagas: Vec<crate::saga::Definition>,
+    /// The windows' names (they are among `projections` too), for `replay --window`.
+    windows: Vec<&'static str>,
 }
 
 /// What `replay` and `dlq` do to one projection.
@@ -237,11 +239,16 @@ enum Command {
         )]
         saga_timeouts: Vec<SagaTimeout>,
     },
-    /// Rebuild a projection's read model from the first event (stop the service first).
+    /// Rebuild a projection's read model, or a window, from the first event (stop the service
+    /// first).
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["projection", "window"])))]
     Replay {
         /// The projection's name.
         #[arg(long, value_name = "NAME")]
-        projection: String,
+        projection: Option<String>,
+        /// The window's name.
+        #[arg(long, value_name = "NAME")]
+        window: Option<String>,
         #[command(flatten)]
         database: Database,
     },
@@ -304,6 +311,7 @@ impl App {
             aggregates: Vec::new(),
             projections: Vec::new(),
             sagas: Vec::new(),
+            windows: Vec::new(),
         }
     }
 
@@ -395,6 +403,36 @@ impl App {
                     ))));
                 }
                 administer::<_, crate::saga::SagaProjection<G>>(store, layout, runtime, operation)
+            }),
+        ));
+        self
+    }
+
+    /// Runs window `W` while serving (on the service's own store, beside the projections);
+    /// `replay --window` rebuilds it, `dlq` lists and retries its dead letters.
+    pub fn window<W: crate::window::Window>(mut self) -> Self {
+        self.windows.push(W::NAME);
+        self.projections.push((
+            W::NAME,
+            Box::new(|service, layout, _, _, _| {
+                let window = crate::window::WindowProjection::<W>::default();
+                match layout {
+                    Layout::Sqlite { .. } => service.window(window, layout.projection(W::NAME)),
+                    #[cfg(feature = "postgres")]
+                    Layout::Postgres { url, schema } => {
+                        service.postgres_window(window, url, schema)
+                    }
+                }
+            }),
+            Box::new(|store, layout, _, runtime, operation| {
+                let Some(store) = store else {
+                    return Ok(Done::Letters(dead_letters::<
+                        crate::window::WindowProjection<W>,
+                    >(layout)?));
+                };
+                administer::<_, crate::window::WindowProjection<W>>(
+                    store, layout, runtime, operation,
+                )
             }),
         ));
         self
@@ -506,8 +544,14 @@ impl App {
             }
             Command::Replay {
                 projection,
+                window,
                 database,
             } => {
+                let projection = match (projection, window) {
+                    (_, Some(window)) => self.window_name(&window)?.to_owned(),
+                    (Some(projection), None) => projection,
+                    (None, None) => unreachable!("clap requires --projection or --window"),
+                };
                 let (layout, store) = self.existing(&database, "replay", &runtime)?;
                 let done = self.administer(
                     &projection,
@@ -724,6 +768,23 @@ impl App {
                         "none".to_owned()
                     } else {
                         known.join(", ")
+                    }
+                ))
+            })
+    }
+
+    fn window_name(&self, name: &str) -> Result<&'static str, Failure> {
+        self.windows
+            .iter()
+            .copied()
+            .find(|known| *known == name)
+            .ok_or_else(|| {
+                Failure(format!(
+                    "there is no window `{name}`; the windows are: {}",
+                    if self.windows.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        self.windows.join(", ")
                     }
                 ))
             })

@@ -23,6 +23,7 @@ mod queries;
 #[cfg(feature = "nats")]
 pub mod relay;
 mod sagas;
+mod windows;
 
 pub use access::AccessError;
 pub use app::App;
@@ -137,6 +138,8 @@ struct Shared<S> {
     projections: BTreeMap<String, Arc<dyn queries::Query>>,
     /// The sagas, by name.
     sagas: BTreeMap<String, Arc<sagas::SagaEntry>>,
+    /// The windows, by name.
+    windows: BTreeMap<String, Arc<windows::WindowEntry>>,
     /// Each projection's runner: running or down.
     health: BTreeMap<String, Arc<Health>>,
     /// The relay to NATS, when the service publishes.
@@ -175,6 +178,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                 aggregates: BTreeMap::new(),
                 projections: BTreeMap::new(),
                 sagas: BTreeMap::new(),
+                windows: BTreeMap::new(),
                 health: BTreeMap::new(),
                 relay: None,
                 feeds: BTreeMap::new(),
@@ -344,6 +348,86 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         Ok(self.run_saga(saga, backend, queries::Source::Postgres(Arc::new(readers))))
     }
 
+    /// Runs `window` in the SQLite database at `db` (beside the projections) while the service
+    /// serves, and answers `GET /windows/{name}` and its live feed.
+    pub fn window<W: crate::window::Window>(
+        self,
+        window: crate::window::WindowProjection<W>,
+        db: impl AsRef<std::path::Path>,
+    ) -> Result<Self, ProjectionError> {
+        let path = db.as_ref().to_path_buf();
+        let backend = crate::read_model::sqlite::SqliteReadModel::open(&path)?;
+        Ok(self.run_window(window, backend, queries::Source::Sqlite(path)))
+    }
+
+    /// Runs `window` in schema `schema` of the PostgreSQL database at `url` (one instance at a
+    /// time of those sharing the database runs it).
+    #[cfg(feature = "postgres")]
+    pub fn postgres_window<W: crate::window::Window>(
+        self,
+        window: crate::window::WindowProjection<W>,
+        url: &str,
+        schema: &str,
+    ) -> Result<Self, ProjectionError> {
+        let backend = crate::read_model::postgres::PostgresReadModel::open(url, schema)?;
+        let readers = queries::PostgresReaders::new(url, schema);
+        Ok(self.run_window(
+            window,
+            backend,
+            queries::Source::Postgres(Arc::new(readers)),
+        ))
+    }
+
+    fn run_window<W, B>(
+        mut self,
+        window: crate::window::WindowProjection<W>,
+        backend: B,
+        source: queries::Source,
+    ) -> Self
+    where
+        W: crate::window::Window,
+        B: crate::read_model::Backend + 'static,
+    {
+        let broadcast = Arc::new(windows::Broadcast::new());
+        let entry = Arc::new(windows::WindowEntry {
+            name: W::NAME,
+            source,
+            table: &W::TABLES[0],
+            definition: Arc::new(window.definition().clone()),
+            updates: broadcast.0.clone(),
+        });
+        let window = window.notify(broadcast as Arc<dyn crate::window::Notify>);
+        self.shared_mut().windows.insert(W::NAME.to_owned(), entry);
+        let runner = ProjectionRunner::new(self.shared.store.clone(), window, backend);
+        self.run_made(runner, "window")
+    }
+
+    /// Runs the runner made for a saga or window, or reports it down with why it could not
+    /// start.
+    fn run_made<P, B>(
+        mut self,
+        made: Result<ProjectionRunner<S, P, B>, ProjectionError>,
+        kind: &str,
+    ) -> Self
+    where
+        P: Projection + 'static,
+        B: crate::read_model::Backend + 'static,
+    {
+        match made {
+            Ok(runner) => self.run_supervised(runner, Arc::new(Health::new())),
+            Err(error) => {
+                let health = Arc::new(Health::new());
+                health.set(RunnerState::Down {
+                    error: error.to_string(),
+                    failures: 1,
+                });
+                tracing::error!(%kind, name = P::NAME, %error, "it cannot start");
+                self.shared_mut().health.insert(P::NAME.to_owned(), health);
+                self
+            }
+        }
+    }
+
     fn run_saga<G, B>(
         mut self,
         saga: crate::saga::SagaProjection<G>,
@@ -368,21 +452,8 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         self.shared_mut()
             .sagas
             .insert(G::NAME.to_owned(), Arc::clone(&entry));
-        let runner = match ProjectionRunner::new(self.shared.store.clone(), saga, backend) {
-            Ok(runner) => runner,
-            Err(error) => {
-                let health = Arc::new(Health::new());
-                health.set(RunnerState::Down {
-                    error: error.to_string(),
-                    failures: 1,
-                });
-                tracing::error!(saga = G::NAME, %error, "the saga cannot start");
-                self.shared_mut().health.insert(G::NAME.to_owned(), health);
-                return self;
-            }
-        };
-        let health = Arc::new(Health::new());
-        self.run_supervised(runner, health)
+        let runner = ProjectionRunner::new(self.shared.store.clone(), saga, backend);
+        self.run_made(runner, "saga")
     }
 
     /// Runs `runner` (over the store, or over another feed such as a NATS stream) while the
@@ -491,6 +562,8 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
             .route("/sagas/{name}", get(sagas::list::<S>))
             .route("/sagas/{name}/{id}", get(sagas::show::<S>))
             .route("/sagas/{name}/{id}/retry", post(sagas::retry::<S>))
+            .route("/windows/{name}", get(windows::list::<S>))
+            .route("/windows/{name}/live", get(windows::live::<S>))
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready::<S>))
             .route("/metrics", get(prometheus::<S>))
@@ -1178,25 +1251,35 @@ async fn ready<S: EventStore + Clone + Sync + 'static>(
             }
         }
     }
-    for (name, entry) in &shared.sagas {
+    let runners = shared
+        .sagas
+        .iter()
+        .map(|(name, entry)| ("saga", name, &entry.source, entry.name))
+        .chain(
+            shared
+                .windows
+                .iter()
+                .map(|(name, entry)| ("window", name, &entry.source, entry.name)),
+        );
+    for (kind, name, source, table) in runners {
         match shared.health.get(name).map(|h| h.get()) {
             Some(RunnerState::Down { failures, .. }) => {
                 reasons.push(format!(
-                    "saga `{name}` is down ({failures} failure(s) in a row; the log says why), restarting"
+                    "{kind} `{name}` is down ({failures} failure(s) in a row; the log says why), restarting"
                 ));
-                projections.push(json!({"saga": name, "state": "down", "failures": failures}));
+                projections.push(json!({kind: name, "state": "down", "failures": failures}));
                 continue;
             }
             Some(RunnerState::Retrying { .. }) => {
                 reasons.push(format!(
-                    "saga `{name}` is retrying an event that fails transiently (the log says why)"
+                    "{kind} `{name}` is retrying an event that fails transiently (the log says why)"
                 ));
-                projections.push(json!({"saga": name, "state": "retrying"}));
+                projections.push(json!({kind: name, "state": "retrying"}));
                 continue;
             }
             _ => {}
         }
-        match entry.source.read(entry.name, |_| Ok(())).await {
+        match source.read(table, |_| Ok(())).await {
             Ok(answer) => {
                 let lag = shared
                     .store
@@ -1205,16 +1288,16 @@ async fn ready<S: EventStore + Clone + Sync + 'static>(
                     .saturating_sub(answer.position);
                 if lag > shared.settings.ready_lag {
                     reasons.push(format!(
-                        "saga `{name}` is {lag} events behind (more than {})",
+                        "{kind} `{name}` is {lag} events behind (more than {})",
                         shared.settings.ready_lag
                     ));
-                    projections.push(json!({"saga": name, "state": "lagging", "position": answer.position, "lag": lag}));
+                    projections.push(json!({kind: name, "state": "lagging", "position": answer.position, "lag": lag}));
                 }
             }
             Err(problem) => {
-                tracing::error!(saga = %name, detail = ?problem.body(), "readiness: the saga's tables cannot be read");
-                reasons.push(format!("saga `{name}`'s tables cannot be read"));
-                projections.push(json!({"saga": name, "state": "unreadable"}));
+                tracing::error!(%kind, %name, detail = ?problem.body(), "readiness: the tables cannot be read");
+                reasons.push(format!("{kind} `{name}`'s tables cannot be read"));
+                projections.push(json!({kind: name, "state": "unreadable"}));
             }
         }
     }

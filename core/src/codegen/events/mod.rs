@@ -23,6 +23,7 @@ use super::projections;
 use super::sagas;
 use super::types::{Ty, TypeSpace};
 use super::upcast::Upcasts;
+use super::windows;
 use crate::diagnostic::Diagnostic;
 use crate::diagnostic::Rule;
 use crate::project::model::{EventVersion, Project};
@@ -50,6 +51,9 @@ pub fn render(
     if !project.sagas.is_empty() {
         root_names.claim(sagas::MODULE.to_owned());
     }
+    if !project.windows.is_empty() {
+        root_names.claim(windows::MODULE.to_owned());
+    }
     let aggregates = plan::plan_events(project, &mut space, &mut root_names);
     // Each aggregate's commands and state, after every event so events keep their names.
     let mut models = BTreeMap::new();
@@ -62,6 +66,7 @@ pub fn render(
     let projection_plan =
         (!project.projections.is_empty()).then(|| projections::plan(project, &mut space));
     let saga_plan = (!project.sagas.is_empty()).then(|| sagas::plan(project, &mut space));
+    let window_plan = (!project.windows.is_empty()).then(|| windows::plan(project, &mut space));
     let mut api = api_of(
         project,
         &space,
@@ -77,6 +82,20 @@ pub fn render(
                 state: super::api::path_in(&space, *module, &p.state),
                 rules: super::api::path_in(&space, *module, &p.rules),
                 methods: p.methods(),
+            });
+        }
+    }
+    if let Some((module, planned)) = &window_plan {
+        for p in planned {
+            api.windows.push(super::api::WindowApi {
+                name: p.window.name.clone(),
+                window: super::api::path_in(&space, *module, &p.runner),
+                row: super::api::path_in(&space, *module, &p.row),
+                rules: p
+                    .rules
+                    .as_ref()
+                    .map(|rules| super::api::path_in(&space, *module, rules)),
+                custom: p.custom().into_iter().map(str::to_owned).collect(),
             });
         }
     }
@@ -170,6 +189,17 @@ pub fn render(
                 /// The sagas: each one's state type and what the saga runner runs.
                 #[allow(dead_code, deprecated)]
                 pub mod sagas { #(#items)* }
+            },
+            settings.format,
+        ));
+    }
+    if let Some((module, planned)) = &window_plan {
+        let items = windows::tokens(project, *module, planned, &emitter);
+        sources.push(format_items(
+            quote! {
+                /// The windows: each one's aggregates and row types and what the window runner runs.
+                #[allow(dead_code, deprecated)]
+                pub mod windows { #(#items)* }
             },
             settings.format,
         ));

@@ -242,6 +242,7 @@ fn check_here(
     checker.aggregate_states();
     checker.projection_rows();
     checker.saga_correlations();
+    checker.window_fields();
     report.diagnostics.extend(checker.diagnostics);
     report.changes = checker.changes;
     diagnostic::sort(&mut report.diagnostics);
@@ -701,3 +702,4 @@ impl Checker<'_> {
 
 mod contracts;
 mod sagas;
+mod windows;

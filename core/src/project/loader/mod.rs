@@ -335,6 +335,7 @@ impl<'a> Loader<'a> {
             commands: Default::default(),
             projections: Default::default(),
             sagas: Default::default(),
+            windows: Default::default(),
             types: Vec::new(),
             store: std::mem::take(&mut self.store),
         };
@@ -408,7 +409,7 @@ impl<'a> Loader<'a> {
                                 format!("directory {} is not part of the schema layout; its files are ignored", self.display(&path).display()),
                             )
                             .in_file(self.display(&path), None)
-                            .with_help("schema files live under events/, commands/, aggregates/, projections/, sagas/ or types/"),
+                            .with_help("schema files live under events/, commands/, aggregates/, projections/, sagas/, windows/ or types/"),
                         );
                         continue;
                     }

@@ -9,9 +9,12 @@ use crate::project::annotations::{
 };
 use crate::project::layout::FileRole;
 use crate::project::layout::{RoleFile, declared_aggregates, declared_events};
-use crate::project::model::{Aggregate, Command, Event, EventVersion, Project, Projection, Saga};
+use crate::project::model::{
+    Aggregate, Command, Event, EventVersion, Project, Projection, Saga, Window,
+};
 use crate::project::naming::Naming;
 use crate::project::saga::SagaAnnotations;
+use crate::project::window::WindowAnnotations;
 use crate::schema::store::DocId;
 use crate::text::pointer;
 use crate::text::similar::closest;
@@ -92,6 +95,18 @@ pub(crate) fn build_model(
                     },
                 );
             }
+            (FileRole::Window { name }, Some(doc)) => {
+                let annotations: WindowAnnotations =
+                    parse_annotations(project, doc, annotations_ok(doc), &mut diagnostics);
+                project.windows.insert(
+                    name.clone(),
+                    Window {
+                        name: name.clone(),
+                        schema: doc,
+                        annotations,
+                    },
+                );
+            }
             (FileRole::Type, Some(doc)) => project.types.push(doc),
             (_, None) => {}
         }
@@ -134,6 +149,7 @@ pub(crate) fn build_model(
     check_stream_categories(project, &mut diagnostics);
     check_projection_keys(project, &mut diagnostics);
     sagas::check(project, &mut diagnostics);
+    windows::check(project, &mut diagnostics);
     diagnostics
 }
 
@@ -247,9 +263,9 @@ fn check_collisions(project: &Project, files: &[RoleFile], diagnostics: &mut Vec
                 (format!("commands of aggregate `{aggregate}`"), name)
             }
             FileRole::Aggregate { name } => ("aggregates".to_owned(), name),
-            // Both run on the read model, where their names key checkpoints and tables.
-            FileRole::Projection { name } | FileRole::Saga { name } => {
-                ("projections and sagas".to_owned(), name)
+            // They run on the read model, where their names key checkpoints and tables.
+            FileRole::Projection { name } | FileRole::Saga { name } | FileRole::Window { name } => {
+                ("projections, sagas and windows".to_owned(), name)
             }
             FileRole::Type => continue,
         };
@@ -539,3 +555,5 @@ fn check_projection_keys(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
 mod sagas;
 #[cfg(test)]
 mod tests;
+// `check` reads the fields windows read, as the rules look them up.
+pub(crate) mod windows;

@@ -213,7 +213,7 @@ fn command_and_projection_names_collide_within_their_kind() {
             ),
             (
                 "schema/projections/order_summary.json:1:1".to_owned(),
-                "`order_summary` and `order-summary` collide: both become `order_summary` among the projections and sagas"
+                "`order_summary` and `order-summary` collide: both become `order_summary` among the projections, sagas and windows"
             ),
         ]
     );

@@ -1,0 +1,355 @@
+//! Windows declared in window files: per key, aggregates of the events in each time window
+//! (tumbling, hopping or session), closed by a watermark.
+//!
+//! A window runs as a projection ([`WindowProjection`]) on the same feed and runner as the
+//! others. The [`Engine`] keeps every window in memory; a batch's changes (windows changed,
+//! merged away or expired, late events kept, the watermark) are written with the checkpoint in
+//! one transaction, so a crash neither loses nor double counts an event, and the engine is read
+//! back from the tables after a restart, a rollback or a lost lease. When the feed is idle the
+//! runner ticks it, so windows close on the wall clock too.
+
+mod accumulator;
+mod definition;
+mod engine;
+mod rows;
+
+pub use accumulator::Accumulator;
+pub use definition::{AggregateSpec, Cut, Definition, Kind, Late};
+pub use engine::{Changes, Clock, Engine, Fold, Id, Input, NoFold, Origin, WindowState};
+pub use rows::{LATE_COLUMNS, WINDOW_COLUMNS, rfc3339, shown, window_json};
+
+use crate::projection::{HandlerError, Projection};
+use crate::read_model::{TableSpec, Transaction};
+use crate::store::Envelope;
+use crate::{DecodeError, EncodeError, EventSet};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// A window as generated code declares it.
+pub trait Window: Default + Send + Sync + 'static {
+    /// The events it reads (the generated event enum), which upcasts older versions.
+    type Event: EventSet + Send + Sync;
+    /// Its name, which keys its checkpoint and tables.
+    const NAME: &'static str;
+    /// Its definition (JSON, see [`Definition`]).
+    const DEFINITION: &'static str;
+    /// Its tables: [`window_tables!`](crate::window_tables) of its name.
+    const TABLES: &'static [TableSpec];
+
+    /// The value of custom aggregate `aggregate` after `input` (its rules decide); `current`
+    /// is its value so far.
+    fn fold(&self, aggregate: &str, current: Option<&Value>, input: &Input) -> Value {
+        NoFold.fold(aggregate, current, input)
+    }
+
+    /// The value of custom aggregate `aggregate` when two sessions merge.
+    fn merge(&self, aggregate: &str, earlier: &Value, later: &Value) -> Value {
+        NoFold.merge(aggregate, earlier, later)
+    }
+}
+
+/// The two tables of window `$name` (a string literal): `<name>_windows` and `<name>_late`.
+#[macro_export]
+macro_rules! window_tables {
+    ($name:literal) => {
+        &[
+            $crate::read_model::TableSpec {
+                name: concat!($name, "_windows"),
+                key: "id",
+                columns: $crate::window::WINDOW_COLUMNS,
+            },
+            $crate::read_model::TableSpec {
+                name: concat!($name, "_late"),
+                key: "id",
+                columns: $crate::window::LATE_COLUMNS,
+            },
+        ]
+    };
+}
+
+/// Told what each committed batch changed, as [`window_json`] objects (a session merged into
+/// another comes with `"removed": true`), with the position they reflect.
+pub trait Notify: Send + Sync {
+    /// Windows changed up to `position`.
+    fn changed(&self, window: &'static str, windows: &[Value], position: u64);
+}
+
+/// What a window's runner reads: an event's latest-version payload.
+#[derive(Debug)]
+pub struct Raw(pub Value);
+
+impl EventSet for Raw {
+    fn decode(event_type: &str, version: u32, payload: &[u8]) -> Result<Self, DecodeError> {
+        serde_json::from_slice(payload)
+            .map(Raw)
+            .map_err(|source| DecodeError::InvalidPayload {
+                event_type: event_type.to_owned(),
+                version,
+                source,
+            })
+    }
+
+    fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        Ok(serde_json::to_vec(&self.0).unwrap_or_default())
+    }
+
+    fn event_type(&self) -> &'static str {
+        "eventsmith.window.input"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+}
+
+/// A window run as a projection.
+pub struct WindowProjection<W: Window> {
+    window: W,
+    definition: Arc<Definition>,
+    state: Mutex<State>,
+    notify: Option<Arc<dyn Notify>>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The windows as committed plus the batch's changes; `None`: read them from the tables.
+    engine: Option<Engine>,
+    /// What the last flush wrote, told once it commits.
+    flushed: Option<(Vec<Value>, u64, u64)>,
+    /// The last position taken in.
+    position: u64,
+    /// When an event was last taken in (or the engine read), for the idle watermark.
+    active: Option<Instant>,
+    /// Per key, the start of the window its gauges show.
+    gauged: HashMap<Arc<str>, i64>,
+}
+
+impl<W: Window> Default for WindowProjection<W> {
+    fn default() -> Self {
+        let definition = Definition::parse(W::DEFINITION)
+            .unwrap_or_else(|e| panic!("generated window `{}`: {e}", W::NAME));
+        Self {
+            window: W::default(),
+            definition: Arc::new(definition),
+            state: Mutex::default(),
+            notify: None,
+        }
+    }
+}
+
+struct Folding<'w, W>(&'w W);
+
+impl<W: Window> Fold for Folding<'_, W> {
+    fn fold(&self, aggregate: &str, current: Option<&Value>, input: &Input) -> Value {
+        self.0.fold(aggregate, current, input)
+    }
+    fn merge(&self, aggregate: &str, earlier: &Value, later: &Value) -> Value {
+        self.0.merge(aggregate, earlier, later)
+    }
+}
+
+fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl<W: Window> WindowProjection<W> {
+    /// The window run with `definition` instead of its generated one (tests, overrides).
+    pub fn new(definition: Definition) -> Self {
+        Self {
+            window: W::default(),
+            definition: Arc::new(definition),
+            state: Mutex::default(),
+            notify: None,
+        }
+    }
+
+    /// Its definition.
+    pub fn definition(&self) -> &Definition {
+        &self.definition
+    }
+
+    /// Tells `notify` what each committed batch changed.
+    pub fn notify(mut self, notify: Arc<dyn Notify>) -> Self {
+        self.notify = Some(notify);
+        self
+    }
+
+    fn tables() -> (&'static TableSpec, &'static TableSpec) {
+        (&W::TABLES[0], &W::TABLES[1])
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The engine, read from the tables when it is not in memory.
+    fn engine<'s>(
+        &self,
+        state: &'s mut State,
+        transaction: &dyn Transaction,
+    ) -> Result<&'s mut Engine, HandlerError> {
+        if state.engine.is_none() {
+            let (windows, _) = Self::tables();
+            let clock = match transaction.lookup_get(rows::CLOCK, rows::CLOCK)? {
+                Some(clock) => serde_json::from_value(clock)
+                    .map_err(|e| HandlerError::permanent(format!("the stored clock: {e}")))?,
+                None => Clock::default(),
+            };
+            let stored = transaction
+                .list(windows, &[], usize::MAX)?
+                .into_iter()
+                .map(|row| rows::window(&self.definition, row))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(HandlerError::permanent)?;
+            state.position = state
+                .position
+                .max(stored.iter().map(|w| w.position).max().unwrap_or(0));
+            state.engine = Some(Engine::restore(Arc::clone(&self.definition), clock, stored));
+            state.active.get_or_insert_with(Instant::now);
+        }
+        Ok(state.engine.as_mut().expect("read above"))
+    }
+
+    /// The event's input: its time, key and values, from its latest version.
+    fn input(&self, event: &Raw, envelope: &Envelope) -> Result<Input, HandlerError> {
+        let wanted = self.definition.reads.get(&envelope.event_type).copied();
+        let keep = self.definition.late == Late::Keep
+            || self
+                .definition
+                .aggregates
+                .iter()
+                .any(|a| a.kind == Kind::Custom);
+        if wanted.is_some_and(|v| v != envelope.version) {
+            let upcast = W::Event::decode(&envelope.event_type, envelope.version, &envelope.data)
+                .map_err(|e| e.to_string())
+                .and_then(|event| event.encode().map_err(|e| e.to_string()))
+                .map_err(HandlerError::permanent)?;
+            let latest: Value = serde_json::from_slice(&upcast)
+                .map_err(|e| HandlerError::permanent(e.to_string()))?;
+            return Ok(rows::input(&self.definition, &latest, envelope, keep));
+        }
+        Ok(rows::input(&self.definition, &event.0, envelope, keep))
+    }
+}
+
+impl<W: Window> Projection for WindowProjection<W> {
+    type Event = Raw;
+    const NAME: &'static str = W::NAME;
+    const TABLES: &'static [TableSpec] = W::TABLES;
+
+    fn handles(&self, event_type: &str) -> bool {
+        self.definition.reads.contains_key(event_type)
+    }
+
+    fn handle(
+        &self,
+        transaction: &dyn Transaction,
+        event: &Raw,
+        envelope: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let input = self.input(event, envelope)?;
+        let mut state = self.state();
+        let engine = self.engine(&mut state, transaction)?;
+        engine.add(input, &Folding(&self.window));
+        state.position = envelope.position;
+        state.active = Some(Instant::now());
+        Ok(())
+    }
+
+    fn flush(&self, transaction: &dyn Transaction) -> Result<(), HandlerError> {
+        let mut state = self.state();
+        let position = state.position;
+        let Some(engine) = state.engine.as_mut() else {
+            return Ok(());
+        };
+        let changes = engine.take_changes();
+        let (windows, late) = Self::tables();
+        let mut told = Vec::new();
+        for id in &changes.removed {
+            transaction.delete(windows, &rows::id(id))?;
+            told.push(rows::removed(id));
+        }
+        for id in &changes.changed {
+            let Some(window) = engine.window(id) else {
+                continue;
+            };
+            transaction.upsert(windows, &rows::row(window))?;
+            told.push(window_json(&self.definition, window));
+        }
+        for (input, start) in &changes.kept {
+            transaction.upsert(late, &rows::late_row(input, *start))?;
+        }
+        if changes.clock {
+            let clock = serde_json::to_value(engine.clock()).unwrap_or_default();
+            transaction.lookup_put(rows::CLOCK, rows::CLOCK, &clock)?;
+        }
+        state.flushed = Some((told, changes.late, position));
+        Ok(())
+    }
+
+    fn committed(&self, checkpoint: u64) {
+        let mut state = self.state();
+        let Some((told, late, _)) = state.flushed.take() else {
+            return;
+        };
+        let position = checkpoint;
+        #[cfg(feature = "metrics")]
+        if late > 0 {
+            metrics::counter!("eventsmith_window_late_events_total", "window" => W::NAME)
+                .increment(late);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = late;
+        if self.definition.gauges {
+            rows::gauge(W::NAME, &told, &mut state.gauged);
+        }
+        drop(state);
+        if let Some(notify) = &self.notify
+            && !told.is_empty()
+        {
+            notify.changed(W::NAME, &told, position);
+        }
+    }
+
+    fn discard(&self) {
+        let mut state = self.state();
+        state.engine = None;
+        state.flushed = None;
+    }
+
+    fn tick_due(&self) -> bool {
+        let state = self.state();
+        let Some(engine) = &state.engine else {
+            // Read the windows, so those that came due while the service was down close.
+            return true;
+        };
+        let idle = state
+            .active
+            .is_none_or(|at| at.elapsed().as_millis() as u64 >= self.definition.idle);
+        idle && engine.due(unix_millis())
+    }
+
+    fn tick(&self, transaction: &dyn Transaction) -> Result<bool, HandlerError> {
+        let mut state = self.state();
+        let idle = state
+            .active
+            .is_none_or(|at| at.elapsed().as_millis() as u64 >= self.definition.idle);
+        let engine = self.engine(&mut state, transaction)?;
+        // Read back (after a restart or a rollback), the feed may not have been idle long.
+        if !idle {
+            return Ok(engine.has_changes());
+        }
+        engine.tick(unix_millis());
+        Ok(engine.has_changes())
+    }
+}
+
+#[cfg(test)]
+mod tests;
