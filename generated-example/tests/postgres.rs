@@ -239,6 +239,25 @@ fn two_instances_share_commands_and_one_finishes_the_projections_after_the_other
         },
     );
     assert_eq!(rows_of(&spent).len(), 4);
+    // The payments window, taken over with the rest, counted each payment once.
+    let paid: f64 = expected_customers.values().map(|(_, spent)| spent).sum();
+    eventually(
+        survivor,
+        "/windows/payments_per_hour?key=card",
+        Duration::from_secs(20),
+        |body| {
+            let windows = body["windows"].as_array().cloned().unwrap_or_default();
+            let count: u64 = windows
+                .iter()
+                .filter_map(|w| w["aggregates"]["count"].as_u64())
+                .sum();
+            let total: f64 = windows
+                .iter()
+                .filter_map(|w| w["aggregates"]["total"].as_f64())
+                .sum();
+            count == 6 && (total - paid).abs() < 1e-9
+        },
+    );
     // Exactly these rows, each event once: the positions the answers reflect are the head.
     let head = survivor.get("/events?limit=1000");
     let events = head.body["events"]

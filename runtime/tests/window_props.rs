@@ -8,36 +8,13 @@ use eventsmith::projection::ProjectionRunner;
 use eventsmith::read_model::{Backend, TableSpec};
 use eventsmith::store::{EventStore, ExpectedVersion, InMemoryStore, Metadata, NewEvent};
 use eventsmith::window::{AggregateSpec, Cut, Definition, Kind, Late, Window, WindowProjection};
-use eventsmith::{DecodeError, EncodeError, EventSet};
 use proptest::prelude::*;
+#[path = "support/any_event.rs"]
+mod any_event;
+use any_event::AnyEvent;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-/// Any event, as JSON.
-#[derive(Debug)]
-struct AnyEvent(Value);
-
-impl EventSet for AnyEvent {
-    fn decode(event_type: &str, version: u32, payload: &[u8]) -> Result<Self, DecodeError> {
-        serde_json::from_slice(payload)
-            .map(AnyEvent)
-            .map_err(|source| DecodeError::InvalidPayload {
-                event_type: event_type.to_owned(),
-                version,
-                source,
-            })
-    }
-    fn encode(&self) -> Result<Vec<u8>, EncodeError> {
-        Ok(serde_json::to_vec(&self.0).unwrap())
-    }
-    fn event_type(&self) -> &'static str {
-        "thing.seen"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-}
 
 #[derive(Default)]
 struct Things;
@@ -74,6 +51,7 @@ fn definition(window: Cut, lateness: u64, late: Late, retain: Option<u64>) -> De
         ],
         retain,
         gauges: false,
+        emit: false,
     }
 }
 

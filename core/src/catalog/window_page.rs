@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 /// `type`, `read_for`), `key[]` (`field`, `means`), `cut` (the windows in words), `durations[]`
 /// (`name`, `iso`, `words`), `time` (`summary`, `paragraphs[]`), `late` (the policy in words),
 /// `aggregates[]` (`name`, `kind`, `field`, `type`, `description`), `retain` (in short),
-/// `retention` (a sentence), `gauges`, `http` (`query`, `live`), `examples[]`, `schema`.
+/// `retention` (a sentence), `gauges`, `emit`, `http` (`query`, `live`), `examples[]`, `schema`.
 /// An event is a link `{name, href, link}`: `name` as code, `link` the Markdown link (or `name`
 /// without `href`).
 pub fn data(
@@ -129,6 +129,7 @@ pub fn data(
         "retain": cell(&retain, flavor),
         "retention": cell(&retention, flavor),
         "gauges": windowing.gauges,
+        "emit": windowing.emit,
         "http": {
             "query": http("?key=…&from=…&to=…".to_owned()),
             "live": http("/live".to_owned()),
@@ -295,7 +296,7 @@ mod tests {
                 "window": {"kind": "hopping", "size": "PT1H", "hop": "PT2H"},
                 "time": {"from": "at", "lateness": "PT0S", "late": "keep"},
                 "aggregates": {"n": {"kind": "custom"}, "m": {"kind": "max", "field": "at"}},
-                "retain": "P1M", "gauges": true
+                "retain": "P1M", "gauges": true, "emit": true
             }),
         ] {
             let window = window(annotations);

@@ -27,6 +27,8 @@ pub struct Windowing {
     pub retain: Option<DurationFacts>,
     /// Whether the latest window's values of each key are Prometheus gauges.
     pub gauges: bool,
+    /// Whether closing a window appends `eventsmith.window.closed`.
+    pub emit: bool,
 }
 
 /// An ISO 8601 duration, with its words when it parses (`1 hour`, `500 milliseconds`).
@@ -246,6 +248,7 @@ pub fn windowing<'f>(
         aggregates,
         retain: annotations.retain.as_deref().map(DurationFacts::of),
         gauges: annotations.gauges,
+        emit: annotations.emit,
     }
 }
 

@@ -125,12 +125,23 @@ pub fn definition(project: &Project, window: &Window) -> Value {
         }
         WindowKind::Session { gap } => json!({"kind": "session", "gap": millis(gap)}),
     };
-    let schema = project.store.document(window.schema).value();
     let aggregates: Vec<Value> = annotations
         .aggregates
         .iter()
         .map(|(name, aggregate)| {
-            let integer = schema["properties"][name]["type"] == "integer";
+            // The property's own type, through `$ref`s to shared types.
+            let property = crate::schema::store::NodeRef {
+                doc: window.schema,
+                pointer: crate::text::pointer::push(
+                    &crate::text::pointer::push("", "properties"),
+                    name,
+                ),
+            };
+            let integer = project
+                .store
+                .follow(&property)
+                .and_then(|node| project.store.value(&node))
+                .is_some_and(|schema| schema["type"] == "integer");
             let mut spec = json!({"name": name, "kind": aggregate.kind.name(), "integer": integer});
             if let Some(field) = &aggregate.field {
                 spec["field"] = json!(field);
@@ -149,6 +160,7 @@ pub fn definition(project: &Project, window: &Window) -> Value {
         "late": time.late_policy().name(),
         "aggregates": aggregates,
         "gauges": annotations.gauges,
+        "emit": annotations.emit,
     });
     if !time.is_recorded() {
         definition["time"] = json!(time.from);

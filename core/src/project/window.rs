@@ -41,6 +41,9 @@ pub struct WindowAnnotations {
     /// Whether the latest window's values of each key are exported as Prometheus gauges.
     #[serde(default)]
     pub gauges: bool,
+    /// Whether an event `eventsmith.window.closed` is appended when a window closes.
+    #[serde(default)]
+    pub emit: bool,
     /// Teams that own the window.
     #[serde(default)]
     pub owners: Vec<String>,

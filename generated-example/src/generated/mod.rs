@@ -2969,7 +2969,7 @@ pub mod windows {
     impl ::eventsmith::window::Window for OrdersPerCustomerSessionWindow {
         type Event = super::DomainEvent;
         const NAME: &'static str = "orders_per_customer_session";
-        const DEFINITION: &'static str = "{\"name\":\"orders_per_customer_session\",\"reads\":{\"order.placed\":2},\"key\":[\"customer_id\"],\"window\":{\"kind\":\"session\",\"gap\":1800000},\"lateness\":0,\"idle\":10000,\"late\":\"correct\",\"aggregates\":[{\"name\":\"orders\",\"kind\":\"count\",\"integer\":true}],\"gauges\":false,\"retain\":604800000}";
+        const DEFINITION: &'static str = "{\"name\":\"orders_per_customer_session\",\"reads\":{\"order.placed\":2},\"key\":[\"customer_id\"],\"window\":{\"kind\":\"session\",\"gap\":1800000},\"lateness\":0,\"idle\":10000,\"late\":\"correct\",\"aggregates\":[{\"name\":\"orders\",\"kind\":\"count\",\"integer\":true}],\"gauges\":false,\"emit\":false,\"retain\":604800000}";
         const TABLES: &'static [::eventsmith::read_model::TableSpec] = ::eventsmith::window_tables!(
             "orders_per_customer_session"
         );
@@ -3004,7 +3004,7 @@ pub mod windows {
     impl ::eventsmith::window::Window for PaymentsPerHourWindow {
         type Event = super::DomainEvent;
         const NAME: &'static str = "payments_per_hour";
-        const DEFINITION: &'static str = "{\"name\":\"payments_per_hour\",\"reads\":{\"order.paid\":1},\"key\":[\"method\"],\"window\":{\"kind\":\"tumbling\",\"size\":3600000},\"lateness\":0,\"idle\":10000,\"late\":\"correct\",\"aggregates\":[{\"name\":\"count\",\"kind\":\"count\",\"integer\":true},{\"name\":\"total\",\"kind\":\"sum\",\"integer\":false,\"field\":\"amount\"}],\"gauges\":true,\"retain\":2592000000}";
+        const DEFINITION: &'static str = "{\"name\":\"payments_per_hour\",\"reads\":{\"order.paid\":1},\"key\":[\"method\"],\"window\":{\"kind\":\"tumbling\",\"size\":3600000},\"lateness\":0,\"idle\":10000,\"late\":\"correct\",\"aggregates\":[{\"name\":\"count\",\"kind\":\"count\",\"integer\":true},{\"name\":\"total\",\"kind\":\"sum\",\"integer\":false,\"field\":\"amount\"}],\"gauges\":true,\"emit\":false,\"retain\":2592000000}";
         const TABLES: &'static [::eventsmith::read_model::TableSpec] = ::eventsmith::window_tables!(
             "payments_per_hour"
         );

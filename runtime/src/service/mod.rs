@@ -393,6 +393,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
             name: W::NAME,
             source,
             table: &W::TABLES[0],
+            outbox: &W::TABLES[2],
             definition: Arc::new(window.definition().clone()),
             updates: broadcast.0.clone(),
         });
@@ -629,6 +630,29 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                             Ok(runtime) => runtime.block_on(sagas::run(shared, entry, stop)),
                             Err(error) => {
                                 tracing::error!(saga = name, %error, "no runtime for the saga's dispatcher");
+                            }
+                        }
+                    })?,
+            );
+        }
+        for entry in self.shared.windows.values() {
+            if !entry.definition.emit {
+                continue;
+            }
+            let (shared, entry, stop) =
+                (Arc::clone(&self.shared), Arc::clone(entry), stopped.clone());
+            let name = entry.name;
+            runners.push(
+                std::thread::Builder::new()
+                    .name(format!("window-{name}"))
+                    .spawn(move || {
+                        match tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                        {
+                            Ok(runtime) => runtime.block_on(windows::send(shared, entry, stop)),
+                            Err(error) => {
+                                tracing::error!(window = name, %error, "no runtime for the window's sender");
                             }
                         }
                     })?,

@@ -1,18 +1,22 @@
 //! Windows in the service: each runs as a projection (see [`crate::window`]).
 //! `GET /windows/{name}?key=&from=&to=&limit=` answers its windows with the position they
 //! reflect; `GET /windows/{name}/live` streams what each committed batch changed as server-sent
-//! events, after a snapshot of the open windows.
+//! events, after a snapshot of the open windows. For a window with `emit`, a sender appends the
+//! closing events its runner leaves in its outbox.
 
 use super::Shared;
 use super::problem::Problem;
 use super::queries::Source;
 use crate::read_model::TableSpec;
+use crate::store::{EventStore, ExpectedVersion, IdempotencyKey, Metadata, NewEvent};
 use crate::window::{Definition, Notify};
 use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::broadcast;
 
 /// Updates a live client may be behind before it is told to reconnect.
@@ -25,6 +29,8 @@ pub(crate) struct WindowEntry {
     pub name: &'static str,
     pub source: Source,
     pub table: &'static TableSpec,
+    /// Its outbox of closing events.
+    pub outbox: &'static TableSpec,
     pub definition: Arc<Definition>,
     pub updates: broadcast::Sender<Arc<Update>>,
 }
@@ -51,6 +57,104 @@ impl Notify for Broadcast {
             windows: windows.to_vec(),
             position,
         }));
+    }
+}
+
+/// How often the sender reads the outbox.
+const POLL: Duration = Duration::from_secs(1);
+/// Outbox rows read at once.
+const PAGE: usize = 1_000;
+
+/// Whether this instance runs the window (another one sharing the database may): only that one
+/// appends its closing events.
+fn runs<S>(shared: &Shared<S>, entry: &WindowEntry) -> bool {
+    matches!(
+        shared.health.get(entry.name).map(|h| h.get()),
+        Some(super::health::RunnerState::Running)
+    )
+}
+
+/// The idempotency key of a closing event: its outbox key, hashed (keys hold the window's key,
+/// which may be long).
+fn idempotency(window: &str, key: &str) -> IdempotencyKey {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    IdempotencyKey::new(format!("window:{window}:{hex}"), key.as_bytes())
+}
+
+/// Appends the closing events of `entry`'s outbox, each once (its idempotency key makes a
+/// second append after a crash a no-op), until `stop`. The runner deletes an outbox row when
+/// it reads the event back.
+pub(crate) async fn send<S: EventStore + Clone + Sync + 'static>(
+    shared: Arc<Shared<S>>,
+    entry: Arc<WindowEntry>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut sent: HashSet<String> = HashSet::new();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        if !runs(&shared, &entry) {
+            continue;
+        }
+        let outbox = entry.outbox;
+        let rows = match entry
+            .source
+            .read(entry.name, move |rows| rows.list(outbox, &[], PAGE))
+            .await
+        {
+            Ok(answer) => answer.value,
+            Err(problem) => {
+                tracing::warn!(window = entry.name, detail = ?problem.body(), "the outbox cannot be read; trying again");
+                continue;
+            }
+        };
+        let waiting: HashSet<&str> = rows
+            .iter()
+            .filter_map(|row| row.get("key").and_then(Value::as_str))
+            .collect();
+        sent.retain(|key| waiting.contains(key.as_str()));
+        for row in &rows {
+            let (Some(key), Some(start), Some(event)) = (
+                row.get("key").and_then(Value::as_str),
+                row.get("start").and_then(Value::as_i64),
+                row.get("event"),
+            ) else {
+                continue;
+            };
+            if sent.contains(key) {
+                continue;
+            }
+            let closed = NewEvent {
+                event_type: crate::window::CLOSED.to_owned(),
+                version: 1,
+                data: serde_json::to_vec(event).unwrap_or_default(),
+                metadata: Metadata {
+                    causation_id: Some(key.to_owned()),
+                    ..Metadata::default()
+                },
+            };
+            let appended = shared
+                .store
+                .append(
+                    &crate::window::stream(entry.name, start),
+                    ExpectedVersion::Any,
+                    vec![closed],
+                    Some(&idempotency(entry.name, key)),
+                )
+                .await;
+            match appended {
+                Ok(_) => {
+                    sent.insert(key.to_owned());
+                }
+                Err(error) => {
+                    tracing::warn!(window = entry.name, %key, %error, "a closing event cannot be appended; trying again");
+                }
+            }
+        }
     }
 }
 
@@ -128,9 +232,11 @@ fn keys(definition: &Definition, text: &str) -> Result<Vec<String>, Problem> {
             fields.first().map_or("field", String::as_str)
         )));
     };
-    // The text as a string, and as the number or boolean it may spell.
+    // The text as a string, and as the number, boolean or quoted string it may spell.
     let mut candidates = vec![json!({ field: text }).to_string()];
-    if let Ok(value @ (Value::Number(_) | Value::Bool(_))) = serde_json::from_str::<Value>(text) {
+    if let Ok(value @ (Value::Number(_) | Value::Bool(_) | Value::String(_))) =
+        serde_json::from_str::<Value>(text)
+    {
         candidates.push(json!({ field: value }).to_string());
     }
     Ok(candidates)
@@ -276,8 +382,10 @@ pub(crate) async fn live<S: Send + Sync + 'static>(
                         _ = stopping.wait_for(|stop| *stop) => return None,
                     };
                     match received {
-                        // Committed before the snapshot was read: already in it.
-                        Ok(update) if update.position <= after => continue,
+                        // Committed before the snapshot was read: already in it. (One at the
+                        // snapshot's position may be a later tick's, so it is sent; sending a
+                        // window twice is harmless.)
+                        Ok(update) if update.position < after => continue,
                         Ok(update) => {
                             let windows: Vec<&Value> =
                                 update.windows.iter().filter(|w| keep(w)).collect();

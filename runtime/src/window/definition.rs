@@ -35,6 +35,9 @@ pub struct Definition {
     /// Whether the latest window's values of each key are Prometheus gauges.
     #[serde(default)]
     pub gauges: bool,
+    /// Whether closing a window appends [`CLOSED`](super::CLOSED).
+    #[serde(default)]
+    pub emit: bool,
 }
 
 /// How a window cuts time, in ms.

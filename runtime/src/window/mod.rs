@@ -16,7 +16,15 @@ mod rows;
 pub use accumulator::Accumulator;
 pub use definition::{AggregateSpec, Cut, Definition, Kind, Late};
 pub use engine::{Changes, Clock, Engine, Fold, Id, Input, NoFold, Origin, WindowState};
-pub use rows::{LATE_COLUMNS, WINDOW_COLUMNS, rfc3339, shown, window_json};
+pub use rows::{LATE_COLUMNS, OUTBOX_COLUMNS, WINDOW_COLUMNS, rfc3339, shown, window_json};
+
+/// The type of the event appended when a window of a file with `emit` closes.
+pub const CLOSED: &str = "eventsmith.window.closed";
+
+/// The stream of window `window`'s closing events for windows starting at `start` (Unix ms).
+pub fn stream(window: &str, start: i64) -> String {
+    format!("window.{window}-{start}")
+}
 
 use crate::projection::{HandlerError, Projection};
 use crate::read_model::{TableSpec, Transaction};
@@ -50,7 +58,8 @@ pub trait Window: Default + Send + Sync + 'static {
     }
 }
 
-/// The two tables of window `$name` (a string literal): `<name>_windows` and `<name>_late`.
+/// The three tables of window `$name` (a string literal): `<name>_windows`, `<name>_late` and
+/// `<name>_outbox`.
 #[macro_export]
 macro_rules! window_tables {
     ($name:literal) => {
@@ -64,6 +73,11 @@ macro_rules! window_tables {
                 name: concat!($name, "_late"),
                 key: "id",
                 columns: $crate::window::LATE_COLUMNS,
+            },
+            $crate::read_model::TableSpec {
+                name: concat!($name, "_outbox"),
+                key: "key",
+                columns: $crate::window::OUTBOX_COLUMNS,
             },
         ]
     };
@@ -126,6 +140,18 @@ struct State {
     gauged: HashMap<Arc<str>, i64>,
 }
 
+impl State {
+    /// A state whose feed counts as active from now: the wall clock moves the watermark only
+    /// once the feed has been idle for the window's `idle` after the runner started (before,
+    /// events older than the clock would all be late).
+    fn idle_since_now() -> Self {
+        Self {
+            active: Some(Instant::now()),
+            ..Self::default()
+        }
+    }
+}
+
 impl<W: Window> Default for WindowProjection<W> {
     fn default() -> Self {
         let definition = Definition::parse(W::DEFINITION)
@@ -133,7 +159,7 @@ impl<W: Window> Default for WindowProjection<W> {
         Self {
             window: W::default(),
             definition: Arc::new(definition),
-            state: Mutex::default(),
+            state: Mutex::new(State::idle_since_now()),
             notify: None,
         }
     }
@@ -163,7 +189,7 @@ impl<W: Window> WindowProjection<W> {
         Self {
             window: W::default(),
             definition: Arc::new(definition),
-            state: Mutex::default(),
+            state: Mutex::new(State::idle_since_now()),
             notify: None,
         }
     }
@@ -181,6 +207,10 @@ impl<W: Window> WindowProjection<W> {
 
     fn tables() -> (&'static TableSpec, &'static TableSpec) {
         (&W::TABLES[0], &W::TABLES[1])
+    }
+
+    fn outbox() -> &'static TableSpec {
+        &W::TABLES[2]
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -246,6 +276,7 @@ impl<W: Window> Projection for WindowProjection<W> {
 
     fn handles(&self, event_type: &str) -> bool {
         self.definition.reads.contains_key(event_type)
+            || (self.definition.emit && event_type == CLOSED)
     }
 
     fn handle(
@@ -254,6 +285,15 @@ impl<W: Window> Projection for WindowProjection<W> {
         event: &Raw,
         envelope: &Envelope,
     ) -> Result<(), HandlerError> {
+        if envelope.event_type == CLOSED {
+            // A closing event appended: its outbox row is done with.
+            if event.0["window"] == W::NAME
+                && let Some(key) = &envelope.metadata.causation_id
+            {
+                transaction.delete(Self::outbox(), key)?;
+            }
+            return Ok(());
+        }
         let input = self.input(event, envelope)?;
         let mut state = self.state();
         let engine = self.engine(&mut state, transaction)?;
@@ -285,6 +325,14 @@ impl<W: Window> Projection for WindowProjection<W> {
         }
         for (input, start) in &changes.kept {
             transaction.upsert(late, &rows::late_row(input, *start))?;
+        }
+        if self.definition.emit {
+            for id in &changes.closed {
+                if let Some(window) = engine.window(id).filter(|w| w.closed) {
+                    transaction
+                        .upsert(Self::outbox(), &rows::outbox_row(&self.definition, window))?;
+                }
+            }
         }
         if changes.clock {
             let clock = serde_json::to_value(engine.clock()).unwrap_or_default();

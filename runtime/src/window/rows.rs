@@ -44,6 +44,28 @@ pub const LATE_COLUMNS: &[Column] = &[
     column("event", ColumnKind::Json),
 ];
 
+/// The columns of a window's outbox: closing events the service has still to append.
+pub const OUTBOX_COLUMNS: &[Column] = &[
+    column("key", ColumnKind::Text),
+    column("start", ColumnKind::Integer),
+    column("event", ColumnKind::Json),
+];
+
+/// A closed window's outbox row: keyed by the window and its end (a session corrected after it
+/// closed closes again, later), holding the event's payload.
+pub(super) fn outbox_row(definition: &Definition, window: &WindowState) -> Map<String, Value> {
+    let mut event = window_json(definition, window);
+    event["window"] = json!(definition.name);
+    let mut row = Map::new();
+    row.insert(
+        "key".into(),
+        json!(format!("{}@{}", id(&window.id()), window.end)),
+    );
+    row.insert("start".into(), json!(window.start));
+    row.insert("event".into(), event);
+    row
+}
+
 /// A window's row key: its start, then its key.
 pub(super) fn id((key, start): &Id) -> String {
     format!("{start}|{key}")
@@ -274,6 +296,7 @@ pub(super) fn gauge(name: &'static str, windows: &[Value], shown: &mut HashMap<A
 pub(super) fn gauge(_: &'static str, _: &[Value], _: &mut HashMap<Arc<str>, i64>) {}
 
 /// A key object as a label: its values joined by `/` (`card`, `eu/card`).
+#[cfg(feature = "metrics")]
 fn label(key: &Value) -> String {
     match key {
         Value::Object(fields) => fields

@@ -27,6 +27,7 @@ fn definition(window: Cut, lateness: u64, late: Late, retain: Option<u64>) -> Ar
         ],
         retain,
         gauges: false,
+        emit: false,
     })
 }
 

@@ -16,7 +16,11 @@ use crate::text::pointer;
 use crate::text::similar::closest;
 
 /// The read-model tables a window keeps besides its projections' and sagas': `<name>_<suffix>`.
-const TABLES: &[(&str, &str)] = &[("windows", "windows"), ("late", "late events")];
+const TABLES: &[(&str, &str)] = &[
+    ("windows", "windows"),
+    ("late", "late events"),
+    ("outbox", "closing events to send"),
+];
 
 /// Checks every window of the project.
 pub(super) fn check(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
