@@ -23,7 +23,7 @@ pub struct Definition {
     /// How far the watermark trails the latest event time, in ms.
     #[serde(default)]
     pub lateness: u64,
-    /// How long the feed must be idle before the watermark follows the clock, in ms.
+    /// How long the feed must be idle before the clock closes windows, in ms.
     pub idle: u64,
     /// What happens to an event whose window has closed.
     pub late: Late,

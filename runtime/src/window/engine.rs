@@ -8,13 +8,16 @@
 //!   tumbling); an event at `t` belongs to each one holding `t`;
 //! - a session of a key spans `[first event, last event + gap)`; an event whose own span
 //!   `[t, t + gap)` overlaps sessions of its key merges them into one;
-//! - the watermark is the latest event time minus the lateness, or the clock minus the lateness
-//!   when the feed has been idle; it never goes back. A window whose end is at or before it is
-//!   closed;
-//! - an event is late for a window that is closed when it arrives (for a session: when it joins
-//!   no open session of its key and its own span is closed): `drop` leaves it out of that
-//!   window, `keep` leaves it out and keeps it aside, `correct` takes it into the closed window
-//!   (and a session merges with closed ones), unless the window is older than the retention;
+//! - the watermark is the latest event time minus the lateness; it never goes back. A window
+//!   whose end is at or before it is closed;
+//! - when the feed is idle, the wall clock minus the lateness closes windows too, but only for
+//!   showing and announcing them: what is late and what is past its retention follow the
+//!   watermark alone, which depends on the log only, so a replay takes in the same events;
+//! - an event is late for a window the watermark has passed when it arrives (for a session:
+//!   when it joins no session open under the watermark and its own span is passed): `drop`
+//!   leaves it out of that window, `keep` leaves it out and keeps it aside, `correct` takes it
+//!   into the closed window (and a session merges with closed ones), unless the window is
+//!   older than the retention. An event that is not late joins a window the clock closed;
 //! - a closed window is removed once its end is `retain` or more before the watermark.
 
 use super::accumulator::Accumulator;
@@ -114,8 +117,17 @@ impl Fold for NoFold {
 pub struct Clock {
     /// The latest event time taken in (`i64::MIN`: none yet).
     pub latest: i64,
-    /// Windows ending at or before it are closed (`i64::MIN`: none is).
+    /// The latest event time minus the lateness: events for windows ending at or before it
+    /// are late (`i64::MIN`: none is).
     pub watermark: i64,
+    /// Windows ending at or before it are closed: the watermark, or the wall clock minus the
+    /// lateness when the feed was idle (`i64::MIN`: none is).
+    #[serde(default = "none_closed")]
+    pub closed: i64,
+}
+
+fn none_closed() -> i64 {
+    i64::MIN
 }
 
 impl Default for Clock {
@@ -123,6 +135,7 @@ impl Default for Clock {
         Self {
             latest: i64::MIN,
             watermark: i64::MIN,
+            closed: i64::MIN,
         }
     }
 }
@@ -179,7 +192,11 @@ impl Engine {
         windows: impl IntoIterator<Item = WindowState>,
     ) -> Self {
         let mut engine = Self::new(definition);
-        engine.clock = clock;
+        // A clock stored before `closed` existed: what the watermark closed is closed.
+        engine.clock = Clock {
+            closed: clock.closed.max(clock.watermark),
+            ..clock
+        };
         for window in windows {
             engine.insert(window);
         }
@@ -211,15 +228,10 @@ impl Engine {
         self.open.first().map(|(end, _)| *end)
     }
 
-    /// Whether the wall clock `now` would close or remove a window.
+    /// Whether the wall clock `now` would close a window.
     pub fn due(&self, now: i64) -> bool {
-        let watermark = now.saturating_sub(self.definition.lateness as i64);
-        self.open.first().is_some_and(|(end, _)| *end <= watermark)
-            || self.closed.first().is_some_and(|(end, _)| {
-                self.definition
-                    .retain
-                    .is_some_and(|retain| end.saturating_add(retain as i64) <= watermark)
-            })
+        let to = now.saturating_sub(self.definition.lateness as i64);
+        self.open.first().is_some_and(|(end, _)| *end <= to)
     }
 
     /// Whether anything changed since changes were last taken.
@@ -284,7 +296,7 @@ impl Engine {
         Some(window)
     }
 
-    /// Whether a window ending at `end` is closed.
+    /// Whether the watermark has passed a window ending at `end`: events for it are late.
     fn is_closed(&self, end: i64) -> bool {
         end <= self.clock.watermark
     }
@@ -423,7 +435,9 @@ impl Engine {
             if let Some(mut window) = self.remove(&id) {
                 Self::take_into(&self.definition, &mut window, input, fold);
                 window.end = window.end.max(to);
-                window.closed = self.is_closed(window.end);
+                // Closed by the clock and extended past it, it is open again.
+                window.closed = self.is_closed(window.end)
+                    || (window.closed && window.end <= self.clock.closed);
                 self.insert(window);
                 self.touched(&id);
                 return;
@@ -449,6 +463,7 @@ impl Engine {
             })
             .collect();
         parts.sort_by_key(|w| w.start);
+        let part_closed = parts.iter().any(|part| part.closed);
         let mut first = true;
         for part in parts {
             merged.start = merged.start.min(part.start);
@@ -481,7 +496,10 @@ impl Engine {
             }
         }
         Self::take_into(&self.definition, &mut merged, input, fold);
-        merged.closed = self.is_closed(merged.end);
+        // As when one session is extended: closed by the clock, it stays closed (and is not
+        // announced again) unless it now ends past the clock.
+        merged.closed =
+            self.is_closed(merged.end) || (part_closed && merged.end <= self.clock.closed);
         merged.dirty = false;
         let id = merged.id();
         self.insert(merged);
@@ -496,6 +514,25 @@ impl Engine {
         }
         self.clock.watermark = to;
         self.changes.clock = true;
+        self.close_to(to);
+        while let Some((end, id)) = self.closed.first().cloned() {
+            if !self.is_expired(end) {
+                break;
+            }
+            self.remove(&id);
+            self.changes.changed.remove(&id);
+            self.changes.closed.remove(&id);
+            self.changes.removed.insert(id);
+        }
+    }
+
+    /// Closes the open windows ending at or before `to` (some may have opened behind the
+    /// clock: the watermark closes them).
+    fn close_to(&mut self, to: i64) {
+        if to > self.clock.closed {
+            self.clock.closed = to;
+            self.changes.clock = true;
+        }
         while let Some((end, id)) = self.open.first().cloned() {
             if end > to {
                 break;
@@ -508,19 +545,11 @@ impl Engine {
             self.changes.closed.insert(id.clone());
             self.touched(&id);
         }
-        while let Some((end, id)) = self.closed.first().cloned() {
-            if !self.is_expired(end) {
-                break;
-            }
-            self.remove(&id);
-            self.changes.changed.remove(&id);
-            self.changes.closed.remove(&id);
-            self.changes.removed.insert(id);
-        }
     }
 
-    /// Moves the watermark with the wall clock `now`, as when the feed has been idle.
+    /// Closes the windows the wall clock `now` (minus the lateness) has passed, as when the feed
+    /// has been idle. It leaves the watermark alone: what is late depends on the log only.
     pub fn tick(&mut self, now: i64) {
-        self.advance(now.saturating_sub(self.definition.lateness as i64));
+        self.close_to(now.saturating_sub(self.definition.lateness as i64));
     }
 }

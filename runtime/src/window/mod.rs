@@ -88,6 +88,11 @@ macro_rules! window_tables {
 pub trait Notify: Send + Sync {
     /// Windows changed up to `position`.
     fn changed(&self, window: &'static str, windows: &[Value], position: u64);
+
+    /// Whether anyone is told: when not, the runner does not show the windows it changed.
+    fn listening(&self) -> bool {
+        true
+    }
 }
 
 /// What a window's runner reads: an event's latest-version payload.
@@ -126,24 +131,31 @@ pub struct WindowProjection<W: Window> {
     notify: Option<Arc<dyn Notify>>,
 }
 
+/// A batch's changes, told once they commit.
+struct Flushed {
+    /// Windows changed (as they are in the engine) and gone.
+    changed: Vec<Id>,
+    removed: Vec<Id>,
+    /// Late events.
+    late: u64,
+}
+
 #[derive(Default)]
 struct State {
     /// The windows as committed plus the batch's changes; `None`: read them from the tables.
     engine: Option<Engine>,
     /// What the last flush wrote, told once it commits.
-    flushed: Option<(Vec<Value>, u64, u64)>,
-    /// The last position taken in.
-    position: u64,
-    /// When an event was last taken in (or the engine read), for the idle watermark.
+    flushed: Option<Flushed>,
+    /// When an event was last taken in (or the runner started), for closing on the clock.
     active: Option<Instant>,
     /// Per key, the start of the window its gauges show.
     gauged: HashMap<Arc<str>, i64>,
 }
 
 impl State {
-    /// A state whose feed counts as active from now: the wall clock moves the watermark only
-    /// once the feed has been idle for the window's `idle` after the runner started (before,
-    /// events older than the clock would all be late).
+    /// A state whose feed counts as active from now: the wall clock closes windows only once the
+    /// feed has been idle for the window's `idle` after the runner started (before, a runner
+    /// catching up would close windows its next events still fall in).
     fn idle_since_now() -> Self {
         Self {
             active: Some(Instant::now()),
@@ -238,9 +250,6 @@ impl<W: Window> WindowProjection<W> {
                 .map(|row| rows::window(&self.definition, row))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(HandlerError::permanent)?;
-            state.position = state
-                .position
-                .max(stored.iter().map(|w| w.position).max().unwrap_or(0));
             state.engine = Some(Engine::restore(Arc::clone(&self.definition), clock, stored));
             state.active.get_or_insert_with(Instant::now);
         }
@@ -298,30 +307,25 @@ impl<W: Window> Projection for WindowProjection<W> {
         let mut state = self.state();
         let engine = self.engine(&mut state, transaction)?;
         engine.add(input, &Folding(&self.window));
-        state.position = envelope.position;
         state.active = Some(Instant::now());
         Ok(())
     }
 
     fn flush(&self, transaction: &dyn Transaction) -> Result<(), HandlerError> {
         let mut state = self.state();
-        let position = state.position;
         let Some(engine) = state.engine.as_mut() else {
             return Ok(());
         };
         let changes = engine.take_changes();
         let (windows, late) = Self::tables();
-        let mut told = Vec::new();
         for id in &changes.removed {
             transaction.delete(windows, &rows::id(id))?;
-            told.push(rows::removed(id));
         }
         for id in &changes.changed {
             let Some(window) = engine.window(id) else {
                 continue;
             };
             transaction.upsert(windows, &rows::row(window))?;
-            told.push(window_json(&self.definition, window));
         }
         for (input, start) in &changes.kept {
             transaction.upsert(late, &rows::late_row(input, *start))?;
@@ -338,16 +342,40 @@ impl<W: Window> Projection for WindowProjection<W> {
             let clock = serde_json::to_value(engine.clock()).unwrap_or_default();
             transaction.lookup_put(rows::CLOCK, rows::CLOCK, &clock)?;
         }
-        state.flushed = Some((told, changes.late, position));
+        state.flushed = Some(Flushed {
+            changed: changes.changed.into_iter().collect(),
+            removed: changes.removed.into_iter().collect(),
+            late: changes.late,
+        });
         Ok(())
     }
 
     fn committed(&self, checkpoint: u64) {
         let mut state = self.state();
-        let Some((told, late, _)) = state.flushed.take() else {
+        let Some(Flushed {
+            changed,
+            removed,
+            late,
+        }) = state.flushed.take()
+        else {
             return;
         };
         let position = checkpoint;
+        // Shown only when someone looks: the engine holds what was committed (the runner takes
+        // the next batch after this).
+        let listening = self.notify.as_ref().is_some_and(|n| n.listening());
+        let told: Vec<Value> = match &state.engine {
+            Some(engine) if listening || self.definition.gauges => removed
+                .iter()
+                .map(rows::removed)
+                .chain(changed.iter().filter_map(|id| {
+                    engine
+                        .window(id)
+                        .map(|window| window_json(&self.definition, window))
+                }))
+                .collect(),
+            _ => Vec::new(),
+        };
         #[cfg(feature = "metrics")]
         if late > 0 {
             metrics::counter!("eventsmith_window_late_events_total", "window" => W::NAME)

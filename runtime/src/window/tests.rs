@@ -191,3 +191,107 @@ fn stored_rows_give_back_the_same_windows() {
             .starts_with("1970-01-01T00:00:00")
     );
 }
+
+#[test]
+fn an_idle_tick_closes_windows_but_a_replay_takes_in_the_same_events() {
+    // (time, x), lateness 5. The third event comes after the idle tick but is not late (the
+    // watermark is 12 - 5 = 7); the sixth is late for [0, 10) (the watermark is then 20) and,
+    // in a session, joins [3, 24), still open under the watermark.
+    let events = [(3, 1), (12, 2), (5, 3), (14, 4), (25, 5), (4, 6)];
+    type Expected = (Vec<(i64, i64, i64, i64)>, Vec<(i64, i64, i64, i64)>, u64);
+    let cases: [(Cut, Expected); 2] = [
+        (
+            Cut::Tumbling { size: 10 },
+            (
+                vec![(0, 10, 2, 4), (10, 20, 2, 6), (20, 30, 1, 5)],
+                vec![(0, 10, 3, 10), (10, 20, 2, 6), (20, 30, 1, 5)],
+                1,
+            ),
+        ),
+        (
+            Cut::Session { gap: 10 },
+            (
+                vec![(3, 24, 5, 16), (25, 35, 1, 5)],
+                vec![(3, 24, 5, 16), (25, 35, 1, 5)],
+                0,
+            ),
+        ),
+    ];
+    for (cut, (left_out, corrected, late_events)) in cases {
+        for late in [Late::Drop, Late::Keep, Late::Correct] {
+            let definition = definition(cut, 5, late, None);
+            let mut live = Engine::new(Arc::clone(&definition));
+            let mut replay = Engine::new(Arc::clone(&definition));
+            let mut live_late = 0;
+            for (position, (time, x)) in events.into_iter().enumerate() {
+                live.add(input(time, "a", x, position as u64 + 1), &NoFold);
+                replay.add(input(time, "a", x, position as u64 + 1), &NoFold);
+                if position == 1 {
+                    // The feed was idle for a long while after the second event.
+                    assert!(live.due(1_000), "{cut:?}");
+                    live.tick(1_000);
+                    let changes = live.take_changes();
+                    assert!(
+                        !changes.closed.is_empty(),
+                        "{cut:?}: the clock closes windows"
+                    );
+                    live_late += changes.late;
+                    assert!(windows(&live).iter().all(|w| w.3), "{cut:?}: all closed");
+                }
+            }
+            live_late += live.take_changes().late;
+            let replay_late = replay.take_changes().late;
+            assert_eq!(
+                (live_late, replay_late),
+                (late_events, late_events),
+                "{cut:?} {late:?}: what is late"
+            );
+            let values = |engine: &Engine| -> Vec<(i64, i64, i64, i64)> {
+                windows(engine)
+                    .into_iter()
+                    .map(|(_, start, end, _, count, sum)| {
+                        (start, end, count.as_i64().unwrap(), sum.as_i64().unwrap())
+                    })
+                    .collect()
+            };
+            let wanted = if late == Late::Correct {
+                &corrected
+            } else {
+                &left_out
+            };
+            assert_eq!(&values(&live), wanted, "{cut:?} {late:?}: live");
+            assert_eq!(&values(&replay), wanted, "{cut:?} {late:?}: replay");
+            replay.tick(1_000);
+            live.tick(1_000);
+            assert_eq!(windows(&live), windows(&replay), "{cut:?} {late:?}");
+            assert!(!live.due(2_000), "nothing left open");
+        }
+    }
+}
+
+#[test]
+fn sessions_merged_behind_the_clock_stay_closed() {
+    let definition = definition(Cut::Session { gap: 10 }, 100, Late::Drop, None);
+    let mut engine = Engine::new(Arc::clone(&definition));
+    engine.add(input(10, "a", 1, 1), &NoFold);
+    engine.add(input(40, "b", 1, 2), &NoFold);
+    engine.tick(1_000);
+    assert!(
+        engine.take_changes().closed.len() == 2,
+        "the clock closes both sessions"
+    );
+    // Not late (the watermark is 40 - 100), before the start of the clock-closed session of
+    // `a`: the two merge, behind the clock.
+    engine.add(input(5, "a", 1, 3), &NoFold);
+    let a: Vec<_> = windows(&engine).into_iter().filter(|w| w.0 == A).collect();
+    assert_eq!(a, [(A.into(), 5, 20, true, json!(2), json!(2))]);
+    assert!(engine.take_changes().closed.is_empty(), "announced once");
+}
+
+#[test]
+fn a_clock_stored_before_closed_existed_reads_back() {
+    let definition = definition(Cut::Tumbling { size: 10 }, 0, Late::Drop, None);
+    let clock: Clock = serde_json::from_value(json!({"latest": 30, "watermark": 30})).unwrap();
+    let engine = Engine::restore(definition, clock, []);
+    assert_eq!(engine.clock().closed, 30);
+}

@@ -108,7 +108,7 @@ impl Checker<'_> {
                 Field::Missing { .. } | Field::NotObject { .. } => {
                     (format!("drops `{path}`"), String::new())
                 }
-                Field::Declared { node, shape } => {
+                Field::Declared { node, shape, .. } => {
                     let shape = compared(shape, read.is_time);
                     if shape == wanted {
                         continue;

@@ -91,7 +91,12 @@ fn expected(kind: AggregateKind, field: Option<&BTreeSet<String>>) -> Expected {
 
 impl Checker<'_> {
     /// `field_types`: per aggregate whose field fits, the types it takes in the events read.
-    pub(super) fn check_aggregates(&mut self, field_types: &BTreeMap<String, BTreeSet<String>>) {
+    /// `sometimes_absent`: the aggregates whose field some event may lack.
+    pub(super) fn check_aggregates(
+        &mut self,
+        field_types: &BTreeMap<String, BTreeSet<String>>,
+        sometimes_absent: &BTreeSet<String>,
+    ) {
         let aggregates = self.window.annotations.aggregates.clone();
         let mut rust_names: BTreeMap<String, &str> = BTreeMap::new();
         for (name, aggregate) in &aggregates {
@@ -106,12 +111,22 @@ impl Checker<'_> {
         else {
             return;
         };
-        let properties: Vec<String> = self
-            .project
-            .value(&root)
+        let schema = self.project.value(&root);
+        let properties: Vec<String> = schema
             .and_then(|schema| schema.get("properties"))
             .and_then(Value::as_object)
             .map(|properties| properties.keys().cloned().collect())
+            .unwrap_or_default();
+        let required: BTreeSet<String> = schema
+            .and_then(|schema| schema.get("required"))
+            .and_then(Value::as_array)
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         let property = |name: &str| NodeRef {
             doc: root.doc,
@@ -120,7 +135,13 @@ impl Checker<'_> {
         for (name, aggregate) in &aggregates {
             let field = field_types.get(name);
             if properties.contains(name) {
-                self.check_property_type(name, aggregate, field, &property(name));
+                let node = property(name);
+                if self.check_property_type(name, aggregate, field, &node)
+                    && required.contains(name)
+                    && sometimes_absent.contains(name)
+                {
+                    self.check_null_allowed(name, aggregate, &node);
+                }
             } else {
                 self.report_no_property(name, aggregate, field, &properties);
             }
@@ -221,17 +242,64 @@ impl Checker<'_> {
         }
     }
 
+    /// An average, min or max has no value while no event of its window had the field: a
+    /// required property must then allow `null`.
+    fn check_null_allowed(&mut self, name: &str, aggregate: &Aggregate, node: &NodeRef) {
+        let kind = aggregate.kind;
+        if !matches!(
+            kind,
+            AggregateKind::Average | AggregateKind::Min | AggregateKind::Max
+        ) {
+            return;
+        }
+        let shape = shape_of(self.project, node);
+        if shape
+            .types
+            .as_ref()
+            .is_some_and(|types| types.contains("null"))
+        {
+            return;
+        }
+        let field = aggregate.field.as_deref().unwrap_or_default();
+        let declared = shape.single().unwrap_or("number");
+        let document = self.project.store.document(node.doc);
+        self.diagnostics.push(
+            document.diagnostic_at(
+                Diagnostic::new(
+                    Rule::WindowAggregate,
+                    format!(
+                        "aggregate `{name}` ({}) is `null` in a window whose events all lack `{field}`, but property `{name}` is required and not nullable",
+                        a_kind(kind)
+                    ),
+                )
+                .with_label("may be null")
+                .with_help(format!(
+                    "`{field}` may be absent from the latest version of an event read: remove `{name}` from the schema's `required`, or declare it as {{\"type\": [\"{declared}\", \"null\"]}}; or make `{field}` required in the latest version of every event read"
+                )),
+                &node.pointer,
+            ),
+        );
+    }
+
+    /// Returns whether the property's type fits the aggregate.
     fn check_property_type(
         &mut self,
         name: &str,
         aggregate: &Aggregate,
         field: Option<&BTreeSet<String>>,
         node: &NodeRef,
-    ) {
+    ) -> bool {
         let shape = shape_of(self.project, node);
         let expected = expected(aggregate.kind, field);
-        if (expected.fits)(&shape) {
-            return;
+        // `null` is allowed beside the type: a window whose events lacked the field has none.
+        let mut bare = shape.clone();
+        if let Some(types) = &mut bare.types
+            && types.len() > 1
+        {
+            types.remove("null");
+        }
+        if (expected.fits)(&bare) {
+            return true;
         }
         let of = match (&aggregate.field, field) {
             (Some(path), Some(types)) => format!(" of `{path}`, {}", describe(Some(types))),
@@ -257,6 +325,7 @@ impl Checker<'_> {
                 &node.pointer,
             ),
         );
+        false
     }
 
     fn report_no_property(

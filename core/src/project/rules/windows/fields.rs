@@ -67,6 +67,8 @@ pub(crate) enum Field {
         node: NodeRef,
         /// What it holds.
         shape: Shape,
+        /// Whether every object on its path `required` the next name: the field is always there.
+        always: bool,
     },
     /// The schema does not say which properties it has (no `properties`, an open
     /// `additionalProperties`, a broken `$ref`): it may be there, of any type.
@@ -94,6 +96,7 @@ pub(crate) enum Field {
 pub(crate) fn lookup(project: &Project, doc: DocId, path: &str) -> Field {
     let mut node = project.root_of(doc);
     let mut walked: Vec<&str> = Vec::new();
+    let mut always = true;
     for name in path.split('.') {
         let Some(here) = project.store.follow(&node) else {
             return Field::Unknown;
@@ -104,6 +107,15 @@ pub(crate) fn lookup(project: &Project, doc: DocId, path: &str) -> Field {
         let parent = walked.join(".");
         match schema.get("properties").and_then(Value::as_object) {
             Some(properties) if properties.contains_key(name) => {
+                // Absent when not required, or when the object holding it may be `null`.
+                let nullable = shape_of(project, &here)
+                    .types
+                    .is_some_and(|types| types.contains("null"));
+                always &= !nullable
+                    && schema
+                        .get("required")
+                        .and_then(Value::as_array)
+                        .is_some_and(|required| required.iter().any(|r| r == name));
                 node = NodeRef {
                     doc: here.doc,
                     pointer: pointer::push(&pointer::push(&here.pointer, "properties"), name),
@@ -137,7 +149,11 @@ pub(crate) fn lookup(project: &Project, doc: DocId, path: &str) -> Field {
     match project.store.follow(&node) {
         Some(node) => {
             let shape = shape_of(project, &node);
-            Field::Declared { node, shape }
+            Field::Declared {
+                node,
+                shape,
+                always,
+            }
         }
         None => Field::Unknown,
     }

@@ -71,8 +71,8 @@ impl<'a> Checker<'a> {
         self.check_events();
         self.check_keys();
         self.check_time();
-        let field_types = self.check_aggregate_fields();
-        self.check_aggregates(&field_types);
+        let (field_types, sometimes_absent) = self.check_aggregate_fields();
+        self.check_aggregates(&field_types, &sometimes_absent);
         self.check_durations();
     }
 

@@ -319,8 +319,13 @@ impl<'a> Checker<'a> {
 
     /// Checks the field of each aggregate; returns, per aggregate whose field is declared with
     /// types that fit, the types it takes across the events read.
-    pub(super) fn check_aggregate_fields(&mut self) -> BTreeMap<String, BTreeSet<String>> {
+    /// Returns, per aggregate whose field fits, the types the field takes in the events read,
+    /// and the aggregates whose field some event may lack.
+    pub(super) fn check_aggregate_fields(
+        &mut self,
+    ) -> (BTreeMap<String, BTreeSet<String>>, BTreeSet<String>) {
         let mut types = BTreeMap::new();
+        let mut sometimes_absent = BTreeSet::new();
         let aggregates = self.window.annotations.aggregates.clone();
         for (name, aggregate) in &aggregates {
             let Some(path) = &aggregate.field else {
@@ -330,6 +335,19 @@ impl<'a> Checker<'a> {
             let place = at(&["aggregates", name, "field"]);
             let seen = self.survey(path);
             let found = self.declared(usage, path, &seen, &place);
+            // The runner reads each event at its latest version (older ones upcast): what
+            // counts is whether that version always has the field. A field not declared there
+            // is reported by `window-field` already.
+            let latest = seen.iter().filter(|later| {
+                seen.iter()
+                    .all(|s| s.event != later.event || s.version <= later.version)
+            });
+            if latest
+                .into_iter()
+                .any(|seen| matches!(seen.field, Field::Declared { always: false, .. }))
+            {
+                sometimes_absent.insert(name.clone());
+            }
             let fits = match aggregate.kind {
                 AggregateKind::Sum | AggregateKind::Average => self.typed(
                     usage,
@@ -374,7 +392,7 @@ impl<'a> Checker<'a> {
                 types.insert(name.clone(), union);
             }
         }
-        types
+        (types, sometimes_absent)
     }
 
     /// Min and max compare numbers or strings, not one with the other.

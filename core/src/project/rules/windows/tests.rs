@@ -492,3 +492,52 @@ fn invalid_annotations_are_reported_once() {
     let loaded = load(&with("aggregates", json!({})), &[]);
     assert_eq!(codes(&loaded), ["annotation"], "{:#?}", loaded.diagnostics);
 }
+
+#[test]
+fn an_average_min_or_max_of_an_optional_field_may_be_null() {
+    let mut window = window();
+    window["required"] = json!(["orders", "mean", "fewest"]);
+    window["properties"]["fewest"] = json!({"type": ["integer", "null"]});
+    let loaded = load(&window, &[]);
+    let d = only(&loaded, "window-aggregate");
+    assert_eq!(d.pointer.as_deref(), Some("/properties/mean"));
+    assert_eq!(
+        d.message,
+        "aggregate `mean` (an `average`) is `null` in a window whose events all lack `amount`, but property `mean` is required and not nullable"
+    );
+
+    // A field every event has always gives a value.
+    let shipped = json!({
+        "type": "object",
+        "properties": {"parcel": {"type": "object", "properties": {"weight": {"type": "number"}}, "required": ["weight"]}},
+        "required": ["parcel"]
+    });
+    let mut window = window_reading_shipped();
+    window["required"] = json!(["heaviest"]);
+    let extra = [("schema/events/order/shipped.v1.json", shipped.clone())];
+    let loaded = load(&window, &extra);
+    assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+
+    // Optional one level up: absent with its parent.
+    let mut optional = shipped;
+    optional["required"] = json!([]);
+    let loaded = load(
+        &window,
+        &[("schema/events/order/shipped.v1.json", optional)],
+    );
+    assert_eq!(codes(&loaded), ["window-aggregate"]);
+}
+
+/// A window over `order.shipped` with the heaviest parcel's weight.
+fn window_reading_shipped() -> Value {
+    json!({
+        "type": "object",
+        "properties": {"heaviest": {"type": "number"}},
+        "x-eventsmith": {
+            "reads": ["order.shipped"],
+            "key": ["$stream"],
+            "window": {"kind": "tumbling", "size": "PT1H"},
+            "aggregates": {"heaviest": {"kind": "max", "field": "parcel.weight"}}
+        }
+    })
+}
