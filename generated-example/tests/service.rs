@@ -25,6 +25,25 @@ mod generated {
     }
 
     #[test]
+    fn its_page_is_served_with_a_policy_that_keeps_it_on_the_service() {
+        let service = start();
+        let page = service.get("/ui");
+        assert_eq!(page.status, 200, "{page:?}");
+        assert!(
+            page.header("content-type").unwrap_or_default().starts_with("text/html")
+        );
+        let policy = page.header("content-security-policy").unwrap_or_default();
+        assert!(
+            policy.contains("default-src 'none'") && policy
+            .contains("connect-src 'self'"), "{policy}"
+        );
+        assert_eq!(service.get("/ui/app.js").status, 200);
+        let overview = service.get("/operations");
+        assert_eq!(overview.status, 200, "{overview:?}");
+        assert!(overview.body["service"].is_string(), "{overview:?}");
+    }
+
+    #[test]
     fn unknown_aggregates_and_commands_are_404() {
         let service = start();
         let answer = service
@@ -216,6 +235,8 @@ mod generated {
             .request("GET", "/events", &[("Authorization", "Bearer reader")], b"");
         assert_eq!(read.status, 200, "{read:?}");
         assert_eq!(service.get("/healthz").status, 200);
+        assert_eq!(service.get("/ui").status, 200);
+        assert_eq!(service.get("/operations").status, 401);
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub trait EventSet: Sized {
     fn event_type(&self) -> &'static str;
     /// The version `encode` writes.
     fn version(&self) -> u32;
+    /// Every event type of the set with the version it is read as (its latest), as generated
+    /// code lists them; empty when a set does not say.
+    const LATEST: &'static [(&'static str, u32)] = &[];
 }
 
 /// Why a stored event could not be decoded.

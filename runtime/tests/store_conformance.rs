@@ -1,8 +1,8 @@
 //! One conformance suite for every `EventStore` backend: ordering, optimistic concurrency under
 //! racing writers, idempotency, subscriptions across the catch-up/live switch, large and unicode
-//! payloads, 10k-event streams, snapshots and the CloudEvents envelope. `conformance!` instantiates
-//! it per backend: in memory, SQLite in a fresh temporary database per test, and PostgreSQL in a
-//! fresh schema per test (of the database at `EVENTSMITH_TEST_POSTGRES`, by default
+//! payloads, 10k-event streams, snapshots, reads by correlation id and the CloudEvents envelope.
+//! `conformance!` instantiates it per backend: in memory, SQLite in a fresh temporary database
+//! per test, and PostgreSQL in a fresh schema per test (of the database at `EVENTSMITH_TEST_POSTGRES`, by default
 //! `postgres://root@127.0.0.1:5432/test`; the tests fail, naming it, when it cannot be reached).
 
 use eventsmith::store::{
@@ -525,6 +525,54 @@ async fn snapshots_keep_the_latest<S: EventStore>(store: S) {
     );
 }
 
+async fn events_are_read_by_correlation_id<S: EventStore>(store: S) {
+    let correlated = |n: u64, correlation: Option<&str>| NewEvent {
+        metadata: Metadata {
+            correlation_id: correlation.map(str::to_owned),
+            ..Metadata::default()
+        },
+        ..event(n)
+    };
+    for (n, correlation) in [
+        (1, Some("c-1")),
+        (2, Some("c-2")),
+        (3, None),
+        (4, Some("c-1")),
+        (5, Some("c-1")),
+    ] {
+        let stream = format!("order-{}", n % 2);
+        store
+            .append(
+                &stream,
+                ExpectedVersion::Any,
+                vec![correlated(n, correlation)],
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let positions = |events: Vec<eventsmith::store::Envelope>| -> Vec<u64> {
+        events.iter().map(|e| e.position).collect()
+    };
+    let all = store.read_correlated("c-1", 1, 100).await.unwrap();
+    assert_eq!(positions(all), [1, 4, 5]);
+    assert_eq!(
+        positions(store.read_correlated("c-1", 2, 1).await.unwrap()),
+        [4]
+    );
+    assert_eq!(
+        positions(store.read_correlated("c-2", 1, 100).await.unwrap()),
+        [2]
+    );
+    assert!(
+        store
+            .read_correlated("c-3", 1, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 async fn envelopes_are_cloudevents<S: EventStore>(store: S) {
     let metadata = Metadata {
         correlation_id: Some("c-1".into()),
@@ -646,6 +694,13 @@ macro_rules! conformance {
                 {
                     let (store, _guard) = $make;
                     super::snapshots_keep_the_latest(store).await
+                }
+            }
+            #[tokio::test]
+            async fn events_are_read_by_correlation_id() {
+                {
+                    let (store, _guard) = $make;
+                    super::events_are_read_by_correlation_id(store).await
                 }
             }
             #[tokio::test]

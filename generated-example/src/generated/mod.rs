@@ -173,6 +173,10 @@ pub mod customer {
     }
     #[allow(deprecated)]
     impl ::eventsmith::EventSet for CustomerEvent {
+        const LATEST: &'static [(&'static str, u32)] = &[
+            ("customer.email_changed", 1),
+            ("customer.registered", 1),
+        ];
         fn decode(
             event_type: &str,
             version: u32,
@@ -949,6 +953,13 @@ pub mod order {
     }
     #[allow(deprecated)]
     impl ::eventsmith::EventSet for OrderEvent {
+        const LATEST: &'static [(&'static str, u32)] = &[
+            ("order.cancelled", 1),
+            ("order.line_added", 1),
+            ("order.paid", 1),
+            ("order.placed", 2),
+            ("order.shipped", 1),
+        ];
         fn decode(
             event_type: &str,
             version: u32,
@@ -1816,6 +1827,11 @@ pub mod stock {
     }
     #[allow(deprecated)]
     impl ::eventsmith::EventSet for StockEvent {
+        const LATEST: &'static [(&'static str, u32)] = &[
+            ("stock.received", 1),
+            ("stock.released", 1),
+            ("stock.reserved", 1),
+        ];
         fn decode(
             event_type: &str,
             version: u32,
@@ -3037,6 +3053,18 @@ pub enum DomainEvent {
 }
 #[allow(deprecated)]
 impl ::eventsmith::EventSet for DomainEvent {
+    const LATEST: &'static [(&'static str, u32)] = &[
+        ("customer.email_changed", 1),
+        ("customer.registered", 1),
+        ("order.cancelled", 1),
+        ("order.line_added", 1),
+        ("order.paid", 1),
+        ("order.placed", 2),
+        ("order.shipped", 1),
+        ("stock.received", 1),
+        ("stock.released", 1),
+        ("stock.reserved", 1),
+    ];
     #[allow(unused_variables)]
     fn decode(
         event_type: &str,

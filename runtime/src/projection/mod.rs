@@ -11,7 +11,7 @@
 mod runner;
 
 #[cfg(feature = "runner")]
-pub use runner::{Ended, ProjectionError, ProjectionRunner, Released};
+pub use runner::{Ended, ProjectionError, ProjectionRunner, Released, Request};
 
 use crate::EventSet;
 use crate::read_model::{BackendError, RowError, TableSpec, Transaction};

@@ -81,6 +81,42 @@ pub struct Released {
     pub failed: Option<(i64, String)>,
 }
 
+/// An operator's request to a running runner ([`ProjectionRunner::run_answering`]), with where
+/// to send the answer.
+#[derive(Debug)]
+pub enum Request {
+    /// The open dead letters, oldest first.
+    DeadLetters(tokio::sync::oneshot::Sender<Result<Vec<DeadLetter>, ProjectionError>>),
+    /// Handle dead letter `id` again ([`ProjectionRunner::retry_dead_letter`]).
+    Retry(
+        i64,
+        tokio::sync::oneshot::Sender<Result<Released, ProjectionError>>,
+    ),
+    /// Give up on dead letter `id` ([`ProjectionRunner::skip_dead_letter`]).
+    Skip(
+        i64,
+        tokio::sync::oneshot::Sender<Result<Released, ProjectionError>>,
+    ),
+}
+
+impl Request {
+    /// Whether whoever sent it stopped waiting for the answer.
+    pub fn abandoned(&self) -> bool {
+        match self {
+            Request::DeadLetters(reply) => reply.is_closed(),
+            Request::Retry(_, reply) | Request::Skip(_, reply) => reply.is_closed(),
+        }
+    }
+}
+
+/// The next request, or never when there is no channel (or it closed).
+async fn next(requests: &mut Option<&mut tokio::sync::mpsc::Receiver<Request>>) -> Option<Request> {
+    match requests {
+        Some(receiver) => receiver.recv().await,
+        None => None,
+    }
+}
+
 /// Why [`ProjectionRunner::run_leased`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
@@ -294,6 +330,16 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
         &mut self,
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<Ended, ProjectionError> {
+        self.run_answering(stop, None).await
+    }
+
+    /// Runs as [`run_leased`](Self::run_leased) does, and answers `requests` between batches:
+    /// an operator's dead-letter work, done by the runner that holds the lease while it runs.
+    pub async fn run_answering(
+        &mut self,
+        stop: impl std::future::Future<Output = ()>,
+        mut requests: Option<&mut tokio::sync::mpsc::Receiver<Request>>,
+    ) -> Result<Ended, ProjectionError> {
         const ASK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
         let mut stop = std::pin::pin!(stop);
         let mut head = self.store.head();
@@ -313,6 +359,11 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
                         return Ok(Ended::Yielded);
                     }
                 }
+                // Between batches: a batch is not cut short for a request.
+                if let Some(request) = requests.as_mut().and_then(|r| r.try_recv().ok()) {
+                    self.answer(request).await;
+                    continue;
+                }
                 tokio::select! {
                     biased;
                     _ = &mut stop => return Ok(Ended::Stopped),
@@ -323,6 +374,7 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
             loop {
                 tokio::select! {
                     _ = &mut stop => return Ok(Ended::Stopped),
+                    Some(request) = next(&mut requests) => self.answer(request).await,
                     changed = head.changed() => match changed {
                         Ok(()) => break,
                         Err(_) => return Ok(Ended::Stopped),
@@ -335,6 +387,26 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
                         self.model.tick()?;
                     }
                 }
+            }
+        }
+    }
+
+    /// Answers an operator's request; one that fails is answered with its error (the runner
+    /// goes on).
+    async fn answer(&mut self, request: Request) {
+        // A requester that gave up waiting was told it failed: its action is not done later.
+        if request.abandoned() {
+            return;
+        }
+        match request {
+            Request::DeadLetters(reply) => {
+                let _ = reply.send(self.dead_letters());
+            }
+            Request::Retry(id, reply) => {
+                let _ = reply.send(self.retry_dead_letter(id).await);
+            }
+            Request::Skip(id, reply) => {
+                let _ = reply.send(self.skip_dead_letter(id).await);
             }
         }
     }
@@ -402,24 +474,28 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
     /// letter of a stream can be retried ([`ProjectionError::Parked`] otherwise).
     pub async fn retry_dead_letter(&mut self, id: i64) -> Result<Released, ProjectionError> {
         let (letter, later) = self.first_of_stream(id)?;
-        let envelope = self.stored(&letter).await?;
-        let model = &mut self.model;
-        let transaction = model.backend.begin(P::NAME)?;
-        match apply(&model.projection, &transaction, &envelope) {
-            Ok(()) => {
-                transaction.close_dead_letter(id)?;
-                commit(&model.projection, transaction, &mut model.checkpoint, None)?;
-            }
-            Err(error) => {
-                drop(transaction);
-                model.projection.discard();
-                // A transient failure says nothing about the event: not an attempt.
-                if !error.is_transient() {
-                    model
-                        .backend
-                        .failed_again(P::NAME, id, &error.to_string())?;
+        let envelope = stored(&self.store, &letter).await?;
+        // In a block of its own: the transaction (not `Send` on SQLite) is gone before the
+        // next `await`, so a runner's future stays `Send`.
+        {
+            let model = &mut self.model;
+            let transaction = model.backend.begin(P::NAME)?;
+            match apply(&model.projection, &transaction, &envelope) {
+                Ok(()) => {
+                    transaction.close_dead_letter(id)?;
+                    commit(&model.projection, transaction, &mut model.checkpoint, None)?;
                 }
-                return Err(ProjectionError::StillFailing(error.to_string()));
+                Err(error) => {
+                    drop(transaction);
+                    model.projection.discard();
+                    // A transient failure says nothing about the event: not an attempt.
+                    if !error.is_transient() {
+                        model
+                            .backend
+                            .failed_again(P::NAME, id, &error.to_string())?;
+                    }
+                    return Err(ProjectionError::StillFailing(error.to_string()));
+                }
             }
         }
         self.release_parked(later).await
@@ -470,7 +546,7 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
         let mut released = Released::default();
         for letter in later {
             // The letter resolved is committed: what stops the release is reported, not raised.
-            let envelope = match self.stored(&letter).await {
+            let envelope = match stored(&self.store, &letter).await {
                 Ok(envelope) => envelope,
                 Err(error) => {
                     released.failed = Some((letter.id, error.to_string()));
@@ -500,23 +576,28 @@ impl<S: EventStore, P: Projection, B: Backend> ProjectionRunner<S, P, B> {
         }
         Ok(released)
     }
+}
 
-    /// The event of dead letter `letter` as the store holds it, with its id, time and metadata.
-    async fn stored(&self, letter: &DeadLetter) -> Result<Envelope, ProjectionError> {
-        let page = self.store.read_all(letter.position, 1).await?;
-        page.into_iter()
-            .find(|e| {
-                e.position == letter.position
-                    && e.stream == letter.stream
-                    && e.event_type == letter.event_type
-                    && e.version == letter.version
-            })
-            .ok_or_else(|| ProjectionError::EventMissing {
-                id: letter.id,
-                position: letter.position,
-                stream: letter.stream.clone(),
-            })
-    }
+/// The event of dead letter `letter` as `store` holds it, with its id, time and metadata. (It
+/// borrows the store alone: a future holding the whole runner would not be `Send` over a
+/// SQLite read model.)
+async fn stored<S: EventStore>(
+    store: &S,
+    letter: &DeadLetter,
+) -> Result<Envelope, ProjectionError> {
+    let page = store.read_all(letter.position, 1).await?;
+    page.into_iter()
+        .find(|e| {
+            e.position == letter.position
+                && e.stream == letter.stream
+                && e.event_type == letter.event_type
+                && e.version == letter.version
+        })
+        .ok_or_else(|| ProjectionError::EventMissing {
+            id: letter.id,
+            position: letter.position,
+            stream: letter.stream.clone(),
+        })
 }
 
 impl<P: Projection, B: Backend> ReadModel<P, B> {

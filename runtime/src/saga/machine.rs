@@ -96,6 +96,20 @@ pub struct Outgoing {
     pub payload: Value,
     /// How it is retried when it fails transiently.
     pub retry: Retry,
+    /// The event it answers, set as it is sent: the command and its events carry the event's
+    /// correlation id, so a correlation trace follows the saga.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+}
+
+/// The event a command answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cause {
+    /// Its id.
+    pub event: String,
+    /// Its correlation id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
 }
 
 /// A command waiting for its outcome.
@@ -632,6 +646,7 @@ impl Instance {
                 to: command.to,
                 payload: command.payload,
                 retry: definition.retry,
+                cause: None,
             };
             commands.push((outgoing, None));
         }
@@ -751,6 +766,7 @@ impl Instance {
                         },
                         payload: scope.object(&undo.payload)?,
                         retry,
+                        cause: None,
                     })
                 }
                 None => None,
@@ -764,6 +780,7 @@ impl Instance {
                     to,
                     payload,
                     retry,
+                    cause: None,
                 },
                 compensation,
             ));

@@ -15,8 +15,8 @@ mod rules;
 
 pub use definition::{CompensationDef, Definition, Retry, SendDef, StateDef, Status, StepDef};
 pub use machine::{
-    Effects, Entry, EventInput, HISTORY_KEPT, Input, Instance, Kept, KeptInput, Outcome, Outgoing,
-    Sent, StepError, Timer,
+    Cause, Effects, Entry, EventInput, HISTORY_KEPT, Input, Instance, Kept, KeptInput, Outcome,
+    Outgoing, Sent, StepError, Timer,
 };
 pub use rules::{Command, Decision, Declared, JsonDecision, Rules, RulesHandle, decide_typed};
 
@@ -431,13 +431,21 @@ impl<G: Saga> Projection for SagaProjection<G> {
         for key in &effects.answered {
             transaction.delete(outbox, key)?;
         }
+        let cause = Cause {
+            event: envelope.id.to_string(),
+            correlation_id: envelope.metadata.correlation_id.clone(),
+        };
         for command in &effects.sent {
             let mut row = Map::new();
             row.insert("key".into(), json!(command.key));
             row.insert("instance".into(), json!(id));
+            let command = Outgoing {
+                cause: Some(cause.clone()),
+                ..command.clone()
+            };
             row.insert(
                 "command".into(),
-                serde_json::to_value(command).unwrap_or_default(),
+                serde_json::to_value(&command).unwrap_or_default(),
             );
             transaction.upsert(outbox, &row)?;
         }

@@ -364,6 +364,7 @@ fn a_timeout_due_while_failed_fires_on_the_retry() {
             to: "A".into(),
             payload: json!({}),
             retry: definition.retry,
+            cause: None,
         },
         state: "awaiting_payment".into(),
         compensation: None,

@@ -132,9 +132,44 @@ fn same(given: &str, token: &str) -> bool {
     std::hint::black_box(differ) == 0
 }
 
-/// Routes anyone may call: what orchestrators probe.
+/// Routes anyone may call: what orchestrators probe, and the page's files (what the page shows
+/// comes from routes that need a token; the page asks for one).
 fn public(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz")
+    matches!(path, "/healthz" | "/readyz" | "/ui" | "/ui/") || path.starts_with("/ui/")
+}
+
+/// A browser's write from a page of another origin than the service's own, or than those
+/// configured for CORS: refused, as a form on any web site could otherwise post to a service
+/// that runs without a token (a retry or skip needs no body).
+fn foreign(access: &Access, headers: &HeaderMap, authority: Option<&str>) -> Result<(), Problem> {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    // A browser says so itself; behind a proxy that rewrites `Host`, only this tells.
+    let same_site = headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site == "same-origin");
+    let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or(authority)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let own = origin
+        .split_once("://")
+        .is_some_and(|(_, authority)| authority == host);
+    if same_site || own || access.cors_origins.iter().any(|o| o == &origin || o == "*") {
+        return Ok(());
+    }
+    Err(Problem::new(
+        StatusCode::FORBIDDEN,
+        "cross-origin",
+        "The request comes from another site",
+        format!(
+            "a page of `{origin}` may not send this service commands or actions: serve the page from the service, or add its origin to EVENTSMITH_CORS_ORIGINS"
+        ),
+    ))
 }
 
 /// The middleware: CORS first (a preflight carries no token), then the token, then, for
@@ -183,6 +218,13 @@ fn check(access: &Access, request: &Request) -> Result<(), Problem> {
         local_host(request.headers())?;
     }
     let writes = !matches!(*request.method(), Method::GET | Method::HEAD);
+    if writes {
+        foreign(
+            access,
+            request.headers(),
+            request.uri().authority().map(|a| a.as_str()),
+        )?;
+    }
     match access.grant(request.headers()) {
         Some(Grant::Everything) => {}
         Some(Grant::Reads) if !writes => {}
@@ -191,7 +233,7 @@ fn check(access: &Access, request: &Request) -> Result<(), Problem> {
                 StatusCode::FORBIDDEN,
                 "read-only-token",
                 "The token may only read",
-                "send commands with the service's write token (EVENTSMITH_TOKEN)",
+                "send commands and actions (dead-letter and saga retries) with the service's write token (EVENTSMITH_TOKEN)",
             ));
         }
         None => {
@@ -320,6 +362,63 @@ mod tests {
             loopback: true,
         }
         .checked()
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                (
+                    axum::http::HeaderName::from_static(name),
+                    HeaderValue::from_str(value).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_write_from_another_origin_is_refused_unless_configured() {
+        let open = access(None, None).unwrap();
+        let own = headers(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080"),
+        ]);
+        assert!(
+            foreign(&open, &own, None).is_ok(),
+            "the page of the service itself"
+        );
+        assert!(
+            foreign(&open, &headers(&[("host", "127.0.0.1:8080")]), None).is_ok(),
+            "no browser"
+        );
+        let evil = headers(&[
+            ("origin", "https://evil.example"),
+            ("host", "localhost:8080"),
+        ]);
+        let refused = foreign(&open, &evil, None).unwrap_err();
+        assert_eq!(
+            (refused.status, refused.kind),
+            (StatusCode::FORBIDDEN, "cross-origin")
+        );
+        let proxied = headers(&[
+            ("origin", "https://ops.example"),
+            ("host", "backend:8080"),
+            ("sec-fetch-site", "same-origin"),
+        ]);
+        assert!(
+            foreign(&open, &proxied, None).is_ok(),
+            "behind a proxy rewriting Host"
+        );
+        let http2 = headers(&[("origin", "https://ops.example")]);
+        assert!(
+            foreign(&open, &http2, Some("ops.example")).is_ok(),
+            "HTTP/2: no Host header"
+        );
+        let configured = Access {
+            cors_origins: vec!["https://evil.example".to_owned()],
+            ..open
+        };
+        assert!(foreign(&configured, &evil, None).is_ok(), "a CORS origin");
     }
 
     #[test]

@@ -495,6 +495,7 @@ impl App {
                     ready_lag: ready_max_lag,
                     max_connections: usable_connections(max_connections),
                     max_live_clients,
+                    name: self.name.to_owned(),
                     ..Settings::default()
                 };
                 settings.access().map_err(|e| e.to_string())?;

@@ -2,10 +2,10 @@
 //! the aggregate's repository, answered with the stream's new version and the appended events.
 
 use super::problem::Problem;
-use crate::Aggregate;
 use crate::command::{CommandError, CommandSet};
 use crate::repository::{Execute, Repository, RepositoryError};
-use crate::store::{Direction, EventStore, StoreError};
+use crate::store::{Direction, Envelope, EventStore, StoreError};
+use crate::{Aggregate, EventSet};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use std::future::Future;
@@ -35,7 +35,39 @@ pub(crate) trait Commands: Send + Sync {
 
     /// The aggregate's stream category: its streams are `<category>-<id>`.
     fn category(&self) -> &'static str;
+
+    /// Stream `stream`'s state after `version` (`None`: the state as it is), folded from its
+    /// events as the aggregate's `apply` does, with the event at that version.
+    fn state_at<'a>(
+        &'a self,
+        stream: &'a str,
+        version: Option<u64>,
+    ) -> Pin<Box<dyn Future<Output = Result<StateAt, Problem>> + Send + 'a>>;
+
+    /// A stored event of an older version, as the aggregate reads it: its latest version and
+    /// payload after upcasting (`None` when stored in its latest version, or not the
+    /// aggregate's).
+    fn read_as(&self, event: &Envelope) -> Option<(u32, Value)>;
+
+    /// The aggregate's event types, each with the version the service reads it as.
+    fn event_types(&self) -> &'static [(&'static str, u32)];
 }
+
+/// A stream's state after one of its versions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateAt {
+    /// The version the state is after (0: before the first event).
+    pub version: u64,
+    /// The stream's current version.
+    pub latest: u64,
+    /// The state, `null` before the aggregate exists.
+    pub state: Value,
+    /// The event at `version`, as a CloudEvent (none at 0).
+    pub event: Option<Value>,
+}
+
+/// Events read at a time while a state is folded.
+const FOLD_PAGE: usize = 256;
 
 /// Refuses an id whose stream would be another aggregate's: with aggregates `order` and
 /// `order-line`, order `line-5` would write `order-line-5`, order line `5`'s stream.
@@ -73,6 +105,75 @@ where
 {
     fn category(&self) -> &'static str {
         A::CATEGORY
+    }
+
+    fn state_at<'a>(
+        &'a self,
+        stream: &'a str,
+        version: Option<u64>,
+    ) -> Pin<Box<dyn Future<Output = Result<StateAt, Problem>> + Send + 'a>> {
+        Box::pin(async move {
+            let store = self.store();
+            let latest = store
+                .read_stream(stream, u64::MAX, Direction::Backwards, 1)
+                .await
+                .map_err(store_problem)?
+                .first()
+                .map(|e| e.stream_version)
+                .ok_or_else(|| Problem::not_found(format!("there is no stream `{stream}`")))?;
+            let version = version.unwrap_or(latest);
+            if version > latest {
+                return Err(Problem::bad_request(format!(
+                    "stream `{stream}` is at version {latest}; ask for a version from 0 to {latest}"
+                )));
+            }
+            let mut state: Option<A::State> = None;
+            let mut last = None;
+            let mut from = 1;
+            while from <= version {
+                let want = FOLD_PAGE.min((version + 1 - from) as usize);
+                let page = store
+                    .read_stream(stream, from, Direction::Forwards, want)
+                    .await
+                    .map_err(store_problem)?;
+                let Some(end) = page.last().map(|e| e.stream_version) else {
+                    break;
+                };
+                for envelope in &page {
+                    let event =
+                        A::Event::decode(&envelope.event_type, envelope.version, &envelope.data)
+                            .map_err(|e| {
+                                Problem::internal(format!(
+                                    "event {} of stream `{stream}` cannot be read: {e}",
+                                    envelope.stream_version
+                                ))
+                            })?;
+                    A::apply(&mut state, &event);
+                }
+                last = page.last().map(Envelope::to_cloudevent);
+                from = end + 1;
+            }
+            Ok(StateAt {
+                version,
+                latest,
+                state: serde_json::to_value(&state)
+                    .map_err(|e| Problem::internal(format!("the state cannot be shown: {e}")))?,
+                event: last,
+            })
+        })
+    }
+
+    fn event_types(&self) -> &'static [(&'static str, u32)] {
+        A::Event::LATEST
+    }
+
+    fn read_as(&self, event: &Envelope) -> Option<(u32, Value)> {
+        let decoded = A::Event::decode(&event.event_type, event.version, &event.data).ok()?;
+        if decoded.version() == event.version {
+            return None;
+        }
+        let data = decoded.encode().ok()?;
+        Some((decoded.version(), serde_json::from_slice(&data).ok()?))
     }
 
     fn execute<'a>(

@@ -18,11 +18,15 @@ mod commands;
 mod health;
 pub mod listen;
 mod live;
+mod operations;
 mod problem;
 mod queries;
 #[cfg(feature = "nats")]
 pub mod relay;
 mod sagas;
+mod streams;
+mod trace;
+pub mod ui;
 mod windows;
 
 pub use access::AccessError;
@@ -51,6 +55,8 @@ use std::sync::Arc;
 /// What a service is configured with, apart from its domain.
 #[derive(Clone)]
 pub struct Settings {
+    /// The service's name, as its page (`/ui`) and `/operations` show it.
+    pub name: String,
     /// The largest request body accepted (413 beyond).
     pub body_limit: usize,
     /// When set, every route but `/healthz` and `/readyz` needs `Authorization: Bearer <token>`
@@ -73,6 +79,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            name: "eventsmith".to_owned(),
             body_limit: 1024 * 1024,
             token: None,
             read_token: None,
@@ -89,6 +96,7 @@ impl std::fmt::Debug for Settings {
     // Tokens stay out of logs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
+            .field("name", &self.name)
             .field("body_limit", &self.body_limit)
             .field("access", &self.access())
             .field("ready_lag", &self.ready_lag)
@@ -142,6 +150,9 @@ struct Shared<S> {
     windows: BTreeMap<String, Arc<windows::WindowEntry>>,
     /// Each projection's runner: running or down.
     health: BTreeMap<String, Arc<Health>>,
+    /// Each runner's (projection, saga or window) requests: an operator's dead-letter work,
+    /// which the runner does between batches.
+    requests: BTreeMap<String, tokio::sync::mpsc::Sender<crate::projection::Request>>,
     /// The relay to NATS, when the service publishes.
     relay: Option<Arc<Health>>,
     /// The head of each projection's feed that is not the store (a NATS stream).
@@ -180,6 +191,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                 sagas: BTreeMap::new(),
                 windows: BTreeMap::new(),
                 health: BTreeMap::new(),
+                requests: BTreeMap::new(),
                 relay: None,
                 feeds: BTreeMap::new(),
                 metrics: None,
@@ -515,6 +527,10 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         self.shared_mut()
             .health
             .insert(P::NAME.to_owned(), Arc::clone(&health));
+        let (requests, mut received) = tokio::sync::mpsc::channel(REQUESTS_WAITING);
+        self.shared_mut()
+            .requests
+            .insert(P::NAME.to_owned(), requests);
         // Each runner on a thread of its own: its read-model work is synchronous, and HTTP
         // requests keep the async workers.
         self.runners.push(Box::new(move |stop| {
@@ -535,7 +551,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                             return;
                         }
                     };
-                    supervise(runner, &runtime, stop, &health);
+                    supervise(runner, &runtime, stop, &health, &mut received);
                     health.set(RunnerState::Stopped);
                 })
         }));
@@ -556,8 +572,11 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
         Ok(Router::new()
             .route("/commands/{aggregate}/{id}/{command}", post(command::<S>))
             .route("/streams/{stream}", get(stream::<S>))
+            .route("/streams/{stream}/state", get(streams::state::<S>))
             .route("/events", get(events::<S>))
             .route("/events/live", get(live::<S>))
+            .route("/events/{position}", get(streams::event::<S>))
+            .route("/correlations/{id}", get(trace::trace::<S>))
             .route("/projections/{name}", get(list::<S>))
             .route("/projections/{name}/{key}", get(row::<S>))
             .route("/sagas/{name}", get(sagas::list::<S>))
@@ -565,6 +584,19 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
             .route("/sagas/{name}/{id}/retry", post(sagas::retry::<S>))
             .route("/windows/{name}", get(windows::list::<S>))
             .route("/windows/{name}/live", get(windows::live::<S>))
+            .route("/operations", get(operations::overview::<S>))
+            .route("/dead-letters", get(operations::list::<S>))
+            .route(
+                "/dead-letters/{runner}/{id}/retry",
+                post(operations::retry::<S>),
+            )
+            .route(
+                "/dead-letters/{runner}/{id}/skip",
+                post(operations::skip::<S>),
+            )
+            .route("/ui", get(ui::page))
+            .route("/ui/", get(ui::page))
+            .route("/ui/{file}", get(ui::file))
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready::<S>))
             .route("/metrics", get(prometheus::<S>))
@@ -574,7 +606,7 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
                     StatusCode::METHOD_NOT_ALLOWED,
                     "method-not-allowed",
                     "The method is not allowed here",
-                    "commands are POSTed to /commands/... (and a failed saga instance retried with POST /sagas/{name}/{id}/retry); everything else is read with GET",
+                    "commands are POSTed to /commands/... (a failed saga instance is retried with POST /sagas/{name}/{id}/retry, a dead letter with POST /dead-letters/{runner}/{id}/retry or /skip); everything else is read with GET",
                 )
             })
             .layer(axum::middleware::from_fn_with_state(access, access::guard))
@@ -681,14 +713,19 @@ impl<S: EventStore + Clone + Sync + 'static> Service<S> {
 /// How often a standing-by runner tries to take its projection's lease.
 const STANDBY_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Operators' requests a runner holds while it works through a batch; more are refused (busy).
+const REQUESTS_WAITING: usize = 16;
+
 /// Runs `runner` until the service stops: a failed run (a stall, the store or read model down,
 /// a panic) starts again from its checkpoint after a pause that doubles up to a minute, and
-/// `health` says meanwhile that it is down, with the error.
+/// `health` says meanwhile that it is down, with the error. Operators' requests that wait when a
+/// run ends are dropped, so their senders hear at once that it is not running.
 fn supervise<S, P, B>(
     mut runner: ProjectionRunner<S, P, B>,
     runtime: &tokio::runtime::Runtime,
     mut stop: tokio::sync::watch::Receiver<bool>,
     health: &Health,
+    requests: &mut tokio::sync::mpsc::Receiver<crate::projection::Request>,
 ) where
     S: EventStore,
     P: Projection,
@@ -727,10 +764,12 @@ fn supervise<S, P, B>(
                 runner.run_batch().await?;
                 health.set(RunnerState::Running);
                 metrics::gauge!("eventsmith_projection_up", "projection" => P::NAME).set(1.0);
-                runner.run_leased(stopped).await
+                runner.run_answering(stopped, Some(&mut *requests)).await
             })
         });
-        let error = match std::panic::catch_unwind(run) {
+        let ended = std::panic::catch_unwind(run);
+        while requests.try_recv().is_ok() {}
+        let error = match ended {
             Ok(Ok(Ended::Stopped)) => {
                 let _ = runner.release_lease();
                 return;
@@ -982,7 +1021,11 @@ async fn command<S: EventStore + Clone + Sync + 'static>(
             }),
             metadata: Metadata {
                 correlation_id: Some(correlation_id.clone()),
-                causation_id: Some(format!("command:{aggregate}/{id}/{name}")),
+                // One per request: a trace tells two calls of a command apart.
+                causation_id: Some(format!(
+                    "command:{aggregate}/{id}/{name}#{}",
+                    uuid::Uuid::now_v7().simple()
+                )),
                 extra: Default::default(),
             },
         };
@@ -1111,7 +1154,41 @@ async fn stream<S: EventStore + Clone + Sync + 'static>(
 struct Feed {
     #[serde(default)]
     after: u64,
+    /// `GET /events` only: the page that ends before this position, for reading back in time.
+    before: Option<u64>,
     limit: Option<usize>,
+}
+
+/// Up to `limit` events just before position `before`, oldest first, bounded by
+/// [`MAX_PAGE_BYTES`] (the newest kept): read back a chunk at a time, as positions may have gaps.
+async fn page_before<S: EventStore>(
+    store: &S,
+    before: u64,
+    limit: usize,
+) -> Result<Vec<Envelope>, Problem> {
+    let mut newest_first = Vec::new();
+    let mut bytes = 0;
+    let mut end = before.min(store.head().position().saturating_add(1));
+    while newest_first.len() < limit && end > 1 {
+        let want = (limit - newest_first.len()).min(MAX_PAGE);
+        let start = end.saturating_sub(want as u64).max(1);
+        let chunk = store
+            .read_all(start, want)
+            .await
+            .map_err(commands::store_problem)?;
+        for envelope in chunk.into_iter().filter(|e| e.position < end).rev() {
+            let weight = weight(&envelope);
+            if !newest_first.is_empty() && bytes + weight > MAX_PAGE_BYTES {
+                newest_first.reverse();
+                return Ok(newest_first);
+            }
+            bytes += weight;
+            newest_first.push(envelope);
+        }
+        end = start;
+    }
+    newest_first.reverse();
+    Ok(newest_first)
 }
 
 async fn events<S: EventStore + Clone + Sync + 'static>(
@@ -1120,6 +1197,17 @@ async fn events<S: EventStore + Clone + Sync + 'static>(
 ) -> Result<Response, Problem> {
     let Query(feed) = feed.map_err(|e| Problem::bad_request(e.body_text()))?;
     let limit = feed.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    if let Some(before) = feed.before {
+        if feed.after != 0 {
+            return Err(Problem::bad_request(
+                "give `after` (the page after a position) or `before` (the page before one), not both",
+            ));
+        }
+        let events = page_before(&shared.store, before, limit).await?;
+        let next = events.first().map_or(before, |e| e.position);
+        let events: Vec<Value> = events.iter().map(|e| e.to_cloudevent()).collect();
+        return Ok(axum::Json(json!({ "events": events, "next": next })).into_response());
+    }
     let events = page(
         feed.after.saturating_add(1),
         limit,

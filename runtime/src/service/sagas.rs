@@ -208,7 +208,13 @@ async fn send<S: EventStore + Clone + Sync + 'static>(
         }
     }
     let outcome = execute(shared, entry, instance, &command).await;
-    let mut data = json!({"saga": entry.name, "instance": instance, "key": command.key});
+    let mut data = json!({
+        "saga": entry.name,
+        "instance": instance,
+        "key": command.key,
+        "command": format!("{}.{}", command.aggregate, command.command),
+        "to": command.to,
+    });
     if let (Value::Object(data), Value::Object(outcome)) = (
         &mut data,
         serde_json::to_value(&outcome).unwrap_or_default(),
@@ -219,11 +225,7 @@ async fn send<S: EventStore + Clone + Sync + 'static>(
         event_type: saga::OUTCOME.to_owned(),
         version: 1,
         data: serde_json::to_vec(&data).unwrap_or_default(),
-        metadata: Metadata {
-            correlation_id: Some(instance.to_owned()),
-            causation_id: Some(command.key.clone()),
-            ..Metadata::default()
-        },
+        metadata: metadata(instance, &command),
     };
     let key = IdempotencyKey::new(format!("{}/outcome", command.key), command.key.as_bytes());
     if let Err(error) = shared
@@ -234,6 +236,28 @@ async fn send<S: EventStore + Clone + Sync + 'static>(
         tracing::warn!(saga = entry.name, key = %command.key, %error, "the outcome cannot be recorded; the command is sent again later");
     }
 }
+
+/// What a command's events and its outcome carry: the correlation id of the event it answers (the
+/// instance's id when it answers none), the command's key as their cause, and the event's id
+/// under `cause`, so a correlation trace goes from the event to the command to its events.
+fn metadata(instance: &str, command: &Outgoing) -> Metadata {
+    let cause = command.cause.as_ref();
+    Metadata {
+        correlation_id: Some(
+            cause
+                .and_then(|c| c.correlation_id.clone())
+                .unwrap_or_else(|| instance.to_owned()),
+        ),
+        causation_id: Some(command.key.clone()),
+        extra: cause
+            .map(|c| (CAUSE.to_owned(), Value::String(c.event.clone())))
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// The metadata entry naming the event a saga's command answers.
+pub(crate) const CAUSE: &str = "cause";
 
 /// Whether the instance's stream already holds the outcome of `key`.
 async fn answered<S: EventStore>(store: &S, stream: &str, key: &str) -> Result<bool, StoreError> {
@@ -279,11 +303,7 @@ async fn execute<S: EventStore + Clone + Sync + 'static>(
         let options = Execute {
             expected_version: None,
             idempotency_key: Some(IdempotencyKey::new(command.key.clone(), &request)),
-            metadata: Metadata {
-                correlation_id: Some(instance.to_owned()),
-                causation_id: Some(command.key.clone()),
-                ..Metadata::default()
-            },
+            metadata: metadata(instance, command),
         };
         let failure = match Commands::execute(
             aggregate.as_ref(),

@@ -58,6 +58,10 @@ impl Notify for Broadcast {
             position,
         }));
     }
+
+    fn listening(&self) -> bool {
+        self.0.receiver_count() > 0
+    }
 }
 
 /// How often the sender reads the outbox.

@@ -51,6 +51,15 @@ impl EventStore for AnyStore {
         each!(self, s => s.read_all(from, limit))
     }
 
+    async fn read_correlated(
+        &self,
+        correlation_id: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<Envelope>, StoreError> {
+        each!(self, s => s.read_correlated(correlation_id, from, limit))
+    }
+
     async fn idempotent_result(
         &self,
         key: &IdempotencyKey,

@@ -208,6 +208,35 @@ pub trait EventStore: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send;
 
+    /// At most `limit` events whose correlation id is `correlation_id`, from global position
+    /// `from` (inclusive), by position. The SQLite and PostgreSQL stores answer from an index;
+    /// this default reads the whole feed.
+    fn read_correlated(
+        &self,
+        correlation_id: &str,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send {
+        async move {
+            const PAGE: usize = 1_000;
+            let mut found = Vec::new();
+            let mut next = from;
+            while found.len() < limit {
+                let page = self.read_all(next, PAGE).await?;
+                let Some(last) = page.last().map(|e| e.position) else {
+                    break;
+                };
+                found.extend(
+                    page.into_iter()
+                        .filter(|e| e.metadata.correlation_id.as_deref() == Some(correlation_id)),
+                );
+                next = last + 1;
+            }
+            found.truncate(limit);
+            Ok(found)
+        }
+    }
+
     /// The result of the append that first used `key`, if one did and the key has not expired;
     /// [`StoreError::KeyReused`] if that append was for another request.
     fn idempotent_result(
@@ -448,6 +477,15 @@ impl<S: EventStore> EventStore for std::sync::Arc<S> {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send {
         (**self).read_all(from, limit)
+    }
+
+    fn read_correlated(
+        &self,
+        correlation_id: &str,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send {
+        (**self).read_correlated(correlation_id, from, limit)
     }
 
     fn idempotent_result(

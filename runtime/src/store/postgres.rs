@@ -115,6 +115,7 @@ struct Sql {
     read_stream_forwards: String,
     read_stream_backwards: String,
     read_all: String,
+    read_correlated: String,
     key: String,
     save_snapshot: String,
     load_snapshot: String,
@@ -178,6 +179,10 @@ impl Sql {
             read_all: format!(
                 "SELECT {COLUMNS} FROM {s}.eventsmith_events WHERE position >= $1 ORDER BY position LIMIT $2"
             ),
+            // The expression of the index `eventsmith_events_correlation`, so the index answers.
+            read_correlated: format!(
+                "SELECT {COLUMNS} FROM {s}.eventsmith_events WHERE (metadata::jsonb ->> 'correlation_id') = $1 AND position >= $2 ORDER BY position LIMIT $3"
+            ),
             key: format!(
                 "SELECT first_version, last_version, first_position, last_position, fingerprint
                  FROM {s}.eventsmith_idempotency WHERE key = $1 AND created > EXTRACT(EPOCH FROM now())::int8 - $2"
@@ -216,7 +221,8 @@ impl Sql {
                  fingerprint TEXT NOT NULL,
                  created BIGINT NOT NULL
              );
-             CREATE INDEX IF NOT EXISTS eventsmith_idempotency_created ON {s}.eventsmith_idempotency (created);"
+             CREATE INDEX IF NOT EXISTS eventsmith_idempotency_created ON {s}.eventsmith_idempotency (created);
+             CREATE INDEX IF NOT EXISTS eventsmith_events_correlation ON {s}.eventsmith_events ((metadata::jsonb ->> 'correlation_id'));"
         )
     }
 }
@@ -250,6 +256,21 @@ pub(crate) fn valid_schema(schema: &str) -> bool {
 }
 
 impl PostgresStore {
+    /// The events one of the store's reads selects: `sql` (prepared once per connection).
+    async fn envelopes(
+        &self,
+        sql: &str,
+        params: &[&Param<'_>],
+    ) -> Result<Vec<Envelope>, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(backend)?;
+        let rows = client.query(&statement, params).await.map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| envelope(r, &self.inner.source))
+            .collect())
+    }
+
     /// Connects to the database at `url` (`postgres://user@host:port/database`), creating the
     /// schema and its tables when missing; events name `source` as their CloudEvents source.
     pub async fn connect(
@@ -836,16 +857,7 @@ impl EventStore for PostgresStore {
             };
             let from = from.min(i64::MAX as u64) as i64;
             let limit = limit.min(i64::MAX as usize) as i64;
-            let client = store.client().await?;
-            let statement = client.prepare_cached(sql).await.map_err(backend)?;
-            let rows = client
-                .query(&statement, &[&stream, &from, &limit])
-                .await
-                .map_err(backend)?;
-            Ok(rows
-                .iter()
-                .map(|r| envelope(r, &store.inner.source))
-                .collect())
+            store.envelopes(sql, &[&stream, &from, &limit]).await
         }
     }
 
@@ -859,21 +871,29 @@ impl EventStore for PostgresStore {
         let task = tokio::spawn(async move {
             let from = from.min(i64::MAX as u64) as i64;
             let limit = limit.min(i64::MAX as usize) as i64;
-            let client = store.client().await?;
-            let statement = client
-                .prepare_cached(&store.inner.sql.read_all)
+            store
+                .envelopes(&store.inner.sql.read_all, &[&from, &limit])
                 .await
-                .map_err(backend)?;
-            let rows = client
-                .query(&statement, &[&from, &limit])
-                .await
-                .map_err(backend)?;
-            Ok(rows
-                .iter()
-                .map(|r| envelope(r, &store.inner.source))
-                .collect())
         });
         async move { task.await.map_err(backend)? }
+    }
+
+    fn read_correlated(
+        &self,
+        correlation_id: &str,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send {
+        let store = self.clone();
+        let correlation_id = correlation_id.to_owned();
+        async move {
+            let from = from.min(i64::MAX as u64) as i64;
+            let limit = limit.min(i64::MAX as usize) as i64;
+            let sql = &store.inner.sql.read_correlated;
+            store
+                .envelopes(sql, &[&correlation_id, &from, &limit])
+                .await
+        }
     }
 
     fn idempotent_result(

@@ -359,8 +359,12 @@ fn migrate(connection: &Connection) -> Result<(), StoreError> {
             connection.execute_batch(sql).map_err(backend)?;
         }
     }
+    // A database of an earlier release gets the correlation index when first opened (once).
     connection
-        .execute_batch("CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created)")
+        .execute_batch(
+            "CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created);
+             CREATE INDEX IF NOT EXISTS events_correlation ON events (json_extract(metadata, '$.correlation_id'));",
+        )
         .map_err(backend)
 }
 
@@ -705,6 +709,24 @@ impl EventStore for SqliteStore {
                 "SELECT {COLUMNS} FROM events WHERE position >= ?1 ORDER BY position LIMIT ?2"
             );
             query(connection, source, &sql, params![from, limit])
+        })
+    }
+
+    fn read_correlated(
+        &self,
+        correlation_id: &str,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send {
+        let correlation_id = correlation_id.to_owned();
+        let from = from.min(i64::MAX as u64) as i64;
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.read(move |connection, source| {
+            // The expression of the index `events_correlation`, so the index answers.
+            let sql = format!(
+                "SELECT {COLUMNS} FROM events WHERE json_extract(metadata, '$.correlation_id') = ?1 AND position >= ?2 ORDER BY position LIMIT ?3"
+            );
+            query(connection, source, &sql, params![correlation_id, from, limit])
         })
     }
 

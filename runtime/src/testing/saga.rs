@@ -316,6 +316,7 @@ pub fn check_steps<G: Saga>(events: &[(&str, &str)], state: Option<&str>) {
                         to: "t".into(),
                         payload: Value::Null,
                         retry: definition.retry,
+                        cause: None,
                     },
                     state: name.clone(),
                     compensation: None,

@@ -430,6 +430,7 @@ pub(super) fn aggregate_enum(
 
         #[allow(deprecated)]
         impl ::eventsmith::EventSet for #name {
+            const LATEST: &'static [(&'static str, u32)] = &[#((#event_types, #versions),)*];
             fn decode(event_type: &str, version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::eventsmith::DecodeError> {
                 match event_type {
                     #(#event_types => #decodes(version, payload).map(Self::#variants),)*

@@ -81,6 +81,7 @@ impl DomainEnum {
 
             #[allow(deprecated)]
             impl ::eventsmith::EventSet for DomainEvent {
+                const LATEST: &'static [(&'static str, u32)] = &[#((#event_types, #versions),)*];
                 #[allow(unused_variables)]
                 fn decode(event_type: &str, version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::eventsmith::DecodeError> {
                     match event_type {
