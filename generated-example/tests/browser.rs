@@ -83,28 +83,35 @@ fn with_a_dead_letter(service: &mut ServiceProcess) -> i64 {
     letter["id"].as_i64().expect("a dead letter's id")
 }
 
-#[test]
-fn the_page_shows_the_timeline_a_trace_a_stream_back_in_time_and_retries_a_dead_letter() {
-    check_prerequisites();
-    let mut service = ServiceProcess::start(env!("CARGO_BIN_EXE_shop"));
-    let letter = with_a_dead_letter(&mut service);
-    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+/// Runs the suite (the tests whose names match `only`, when given) against `service`, with
+/// `env`; fails with its output and the service's log.
+fn run_suite(
+    service: &ServiceProcess,
+    screenshots: &str,
+    only: Option<&str>,
+    env: &[(&str, String)],
+) {
+    // One browser at a time: the suite times the live feed (2 s), on a 2-core machine.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join(screenshots);
     std::fs::create_dir_all(&screenshots).expect("the screenshots' directory");
     let started = Instant::now();
-    let run = Command::new("node")
-        // A browser that hangs fails the suite rather than CI.
-        .args([
-            "--test",
-            "--test-reporter=spec",
-            "--test-timeout=120000",
-            "ui.test.mjs",
-        ])
+    let mut node = Command::new("node");
+    // A browser that hangs fails the suite rather than CI.
+    node.args(["--test", "--test-reporter=spec", "--test-timeout=120000"]);
+    if let Some(pattern) = only {
+        node.arg(format!("--test-name-pattern={pattern}"));
+    }
+    let run = node
+        .arg("ui.test.mjs")
         .current_dir(suite())
         .env("SHOP_URL", format!("http://{}", service.address()))
         .env("SCREENSHOTS", &screenshots)
         .env("CHROMIUM", chromium())
-        .env("DEAD_LETTER_RUNNER", "stock_levels")
-        .env("DEAD_LETTER_ID", letter.to_string())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .expect("node runs");
     let output = format!(
@@ -123,6 +130,22 @@ fn the_page_shows_the_timeline_a_trace_a_stream_back_in_time_and_retries_a_dead_
         "the browser suite failed:\n{output}\nservice log:\n{}",
         service.logs()
     );
+}
+
+#[test]
+fn the_page_shows_the_timeline_a_trace_a_stream_back_in_time_and_retries_a_dead_letter() {
+    check_prerequisites();
+    let mut service = ServiceProcess::start(env!("CARGO_BIN_EXE_shop"));
+    let letter = with_a_dead_letter(&mut service);
+    run_suite(
+        &service,
+        "ui-screenshots",
+        None,
+        &[
+            ("DEAD_LETTER_RUNNER", "stock_levels".to_owned()),
+            ("DEAD_LETTER_ID", letter.to_string()),
+        ],
+    );
     // The retry reached the runner: the event it mended is in `stock_levels`.
     let row = service.wait_for("/projections/stock_levels/PEN-2", |a| a.status == 200);
     assert_eq!(row.body["row"]["on_hand"], Value::from(5), "{:?}", row.body);
@@ -135,4 +158,23 @@ fn the_page_shows_the_timeline_a_trace_a_stream_back_in_time_and_retries_a_dead_
         assert!(Instant::now() < deadline, "{letters:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn with_tokens_the_page_asks_for_one_and_reads_with_it() {
+    check_prerequisites();
+    let service = ServiceProcess::start_with(
+        env!("CARGO_BIN_EXE_shop"),
+        &[
+            ("EVENTSMITH_TOKEN", "s3cret"),
+            ("EVENTSMITH_READ_TOKEN", "reader"),
+        ],
+    );
+    // The suite enters the token in the page's form when the page asks, and sends it itself.
+    run_suite(
+        &service,
+        "ui-screenshots-tokens",
+        Some("timeline|trace|time travel|request"),
+        &[("TOKEN", "s3cret".to_owned())],
+    );
 }
